@@ -1,0 +1,139 @@
+import { awscdk, javascript } from 'projen';
+
+/**
+ * cdk-phoenix-pipelines project definition.
+ *
+ * Layout (see docs/ARCHITECTURE.md):
+ *   constructs/  jsii-compiled L3 constructs (projen srcdir, output in dist/)
+ *   lib/         runtime code, bundled by esbuild into assets/ (never compiled by jsii)
+ *   bin/         the CDK app (cdk.json) and the `phoenix` CLI
+ *   examples/    example pipelines
+ *   test/        vitest suites, bench/ benchmarks
+ */
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-phoenix-pipelines',
+  description: 'Phoenix-style streaming pipelines as CDK L3 constructs: deterministic ids, idempotent sinks, dead letters with replay, data-quality profiling and correlated monitoring.',
+  author: 'cdk-phoenix-pipelines',
+  authorAddress: 'dev@phoenix.local',
+  repositoryUrl: 'https://example.invalid/cdk-phoenix-pipelines.git',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  cdkVersion: '2.276.0',
+  constructsVersion: '10.8.1',
+  jsiiVersion: '~6.0.0',
+  typescriptVersion: '^6.0.3',
+  minNodeVersion: '20.0.0',
+  srcdir: 'constructs',
+  libdir: 'dist',
+  testdir: 'test',
+  github: false,
+  release: false,
+  jest: false,
+  lambdaAutoDiscover: false,
+  keywords: ['cdk', 'kinesis', 'pipeline', 'dlq', 'replay', 'idempotency', 'data-quality'],
+  bin: { phoenix: 'assets/bin/phoenix/index.js' },
+  devDeps: [
+    '@types/node@^20',
+    '@types/aws-lambda@^8',
+    '@types/cli-progress@^3',
+    'vitest@4.1.12',
+    'fast-check@^4',
+    'aws-sdk-client-mock@^4',
+    'tsx@^4',
+    'esbuild@0.28.2',
+    'aws-cdk@2.1148.0',
+    'cdk-nag@3.0.2',
+    'commander@^14',
+    'cli-progress@^3',
+    'ajv@^8',
+    'uuid@^11',
+    '@aws-lambda-powertools/logger@2.36.0',
+    '@aws-lambda-powertools/metrics@2.36.0',
+    '@aws-lambda-powertools/batch@2.35.0',
+    '@aws-sdk/client-kinesis@^3',
+    '@aws-sdk/client-dynamodb@^3',
+    '@aws-sdk/client-sqs@^3',
+    '@aws-sdk/client-s3@^3',
+    '@aws-sdk/client-firehose@^3',
+    '@aws-sdk/client-cloudformation@^3',
+    '@smithy/node-http-handler@^4',
+    'kinesalite@3.3.3',
+    'dynalite@4.0.0',
+    'fauxqs@1.9.2',
+  ],
+  eslintOptions: {
+    dirs: ['constructs', 'lib', 'bin', 'examples'],
+    devdirs: ['test', 'bench'],
+  },
+  tsconfigDev: {
+    include: ['../lib/**/*.ts', '../bin/**/*.ts', '../examples/**/*.ts', '../bench/**/*.ts', '../constructs/**/*.ts', '../vitest.config.ts'],
+    compilerOptions: {},
+  },
+  gitignore: ['cdk.out/', 'dist-runtime/', 'coverage/', 'test-reports/', '.phoenix/', 'validation-report.json', '*.tsbuildinfo'],
+  npmignoreEnabled: true,
+  npmIgnoreOptions: {
+    ignorePatterns: ['/bench/', '/examples/', '/bin/', '/lib/', '/coverage/', '/test-reports/', 'vitest.config.ts', '/cdk.out/', '/.ci/', '/docs/', '/.phoenix/'],
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Pre-bundled runtime assets (the constructs point at these with Code.fromAsset).
+// A consumer app needs no esbuild and none of the handlers' dependencies.
+// The AWS SDK v3 is provided by the Node.js Lambda runtime, so it stays external.
+// ---------------------------------------------------------------------------
+const handlerBundle = { platform: 'node', target: 'node22', format: 'cjs', minify: true, externals: ['@aws-sdk/*'] };
+for (const h of ['ingest']) {
+  project.bundler.addBundle(`./lib/handlers/${h}.ts`, { ...handlerBundle });
+}
+// The `phoenix` CLI: bundled with its AWS SDK clients; emulators and the CDK stay external
+// (they are resolved from the installing project's node_modules).
+project.bundler.addBundle('./bin/phoenix.ts', {
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  executable: true,
+  externals: ['kinesalite', 'dynalite', 'fauxqs', 'aws-cdk-lib', 'constructs', 'cdk-nag', 'esbuild', 'tsx', 'leveldown', 'memdown'],
+});
+// The runtime subpath export (`cdk-phoenix-pipelines/runtime`): createIngestHandler for a team's own function.
+project.bundler.addBundle('./lib/runtime/index.ts', { ...handlerBundle, minify: false });
+project.addFields({
+  exports: {
+    '.': { types: './dist/index.d.ts', default: './dist/index.js' },
+    './runtime': { types: './dist-runtime/runtime/index.d.ts', default: './assets/lib/runtime/index/index.js' },
+    './package.json': './package.json',
+    './.jsii': './.jsii',
+  },
+});
+project.addTask('types:runtime', {
+  description: 'Emit .d.ts files for the runtime subpath export',
+  exec: 'tsc -p tsconfig.runtime.json',
+});
+project.postCompileTask.spawn(project.tasks.tryFind('types:runtime')!);
+
+// npm ci runs `prepare`: build the bundles so `npx phoenix`, `npm start` and tests work from a clean clone.
+project.package.setScript('prepare', 'projen bundle');
+
+// ---------------------------------------------------------------------------
+// Tests: vitest (projen 0.103 has no vitest component), then eslint.
+// ---------------------------------------------------------------------------
+project.testTask.reset();
+project.testTask.spawn(project.tasks.tryFind('bundle')!);
+project.testTask.exec('tsc -p test/tsconfig.json');
+project.testTask.exec('vitest run');
+project.testTask.spawn(project.eslint!.eslintTask);
+project.addTask('typecheck', { description: 'Type-check everything (constructs, lib, bin, examples, test, bench)', exec: 'tsc -p test/tsconfig.json' });
+project.addTask('test:fast', { description: 'vitest without eslint', exec: 'vitest run' });
+
+// The main job: the example pipeline.
+const start = project.addTask('start', { description: 'Run the example pipeline (see README)', receiveArgs: true });
+start.spawn(project.tasks.tryFind('bundle')!);
+start.exec('tsx bin/phoenix.ts start', { receiveArgs: true });
+
+const bench = project.addTask('bench', { description: 'Benchmarks: ratios measured side by side in one run', receiveArgs: true });
+bench.spawn(project.tasks.tryFind('bundle')!);
+bench.exec('tsx bench/run.ts', { receiveArgs: true });
+
+project.addTask('synth', { description: 'Synthesize the example app', exec: 'cdk synth --quiet' });
+
+project.synth();

@@ -1,0 +1,67 @@
+/**
+ * Contracts shared by the constructs (what is deployed) and the runtime in lib/ (what runs).
+ * lib/ imports these; constructs/ never imports lib/. Not part of the jsii API (not exported from index.ts).
+ */
+
+/** CloudWatch namespace of every metric the handlers emit (EMF). */
+export const METRICS_NAMESPACE = 'PhoenixPipelines';
+
+/** Dimension names; every metric carries exactly this dimension set. */
+export const METRIC_DIMENSIONS = { pipeline: 'Pipeline', stage: 'Stage' } as const;
+
+/** Metric names emitted by the ingest handler. */
+export const METRIC = {
+  recordsIn: 'RecordsIn',
+  recordsWritten: 'RecordsWritten',
+  duplicatesSuppressed: 'DuplicatesSuppressed',
+  staleSuppressed: 'StaleSuppressed',
+  recordsDeadLettered: 'RecordsDeadLettered',
+  recordsRetried: 'RecordsRetried',
+  batchItemFailures: 'BatchItemFailures',
+  processingLatencyMs: 'ProcessingLatencyMs',
+  endToEndAgeMs: 'EndToEndAgeMs',
+} as const;
+
+/** Environment variables the constructs set on handler functions. */
+export const ENV = {
+  pipeline: 'PHX_PIPELINE',
+  stage: 'PHX_STAGE',
+  idNamespace: 'PHX_ID_NAMESPACE',
+  keyFields: 'PHX_KEY_FIELDS',
+  schema: 'PHX_SCHEMA',
+  maxRecordBytes: 'PHX_MAX_RECORD_BYTES',
+  sinkKind: 'PHX_SINK_KIND',
+  sinkTarget: 'PHX_SINK_TARGET',
+  dlqUrl: 'PHX_DLQ_URL',
+  dlqOverflowBucket: 'PHX_DLQ_OVERFLOW_BUCKET',
+  dlqMaxMessageBytes: 'PHX_DLQ_MAX_MESSAGE_BYTES',
+  retryBudgetMs: 'PHX_RETRY_BUDGET_MS',
+  retryBaseMs: 'PHX_RETRY_BASE_MS',
+  retryCapMs: 'PHX_RETRY_CAP_MS',
+  retryMaxAttempts: 'PHX_RETRY_MAX_ATTEMPTS',
+  recordConcurrency: 'PHX_RECORD_CONCURRENCY',
+} as const;
+
+/** Sink kinds understood by the ingest handler (value of PHX_SINK_KIND). */
+export const SINK_KINDS = ['dynamodb', 's3', 'kinesis', 'none'] as const;
+
+/** Reason classes of a DLQ message (DLQ message v1). */
+export const REASON_CLASSES = [
+  'decode',
+  'schema',
+  'oversize',
+  'missing-key',
+  'transform',
+  'sink-rejected',
+  'transient-exhausted',
+  'esm-exhausted',
+] as const;
+
+/**
+ * Root namespace of the library: a pipeline's id namespace is uuidv5(pipelineName, ROOT_ID_NAMESPACE).
+ * Fixed forever: changing it changes every record id.
+ */
+export const ROOT_ID_NAMESPACE = '6f1c8f0e-3b5a-5d3e-9a77-2b1f0c9d4e10';
+
+/** Relative location (from the package root) of the pre-bundled handler assets. */
+export const HANDLER_ASSET_DIR = { ingest: 'assets/lib/handlers/ingest' } as const;
