@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Snapshot serializer: blank asset hashes so snapshots pass in a fresh clone at another path.
     snapshotSerializers: ['./test/support/asset-hash-serializer.ts'],
+    // The JSON report is what .ci/run counts (vitest's own summary line is not read by CI).
+    reporters: ['default', ['json', { outputFile: 'test-reports/vitest.json' }]],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
