@@ -1,0 +1,284 @@
+import { PermanentError, PhoenixError, describeValue } from './failure';
+import { recordId } from './ids';
+
+/** One stage a record went through: epoch ms in/out and the attempt number (1 = first try). */
+export interface Hop {
+  stage: string;
+  in: number;
+  out?: number;
+  attempt: number;
+}
+
+/** Present on records re-ingested from the DLQ or the archive. */
+export interface ReplayMark {
+  of: 'dlq' | 'archive';
+  at: string;
+}
+
+/** Envelope v1: what stages pass to each other and what sinks store (docs/ARCHITECTURE.md). */
+export interface Envelope {
+  v: 1;
+  id: string;
+  correlationId: string;
+  source: string;
+  eventTime: string;
+  hops: Hop[];
+  replay?: ReplayMark;
+  payload: Record<string, unknown>;
+}
+
+/** What {@link toEnvelope} needs besides the decoded record. */
+export interface EnvelopeContext {
+  /** Id namespace of the pipeline (PHX_ID_NAMESPACE). */
+  readonly namespace: string;
+  /** Natural-key dot paths (PHX_KEY_FIELDS); empty = whole canonical payload. */
+  readonly keyFields: readonly string[];
+  /** Source name written into new envelopes (e.g. the stream name). */
+  readonly source: string;
+  /** Kinesis approximate arrival time (epoch ms): the event time when the record carries none. */
+  readonly arrivedAtMs: number;
+}
+
+export const MAX_CORRELATION_ID_CHARS = 256;
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** True for an Envelope v1: `v === 1`, a string `id` and an object `payload`. */
+export function isEnvelope(x: unknown): x is Envelope {
+  return isPlainObject(x) && x.v === 1 && typeof x.id === 'string' && isPlainObject(x.payload);
+}
+
+function usableCorrelationId(x: unknown): string | undefined {
+  return typeof x === 'string' && x.length > 0 && x.length <= MAX_CORRELATION_ID_CHARS ? x : undefined;
+}
+
+// ISO-8601 calendar date, optionally with a time (hh:mm[:ss[.fraction]]) and a zone (Z or +hh:mm). A time without a
+// zone is rejected: Date.parse would read it as local time, which depends on the machine.
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2}))?$/;
+
+// Event times are stored as `YYYY-MM-DDTHH:mm:ss.sssZ` and compared as strings by the idempotent sinks
+// (eventTime < :et), so only the years whose ISO form has 4 digits are accepted.
+const MIN_TIME_MS = Date.parse('0000-01-01T00:00:00.000Z');
+const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+function isoFromMs(ms: number): string | undefined {
+  if (!Number.isFinite(ms) || ms < MIN_TIME_MS || ms > MAX_TIME_MS) {
+    return undefined;
+  }
+  return new Date(ms).toISOString();
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Date.parse rolls impossible days over (2025-02-30 becomes March 2nd): reject them instead. */
+function dayExists(iso: string): boolean {
+  const year = Number(iso.slice(0, 4));
+  const month = Number(iso.slice(5, 7));
+  const day = Number(iso.slice(8, 10));
+  if (month < 1 || month > 12 || day < 1) {
+    return false;
+  }
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]);
+}
+
+/**
+ * Normalizes an event time (ISO-8601 string with a zone, or epoch milliseconds) to `YYYY-MM-DDTHH:mm:ss.sssZ`.
+ * Returns undefined when it cannot be parsed.
+ */
+export function normalizeEventTime(x: unknown): string | undefined {
+  if (typeof x === 'number') {
+    return isoFromMs(x);
+  }
+  if (typeof x === 'string' && ISO_8601.test(x) && dayExists(x)) {
+    // Normalize the separators and the 'hhmm' zone form so that Date.parse reads it the same on every engine.
+    const normalized = x.replace(/^(\d{4}-\d{2}-\d{2})[Tt ]/, '$1T').replace(/[z]$/, 'Z').replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
+    return isoFromMs(Date.parse(normalized));
+  }
+  return undefined;
+}
+
+function eventTimeOf(field: string, x: unknown): string {
+  const iso = normalizeEventTime(x);
+  if (iso === undefined) {
+    throw new PermanentError(
+      'schema',
+      `${field} ${describeValue(x)} is not an event time: use an ISO-8601 string with a zone (2025-01-31T12:00:00Z) or epoch milliseconds, years 0000-9999`,
+    );
+  }
+  return iso;
+}
+
+function checkHops(x: unknown): Hop[] {
+  if (x === undefined) {
+    return [];
+  }
+  if (!Array.isArray(x)) {
+    throw new PermanentError('decode', `envelope hops must be an array; got ${describeValue(x)}`);
+  }
+  return x.map((h: unknown, i): Hop => {
+    if (!isPlainObject(h)
+      || typeof h.stage !== 'string' || h.stage.length === 0
+      || typeof h.in !== 'number' || !Number.isFinite(h.in)
+      || (h.out !== undefined && (typeof h.out !== 'number' || !Number.isFinite(h.out)))
+      || typeof h.attempt !== 'number' || !Number.isInteger(h.attempt) || h.attempt < 1) {
+      throw new PermanentError('decode', `envelope hops[${i}] must be { stage: non-empty string, in: epoch ms, out?: epoch ms, attempt: integer >= 1 }`);
+    }
+    const hop: Hop = { stage: h.stage, in: h.in, attempt: h.attempt };
+    if (h.out !== undefined) {
+      hop.out = h.out as number;
+    }
+    return hop;
+  });
+}
+
+function checkReplay(x: unknown): ReplayMark | undefined {
+  if (x === undefined) {
+    return undefined;
+  }
+  if (!isPlainObject(x) || (x.of !== 'dlq' && x.of !== 'archive') || typeof x.at !== 'string') {
+    throw new PermanentError('decode', `envelope replay must be { of: 'dlq' | 'archive', at: ISO-8601 }; got ${describeValue(x)}`);
+  }
+  return { of: x.of, at: eventTimeOf('envelope replay.at', x.at) };
+}
+
+function checkContext(ctx: EnvelopeContext): string {
+  if (typeof ctx.source !== 'string' || ctx.source.length === 0) {
+    throw new TypeError(`toEnvelope: context source must be a non-empty string; got ${describeValue(ctx.source)}`);
+  }
+  const arrived = isoFromMs(ctx.arrivedAtMs);
+  if (arrived === undefined) {
+    throw new RangeError(`toEnvelope: context arrivedAtMs must be epoch milliseconds (years 0000-9999); got ${describeValue(ctx.arrivedAtMs)}`);
+  }
+  return arrived;
+}
+
+function payloadEventTime(payload: Record<string, unknown>, arrived: string): string {
+  if (payload.eventTime !== undefined && payload.eventTime !== null) {
+    return eventTimeOf('payload.eventTime', payload.eventTime);
+  }
+  if (payload.timestamp !== undefined && payload.timestamp !== null) {
+    return eventTimeOf('payload.timestamp', payload.timestamp);
+  }
+  return arrived;
+}
+
+/**
+ * Builds the Envelope v1 of a decoded record.
+ *
+ * - A raw payload (anything that is not `{ v: 1, payload: {...} }`): id = recordId(payload); correlationId =
+ *   payload.correlationId ?? payload.correlation_id ?? id (used only when a non-empty string of at most 256 chars);
+ *   eventTime = payload.eventTime ?? payload.timestamp (ISO-8601 or epoch ms), else the arrival time.
+ * - An envelope from a previous stage or a producer: its id is kept only when it equals the id recomputed from its
+ *   payload (a foreign or tampered id would break idempotency: PermanentError('decode')); a missing id is computed.
+ *   correlationId, eventTime, hops, replay and source are kept (source defaults to the context's).
+ *
+ * Throws PermanentError('schema') for an unparseable event time, 'missing-key' for a missing natural key,
+ * 'decode' for a malformed envelope.
+ */
+export function toEnvelope(decoded: Record<string, unknown>, ctx: EnvelopeContext): Envelope {
+  const arrived = checkContext(ctx);
+  if (!isPlainObject(decoded)) {
+    throw new TypeError(`toEnvelope: decoded record must be an object; got ${describeValue(decoded)}`);
+  }
+  if (decoded.v === 1 && isPlainObject(decoded.payload)) {
+    const payload = decoded.payload;
+    const id = recordId(payload, ctx.namespace, ctx.keyFields);
+    if (decoded.id !== undefined && decoded.id !== id) {
+      throw new PermanentError(
+        'decode',
+        `envelope id ${describeValue(decoded.id)} is not the id of its payload (${id}) for key fields ${JSON.stringify(ctx.keyFields)}: `
+        + 'a foreign or altered id would break idempotency',
+      );
+    }
+    const env: Envelope = {
+      v: 1,
+      id,
+      correlationId: usableCorrelationId(decoded.correlationId)
+        ?? usableCorrelationId(payload.correlationId) ?? usableCorrelationId(payload.correlation_id) ?? id,
+      source: typeof decoded.source === 'string' && decoded.source.length > 0 ? decoded.source : ctx.source,
+      eventTime: decoded.eventTime !== undefined && decoded.eventTime !== null
+        ? eventTimeOf('envelope eventTime', decoded.eventTime)
+        : payloadEventTime(payload, arrived),
+      hops: checkHops(decoded.hops),
+      payload,
+    };
+    const replay = checkReplay(decoded.replay);
+    if (replay !== undefined) {
+      env.replay = replay;
+    }
+    return env;
+  }
+  const id = recordId(decoded, ctx.namespace, ctx.keyFields);
+  return {
+    v: 1,
+    id,
+    correlationId: usableCorrelationId(decoded.correlationId) ?? usableCorrelationId(decoded.correlation_id) ?? id,
+    source: ctx.source,
+    eventTime: payloadEventTime(decoded, arrived),
+    hops: [],
+    payload: decoded,
+  };
+}
+
+function checkMs(fn: string, name: string, x: number): void {
+  if (typeof x !== 'number' || !Number.isFinite(x)) {
+    throw new RangeError(`${fn}: ${name} must be a finite number (epoch ms); got ${describeValue(x)}`);
+  }
+}
+
+function checkStage(fn: string, stage: string): void {
+  if (typeof stage !== 'string' || stage.length === 0) {
+    throw new TypeError(`${fn}: stage must be a non-empty string; got ${describeValue(stage)}`);
+  }
+}
+
+/** A new envelope with an open hop `{ stage, in: nowMs, attempt }` appended (the input is not modified). */
+export function openHop(env: Envelope, stage: string, nowMs: number, attempt: number): Envelope {
+  checkStage('openHop', stage);
+  checkMs('openHop', 'nowMs', nowMs);
+  if (!Number.isInteger(attempt) || attempt < 1) {
+    throw new RangeError(`openHop: attempt must be an integer >= 1; got ${describeValue(attempt)}`);
+  }
+  return { ...env, hops: [...env.hops, { stage, in: nowMs, attempt }] };
+}
+
+/** A new envelope whose last open hop of `stage` gets `out: nowMs`. Throws a PhoenixError when there is none. */
+export function closeHop(env: Envelope, stage: string, nowMs: number): Envelope {
+  checkStage('closeHop', stage);
+  checkMs('closeHop', 'nowMs', nowMs);
+  for (let i = env.hops.length - 1; i >= 0; i--) {
+    const h = env.hops[i];
+    if (h.stage === stage && h.out === undefined) {
+      const hops = env.hops.slice();
+      hops[i] = { ...h, out: nowMs };
+      return { ...env, hops };
+    }
+  }
+  throw new PhoenixError(`closeHop: envelope ${env.id} has no open hop of stage '${stage}' (hops: ${env.hops.map((h) => h.stage).join(', ') || 'none'})`);
+}
+
+/** Duration of every closed hop, in order. Negative durations (a clock that went back) are reported as 0. */
+export function hopDurations(env: Envelope): Array<{ stage: string; ms: number; attempt: number }> {
+  const out: Array<{ stage: string; ms: number; attempt: number }> = [];
+  for (const h of env.hops) {
+    if (h.out !== undefined) {
+      out.push({ stage: h.stage, ms: Math.max(0, h.out - h.in), attempt: h.attempt });
+    }
+  }
+  return out;
+}
+
+/** A new envelope marked as replayed from the DLQ or the archive at `at`. */
+export function markReplay(env: Envelope, of: 'dlq' | 'archive', at: Date): Envelope {
+  if (of !== 'dlq' && of !== 'archive') {
+    throw new TypeError(`markReplay: of must be 'dlq' or 'archive'; got ${describeValue(of)}`);
+  }
+  const iso = at instanceof Date ? isoFromMs(at.getTime()) : undefined;
+  if (iso === undefined) {
+    throw new RangeError(`markReplay: at must be a valid Date (years 0000-9999); got ${String(at)}`);
+  }
+  return { ...env, replay: { of, at: iso } };
+}
