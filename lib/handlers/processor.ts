@@ -1,0 +1,512 @@
+/**
+ * The ingest batch processor: Kinesis batch in, idempotent writes / dead letters / one batchItemFailure out.
+ * Pure orchestration over injected ports (sink, DLQ, logger, metrics, clock), so that tests and benchmarks run the
+ * production path without AWS. The contracts are in docs/ARCHITECTURE.md.
+ *
+ * Per record: decode -> envelope + deterministic id -> open hop -> schema -> transform -> close hop -> idempotent
+ * write. Permanent failures are dead-lettered at once (and count as handled); transient failures are retried
+ * in-process (full-jitter backoff, a per-record time budget bounded by the invocation's remaining time, and a
+ * retry-token bucket shared by the container). A record that still fails stops the batch: no later record is
+ * started and the lowest failed-or-not-started sequence number is the only batchItemFailure.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { METRIC } from '../../constructs/contract';
+import {
+  classifyError,
+  closeHop,
+  contentHash,
+  decodeData,
+  describeError,
+  dlqMessageAttributes,
+  encodeDlqMessage,
+  openHop,
+  overflowKey,
+  retryWithBackoff,
+  toEnvelope,
+  TransientError,
+  withPayloadRef,
+  type DlqMessage,
+  type Envelope,
+  type FailureReason,
+  type RetryTokenBucket,
+} from '../core';
+import type { IngestConfig } from './config';
+import type { DlqPort, SinkPort, WriteResult } from './ports/types';
+import type { PayloadValidator } from './schema';
+
+/** What a transform sees besides the payload. */
+export interface TransformContext {
+  /** Deterministic record id (uuid v5). */
+  readonly recordId: string;
+  readonly correlationId: string;
+  /** Normalized event time (ISO-8601 UTC). */
+  readonly eventTime: string;
+  readonly partitionKey: string;
+  readonly sequenceNumber: string;
+  /** The envelope as received/built (before this stage's hop is closed). Do not mutate. */
+  readonly envelope: Readonly<Envelope>;
+}
+
+/**
+ * A team's per-record transform. Return the (new) payload object, or null to drop the record (counted as filtered).
+ * Throw PermanentError('transform', ...) (or any plain Error) for a record that can never be transformed: it is
+ * dead-lettered with reason class `transform`. Throw TransientError (or let an AWS SDK throttling/timeout/5xx error
+ * through) for a failure worth retrying.
+ */
+export type Transform = (
+  payload: Record<string, unknown>,
+  ctx: TransformContext,
+) => Record<string, unknown> | null | Promise<Record<string, unknown> | null>;
+
+/** Time functions, injectable for tests. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  random(): number;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: () => Math.random(),
+};
+
+export interface ProcessorDeps {
+  readonly config: IngestConfig;
+  /** Resolved id namespace (PHX_ID_NAMESPACE or idNamespaceFor(PHX_PIPELINE)). */
+  readonly namespace: string;
+  readonly sink: SinkPort;
+  readonly dlq: DlqPort;
+  readonly logger: Logger;
+  /** Powertools Metrics with namespace METRICS_NAMESPACE and default dimensions { Pipeline, Stage } only. */
+  readonly metrics: Metrics;
+  /** One bucket per container, shared by every record and invocation. */
+  readonly tokenBucket: RetryTokenBucket;
+  readonly validate?: PayloadValidator;
+  readonly transform?: Transform;
+  readonly clock?: Clock;
+  /**
+   * Time kept free at the end of the invocation (ms): no record starts and no retry waits past
+   * remaining time - margin, so the handler returns its batchItemFailures before Lambda's timeout.
+   */
+  readonly safetyMarginMs?: number;
+}
+
+/** Latency/age values emitted per batch at most (EMF allows 100 values per metric in one document). */
+export const MAX_METRIC_VALUES = 100;
+export const DEFAULT_SAFETY_MARGIN_MS = 1_000;
+
+export type RecordOutcome = WriteResult | 'filtered' | 'dead-lettered';
+
+/**
+ * Bounded sample of per-record values for one EMF multi-value metric: all values when there are at most `cap`,
+ * else a uniform reservoir sample (Algorithm R) that always holds the exact maximum. CloudWatch then has an exact
+ * Maximum and sample-based percentiles; SampleCount is min(n, cap) (use RecordsIn for counts).
+ * Hand-written: ~20 lines, and no maintained package does "reservoir + exact max" for EMF.
+ */
+export class MetricSample {
+  private readonly values: number[] = [];
+  private seen = 0;
+  private max = -Infinity;
+
+  constructor(
+    private readonly cap: number,
+    private readonly random: () => number,
+  ) {}
+
+  add(v: number): void {
+    this.seen++;
+    if (v > this.max) this.max = v;
+    if (this.values.length < this.cap) {
+      this.values.push(v);
+      return;
+    }
+    const j = Math.floor(this.random() * this.seen);
+    if (j < this.cap) this.values[j] = v;
+  }
+
+  /** The sample (a copy), the exact maximum included. */
+  take(): number[] {
+    const out = this.values.slice();
+    if (this.seen > this.cap && !out.includes(this.max)) {
+      out[Math.floor(this.random() * out.length)] = this.max;
+    }
+    return out;
+  }
+}
+
+interface BatchStats {
+  written: number;
+  duplicates: number;
+  stale: number;
+  filtered: number;
+  deadLettered: number;
+  overflowed: number;
+  retries: number;
+  latency: MetricSample;
+  age: MetricSample;
+}
+
+/** Where a record came from, as carried in a DLQ message. */
+function sourceOf(rec: KinesisStreamRecord) {
+  const colon = rec.eventID.indexOf(':');
+  return {
+    streamArn: rec.eventSourceARN,
+    shardId: colon > 0 ? rec.eventID.slice(0, colon) : rec.eventID,
+    sequenceNumber: rec.kinesis.sequenceNumber,
+    partitionKey: rec.kinesis.partitionKey,
+    arrivedAt: new Date(Math.round(rec.kinesis.approximateArrivalTimestamp * 1000)).toISOString(),
+  };
+}
+
+function streamNameOf(arn: string | undefined): string | undefined {
+  const i = arn?.lastIndexOf(':stream/') ?? -1;
+  return i >= 0 ? arn!.slice(i + ':stream/'.length) : undefined;
+}
+
+/** Per-record state kept across retry attempts: deterministic steps run once. */
+interface RecordState {
+  readonly rec: KinesisStreamRecord;
+  readonly startMs: number;
+  id: string | null;
+  correlationId: string | null;
+  /** Envelope before this stage's hop. */
+  env?: Envelope;
+  /** Transformed payload and its content hash, once the transform succeeded. */
+  out?: { payload: Record<string, unknown>; hash: string };
+  /** Set once the record is known to be bad: it goes to the DLQ with this reason. */
+  dead?: FailureReason;
+  firstFailedMs?: number;
+}
+
+/** Creates the batch handler. Call once per container (cold start); the result handles every invocation. */
+export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse> {
+  const { config: cfg, namespace, sink, dlq, logger, metrics, tokenBucket, validate, transform } = deps;
+  const clock = deps.clock ?? systemClock;
+  const margin = deps.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS;
+  const stage = cfg.stage;
+  const keyFields = cfg.keyFields;
+  const decodeLimits = { maxBytes: cfg.maxRecordBytes };
+
+  /** Decode, envelope, open hop, schema: deterministic, run once per record. */
+  function prepare(st: RecordState, source: string): void {
+    const rec = st.rec;
+    const decoded = decodeData(rec.kinesis.data, decodeLimits);
+    if (!decoded.ok) {
+      st.dead = decoded.reason;
+      return;
+    }
+    let env: Envelope;
+    try {
+      env = toEnvelope(decoded.value, {
+        namespace,
+        keyFields,
+        source,
+        arrivedAtMs: Math.round(rec.kinesis.approximateArrivalTimestamp * 1000),
+      });
+    } catch (err) {
+      const c = classifyError(err, 'decode');
+      if (c.kind !== 'permanent') throw err;
+      st.dead = c.reason;
+      return;
+    }
+    st.id = env.id;
+    st.correlationId = env.correlationId;
+    st.env = env;
+    if (validate) {
+      const problem = validate(env.payload);
+      if (problem !== null) st.dead = { class: 'schema', message: problem };
+    }
+  }
+
+  /** Transform once; sets st.out, st.dead, or returns 'filtered'. Throws transient errors (retried). */
+  async function runTransform(st: RecordState): Promise<'filtered' | undefined> {
+    const env = st.env!;
+    let payload: Record<string, unknown> | null = env.payload;
+    if (transform) {
+      try {
+        payload = await transform(env.payload, {
+          recordId: env.id,
+          correlationId: env.correlationId,
+          eventTime: env.eventTime,
+          partitionKey: st.rec.kinesis.partitionKey,
+          sequenceNumber: st.rec.kinesis.sequenceNumber,
+          envelope: env,
+        });
+      } catch (err) {
+        const c = classifyError(err, 'transform');
+        if (c.kind === 'transient') throw err;
+        st.dead = c.reason;
+        return undefined;
+      }
+      if (payload === null) return 'filtered';
+      if (typeof payload !== 'object' || Array.isArray(payload)) {
+        st.dead = { class: 'transform', message: `transform returned ${Array.isArray(payload) ? 'an array' : typeof payload}; expected an object or null` };
+        return undefined;
+      }
+    }
+    try {
+      st.out = { payload, hash: contentHash(payload) };
+    } catch (err) {
+      // A transform that returned something JSON cannot represent exactly (NaN, BigInt, a cycle...).
+      st.dead = { class: transform ? 'transform' : 'decode', message: describeError(err) };
+    }
+    return undefined;
+  }
+
+  async function sendDeadLetter(st: RecordState, attempt: number, source: ReturnType<typeof sourceOf>): Promise<string | undefined> {
+    const nowMs = clock.now();
+    let msg: DlqMessage = {
+      v: 1,
+      id: st.id,
+      correlationId: st.correlationId,
+      stage,
+      reason: st.dead!,
+      attempts: attempt,
+      firstFailedAt: new Date(st.firstFailedMs ?? nowMs).toISOString(),
+      lastFailedAt: new Date(nowMs).toISOString(),
+      source,
+      payload: st.rec.kinesis.data,
+      payloadRef: null,
+    };
+    // encodeDlqMessage counts the message attributes too (SQS includes them in the size limit).
+    const limit = cfg.dlqMaxMessageBytes;
+    let enc = encodeDlqMessage(msg, limit);
+    let payloadRef: string | undefined;
+    if (!enc.fits) {
+      if (!dlq.putOverflow) {
+        throw new TransientError(`dead letter of ${enc.bytes} bytes exceeds ${limit} bytes and no DLQ overflow bucket is configured`);
+      }
+      // The object holds the record data exactly as received (base64 text, key ending in .b64), so that even data
+      // that is not valid base64 is kept byte for byte for the replay.
+      payloadRef = await dlq.putOverflow(overflowKey(msg), st.rec.kinesis.data);
+      msg = withPayloadRef(msg, payloadRef);
+      enc = encodeDlqMessage(msg, limit);
+    }
+    await dlq.sendMessage(enc.body, dlqMessageAttributes(msg));
+    return payloadRef;
+  }
+
+  return async function handle(event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> {
+    const batchStart = clock.now();
+    const records = event.Records ?? [];
+    logger.addContext(context);
+    const debug = logger.getLevelName() === 'DEBUG' || logger.getLevelName() === 'TRACE';
+    const stats: BatchStats = {
+      written: 0,
+      duplicates: 0,
+      stale: 0,
+      filtered: 0,
+      deadLettered: 0,
+      overflowed: 0,
+      retries: 0,
+      latency: new MetricSample(MAX_METRIC_VALUES, clock.random),
+      age: new MetricSample(MAX_METRIC_VALUES, clock.random),
+    };
+    const source = streamNameOf(records[0]?.eventSourceARN) ?? cfg.pipeline;
+    /** Index in `records` of each record not completed (failed or not started). */
+    const done = new Uint8Array(records.length);
+    let stopped = false;
+    let failure: { sequenceNumber: string; recordId: string | null; correlationId: string | null; error: string; exhausted: string; attempts: number } | undefined;
+
+    async function processOne(index: number): Promise<boolean> {
+      const rec = records[index];
+      const remaining = context.getRemainingTimeInMillis() - margin;
+      if (remaining <= 0) {
+        if (!stopped) logger.warn('invocation time nearly spent; leaving the rest of the batch to the next delivery', { sequenceNumber: rec.kinesis.sequenceNumber, remainingMs: remaining + margin });
+        stopped = true;
+        return false;
+      }
+      const st: RecordState = { rec, startMs: clock.now(), id: null, correlationId: null };
+      const src = sourceOf(rec);
+      let payloadRef: string | undefined;
+      const result = await retryWithBackoff<RecordOutcome>(async (attempt) => {
+        if (attempt === 1) prepare(st, source);
+        if (st.dead === undefined && st.out === undefined) {
+          if ((await runTransform(st)) === 'filtered') return 'filtered';
+        }
+        if (st.dead === undefined) {
+          const env = closeHop(openHop({ ...st.env!, payload: st.out!.payload }, stage, st.startMs, attempt), stage, clock.now());
+          try {
+            return await sink.write(env, { partitionKey: rec.kinesis.partitionKey, contentHash: st.out!.hash });
+          } catch (err) {
+            const c = classifyError(err);
+            if (c.kind === 'transient') {
+              st.firstFailedMs ??= clock.now();
+              throw err;
+            }
+            st.dead = c.reason;
+          }
+        }
+        try {
+          payloadRef = await sendDeadLetter(st, attempt, src);
+        } catch (err) {
+          // The DLQ is the last resort: whatever its error, the record must stay in the stream.
+          throw new TransientError(`dead-letter send failed: ${describeError(err)}`, { cause: err });
+        }
+        return 'dead-lettered';
+      }, {
+        baseMs: cfg.retry.baseMs,
+        capMs: cfg.retry.capMs,
+        maxAttempts: cfg.retry.maxAttempts,
+        budgetMs: Math.min(cfg.retry.budgetMs, remaining),
+        bucket: tokenBucket,
+        now: clock.now,
+        sleep: clock.sleep,
+        random: clock.random,
+        classify: (err: unknown) => classifyError(err),
+      });
+      stats.retries += result.retries;
+      const endMs = clock.now();
+      if (!result.ok) {
+        failure = {
+          sequenceNumber: rec.kinesis.sequenceNumber,
+          recordId: st.id,
+          correlationId: st.correlationId,
+          error: describeError(result.error),
+          exhausted: result.exhausted,
+          attempts: result.attempts,
+        };
+        stopped = true;
+        logger.error('record failed after in-process retries; no later record is started', {
+          recordId: st.id,
+          correlationId: st.correlationId,
+          sequenceNumber: rec.kinesis.sequenceNumber,
+          partitionKey: rec.kinesis.partitionKey,
+          attempts: result.attempts,
+          exhausted: result.exhausted,
+          error: failure.error,
+        });
+        return false;
+      }
+      const outcome = result.value;
+      switch (outcome) {
+        case 'written': stats.written++; break;
+        case 'duplicate': stats.duplicates++; break;
+        case 'stale': stats.stale++; break;
+        case 'filtered': stats.filtered++; break;
+        case 'dead-lettered': stats.deadLettered++; break;
+      }
+      if (outcome === 'dead-lettered') {
+        if (payloadRef !== undefined) stats.overflowed++;
+        logger.warn('record dead-lettered', {
+          recordId: st.id,
+          correlationId: st.correlationId,
+          sequenceNumber: rec.kinesis.sequenceNumber,
+          partitionKey: rec.kinesis.partitionKey,
+          reason: st.dead,
+          attempts: result.attempts,
+          ...(payloadRef !== undefined ? { payloadRef } : {}),
+        });
+      } else {
+        stats.latency.add(endMs - st.startMs);
+        if (st.env) stats.age.add(Math.max(0, endMs - Date.parse(st.env.eventTime)));
+        if (debug) {
+          logger.debug(`record ${outcome}`, {
+            recordId: st.id,
+            correlationId: st.correlationId,
+            sequenceNumber: rec.kinesis.sequenceNumber,
+            partitionKey: rec.kinesis.partitionKey,
+            attempts: result.attempts,
+            latencyMs: endMs - st.startMs,
+          });
+        }
+      }
+      done[index] = 1;
+      return true;
+    }
+
+    try {
+      if (cfg.recordConcurrency <= 1) {
+        // Strictly sequential, in batch (= sequence number) order.
+        for (let i = 0; i < records.length && !stopped; i++) {
+          if (!(await processOne(i))) break;
+        }
+      } else {
+        await processByPartitionKey(records, cfg.recordConcurrency, processOne, () => stopped);
+      }
+    } finally {
+      emitMetrics();
+    }
+
+    // The lowest sequence number not completed (failed or never started): Lambda checkpoints there and redelivers
+    // everything after it (records already applied are deduplicated by the idempotent sinks).
+    let lowest: bigint | undefined;
+    let lowestSeq: string | undefined;
+    for (let i = 0; i < records.length; i++) {
+      if (done[i]) continue;
+      const seq = records[i].kinesis.sequenceNumber;
+      const n = BigInt(seq);
+      if (lowest === undefined || n < lowest) {
+        lowest = n;
+        lowestSeq = seq;
+      }
+    }
+    const notCompleted = records.length - done.reduce((a, b) => a + b, 0);
+    logger.info('batch processed', {
+      shardId: records.length > 0 ? sourceOf(records[0]).shardId : undefined,
+      records: records.length,
+      written: stats.written,
+      duplicates: stats.duplicates,
+      stale: stats.stale,
+      filtered: stats.filtered,
+      deadLettered: stats.deadLettered,
+      overflowed: stats.overflowed,
+      retries: stats.retries,
+      notCompleted,
+      failedSequenceNumber: lowestSeq,
+      failure,
+      durationMs: clock.now() - batchStart,
+    });
+    return { batchItemFailures: lowestSeq === undefined ? [] : [{ itemIdentifier: lowestSeq }] };
+
+    function emitMetrics(): void {
+      metrics.addMetric(METRIC.recordsIn, MetricUnit.Count, records.length);
+      metrics.addMetric(METRIC.recordsWritten, MetricUnit.Count, stats.written);
+      metrics.addMetric(METRIC.duplicatesSuppressed, MetricUnit.Count, stats.duplicates);
+      metrics.addMetric(METRIC.staleSuppressed, MetricUnit.Count, stats.stale);
+      metrics.addMetric(METRIC.recordsDeadLettered, MetricUnit.Count, stats.deadLettered);
+      metrics.addMetric(METRIC.recordsRetried, MetricUnit.Count, stats.retries);
+      const incomplete = records.length - done.reduce((a, b) => a + b, 0);
+      metrics.addMetric(METRIC.batchItemFailures, MetricUnit.Count, incomplete > 0 ? 1 : 0);
+      // Several addMetric calls with one name make an EMF multi-value array (at most MAX_METRIC_VALUES values).
+      for (const v of stats.latency.take()) metrics.addMetric(METRIC.processingLatencyMs, MetricUnit.Milliseconds, v);
+      for (const v of stats.age.take()) metrics.addMetric(METRIC.endToEndAgeMs, MetricUnit.Milliseconds, v);
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+/**
+ * Runs records grouped by partition key: order kept within a key, up to `concurrency` keys in flight. Once `stopped()`
+ * is true no record starts; records already in flight finish.
+ */
+async function processByPartitionKey(
+  records: readonly KinesisStreamRecord[],
+  concurrency: number,
+  processOne: (index: number) => Promise<boolean>,
+  stopped: () => boolean,
+): Promise<void> {
+  const groups = new Map<string, number[]>();
+  for (let i = 0; i < records.length; i++) {
+    const key = records[i].kinesis.partitionKey;
+    const g = groups.get(key);
+    if (g) g.push(i);
+    else groups.set(key, [i]);
+  }
+  const queue = [...groups.values()];
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (!stopped() && next < queue.length) {
+      const group = queue[next++];
+      for (const index of group) {
+        if (stopped() || !(await processOne(index))) return;
+      }
+    }
+  }
+  const workers: Array<Promise<void>> = [];
+  for (let w = 0; w < Math.min(concurrency, queue.length); w++) workers.push(worker());
+  await Promise.all(workers);
+}

@@ -1,0 +1,66 @@
+/**
+ * JSON Schema validation with ajv, compiled once at cold start.
+ *
+ * ajv (~125 KB minified) is the largest dependency of the handler, so it is required lazily: a function without a
+ * schema never evaluates it (esbuild keeps `require` calls inside functions as lazily-initialised modules).
+ * Formats ("date-time", "email", "uuid", ...) come from ajv-formats; drafts 2019-09/2020-12 use ajv's 2020 class,
+ * every other `$schema` (or none) uses draft-07.
+ */
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { ENV } from '../../constructs/contract';
+import { ConfigError } from './config';
+
+/** Returns null when the payload is valid, else a one-line summary such as "/price must be number". */
+export type PayloadValidator = (payload: unknown) => string | null;
+
+/** At most this many ajv errors are listed in a DLQ reason (the rest are counted). */
+export const MAX_LISTED_SCHEMA_ERRORS = 5;
+
+type AjvCtor = new (opts: Record<string, unknown>) => {
+  compile(schema: object): ValidateFunction;
+};
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+function loadAjv(schema: object): AjvCtor {
+  const declared = (schema as { $schema?: unknown }).$schema;
+  const modern = typeof declared === 'string' && /draft\/(2019-09|2020-12)/.test(declared);
+  const mod = modern ? require('ajv/dist/2020') : require('ajv');
+  return (mod.default ?? mod) as AjvCtor;
+}
+
+function loadFormats(): (ajv: unknown) => void {
+  const mod = require('ajv-formats');
+  return (mod.default ?? mod) as (ajv: unknown) => void;
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** Summarizes ajv errors, e.g. `/price must be number; / must have required property 'sku'`. */
+export function summarizeSchemaErrors(errors: readonly ErrorObject[] | null | undefined): string {
+  if (!errors || errors.length === 0) return 'payload does not match the schema';
+  const listed = errors.slice(0, MAX_LISTED_SCHEMA_ERRORS).map((e) => {
+    const where = e.instancePath === '' ? '/' : e.instancePath;
+    const extra = e.keyword === 'additionalProperties' ? ` '${String((e.params as { additionalProperty?: unknown }).additionalProperty)}'` : '';
+    return `${where} ${e.message ?? e.keyword}${extra}`;
+  });
+  const more = errors.length > MAX_LISTED_SCHEMA_ERRORS ? ` (+${errors.length - MAX_LISTED_SCHEMA_ERRORS} more)` : '';
+  return listed.join('; ') + more;
+}
+
+/**
+ * Compiles the schema once. Throws {@link ConfigError} naming `variable` when the schema is not a valid JSON Schema
+ * (ajv strict mode: unknown keywords and formats are configuration errors, not silently ignored).
+ */
+export function compileValidator(schema: object, variable: string = ENV.schema): PayloadValidator {
+  let validate: ValidateFunction;
+  try {
+    const Ajv = loadAjv(schema);
+    // allErrors: the DLQ reason lists every violation (bounded by the record size limit).
+    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+    loadFormats()(ajv);
+    validate = ajv.compile(schema);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(variable, JSON.stringify(schema), `a valid JSON Schema (draft-07, 2019-09 or 2020-12) — ajv: ${why}`);
+  }
+  return (payload) => (validate(payload) ? null : summarizeSchemaErrors(validate.errors));
+}
