@@ -87,7 +87,7 @@ export function parseKeyFields(json: string | undefined): string[] {
   for (const p of parsed) {
     validateKeyPath(p as string);
     if (seen.has(p as string)) {
-      throw new TypeError(`key fields list ${JSON.stringify(p)} twice: ${json}`);
+      throw new TypeError(`key fields name ${JSON.stringify(p)} twice in ${json}: each path may appear once`);
     }
     seen.add(p as string);
   }
