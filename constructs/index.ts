@@ -1,1 +1,4 @@
-export {};
+export * from './dlq-with-replay';
+export * from './ingest-sink';
+export * from './ingest-stage';
+export * from './data-pipeline';

@@ -1,0 +1,38 @@
+import { App, type AppProps, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
+import { ClickstreamStack } from '../examples/clickstream/stack';
+
+/** Options of {@link buildApp}. */
+export interface BuildAppOptions {
+  /** Props of the App (outdir, context), e.g. for tests. */
+  readonly appProps?: AppProps;
+  /** Register the five cdk-nag packs as validation plugins (default true). */
+  readonly nag?: boolean;
+}
+
+/** Stack name of the example pipeline. */
+export const CLICKSTREAM_STACK_NAME = 'PhoenixClickstream';
+
+/**
+ * The CDK app `cdk.json` runs: the clickstream example, checked by the AWS Solutions, Serverless, NIST 800-53 R5,
+ * HIPAA Security and PCI DSS 3.2.1 packs of cdk-nag (any unacknowledged finding fails the synth).
+ * Environment-agnostic: no account or region.
+ */
+export function buildApp(opts: BuildAppOptions = {}): App {
+  const app = new App(opts.appProps);
+  if (opts.nag ?? true) {
+    Validations.of(app).addPlugins(
+      new AwsSolutionsChecks(app),
+      new ServerlessChecks(app),
+      new NIST80053R5Checks(app),
+      new HIPAASecurityChecks(app),
+      new PCIDSS321Checks(app),
+    );
+  }
+  new ClickstreamStack(app, 'Clickstream', { stackName: CLICKSTREAM_STACK_NAME });
+  return app;
+}
+
+if (require.main === module) {
+  buildApp().synth();
+}

@@ -1,0 +1,314 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cxapi from 'aws-cdk-lib/cx-api';
+import { Construct, type IConstruct } from 'constructs';
+import { acknowledge } from './private/nag';
+import { checkRange, checkSeconds } from './private/validate';
+
+/**
+ * A dead-letter destination that keeps the failed payloads so they can be replayed:
+ * an SQS queue of DLQ messages (DLQ message v1) and a bucket for payloads too large for a message
+ * and for the event source mapping's on-failure records.
+ */
+export interface IDlqWithReplay extends IConstruct {
+  /** The queue of DLQ messages. */
+  readonly queue: sqs.IQueue;
+
+  /** The bucket holding payloads above `maxMessageBytes` and the event source mapping's on-failure records. */
+  readonly overflowBucket: s3.IBucket;
+
+  /**
+   * Largest DLQ message, in bytes, the writer sends to the queue; larger messages keep their payload in
+   * `overflowBucket` and carry a `payloadRef`.
+   */
+  readonly maxMessageBytes: number;
+
+  /**
+   * Key prefix (ending in `/`) under which writers store overflow payloads in `overflowBucket`.
+   */
+  readonly overflowPrefix: string;
+
+  /**
+   * Grants what a writer of DLQ messages needs: `sqs:SendMessage` (and `sqs:GetQueueAttributes`, `sqs:GetQueueUrl`)
+   * on the queue, `kms:Encrypt`/`kms:GenerateDataKey*` on a customer key, and `s3:PutObject` on
+   * `overflowPrefix` of the overflow bucket.
+   */
+  grantSend(grantee: iam.IGrantable): iam.Grant;
+
+  /**
+   * Grants what a replay tool needs: `sqs:ReceiveMessage`, `sqs:ChangeMessageVisibility`, `sqs:DeleteMessage`
+   * (and `sqs:GetQueueAttributes`, `sqs:GetQueueUrl`) on the queue, `kms:Decrypt` on a customer key, and read
+   * access (`s3:GetObject*`, `s3:GetBucket*`, `s3:List*`) to the overflow bucket.
+   */
+  grantConsume(grantee: iam.IGrantable): iam.Grant;
+}
+
+/**
+ * Properties of a {@link DlqWithReplay}.
+ */
+export interface DlqWithReplayProps {
+  /**
+   * Customer managed KMS key for the queue and the overflow bucket.
+   *
+   * @default - the AWS managed keys `alias/aws/sqs` (queue) and `alias/aws/s3` (bucket)
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * How long SQS keeps a DLQ message. Allowed: 1 minute to 14 days.
+   *
+   * @default Duration.days(14)
+   */
+  readonly retentionPeriod?: Duration;
+
+  /**
+   * Largest DLQ message sent to the queue, in bytes; larger messages keep their payload in the overflow bucket.
+   * Also the queue's `MaximumMessageSize`. Allowed: 1,024 to 1,048,576.
+   *
+   * @default 262144
+   */
+  readonly maxMessageBytes?: number;
+
+  /**
+   * How long objects (overflow payloads and on-failure records) stay in the overflow bucket.
+   * Must be at least `retentionPeriod`, so that no message outlives its payload.
+   *
+   * @default Duration.days(30)
+   */
+  readonly overflowExpiration?: Duration;
+
+  /**
+   * Removal policy of the queue and the buckets. With `RemovalPolicy.DESTROY` the buckets are emptied on
+   * deletion (`autoDeleteObjects`).
+   *
+   * @default RemovalPolicy.RETAIN - dead letters are records that were not applied; they must not vanish with a stack
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * The depth alarm fires when this many messages (or more) are visible in the queue.
+   *
+   * @default 1 - any dead letter
+   */
+  readonly depthAlarmThreshold?: number;
+
+  /**
+   * The age alarm fires when the oldest message is at least this old. Allowed: 1 minute up to `retentionPeriod`.
+   *
+   * @default Duration.days(1)
+   */
+  readonly oldestMessageAgeAlarmThreshold?: Duration;
+
+  /**
+   * SNS topic notified when an alarm goes into ALARM.
+   *
+   * @default - no alarm action
+   */
+  readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * Bucket receiving the server access logs of the overflow bucket.
+   *
+   * @default - a bucket is created (SSE-S3, the only encryption S3 log delivery supports)
+   */
+  readonly serverAccessLogsBucket?: s3.IBucket;
+}
+
+const OWNER = 'DlqWithReplay';
+const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
+
+/**
+ * A dead-letter queue with replay support: an encrypted SQS queue (TLS enforced) for DLQ messages,
+ * an encrypted, private, versioned overflow bucket for large payloads and event source mapping
+ * on-failure records (server access logs, lifecycle expiry), and alarms on depth and oldest message age.
+ *
+ * @example
+ * const dlq = new DlqWithReplay(this, 'DeadLetters', { alarmTopic: topic });
+ * dlq.grantConsume(replayRole);
+ */
+export class DlqWithReplay extends Construct implements IDlqWithReplay {
+  /** Key prefix of overflow payloads in the overflow bucket. */
+  public static readonly OVERFLOW_PREFIX = 'dlq/';
+
+  /** Key prefix under which Lambda writes event source mapping on-failure records (set by AWS). */
+  public static readonly ON_FAILURE_PREFIX = 'aws/lambda/';
+
+  /** The queue of DLQ messages. */
+  public readonly queue: sqs.IQueue;
+  /** The overflow bucket. */
+  public readonly overflowBucket: s3.IBucket;
+  /** The bucket receiving the overflow bucket's server access logs. */
+  public readonly serverAccessLogsBucket: s3.IBucket;
+  /** Largest DLQ message sent to the queue, in bytes. */
+  public readonly maxMessageBytes: number;
+  /** Key prefix of overflow payloads (`dlq/`). */
+  public readonly overflowPrefix: string = DlqWithReplay.OVERFLOW_PREFIX;
+  /** Alarm on the number of visible messages. */
+  public readonly depthAlarm: cloudwatch.Alarm;
+  /** Alarm on the age of the oldest message. */
+  public readonly oldestMessageAgeAlarm: cloudwatch.Alarm;
+  private readonly encryptionKey?: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: DlqWithReplayProps = {}) {
+    super(scope, id);
+    // Grant S3 log delivery through a bucket policy, never through ACLs (buckets here enforce bucket-owner
+    // object ownership), whatever the app's feature flags say.
+    this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+
+    const retentionPeriod = props.retentionPeriod ?? Duration.days(14);
+    const overflowExpiration = props.overflowExpiration ?? Duration.days(30);
+    const ageThreshold = props.oldestMessageAgeAlarmThreshold ?? Duration.days(1);
+    const depthThreshold = props.depthAlarmThreshold ?? 1;
+    this.maxMessageBytes = props.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    checkSeconds(OWNER, 'retentionPeriod', retentionPeriod, 60, 1_209_600);
+    checkRange(OWNER, 'maxMessageBytes', this.maxMessageBytes, 1_024, 1_048_576);
+    checkRange(OWNER, 'depthAlarmThreshold', depthThreshold, 1, 1_000_000_000);
+    checkSeconds(OWNER, 'oldestMessageAgeAlarmThreshold', ageThreshold, 60, 1_209_600);
+    if (!overflowExpiration.isUnresolved() && !retentionPeriod.isUnresolved()) {
+      const days = overflowExpiration.toDays({ integral: false });
+      if (!Number.isInteger(days) || days < 1) {
+        throw new Error(`${OWNER} overflowExpiration must be a whole number of days, at least 1 (given ${overflowExpiration.toHumanString()})`);
+      }
+      if (overflowExpiration.toSeconds() < retentionPeriod.toSeconds()) {
+        throw new Error(`${OWNER} overflowExpiration must be at least the queue retentionPeriod, or messages outlive their payloads (given ${overflowExpiration.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()})`);
+      }
+    }
+    if (!ageThreshold.isUnresolved() && !retentionPeriod.isUnresolved() && ageThreshold.toSeconds() > retentionPeriod.toSeconds()) {
+      throw new Error(`${OWNER} oldestMessageAgeAlarmThreshold must not exceed retentionPeriod, or the alarm can never fire (given ${ageThreshold.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()})`);
+    }
+
+    this.encryptionKey = props.encryptionKey;
+    const queue = new sqs.Queue(this, 'Queue', {
+      encryption: props.encryptionKey ? sqs.QueueEncryption.KMS : sqs.QueueEncryption.KMS_MANAGED,
+      encryptionMasterKey: props.encryptionKey,
+      enforceSSL: true,
+      retentionPeriod,
+      maxMessageSizeBytes: this.maxMessageBytes,
+      removalPolicy,
+    });
+    this.queue = queue;
+    acknowledge(queue,
+      'This queue is itself the dead-letter queue: the ingest handler writes DLQ messages to it, so it has no dead-letter queue of its own.',
+      'AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy');
+
+    const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
+    if (props.serverAccessLogsBucket) {
+      this.serverAccessLogsBucket = props.serverAccessLogsBucket;
+    } else {
+      const logs = new s3.Bucket(this, 'AccessLogs', {
+        // S3 server access log delivery only supports SSE-S3 on the target bucket.
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforceSSL: true,
+        versioned: true,
+        lifecycleRules: [{ expiration: overflowExpiration, noncurrentVersionExpiration: Duration.days(1) }],
+        removalPolicy,
+        autoDeleteObjects,
+      });
+      this.serverAccessLogsBucket = logs;
+      acknowledge(logs,
+        'This bucket is the server access log target of the overflow bucket; logging its own writes would loop.',
+        'AwsSolutions-S1', 'NIST.800.53.R5-S3BucketLoggingEnabled', 'HIPAA.Security-S3BucketLoggingEnabled', 'PCI.DSS.321-S3BucketLoggingEnabled');
+      acknowledge(logs,
+        'S3 server access log delivery supports only SSE-S3 (AES256) on the target bucket, not SSE-KMS.',
+        'NIST.800.53.R5-S3DefaultEncryptionKMS', 'HIPAA.Security-S3DefaultEncryptionKMS', 'PCI.DSS.321-S3DefaultEncryptionKMS');
+      acknowledgeReplication(logs);
+    }
+
+    const bucket = new s3.Bucket(this, 'Overflow', {
+      encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.KMS_MANAGED,
+      encryptionKey: props.encryptionKey,
+      bucketKeyEnabled: props.encryptionKey ? true : undefined,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      versioned: true,
+      lifecycleRules: [{ expiration: overflowExpiration, noncurrentVersionExpiration: Duration.days(1) }],
+      serverAccessLogsBucket: this.serverAccessLogsBucket,
+      serverAccessLogsPrefix: 'overflow/',
+      removalPolicy,
+      autoDeleteObjects,
+    });
+    this.overflowBucket = bucket;
+    acknowledgeReplication(bucket);
+
+    this.depthAlarm = this.metricDepth().createAlarm(this, 'DepthAlarm', {
+      alarmDescription: `Dead letters waiting in ${queue.node.path}: inspect and replay them (threshold ${depthThreshold} visible messages).`,
+      threshold: depthThreshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.oldestMessageAgeAlarm = this.metricOldestAge().createAlarm(this, 'OldestMessageAgeAlarm', {
+      alarmDescription: `The oldest dead letter in ${queue.node.path} is older than ${ageThreshold.toHumanString()}; messages expire after ${retentionPeriod.toHumanString()}.`,
+      threshold: ageThreshold.toSeconds(),
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic) {
+      const action = new cw_actions.SnsAction(props.alarmTopic);
+      this.depthAlarm.addAlarmAction(action);
+      this.oldestMessageAgeAlarm.addAlarmAction(action);
+    }
+  }
+
+  /**
+   * Grants what a writer of DLQ messages needs: `sqs:SendMessage`, `sqs:GetQueueAttributes`, `sqs:GetQueueUrl`
+   * on the queue (plus `kms:Encrypt`, `kms:ReEncrypt*`, `kms:GenerateDataKey*`, `kms:Decrypt` on a customer key),
+   * and `s3:PutObject` on `dlq/*` of the overflow bucket (plus `kms:GenerateDataKey*`/`kms:Encrypt` on a customer key).
+   */
+  public grantSend(grantee: iam.IGrantable): iam.Grant {
+    const grant = this.queue.grantSendMessages(grantee);
+    const put = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:PutObject'],
+      resourceArns: [this.overflowBucket.arnForObjects(`${this.overflowPrefix}*`)],
+    });
+    this.encryptionKey?.grantEncrypt(grantee);
+    return grant.combine(put);
+  }
+
+  /**
+   * Grants what a replay tool needs: `sqs:ReceiveMessage`, `sqs:ChangeMessageVisibility`, `sqs:DeleteMessage`,
+   * `sqs:GetQueueAttributes`, `sqs:GetQueueUrl` on the queue, and `s3:GetObject*`, `s3:GetBucket*`, `s3:List*`
+   * on the overflow bucket (overflow payloads and on-failure records), plus `kms:Decrypt` on a customer key.
+   */
+  public grantConsume(grantee: iam.IGrantable): iam.Grant {
+    return this.queue.grantConsumeMessages(grantee).combine(this.overflowBucket.grantRead(grantee));
+  }
+
+  /**
+   * Number of messages visible in the queue (`AWS/SQS` `ApproximateNumberOfMessagesVisible`).
+   *
+   * @default - statistic Maximum, period 1 minute
+   */
+  public metricDepth(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.queue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1), ...props });
+  }
+
+  /**
+   * Age of the oldest message in the queue, in seconds (`AWS/SQS` `ApproximateAgeOfOldestMessage`).
+   *
+   * @default - statistic Maximum, period 1 minute
+   */
+  public metricOldestAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.queue.metricApproximateAgeOfOldestMessage({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1), ...props });
+  }
+}
+
+function acknowledgeReplication(bucket: IConstruct): void {
+  acknowledge(bucket,
+    'Dead letters are short-lived working data (lifecycle expiry) kept in the pipeline\'s region; cross-region replication is a disaster-recovery decision of the account, not of this construct.',
+    'NIST.800.53.R5-S3BucketReplicationEnabled', 'HIPAA.Security-S3BucketReplicationEnabled', 'PCI.DSS.321-S3BucketReplicationEnabled');
+}
+
