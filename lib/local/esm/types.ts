@@ -134,6 +134,8 @@ export interface EsmStats {
   retries: number;
   /** Records sent to the on-failure destination (Kinesis), counted per record. */
   discardedToOnFailure: number;
+  /** Records given up on (retries or age exhausted) with no on-failure destination configured: dropped, as AWS does. */
+  discardedWithoutDestination: number;
   /** Records skipped because they were older than MaximumRecordAgeInSeconds. */
   expiredByAge: number;
   /** Latest iterator age (Kinesis: MillisBehindLatest / age of the last record read; SQS: age of the oldest message received). */
@@ -141,6 +143,7 @@ export interface EsmStats {
 }
 
 export interface EventSourcePoller {
+  readonly stats: EsmStats;
   /** Starts polling (no-op if the mapping is disabled or the poller already runs). */
   start(): void;
   /** Stops polling, waits for in-flight invocations to settle. Safe to call twice. */
@@ -151,7 +154,6 @@ export interface EventSourcePoller {
    * SQS: queue empty (visible, in flight and delayed) and no invocation in flight); false on timeout.
    */
   drain(opts: { timeoutMs: number }): Promise<boolean>;
-  readonly stats: EsmStats;
 }
 
 export interface PollerOptions {
@@ -166,4 +168,6 @@ export interface PollerOptions {
   /** Backoff before retrying a failed/throttled invocation (default 100 ms base, doubled up to `retryBackoffCapMs`). */
   readonly retryBackoffMs?: number;
   readonly retryBackoffCapMs?: number;
+  /** `invokeIdentityArn` of Kinesis records (the function's execution role; default `arn:aws:iam::<account>:role/<function>-role`). */
+  readonly invokeIdentityArn?: string;
 }

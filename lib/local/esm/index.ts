@@ -1,0 +1,4 @@
+export * from './types';
+export { eventSourceKind, parseKinesisMapping, parseSqsMapping } from './parse';
+export { KinesisEventSourcePoller } from './kinesis';
+export { onFailureRecord, s3OnFailureKey, type FailedBatch, type KinesisBatchInfo } from './on-failure';

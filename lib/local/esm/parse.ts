@@ -1,0 +1,257 @@
+/**
+ * Parses the (already resolved) properties of an `AWS::Lambda::EventSourceMapping` into a mapping config,
+ * applying AWS defaults and AWS's validation ranges. Anything the local pollers cannot reproduce faithfully
+ * is rejected with an error naming the property, rather than silently ignored.
+ */
+import type { KinesisMappingConfig, MappingParseContext, OnFailureDestination, SqsMappingConfig } from './types';
+
+/** Properties that only make sense for other event sources (Kafka, MQ, DocumentDB, self-managed) or features not emulated. */
+const UNSUPPORTED_ANYWHERE = [
+  'FilterCriteria',
+  'SelfManagedEventSource',
+  'SelfManagedKafkaEventSourceConfig',
+  'AmazonManagedKafkaEventSourceConfig',
+  'KafkaConfig',
+  'DocumentDBEventSourceConfig',
+  'SourceAccessConfigurations',
+  'Queues',
+  'Topics',
+  'ProvisionedPollerConfig',
+  'KmsKeyArn',
+];
+
+/** Properties with no local effect that are accepted and ignored. */
+const IGNORED = ['FunctionName', 'Tags', 'MetricsConfig', 'LoggingConfig'];
+
+const KINESIS_PROPS = [
+  'EventSourceArn', 'BatchSize', 'MaximumBatchingWindowInSeconds', 'ParallelizationFactor', 'BisectBatchOnFunctionError',
+  'MaximumRetryAttempts', 'MaximumRecordAgeInSeconds', 'StartingPosition', 'StartingPositionTimestamp',
+  'FunctionResponseTypes', 'TumblingWindowInSeconds', 'DestinationConfig', 'Enabled',
+];
+const SQS_PROPS = [
+  'EventSourceArn', 'BatchSize', 'MaximumBatchingWindowInSeconds', 'FunctionResponseTypes', 'ScalingConfig', 'Enabled',
+];
+
+/** Which poller a mapping needs, from its EventSourceArn. Throws for sources the local environment does not emulate. */
+export function eventSourceKind(resolvedProps: Record<string, unknown>, ctx?: { logicalId?: string }): 'kinesis' | 'sqs' {
+  const arn = resolvedProps.EventSourceArn;
+  const where = describe(ctx);
+  if (typeof arn !== 'string' || !arn.startsWith('arn:')) {
+    throw new Error(`${where}: EventSourceArn must be a resolved ARN string (got ${JSON.stringify(arn)})`);
+  }
+  const service = arn.split(':')[2];
+  if (service === 'kinesis') return 'kinesis';
+  if (service === 'sqs') return 'sqs';
+  throw new Error(`${where}: EventSourceArn service '${service}' is not supported locally (only kinesis and sqs)`);
+}
+
+export function parseKinesisMapping(resolvedProps: Record<string, unknown>, ctx: MappingParseContext): KinesisMappingConfig {
+  const where = describe(ctx);
+  checkProperties(resolvedProps, KINESIS_PROPS, where);
+  const p = new Props(resolvedProps, where);
+
+  const streamArn = p.string('EventSourceArn', true)!;
+  const arnParts = streamArn.split(':');
+  const resource = arnParts.slice(5).join(':');
+  if (arnParts[2] !== 'kinesis' || !resource.startsWith('stream/')) {
+    throw new Error(`${where}: EventSourceArn ${streamArn} is not a Kinesis stream ARN`);
+  }
+  const streamPath = resource.slice('stream/'.length);
+  if (streamPath.includes('/consumer/')) {
+    throw new Error(`${where}: EventSourceArn: enhanced fan-out consumers are not supported locally (${streamArn})`);
+  }
+  if (streamPath.length === 0 || streamPath.includes('/')) {
+    throw new Error(`${where}: EventSourceArn ${streamArn} has no valid stream name`);
+  }
+
+  const startingPosition = p.string('StartingPosition', true)!;
+  if (startingPosition !== 'TRIM_HORIZON' && startingPosition !== 'LATEST' && startingPosition !== 'AT_TIMESTAMP') {
+    throw new Error(`${where}: StartingPosition must be TRIM_HORIZON, LATEST or AT_TIMESTAMP (got ${startingPosition})`);
+  }
+  const startingPositionTimestamp = p.number('StartingPositionTimestamp', undefined, 0, Number.MAX_SAFE_INTEGER);
+  if (startingPosition === 'AT_TIMESTAMP' && startingPositionTimestamp === undefined) {
+    throw new Error(`${where}: StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP`);
+  }
+  if (startingPosition !== 'AT_TIMESTAMP' && startingPositionTimestamp !== undefined) {
+    throw new Error(`${where}: StartingPositionTimestamp is only allowed with StartingPosition AT_TIMESTAMP`);
+  }
+
+  const maximumRecordAgeInSeconds = p.integer('MaximumRecordAgeInSeconds', -1, -1, 604_800)!;
+  if (maximumRecordAgeInSeconds !== -1 && maximumRecordAgeInSeconds < 60) {
+    throw new Error(`${where}: MaximumRecordAgeInSeconds must be -1 or between 60 and 604800 (got ${maximumRecordAgeInSeconds})`);
+  }
+
+  return {
+    uuid: ctx.uuid,
+    streamName: streamPath,
+    streamArn,
+    batchSize: p.integer('BatchSize', 100, 1, 10_000)!,
+    maximumBatchingWindowInSeconds: p.integer('MaximumBatchingWindowInSeconds', 0, 0, 300)!,
+    parallelizationFactor: p.integer('ParallelizationFactor', 1, 1, 10)!,
+    bisectBatchOnFunctionError: p.boolean('BisectBatchOnFunctionError', false),
+    maximumRetryAttempts: p.integer('MaximumRetryAttempts', -1, -1, 10_000)!,
+    maximumRecordAgeInSeconds,
+    startingPosition,
+    ...(startingPositionTimestamp !== undefined ? { startingPositionTimestamp } : {}),
+    reportBatchItemFailures: p.functionResponseTypes(),
+    tumblingWindowInSeconds: p.integer('TumblingWindowInSeconds', 0, 0, 900)!,
+    ...onFailure(resolvedProps.DestinationConfig, ctx, where),
+    enabled: p.boolean('Enabled', true),
+    region: ctx.region,
+    accountId: ctx.accountId,
+  };
+}
+
+export function parseSqsMapping(resolvedProps: Record<string, unknown>, ctx: MappingParseContext): SqsMappingConfig {
+  const where = describe(ctx);
+  checkProperties(resolvedProps, SQS_PROPS, where);
+  const p = new Props(resolvedProps, where);
+
+  const queueArn = p.string('EventSourceArn', true)!;
+  const arnParts = queueArn.split(':');
+  if (arnParts.length !== 6 || arnParts[2] !== 'sqs' || arnParts[5] === '') {
+    throw new Error(`${where}: EventSourceArn ${queueArn} is not an SQS queue ARN`);
+  }
+  const fifo = arnParts[5].endsWith('.fifo');
+  const batchSize = p.integer('BatchSize', 10, 1, fifo ? 10 : 10_000)!;
+  const maximumBatchingWindowInSeconds = p.integer('MaximumBatchingWindowInSeconds', 0, 0, 300)!;
+  if (batchSize > 10 && maximumBatchingWindowInSeconds < 1) {
+    throw new Error(`${where}: BatchSize above 10 requires MaximumBatchingWindowInSeconds of at least 1 (AWS rejects it)`);
+  }
+  if (fifo && maximumBatchingWindowInSeconds > 0) {
+    throw new Error(`${where}: MaximumBatchingWindowInSeconds is not supported for FIFO queues`);
+  }
+
+  let maximumConcurrency: number | undefined;
+  const scaling = resolvedProps.ScalingConfig;
+  if (scaling !== undefined) {
+    if (!isRecord(scaling)) throw new Error(`${where}: ScalingConfig must be an object`);
+    for (const key of Object.keys(scaling)) {
+      if (key !== 'MaximumConcurrency') throw new Error(`${where}: ScalingConfig.${key} is not supported`);
+    }
+    maximumConcurrency = new Props(scaling, `${where}: ScalingConfig`).integer('MaximumConcurrency', undefined, 2, 1000);
+  }
+
+  let queueUrl: string;
+  try {
+    queueUrl = ctx.queueUrlForArn(queueArn);
+  } catch (err) {
+    throw new Error(`${where}: EventSourceArn ${queueArn}: ${(err as Error).message}`);
+  }
+
+  return {
+    uuid: ctx.uuid,
+    queueUrl,
+    queueArn,
+    batchSize,
+    maximumBatchingWindowInSeconds,
+    reportBatchItemFailures: p.functionResponseTypes(),
+    ...(maximumConcurrency !== undefined ? { maximumConcurrency } : {}),
+    enabled: p.boolean('Enabled', true),
+    region: ctx.region,
+  };
+}
+
+function onFailure(destinationConfig: unknown, ctx: MappingParseContext, where: string): { onFailure?: OnFailureDestination } {
+  if (destinationConfig === undefined) return {};
+  if (!isRecord(destinationConfig)) throw new Error(`${where}: DestinationConfig must be an object`);
+  for (const key of Object.keys(destinationConfig)) {
+    if (key !== 'OnFailure') throw new Error(`${where}: DestinationConfig.${key} is not supported locally`);
+  }
+  const target = destinationConfig.OnFailure;
+  if (target === undefined) return {};
+  if (!isRecord(target)) throw new Error(`${where}: DestinationConfig.OnFailure must be an object`);
+  for (const key of Object.keys(target)) {
+    if (key !== 'Destination') throw new Error(`${where}: DestinationConfig.OnFailure.${key} is not supported locally`);
+  }
+  const arn = target.Destination;
+  if (typeof arn !== 'string' || !arn.startsWith('arn:')) {
+    throw new Error(`${where}: DestinationConfig.OnFailure.Destination must be a resolved ARN (got ${JSON.stringify(arn)})`);
+  }
+  const parts = arn.split(':');
+  switch (parts[2]) {
+    case 'sqs': {
+      let queueUrl: string;
+      try {
+        queueUrl = ctx.queueUrlForArn(arn);
+      } catch (err) {
+        throw new Error(`${where}: DestinationConfig.OnFailure.Destination ${arn}: ${(err as Error).message}`);
+      }
+      return { onFailure: { kind: 'sqs', queueUrl, queueArn: arn } };
+    }
+    case 's3': {
+      const bucket = parts.slice(5).join(':');
+      if (!bucket || bucket.includes('/')) throw new Error(`${where}: DestinationConfig.OnFailure.Destination ${arn} is not a bucket ARN`);
+      return { onFailure: { kind: 's3', bucket, bucketArn: arn } };
+    }
+    case 'sns':
+      return { onFailure: { kind: 'sns', topicArn: arn } };
+    default:
+      throw new Error(`${where}: DestinationConfig.OnFailure.Destination ${arn}: only SQS, SNS and S3 destinations exist`);
+  }
+}
+
+function checkProperties(props: Record<string, unknown>, allowed: string[], where: string): void {
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || allowed.includes(key) || IGNORED.includes(key)) continue;
+    if (UNSUPPORTED_ANYWHERE.includes(key)) throw new Error(`${where}: ${key} is not supported by the local event source mappings`);
+    throw new Error(`${where}: property ${key} is not supported for this event source`);
+  }
+}
+
+function describe(ctx?: { logicalId?: string; uuid?: string }): string {
+  return `EventSourceMapping ${ctx?.logicalId ?? ctx?.uuid ?? '(unnamed)'}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Typed accessors; CloudFormation accepts numbers and booleans as strings too. */
+class Props {
+  constructor(private readonly props: Record<string, unknown>, private readonly where: string) {}
+
+  string(name: string, required: boolean): string | undefined {
+    const v = this.props[name];
+    if (v === undefined) {
+      if (required) throw new Error(`${this.where}: ${name} is required`);
+      return undefined;
+    }
+    if (typeof v !== 'string') throw new Error(`${this.where}: ${name} must be a string (got ${JSON.stringify(v)})`);
+    return v;
+  }
+
+  number(name: string, dflt: number | undefined, min: number, max: number): number | undefined {
+    const v = this.props[name];
+    if (v === undefined) return dflt;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+    if (!Number.isFinite(n) || n < min || n > max) {
+      throw new Error(`${this.where}: ${name} must be a number between ${min} and ${max} (got ${JSON.stringify(v)})`);
+    }
+    return n;
+  }
+
+  integer(name: string, dflt: number | undefined, min: number, max: number): number | undefined {
+    const n = this.number(name, dflt, min, max);
+    if (n !== undefined && !Number.isInteger(n)) throw new Error(`${this.where}: ${name} must be an integer (got ${n})`);
+    return n;
+  }
+
+  boolean(name: string, dflt: boolean): boolean {
+    const v = this.props[name];
+    if (v === undefined) return dflt;
+    if (v === true || v === 'true') return true;
+    if (v === false || v === 'false') return false;
+    throw new Error(`${this.where}: ${name} must be a boolean (got ${JSON.stringify(v)})`);
+  }
+
+  functionResponseTypes(): boolean {
+    const v = this.props.FunctionResponseTypes;
+    if (v === undefined) return false;
+    if (!Array.isArray(v)) throw new Error(`${this.where}: FunctionResponseTypes must be a list`);
+    for (const t of v) {
+      if (t !== 'ReportBatchItemFailures') throw new Error(`${this.where}: FunctionResponseTypes value ${JSON.stringify(t)} is not supported`);
+    }
+    return v.length > 0;
+  }
+}
