@@ -413,6 +413,13 @@ function mergeColumn(a: ColumnProfile, b: ColumnProfile): void {
   }
 }
 
+/** Merges column profiles into a fresh one (inputs untouched); all must come from profiles with the same sketch config. */
+export function mergeColumnProfiles(cols: readonly ColumnProfile[]): ColumnProfile {
+  const out = new ColumnProfile();
+  for (const c of cols) mergeColumn(out, c);
+  return out;
+}
+
 function maxNullable(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null ? a : Math.max(a, b);
 }
