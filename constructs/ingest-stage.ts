@@ -1,6 +1,5 @@
-import * as fs from 'fs';
 import * as path from 'path';
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token, Tokenization } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -12,6 +11,7 @@ import { Construct } from 'constructs';
 import { ENV, HANDLER_ASSET_DIR, METRIC, METRICS_NAMESPACE, METRIC_DIMENSIONS } from './contract';
 import { DlqWithReplay, type DlqWithReplayProps, type IDlqWithReplay } from './dlq-with-replay';
 import { IngestSink, type IngestSinkConfig } from './ingest-sink';
+import { handlerAssetCode } from './private/asset';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
 import { checkKeyFields, checkSchema } from './private/schema';
 import { checkMillis, checkName, checkRange, checkSeconds } from './private/validate';
@@ -421,7 +421,7 @@ export class IngestStage extends Construct {
     const fn = new lambda.Function(this, 'Processor', {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      code: props.code ?? ingestHandlerCode(),
+      code: props.code ?? handlerAssetCode(OWNER, path.join(__dirname, '..', HANDLER_ASSET_DIR.ingest)),
       handler: props.handler ?? 'index.handler',
       memorySize,
       timeout,
@@ -445,17 +445,17 @@ export class IngestStage extends Construct {
       [ENV.stage]: this.stageName,
       [ENV.keyFields]: JSON.stringify(keyFields),
       [ENV.schema]: schemaText,
-      [ENV.maxRecordBytes]: String(maxRecordSizeBytes),
+      [ENV.maxRecordBytes]: Tokenization.stringifyNumber(maxRecordSizeBytes),
       [ENV.sinkKind]: this.sinkConfig.kind,
       [ENV.sinkTarget]: this.sinkConfig.target,
       [ENV.dlqUrl]: this.deadLetters.queue.queueUrl,
       [ENV.dlqOverflowBucket]: this.deadLetters.overflowBucket.bucketName,
-      [ENV.dlqMaxMessageBytes]: String(this.deadLetters.maxMessageBytes),
-      [ENV.retryBudgetMs]: String(retryBudget.toMilliseconds()),
-      [ENV.retryBaseMs]: String(retryBaseDelay.toMilliseconds()),
-      [ENV.retryCapMs]: String(retryMaxDelay.toMilliseconds()),
-      [ENV.retryMaxAttempts]: String(retryMaxAttempts),
-      [ENV.recordConcurrency]: String(recordConcurrency),
+      [ENV.dlqMaxMessageBytes]: Tokenization.stringifyNumber(this.deadLetters.maxMessageBytes),
+      [ENV.retryBudgetMs]: Tokenization.stringifyNumber(retryBudget.toMilliseconds()),
+      [ENV.retryBaseMs]: Tokenization.stringifyNumber(retryBaseDelay.toMilliseconds()),
+      [ENV.retryCapMs]: Tokenization.stringifyNumber(retryMaxDelay.toMilliseconds()),
+      [ENV.retryMaxAttempts]: Tokenization.stringifyNumber(retryMaxAttempts),
+      [ENV.recordConcurrency]: Tokenization.stringifyNumber(recordConcurrency),
       POWERTOOLS_SERVICE_NAME: this.pipelineName,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: logLevel,
@@ -664,16 +664,6 @@ class OverflowBucketOnFailure implements lambda.IEventSourceDlq {
     this.bucket.encryptionKey?.grantEncrypt(targetHandler);
     return { destination: this.bucket.bucketArn };
   }
-}
-
-/** The pre-bundled ingest handler; fails with the fix when the bundle was not built. */
-function ingestHandlerCode(): lambda.Code {
-  // __dirname is constructs/ (sources, tests) or dist/ (compiled): both one level below the package root.
-  const dir = path.join(__dirname, '..', HANDLER_ASSET_DIR.ingest);
-  if (!fs.existsSync(path.join(dir, 'index.js'))) {
-    throw new Error(`${OWNER} handler asset not found at ${dir}/index.js: run \`npx projen bundle\` to build the handler bundles`);
-  }
-  return lambda.Code.fromAsset(dir);
 }
 
 /** Lambda rejects a function whose environment (keys and values) exceeds 4 KB: fail at synth instead of deploy. */

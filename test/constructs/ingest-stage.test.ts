@@ -1,0 +1,410 @@
+import { CfnParameter, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ENV, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
+import { DlqWithReplay, IngestSink, IngestStage, type IngestStageProps } from '../../constructs';
+import { actionsOf, handlerEnv, policyStatements, templateOf, testStack } from '../support/stacks';
+
+const SCHEMA = {
+  type: 'object',
+  required: ['userId'],
+  properties: {
+    userId: { type: 'string' },
+    seq: { type: 'integer' },
+    user: { type: 'object', properties: { id: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } },
+  },
+};
+
+function stage(props: Partial<IngestStageProps> = {}, stack: Stack = testStack()): IngestStage {
+  return new IngestStage(stack, 'Ingest', { pipelineName: 'orders', ...props });
+}
+
+function template(props: Partial<IngestStageProps> = {}): Template {
+  return templateOf((s) => stage(props, s));
+}
+
+describe('IngestStage defaults', () => {
+  let t: Template;
+  let env: Record<string, unknown>;
+  beforeAll(() => {
+    t = template();
+    env = handlerEnv(t);
+  });
+
+  it('stageName defaults to ingest', () => expect(env[ENV.stage]).toBe('ingest'));
+  it('passes the pipeline name', () => expect(env[ENV.pipeline]).toBe('orders'));
+  it('streamMode defaults to ON_DEMAND without a shard count', () => {
+    t.hasResourceProperties('AWS::Kinesis::Stream', { StreamModeDetails: { StreamMode: 'ON_DEMAND' }, ShardCount: Match.absent() });
+  });
+  it('stream encryption defaults to the AWS managed key alias/aws/kinesis', () => {
+    t.hasResourceProperties('AWS::Kinesis::Stream', { StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' } });
+  });
+  it('retentionPeriod defaults to 7 days', () => t.hasResourceProperties('AWS::Kinesis::Stream', { RetentionPeriodHours: 168 }));
+  it('removalPolicy of the stream defaults to DESTROY', () => {
+    t.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+  });
+  it('schema defaults to none (empty PHX_SCHEMA)', () => expect(env[ENV.schema]).toBe(''));
+  it('keyFields default to [] (whole payload)', () => expect(env[ENV.keyFields]).toBe('[]'));
+  it('maxRecordSizeBytes defaults to 1 MiB', () => expect(env[ENV.maxRecordBytes]).toBe('1048576'));
+  it('recordConcurrency defaults to 1', () => expect(env[ENV.recordConcurrency]).toBe('1'));
+  it('retryBudget defaults to half the timeout (30 s)', () => expect(env[ENV.retryBudgetMs]).toBe('30000'));
+  it('retryBaseDelay defaults to 100 ms', () => expect(env[ENV.retryBaseMs]).toBe('100'));
+  it('retryMaxDelay defaults to 5 s', () => expect(env[ENV.retryCapMs]).toBe('5000'));
+  it('retryMaxAttempts defaults to 5', () => expect(env[ENV.retryMaxAttempts]).toBe('5'));
+  it('logLevel defaults to INFO', () => expect(env.POWERTOOLS_LOG_LEVEL).toBe('INFO'));
+  it('sets the Powertools metrics namespace and service', () => {
+    expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe(METRICS_NAMESPACE);
+    expect(env.POWERTOOLS_SERVICE_NAME).toBe('orders');
+  });
+  it('DLQ message size defaults to 262144 bytes', () => expect(env[ENV.dlqMaxMessageBytes]).toBe('262144'));
+  it('points PHX_DLQ_URL and PHX_DLQ_OVERFLOW_BUCKET at the created dead letters', () => {
+    const queue = Object.keys(t.findResources('AWS::SQS::Queue'))[0];
+    expect(env[ENV.dlqUrl]).toEqual({ Ref: queue });
+    expect(env[ENV.dlqOverflowBucket]).toEqual({ Ref: expect.stringMatching(/^IngestDeadLettersOverflow/) });
+  });
+  it('code defaults to the pre-bundled handler asset, index.handler', () => {
+    t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Code: { S3Key: Match.stringLikeRegexp('^[0-9a-f]{64}\\.zip$') } });
+  });
+  it('runtime is Node.js 22 on ARM_64 with active tracing', () => {
+    t.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
+  });
+  it('memorySize defaults to 512 MiB', () => t.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 512 }));
+  it('timeout defaults to 1 minute', () => t.hasResourceProperties('AWS::Lambda::Function', { Timeout: 60 }));
+  it('logRetention defaults to three months, in the stage log group', () => {
+    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    t.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^IngestProcessorLogs') } } });
+  });
+  it('logRemovalPolicy defaults to RETAIN', () => t.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain' }));
+  it('log group encryption defaults to the service-managed key', () => t.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: Match.absent() }));
+  it('the role has no managed policies (logs granted on the stage log group only)', () => {
+    t.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
+    const logStatements = policyStatements(t).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
+    expect(logStatements).toEqual([expect.objectContaining({ Resource: { 'Fn::GetAtt': [expect.stringMatching(/^IngestProcessorLogs/), 'Arn'] } })]);
+  });
+  it('batchSize defaults to 100', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 100 }));
+  it('maxBatchingWindow defaults to 1 second', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumBatchingWindowInSeconds: 1 }));
+  it('bisectBatchOnError defaults to true', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BisectBatchOnFunctionError: true }));
+  it('retryAttempts defaults to 10 (never infinite)', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 10 }));
+  it('maxRecordAge defaults to 24 hours', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRecordAgeInSeconds: 86400 }));
+  it('parallelizationFactor defaults to 1', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 1 }));
+  it('startingPosition defaults to TRIM_HORIZON', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { StartingPosition: 'TRIM_HORIZON' }));
+  it('reportBatchItemFailures is always on', () => {
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
+  });
+  it('on-failure destination is the overflow bucket (keeps the payload)', () => {
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestDeadLettersOverflow'), 'Arn'] } } },
+    });
+  });
+  it('on-failure grants are s3:PutObject under aws/lambda/ and s3:ListBucket only', () => {
+    const onFailure = policyStatements(t).filter((s) => JSON.stringify(s.Resource).includes('/aws/lambda/*'));
+    expect(onFailure.map(actionsOf)).toEqual([['s3:PutObject']]);
+    expect(policyStatements(t).filter((s) => actionsOf(s).includes('s3:ListBucket'))).toHaveLength(1);
+    expect(policyStatements(t).flatMap(actionsOf).filter((a) => a.startsWith('s3:Delete'))).toEqual([]);
+  });
+  it('deadLetters default to a created DlqWithReplay', () => t.resourceCountIs('AWS::SQS::Queue', 1));
+  it('sink defaults to a created DynamoDB table', () => {
+    expect(env[ENV.sinkKind]).toBe('dynamodb');
+    t.resourceCountIs('AWS::DynamoDB::Table', 1);
+  });
+  it('the function reads the stream it consumes', () => {
+    const read = policyStatements(t).find((s) => actionsOf(s).includes('kinesis:GetRecords'));
+    expect(read?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^IngestStream/), 'Arn'] });
+  });
+});
+
+describe('IngestStage options', () => {
+  it('creates a provisioned stream with shardCount', () => {
+    template({ streamMode: kinesis.StreamMode.PROVISIONED, shardCount: 4 })
+      .hasResourceProperties('AWS::Kinesis::Stream', { StreamModeDetails: { StreamMode: 'PROVISIONED' }, ShardCount: 4 });
+  });
+  it('provisioned streams default to one shard', () => {
+    template({ streamMode: kinesis.StreamMode.PROVISIONED }).hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 1 });
+  });
+  it('encrypts the stream with a customer key and grants the function decrypt', () => {
+    const t = templateOf((s) => stage({ encryptionKey: new kms.Key(s, 'Key') }, s));
+    t.hasResourceProperties('AWS::Kinesis::Stream', { StreamEncryption: { EncryptionType: 'KMS', KeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } } });
+    expect(policyStatements(t).some((s) => actionsOf(s).includes('kms:Decrypt'))).toBe(true);
+  });
+  it('passes every event source mapping option', () => {
+    template({
+      batchSize: 500, maxBatchingWindow: Duration.seconds(0), bisectBatchOnError: false, retryAttempts: 0,
+      maxRecordAge: Duration.minutes(5), parallelizationFactor: 10, startingPosition: lambda.StartingPosition.LATEST,
+    }).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 500, MaximumBatchingWindowInSeconds: 0, BisectBatchOnFunctionError: false, MaximumRetryAttempts: 0,
+      MaximumRecordAgeInSeconds: 300, ParallelizationFactor: 10, StartingPosition: 'LATEST',
+    });
+  });
+  it('passes AT_TIMESTAMP with its timestamp', () => {
+    template({ startingPosition: lambda.StartingPosition.AT_TIMESTAMP, startingPositionTimestamp: 1_764_000_000 })
+      .hasResourceProperties('AWS::Lambda::EventSourceMapping', { StartingPosition: 'AT_TIMESTAMP', StartingPositionTimestamp: 1_764_000_000 });
+  });
+  it('passes schema (minified), keyFields and record options to the handler', () => {
+    const env = handlerEnv(template({
+      schema: SCHEMA, keyFields: ['userId', 'user.id'], maxRecordSizeBytes: 2048, recordConcurrency: 8,
+      retryBudget: Duration.seconds(10), retryBaseDelay: Duration.millis(50), retryMaxDelay: Duration.seconds(2), retryMaxAttempts: 3,
+      logLevel: 'DEBUG', stageName: 'enrich',
+    }));
+    expect(JSON.parse(env[ENV.schema] as string)).toEqual(SCHEMA);
+    expect(env[ENV.schema]).not.toMatch(/\s/);
+    expect(env).toMatchObject({
+      [ENV.keyFields]: '["userId","user.id"]', [ENV.maxRecordBytes]: '2048', [ENV.recordConcurrency]: '8',
+      [ENV.retryBudgetMs]: '10000', [ENV.retryBaseMs]: '50', [ENV.retryCapMs]: '2000', [ENV.retryMaxAttempts]: '3',
+      POWERTOOLS_LOG_LEVEL: 'DEBUG', [ENV.stage]: 'enrich',
+    });
+  });
+  it('derives the default retryBudget from a custom timeout', () => {
+    expect(handlerEnv(template({ timeout: Duration.seconds(20) }))[ENV.retryBudgetMs]).toBe('10000');
+  });
+  it('sets memory, timeout, log retention, log key and log removal policy', () => {
+    const t = templateOf((s) => stage({
+      memorySize: 1024, timeout: Duration.minutes(5), logRetention: logs.RetentionDays.ONE_YEAR,
+      logRemovalPolicy: RemovalPolicy.DESTROY, logEncryptionKey: new kms.Key(s, 'LogKey'),
+    }, s));
+    t.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 1024, Timeout: 300 });
+    t.hasResource('AWS::Logs::LogGroup', {
+      DeletionPolicy: 'Delete',
+      Properties: { RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LogKey'), 'Arn'] } },
+    });
+  });
+  it('keeps a created stream with removalPolicy RETAIN', () => {
+    template({ removalPolicy: RemovalPolicy.RETAIN }).hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Retain' });
+  });
+  it('passes created dead letter props', () => {
+    template({ deadLetterProps: { maxMessageBytes: 1_048_576 } }).hasResourceProperties('AWS::SQS::Queue', { MaximumMessageSize: 1_048_576 });
+  });
+  it('uses given dead letters (shared) and creates none', () => {
+    const stack = testStack();
+    const shared = new DlqWithReplay(stack, 'Shared', { maxMessageBytes: 131_072 });
+    const s = stage({ deadLetters: shared }, stack);
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::SQS::Queue', 1);
+    expect(s.deadLetters).toBe(shared);
+    expect(handlerEnv(t)[ENV.dlqMaxMessageBytes]).toBe('131072');
+    expect(handlerEnv(t)[ENV.dlqUrl]).toEqual({ Ref: expect.stringMatching(/^SharedQueue/) });
+  });
+});
+
+describe('IngestStage with an imported stream', () => {
+  const arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/orders-in';
+  let t: Template;
+  let s: IngestStage;
+  beforeAll(() => {
+    const stack = testStack();
+    s = stage({ stream: kinesis.Stream.fromStreamArn(stack, 'Imported', arn) }, stack);
+    t = Template.fromStack(stack);
+  });
+
+  it('creates no stream', () => t.resourceCountIs('AWS::Kinesis::Stream', 0));
+  it('maps the imported stream', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: arn }));
+  it('grants reading the imported stream', () => {
+    expect(policyStatements(t).find((st) => actionsOf(st).includes('kinesis:GetRecords'))?.Resource).toBe(arn);
+  });
+  it('exposes it', () => expect(s.stream.streamArn).toBe(arn));
+  it('fails when stream is combined with options of a created stream', () => {
+    const stack = testStack();
+    const stream = kinesis.Stream.fromStreamArn(stack, 'Imported', arn);
+    expect(() => stage({ stream, retentionPeriod: Duration.days(2), shardCount: 2 }, stack))
+      .toThrow(/shardCount, retentionPeriod describe a created stream and cannot be combined with stream \(given shardCount, retentionPeriod and stream\)/);
+  });
+  it('allows maxRecordAge up to 7 days (retention unknown)', () => {
+    const stack = testStack();
+    stage({ stream: kinesis.Stream.fromStreamArn(stack, 'Imported', arn), maxRecordAge: Duration.days(7) }, stack);
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRecordAgeInSeconds: 604800 });
+  });
+});
+
+describe('IngestStage with custom code', () => {
+  it('runs the team function with the same environment and grants', () => {
+    const t = template({ code: lambda.Code.fromInline('exports.main = async () => ({ batchItemFailures: [] })'), handler: 'index.main' });
+    t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.main', Code: { ZipFile: Match.stringLikeRegexp('exports.main') }, Runtime: 'nodejs22.x' });
+    const env = handlerEnv(t);
+    expect(Object.keys(env).sort()).toEqual(Object.keys(handlerEnv(template())).sort());
+    expect(policyStatements(t).flatMap(actionsOf)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'sqs:SendMessage', 'kinesis:GetRecords', 's3:PutObject']));
+  });
+  it('handler defaults to index.handler with code', () => {
+    template({ code: lambda.Code.fromInline('exports.handler = async () => ({})') })
+      .hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler' });
+  });
+});
+
+describe('IngestStage with tokens', () => {
+  it('accepts CfnParameter values for validated numbers and durations', () => {
+    const stack = testStack();
+    const batch = new CfnParameter(stack, 'BatchSize', { type: 'Number', default: 200 });
+    const window = new CfnParameter(stack, 'Window', { type: 'Number', default: 5 });
+    stage({
+      batchSize: batch.valueAsNumber, maxBatchingWindow: Duration.seconds(window.valueAsNumber),
+      parallelizationFactor: Lazy.number({ produce: () => 3 }), recordConcurrency: Lazy.number({ produce: () => 4 }),
+    }, stack);
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: { Ref: 'BatchSize' }, MaximumBatchingWindowInSeconds: { Ref: 'Window' }, ParallelizationFactor: 3,
+    });
+    expect(handlerEnv(t)[ENV.recordConcurrency]).toBe('4');
+  });
+  it('accepts a token pipeline name', () => {
+    const stack = testStack();
+    const name = new CfnParameter(stack, 'Pipeline', { type: 'String', default: 'orders' });
+    stage({ pipelineName: name.valueAsString }, stack);
+    expect(handlerEnv(Template.fromStack(stack))[ENV.pipeline]).toEqual({ Ref: 'Pipeline' });
+  });
+});
+
+describe('IngestStage grants and metrics', () => {
+  it('grantWrite grants PutRecord(s) on the stream', () => {
+    const stack = testStack();
+    const s = stage({}, stack);
+    const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(s.grantWrite(producer).success).toBe(true);
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Producer') }],
+      PolicyDocument: { Statement: [{ Action: ['kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestStream'), 'Arn'] } }] },
+    });
+  });
+  it('grantWrite grants the customer key too', () => {
+    const stack = testStack();
+    const s = stage({ encryptionKey: new kms.Key(stack, 'Key') }, stack);
+    const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() });
+    s.grantWrite(producer);
+    const producerPolicy = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .find((p) => JSON.stringify(p.Properties.Roles).includes('Producer'))!;
+    expect(JSON.stringify(producerPolicy)).toContain('kms:GenerateDataKey*');
+  });
+  it('grantRead grants GetRecords on the stream', () => {
+    const stack = testStack();
+    const s = stage({}, stack);
+    const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    s.grantRead(reader);
+    const policy = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .find((p) => JSON.stringify(p.Properties.Roles).includes('Reader'))!;
+    expect(policy.Properties.PolicyDocument.Statement[0].Action).toEqual(expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator']));
+    expect(JSON.stringify(policy)).not.toContain('kinesis:PutRecord');
+  });
+
+  it.each([
+    ['metricRecordsIn', METRIC.recordsIn, 'Sum'],
+    ['metricRecordsWritten', METRIC.recordsWritten, 'Sum'],
+    ['metricRecordsDeadLettered', METRIC.recordsDeadLettered, 'Sum'],
+    ['metricProcessingLatency', METRIC.processingLatencyMs, 'p99'],
+  ] as const)('%s uses the contract namespace, name and dimensions (statistic %s)', (method, name, statistic) => {
+    const s = stage({ stageName: 'ingest' });
+    const m = s[method]();
+    expect(m.namespace).toBe('PhoenixPipelines');
+    expect(m.metricName).toBe(name);
+    expect(m.dimensions).toEqual({ Pipeline: 'orders', Stage: 'ingest' });
+    expect(m.statistic).toBe(statistic);
+    expect(m.period.toSeconds()).toBe(300);
+  });
+  it('metric options override the defaults', () => {
+    const m = stage().metricRecordsIn({ statistic: 'Average', period: Duration.minutes(1) });
+    expect([m.statistic, m.period.toSeconds()]).toEqual(['Average', 60]);
+  });
+  it('metricIteratorAge is AWS/Lambda IteratorAge Maximum of the processor', () => {
+    const stack = testStack();
+    const s = stage({}, stack);
+    const m = s.metricIteratorAge();
+    expect([m.namespace, m.metricName, m.statistic]).toEqual(['AWS/Lambda', 'IteratorAge', 'Maximum']);
+    expect(stack.resolve(m.dimensions)).toEqual({ FunctionName: { Ref: stack.getLogicalId(s.processor.node.defaultChild as lambda.CfnFunction) } });
+  });
+  it('metrics can back alarms', () => {
+    const stack = testStack();
+    stage({}, stack).metricRecordsDeadLettered().createAlarm(stack, 'A', { threshold: 1, evaluationPeriods: 1 });
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'PhoenixPipelines', MetricName: 'RecordsDeadLettered', Statistic: 'Sum',
+      Dimensions: Match.arrayWith([{ Name: 'Pipeline', Value: 'orders' }, { Name: 'Stage', Value: 'ingest' }]),
+    });
+    expect(cloudwatch.Stats.SUM).toBe('Sum');
+  });
+  it('exposes the event source mapping id', () => {
+    const stack = testStack();
+    const s = stage({}, stack);
+    expect(stack.resolve(s.eventSourceMappingId)).toEqual({ Ref: stack.getLogicalId(s.eventSourceMapping.node.defaultChild as lambda.CfnEventSourceMapping) });
+  });
+});
+
+describe('IngestStage sinks', () => {
+  it('IngestSink.none() sets kind none, an empty target and grants no sink access', () => {
+    const t = template({ sink: IngestSink.none() });
+    expect(handlerEnv(t)).toMatchObject({ [ENV.sinkKind]: 'none', [ENV.sinkTarget]: '' });
+    t.resourceCountIs('AWS::DynamoDB::Table', 0);
+    expect(policyStatements(t).flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:') || a === 'kinesis:PutRecord')).toEqual([]);
+  });
+});
+
+describe('IngestStage validation', () => {
+  const cases: Array<[string, Partial<IngestStageProps>, RegExp]> = [
+    ['pipelineName has invalid characters', { pipelineName: 'my pipeline' }, /pipelineName must be 1-64 characters .* \(given 'my pipeline'\)/],
+    ['pipelineName is longer than 64 characters', { pipelineName: 'p'.repeat(65) }, /pipelineName must be 1-64 characters .*given 'p{65}'/],
+    ['pipelineName is empty', { pipelineName: '' }, /pipelineName must be 1-64 characters .*given ''/],
+    ['stageName has invalid characters', { stageName: 'in/gest' }, /stageName must be .*given 'in\/gest'/],
+    ['batchSize is above 10000', { batchSize: 20_000 }, /IngestStage batchSize must be an integer between 1 and 10000 \(given 20000\)/],
+    ['batchSize is 0', { batchSize: 0 }, /batchSize .*between 1 and 10000 \(given 0\)/],
+    ['batchSize is not an integer', { batchSize: 1.5 }, /batchSize .*\(given 1.5\)/],
+    ['maxBatchingWindow is above 300 s', { maxBatchingWindow: Duration.minutes(6) }, /maxBatchingWindow must be .*between 0 and 300 seconds \(given 6 minutes\)/],
+    ['maxBatchingWindow is not whole seconds', { maxBatchingWindow: Duration.millis(1500) }, /maxBatchingWindow .*given 1 second 500 millis/],
+    ['retryAttempts is infinite (-1)', { retryAttempts: -1 }, /retryAttempts must be an integer between 0 and 10000 \(given -1\)/],
+    ['retryAttempts is above 10000', { retryAttempts: 10_001 }, /retryAttempts .*\(given 10001\)/],
+    ['maxRecordAge is below 60 s', { maxRecordAge: Duration.seconds(59) }, /maxRecordAge must be .*between 60 and 604800 seconds \(given 59 seconds\)/],
+    ['maxRecordAge is above 7 days', { maxRecordAge: Duration.days(8), retentionPeriod: Duration.days(10) }, /maxRecordAge .*\(given 8 days\)/],
+    ['maxRecordAge exceeds the stream retention', { maxRecordAge: Duration.days(2), retentionPeriod: Duration.days(1) }, /maxRecordAge must not exceed the stream retentionPeriod \(given 2 days, retentionPeriod 1 day\)/],
+    ['parallelizationFactor is above 10', { parallelizationFactor: 11 }, /parallelizationFactor must be an integer between 1 and 10 \(given 11\)/],
+    ['maxRecordSizeBytes is above 10 MiB', { maxRecordSizeBytes: 10_485_761 }, /maxRecordSizeBytes .*between 1 and 10485760 \(given 10485761\)/],
+    ['recordConcurrency is above 100', { recordConcurrency: 101 }, /recordConcurrency must be an integer between 1 and 100 \(given 101\)/],
+    ['recordConcurrency is 0', { recordConcurrency: 0 }, /recordConcurrency .*\(given 0\)/],
+    ['memorySize is below 128 MiB', { memorySize: 64 }, /memorySize must be an integer between 128 and 10240 MiB \(given 64 MiB\)/],
+    ['timeout is above 15 minutes', { timeout: Duration.minutes(16) }, /timeout must be .*between 1 and 900 seconds \(given 16 minutes\)/],
+    ['retryBaseDelay is 0', { retryBaseDelay: Duration.millis(0) }, /retryBaseDelay must be between 1 and 60000 milliseconds \(given 0 millis\)/],
+    ['retryMaxDelay is above 15 minutes', { retryMaxDelay: Duration.minutes(20) }, /retryMaxDelay must be between 1 and 900000 milliseconds \(given 20 minutes\)/],
+    ['retryMaxDelay is below retryBaseDelay', { retryBaseDelay: Duration.seconds(2), retryMaxDelay: Duration.seconds(1) }, /retryMaxDelay must be at least retryBaseDelay \(given 1 second, retryBaseDelay 2 seconds\)/],
+    ['retryMaxAttempts is 0', { retryMaxAttempts: 0 }, /retryMaxAttempts must be an integer between 1 and 100 \(given 0\)/],
+    ['retryBudget is not shorter than the timeout', { retryBudget: Duration.minutes(1), timeout: Duration.minutes(1) }, /retryBudget must be shorter than timeout.*\(given 1 minute, timeout 1 minute\)/],
+    ['logLevel is unknown', { logLevel: 'VERBOSE' }, /logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, CRITICAL, SILENT \(given 'VERBOSE'\)/],
+    ['handler is set without code', { handler: 'index.main' }, /handler can only be set together with code \(given handler 'index.main' and no code\)/],
+    ['AT_TIMESTAMP has no timestamp', { startingPosition: lambda.StartingPosition.AT_TIMESTAMP }, /startingPositionTimestamp is required with StartingPosition.AT_TIMESTAMP.*given startingPosition AT_TIMESTAMP, startingPositionTimestamp unset/],
+    ['a timestamp is given without AT_TIMESTAMP', { startingPositionTimestamp: 1 }, /startingPositionTimestamp .*not allowed otherwise \(given startingPosition TRIM_HORIZON, startingPositionTimestamp 1\)/],
+    ['shardCount is set with ON_DEMAND', { shardCount: 2 }, /shardCount requires streamMode PROVISIONED \(given shardCount 2 with ON_DEMAND\)/],
+    ['shardCount is 0', { streamMode: kinesis.StreamMode.PROVISIONED, shardCount: 0 }, /shardCount must be an integer between 1 and 10000 \(given 0\)/],
+    ['retentionPeriod is below 24 hours', { retentionPeriod: Duration.hours(12), maxRecordAge: Duration.hours(1) }, /retentionPeriod must be a whole number of hours between 24 and 8760 \(given 12 hours\)/],
+    ['retentionPeriod is above 365 days', { retentionPeriod: Duration.days(366) }, /retentionPeriod .*\(given 366 days\)/],
+    ['schema is not an object', { schema: ['type'] as any }, /schema must be a JSON Schema object \(given array/],
+    ['schema does not describe objects', { schema: { type: 'string' } }, /top-level "type" must be "object" \(given 'string'\)/],
+    ['schema has an unknown type in a property', { schema: { type: 'object', properties: { a: { type: 'text' } } } }, /schema at #\/properties\/a\/type must be one of object, array, string, number, integer, boolean, null \(given 'text'\)/],
+    ['schema properties is not an object', { schema: { type: 'object', properties: ['a'] } }, /schema at #\/properties must be an object of subschemas \(given array/],
+    ['schema required is not a list of names', { schema: { type: 'object', required: 'a' } }, /schema at #\/required must be an array of property names \(given 'a'\)/],
+    ['schema has an invalid pattern', { schema: { type: 'object', properties: { a: { type: 'string', pattern: '([' } } } }, /schema at #\/properties\/a\/pattern is not a valid regular expression \(given '\(\['\)/],
+    ['schema has an empty enum', { schema: { type: 'object', properties: { a: { enum: [] } } } }, /schema at #\/properties\/a\/enum must be a non-empty array/],
+    ['schema has an empty anyOf', { schema: { type: 'object', anyOf: [] } }, /schema at #\/anyOf must be a non-empty array of subschemas/],
+    ['a subschema is not a schema', { schema: { type: 'object', properties: { a: 3 } } }, /schema at #\/properties\/a must be a schema object or boolean \(given number 3\)/],
+    ['a schema value is not JSON', { schema: { type: 'object', default: () => 1 } }, /schema at #\/default must be a JSON value \(given function\)/],
+    ['a keyField is not declared in the schema', { schema: SCHEMA, keyFields: ['userID'] }, /keyFields entry 'userID' is not a property of the schema \(declared properties: userId, seq, user\)/],
+    ['a nested keyField is not declared', { schema: SCHEMA, keyFields: ['user.name'] }, /keyFields entry 'user.name' is not a property of 'user' \(declared properties: id, tags\)/],
+    ['a keyField goes below a scalar', { schema: SCHEMA, keyFields: ['seq.value'] }, /keyFields entry 'seq.value' is not a property of 'seq' \(declared properties: none/],
+    ['a keyField repeats', { keyFields: ['a', 'a'] }, /keyFields must not repeat a field \(given 'a' twice\)/],
+    ['a keyField has an empty segment', { keyFields: ['user..id'] }, /keyFields entries must be non-empty dot paths .*\(given 'user..id'\)/],
+    ['the schema makes the environment exceed 4 KB', {
+      schema: { type: 'object', properties: Object.fromEntries(Array.from({ length: 120 }, (_, i) => [`field${i}`, { type: 'string' }])) },
+    }, /environment variables take \d+ bytes \(at most 4096 bytes allowed by Lambda.*PHX_SCHEMA alone is \d+ bytes/],
+  ];
+  it.each(cases)('fails when %s', (_name, props, message) => {
+    expect(() => stage(props)).toThrow(message);
+  });
+
+  it('fails when deadLetters and deadLetterProps are both given', () => {
+    const stack = testStack();
+    const dlq = new DlqWithReplay(stack, 'Dlq');
+    expect(() => stage({ deadLetters: dlq, deadLetterProps: { maxMessageBytes: 2048 } }, stack))
+      .toThrow(/deadLetterProps describe created dead letters and cannot be combined with deadLetters \(given both\)/);
+  });
+
+  it('accepts a schema just under the environment limit', () => {
+    const schema = { type: 'object', properties: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`f${i}`, { type: 'string' }])) };
+    expect(() => stage({ schema })).not.toThrow();
+  });
+});
