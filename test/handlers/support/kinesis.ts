@@ -1,0 +1,139 @@
+/**
+ * Test support: Kinesis events shaped exactly like the sample event of the AWS Lambda developer guide
+ * ("Using Lambda with Kinesis Data Streams"), a Lambda context on a fake clock, and stdout capture.
+ */
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { expect, vi } from 'vitest';
+
+export const STREAM_ARN = 'arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream';
+export const SHARD_ID = 'shardId-000000000006';
+/** First sequence number of the AWS sample event. */
+export const BASE_SEQUENCE = 49590338271490256608559692538361571095921575989136588898n;
+/** approximateArrivalTimestamp of the AWS sample event (seconds, with milliseconds). */
+export const ARRIVAL_SECONDS = 1545084650.987;
+
+export type RecordData = Record<string, unknown> | string | Buffer | { readonly base64: string };
+
+export interface RecordOptions {
+  readonly sequenceNumber?: string;
+  readonly partitionKey?: string;
+  readonly arrivalSeconds?: number;
+}
+
+/** Base64 of the data: objects are JSON, strings UTF-8, Buffers raw, `{ base64 }` verbatim (for invalid base64). */
+export function toBase64(data: RecordData): string {
+  if (Buffer.isBuffer(data)) return data.toString('base64');
+  if (typeof data === 'string') return Buffer.from(data, 'utf8').toString('base64');
+  if ('base64' in data && typeof data.base64 === 'string' && Object.keys(data).length === 1) return data.base64;
+  return Buffer.from(JSON.stringify(data), 'utf8').toString('base64');
+}
+
+export function kinesisRecord(data: RecordData, index: number, opts: RecordOptions = {}): KinesisStreamRecord {
+  const sequenceNumber = opts.sequenceNumber ?? String(BASE_SEQUENCE + BigInt(index) * 1000n);
+  return {
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: opts.partitionKey ?? '1',
+      sequenceNumber,
+      data: toBase64(data),
+      approximateArrivalTimestamp: opts.arrivalSeconds ?? ARRIVAL_SECONDS + index / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `${SHARD_ID}:${sequenceNumber}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role',
+    awsRegion: 'us-east-2',
+    eventSourceARN: STREAM_ARN,
+  };
+}
+
+/** An event of one record per item; items may carry their own record options. */
+export function kinesisEvent(items: ReadonlyArray<RecordData | { data: RecordData; opts: RecordOptions }>): KinesisStreamEvent {
+  return {
+    Records: items.map((item, i) => (
+      typeof item === 'object' && item !== null && !Buffer.isBuffer(item) && 'data' in item && 'opts' in item
+        ? kinesisRecord(item.data as RecordData, i, item.opts as RecordOptions)
+        : kinesisRecord(item as RecordData, i)
+    )),
+  };
+}
+
+/** A clock whose sleep advances time instantly (tests never wait for real backoff). */
+export class FakeClock {
+  readonly sleeps: number[] = [];
+  constructor(public t = 1_764_000_000_000) {}
+  now = (): number => this.t;
+  sleep = async (ms: number): Promise<void> => {
+    this.sleeps.push(ms);
+    this.t += ms;
+  };
+  random = (): number => 0.5;
+}
+
+/** A Lambda context whose remaining time follows the clock (deadline = start + timeoutMs). */
+export function lambdaContext(clock: { now(): number }, timeoutMs = 60_000): Context {
+  const deadline = clock.now() + timeoutMs;
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'phoenix-ingest',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-2:123456789012:function:phoenix-ingest',
+    memoryLimitInMB: '256',
+    awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+    logGroupName: '/aws/lambda/phoenix-ingest',
+    logStreamName: '2026/01/01/[$LATEST]abcdef',
+    getRemainingTimeInMillis: () => deadline - clock.now(),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * Captures what is written to stdout and stderr (Powertools Logger writes DEBUG/INFO lines to stdout, WARN/ERROR to
+ * stderr; Metrics writes EMF documents to stdout), in write order.
+ */
+export function captureStdout(): { lines: () => string[]; json: () => Array<Record<string, unknown>>; restore: () => void } {
+  const chunks: string[] = [];
+  const capture = (chunk: string | Uint8Array): boolean => {
+    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return true;
+  };
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+  const lines = () => chunks.join('').split('\n').filter((l) => l.trim() !== '');
+  return {
+    lines,
+    json: () => lines().flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    }),
+    restore: () => {
+      out.mockRestore();
+      err.mockRestore();
+    },
+  };
+}
+
+/**
+ * Nothing lost: every record of the batch was applied (sink), dead-lettered, or is at/after the reported failure
+ * (Lambda redelivers from there). Sequence numbers are compared as BigInt.
+ */
+export function expectNothingLost(
+  event: KinesisStreamEvent,
+  response: KinesisStreamBatchResponse,
+  handled: { readonly appliedSeqs: ReadonlySet<string>; readonly deadLetteredSeqs: ReadonlySet<string>; readonly filteredSeqs?: ReadonlySet<string> },
+): void {
+  expect(response.batchItemFailures.length).toBeLessThanOrEqual(1);
+  const failure = response.batchItemFailures[0]?.itemIdentifier;
+  for (const r of event.Records) {
+    const seq = r.kinesis.sequenceNumber;
+    const ok = handled.appliedSeqs.has(seq) || handled.deadLetteredSeqs.has(seq) || handled.filteredSeqs?.has(seq)
+      || (failure !== undefined && BigInt(seq) >= BigInt(failure));
+    expect(ok, `record ${seq} was neither applied, dead-lettered, filtered nor redelivered`).toBe(true);
+  }
+}
