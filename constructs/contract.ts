@@ -20,7 +20,18 @@ export const METRIC = {
   batchItemFailures: 'BatchItemFailures',
   processingLatencyMs: 'ProcessingLatencyMs',
   endToEndAgeMs: 'EndToEndAgeMs',
+  /** Synthetic canaries recognized by the terminal stage (kept out of the sink). */
+  canariesReceived: 'CanariesReceived',
+  /** End-to-end latency of a canary: receipt time minus the canary's sentAt. */
+  canaryLatencyMs: 'CanaryLatencyMs',
 } as const;
+
+/**
+ * A synthetic canary is an envelope whose `source` is CANARY_SOURCE and whose payload is
+ * `{ canary: true, sentAt: '<ISO-8601>', pipeline: '<name>' }`. The ingest handler recognizes it before
+ * validation, records its latency (METRIC.canaryLatencyMs) and never writes it to the sink.
+ */
+export const CANARY_SOURCE = 'phoenix-canary';
 
 /** Environment variables the constructs set on handler functions. */
 export const ENV = {
