@@ -46,7 +46,7 @@ describe('idNamespaceFor', () => {
 });
 
 describe('getPath', () => {
-  const obj = { user: { id: 7, tags: ['a', { k: 'v' }] }, 'flat': null, zero: 0 };
+  const obj = { user: { id: 7, tags: ['a', { k: 'v' }] }, flat: null, zero: 0 };
 
   it('follows dot paths and array indexes', () => {
     expect(getPath(obj, 'user.id')).toBe(7);
