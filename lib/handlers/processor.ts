@@ -12,13 +12,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { METRIC } from '../../constructs/contract';
+import { CANARY_SOURCE, METRIC } from '../../constructs/contract';
 import {
   classifyError,
   closeHop,
   contentHash,
   decodeData,
   describeError,
+  normalizeEventTime,
+  recordId,
   dlqMessageAttributes,
   encodeDlqMessage,
   openHop,
@@ -92,13 +94,44 @@ export interface ProcessorDeps {
    * remaining time - margin, so the handler returns its batchItemFailures before Lambda's timeout.
    */
   readonly safetyMarginMs?: number;
+  /**
+   * True when the sink is the pipeline's last stage (DynamoDB, S3, none, custom): synthetic canaries are counted and
+   * kept out of it. False for a Kinesis next-stage sink: canaries are forwarded so that the terminal stage sees them.
+   * @default config.sinkKind !== 'kinesis'
+   */
+  readonly terminal?: boolean;
 }
 
 /** Latency/age values emitted per batch at most (EMF allows 100 values per metric in one document). */
 export const MAX_METRIC_VALUES = 100;
 export const DEFAULT_SAFETY_MARGIN_MS = 1_000;
 
-export type RecordOutcome = WriteResult | 'filtered' | 'dead-lettered';
+export type RecordOutcome = WriteResult | 'filtered' | 'dead-lettered' | 'canary';
+
+/**
+ * A synthetic canary (constructs/contract.ts CANARY_SOURCE): an envelope with source CANARY_SOURCE and payload
+ * `{ canary: true, sentAt, pipeline }`. Returns its envelope, or undefined when the record is not a canary.
+ * Canaries skip the natural key, schema and transform: their id is the producer's, else the hash of the payload.
+ */
+export function canaryEnvelope(decoded: Record<string, unknown>, namespace: string): Envelope | undefined {
+  const payload = decoded.payload as Record<string, unknown> | undefined;
+  if (decoded.v !== 1 || decoded.source !== CANARY_SOURCE || typeof payload !== 'object' || payload === null || payload.canary !== true) {
+    return undefined;
+  }
+  const sentAt = normalizeEventTime(payload.sentAt);
+  if (sentAt === undefined) return undefined;
+  const id = typeof decoded.id === 'string' && decoded.id.length > 0 ? decoded.id : recordId(payload, namespace, []);
+  const hops = Array.isArray(decoded.hops) ? (decoded.hops as Envelope['hops']) : [];
+  return {
+    v: 1,
+    id,
+    correlationId: typeof decoded.correlationId === 'string' && decoded.correlationId !== '' ? decoded.correlationId : id,
+    source: CANARY_SOURCE,
+    eventTime: sentAt,
+    hops,
+    payload,
+  };
+}
 
 /**
  * Bounded sample of per-record values for one EMF multi-value metric: all values when there are at most `cap`,
@@ -145,8 +178,10 @@ interface BatchStats {
   deadLettered: number;
   overflowed: number;
   retries: number;
+  canaries: number;
   latency: MetricSample;
   age: MetricSample;
+  canaryLatency: MetricSample;
 }
 
 /** Where a record came from, as carried in a DLQ message. */
@@ -179,6 +214,8 @@ interface RecordState {
   /** Set once the record is known to be bad: it goes to the DLQ with this reason. */
   dead?: FailureReason;
   firstFailedMs?: number;
+  /** A synthetic canary: never validated nor transformed. */
+  canary?: boolean;
 }
 
 /** Creates the batch handler. Call once per container (cold start); the result handles every invocation. */
@@ -189,6 +226,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
   const stage = cfg.stage;
   const keyFields = cfg.keyFields;
   const decodeLimits = { maxBytes: cfg.maxRecordBytes };
+  const terminal = deps.terminal ?? cfg.sinkKind !== 'kinesis';
 
   /** Decode, envelope, open hop, schema: deterministic, run once per record. */
   function prepare(st: RecordState, source: string): void {
@@ -196,6 +234,14 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
     const decoded = decodeData(rec.kinesis.data, decodeLimits);
     if (!decoded.ok) {
       st.dead = decoded.reason;
+      return;
+    }
+    const canary = canaryEnvelope(decoded.value, namespace);
+    if (canary) {
+      st.canary = true;
+      st.id = canary.id;
+      st.correlationId = canary.correlationId;
+      st.env = canary;
       return;
     }
     let env: Envelope;
@@ -302,8 +348,10 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
       deadLettered: 0,
       overflowed: 0,
       retries: 0,
+      canaries: 0,
       latency: new MetricSample(MAX_METRIC_VALUES, clock.random),
       age: new MetricSample(MAX_METRIC_VALUES, clock.random),
+      canaryLatency: new MetricSample(MAX_METRIC_VALUES, clock.random),
     };
     const source = streamNameOf(records[0]?.eventSourceARN) ?? cfg.pipeline;
     /** Index in `records` of each record not completed (failed or not started). */
@@ -324,13 +372,15 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
       let payloadRef: string | undefined;
       const result = await retryWithBackoff<RecordOutcome>(async (attempt) => {
         if (attempt === 1) prepare(st, source);
+        if (st.canary && terminal) return 'canary';
+        if (st.canary && st.out === undefined) st.out = { payload: st.env!.payload, hash: contentHash(st.env!.payload) };
         if (st.dead === undefined && st.out === undefined) {
           if ((await runTransform(st)) === 'filtered') return 'filtered';
         }
         if (st.dead === undefined) {
           const env = closeHop(openHop({ ...st.env!, payload: st.out!.payload }, stage, st.startMs, attempt), stage, clock.now());
           try {
-            return await sink.write(env, { partitionKey: rec.kinesis.partitionKey, contentHash: st.out!.hash });
+            return await sink.write(env, { partitionKey: rec.kinesis.partitionKey, sequenceNumber: rec.kinesis.sequenceNumber, contentHash: st.out!.hash });
           } catch (err) {
             const c = classifyError(err);
             if (c.kind === 'transient') {
@@ -388,8 +438,14 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         case 'stale': stats.stale++; break;
         case 'filtered': stats.filtered++; break;
         case 'dead-lettered': stats.deadLettered++; break;
+        case 'canary':
+          stats.canaries++;
+          stats.canaryLatency.add(Math.max(0, endMs - Date.parse(st.env!.eventTime)));
+          break;
       }
-      if (outcome === 'dead-lettered') {
+      if (outcome === 'canary') {
+        if (debug) logger.debug('canary received', { recordId: st.id, correlationId: st.correlationId, sequenceNumber: rec.kinesis.sequenceNumber, sentAt: st.env!.eventTime });
+      } else if (outcome === 'dead-lettered') {
         if (payloadRef !== undefined) stats.overflowed++;
         logger.warn('record dead-lettered', {
           recordId: st.id,
@@ -455,6 +511,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
       deadLettered: stats.deadLettered,
       overflowed: stats.overflowed,
       retries: stats.retries,
+      canaries: stats.canaries,
       notCompleted,
       failedSequenceNumber: lowestSeq,
       failure,
@@ -474,6 +531,8 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
       // Several addMetric calls with one name make an EMF multi-value array (at most MAX_METRIC_VALUES values).
       for (const v of stats.latency.take()) metrics.addMetric(METRIC.processingLatencyMs, MetricUnit.Milliseconds, v);
       for (const v of stats.age.take()) metrics.addMetric(METRIC.endToEndAgeMs, MetricUnit.Milliseconds, v);
+      metrics.addMetric(METRIC.canariesReceived, MetricUnit.Count, stats.canaries);
+      for (const v of stats.canaryLatency.take()) metrics.addMetric(METRIC.canaryLatencyMs, MetricUnit.Milliseconds, v);
       metrics.publishStoredMetrics();
     }
   };

@@ -3,8 +3,8 @@
  *
  * ajv (~125 KB minified) is the largest dependency of the handler, so it is required lazily: a function without a
  * schema never evaluates it (esbuild keeps `require` calls inside functions as lazily-initialised modules).
- * Formats ("date-time", "email", "uuid", ...) come from ajv-formats; drafts 2019-09/2020-12 use ajv's 2020 class,
- * every other `$schema` (or none) uses draft-07.
+ * Formats ("date-time", "email", "uuid", ...) come from ajv-formats; a `$schema` of draft 2020-12 uses ajv's 2020
+ * class, none or draft-07/06 the default class; other drafts are rejected at cold start (ajv: no such meta-schema).
  */
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { ENV } from '../../constructs/contract';
@@ -23,7 +23,7 @@ type AjvCtor = new (opts: Record<string, unknown>) => {
 /* eslint-disable @typescript-eslint/no-require-imports */
 function loadAjv(schema: object): AjvCtor {
   const declared = (schema as { $schema?: unknown }).$schema;
-  const modern = typeof declared === 'string' && /draft\/(2019-09|2020-12)/.test(declared);
+  const modern = typeof declared === 'string' && /draft\/2020-12\/schema/.test(declared);
   const mod = modern ? require('ajv/dist/2020') : require('ajv');
   return (mod.default ?? mod) as AjvCtor;
 }
@@ -55,12 +55,13 @@ export function compileValidator(schema: object, variable: string = ENV.schema):
   try {
     const Ajv = loadAjv(schema);
     // allErrors: the DLQ reason lists every violation (bounded by the record size limit).
-    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+    // strict: unknown keywords and formats are errors; tuple and required checks are not (valid schemas, often generated).
+    const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false, strictRequired: false, allowUnionTypes: true });
     loadFormats()(ajv);
     validate = ajv.compile(schema);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new ConfigError(variable, JSON.stringify(schema), `a valid JSON Schema (draft-07, 2019-09 or 2020-12) — ajv: ${why}`);
+    throw new ConfigError(variable, JSON.stringify(schema), `a valid JSON Schema (draft-07 or 2020-12) — ajv: ${why}`);
   }
   return (payload) => (validate(payload) ? null : summarizeSchemaErrors(validate.errors));
 }

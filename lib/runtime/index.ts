@@ -53,7 +53,7 @@ export interface IngestHandlerOptions {
    * @default identity
    */
   readonly transform?: Transform;
-  /** JSON Schema (draft-07, 2019-09 or 2020-12) of the received payload. @default PHX_SCHEMA, else no validation */
+  /** JSON Schema (draft-07 or 2020-12) of the received payload. @default PHX_SCHEMA, else no validation */
   readonly schema?: object;
   /** Natural-key dot paths; `[]` = whole canonical payload. @default PHX_KEY_FIELDS, else [] */
   readonly keyFields?: readonly string[];

@@ -1,8 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
+import { CANARY_SOURCE, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { idNamespaceFor, RetryTokenBucket } from '../../lib/core';
+import { loadConfig } from '../../lib/handlers/config';
+import { MemoryDlq, MemorySink } from '../../lib/handlers/ports/memory';
+import { createProcessor } from '../../lib/handlers/processor';
 import { harness, type Harness } from './support/harness';
-import { kinesisEvent } from './support/kinesis';
+import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from './support/kinesis';
 
 let h: Harness | undefined;
 afterEach(() => {
@@ -12,6 +17,10 @@ afterEach(() => {
 beforeAll(() => {
   process.env.AWS_REGION ??= 'us-east-2';
 });
+
+function canary(sentAt: string): Record<string, unknown> {
+  return { v: 1, source: CANARY_SOURCE, payload: { canary: true, sentAt, pipeline: 'orders' } };
+}
 
 function order(n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { orderId: `o-${n}`, price: n, eventTime: '2026-01-01T00:00:00.000Z', ...extra };
@@ -29,13 +38,15 @@ describe('EMF metrics', () => {
   it('emits one document per batch in the contract namespace with exactly the { Pipeline, Stage } dimensions', async () => {
     h = harness({ PHX_RETRY_MAX_ATTEMPTS: '3' });
     h.ddb.failNext.push(Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
-    // written, duplicate, stale, dead-lettered (not JSON), written
+    // written, duplicate, stale, dead-lettered (not JSON), written, canary
+    const sentAt = new Date(h.clock.t - 1234).toISOString();
     await h.run(kinesisEvent([
       order(1, { eventTime: '2026-01-02T00:00:00.000Z' }),
       order(1, { eventTime: '2026-01-02T00:00:00.000Z' }),
       order(1, { eventTime: '2026-01-01T00:00:00.000Z' }),
       'not json',
       order(2, { eventTime: '2025-06-01T00:00:00.000Z' }),
+      canary(sentAt),
     ]));
     const docs = emfDocs(h);
     expect(docs).toHaveLength(1);
@@ -47,7 +58,10 @@ describe('EMF metrics', () => {
     expect(doc.Stage).toBe('ingest');
     expect(doc.service).toBeUndefined();
     expect(directive.Metrics.map((m) => m.Name).sort()).toEqual(Object.values(METRIC).sort());
-    expect(doc[METRIC.recordsIn]).toBe(5);
+    expect(doc[METRIC.recordsIn]).toBe(6);
+    expect(doc[METRIC.canariesReceived]).toBe(1);
+    // The canary is the last record: the clock does not move after it is received.
+    expect(doc[METRIC.canaryLatencyMs]).toBe(h.clock.t - Date.parse(sentAt));
     expect(doc[METRIC.recordsWritten]).toBe(2);
     expect(doc[METRIC.duplicatesSuppressed]).toBe(1);
     expect(doc[METRIC.staleSuppressed]).toBe(1);
@@ -92,6 +106,45 @@ describe('EMF metrics', () => {
     expect(doc[METRIC.batchItemFailures]).toBe(1);
     expect(doc[METRIC.recordsWritten]).toBe(0);
   });
+});
+
+describe('canaries', () => {
+  it('counts a canary and keeps it out of a terminal sink, without validation or natural key', async () => {
+    h = harness({ PHX_SCHEMA: JSON.stringify({ type: 'object', required: ['orderId'] }) });
+    const res = await h.run(kinesisEvent([canary(new Date(h.clock.t - 50).toISOString()), order(1)]));
+    expect(res.batchItemFailures).toEqual([]);
+    expect(h.ddb.table.size).toBe(1);
+    expect(h.dlqMessages()).toEqual([]);
+    const [doc] = emfDocs(h);
+    expect(doc[METRIC.canariesReceived]).toBe(1);
+    expect(doc[METRIC.canaryLatencyMs]).toBe(50);
+    expect(doc[METRIC.recordsWritten]).toBe(1);
+  });
+
+  it('forwards a canary to a Kinesis next stage (not terminal)', async () => {
+    const next = new MemorySink();
+    const clock = new FakeClock();
+    const out = captureStdout();
+    try {
+      const process = createProcessor({
+        config: loadConfig({ PHX_PIPELINE: 'orders', PHX_SINK_KIND: 'kinesis', PHX_SINK_TARGET: 'next', PHX_KEY_FIELDS: '["orderId"]' }),
+        namespace: idNamespaceFor('orders'),
+        sink: next,
+        dlq: new MemoryDlq(),
+        logger: new Logger({ serviceName: 't' }),
+        metrics: new Metrics({ namespace: METRICS_NAMESPACE }),
+        tokenBucket: new RetryTokenBucket(),
+        clock,
+      });
+      await process(kinesisEvent([canary('2026-01-01T00:00:00.000Z')]), lambdaContext(clock));
+    } finally {
+      out.restore();
+    }
+    const [forwarded] = [...next.items.values()];
+    expect(forwarded.envelope.source).toBe(CANARY_SOURCE);
+    expect(forwarded.envelope.hops.map((hop) => hop.stage)).toEqual(['ingest']);
+  });
+
 });
 
 describe('logs', () => {

@@ -11,6 +11,8 @@ export type WriteResult = 'written' | 'duplicate' | 'stale';
 export interface SinkWriteMeta {
   /** Partition key of the source Kinesis record (kept by a Kinesis next-stage sink). */
   readonly partitionKey: string;
+  /** Sequence number of the source Kinesis record (for logs and tests; never an idempotency key). */
+  readonly sequenceNumber: string;
   /** contentHash(envelope.payload): the tie-break between two versions with the same eventTime. */
   readonly contentHash: string;
 }
