@@ -1,6 +1,6 @@
 // uuid is bundled into the handler assets by esbuild (lib/ is never published as source), hence a devDependency.
 // eslint-disable-next-line import/no-extraneous-dependencies
-import { v5 as uuidv5, validate as uuidValidate } from 'uuid';
+import { parse as uuidParse, v5 as uuidv5, validate as uuidValidate } from 'uuid';
 import { canonicalJson } from './canonical';
 import { PermanentError, describeValue } from './failure';
 import { ROOT_ID_NAMESPACE } from '../../constructs/contract';
@@ -21,17 +21,28 @@ export function idNamespaceFor(pipeline: string): string {
 
 const NUMERIC_INDEX = /^(?:0|[1-9]\d*)$/;
 
+// Paths already validated (key fields are few and fixed per pipeline; getPath runs for every record).
+const validPaths = new Set<string>();
+const MAX_CACHED_PATHS = 1024;
+
 /**
  * Checks a natural-key path: dot-separated, non-empty segments (e.g. `user.id`, `items.0.sku`).
  * Throws a TypeError naming the path otherwise (a configuration error, not a record error).
  */
 export function validateKeyPath(path: string): void {
+  if (validPaths.has(path)) {
+    return;
+  }
   if (typeof path !== 'string' || path.length === 0) {
     throw new TypeError(`natural key path must be a non-empty string; got ${describeValue(path)}`);
   }
   if (path.split('.').some((s) => s.length === 0)) {
     throw new TypeError(`natural key path ${JSON.stringify(path)} has an empty segment: use dot paths such as "user.id"`);
   }
+  if (validPaths.size >= MAX_CACHED_PATHS) {
+    validPaths.clear();
+  }
+  validPaths.add(path);
 }
 
 /**
@@ -94,16 +105,24 @@ export function parseKeyFields(json: string | undefined): string[] {
   return parsed as string[];
 }
 
-const validatedNamespaces = new Set<string>();
+// Parsed namespaces: uuid's v5 parses a string namespace on every call, which costs more than the hash itself.
+// Bounded so that a process cycling through namespaces cannot grow it without limit.
+const namespaceBytes = new Map<string, Uint8Array>();
+const MAX_CACHED_NAMESPACES = 256;
 
-function checkNamespace(namespace: string): void {
-  if (validatedNamespaces.has(namespace)) {
-    return;
+function namespaceOf(namespace: string): Uint8Array {
+  let bytes = namespaceBytes.get(namespace);
+  if (bytes === undefined) {
+    if (typeof namespace !== 'string' || !uuidValidate(namespace)) {
+      throw new TypeError(`record id namespace must be a UUID (see idNamespaceFor); got ${describeValue(namespace)}`);
+    }
+    bytes = uuidParse(namespace);
+    if (namespaceBytes.size >= MAX_CACHED_NAMESPACES) {
+      namespaceBytes.clear();
+    }
+    namespaceBytes.set(namespace, bytes);
   }
-  if (typeof namespace !== 'string' || !uuidValidate(namespace)) {
-    throw new TypeError(`record id namespace must be a UUID (see idNamespaceFor); got ${describeValue(namespace)}`);
-  }
-  validatedNamespaces.add(namespace);
+  return bytes;
 }
 
 function keyValue(payload: Readonly<Record<string, unknown>>, field: string): unknown {
@@ -125,7 +144,7 @@ function keyValue(payload: Readonly<Record<string, unknown>>, field: string): un
  * PermanentError('missing-key'); object and array key values are allowed (canonicalized).
  */
 export function recordId(payload: Readonly<Record<string, unknown>>, namespace: string, keyFields: readonly string[]): string {
-  checkNamespace(namespace);
+  const ns = namespaceOf(namespace);
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new TypeError(`recordId: payload must be an object; got ${describeValue(payload)}`);
   }
@@ -139,5 +158,5 @@ export function recordId(payload: Readonly<Record<string, unknown>>, namespace: 
     }
     name = canonicalJson(values);
   }
-  return uuidv5(name, namespace);
+  return uuidv5(name, ns);
 }
