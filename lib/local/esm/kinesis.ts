@@ -154,6 +154,8 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
   private abort = new AbortController();
   private running = false;
   private initialized = false;
+  /** Wall-clock start of the mapping: LATEST means records added from this moment on. */
+  private startedAtMs = 0;
   private main?: Promise<void>;
 
   constructor(
@@ -180,6 +182,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       return;
     }
     this.running = true;
+    this.startedAtMs = Date.now();
     this.abort = new AbortController();
     this.main = this.run().catch((err) => this.log(`kinesis ${this.config.streamName}: poller stopped on error: ${errorMessage(err)}`));
   }
@@ -292,8 +295,12 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       input = { ...base, ShardIteratorType: 'TRIM_HORIZON' };
     } else if (this.config.startingPosition === 'AT_TIMESTAMP') {
       input = { ...base, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(this.config.startingPositionTimestamp! * 1000) };
+    } else if (this.config.startingPosition === 'LATEST') {
+      // LATEST = records added after the mapping was created. Asking for it at start() rather than when the shard's
+      // first iterator happens to be requested keeps records put right after start() from being skipped.
+      input = { ...base, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(this.startedAtMs) };
     } else {
-      input = { ...base, ShardIteratorType: this.config.startingPosition };
+      input = { ...base, ShardIteratorType: 'TRIM_HORIZON' };
     }
     const res = await this.clients.kinesis.send(new GetShardIteratorCommand(input), { abortSignal: this.abort.signal });
     return res.ShardIterator;

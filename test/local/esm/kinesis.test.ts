@@ -108,6 +108,37 @@ describe('KinesisEventSourcePoller', () => {
     expect(p.stats).toMatchObject({ batches: 3, invocations: 3, recordsDelivered: 250, functionErrors: 0 });
   });
 
+  it('StartingPosition LATEST delivers only records added after start()', async () => {
+    const s = await stream();
+    await putRecords(kinesis.client, s.name, data(3, 'old'));
+    await new Promise((r) => setTimeout(r, 5)); // arrival timestamps have millisecond resolution
+    const fn = new FakeFunction();
+    const p = poller(mapping({ EventSourceArn: s.arn, StartingPosition: 'LATEST' }), fn);
+    await putRecords(kinesis.client, s.name, data(2, 'new'));
+    expect(await p.drain({ timeoutMs: 10_000 })).toBe(true);
+    expect(fn.kinesisBatches().flat()).toEqual(['new0', 'new1']);
+  });
+
+  it('SNS on-failure destination publishes the metadata record', async () => {
+    const s = await stream();
+    const seqs = await putRecords(kinesis.client, s.name, data(1));
+    const published: Array<{ TopicArn: string; Message: string }> = [];
+    const topicArn = `arn:aws:sns:${REGION}:${ACCOUNT}:esm-failures`;
+    const config = mapping({ EventSourceArn: s.arn, MaximumRetryAttempts: 0, DestinationConfig: { OnFailure: { Destination: topicArn } } });
+    const fn = new FakeFunction(() => fail('error'));
+    expect(() => new KinesisEventSourcePoller(config, fn, { kinesis: kinesis.client, sqs: faux.sqs, s3: faux.s3 })).toThrow(/needs clients.sns/);
+    const sns = { publish: async (input: { TopicArn: string; Message: string }) => { published.push(input); } };
+    const p = new KinesisEventSourcePoller(config, fn, { kinesis: kinesis.client, sqs: faux.sqs, s3: faux.s3, sns }, { pollIntervalMs: 20 });
+    pollers.push(p);
+    p.start();
+    expect(await p.drain({ timeoutMs: 10_000 })).toBe(true);
+    expect(published).toHaveLength(1);
+    expect(published[0].TopicArn).toBe(topicArn);
+    const msg = JSON.parse(published[0].Message);
+    expect(msg.KinesisBatchInfo).toMatchObject({ startSequenceNumber: seqs[0], endSequenceNumber: seqs[0], batchSize: 1, streamArn: s.arn });
+    expect(msg.payload).toBeUndefined();
+  });
+
   it('reads every shard; order holds per shard', async () => {
     const s = await stream(3);
     const records = Array.from({ length: 90 }, (_, i) => ({ key: `key-${i % 9}`, data: `${i % 9}:${i}` }));
