@@ -136,4 +136,15 @@ bench.exec('tsx bench/run.ts', { receiveArgs: true });
 
 project.addTask('synth', { description: 'Synthesize the example app', exec: 'cdk synth --quiet' });
 
+// ESLint: lint lib/, bin/, examples/ and bench/ with the dev tsconfig (the root tsconfig.json is jsii's and
+// covers constructs/ only). Bundled runtime code (lib/, bin/) may import devDependencies: esbuild inlines them.
+const eslintrc = project.tryFindObjectFile('.eslintrc.json')!;
+eslintrc.addOverride('parserOptions.projectService', undefined);
+eslintrc.addOverride('parserOptions.project', ['./test/tsconfig.json']);
+eslintrc.addOverride('rules.import/no-extraneous-dependencies', ['error', {
+  devDependencies: ['**/test/**', '**/bench/**', '**/lib/**', '**/bin/**', '**/examples/**', 'vitest.config.ts', '.projenrc.ts', 'projenrc/**/*.ts'],
+  optionalDependencies: false,
+  peerDependencies: true,
+}]);
+
 project.synth();
