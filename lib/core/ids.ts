@@ -1,5 +1,4 @@
 // uuid is bundled into the handler assets by esbuild (lib/ is never published as source), hence a devDependency.
-// eslint-disable-next-line import/no-extraneous-dependencies
 import { parse as uuidParse, v5 as uuidv5, validate as uuidValidate } from 'uuid';
 import { canonicalJson } from './canonical';
 import { PermanentError, describeValue } from './failure';
