@@ -102,8 +102,11 @@ export interface ProcessorDeps {
   readonly terminal?: boolean;
 }
 
-/** Latency/age values emitted per batch at most (EMF allows 100 values per metric in one document). */
-export const MAX_METRIC_VALUES = 100;
+/**
+ * Latency/age values emitted per batch at most. EMF allows 100 values per metric in one document, and Powertools
+ * flushes a document as soon as one metric holds 100 values: 99 keeps each batch in a single EMF document.
+ */
+export const MAX_METRIC_VALUES = 99;
 export const DEFAULT_SAFETY_MARGIN_MS = 1_000;
 
 export type RecordOutcome = WriteResult | 'filtered' | 'dead-lettered' | 'canary';
@@ -368,7 +371,6 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         return false;
       }
       const st: RecordState = { rec, startMs: clock.now(), id: null, correlationId: null };
-      const src = sourceOf(rec);
       let payloadRef: string | undefined;
       const result = await retryWithBackoff<RecordOutcome>(async (attempt) => {
         if (attempt === 1) prepare(st, source);
@@ -391,7 +393,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
           }
         }
         try {
-          payloadRef = await sendDeadLetter(st, attempt, src);
+          payloadRef = await sendDeadLetter(st, attempt, sourceOf(rec));
         } catch (err) {
           // The DLQ is the last resort: whatever its error, the record must stay in the stream.
           throw new TransientError(`dead-letter send failed: ${describeError(err)}`, { cause: err });

@@ -79,7 +79,7 @@ describe('EMF metrics', () => {
     expect(ages).toContain(ageOfRecord2);
   });
 
-  it('caps latency values at 100 per batch and keeps the exact maximum', async () => {
+  it('caps latency values at 99 per batch (one EMF document per batch) and keeps the exact maximum', async () => {
     h = harness();
     let n = 0;
     const clock = h.clock;
@@ -91,9 +91,12 @@ describe('EMF metrics', () => {
     };
     const records = Array.from({ length: 250 }, (_, i) => order(i));
     await h.run(kinesisEvent(records));
-    const [doc] = emfDocs(h);
+    const docs = emfDocs(h);
+    expect(docs).toHaveLength(1);
+    const [doc] = docs;
     const latencies = doc[METRIC.processingLatencyMs] as number[];
-    expect(latencies).toHaveLength(100);
+    expect(latencies).toHaveLength(99);
+    expect(doc[METRIC.endToEndAgeMs]).toHaveLength(99);
     expect(Math.max(...latencies)).toBe(5_000);
     expect(doc[METRIC.recordsIn]).toBe(250);
   });

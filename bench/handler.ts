@@ -1,0 +1,313 @@
+/**
+ * Ingest handler benchmark: records/s of the production batch processor against
+ *   (a) a floor: base64 decode + JSON.parse + JSON.stringify per record (the least any consumer does), and
+ *   (c) Powertools BatchProcessor (Kinesis, default parallel mode) doing the same per-record work,
+ * on the same ~1 KB JSON records, run interleaved over several rounds after a warm-up; medians are reported.
+ * Also: the minified size and module load time of every handler asset (assets/lib/handlers/<name>/index.js).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { closeHop, contentHash, decodeData, idNamespaceFor, openHop, toEnvelope, type Envelope } from '../lib/core';
+import { MemoryDlq } from '../lib/handlers/ports/memory';
+import type { SinkPort, SinkWriteMeta, WriteResult } from '../lib/handlers/ports/types';
+import { compareVersions, type Version } from '../lib/handlers/ports/version';
+import { createIngestHandler } from '../lib/runtime';
+import type { BenchResult, BenchTarget } from './types';
+
+export interface HandlerBenchOptions {
+  readonly records?: number;
+  readonly batchSize?: number;
+  readonly rounds?: number;
+}
+
+const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/bench';
+const PIPELINE = 'bench';
+const KEY_FIELDS = ['orderId'];
+const MAX_RECORD_BYTES = 1_048_576;
+
+/**
+ * In-memory idempotent sink, as cheap as a sink can be while doing what every real adapter does per record:
+ * serialize the envelope and compare versions. Keeps only id -> version (not the envelopes) to bound memory.
+ */
+class BenchSink implements SinkPort {
+  readonly versions = new Map<string, Version>();
+  bytes = 0;
+  async write(env: Envelope, meta: SinkWriteMeta): Promise<WriteResult> {
+    this.bytes += JSON.stringify(env).length;
+    const v: Version = { eventTime: env.eventTime, contentHash: meta.contentHash };
+    const old = this.versions.get(env.id);
+    if (old !== undefined && compareVersions(v, old) <= 0) return compareVersions(v, old) === 0 ? 'duplicate' : 'stale';
+    this.versions.set(env.id, v);
+    return 'written';
+  }
+}
+
+/** A ~1 KB order-like JSON record. */
+function payload(i: number): Record<string, unknown> {
+  return {
+    orderId: `ord-${i.toString(36).padStart(8, '0')}`,
+    correlationId: `c-${i}`,
+    eventTime: new Date(1_767_225_600_000 + i * 1000).toISOString(),
+    customer: { id: `cust-${i % 5000}`, tier: ['gold', 'silver', 'bronze'][i % 3], country: 'DE', email: `user${i % 5000}@example.com` },
+    items: Array.from({ length: 4 }, (_, k) => ({ sku: `SKU-${(i * 7 + k) % 10000}`, qty: 1 + ((i + k) % 5), price: Math.round(((i % 97) + k * 3.5) * 100) / 100 })),
+    shipping: { method: 'express', address: { street: `${i % 300} Main Street`, city: 'Berlin', zip: `${10000 + (i % 9000)}` } },
+    channel: 'web',
+    notes: 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua.',
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+    referrer: `https://www.example.com/catalog/category-${i % 40}/product-${i % 1000}?utm_source=newsletter&utm_campaign=winter`,
+    session: { id: `sess-${(i * 2654435761) % 1e9}`, startedAt: new Date(1_767_225_000_000 + i * 1000).toISOString(), pageViews: i % 17 },
+    flags: { gift: i % 11 === 0, priority: i % 13 === 0 },
+  };
+}
+
+function makeBatches(n: number, batchSize: number): KinesisStreamEvent[] {
+  const batches: KinesisStreamEvent[] = [];
+  let records: KinesisStreamRecord[] = [];
+  const base = 49590338271490256608559692538361571095921575989136588898n;
+  for (let i = 0; i < n; i++) {
+    const seq = String(base + BigInt(i));
+    records.push({
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: `pk-${i % 64}`,
+        sequenceNumber: seq,
+        data: Buffer.from(JSON.stringify(payload(i))).toString('base64'),
+        approximateArrivalTimestamp: 1_767_225_600 + i / 1000,
+      },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `shardId-000000000000:${seq}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: 'arn:aws:iam::123456789012:role/bench',
+      awsRegion: 'us-east-1',
+      eventSourceARN: STREAM_ARN,
+    });
+    if (records.length === batchSize) {
+      batches.push({ Records: records });
+      records = [];
+    }
+  }
+  if (records.length > 0) batches.push({ Records: records });
+  return batches;
+}
+
+function context(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'bench',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:bench',
+    memoryLimitInMB: '1024',
+    awsRequestId: '00000000-0000-0000-0000-000000000000',
+    logGroupName: '/aws/lambda/bench',
+    logStreamName: 'bench',
+    getRemainingTimeInMillis: () => 600_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+type Variant = (batches: readonly KinesisStreamEvent[]) => Promise<number>;
+
+/** Swallows stdout/stderr writes (log lines and EMF documents are still built and serialized), counting lines. */
+function muted<T>(fn: () => Promise<T>): Promise<{ value: T; lines: number }> {
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  let lines = 0;
+  const sink = ((chunk: string | Uint8Array) => {
+    lines += String(chunk).split('\n').length - 1;
+    return true;
+  }) as typeof process.stdout.write;
+  process.stdout.write = sink;
+  process.stderr.write = sink;
+  return fn().then(
+    (value) => ({ value, lines }),
+    (e: unknown) => {
+      throw e;
+    },
+  ).finally(() => {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  });
+}
+
+function floorVariant(): Variant {
+  return async (batches) => {
+    let bytes = 0;
+    for (const b of batches) {
+      for (const r of b.Records) {
+        const obj = JSON.parse(Buffer.from(r.kinesis.data, 'base64').toString('utf8'));
+        bytes += JSON.stringify(obj).length;
+      }
+    }
+    return bytes;
+  };
+}
+
+function handlerVariant(schema?: object): Variant {
+  const sink = new BenchSink();
+  const handler = createIngestHandler({
+    env: { PHX_PIPELINE: PIPELINE, POWERTOOLS_SERVICE_NAME: 'bench' },
+    keyFields: KEY_FIELDS,
+    maxRecordBytes: MAX_RECORD_BYTES,
+    schema,
+    sink,
+    dlq: new MemoryDlq(),
+    logger: new Logger({ serviceName: 'bench', logLevel: 'INFO' }),
+  });
+  return async (batches) => {
+    let failures = 0;
+    for (const b of batches) failures += (await handler(b, context())).batchItemFailures.length;
+    if (failures > 0) throw new Error(`handler reported ${failures} batch item failures`);
+    return sink.bytes;
+  };
+}
+
+function powertoolsVariant(): Variant {
+  const sink = new BenchSink();
+  const namespace = idNamespaceFor(PIPELINE);
+  const recordHandler = async (r: KinesisStreamRecord): Promise<WriteResult> => {
+    const decoded = decodeData(r.kinesis.data, { maxBytes: MAX_RECORD_BYTES });
+    if (!decoded.ok) throw new Error(decoded.reason.message);
+    const start = Date.now();
+    const env = toEnvelope(decoded.value, { namespace, keyFields: KEY_FIELDS, source: 'bench', arrivedAtMs: Math.round(r.kinesis.approximateArrivalTimestamp * 1000) });
+    const hash = contentHash(env.payload);
+    const out = closeHop(openHop(env, 'ingest', start, 1), 'ingest', Date.now());
+    return sink.write(out, { partitionKey: r.kinesis.partitionKey, sequenceNumber: r.kinesis.sequenceNumber, contentHash: hash });
+  };
+  return async (batches) => {
+    let failures = 0;
+    for (const b of batches) {
+      const processor = new BatchProcessor(EventType.KinesisDataStreams);
+      failures += (await processPartialResponse(b, recordHandler, processor, { context: context() })).batchItemFailures.length;
+    }
+    if (failures > 0) throw new Error(`powertools reported ${failures} batch item failures`);
+    return sink.bytes;
+  };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function timeIt(v: Variant, batches: readonly KinesisStreamEvent[]): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await muted(() => v(batches));
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** Size and module load time (require + one macrotask, so that lazy imports started at load settle) of each asset. */
+function assetFigures(root: string, loads: number): Array<{ name: string; bytes: number; loadMsMedian?: number; loadError?: string }> {
+  const dir = join(root, 'assets/lib/handlers');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((n) => existsSync(join(dir, n, 'index.js'))).map((name) => {
+    const file = join(dir, name, 'index.js');
+    const bytes = statSync(file).size;
+    const env = {
+      ...process.env,
+      AWS_REGION: 'us-east-1',
+      PHX_PIPELINE: 'bench',
+      PHX_SINK_KIND: 'dynamodb',
+      PHX_SINK_TARGET: 'bench-table',
+      PHX_DLQ_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/bench-dlq',
+      PHX_DLQ_OVERFLOW_BUCKET: 'bench-dlq-overflow',
+      NODE_NO_WARNINGS: '1',
+    };
+    const script = `const t=process.hrtime.bigint();require(${JSON.stringify(file)});setImmediate(()=>process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6)))`;
+    const times: number[] = [];
+    try {
+      for (let i = 0; i < loads; i++) {
+        times.push(Number(execFileSync(process.execPath, ['-e', script], { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 }).toString()));
+      }
+    } catch (e) {
+      return { name, bytes, loadError: (e as Error).message.split('\n')[0] };
+    }
+    return { name, bytes, loadMsMedian: Math.round(median(times) * 10) / 10 };
+  });
+}
+
+export async function runHandlerBench(opts: HandlerBenchOptions = {}): Promise<BenchResult> {
+  const n = opts.records ?? 100_000;
+  const batchSize = opts.batchSize ?? 100;
+  const rounds = opts.rounds ?? 5;
+  const batches = makeBatches(n, batchSize);
+  const avgBytes = Math.round(batches.reduce((a, b) => a + b.Records.reduce((x, r) => x + (r.kinesis.data.length * 3) / 4, 0), 0) / n);
+
+  const schema = {
+    type: 'object',
+    required: ['orderId', 'eventTime', 'customer', 'items'],
+    properties: {
+      orderId: { type: 'string' },
+      eventTime: { type: 'string', format: 'date-time' },
+      customer: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+      items: { type: 'array', items: { type: 'object', required: ['sku', 'qty', 'price'], properties: { qty: { type: 'integer' }, price: { type: 'number' } } } },
+    },
+  };
+  const variants: Record<string, () => Variant> = {
+    floor: floorVariant,
+    handler: () => handlerVariant(),
+    powertools: powertoolsVariant,
+    handlerWithSchema: () => handlerVariant(schema),
+  };
+  const names = Object.keys(variants);
+
+  // Warm-up: JIT every path on a tenth of the data.
+  const warm = batches.slice(0, Math.max(1, Math.floor(batches.length / 10)));
+  for (const name of names) await timeIt(variants[name](), warm);
+
+  const seconds: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++) {
+    // Rotate the order every round so that no variant always runs first (GC debt, thermal state).
+    const order = names.map((_, i) => names[(i + r) % names.length]);
+    for (const name of order) {
+      // A fresh sink per run: every run writes each record for the first time (no duplicate shortcut).
+      seconds[name].push(await timeIt(variants[name](), batches));
+    }
+  }
+  const rps = Object.fromEntries(names.map((k) => [k, Math.round(n / median(seconds[k]))]));
+  const perRound = (a: string, b: string) => median(seconds[a].map((s, i) => seconds[b][i] / s));
+  const ratioFloor = Math.round(perRound('handler', 'floor') * 100) / 100;
+  const ratioPowertools = Math.round(perRound('handler', 'powertools') * 100) / 100;
+
+  const assets = assetFigures(resolve(__dirname, '..'), 5);
+  const targets: BenchTarget[] = [
+    { name: 'handler/floor', value: ratioFloor, target: 0.7, op: '>=', pass: ratioFloor >= 0.7 },
+    { name: 'handler/powertools', value: ratioPowertools, target: 1.0, op: '>=', pass: ratioPowertools >= 1.0 },
+    ...assets.map((a): BenchTarget => ({
+      name: `asset ${a.name} KB (minified)`,
+      value: Math.round(a.bytes / 102.4) / 10,
+      target: 100,
+      op: '<=',
+      pass: a.bytes <= 100 * 1024,
+    })),
+  ];
+  const lines = [
+    `handler benchmark: ${n} records of ~${avgBytes} B JSON, batches of ${batchSize}, ${rounds} interleaved rounds after warm-up (medians)`,
+    ...names.map((k) => `  ${k.padEnd(18)} ${String(rps[k]).padStart(9)} records/s   (${seconds[k].map((s) => s.toFixed(2)).join(' ')} s)`),
+    `  handler/floor        ${ratioFloor.toFixed(2)}   (target >= 0.70)`,
+    `  handler/powertools   ${ratioPowertools.toFixed(2)}   (target >= 1.00)`,
+    ...assets.map((a) => `  asset ${a.name}: ${(a.bytes / 1024).toFixed(1)} KB minified, module load ${a.loadMsMedian !== undefined ? `${a.loadMsMedian} ms (median of 5, require + 1 tick, SDK clients included)` : `failed: ${a.loadError}`}`),
+  ];
+  return {
+    name: 'handler',
+    figures: {
+      records: n,
+      avgRecordBytes: avgBytes,
+      batchSize,
+      rounds,
+      recordsPerSecond: rps,
+      secondsPerRound: seconds,
+      ratios: { handlerToFloor: ratioFloor, handlerToPowertools: ratioPowertools },
+      assets,
+    },
+    targets,
+    lines,
+  };
+}

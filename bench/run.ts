@@ -1,0 +1,57 @@
+/**
+ * Benchmark dispatcher (`npm run bench`, `npx tsx bench/run.ts [names...] [--json] [--flag=value...]`).
+ * Runs the named benchmarks (all when none is named), prints their figures and a PASS/MISS line per target;
+ * `--json` prints one JSON object instead. Exit code 0 whatever the targets: a MISS is a measurement, not a crash.
+ * Add a benchmark by registering it in BENCHMARKS.
+ */
+import { runHandlerBench } from './handler';
+import type { Benchmark, BenchResult } from './types';
+
+function int(flags: Readonly<Record<string, string>>, name: string): number | undefined {
+  const v = flags[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer; got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export const BENCHMARKS: Record<string, Benchmark> = {
+  // --records=100000 --batch-size=100 --rounds=5
+  handler: (flags) => runHandlerBench({ records: int(flags, 'records'), batchSize: int(flags, 'batch-size'), rounds: int(flags, 'rounds') }),
+};
+
+async function main(argv: readonly string[]): Promise<void> {
+  const flags: Record<string, string> = {};
+  const names: string[] = [];
+  let json = false;
+  for (const a of argv) {
+    if (a === '--json') json = true;
+    else if (a.startsWith('--')) {
+      const [k, ...v] = a.slice(2).split('=');
+      flags[k] = v.join('=');
+    } else names.push(a);
+  }
+  const selected = names.length > 0 ? names : Object.keys(BENCHMARKS);
+  for (const n of selected) {
+    if (!BENCHMARKS[n]) throw new Error(`unknown benchmark ${JSON.stringify(n)}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+  }
+  const results: BenchResult[] = [];
+  for (const n of selected) results.push(await BENCHMARKS[n](flags));
+  if (json) {
+    process.stdout.write(JSON.stringify({
+      benchmarks: Object.fromEntries(results.map((r) => [r.name, { ...r.figures, targets: r.targets }])),
+    }) + '\n');
+    return;
+  }
+  for (const r of results) {
+    for (const l of r.lines) console.log(l);
+    for (const t of r.targets) {
+      console.log(`  ${t.pass ? 'PASS' : 'MISS'} ${t.name} = ${t.value} (target ${t.op} ${t.target})`);
+    }
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
