@@ -136,6 +136,34 @@ const SERVER_NAMES: ReadonlySet<string> = new Set([
   'IDPCommunicationError',
 ]);
 
+/**
+ * Errors that say the *infrastructure* is wrong (missing permission, table, bucket, queue or stream, bad key), not the
+ * record. Dead-lettering on them would move every record of the shard to the DLQ during a misconfiguration;
+ * instead they are transient: the shard stops at the record, the iterator-age alarm fires, and processing resumes
+ * where it stopped once the deployment is fixed.
+ */
+const INFRASTRUCTURE_NAMES: ReadonlySet<string> = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'UnauthorizedOperation',
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'MissingAuthenticationToken',
+  'ResourceNotFoundException',
+  'NoSuchBucket',
+  'QueueDoesNotExist',
+  'AWS.SimpleQueueService.NonExistentQueue',
+  'KMSAccessDeniedException',
+  'KMSDisabledException',
+  'KMSInvalidStateException',
+  'KMSNotFoundException',
+  'KmsAccessDenied',
+  'KmsDisabled',
+  'KmsNotFound',
+  'KmsThrottled',
+  'KmsInvalidState',
+]);
+
 /** Node.js socket/DNS error codes: the request may not have reached the service, retrying is safe for idempotent writes. */
 const NETWORK_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
@@ -212,6 +240,9 @@ function classifyShape(err: unknown, depth: number): Classification | undefined 
   if (SERVER_NAMES.has(name) || SERVER_NAMES.has(code)) {
     return transient(err, false, false);
   }
+  if (INFRASTRUCTURE_NAMES.has(name) || INFRASTRUCTURE_NAMES.has(code)) {
+    return transient(err, false, false);
+  }
   if (typeof shape.$retryable === 'object' && shape.$retryable !== null) {
     const throttling = (shape.$retryable as { throttling?: unknown }).throttling === true;
     return transient(err, false, throttling);
@@ -250,6 +281,8 @@ function classifyShape(err: unknown, depth: number): Classification | undefined 
  * - {@link PermanentError}: permanent with its reason class; {@link TransientError}: transient.
  * - AWS SDK v3 errors by `name` (throttling, timeouts, server errors, clock skew), `$retryable`, and
  *   `$metadata.httpStatusCode` (429, 408 and 5xx transient; other 4xx permanent as `sink-rejected`).
+ * - Infrastructure errors (access denied, resource not found, KMS key unusable) are transient: a misconfigured
+ *   deployment stops the shard (and alarms on iterator age) rather than dead-lettering every record.
  * - Node.js network error codes (ECONNRESET, ETIMEDOUT, EAI_AGAIN, ...): transient with `timeout: true`.
  * - The `cause` chain is followed for wrapped errors.
  * - Anything else: transient (retried, then left in the stream, never lost), unless `defaultPermanentClass` is given.

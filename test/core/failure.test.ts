@@ -108,6 +108,17 @@ describe('classifyError', () => {
     },
   );
 
+  it.each([
+    ['AccessDeniedException', 400],
+    ['AccessDenied', 403],
+    ['ResourceNotFoundException', 400],
+    ['NoSuchBucket', 404],
+    ['QueueDoesNotExist', 400],
+    ['KMSAccessDeniedException', 400],
+  ])('treats the infrastructure error %s (%d) as transient, so a misconfiguration stops the shard instead of dead-lettering it', (name, status) => {
+    expect(classifyError(sdkError(name, status))).toMatchObject({ kind: 'transient' });
+  });
+
   it('uses $retryable of unknown SDK errors', () => {
     expect(classifyError(sdkError('SomeNewError', 400, { $retryable: { throttling: true } }))).toMatchObject({ kind: 'transient', throttling: true });
     expect(classifyError(sdkError('SomeNewError', 400, { $retryable: {} }))).toMatchObject({ kind: 'transient', throttling: false });
