@@ -362,7 +362,8 @@ export class IngestStage extends Construct {
     const retryBaseDelay = props.retryBaseDelay ?? Duration.millis(100);
     const retryMaxDelay = props.retryMaxDelay ?? Duration.seconds(5);
     const retryMaxAttempts = props.retryMaxAttempts ?? 5;
-    const retryBudget = props.retryBudget ?? (timeout.isUnresolved() ? Duration.seconds(30) : Duration.millis(Math.floor(timeout.toMilliseconds() / 2)));
+    const retryBudget = props.retryBudget
+      ?? (timeout.isUnresolved() ? Duration.seconds(30) : Duration.millis(Math.floor(timeout.toMilliseconds() / 2)));
     const logLevel = props.logLevel ?? 'INFO';
     const keyFields = props.keyFields ?? [];
 
@@ -381,7 +382,8 @@ export class IngestStage extends Construct {
     if (!retryBaseDelay.isUnresolved() && !retryMaxDelay.isUnresolved() && retryMaxDelay.toMilliseconds() < retryBaseDelay.toMilliseconds()) {
       throw new Error(`${OWNER} retryMaxDelay must be at least retryBaseDelay (given ${retryMaxDelay.toHumanString()}, retryBaseDelay ${retryBaseDelay.toHumanString()})`);
     }
-    if (!retryBudget.isUnresolved() && !timeout.isUnresolved() && (retryBudget.toMilliseconds() < 0 || retryBudget.toMilliseconds() >= timeout.toMilliseconds())) {
+    if (!retryBudget.isUnresolved() && !timeout.isUnresolved()
+      && (retryBudget.toMilliseconds() < 0 || retryBudget.toMilliseconds() >= timeout.toMilliseconds())) {
       throw new Error(`${OWNER} retryBudget must be shorter than timeout, or the function times out while retrying (given ${retryBudget.toHumanString()}, timeout ${timeout.toHumanString()})`);
     }
     if (!Token.isUnresolved(logLevel) && !LOG_LEVELS.includes(logLevel)) {

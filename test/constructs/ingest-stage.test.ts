@@ -7,8 +7,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ENV, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
 import { DlqWithReplay, IngestSink, IngestStage, type IngestStageProps } from '../../constructs';
+import { ENV, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
 import { actionsOf, handlerEnv, policyStatements, templateOf, testStack } from '../support/stacks';
 
 const SCHEMA = {
@@ -134,11 +134,21 @@ describe('IngestStage options', () => {
   });
   it('passes every event source mapping option', () => {
     template({
-      batchSize: 500, maxBatchingWindow: Duration.seconds(0), bisectBatchOnError: false, retryAttempts: 0,
-      maxRecordAge: Duration.minutes(5), parallelizationFactor: 10, startingPosition: lambda.StartingPosition.LATEST,
+      batchSize: 500,
+      maxBatchingWindow: Duration.seconds(0),
+      bisectBatchOnError: false,
+      retryAttempts: 0,
+      maxRecordAge: Duration.minutes(5),
+      parallelizationFactor: 10,
+      startingPosition: lambda.StartingPosition.LATEST,
     }).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      BatchSize: 500, MaximumBatchingWindowInSeconds: 0, BisectBatchOnFunctionError: false, MaximumRetryAttempts: 0,
-      MaximumRecordAgeInSeconds: 300, ParallelizationFactor: 10, StartingPosition: 'LATEST',
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 0,
+      BisectBatchOnFunctionError: false,
+      MaximumRetryAttempts: 0,
+      MaximumRecordAgeInSeconds: 300,
+      ParallelizationFactor: 10,
+      StartingPosition: 'LATEST',
     });
   });
   it('passes AT_TIMESTAMP with its timestamp', () => {
@@ -147,16 +157,29 @@ describe('IngestStage options', () => {
   });
   it('passes schema (minified), keyFields and record options to the handler', () => {
     const env = handlerEnv(template({
-      schema: SCHEMA, keyFields: ['userId', 'user.id'], maxRecordSizeBytes: 2048, recordConcurrency: 8,
-      retryBudget: Duration.seconds(10), retryBaseDelay: Duration.millis(50), retryMaxDelay: Duration.seconds(2), retryMaxAttempts: 3,
-      logLevel: 'DEBUG', stageName: 'enrich',
+      schema: SCHEMA,
+      keyFields: ['userId', 'user.id'],
+      maxRecordSizeBytes: 2048,
+      recordConcurrency: 8,
+      retryBudget: Duration.seconds(10),
+      retryBaseDelay: Duration.millis(50),
+      retryMaxDelay: Duration.seconds(2),
+      retryMaxAttempts: 3,
+      logLevel: 'DEBUG',
+      stageName: 'enrich',
     }));
     expect(JSON.parse(env[ENV.schema] as string)).toEqual(SCHEMA);
     expect(env[ENV.schema]).not.toMatch(/\s/);
     expect(env).toMatchObject({
-      [ENV.keyFields]: '["userId","user.id"]', [ENV.maxRecordBytes]: '2048', [ENV.recordConcurrency]: '8',
-      [ENV.retryBudgetMs]: '10000', [ENV.retryBaseMs]: '50', [ENV.retryCapMs]: '2000', [ENV.retryMaxAttempts]: '3',
-      POWERTOOLS_LOG_LEVEL: 'DEBUG', [ENV.stage]: 'enrich',
+      [ENV.keyFields]: '["userId","user.id"]',
+      [ENV.maxRecordBytes]: '2048',
+      [ENV.recordConcurrency]: '8',
+      [ENV.retryBudgetMs]: '10000',
+      [ENV.retryBaseMs]: '50',
+      [ENV.retryCapMs]: '2000',
+      [ENV.retryMaxAttempts]: '3',
+      POWERTOOLS_LOG_LEVEL: 'DEBUG',
+      [ENV.stage]: 'enrich',
     });
   });
   it('derives the default retryBudget from a custom timeout', () => {
@@ -164,8 +187,11 @@ describe('IngestStage options', () => {
   });
   it('sets memory, timeout, log retention, log key and log removal policy', () => {
     const t = templateOf((s) => stage({
-      memorySize: 1024, timeout: Duration.minutes(5), logRetention: logs.RetentionDays.ONE_YEAR,
-      logRemovalPolicy: RemovalPolicy.DESTROY, logEncryptionKey: new kms.Key(s, 'LogKey'),
+      memorySize: 1024,
+      timeout: Duration.minutes(5),
+      logRetention: logs.RetentionDays.ONE_YEAR,
+      logRemovalPolicy: RemovalPolicy.DESTROY,
+      logEncryptionKey: new kms.Key(s, 'LogKey'),
     }, s));
     t.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 1024, Timeout: 300 });
     t.hasResource('AWS::Logs::LogGroup', {
@@ -240,8 +266,10 @@ describe('IngestStage with tokens', () => {
     const batch = new CfnParameter(stack, 'BatchSize', { type: 'Number', default: 200 });
     const window = new CfnParameter(stack, 'Window', { type: 'Number', default: 5 });
     stage({
-      batchSize: batch.valueAsNumber, maxBatchingWindow: Duration.seconds(window.valueAsNumber),
-      parallelizationFactor: Lazy.number({ produce: () => 3 }), recordConcurrency: Lazy.number({ produce: () => 4 }),
+      batchSize: batch.valueAsNumber,
+      maxBatchingWindow: Duration.seconds(window.valueAsNumber),
+      parallelizationFactor: Lazy.number({ produce: () => 3 }),
+      recordConcurrency: Lazy.number({ produce: () => 4 }),
     }, stack);
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -317,7 +345,9 @@ describe('IngestStage grants and metrics', () => {
     const stack = testStack();
     stage({}, stack).metricRecordsDeadLettered().createAlarm(stack, 'A', { threshold: 1, evaluationPeriods: 1 });
     Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'PhoenixPipelines', MetricName: 'RecordsDeadLettered', Statistic: 'Sum',
+      Namespace: 'PhoenixPipelines',
+      MetricName: 'RecordsDeadLettered',
+      Statistic: 'Sum',
       Dimensions: Match.arrayWith([{ Name: 'Pipeline', Value: 'orders' }, { Name: 'Stage', Value: 'ingest' }]),
     });
     expect(cloudwatch.Stats.SUM).toBe('Sum');
@@ -325,7 +355,8 @@ describe('IngestStage grants and metrics', () => {
   it('exposes the event source mapping id', () => {
     const stack = testStack();
     const s = stage({}, stack);
-    expect(stack.resolve(s.eventSourceMappingId)).toEqual({ Ref: stack.getLogicalId(s.eventSourceMapping.node.defaultChild as lambda.CfnEventSourceMapping) });
+    const mapping = s.eventSourceMapping.node.defaultChild as lambda.CfnEventSourceMapping;
+    expect(stack.resolve(s.eventSourceMappingId)).toEqual({ Ref: stack.getLogicalId(mapping) });
   });
 });
 
