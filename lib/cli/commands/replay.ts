@@ -1,0 +1,143 @@
+/**
+ * `phoenix replay`: re-put dead letters (`--from dlq`) or archived records (`--from archive`) on their stream.
+ * See docs/replay.md.
+ */
+import type { Command } from 'commander';
+import { idNamespaceFor, parseKeyFields } from '../../core';
+import { addFilterOptions, addTargetOptions, interruptible, intFlag, progressBar, visibilityOption } from '../../replay/cli';
+import { runReplay, type ReplaySource, type ReplaySummary } from '../../replay/engine';
+import { InputError, parseFilter, type RawFilter, type ReplayFilter } from '../../replay/filter';
+import { createClients, resolveTargets, type TargetFlags } from '../../replay/targets';
+import { ARCHIVE_PREFIX } from '../../replay/archive';
+import { UsageError } from '../index';
+
+interface ReplayFlags extends TargetFlags, RawFilter {
+  from?: string;
+  bucket?: string;
+  prefix?: string;
+  dryRun?: boolean;
+  rate?: string;
+  targetStream?: string;
+  keyFields?: string;
+  visibilityTimeout: string;
+  waitInFlight: string;
+  json?: boolean;
+}
+
+function usage(e: unknown): never {
+  if (e instanceof InputError) throw new UsageError(e.message);
+  throw e;
+}
+
+/** Human-readable closing summary. */
+export function formatSummary(s: ReplaySummary): string {
+  const lines = [
+    `${s.dryRun ? 'dry run: would replay' : 'replayed'} ${s.replayed} record(s) from ${s.source} in ${(s.durationMs / 1000).toFixed(1)} s`
+      + (s.dryRun ? '' : ` (${s.recordsPerSecond} records/s)`),
+    `scanned ${s.scanned}, matched ${s.matched}, deleted ${s.deleted}, failed ${s.failed}; ${s.envelopes} as replay-marked envelopes, ${s.raw} as original bytes`,
+  ];
+  const sk = s.skipped;
+  const skipped = Object.entries(sk).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+  if (skipped.length) lines.push(`skipped: ${skipped.join(', ')}`);
+  for (const [t, n] of Object.entries(s.targets)) lines.push(`  -> ${t}: ${n}`);
+  if (s.retried) lines.push(`PutRecords entries retried: ${s.retried} (${s.putCalls} calls)`);
+  if (s.inFlightElsewhere) lines.push(`${s.inFlightElsewhere} message(s) were in flight elsewhere and not replayed: run again once they are visible`);
+  if (s.dryRun && s.sampleIds.length) lines.push(`ids (first ${s.sampleIds.length}): ${s.sampleIds.join(', ')}`);
+  for (const e of s.errors) lines.push(`error: ${e}`);
+  if (s.interrupted) lines.push('interrupted: run the same command again to continue (nothing is lost; the sink deduplicates)');
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerReplay(program: Command): void {
+  const cmd = program
+    .command('replay')
+    .description('re-put dead letters or archived records on their stream (idempotent; safe to rerun)')
+    .option('--from <source>', 'dlq (the dead-letter queue) or archive (the raw archive bucket)');
+  addTargetOptions(cmd);
+  addFilterOptions(cmd)
+    .option('--bucket <name>', 'archive bucket (default: the stack output ArchiveBucket)')
+    .option('--prefix <prefix>', `archive key prefix (default: the stack output ArchivePrefix, else ${ARCHIVE_PREFIX})`)
+    .option('--target-stream <nameOrArn>', 'put every record on this stream (default: the stream each record came from)')
+    .option('--rate <recordsPerSecond>', 'at most this many records per second')
+    .option('--dry-run', 'read and filter only: put nothing, delete nothing')
+    .option('--key-fields <fields>', 'archive --id matching: the pipeline\'s key fields (JSON array or comma list; with --pipeline)')
+    .addOption(visibilityOption(300, 'must cover one put-and-delete round; undeleted messages reappear after it'))
+    .option('--wait-in-flight <seconds>', 'wait this long for messages held elsewhere (e.g. an interrupted replay) to reappear', '0')
+    .option('--json', 'one JSON object (the summary) on stdout; no progress bar')
+    .action(async (f: ReplayFlags) => {
+      // 1. Validate every flag before any AWS call.
+      if (f.from !== 'dlq' && f.from !== 'archive') throw new UsageError(`--from must be dlq or archive; got ${f.from === undefined ? 'nothing' : JSON.stringify(f.from)}`);
+      let filter: ReplayFilter;
+      try {
+        filter = parseFilter(f);
+      } catch (e) {
+        usage(e);
+      }
+      let rate: number | undefined;
+      if (f.rate !== undefined) {
+        rate = Number(f.rate);
+        if (!/^\d+(\.\d+)?$/.test(f.rate.trim()) || !(rate > 0) || rate > 1_000_000) throw new UsageError(`--rate must be a positive number of records per second (at most 1000000); got ${JSON.stringify(f.rate)}`);
+      }
+      const visibility = intFlag('--visibility-timeout', f.visibilityTimeout, 1, 43_200, (m) => new UsageError(m));
+      const waitInFlight = intFlag('--wait-in-flight', f.waitInFlight, 0, 3_600, (m) => new UsageError(m));
+      if (f.from === 'archive' && f.queueUrl) throw new UsageError('--queue-url applies to --from dlq; use --bucket with --from archive');
+      if (f.from === 'dlq' && (f.bucket || f.prefix)) throw new UsageError('--bucket and --prefix apply to --from archive');
+      if (f.from === 'archive' && filter.reasons) throw new UsageError('--reason applies to --from dlq: archived records have no failure reason');
+      let idRules;
+      if (f.keyFields !== undefined) {
+        if (!f.pipeline) throw new UsageError('--key-fields needs --pipeline (the id namespace is derived from the pipeline name)');
+        try {
+          const kf = f.keyFields.trim().startsWith('[') ? parseKeyFields(f.keyFields) : parseKeyFields(JSON.stringify(f.keyFields.split(',').map((s) => s.trim()).filter(Boolean)));
+          idRules = { namespace: idNamespaceFor(f.pipeline), keyFields: kf };
+        } catch (e) {
+          throw new UsageError(`--key-fields: ${(e as Error).message}`);
+        }
+      }
+      if (f.from === 'archive' && filter.ids && !idRules) throw new UsageError('--id with --from archive needs --pipeline and --key-fields (archived records carry no id); or filter by --correlation-id');
+      if (f.queueUrl === undefined && f.stack === undefined && f.local === undefined && !(f.from === 'archive' && f.bucket)) {
+        throw new UsageError(f.from === 'dlq' ? 'say which DLQ: --stack <name>, --queue-url <url> or --local <dir>' : 'say which archive: --stack <name>, --bucket <name> or --local <dir>');
+      }
+
+      // 2. Targets.
+      const r = await resolveTargets(f).catch(usage);
+      let source: ReplaySource;
+      if (f.from === 'dlq') {
+        const queueUrl = f.queueUrl ?? r.outputs.DlqUrl;
+        if (!queueUrl) throw new UsageError(`${r.from} has no DlqUrl output: pass --queue-url`);
+        source = { kind: 'dlq', queueUrl };
+      } else {
+        const bucket = f.bucket ?? r.outputs.ArchiveBucket;
+        if (!bucket) throw new UsageError(`${r.from} has no ArchiveBucket output (is a RawArchive deployed?): pass --bucket`);
+        source = { kind: 'archive', bucket, prefix: f.prefix ?? r.outputs.ArchivePrefix ?? ARCHIVE_PREFIX };
+      }
+      const clients = createClients(r.conn);
+      const intr = interruptible();
+      const bar = progressBar(`replay |{bar}| {value}/{total} scanned | {replayed} replayed | {deleted} deleted | {failed} failed`, !f.json);
+      let summary: ReplaySummary;
+      try {
+        summary = await runReplay({
+          source,
+          filter,
+          targetStream: f.targetStream,
+          dryRun: f.dryRun ?? false,
+          ratePerSecond: rate,
+          visibilityTimeoutSec: visibility,
+          inFlightWaitMs: waitInFlight * 1000,
+          idRules,
+          clients,
+          signal: intr.signal,
+          onProgress: (p) => bar.update(p.scanned, p.total, { replayed: p.replayed, deleted: p.deleted, failed: p.failed }),
+        });
+      } catch (e) {
+        usage(e);
+      } finally {
+        bar.stop();
+        intr.dispose();
+        clients.destroy();
+      }
+      if (f.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else process.stdout.write(formatSummary(summary));
+      if (summary.interrupted) process.exitCode = 130;
+      else if (summary.failed > 0) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,96 @@
+/**
+ * What a replay puts back on a stream, built from a dead letter or an archived record. Pure: no AWS SDK.
+ *
+ * - A record that decodes to a JSON object is re-put as an Envelope v1 marked `replay: { of, at }`:
+ *   - a raw payload is wrapped WITHOUT re-serializing it (`{"v":1,...,"payload":<original bytes>}`), so the payload the
+ *     handler parses is exactly the original one (number literals, key order and all);
+ *   - an envelope sent by the producer keeps its fields and gets the replay mark.
+ *   The id (when known) and correlationId are kept; the eventTime is set to the original arrival time when the
+ *   payload has no `eventTime`/`timestamp` (the handler used the Kinesis arrival time then): the replayed version is
+ *   the same version, so the idempotent sinks see a duplicate, never a newer record.
+ * - A record that does not decode (not UTF-8, not JSON, not an object, too deep, inexact numbers) is re-put as its
+ *   original bytes unchanged.
+ */
+import { createHash } from 'node:crypto';
+import { decodeData, DEFAULT_MAX_DEPTH, normalizeEventTime } from '../core';
+
+/** What the replay knows about a record besides its bytes. */
+export interface ReplayOrigin {
+  readonly of: 'dlq' | 'archive';
+  /** Record id computed by the pipeline (dead letters), or null/undefined when unknown. */
+  readonly id?: string | null;
+  readonly correlationId?: string | null;
+  /** Original Kinesis approximate arrival time (ISO-8601), the envelope eventTime fallback. */
+  readonly arrivedAt?: string | null;
+}
+
+export interface ReplayData {
+  readonly data: Buffer;
+  /** `envelope`: re-put as a marked envelope; `raw`: the original bytes (not decodable). */
+  readonly kind: 'envelope' | 'raw';
+}
+
+/** Largest record the replay classifies as decodable (the Kinesis record limit); the handler applies its own limit. */
+export const REPLAY_DECODE_LIMIT_BYTES = 10_485_760;
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+function hasTime(payload: Record<string, unknown>): boolean {
+  return (payload.eventTime !== undefined && payload.eventTime !== null) || (payload.timestamp !== undefined && payload.timestamp !== null);
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** The bytes to re-put for `original`, marked as replayed at `at`. */
+export function replayData(original: Buffer, origin: ReplayOrigin, at: Date): ReplayData {
+  const decoded = original.length === 0 ? undefined : decodeData(original.toString('base64'), {
+    maxBytes: REPLAY_DECODE_LIMIT_BYTES,
+    // Wrapping adds one level of nesting: a payload already at the handler's depth limit is re-put unchanged.
+    maxDepth: DEFAULT_MAX_DEPTH - 1,
+  });
+  if (decoded === undefined || !decoded.ok) return { data: original, kind: 'raw' };
+  const value = decoded.value;
+  const replay = { of: origin.of, at: at.toISOString() };
+  const arrivedAt = origin.arrivedAt ? normalizeEventTime(origin.arrivedAt) : undefined;
+  if (value.v === 1 && isPlainObject(value.payload)) {
+    // A producer envelope: keep its fields, add what the handler would otherwise derive from the new arrival.
+    const env: Record<string, unknown> = { ...value };
+    if (env.id === undefined && origin.id) env.id = origin.id;
+    if ((env.eventTime === undefined || env.eventTime === null) && !hasTime(value.payload) && arrivedAt) env.eventTime = arrivedAt;
+    env.replay = replay;
+    return { data: Buffer.from(JSON.stringify(env), 'utf8'), kind: 'envelope' };
+  }
+  const head: Record<string, unknown> = { v: 1 };
+  if (origin.id) head.id = origin.id;
+  if (origin.correlationId) head.correlationId = origin.correlationId;
+  if (!hasTime(value) && arrivedAt) head.eventTime = arrivedAt;
+  head.hops = [];
+  head.replay = replay;
+  let body = original;
+  if (body.subarray(0, 3).equals(BOM)) body = body.subarray(3);
+  const prefix = JSON.stringify(head);
+  return {
+    data: Buffer.concat([Buffer.from(`${prefix.slice(0, -1)},"payload":`, 'utf8'), body, Buffer.from('}', 'utf8')]),
+    kind: 'envelope',
+  };
+}
+
+/** Partition key of a replayed record: the original one, else the id, else a hash of the data. */
+export function replayPartitionKey(partitionKey: string | null | undefined, id: string | null | undefined, data: Buffer): string {
+  if (partitionKey) return partitionKey;
+  if (id) return id;
+  return createHash('sha256').update(data).digest('hex').slice(0, 32);
+}
+
+/** `{ StreamARN }` or `{ StreamName }` for a stream given by ARN or name. */
+export function streamRef(stream: string): { StreamARN: string } | { StreamName: string } {
+  return stream.startsWith('arn:') ? { StreamARN: stream } : { StreamName: stream };
+}
+
+/** The stream name of a stream ARN or name. */
+export function streamNameOf(stream: string): string {
+  const i = stream.lastIndexOf(':stream/');
+  return i >= 0 ? stream.slice(i + ':stream/'.length) : stream;
+}

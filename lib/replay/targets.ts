@@ -1,0 +1,169 @@
+/**
+ * Where the tools find a pipeline's resources and how they build their AWS SDK clients:
+ * - `--stack <name>`: the CloudFormation outputs of a deployed stack (DataPipeline emits `StreamName`, `StreamArn`,
+ *   `ProcessorName`, `DlqUrl`, `DlqOverflowBucket`, `SinkKind`, `SinkTarget`; RawArchive emits `ArchiveBucket`,
+ *   `ArchivePrefix`), each described `... (pipeline <name>)`;
+ * - `--local <dir>`: a local environment directory holding `local-env.json` (endpoints, region, outputs);
+ * - explicit flags (`--queue-url`, `--bucket`, `--target-stream`), and the SDK's own configuration: the standard
+ *   credential chain and `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SQS`, `_S3`, `_KINESIS`, `_DYNAMODB`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { InputError } from './filter';
+
+/** Output names a pipeline's stack may carry. */
+export const OUTPUT_NAMES = [
+  'StreamName', 'StreamArn', 'ProcessorName', 'DlqUrl', 'DlqOverflowBucket', 'SinkKind', 'SinkTarget', 'ArchiveBucket', 'ArchivePrefix',
+] as const;
+export type OutputName = typeof OUTPUT_NAMES[number];
+export type PipelineOutputs = Partial<Record<OutputName, string>>;
+
+/** The file a local environment writes into its directory for the tools (`--local <dir>`). */
+export const LOCAL_ENV_FILE = 'local-env.json';
+
+export interface LocalEnvFile {
+  readonly region: string;
+  readonly endpoints: { readonly kinesis: string; readonly sqs: string; readonly s3: string; readonly dynamodb?: string };
+  /** The pipeline's outputs, resolved to local values. */
+  readonly outputs: PipelineOutputs;
+}
+
+export interface Connection {
+  readonly region: string;
+  /** Set for a local environment. */
+  readonly endpoints?: LocalEnvFile['endpoints'];
+}
+
+export interface Clients {
+  readonly sqs: SQSClient;
+  readonly s3: S3Client;
+  readonly kinesis: KinesisClient;
+  readonly dynamodb: DynamoDBClient;
+  destroy(): void;
+}
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'LOCALACCESSKEY', secretAccessKey: 'local-secret-access-key' };
+
+/** SDK clients; the queue URL's host is never used as the endpoint (local queue URLs do not resolve). */
+export function createClients(conn: Connection): Clients {
+  const e = conn.endpoints;
+  const common = { region: conn.region, maxAttempts: 5, ...(e ? { credentials: LOCAL_CREDENTIALS } : {}) };
+  const sqs = new SQSClient({ ...common, useQueueUrlAsEndpoint: false, ...(e ? { endpoint: e.sqs } : {}) });
+  const s3 = new S3Client({ ...common, ...(e ? { endpoint: e.s3, forcePathStyle: true } : {}) });
+  const kinesis = new KinesisClient({ ...common, ...(e ? { endpoint: e.kinesis } : {}) });
+  const dynamodb = new DynamoDBClient({ ...common, ...(e?.dynamodb ? { endpoint: e.dynamodb } : {}) });
+  return { sqs, s3, kinesis, dynamodb, destroy: () => { sqs.destroy(); s3.destroy(); kinesis.destroy(); dynamodb.destroy(); } };
+}
+
+/** Region of an SQS queue URL (`https://sqs.<region>.amazonaws.com/...`), if it names one. */
+export function regionOfQueueUrl(url: string): string | undefined {
+  return /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com/.exec(url)?.[1];
+}
+
+/** Region: the flag, else AWS_REGION / AWS_DEFAULT_REGION, else the queue URL's, else us-east-1. */
+export function chooseRegion(flag: string | undefined, queueUrl?: string): string {
+  return flag ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (queueUrl ? regionOfQueueUrl(queueUrl) : undefined) ?? 'us-east-1';
+}
+
+/** Reads `<dir>/local-env.json`. */
+export function readLocalEnv(dir: string): LocalEnvFile {
+  const file = path.join(path.resolve(dir), LOCAL_ENV_FILE);
+  if (!existsSync(file)) throw new InputError(`--local ${dir}: no ${LOCAL_ENV_FILE} there (is a local environment running in that directory?)`);
+  let parsed: LocalEnvFile;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as LocalEnvFile;
+  } catch (e) {
+    throw new InputError(`--local ${dir}: ${LOCAL_ENV_FILE} is not valid JSON (${(e as Error).message})`);
+  }
+  if (!parsed?.endpoints?.sqs || !parsed.endpoints.kinesis || !parsed.endpoints.s3 || typeof parsed.region !== 'string') {
+    throw new InputError(`--local ${dir}: ${LOCAL_ENV_FILE} lacks region or endpoints.{kinesis,sqs,s3}`);
+  }
+  return { ...parsed, outputs: parsed.outputs ?? {} };
+}
+
+const PIPELINE_IN_DESCRIPTION = /\(pipeline ([^)]+)\)\s*$/;
+
+/** The output name of an output key (`ClickstreamDlqUrl1A2B3C4D` -> `DlqUrl`), or undefined. */
+export function outputNameOf(outputKey: string): OutputName | undefined {
+  for (const n of OUTPUT_NAMES) {
+    if (outputKey === n) return n;
+    // CDK names an output <construct path><id><8 hex digits of hash>.
+    if (new RegExp(`${n}[0-9A-F]{8}$`).test(outputKey)) return n;
+  }
+  return undefined;
+}
+
+/** Groups stack outputs by pipeline (from the description `(pipeline <name>)`) and picks one. */
+export function pipelineOutputs(outputs: ReadonlyArray<{ OutputKey?: string; OutputValue?: string; Description?: string }>, stack: string, pipeline?: string): PipelineOutputs {
+  const byPipeline = new Map<string, PipelineOutputs>();
+  for (const o of outputs) {
+    if (!o.OutputKey || o.OutputValue === undefined) continue;
+    const name = outputNameOf(o.OutputKey);
+    if (!name) continue;
+    const p = PIPELINE_IN_DESCRIPTION.exec(o.Description ?? '')?.[1] ?? '';
+    const m = byPipeline.get(p) ?? {};
+    m[name] = o.OutputValue;
+    byPipeline.set(p, m);
+  }
+  const names = [...byPipeline.keys()].filter((p) => p !== '');
+  if (pipeline !== undefined) {
+    const m = byPipeline.get(pipeline);
+    if (!m) throw new InputError(`stack ${stack} has no pipeline ${pipeline} (pipelines: ${names.join(', ') || 'none'})`);
+    return { ...byPipeline.get(''), ...m };
+  }
+  if (names.length > 1) throw new InputError(`stack ${stack} has ${names.length} pipelines (${names.join(', ')}): choose one with --pipeline`);
+  const found = names.length === 1 ? { ...byPipeline.get(''), ...byPipeline.get(names[0]) } : byPipeline.get('');
+  if (!found) throw new InputError(`stack ${stack} has no pipeline outputs (DlqUrl, StreamArn, ...): is it a stack with a DataPipeline?`);
+  return found;
+}
+
+/** Outputs of a deployed stack (CloudFormation DescribeStacks). */
+export async function stackOutputs(region: string, stack: string, pipeline?: string): Promise<PipelineOutputs> {
+  const cfn = new CloudFormationClient({ region });
+  try {
+    const res = await cfn.send(new DescribeStacksCommand({ StackName: stack }));
+    const s = res.Stacks?.[0];
+    if (!s) throw new InputError(`stack ${stack} not found in ${region}`);
+    return pipelineOutputs(s.Outputs ?? [], stack, pipeline);
+  } catch (e) {
+    if ((e as Error).name === 'ValidationError' && /does not exist/.test((e as Error).message)) throw new InputError(`stack ${stack} does not exist in ${region}`);
+    throw e;
+  } finally {
+    cfn.destroy();
+  }
+}
+
+/** Common target flags of the dlq and replay commands. */
+export interface TargetFlags {
+  readonly stack?: string;
+  readonly pipeline?: string;
+  readonly local?: string;
+  readonly region?: string;
+  readonly queueUrl?: string;
+}
+
+export interface Resolved {
+  readonly conn: Connection;
+  readonly outputs: PipelineOutputs;
+  /** Where the outputs came from, for messages. */
+  readonly from: string;
+}
+
+/** Resolves the connection and the pipeline outputs from the flags. */
+export async function resolveTargets(f: TargetFlags): Promise<Resolved> {
+  if (f.local !== undefined && f.stack !== undefined) throw new InputError('--local and --stack cannot be combined');
+  if (f.local !== undefined) {
+    const env = readLocalEnv(f.local);
+    return { conn: { region: env.region, endpoints: env.endpoints }, outputs: env.outputs, from: `local environment ${f.local}` };
+  }
+  const region = chooseRegion(f.region, f.queueUrl);
+  if (f.stack !== undefined) {
+    return { conn: { region }, outputs: await stackOutputs(region, f.stack, f.pipeline), from: `stack ${f.stack}` };
+  }
+  return { conn: { region }, outputs: {}, from: 'flags' };
+}
