@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { registerDlq } from './dlq';
+import { registerReplay } from './replay';
 import { registerStart } from './start';
 
 /** Every command module exports a register function; add new ones here. */
-export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerStart];
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerStart, registerDlq, registerReplay];
