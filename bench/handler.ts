@@ -11,12 +11,12 @@ import { join, resolve } from 'node:path';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { BenchResult, BenchTarget } from './types';
 import { closeHop, contentHash, decodeData, idNamespaceFor, openHop, toEnvelope, type Envelope } from '../lib/core';
 import { MemoryDlq } from '../lib/handlers/ports/memory';
 import type { SinkPort, SinkWriteMeta, WriteResult } from '../lib/handlers/ports/types';
 import { compareVersions, type Version } from '../lib/handlers/ports/version';
 import { createIngestHandler } from '../lib/runtime';
-import type { BenchResult, BenchTarget } from './types';
 
 export interface HandlerBenchOptions {
   readonly records?: number;

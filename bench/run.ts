@@ -25,11 +25,14 @@ async function main(argv: readonly string[]): Promise<void> {
   const names: string[] = [];
   let json = false;
   for (const a of argv) {
-    if (a === '--json') json = true;
-    else if (a.startsWith('--')) {
+    if (a === '--json') {
+      json = true;
+    } else if (a.startsWith('--')) {
       const [k, ...v] = a.slice(2).split('=');
       flags[k] = v.join('=');
-    } else names.push(a);
+    } else {
+      names.push(a);
+    }
   }
   const selected = names.length > 0 ? names : Object.keys(BENCHMARKS);
   for (const n of selected) {

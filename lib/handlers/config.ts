@@ -199,7 +199,8 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): IngestCon
   if (dlqOverflowBucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(dlqOverflowBucket)) {
     throw new ConfigError(ENV.dlqOverflowBucket, dlqOverflowBucket, 'an S3 bucket name (3-63 characters of a-z 0-9 . -)');
   }
-  const dlqMaxMessageBytes = intValue(ENV.dlqMaxMessageBytes, overrides.dlqMaxMessageBytes, env, CONFIG_DEFAULTS.dlqMaxMessageBytes, 4_096, 1_048_576);
+  const dlqMaxMessageBytes = intValue(
+    ENV.dlqMaxMessageBytes, overrides.dlqMaxMessageBytes, env, CONFIG_DEFAULTS.dlqMaxMessageBytes, 4_096, 1_048_576);
 
   const r = overrides.retry ?? {};
   const budgetMs = intValue(ENV.retryBudgetMs, r.budgetMs, env, CONFIG_DEFAULTS.retryBudgetMs, 0, 900_000);

@@ -118,7 +118,8 @@ export type RecordOutcome = WriteResult | 'filtered' | 'dead-lettered' | 'canary
  */
 export function canaryEnvelope(decoded: Record<string, unknown>, namespace: string): Envelope | undefined {
   const payload = decoded.payload as Record<string, unknown> | undefined;
-  if (decoded.v !== 1 || decoded.source !== CANARY_SOURCE || typeof payload !== 'object' || payload === null || payload.canary !== true) {
+  if (decoded.v !== 1 || decoded.source !== CANARY_SOURCE || typeof payload !== 'object' || payload === null || payload.canary !== true
+    || typeof payload.pipeline !== 'string' || payload.pipeline.length === 0) {
     return undefined;
   }
   const sentAt = normalizeEventTime(payload.sentAt);
@@ -360,7 +361,14 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
     /** Index in `records` of each record not completed (failed or not started). */
     const done = new Uint8Array(records.length);
     let stopped = false;
-    let failure: { sequenceNumber: string; recordId: string | null; correlationId: string | null; error: string; exhausted: string; attempts: number } | undefined;
+    let failure: {
+      sequenceNumber: string;
+      recordId: string | null;
+      correlationId: string | null;
+      error: string;
+      exhausted: string;
+      attempts: number;
+    } | undefined;
 
     async function processOne(index: number): Promise<boolean> {
       const rec = records[index];
@@ -382,7 +390,8 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         if (st.dead === undefined) {
           const env = closeHop(openHop({ ...st.env!, payload: st.out!.payload }, stage, st.startMs, attempt), stage, clock.now());
           try {
-            return await sink.write(env, { partitionKey: rec.kinesis.partitionKey, sequenceNumber: rec.kinesis.sequenceNumber, contentHash: st.out!.hash });
+            const { partitionKey, sequenceNumber } = rec.kinesis;
+            return await sink.write(env, { partitionKey, sequenceNumber, contentHash: st.out!.hash });
           } catch (err) {
             const c = classifyError(err);
             if (c.kind === 'transient') {

@@ -2,13 +2,13 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutRecordCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { fakeDynamoDb, fakeS3, fakeSqs } from './support/fake-aws';
+import { BASE_ENV } from './support/harness';
+import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from './support/kinesis';
 import { idNamespaceFor, recordId } from '../../lib/core';
 import { ConfigError, loadConfig } from '../../lib/handlers/config';
 import { compileValidator } from '../../lib/handlers/schema';
 import { createIngestHandler } from '../../lib/runtime';
-import { fakeDynamoDb, fakeS3, fakeSqs } from './support/fake-aws';
-import { BASE_ENV } from './support/harness';
-import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from './support/kinesis';
 
 beforeAll(() => {
   process.env.AWS_REGION ??= 'us-east-2';

@@ -1,9 +1,9 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DLQ_URL, harness, OVERFLOW_BUCKET, type Harness } from './support/harness';
+import { expectNothingLost, kinesisEvent, SHARD_ID, STREAM_ARN, toBase64, type RecordData } from './support/kinesis';
 import { contentHash, decodePayload, overflowKey, PermanentError, TransientError, type DlqMessage } from '../../lib/core';
 import { MemorySink } from '../../lib/handlers/ports/memory';
 import type { SinkPort } from '../../lib/handlers/ports/types';
-import { DLQ_URL, harness, OVERFLOW_BUCKET, type Harness } from './support/harness';
-import { expectNothingLost, kinesisEvent, SHARD_ID, STREAM_ARN, toBase64, type RecordData } from './support/kinesis';
 
 let h: Harness | undefined;
 afterEach(() => {

@@ -1,13 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CANARY_SOURCE, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { harness, type Harness } from './support/harness';
+import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from './support/kinesis';
+import { CANARY_SOURCE, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
 import { idNamespaceFor, RetryTokenBucket } from '../../lib/core';
 import { loadConfig } from '../../lib/handlers/config';
 import { MemoryDlq, MemorySink } from '../../lib/handlers/ports/memory';
 import { createProcessor } from '../../lib/handlers/processor';
-import { harness, type Harness } from './support/harness';
-import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from './support/kinesis';
 
 let h: Harness | undefined;
 afterEach(() => {

@@ -11,9 +11,9 @@ import {
   PutItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import { PermanentError, TransientError, type Envelope } from '../../core';
 import type { SinkPort, SinkWriteMeta, WriteResult } from './types';
 import { compareVersions, notAppliedOutcome, sortableEventTime, type Version } from './version';
+import { PermanentError, TransientError, type Envelope } from '../../core';
 
 export const DYNAMODB_CONDITION = 'attribute_not_exists(pk) OR eventTime < :et OR (eventTime = :et AND contentHash < :h)';
 

@@ -3,8 +3,8 @@
  * and the envelope JSON as data. Kinesis cannot deduplicate: the next stage deduplicates by envelope id.
  */
 import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
-import { PermanentError, type Envelope } from '../../core';
 import type { SinkPort, SinkWriteMeta, WriteResult } from './types';
+import { PermanentError, type Envelope } from '../../core';
 
 const encoder = new TextEncoder();
 

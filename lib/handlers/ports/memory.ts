@@ -2,9 +2,9 @@
  * In-memory adapters with the same idempotency semantics as the AWS ones, for tests, benchmarks and local
  * experiments with a transform. Not for production: state lives in the process.
  */
-import type { Envelope } from '../../core';
 import type { DlqPort, SinkPort, SinkWriteMeta, WriteResult } from './types';
 import { compareVersions, notAppliedOutcome, sortableEventTime, type Version } from './version';
+import type { Envelope } from '../../core';
 
 export interface StoredRecord {
   readonly version: Version;

@@ -3,12 +3,12 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { fakeDynamoDb, fakeS3, fakeSqs, type FakeDynamo, type FakeS3, type FakeSqs } from './fake-aws';
+import { captureStdout, FakeClock, lambdaContext } from './kinesis';
 import type { DlqMessage, Envelope } from '../../../lib/core';
 import { DynamoDbSink } from '../../../lib/handlers/ports/dynamodb';
 import type { SinkPort, SinkWriteMeta, WriteResult } from '../../../lib/handlers/ports/types';
 import { createIngestHandler, type IngestHandlerOptions } from '../../../lib/runtime';
-import { fakeDynamoDb, fakeS3, fakeSqs, type FakeDynamo, type FakeS3, type FakeSqs } from './fake-aws';
-import { captureStdout, FakeClock, lambdaContext } from './kinesis';
 
 export const TABLE = 'orders-table';
 export const DLQ_URL = 'https://sqs.us-east-2.amazonaws.com/123456789012/orders-dlq';
