@@ -84,9 +84,12 @@ export function replayPartitionKey(partitionKey: string | null | undefined, id: 
   return createHash('sha256').update(data).digest('hex').slice(0, 32);
 }
 
-/** `{ StreamARN }` or `{ StreamName }` for a stream given by ARN or name. */
-export function streamRef(stream: string): { StreamARN: string } | { StreamName: string } {
-  return stream.startsWith('arn:') ? { StreamARN: stream } : { StreamName: stream };
+/**
+ * Request fields naming a stream given by ARN or name. For an ARN both StreamARN and the matching StreamName are sent:
+ * Kinesis accepts the pair, and emulators that predate StreamARN (kinesalite) read the name.
+ */
+export function streamRef(stream: string): { StreamARN?: string; StreamName: string } {
+  return stream.startsWith('arn:') ? { StreamARN: stream, StreamName: streamNameOf(stream) } : { StreamName: stream };
 }
 
 /** The stream name of a stream ARN or name. */
