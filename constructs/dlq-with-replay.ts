@@ -69,7 +69,7 @@ export interface DlqWithReplayProps {
 
   /**
    * Largest DLQ message sent to the queue, in bytes; larger messages keep their payload in the overflow bucket.
-   * Also the queue's `MaximumMessageSize`. Allowed: 1,024 to 1,048,576.
+   * Also the queue's `MaximumMessageSize`. Allowed: 4,096 to 1,048,576.
    *
    * @default 262144
    */
@@ -134,7 +134,7 @@ const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
  */
 export class DlqWithReplay extends Construct implements IDlqWithReplay {
   /** Key prefix of overflow payloads in the overflow bucket. */
-  public static readonly OVERFLOW_PREFIX = 'dlq/';
+  public static readonly OVERFLOW_PREFIX = 'dlq-payloads/';
 
   /** Key prefix under which Lambda writes event source mapping on-failure records (set by AWS). */
   public static readonly ON_FAILURE_PREFIX = 'aws/lambda/';
@@ -147,7 +147,7 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
   public readonly serverAccessLogsBucket: s3.IBucket;
   /** Largest DLQ message sent to the queue, in bytes. */
   public readonly maxMessageBytes: number;
-  /** Key prefix of overflow payloads (`dlq/`). */
+  /** Key prefix of overflow payloads (`dlq-payloads/`). */
   public readonly overflowPrefix: string = DlqWithReplay.OVERFLOW_PREFIX;
   /** Alarm on the number of visible messages. */
   public readonly depthAlarm: cloudwatch.Alarm;
@@ -169,7 +169,7 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     checkSeconds(OWNER, 'retentionPeriod', retentionPeriod, 60, 1_209_600);
-    checkRange(OWNER, 'maxMessageBytes', this.maxMessageBytes, 1_024, 1_048_576);
+    checkRange(OWNER, 'maxMessageBytes', this.maxMessageBytes, 4_096, 1_048_576);
     checkRange(OWNER, 'depthAlarmThreshold', depthThreshold, 1, 1_000_000_000);
     checkSeconds(OWNER, 'oldestMessageAgeAlarmThreshold', ageThreshold, 60, 1_209_600);
     if (!overflowExpiration.isUnresolved() && !retentionPeriod.isUnresolved()) {
@@ -265,7 +265,7 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
   /**
    * Grants what a writer of DLQ messages needs: `sqs:SendMessage`, `sqs:GetQueueAttributes`, `sqs:GetQueueUrl`
    * on the queue (plus `kms:Encrypt`, `kms:ReEncrypt*`, `kms:GenerateDataKey*`, `kms:Decrypt` on a customer key),
-   * and `s3:PutObject` on `dlq/*` of the overflow bucket (plus `kms:GenerateDataKey*`/`kms:Encrypt` on a customer key).
+   * and `s3:PutObject` on `dlq-payloads/*` of the overflow bucket (plus `kms:GenerateDataKey*`/`kms:Encrypt` on a customer key).
    */
   public grantSend(grantee: iam.IGrantable): iam.Grant {
     const grant = this.queue.grantSendMessages(grantee);

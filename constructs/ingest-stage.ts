@@ -124,28 +124,28 @@ export interface IngestStageOptions {
    * Time the handler may spend retrying transient failures of one batch before it reports the batch item
    * failure and lets Lambda redeliver. Must be shorter than `timeout`.
    *
-   * @default - half of `timeout` (30 seconds with the default timeout)
+   * @default - 10 seconds, or half of `timeout` when that is shorter
    */
   readonly retryBudget?: Duration;
 
   /**
    * Base delay of the full-jitter exponential backoff between in-process retries. Allowed: 1 ms to 60 s.
    *
-   * @default Duration.millis(100)
+   * @default Duration.millis(50)
    */
   readonly retryBaseDelay?: Duration;
 
   /**
-   * Cap of the backoff delay between in-process retries; at least `retryBaseDelay`. Allowed: up to 15 minutes.
+   * Cap of the backoff delay between in-process retries; at least `retryBaseDelay`. Allowed: up to 5 minutes.
    *
-   * @default Duration.seconds(5)
+   * @default Duration.seconds(2)
    */
   readonly retryMaxDelay?: Duration;
 
   /**
    * Attempts per record for transient failures, the first one included (1 = no in-process retry). Allowed: 1-100.
    *
-   * @default 5
+   * @default 6
    */
   readonly retryMaxAttempts?: number;
 
@@ -359,11 +359,12 @@ export class IngestStage extends Construct {
     const startingPosition = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
     const maxRecordSizeBytes = props.maxRecordSizeBytes ?? 1_048_576;
     const recordConcurrency = props.recordConcurrency ?? 1;
-    const retryBaseDelay = props.retryBaseDelay ?? Duration.millis(100);
-    const retryMaxDelay = props.retryMaxDelay ?? Duration.seconds(5);
-    const retryMaxAttempts = props.retryMaxAttempts ?? 5;
-    const retryBudget = props.retryBudget
-      ?? (timeout.isUnresolved() ? Duration.seconds(30) : Duration.millis(Math.floor(timeout.toMilliseconds() / 2)));
+    const retryBaseDelay = props.retryBaseDelay ?? Duration.millis(50);
+    const retryMaxDelay = props.retryMaxDelay ?? Duration.seconds(2);
+    const retryMaxAttempts = props.retryMaxAttempts ?? 6;
+    const retryBudget = props.retryBudget ?? (timeout.isUnresolved()
+      ? Duration.seconds(10)
+      : Duration.millis(Math.min(10_000, Math.floor(timeout.toMilliseconds() / 2))));
     const logLevel = props.logLevel ?? 'INFO';
     const keyFields = props.keyFields ?? [];
 
@@ -377,7 +378,7 @@ export class IngestStage extends Construct {
     checkRange(OWNER, 'memorySize', memorySize, 128, 10_240, 'MiB');
     checkSeconds(OWNER, 'timeout', timeout, 1, 900);
     checkMillis(OWNER, 'retryBaseDelay', retryBaseDelay, 1, 60_000);
-    checkMillis(OWNER, 'retryMaxDelay', retryMaxDelay, 1, 900_000);
+    checkMillis(OWNER, 'retryMaxDelay', retryMaxDelay, 1, 300_000);
     checkRange(OWNER, 'retryMaxAttempts', retryMaxAttempts, 1, 100);
     if (!retryBaseDelay.isUnresolved() && !retryMaxDelay.isUnresolved() && retryMaxDelay.toMilliseconds() < retryBaseDelay.toMilliseconds()) {
       throw new Error(`${OWNER} retryMaxDelay must be at least retryBaseDelay (given ${retryMaxDelay.toHumanString()}, retryBaseDelay ${retryBaseDelay.toHumanString()})`);

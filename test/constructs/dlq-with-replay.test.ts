@@ -169,7 +169,7 @@ describe('DlqWithReplay options', () => {
 });
 
 describe('DlqWithReplay grants and metrics', () => {
-  it('grantSend grants SendMessage on the queue and PutObject on dlq/* only', () => {
+  it('grantSend grants SendMessage on the queue and PutObject on dlq-payloads/* only', () => {
     const stack = testStack();
     const d = dlq({}, stack);
     const writer = new iam.Role(stack, 'Writer', { assumedBy: new iam.AccountRootPrincipal() });
@@ -177,7 +177,7 @@ describe('DlqWithReplay grants and metrics', () => {
     const statements = policyStatements(Template.fromStack(stack));
     expect(statements.map((s) => [actionsOf(s), s.Resource])).toEqual([
       [['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], { 'Fn::GetAtt': [expect.stringMatching(/^DlqQueue/), 'Arn'] }],
-      [['s3:PutObject'], { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^DlqOverflow/), 'Arn'] }, '/dlq/*']] }],
+      [['s3:PutObject'], { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^DlqOverflow/), 'Arn'] }, '/dlq-payloads/*']] }],
     ]);
   });
   it('grantSend grants the customer key', () => {
@@ -208,7 +208,8 @@ describe('DlqWithReplay validation', () => {
   const cases: Array<[string, DlqWithReplayProps, RegExp]> = [
     ['retentionPeriod is above 14 days', { retentionPeriod: Duration.days(15), overflowExpiration: Duration.days(30) }, /DlqWithReplay retentionPeriod must be .*between 60 and 1209600 seconds \(given 15 days\)/],
     ['retentionPeriod is below 1 minute', { retentionPeriod: Duration.seconds(30), oldestMessageAgeAlarmThreshold: Duration.seconds(60) }, /retentionPeriod .*\(given 30 seconds\)/],
-    ['maxMessageBytes is above 1 MiB', { maxMessageBytes: 2_000_000 }, /maxMessageBytes must be an integer between 1024 and 1048576 \(given 2000000\)/],
+    ['maxMessageBytes is below 4 KiB', { maxMessageBytes: 1024 }, /maxMessageBytes .*\(given 1024\)/],
+    ['maxMessageBytes is above 1 MiB', { maxMessageBytes: 2_000_000 }, /maxMessageBytes must be an integer between 4096 and 1048576 \(given 2000000\)/],
     ['depthAlarmThreshold is 0', { depthAlarmThreshold: 0 }, /depthAlarmThreshold must be an integer between 1 and 1000000000 \(given 0\)/],
     ['oldestMessageAgeAlarmThreshold is below 1 minute', { oldestMessageAgeAlarmThreshold: Duration.seconds(10) }, /oldestMessageAgeAlarmThreshold .*\(given 10 seconds\)/],
     ['oldestMessageAgeAlarmThreshold exceeds the retention', { retentionPeriod: Duration.days(2), oldestMessageAgeAlarmThreshold: Duration.days(3) }, /oldestMessageAgeAlarmThreshold must not exceed retentionPeriod.*\(given 3 days, retentionPeriod 2 days\)/],

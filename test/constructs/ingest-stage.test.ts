@@ -53,10 +53,10 @@ describe('IngestStage defaults', () => {
   it('keyFields default to [] (whole payload)', () => expect(env[ENV.keyFields]).toBe('[]'));
   it('maxRecordSizeBytes defaults to 1 MiB', () => expect(env[ENV.maxRecordBytes]).toBe('1048576'));
   it('recordConcurrency defaults to 1', () => expect(env[ENV.recordConcurrency]).toBe('1'));
-  it('retryBudget defaults to half the timeout (30 s)', () => expect(env[ENV.retryBudgetMs]).toBe('30000'));
-  it('retryBaseDelay defaults to 100 ms', () => expect(env[ENV.retryBaseMs]).toBe('100'));
-  it('retryMaxDelay defaults to 5 s', () => expect(env[ENV.retryCapMs]).toBe('5000'));
-  it('retryMaxAttempts defaults to 5', () => expect(env[ENV.retryMaxAttempts]).toBe('5'));
+  it('retryBudget defaults to 10 s', () => expect(env[ENV.retryBudgetMs]).toBe('10000'));
+  it('retryBaseDelay defaults to 50 ms', () => expect(env[ENV.retryBaseMs]).toBe('50'));
+  it('retryMaxDelay defaults to 2 s', () => expect(env[ENV.retryCapMs]).toBe('2000'));
+  it('retryMaxAttempts defaults to 6', () => expect(env[ENV.retryMaxAttempts]).toBe('6'));
   it('logLevel defaults to INFO', () => expect(env.POWERTOOLS_LOG_LEVEL).toBe('INFO'));
   it('sets the Powertools metrics namespace and service', () => {
     expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe(METRICS_NAMESPACE);
@@ -182,8 +182,9 @@ describe('IngestStage options', () => {
       [ENV.stage]: 'enrich',
     });
   });
-  it('derives the default retryBudget from a custom timeout', () => {
-    expect(handlerEnv(template({ timeout: Duration.seconds(20) }))[ENV.retryBudgetMs]).toBe('10000');
+  it('the default retryBudget is half of a timeout shorter than 20 s', () => {
+    expect(handlerEnv(template({ timeout: Duration.seconds(6) }))[ENV.retryBudgetMs]).toBe('3000');
+    expect(handlerEnv(template({ timeout: Duration.minutes(5) }))[ENV.retryBudgetMs]).toBe('10000');
   });
   it('sets memory, timeout, log retention, log key and log removal policy', () => {
     const t = templateOf((s) => stage({
@@ -392,7 +393,7 @@ describe('IngestStage validation', () => {
     ['memorySize is below 128 MiB', { memorySize: 64 }, /memorySize must be an integer between 128 and 10240 MiB \(given 64 MiB\)/],
     ['timeout is above 15 minutes', { timeout: Duration.minutes(16) }, /timeout must be .*between 1 and 900 seconds \(given 16 minutes\)/],
     ['retryBaseDelay is 0', { retryBaseDelay: Duration.millis(0) }, /retryBaseDelay must be between 1 and 60000 milliseconds \(given 0 millis\)/],
-    ['retryMaxDelay is above 15 minutes', { retryMaxDelay: Duration.minutes(20) }, /retryMaxDelay must be between 1 and 900000 milliseconds \(given 20 minutes\)/],
+    ['retryMaxDelay is above 5 minutes', { retryMaxDelay: Duration.minutes(6) }, /retryMaxDelay must be between 1 and 300000 milliseconds \(given 6 minutes\)/],
     ['retryMaxDelay is below retryBaseDelay', { retryBaseDelay: Duration.seconds(2), retryMaxDelay: Duration.seconds(1) }, /retryMaxDelay must be at least retryBaseDelay \(given 1 second, retryBaseDelay 2 seconds\)/],
     ['retryMaxAttempts is 0', { retryMaxAttempts: 0 }, /retryMaxAttempts must be an integer between 1 and 100 \(given 0\)/],
     ['retryBudget is not shorter than the timeout', { retryBudget: Duration.minutes(1), timeout: Duration.minutes(1) }, /retryBudget must be shorter than timeout.*\(given 1 minute, timeout 1 minute\)/],
