@@ -48,6 +48,8 @@ describe('DataPipeline', () => {
     expect(byPrefix('SinkTarget')?.Value).toEqual({ Ref: expect.stringMatching(/^OrdersIngestSinkTable/) });
     for (const output of Object.values(outputs)) {
       expect(output.Export).toBeUndefined();
+      // the tools (lib/replay/targets.ts) group outputs by this suffix
+      expect(output.Description).toMatch(/ \(pipeline orders\)$/);
     }
   });
   it('has no SinkTarget output with IngestSink.none()', () => {
