@@ -47,6 +47,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'commander@^14',
     'cli-progress@^3',
     'ajv@^8',
+    'ajv-formats@^3',
     'uuid@^11',
     '@aws-lambda-powertools/logger@2.36.0',
     '@aws-lambda-powertools/metrics@2.36.0',
@@ -100,7 +101,7 @@ project.bundler.addBundle('./lib/runtime/index.ts', { ...handlerBundle, minify: 
 project.addFields({
   exports: {
     '.': { types: './dist/index.d.ts', default: './dist/index.js' },
-    './runtime': { types: './dist-runtime/runtime/index.d.ts', default: './assets/lib/runtime/index/index.js' },
+    './runtime': { types: './dist-runtime/lib/runtime/index.d.ts', default: './assets/lib/runtime/index/index.js' },
     './package.json': './package.json',
     './.jsii': './.jsii',
   },
