@@ -207,6 +207,14 @@ export class QualityRules {
   }
 
   /**
+   * Bounds a rule is evaluated with: its own `warn` and `fail` when it gives either, else the kind's defaults.
+   */
+  public static effectiveBounds(rule: QualityRule): DefaultBounds {
+    if (rule.warn || rule.fail) return { warn: rule.warn, fail: rule.fail };
+    return QualityRules.defaultBounds(rule.kind, rule.driftMethod);
+  }
+
+  /**
    * Checks rules before deployment. Returns one message per problem, saying what was given and what is allowed
    * (empty when valid). `knownColumns` (top-level or dot paths), when given, are the only columns rules may name.
    */
@@ -351,9 +359,7 @@ export function validateQualityRules(rules: readonly QualityRule[], knownColumns
     }
 
     // Bounds
-    const defaults = QualityRules.defaultBounds(kind, rule.driftMethod);
-    const warn = rule.warn ?? (rule.fail ? undefined : defaults.warn);
-    const fail = rule.fail ?? (rule.warn ? undefined : defaults.fail);
+    const { warn, fail } = QualityRules.effectiveBounds(rule);
     if (!warn && !fail) {
       err(`${kind} rules need warn or fail bounds (given none; e.g. fail: { min: 0, max: 100 })`);
       return;

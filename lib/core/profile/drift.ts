@@ -232,7 +232,10 @@ export function categoryCounts(col: ColumnProfile): Map<string, number> {
 export const OTHER = '\u0000other';
 
 /** Aligned histograms of baseline and current over the union of their categories. */
-export function alignCategories(baseline: ReadonlyMap<string, number>, current: ReadonlyMap<string, number>): { expected: number[]; actual: number[]; keys: string[] } {
+export function alignCategories(
+  baseline: ReadonlyMap<string, number>,
+  current: ReadonlyMap<string, number>,
+): { expected: number[]; actual: number[]; keys: string[] } {
   const keys = [...new Set([...baseline.keys(), ...current.keys()])].sort();
   return { keys, expected: keys.map((k) => baseline.get(k) ?? 0), actual: keys.map((k) => current.get(k) ?? 0) };
 }

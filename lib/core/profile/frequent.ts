@@ -1,3 +1,4 @@
+/* eslint-disable no-bitwise */ // hashing, register packing and index arithmetic are bit operations by nature
 /**
  * Frequent items: Misra-Gries summary with the mergeable-summaries merge (Agarwal et al. 2012).
  *
@@ -8,46 +9,131 @@
  * <= maxError. Strings longer than MAX_ITEM_CHARS are truncated (bounded state).
  */
 
+import { hashOut, hashString } from './hash';
+
 export const DEFAULT_FREQUENT_ITEMS = 64;
 /** Longest item kept (UTF-16 units); longer strings are truncated with a marker. */
 export const MAX_ITEM_CHARS = 128;
 
 export class MisraGries {
+  /** Rebuilds a sketch from its serialized form; throws on a corrupt state. */
+  static deserialize(s: FrequentState): MisraGries {
+    const mg = new MisraGries(s.cap);
+    if (s.items.length > s.cap) throw new Error(`invalid frequent items: ${s.items.length} items above capacity ${s.cap}`);
+    for (const [k, v] of s.items) {
+      hashString(k);
+      mg.insertNew(k, hashOut.h1 | 0, v);
+    }
+    mg.n = s.n;
+    mg.maxError = s.err;
+    return mg;
+  }
+
   readonly capacity: number;
-  readonly counts = new Map<string, number>();
   /** Values added. */
   n = 0;
   /** Upper bound on the underestimate of any count (total decrement applied). */
   maxError = 0;
+  /**
+   * Open-addressing table (linear probing) sized 2x capacity, keyed by the item's 32-bit hash: no allocation per
+   * update (a Map of boxed counters spent most of its time in inserts, deletes and GC on high-cardinality
+   * columns). Entries are only removed by a decrement, which rebuilds the table, so there are no tombstones.
+   */
+  private keys: Array<string | undefined>;
+  private hashes: Int32Array;
+  private cnt: Float64Array;
+  private used = 0;
+  private readonly mask: number;
 
   constructor(capacity: number = DEFAULT_FREQUENT_ITEMS) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 4096) {
       throw new RangeError(`frequent items capacity must be an integer between 1 and 4096 (given ${capacity})`);
     }
     this.capacity = capacity;
+    let t = 4;
+    while (t < 2 * capacity) t <<= 1;
+    this.mask = t - 1;
+    this.keys = new Array<string | undefined>(t).fill(undefined);
+    this.hashes = new Int32Array(t);
+    this.cnt = new Float64Array(t);
   }
 
-  update(item: string, weight = 1): void {
-    if (item.length > MAX_ITEM_CHARS) item = item.slice(0, MAX_ITEM_CHARS) + '\u2026';
+  /** Current counters (a copy: item -> lower-bound count). */
+  get counts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (let i = 0; i <= this.mask; i++) if (this.keys[i] !== undefined) out.set(this.keys[i]!, this.cnt[i]);
+    return out;
+  }
+
+  /** Number of counters in use. */
+  get size(): number {
+    return this.used;
+  }
+
+  /** Slot of `item` (hash `h`), or the empty slot where it would go. */
+  private slot(item: string, h: number): number {
+    let i = h & this.mask;
+    for (;;) {
+      const k = this.keys[i];
+      if (k === undefined || (this.hashes[i] === h && k === item)) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /**
+   * Adds `weight` occurrences of `item`. `hash` must be `hashString(item)`'s first lane when given (the profiler
+   * already computed it for the HLL sketch); it is recomputed otherwise.
+   */
+  update(item: string, weight = 1, hash?: number): void {
+    if (item.length > MAX_ITEM_CHARS) {
+      item = item.slice(0, MAX_ITEM_CHARS) + '\u2026';
+      hash = undefined;
+    }
+    if (hash === undefined) {
+      hashString(item);
+      hash = hashOut.h1;
+    }
+    hash |= 0;
     this.n += weight;
-    const c = this.counts.get(item);
-    if (c !== undefined) {
-      this.counts.set(item, c + weight);
+    let i = this.slot(item, hash);
+    if (this.keys[i] !== undefined) {
+      this.cnt[i] += weight;
       return;
     }
-    if (this.counts.size < this.capacity) {
-      this.counts.set(item, weight);
-      return;
+    if (this.used >= this.capacity) {
+      // Full: decrement every counter (and the new item) by the smallest of them and the new weight.
+      let dec = weight;
+      for (let j = 0; j <= this.mask; j++) if (this.keys[j] !== undefined && this.cnt[j] < dec) dec = this.cnt[j];
+      this.decrement(dec);
+      weight -= dec;
+      if (weight <= 0) return;
+      i = this.slot(item, hash);
     }
-    // Full: decrement every counter (and the new item) by the smallest of them and the new weight.
-    let dec = weight;
-    for (const v of this.counts.values()) if (v < dec) dec = v;
+    this.keys[i] = item;
+    this.hashes[i] = hash;
+    this.cnt[i] = weight;
+    this.used++;
+  }
+
+  /** Subtracts `dec` from every counter, drops the non-positive ones and rebuilds the table. */
+  private decrement(dec: number): void {
     this.maxError += dec;
-    for (const [k, v] of this.counts) {
-      if (v <= dec) this.counts.delete(k);
-      else this.counts.set(k, v - dec);
+    const keep: Array<[string, number, number]> = [];
+    for (let j = 0; j <= this.mask; j++) {
+      const k = this.keys[j];
+      if (k !== undefined && this.cnt[j] > dec) keep.push([k, this.hashes[j], this.cnt[j] - dec]);
     }
-    if (weight > dec) this.counts.set(item, weight - dec);
+    this.keys.fill(undefined);
+    this.used = 0;
+    for (const [k, h, c] of keep) this.insertNew(k, h, c);
+  }
+
+  private insertNew(item: string, h: number, c: number): void {
+    const i = this.slot(item, h);
+    this.keys[i] = item;
+    this.hashes[i] = h;
+    this.cnt[i] = c;
+    this.used++;
   }
 
   /** Merges another summary (in place); the result has this summary's capacity. */
@@ -55,24 +141,32 @@ export class MisraGries {
     if (other.capacity !== this.capacity) {
       throw new RangeError(`cannot merge frequent-item summaries of different capacity (${this.capacity} and ${other.capacity})`);
     }
-    for (const [k, v] of other.counts) this.counts.set(k, (this.counts.get(k) ?? 0) + v);
+    const all = this.counts;
+    for (const [k, c] of other.counts) all.set(k, (all.get(k) ?? 0) + c);
     this.n += other.n;
     this.maxError += other.maxError;
-    if (this.counts.size > this.capacity) {
-      const sorted = [...this.counts.values()].sort((a, b) => b - a);
-      const dec = sorted[this.capacity];
+    let dec = 0;
+    if (all.size > this.capacity) {
+      // Subtract the (capacity+1)-th largest count: at most `capacity` counters stay positive.
+      dec = [...all.values()].sort((a, b) => b - a)[this.capacity];
       this.maxError += dec;
-      for (const [k, v] of this.counts) {
-        if (v <= dec) this.counts.delete(k);
-        else this.counts.set(k, v - dec);
-      }
+    }
+    this.keys.fill(undefined);
+    this.used = 0;
+    for (const [k, c] of all) {
+      if (c <= dec) continue;
+      hashString(k);
+      this.insertNew(k, hashOut.h1 | 0, c - dec);
     }
     return this;
   }
 
   /** Lower-bound estimate of an item's count (0 if absent); the true count is within [estimate, estimate + maxError]. */
   estimate(item: string): number {
-    return this.counts.get(item) ?? 0;
+    if (item.length > MAX_ITEM_CHARS) item = item.slice(0, MAX_ITEM_CHARS) + '\u2026';
+    hashString(item);
+    const i = this.slot(item, hashOut.h1 | 0);
+    return this.keys[i] === undefined ? 0 : this.cnt[i];
   }
 
   /** Items by decreasing estimated count (ties by item, so the order is deterministic). */
@@ -88,14 +182,6 @@ export class MisraGries {
     return { cap: this.capacity, n: this.n, err: this.maxError, items };
   }
 
-  static deserialize(s: FrequentState): MisraGries {
-    const mg = new MisraGries(s.cap);
-    if (s.items.length > s.cap) throw new Error(`invalid frequent items: ${s.items.length} items above capacity ${s.cap}`);
-    for (const [k, v] of s.items) mg.counts.set(k, v);
-    mg.n = s.n;
-    mg.maxError = s.err;
-    return mg;
-  }
 }
 
 export interface FrequentState {

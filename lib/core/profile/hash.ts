@@ -1,3 +1,4 @@
+/* eslint-disable no-bitwise */ // hashing, register packing and index arithmetic are bit operations by nature
 /**
  * 64-bit hashing of column values for the HyperLogLog sketch, as two 32-bit lanes (no BigInt on the hot path).
  *

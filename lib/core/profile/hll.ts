@@ -1,3 +1,4 @@
+/* eslint-disable no-bitwise */ // hashing, register packing and index arithmetic are bit operations by nature
 /**
  * HyperLogLog distinct-count sketch (Flajolet et al. 2007) with Ertl's improved estimator
  * ("New cardinality estimation algorithms for HyperLogLog sketches", 2017).
@@ -18,6 +19,40 @@ const MIN_LG_K = 4;
 const MAX_LG_K = 16; // sparse encoding stores register indexes as uint16
 
 export class HyperLogLog {
+  /** Rebuilds a sketch from its serialized form; throws on a corrupt state. */
+  static deserialize(text: string): HyperLogLog {
+    const m = /^([sd])(\d+):(.*)$/s.exec(text);
+    if (!m) throw new Error('invalid HLL encoding');
+    const hll = new HyperLogLog(Number(m[2]));
+    const bytes = base64ToBytes(m[3]);
+    const regs = hll.registers;
+    const q = 64 - hll.lgK;
+    if (m[1] === 's') {
+      if (bytes.length % 3 !== 0) throw new Error('invalid sparse HLL encoding');
+      for (let j = 0; j < bytes.length; j += 3) {
+        const idx = (bytes[j] << 8) | bytes[j + 1];
+        if (idx >= regs.length) throw new Error('invalid sparse HLL register index');
+        regs[idx] = bytes[j + 2];
+      }
+    } else {
+      if (bytes.length !== Math.ceil((regs.length * 6) / 8)) throw new Error('invalid dense HLL length');
+      let bit = 0;
+      for (let i = 0; i < regs.length; i++, bit += 6) {
+        const byte = bit >>> 3;
+        const shift = bit & 7;
+        const word = bytes[byte] | (byte + 1 < bytes.length ? bytes[byte + 1] << 8 : 0);
+        regs[i] = (word >>> shift) & 0x3f;
+      }
+    }
+    let nz = 0;
+    for (let i = 0; i < regs.length; i++) {
+      if (regs[i] > q + 1) throw new Error('invalid HLL register value');
+      if (regs[i] !== 0) nz++;
+    }
+    hll.nonZero = nz;
+    return hll;
+  }
+
   readonly lgK: number;
   readonly registers: Uint8Array;
   /** Number of registers that are not zero (kept for the sparse encoding). */
@@ -115,38 +150,6 @@ export class HyperLogLog {
     return `d${this.lgK}:` + bytesToBase64(out);
   }
 
-  static deserialize(text: string): HyperLogLog {
-    const m = /^([sd])(\d+):(.*)$/s.exec(text);
-    if (!m) throw new Error('invalid HLL encoding');
-    const hll = new HyperLogLog(Number(m[2]));
-    const bytes = base64ToBytes(m[3]);
-    const regs = hll.registers;
-    const q = 64 - hll.lgK;
-    if (m[1] === 's') {
-      if (bytes.length % 3 !== 0) throw new Error('invalid sparse HLL encoding');
-      for (let j = 0; j < bytes.length; j += 3) {
-        const idx = (bytes[j] << 8) | bytes[j + 1];
-        if (idx >= regs.length) throw new Error('invalid sparse HLL register index');
-        regs[idx] = bytes[j + 2];
-      }
-    } else {
-      if (bytes.length !== Math.ceil((regs.length * 6) / 8)) throw new Error('invalid dense HLL length');
-      let bit = 0;
-      for (let i = 0; i < regs.length; i++, bit += 6) {
-        const byte = bit >>> 3;
-        const shift = bit & 7;
-        const word = bytes[byte] | (byte + 1 < bytes.length ? bytes[byte + 1] << 8 : 0);
-        regs[i] = (word >>> shift) & 0x3f;
-      }
-    }
-    let nz = 0;
-    for (let i = 0; i < regs.length; i++) {
-      if (regs[i] > q + 1) throw new Error('invalid HLL register value');
-      if (regs[i] !== 0) nz++;
-    }
-    hll.nonZero = nz;
-    return hll;
-  }
 }
 
 function sigma(x: number): number {

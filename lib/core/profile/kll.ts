@@ -1,3 +1,4 @@
+/* eslint-disable no-bitwise */ // hashing, register packing and index arithmetic are bit operations by nature
 /**
  * KLL quantile sketch (Karnin, Lang, Liberty 2016), lazy-compaction variant of Liberty's reference
  * implementation (github.com/edoliberty/streaming-quantiles).
@@ -20,11 +21,38 @@ import { XorShift32 } from './hash';
 export const DEFAULT_KLL_K = 256;
 const C = 2 / 3;
 const MIN_CAPACITY = 2;
+/**
+ * Level 0 (weight-1, exact items) holds at least this many items before it is compacted, so that compactions
+ * (a sort and a merge) are amortized over many updates. Deviation from the reference: it only adds exact items
+ * (never more error) and at most this many retained items.
+ */
+const MIN_LEVEL0_CAPACITY = 256;
 
 /** Coin flips for compaction. Seeded: two runs over the same stream produce the same sketch. */
 const coin = new XorShift32(0x5eed);
 
 export class KllSketch {
+  /** Rebuilds a sketch from its serialized form; throws on a corrupt state. */
+  static deserialize(s: KllState): KllSketch {
+    const sk = new KllSketch(s.k);
+    const items = decodeFloats(s.items);
+    const total = s.sizes.reduce((a, b) => a + b, 0);
+    if (total !== items.length) throw new Error(`invalid KLL state: sizes sum to ${total}, ${items.length} items`);
+    let off = 0;
+    sk.levels = s.sizes.map((len) => {
+      const l = items.slice(off, off + len);
+      off += len;
+      return l;
+    });
+    if (sk.levels.length === 0) sk.levels = [[]];
+    sk.n = s.n;
+    sk.min = s.min ?? Infinity;
+    sk.max = s.max ?? -Infinity;
+    sk.retained = total;
+    sk.maxRetained = sk.recomputeCapacities();
+    return sk;
+  }
+
   readonly k: number;
   /** levels[h]: items of weight 2^h; level 0 is unsorted, higher levels are sorted after a compaction. */
   levels: number[][] = [[]];
@@ -34,6 +62,8 @@ export class KllSketch {
   max = -Infinity;
   private retained = 0;
   private maxRetained: number;
+  /** capacities[h], recomputed when a level is added. */
+  private capacities: number[] = [];
   private sorted: { items: Float64Array; cum: Float64Array } | null = null;
 
   constructor(k: number = DEFAULT_KLL_K) {
@@ -41,17 +71,19 @@ export class KllSketch {
       throw new RangeError(`KLL k must be an integer between 8 and 65535 (given ${k})`);
     }
     this.k = k;
-    this.maxRetained = this.capacity(0);
+    this.maxRetained = this.recomputeCapacities();
   }
 
-  private capacity(h: number): number {
-    const depth = this.levels.length - h - 1;
-    return Math.max(MIN_CAPACITY, Math.ceil(this.k * Math.pow(C, depth))) + 1;
-  }
-
-  private totalCapacity(): number {
+  /** Recomputes the level capacities for the current number of levels; returns their sum. */
+  private recomputeCapacities(): number {
+    const H = this.levels.length;
+    this.capacities = new Array<number>(H);
     let s = 0;
-    for (let h = 0; h < this.levels.length; h++) s += this.capacity(h);
+    for (let h = 0; h < H; h++) {
+      const c = Math.max(h === 0 ? MIN_LEVEL0_CAPACITY : MIN_CAPACITY, Math.ceil(this.k * Math.pow(C, H - h - 1))) + 1;
+      this.capacities[h] = c;
+      s += c;
+    }
     return s;
   }
 
@@ -69,12 +101,12 @@ export class KllSketch {
     while (this.retained >= this.maxRetained) {
       for (let h = 0; h < this.levels.length; h++) {
         const level = this.levels[h];
-        if (level.length >= this.capacity(h)) {
+        if (level.length >= this.capacities[h]) {
           if (h + 1 >= this.levels.length) {
             this.levels.push([]);
-            this.maxRetained = this.totalCapacity();
+            this.maxRetained = this.recomputeCapacities();
           }
-          level.sort((a, b) => a - b);
+          if (h === 0) sortNumbers(level); // higher levels are kept sorted
           const next = this.levels[h + 1];
           // Odd length: the last (largest) item stays at this level, so weight is conserved exactly.
           const pairs = level.length >>> 1;
@@ -103,7 +135,7 @@ export class KllSketch {
     this.min = Math.min(this.min, other.min);
     this.max = Math.max(this.max, other.max);
     this.retained = this.levels.reduce((s, l) => s + l.length, 0);
-    this.maxRetained = this.totalCapacity();
+    this.maxRetained = this.recomputeCapacities();
     this.sorted = null;
     this.compress();
     return this;
@@ -181,25 +213,6 @@ export class KllSketch {
     };
   }
 
-  static deserialize(s: KllState): KllSketch {
-    const sk = new KllSketch(s.k);
-    const items = decodeFloats(s.items);
-    const total = s.sizes.reduce((a, b) => a + b, 0);
-    if (total !== items.length) throw new Error(`invalid KLL state: sizes sum to ${total}, ${items.length} items`);
-    let off = 0;
-    sk.levels = s.sizes.map((len) => {
-      const l = items.slice(off, off + len);
-      off += len;
-      return l;
-    });
-    if (sk.levels.length === 0) sk.levels = [[]];
-    sk.n = s.n;
-    sk.min = s.min ?? Infinity;
-    sk.max = s.max ?? -Infinity;
-    sk.retained = total;
-    sk.maxRetained = sk.totalCapacity();
-    return sk;
-  }
 }
 
 /** Serialized KLL sketch. */
@@ -210,6 +223,26 @@ export interface KllState {
   max: number | null;
   sizes: number[];
   items: string;
+}
+
+const scratch = { buf: new Float64Array(1024) };
+
+/** Sorts numbers ascending in place with the typed-array sort (native numeric, no comparator calls). */
+function sortNumbers(a: number[]): void {
+  // Already ascending (timestamps, sequence numbers): nothing to do.
+  let sorted = true;
+  for (let i = 1; i < a.length; i++) {
+    if (a[i] < a[i - 1]) {
+      sorted = false;
+      break;
+    }
+  }
+  if (sorted) return;
+  if (scratch.buf.length < a.length) scratch.buf = new Float64Array(Math.max(a.length, 2 * scratch.buf.length));
+  const buf = scratch.buf.subarray(0, a.length);
+  for (let i = 0; i < a.length; i++) buf[i] = a[i];
+  buf.sort();
+  for (let i = 0; i < a.length; i++) a[i] = buf[i];
 }
 
 function mergeSorted(a: number[], b: number[]): number[] {

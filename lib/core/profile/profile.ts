@@ -8,8 +8,8 @@
  * (`serializeProfile`, versioned JSON `{ v: 1, ... }`), and merged downstream (`mergeProfiles`: counts add,
  * min/max combine, moments by the parallel formula, sketches by union). Pure: no I/O, no AWS SDK.
  */
-import { hashBoolean, hashNumber, hashString } from './hash';
 import { DEFAULT_FREQUENT_ITEMS, FrequentState, MisraGries } from './frequent';
+import { hashBoolean, hashNumber, hashOut, hashString } from './hash';
 import { DEFAULT_HLL_LG_K, HyperLogLog } from './hll';
 import { DEFAULT_KLL_K, KllSketch, KllState } from './kll';
 import { Moments, addValue, emptyMoments, mergeMoments, variance } from './moments';
@@ -260,26 +260,20 @@ function trackEventTime(profile: Profile, obj: Record<string, unknown>, path: re
   if (profile.eventTimeMax === null || t > profile.eventTimeMax) profile.eventTimeMax = t;
 }
 
-function column(profile: Profile, path: string): ColumnProfile | undefined {
-  let col = profile.columns.get(path);
-  if (col === undefined) {
-    if (profile.columns.size >= profile.config.maxColumns) return undefined;
-    col = new ColumnProfile();
-    profile.columns.set(path, col);
-  }
-  return col;
-}
-
 function visit(profile: Profile, obj: Record<string, unknown>, prefix: string, depth: number): void {
-  const keys = Object.keys(obj);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i];
+  // for-in (no key array allocated); records are plain JSON objects, inherited keys are skipped.
+  for (const key in obj) {
+    if (!hasOwn.call(obj, key)) continue;
     const path = prefix === '' ? key : prefix + key;
     const value = obj[key];
-    const col = column(profile, path);
+    let col = profile.columns.get(path);
     if (col === undefined) {
-      profile.columnOverflow++;
-      continue;
+      if (profile.columns.size >= profile.config.maxColumns) {
+        profile.columnOverflow++;
+        continue;
+      }
+      col = new ColumnProfile();
+      profile.columns.set(path, col);
     }
     col.count++;
     switch (typeof value) {
@@ -317,6 +311,8 @@ function visit(profile: Profile, obj: Record<string, unknown>, prefix: string, d
   }
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 function addNumber(profile: Profile, col: ColumnProfile, x: number): void {
   if (!Number.isFinite(x)) {
     col.nonFinite++;
@@ -338,7 +334,7 @@ function addString(profile: Profile, col: ColumnProfile, s: string): void {
   col.lenSum += len;
   hashString(s);
   (col.hll ??= new HyperLogLog(profile.config.hllLgK)).addHash();
-  (col.freq ??= new MisraGries(profile.config.frequentItems)).update(s);
+  (col.freq ??= new MisraGries(profile.config.frequentItems)).update(s, 1, hashOut.h1);
 }
 
 function checkConditions(profile: Profile, path: string, col: ColumnProfile, value: unknown): void {

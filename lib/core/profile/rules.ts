@@ -3,16 +3,6 @@
  * the profiles of previous windows. Pure: the caller loads the history and decides what to do with results.
  */
 import {
-  DriftMethod,
-  QUALITY_DEFAULTS,
-  QualityBounds,
-  QualityMetric,
-  QualityRule,
-  QualityRuleKind,
-  QualityRules,
-  QualityValueType,
-} from '../../../constructs/quality-rules';
-import {
   alignCategories,
   binFractions,
   categoryCounts,
@@ -24,6 +14,16 @@ import {
 } from './drift';
 import { variance } from './moments';
 import { ColumnProfile, ConditionSpec, Profile, mergeColumnProfiles } from './profile';
+import {
+  DriftMethod,
+  QUALITY_DEFAULTS,
+  QualityBounds,
+  QualityMetric,
+  QualityRule,
+  QualityRuleKind,
+  QualityRules,
+  QualityValueType,
+} from '../../../constructs/quality-rules';
 
 export type RuleStatus = 'pass' | 'warn' | 'fail' | 'skipped';
 
@@ -222,7 +222,7 @@ function observe(rule: QualityRule, current: Profile, history: readonly Profile[
     case QualityRuleKind.PATTERN: {
       const id = conditionId(rule);
       if (!current.config.conditions.some((c) => c.id === id)) {
-        skip(`the profile does not count this rule's condition (build it with conditionsForRules(rules))`);
+        skip('the profile does not count this rule\'s condition (build it with conditionsForRules(rules))');
       }
       const counts = col?.conditions?.get(id);
       if (!counts || counts.checked === 0) skip(`column '${column}' has no non-null values`);
@@ -309,7 +309,12 @@ function observeDrift(rule: QualityRule, current: Profile, history: readonly Pro
  * chronological order (the last one is the window just before `current`). Never throws for a rule: a rule that
  * cannot be evaluated (too little history, minimum rows not met, column without values) is 'skipped' with a reason.
  */
-export function evaluateRules(rules: readonly QualityRule[], current: Profile, history: readonly Profile[], opts: EvaluateOptions = {}): RuleResult[] {
+export function evaluateRules(
+  rules: readonly QualityRule[],
+  current: Profile,
+  history: readonly Profile[],
+  opts: EvaluateOptions = {},
+): RuleResult[] {
   return rules.map((rule) => {
     const { warn, fail } = QualityRules.effectiveBounds(rule);
     const base = { rule: rule.name, kind: rule.kind, column: rule.column ?? null, ...(warn ? { warn } : {}), ...(fail ? { fail } : {}) };

@@ -4,6 +4,7 @@
  * strings, and drift on every numeric or categorical column. Meant as a reviewed starting point
  * (`phoenix profile suggest`), not as a final contract: a sample cannot show what it did not contain.
  */
+import { Profile, ProfileConfig, createProfile, updateProfile } from './profile';
 import {
   DriftMethod,
   QualityMetric,
@@ -11,7 +12,6 @@ import {
   QualityRuleKind,
   QualityValueType,
 } from '../../../constructs/quality-rules';
-import { Profile, ProfileConfig, createProfile, updateProfile } from './profile';
 
 export interface SuggestOptions {
   /** Strings with at most this many distinct values get an allowed-values rule. @default 20 */

@@ -30,8 +30,14 @@ function comparable(p: Profile, tolerant = false) {
   const cols: Record<string, unknown> = {};
   for (const [name, c] of [...p.columns].sort(([a], [b]) => (a < b ? -1 : 1))) {
     cols[name] = {
-      count: c.count, nulls: c.nulls, nonFinite: c.nonFinite, types: [c.int, c.frac, c.bool, c.str, c.obj, c.array], trues: c.trues,
-      n: c.moments.n, mean: round(c.moments.mean), m2: round(c.moments.m2),
+      count: c.count,
+      nulls: c.nulls,
+      nonFinite: c.nonFinite,
+      types: [c.int, c.frac, c.bool, c.str, c.obj, c.array],
+      trues: c.trues,
+      n: c.moments.n,
+      mean: round(c.moments.mean),
+      m2: round(c.moments.m2),
       kll: c.kll ? { n: c.kll.n, min: c.kll.min, max: c.kll.max, q: [0.1, 0.5, 0.9].map((q) => c.kll!.quantile(q)) } : null,
       hll: c.hll ? c.hll.serialize() : null,
       len: [c.lenMin, c.lenMax, c.lenSum],
@@ -43,16 +49,21 @@ function comparable(p: Profile, tolerant = false) {
 }
 
 const recordArb = fc.oneof(
-  { weight: 9, arbitrary: fc.record({
-    n: fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.double({ min: -1e3, max: 1e3, noNaN: true }), fc.constant(null)),
-    country: fc.constantFrom('DE', 'FR', 'fr', 'USA', '', 'GB'),
-    ok: fc.boolean(),
-    ts: fc.oneof(fc.integer({ min: 1_700_000_000_000, max: 1_800_000_000_000 }), fc.constant('2026-01-02T03:04:05Z'), fc.constant('not a time')),
-    o: fc.record({ plan: fc.constantFrom('free', 'pro', 'enterprise', 7), depth: fc.record({ x: fc.integer() }) }, { requiredKeys: [] }),
-    tags: fc.array(fc.string(), { maxLength: 2 }),
-  }, { requiredKeys: ['ok'] }) },
+  {
+    weight: 9,
+    arbitrary: fc.record({
+      n: fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.double({ min: -1e3, max: 1e3, noNaN: true }), fc.constant(null)),
+      country: fc.constantFrom('DE', 'FR', 'fr', 'USA', '', 'GB'),
+      ok: fc.boolean(),
+      ts: fc.oneof(fc.integer({ min: 1_700_000_000_000, max: 1_800_000_000_000 }), fc.constant('2026-01-02T03:04:05Z'), fc.constant('not a time')),
+      o: fc.record({ plan: fc.constantFrom('free', 'pro', 'enterprise', 7), depth: fc.record({ x: fc.integer() }) }, { requiredKeys: [] }),
+      tags: fc.array(fc.string(), { maxLength: 2 }),
+    }, { requiredKeys: ['ok'] }),
+  },
   { weight: 1, arbitrary: fc.constantFrom('{not json', '[1,2]', '42', 'null', '{"n": 5, "country": "DE", "ok": true}') },
 );
+
+const windowArb = fc.array(recordArb, { maxLength: 40 });
 
 function build(records: readonly unknown[]): Profile {
   const p = createProfile({ conditions: CONDITIONS, eventTimeField: 'ts' });
@@ -63,7 +74,7 @@ function build(records: readonly unknown[]): Profile {
 describe('profile merge', () => {
   it('is associative and commutative, equals profiling the concatenation, and survives serialization (property)', () => {
     fc.assert(
-      fc.property(fc.array(recordArb, { maxLength: 40 }), fc.array(recordArb, { maxLength: 40 }), fc.array(recordArb, { maxLength: 40 }), (a, b, c) => {
+      fc.property(windowArb, windowArb, windowArb, (a, b, c) => {
         const [pa, pb, pc] = [build(a), build(b), build(c)];
         const left = mergeProfiles(mergeProfiles(pa, pb), pc);
         const right = mergeProfiles(pa, mergeProfiles(pb, pc));

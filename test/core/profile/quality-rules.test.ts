@@ -138,7 +138,13 @@ describe('documented defaults', () => {
     expect(QualityRules.defaultBounds(QualityRuleKind.DRIFT, DriftMethod.KS_P_VALUE)).toEqual({ warn: { min: 0.05 }, fail: { min: 0.01 } });
     expect(QualityRules.defaultBounds(QualityRuleKind.ANOMALY)).toEqual({ warn: { max: 3 }, fail: { max: 4 } });
     expect(QualityRules.defaultBounds(QualityRuleKind.VOLUME)).toEqual({ fail: { min: 1 } });
-    expect(QUALITY_DEFAULTS).toMatchObject({ driftBaselineWindows: 5, driftBins: 10, driftMinRows: 300, driftMinBaselineRows: 1000, anomalyWindows: 10 });
+    expect(QUALITY_DEFAULTS).toMatchObject({
+      driftBaselineWindows: 5,
+      driftBins: 10,
+      driftMinRows: 300,
+      driftMinBaselineRows: 1000,
+      anomalyWindows: 10,
+    });
     expect(QualityRules.effectiveBounds({ name: 'x', kind: QualityRuleKind.DRIFT, fail: { max: 0.5 } })).toEqual({ warn: undefined, fail: { max: 0.5 } });
   });
 });

@@ -1,3 +1,4 @@
+/* eslint-disable no-bitwise */ // hashing, register packing and index arithmetic are bit operations by nature
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MisraGries } from '../../../lib/core/profile/frequent';
@@ -49,8 +50,8 @@ describe('KLL quantile sketch', () => {
       expect(sk.n).toBe(100_000);
       expect(sk.quantile(0)).toBe(xs[0]);
       expect(sk.quantile(1)).toBe(xs[xs.length - 1]);
-      // Bounded state: about 3k items whatever n.
-      expect(sk.retainedItems).toBeLessThan(3 * sk.k + 64);
+      // Bounded state: about 3k items plus the level-0 minimum (256), whatever n.
+      expect(sk.retainedItems).toBeLessThan(4 * sk.k);
     }
   });
 
