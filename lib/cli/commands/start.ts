@@ -1,14 +1,18 @@
 import type { Command } from 'commander';
+import { addRunOptions, runLocalCommand, type LocalRunCliOptions } from './local';
+import { packageRoot } from '../../local/paths';
 
 /**
- * `phoenix start`: the main job behind `npm start`.
- * Until the local environment lands it synthesizes the example app and prints what it contains and the cdk-nag result.
+ * `phoenix start` (behind `npm start`): `phoenix local run` on this package's example app (the clickstream pipeline
+ * of bin/app.ts) with the default workload: 2,000 click events with 2% bad records and 2% duplicates. Every option
+ * of `local run` applies (e.g. `npm start -- --records 10000 --crash-rate 0.05`).
  */
 export function registerStart(program: Command): void {
-  program
+  addRunOptions(program
     .command('start')
-    .description('the main job: run the example pipeline')
-    .action(async () => {
-      process.stdout.write('phoenix start: not wired yet\n');
+    .description('the main job: run the example clickstream pipeline locally with a default workload and check that nothing is lost'))
+    .action(async (o: LocalRunCliOptions) => {
+      // The example app is synthesized from this package's cdk.json, whatever the current directory.
+      process.exitCode = await runLocalCommand({ ...o, runsDir: o.runsDir ?? `${process.cwd()}/.phoenix/runs` }, packageRoot());
     });
 }

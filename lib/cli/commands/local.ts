@@ -1,0 +1,249 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
+import type { SinkEnvelope } from '../../local/verify';
+import { UsageError } from '../index';
+
+/** Defaults of `phoenix local run` (also used by `phoenix start`). */
+export const LOCAL_RUN_DEFAULTS = {
+  records: 2000,
+  rate: 0,
+  poisonRate: 0.02,
+  duplicateRate: 0.02,
+  seed: 1,
+  sinkFailureRate: 0,
+  throttleRate: 0,
+  crashRate: 0,
+  onDemandShards: 4,
+  portBase: 0,
+  maxEnvironments: 4,
+  drainTimeoutSeconds: 120,
+} as const;
+
+export interface LocalRunCliOptions {
+  app?: string;
+  assembly?: string;
+  stack?: string;
+  stream?: string;
+  records: number;
+  rate: number;
+  poisonRate: number;
+  duplicateRate: number;
+  seed: number;
+  input?: string;
+  sinkFailureRate: number;
+  throttleRate: number;
+  crashRate: number;
+  onDemandShards: number;
+  portBase: number;
+  maxEnvironments: number;
+  drainTimeout: number;
+  runsDir?: string;
+  json?: boolean;
+  trace?: string[];
+  progress?: boolean;
+}
+
+function number(name: string, opts: { min: number; max: number; integer?: boolean }): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || n < opts.min || n > opts.max) {
+      throw new UsageError(`${name} must be ${opts.integer ? 'an integer' : 'a number'} between ${opts.min} and ${opts.max}; got ${JSON.stringify(v)}`);
+    }
+    return n;
+  };
+}
+
+const rate = (name: string): ((v: string) => number) => number(name, { min: 0, max: 1 });
+
+/** Adds the options of `local run` to a command (shared with `start`). */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('--app <command>', 'CDK app command to synthesize (default: "app" of ./cdk.json)')
+    .option('--assembly <dir>', 'use an existing cloud assembly (cdk.out) instead of synthesizing')
+    .option('--stack <name>', 'stack to run when the app has several')
+    .option('--stream <id>', 'stream to put the workload on (logical id or name) when the stack has several pipelines')
+    .option('--records <n>', 'records to put on the stream', number('--records', { min: 0, max: 1_000_000, integer: true }), LOCAL_RUN_DEFAULTS.records)
+    .option('--rate <n>', 'records per second (0 = as fast as possible)', number('--rate', { min: 0, max: 1_000_000 }), LOCAL_RUN_DEFAULTS.rate)
+    .option('--poison-rate <p>', 'fraction of bad records (invalid UTF-8, not JSON, JSON array, schema violation, missing key, oversize, deeply nested, huge number)', rate('--poison-rate'), LOCAL_RUN_DEFAULTS.poisonRate)
+    .option('--duplicate-rate <p>', 'fraction of records that re-put an identical earlier record', rate('--duplicate-rate'), LOCAL_RUN_DEFAULTS.duplicateRate)
+    .option('--seed <n>', 'seed of the workload and the fault injection', number('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }), LOCAL_RUN_DEFAULTS.seed)
+    .option('--input <file>', 'records from a file instead of the generator: one per line, JSON or base64:<bytes>')
+    .option('--sink-failure-rate <p>', 'fraction of sink writes (DynamoDB, S3) answered with a retryable error by a proxy', rate('--sink-failure-rate'), LOCAL_RUN_DEFAULTS.sinkFailureRate)
+    .option('--throttle-rate <p>', 'fraction of invocations answered "throttled"', rate('--throttle-rate'), LOCAL_RUN_DEFAULTS.throttleRate)
+    .option('--crash-rate <p>', 'probability that the function process is killed during an invocation', rate('--crash-rate'), LOCAL_RUN_DEFAULTS.crashRate)
+    .option('--on-demand-shards <n>', 'shards of on-demand streams (kinesalite has no on-demand mode)', number('--on-demand-shards', { min: 1, max: 64, integer: true }), LOCAL_RUN_DEFAULTS.onDemandShards)
+    .option('--port-base <port>', 'emulator ports: Kinesis=port, DynamoDB=port+1, SQS/SNS/S3=port+2 (0 = free ports)', number('--port-base', { min: 0, max: 65533, integer: true }), LOCAL_RUN_DEFAULTS.portBase)
+    .option('--max-environments <n>', 'most concurrent execution environments (processes) per function', number('--max-environments', { min: 1, max: 64, integer: true }), LOCAL_RUN_DEFAULTS.maxEnvironments)
+    .option('--drain-timeout <seconds>', 'how long to wait for the pipeline to process everything', number('--drain-timeout', { min: 1, max: 3600 }), LOCAL_RUN_DEFAULTS.drainTimeoutSeconds)
+    .option('--runs-dir <dir>', 'where run directories (logs, sink and DLQ dumps, summary.json) go (default .phoenix/runs)')
+    .option('--trace <correlationId...>', 'print the hops of these records (correlation id or record id)')
+    .option('--json', 'print one JSON object (no progress line)')
+    .addOption(new Option('--no-progress', 'no live progress line'));
+}
+
+function progressLine(p: RunProgress): string {
+  const secs = (p.elapsedMs / 1000).toFixed(1);
+  if (p.phase === 'synth') return `phoenix local: synthesizing the app... ${secs}s`;
+  if (p.phase === 'start') return `phoenix local: starting emulators and resources... ${secs}s`;
+  return `phoenix local: ${p.phase} ${p.produced}/${p.total} put | ${p.written} written | ${p.deadLettered} dead-lettered | ${p.duplicatesSuppressed} dup suppressed | ${p.retries} retries | ${p.invocations} invocations (${p.functionErrors} failed) | ${secs}s`;
+}
+
+const fmt = (n: number | undefined): string => (n === undefined ? '-' : String(Math.round(n)));
+
+/** The human summary of a run. */
+export function formatSummary(r: LocalRunReport): string {
+  const a = r.accounting;
+  const lines: string[] = [];
+  lines.push(`stack ${r.stack}  (run directory ${r.runDir})`);
+  lines.push(`records in        ${r.recordsIn}  (${r.validRecords} valid, ${r.duplicatesPut} duplicate puts, ${r.poisonRecords} bad)${r.producerFailed ? `, ${r.producerFailed} not put` : ''}`);
+  lines.push(`in the sink       ${r.sinkRecords}  (${a.sinkExpectedFound}/${r.validRecords} expected found)`);
+  lines.push(`dead-lettered     ${r.dlqRecords}  ${Object.entries(r.dlqByReason).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}${r.dlqMessages !== r.dlqRecords ? `  (${r.dlqMessages} messages)` : ''}`);
+  lines.push(`duplicates        ${r.duplicatesSuppressed} suppressed by the sink, ${r.duplicatesInSink} in the sink`);
+  lines.push(`lost              ${r.lost}${a.validInDlq ? `  (${a.validInDlq} valid records dead-lettered)` : ''}`);
+  lines.push(`retries           ${r.retries.handlerRecordRetries} in the handler, ${r.retries.esmBatchRetries} batch retries by the event source mapping, ${r.retries.producerRetriedEntries} producer re-puts`);
+  const proxies = Object.entries(r.faults.sinkProxies).map(([s, p]) => `${s} ${p.injected}/${p.writes} writes failed`).join(', ');
+  if (proxies || r.faults.injectedThrottles || r.faults.injectedCrashes) {
+    lines.push(`faults injected   ${[proxies, `${r.faults.injectedThrottles} throttles`, `${r.faults.injectedCrashes} crashes`].filter(Boolean).join(', ')}`);
+  }
+  const stages = Object.entries(r.latencyMs.stages).map(([s, l]) => `${s} p50 ${fmt(l.p50)} p99 ${fmt(l.p99)}`).join(', ');
+  lines.push(`latency (ms)      end-to-end p50 ${fmt(r.latencyMs.p50)} p99 ${fmt(r.latencyMs.p99)} max ${fmt(r.latencyMs.max)}; ${stages || 'no hops'}; waiting before the first hop p50 ${fmt(r.latencyMs.queueDelay.p50)}`);
+  lines.push(`throughput        ${r.recordsPerSecond} records/s  (total ${(r.durationsMs.total / 1000).toFixed(1)} s: synth ${(r.durationsMs.synth / 1000).toFixed(1)}, start ${(r.durationsMs.start / 1000).toFixed(1)}, put ${(r.durationsMs.produce / 1000).toFixed(1)}, drain ${(r.durationsMs.drain / 1000).toFixed(1)}, verify ${(r.durationsMs.verify / 1000).toFixed(1)})`);
+  for (const [name, f] of Object.entries(r.functions)) {
+    lines.push(`function          ${name}: ${f.invocations} invocations, ${f.errors} errors, ${f.timeouts} timeouts, ${f.crashes} crashes, ${f.throttles} throttles, ${f.coldStarts} cold starts, p50 ${fmt(f.durationMs.p50)} ms; log ${f.logFile}`);
+  }
+  for (const note of [...r.workload.notes, ...r.resources.notes]) lines.push(`note              ${note}`);
+  for (const t of r.traces ?? []) lines.push(...formatTrace(t.query, t.found));
+  lines.push(r.invariant.holds
+    ? 'invariant holds   every valid record is in the sink exactly once; every bad record is dead-lettered with its payload'
+    : `INVARIANT BROKEN  ${r.invariant.problems.join('; ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatTrace(query: string, found: TraceResult[]): string[] {
+  if (found.length === 0) return [`trace ${query}: not in the sink`];
+  const lines: string[] = [];
+  for (const t of found) {
+    lines.push(`trace ${query}: id ${t.id}, correlationId ${t.correlationId ?? '-'}, eventTime ${t.eventTime ?? '-'}, at ${t.location}`);
+    const start = t.producedAt ?? t.hops[0]?.in;
+    if (t.producedAt !== undefined) lines.push(`  put on the stream   ${new Date(t.producedAt).toISOString()}`);
+    for (const h of t.hops) {
+      const rel = start !== undefined ? ` (+${h.in - start} ms)` : '';
+      lines.push(`  ${h.stage.padEnd(10)} attempt ${h.attempt}  in ${new Date(h.in).toISOString()}${rel}  ${h.ms !== undefined ? `${h.ms} ms` : 'not closed'}`);
+    }
+    if (t.endToEndMs !== undefined) lines.push(`  end to end          ${t.endToEndMs} ms`);
+  }
+  return lines;
+}
+
+/** Runs the local environment with CLI options; prints progress, the summary (or JSON); returns the exit code. */
+export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promise<number> {
+  if (o.app && o.assembly) throw new UsageError('--app and --assembly exclude each other');
+  if (o.input && !existsSync(path.resolve(cwd, o.input))) throw new UsageError(`--input ${o.input} does not exist`);
+  if (o.poisonRate + o.duplicateRate > 1) throw new UsageError('--poison-rate plus --duplicate-rate must not exceed 1');
+  // The SDK's notice that releases after January 2027 need Node 22 is printed once per process; the CLI's own
+  // clients only talk to local emulators, so keep it out of every run's output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const live = o.progress !== false && !o.json && process.stderr.isTTY === true;
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      if (live) process.stderr.write('\r\x1b[2K');
+      process.stderr.write(`phoenix: ${sig}: stopping the local environment...\n`);
+      abort.abort();
+    } else {
+      // Second signal: exit now; the exit handler kills every child still registered.
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let lastLine = '';
+  const options: LocalRunOptions = {
+    cwd,
+    app: o.app,
+    assembly: o.assembly,
+    stack: o.stack,
+    stream: o.stream,
+    records: o.records,
+    rate: o.rate,
+    poisonRate: o.poisonRate,
+    duplicateRate: o.duplicateRate,
+    seed: o.seed,
+    input: o.input,
+    sinkFailureRate: o.sinkFailureRate,
+    throttleRate: o.throttleRate,
+    crashRate: o.crashRate,
+    onDemandShards: o.onDemandShards,
+    portBase: o.portBase,
+    maxEnvironments: o.maxEnvironments,
+    drainTimeoutMs: Math.round(o.drainTimeout * 1000),
+    runsDir: o.runsDir ? path.resolve(cwd, o.runsDir) : undefined,
+    trace: o.trace,
+    signal: abort.signal,
+    log: (line) => {
+      if (o.json) return;
+      if (live && lastLine) process.stderr.write('\r\x1b[2K');
+      process.stderr.write(`phoenix: ${line}\n`);
+      if (live && lastLine) process.stderr.write(lastLine);
+    },
+    onProgress: live ? (p) => {
+      const width = process.stderr.columns ?? 120;
+      lastLine = progressLine(p).slice(0, Math.max(20, width - 1));
+      process.stderr.write(`\r\x1b[2K${lastLine}`);
+    } : undefined,
+  };
+  try {
+    const report = await runLocal(options);
+    if (live) process.stderr.write('\r\x1b[2K');
+    if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else process.stdout.write(formatSummary(report));
+    return report.invariant.holds ? 0 : 1;
+  } catch (e) {
+    if (live) process.stderr.write('\r\x1b[2K');
+    if (abort.signal.aborted) {
+      process.stderr.write('phoenix: interrupted; everything started was stopped\n');
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** The most recent run directory with a sink dump under `runsDir`. */
+function latestRun(runsDir: string): string | undefined {
+  if (!existsSync(runsDir)) return undefined;
+  const dirs = readdirSync(runsDir)
+    .map((d) => path.join(runsDir, d))
+    .filter((d) => existsSync(path.join(d, 'sink.jsonl')))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  return dirs[0];
+}
+
+export function registerLocal(program: Command): void {
+  const local = program.command('local').description('run a CDK app\'s pipeline on local emulators (no AWS account, no Docker)');
+  addRunOptions(local.command('run').description('synthesize the app, create its resources on local emulators, put a workload with faults, check that nothing is lost'))
+    .action(async (o: LocalRunCliOptions) => {
+      process.exitCode = await runLocalCommand(o, process.cwd());
+    });
+  local.command('trace <correlationId>')
+    .description('the hops of one record (by correlation id or record id) with per-stage times, from the sink of a run')
+    .option('--run <dir>', 'run directory (default: the latest under .phoenix/runs)')
+    .option('--json', 'print JSON')
+    .action((query: string, o: { run?: string; json?: boolean }) => {
+      const runDir = o.run ? path.resolve(o.run) : latestRun(path.join(process.cwd(), '.phoenix', 'runs'));
+      if (!runDir) throw new UsageError('no run found under .phoenix/runs: run `phoenix local run` first, or pass --run <dir>');
+      const file = path.join(runDir, 'sink.jsonl');
+      if (!existsSync(file)) throw new UsageError(`${runDir} has no sink.jsonl (the run did not finish)`);
+      const sink = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as SinkEnvelope);
+      const found = traceRecords(sink, query);
+      if (o.json) process.stdout.write(`${JSON.stringify({ query, runDir, found })}\n`);
+      else process.stdout.write(`${formatTrace(query, found).join('\n')}\n`);
+      process.exitCode = found.length > 0 ? 0 : 1;
+    });
+}

@@ -1,0 +1,85 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+
+/** SDK clients of the local environment itself (provisioning, pollers, producer, verification). */
+export interface LocalClients {
+  readonly kinesis: KinesisClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly sqs: SQSClient;
+  readonly s3: S3Client;
+  /** SNS over the Query protocol (fauxqs): just what the local environment needs. */
+  readonly sns: LocalSns;
+  destroy(): void;
+}
+
+/** Dummy credentials: the local environment never uses the user's AWS credentials. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'LOCALACCESSKEY', secretAccessKey: 'local-secret-access-key' };
+
+export function createLocalClients(endpoints: { kinesis: string; dynamodb: string; fauxqs: string }, region: string): LocalClients {
+  const common = { region, credentials: LOCAL_CREDENTIALS, maxAttempts: 5 };
+  // Kinesis: the SDK's default HTTP/2 handler (the emulator host serves kinesalite over HTTP/2).
+  const kinesis = new KinesisClient({ ...common, endpoint: endpoints.kinesis });
+  const dynamodb = new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb });
+  const sqs = new SQSClient({ ...common, endpoint: endpoints.fauxqs });
+  const s3 = new S3Client({ ...common, endpoint: endpoints.fauxqs, forcePathStyle: true });
+  const sns = new LocalSns(endpoints.fauxqs, region);
+  return {
+    kinesis,
+    dynamodb,
+    sqs,
+    s3,
+    sns,
+    destroy: () => { kinesis.destroy(); dynamodb.destroy(); sqs.destroy(); s3.destroy(); },
+  };
+}
+
+/** A minimal SNS Query-protocol client for fauxqs (CreateTopic, Subscribe, Publish). */
+export class LocalSns {
+  constructor(private readonly endpoint: string, private readonly region: string) {}
+
+  private async call(params: Record<string, string>): Promise<string> {
+    const body = new URLSearchParams({ ...params, Version: '2010-03-31' }).toString();
+    const res = await fetch(`${this.endpoint}/`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'authorization': `AWS4-HMAC-SHA256 Credential=${LOCAL_CREDENTIALS.accessKeyId}/20200101/${this.region}/sns/aws4_request, SignedHeaders=host, Signature=local`,
+      },
+      body,
+    });
+    const text = await res.text();
+    if (!res.ok) {
+      const msg = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200);
+      throw new Error(`SNS ${params.Action} failed (${res.status}): ${msg}`);
+    }
+    return text;
+  }
+
+  async createTopic(name: string, attributes: Record<string, string>): Promise<string> {
+    const params: Record<string, string> = { Action: 'CreateTopic', Name: name };
+    Object.entries(attributes).forEach(([k, v], i) => {
+      params[`Attributes.entry.${i + 1}.key`] = k;
+      params[`Attributes.entry.${i + 1}.value`] = v;
+    });
+    const xml = await this.call(params);
+    const arn = /<TopicArn>([^<]*)<\/TopicArn>/.exec(xml)?.[1];
+    if (!arn) throw new Error(`SNS CreateTopic ${name}: no TopicArn in the response`);
+    return arn;
+  }
+
+  async subscribe(topicArn: string, protocol: string, endpoint: string, attributes: Record<string, string>): Promise<void> {
+    const params: Record<string, string> = { Action: 'Subscribe', TopicArn: topicArn, Protocol: protocol, Endpoint: endpoint, ReturnSubscriptionArn: 'true' };
+    Object.entries(attributes).forEach(([k, v], i) => {
+      params[`Attributes.entry.${i + 1}.key`] = k;
+      params[`Attributes.entry.${i + 1}.value`] = v;
+    });
+    await this.call(params);
+  }
+
+  /** SnsPublisher (lib/local/esm/types.ts). */
+  async publish(input: { TopicArn: string; Message: string }): Promise<unknown> {
+    return this.call({ Action: 'Publish', TopicArn: input.TopicArn, Message: input.Message });
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Emulator host: a child process of the local environment that serves kinesalite (Kinesis), dynalite (DynamoDB)
+ * and fauxqs (SQS, SNS, S3) on 127.0.0.1. Running them outside the orchestrator's event loop gives them a core
+ * of their own and lets the parent notice when they die.
+ *
+ * - kinesalite's request listener is served by an HTTP/2 server that also accepts HTTP/1.1, because the AWS SDK v3
+ *   Kinesis client speaks HTTP/2.
+ * - fauxqs is built with `buildApp` and bound to 127.0.0.1 (its `startFauxqs` binds every interface). Its queue
+ *   URLs (`http://sqs.<region>.localhost:<port>/...`, which need DNS tricks) are rewritten to
+ *   `http://127.0.0.1:<port>/<account>/<name>` in responses, and back in requests, so unchanged SDK clients work.
+ *
+ * Exits when the parent sends `stop`, on SIGTERM/SIGINT, or when the IPC channel closes (the parent died).
+ */
+/* eslint-disable import/no-extraneous-dependencies */
+import type { Server as HttpServer } from 'node:http';
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { EMULATOR_LABEL, type EmulatorHostConfig, type EmulatorName, type HostToParent } from './protocol';
+
+interface Closable { name: EmulatorName; close(): Promise<void> }
+
+const closables: Closable[] = [];
+let stopping = false;
+
+function send(msg: HostToParent): void {
+  if (process.send) process.send(msg);
+}
+
+function listenError(name: EmulatorName, port: number, err: NodeJS.ErrnoException): Error {
+  if (err.code === 'EADDRINUSE') return new Error(`port ${port} for the ${EMULATOR_LABEL[name]} is already in use on 127.0.0.1`);
+  if (err.code === 'EACCES') return new Error(`port ${port} for the ${EMULATOR_LABEL[name]} is not allowed (EACCES)`);
+  return new Error(`the ${EMULATOR_LABEL[name]} cannot listen on 127.0.0.1:${port}: ${err.message}`);
+}
+
+function listen(server: HttpServer | http2.Http2Server, name: EmulatorName, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => reject(listenError(name, port, err));
+    server.once('error', onError);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', onError);
+      server.on('error', (err: Error) => fail(name, `the ${EMULATOR_LABEL[name]} failed: ${err.message}`));
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: HttpServer | http2.Http2Server): Promise<void> {
+  return new Promise((resolve) => {
+    // Sessions of keep-alive clients would hold close() open: the process exits right after anyway.
+    const timer = setTimeout(resolve, 1000);
+    timer.unref();
+    server.close(() => { clearTimeout(timer); resolve(); });
+    if ('closeAllConnections' in server && typeof server.closeAllConnections === 'function') server.closeAllConnections();
+  });
+}
+
+async function startKinesis(config: EmulatorHostConfig): Promise<number> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => HttpServer;
+  const inner = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: config.kinesisShardLimit });
+  const listener = inner.listeners('request')[0] as (req: unknown, res: unknown) => void;
+  // allowHTTP1: Node's h2c server also answers HTTP/1.1 requests (the option is missing from @types/node for createServer).
+  const server = http2.createServer({ allowHTTP1: true } as http2.ServerOptions, listener);
+  const port = await listen(server, 'kinesis', config.ports.kinesis);
+  closables.push({
+    name: 'kinesis',
+    close: async () => {
+      await closeServer(server);
+      // kinesalite's close() closes its in-memory store; its own http server never listened, so it reports that.
+      await new Promise<void>((resolve) => inner.close(() => resolve()));
+    },
+  });
+  return port;
+}
+
+async function startDynamo(config: EmulatorHostConfig): Promise<number> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const dynalite = require('dynalite') as (opts: Record<string, unknown>) => HttpServer;
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const port = await listen(server, 'dynamodb', config.ports.dynamodb);
+  closables.push({ name: 'dynamodb', close: () => closeServer(server) });
+  return port;
+}
+
+interface FastifyLike {
+  server: HttpServer;
+  addHook(name: string, fn: (...args: any[]) => unknown): void;
+  listen(opts: { port: number; host: string }): Promise<string>;
+  close(): Promise<void>;
+}
+
+async function startFauxqs(config: EmulatorHostConfig): Promise<number> {
+  const mod = (await import(pathToFileURL(config.fauxqsEntry).href)) as { buildApp(o: Record<string, unknown>): FastifyLike };
+  const app = mod.buildApp({ logger: false, defaultRegion: config.region });
+  let port = 0;
+  const canonicalPrefix = (): string => `http://sqs.${config.region}.localhost:${port}/`;
+  const localPrefix = (): string => `http://127.0.0.1:${port}/`;
+  // Requests: queue URLs as handed out (127.0.0.1) -> fauxqs' internal form.
+  app.addHook('preHandler', async (request: { body?: unknown }) => {
+    const body = request.body as Record<string, unknown> | undefined;
+    if (body && typeof body === 'object' && typeof body.QueueUrl === 'string' && body.QueueUrl.startsWith(localPrefix())) {
+      body.QueueUrl = canonicalPrefix() + body.QueueUrl.slice(localPrefix().length);
+    }
+  });
+  // Responses: fauxqs' internal queue URLs -> 127.0.0.1.
+  app.addHook('onSend', async (_request: unknown, reply: { getHeader(n: string): unknown }, payload: unknown) => {
+    const sqsJson = String(reply.getHeader('content-type') ?? '').includes('application/x-amz-json-1.0');
+    if (sqsJson && typeof payload === 'string' && payload.includes(canonicalPrefix())) {
+      return payload.split(canonicalPrefix()).join(localPrefix());
+    }
+    return payload;
+  });
+  try {
+    await app.listen({ port: config.ports.fauxqs, host: '127.0.0.1' });
+  } catch (err) {
+    throw listenError('fauxqs', config.ports.fauxqs, err as NodeJS.ErrnoException);
+  }
+  port = (app.server.address() as AddressInfo).port;
+  app.server.on('error', (err: Error) => fail('fauxqs', `the ${EMULATOR_LABEL.fauxqs} failed: ${err.message}`));
+  closables.push({ name: 'fauxqs', close: () => app.close() });
+  return port;
+}
+
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    const timer = setTimeout(() => process.exit(code), 3000);
+    timer.unref();
+    await Promise.allSettled(closables.reverse().map((c) => c.close()));
+  }
+  process.exit(code);
+}
+
+function fail(emulator: EmulatorName | undefined, message: string): void {
+  send({ type: 'error', emulator, message });
+  void stopAll(1);
+}
+
+async function main(): Promise<void> {
+  const raw = process.env.PHX_EMULATOR_HOST_CONFIG;
+  if (!raw) throw new Error('PHX_EMULATOR_HOST_CONFIG is not set');
+  const config = JSON.parse(raw) as EmulatorHostConfig;
+  process.on('disconnect', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('message', (m: { type?: string }) => { if (m && m.type === 'stop') void stopAll(0); });
+  process.on('uncaughtException', (err) => fail(undefined, `an emulator crashed: ${err.message}`));
+  const kinesis = await startKinesis(config);
+  const dynamodb = await startDynamo(config);
+  const fauxqs = await startFauxqs(config);
+  send({ type: 'ready', ports: { kinesis, dynamodb, fauxqs } });
+}
+
+main().catch((err: unknown) => fail(undefined, err instanceof Error ? err.message : String(err)));

@@ -1,0 +1,148 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { childScript, sdkNodeModules } from '../paths';
+import type { EmulatorHostConfig, EmulatorName, HostToParent } from './protocol';
+
+export { EMULATOR_LABEL, type EmulatorName } from './protocol';
+
+export interface EmulatorOptions {
+  /** First port (Kinesis), then DynamoDB = base+1, SQS/SNS/S3 = base+2. 0 = free ports chosen by the OS. */
+  readonly portBase?: number;
+  /** Directory for the child script and the emulators' log. */
+  readonly runDir: string;
+  readonly region: string;
+  /** Time to wait for the emulators to listen (default 20 s). */
+  readonly startTimeoutMs?: number;
+  /** Called once if the emulator host dies or an emulator fails after startup. */
+  readonly onUnexpectedExit?: (message: string) => void;
+}
+
+export interface RunningEmulators {
+  readonly pid: number;
+  readonly endpoints: Record<EmulatorName, string>;
+  readonly ports: Record<EmulatorName, number>;
+  /** Stops the emulator host (SIGTERM, then SIGKILL after a grace period); resolves when it exited. */
+  stop(): Promise<void>;
+}
+
+/** Error thrown when the emulators cannot be started; its message is one line. */
+export class EmulatorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EmulatorError';
+  }
+}
+
+function fauxqsEntry(nodeModules: string): string {
+  const entry = path.join(nodeModules, 'fauxqs', 'dist', 'app.js');
+  if (!existsSync(entry)) throw new EmulatorError(`fauxqs is not installed (expected ${entry}); install fauxqs@1.9`);
+  return entry;
+}
+
+/** Kills a child by pid and waits for its exit (SIGTERM, then SIGKILL after `graceMs`). */
+export function killChild(child: ChildProcess, graceMs = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
+    const timer = setTimeout(() => { if (child.pid) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, graceMs);
+    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    try {
+      if (child.pid) process.kill(child.pid, 'SIGTERM');
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
+
+/**
+ * Starts kinesalite, dynalite and fauxqs in one child process bound to 127.0.0.1.
+ * Rejects with one clear line (port in use, missing package, timeout); nothing is left running on failure.
+ */
+export async function startEmulators(opts: EmulatorOptions): Promise<RunningEmulators> {
+  const nodeModules = sdkNodeModules();
+  const base = opts.portBase ?? 0;
+  if (!Number.isInteger(base) || base < 0 || (base > 0 && (base < 1024 || base > 65533))) {
+    throw new EmulatorError(`--port-base must be 0 (free ports) or between 1024 and 65533; got ${base}`);
+  }
+  const config: EmulatorHostConfig = {
+    ports: { kinesis: base === 0 ? 0 : base, dynamodb: base === 0 ? 0 : base + 1, fauxqs: base === 0 ? 0 : base + 2 },
+    fauxqsEntry: fauxqsEntry(nodeModules),
+    region: opts.region,
+    kinesisShardLimit: 500,
+  };
+  const script = childScript('emulator-host', path.join(opts.runDir, 'bin'));
+  mkdirSync(path.join(opts.runDir, 'logs'), { recursive: true });
+  const log = createWriteStream(path.join(opts.runDir, 'logs', 'emulators.log'), { flags: 'a' });
+  const child = fork(script, [], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_PATH: nodeModules,
+      PHX_EMULATOR_HOST_CONFIG: JSON.stringify(config),
+    },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    serialization: 'json',
+  });
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  let stopped = false;
+  let stderrTail = '';
+  child.stderr?.on('data', (b: Buffer) => { stderrTail = (stderrTail + b.toString('utf8')).slice(-2000); });
+
+  const ready = await new Promise<Record<EmulatorName, number>>((resolve, reject) => {
+    const timeoutMs = opts.startTimeoutMs ?? 20_000;
+    const timer = setTimeout(() => {
+      cleanup();
+      void killChild(child).then(() => reject(new EmulatorError(`the emulators did not start within ${timeoutMs} ms`)));
+    }, timeoutMs);
+    const onMessage = (m: HostToParent): void => {
+      if (m.type === 'ready') { cleanup(); resolve(m.ports); }
+      if (m.type === 'error') { cleanup(); void killChild(child).then(() => reject(new EmulatorError(m.message))); }
+    };
+    const onExit = (code: number | null, signal: string | null): void => {
+      cleanup();
+      const detail = lastLine(stderrTail);
+      reject(new EmulatorError(`the emulator host exited during startup (${signal ?? `code ${code}`})${detail ? `: ${detail}` : ''}`));
+    };
+    const onError = (err: Error): void => { cleanup(); reject(new EmulatorError(`cannot start the emulator host: ${err.message}`)); };
+    function cleanup(): void {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      child.off('error', onError);
+    }
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.once('error', onError);
+  });
+
+  let reported = false;
+  const report = (message: string): void => {
+    if (stopped || reported) return;
+    reported = true;
+    opts.onUnexpectedExit?.(message);
+  };
+  child.on('message', (m: HostToParent) => {
+    if (m.type === 'error') report(m.message);
+  });
+  child.once('exit', (code, signal) => {
+    log.end();
+    report(`the emulators stopped unexpectedly (${signal ?? `exit code ${code}`})${lastLine(stderrTail) ? `: ${lastLine(stderrTail)}` : ''}`);
+  });
+
+  const url = (p: number): string => `http://127.0.0.1:${p}`;
+  return {
+    pid: child.pid!,
+    ports: ready,
+    endpoints: { kinesis: url(ready.kinesis), dynamodb: url(ready.dynamodb), fauxqs: url(ready.fauxqs) },
+    stop: async () => {
+      stopped = true;
+      await killChild(child, 3000);
+    },
+  };
+}
+
+function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  return lines.length ? lines[lines.length - 1].slice(0, 300) : '';
+}

@@ -1,0 +1,133 @@
+import { Random } from './random';
+
+/**
+ * Local metrics from the functions' Embedded Metric Format (EMF) log lines: what CloudWatch would extract from the
+ * same lines in AWS. Each metric is kept per namespace, name and dimension set: count of values, sum, min, max and
+ * a bounded sample of values for percentiles.
+ */
+
+export interface MetricKey {
+  readonly namespace: string;
+  readonly name: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+  readonly unit?: string;
+}
+
+export interface MetricSeries extends MetricKey {
+  /** Number of values (an EMF value array counts each element). */
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  /** Up to `maxSamples` values (reservoir sample) for percentiles. */
+  samples: number[];
+}
+
+function seriesId(namespace: string, name: string, dims: Record<string, string>): string {
+  const d = Object.keys(dims).sort().map((k) => `${k}=${dims[k]}`).join(',');
+  return `${namespace}|${name}|${d}`;
+}
+
+export class MetricsStore {
+  private readonly series = new Map<string, MetricSeries>();
+  /** Seeded, so that two runs keep comparable samples. */
+  private readonly random = new Random(0x5eed);
+  /** EMF lines seen and lines that looked like EMF but were malformed. */
+  emfLines = 0;
+  malformedEmfLines = 0;
+
+  constructor(private readonly maxSamples = 50_000) {}
+
+  /**
+   * Parses one log line; records its metrics if it is an EMF object. Lines may carry a prefix before the JSON
+   * (e.g. a timestamp); anything that is not EMF is ignored. Returns true when the line was EMF.
+   */
+  ingestLine(line: string): boolean {
+    const start = line.indexOf('{');
+    if (start < 0 || !line.includes('"_aws"')) return false;
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(line.slice(start)) as Record<string, unknown>;
+    } catch {
+      this.malformedEmfLines++;
+      return false;
+    }
+    const aws = obj._aws as { CloudWatchMetrics?: unknown } | undefined;
+    if (!aws || !Array.isArray(aws.CloudWatchMetrics)) return false;
+    this.emfLines++;
+    type Directive = { Namespace?: string; Dimensions?: string[][]; Metrics?: Array<{ Name?: string; Unit?: string }> };
+    for (const directive of aws.CloudWatchMetrics as Directive[]) {
+      const namespace = directive.Namespace;
+      if (typeof namespace !== 'string') { this.malformedEmfLines++; continue; }
+      const dimSets = Array.isArray(directive.Dimensions) && directive.Dimensions.length > 0 ? directive.Dimensions : [[]];
+      for (const metric of directive.Metrics ?? []) {
+        if (typeof metric.Name !== 'string') { this.malformedEmfLines++; continue; }
+        const raw = obj[metric.Name];
+        const values = (Array.isArray(raw) ? raw : [raw]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+        if (values.length === 0) continue;
+        for (const set of dimSets) {
+          const dims: Record<string, string> = {};
+          for (const d of set) if (obj[d] !== undefined) dims[d] = String(obj[d]);
+          this.add({ namespace, name: metric.Name, dimensions: dims, unit: metric.Unit }, values);
+        }
+      }
+    }
+    return true;
+  }
+
+  add(key: MetricKey, values: number[]): void {
+    const id = seriesId(key.namespace, key.name, { ...key.dimensions });
+    let s = this.series.get(id);
+    if (!s) {
+      s = { ...key, dimensions: { ...key.dimensions }, count: 0, sum: 0, min: Infinity, max: -Infinity, samples: [] };
+      this.series.set(id, s);
+    }
+    for (const v of values) {
+      s.count++;
+      s.sum += v;
+      if (v < s.min) s.min = v;
+      if (v > s.max) s.max = v;
+      if (s.samples.length < this.maxSamples) {s.samples.push(v);} else {
+        const j = Math.floor(this.random.next() * s.count);
+        if (j < this.maxSamples) s.samples[j] = v;
+      }
+    }
+  }
+
+  /** Sum of a metric over every series of that name (any namespace filter, any dimensions). */
+  total(name: string, namespace?: string): number {
+    let t = 0;
+    for (const s of this.series.values()) if (s.name === name && (!namespace || s.namespace === namespace)) t += s.sum;
+    return t;
+  }
+
+  all(): MetricSeries[] {
+    const id = (s: MetricSeries): string => seriesId(s.namespace, s.name, s.dimensions);
+    return [...this.series.values()].sort((a, b) => id(a).localeCompare(id(b)));
+  }
+
+  /** Values of every series of a metric name (for percentiles). */
+  samples(name: string): number[] {
+    const out: number[] = [];
+    for (const s of this.series.values()) if (s.name === name) out.push(...s.samples);
+    return out;
+  }
+}
+
+/** Percentile by nearest rank of an unsorted list; undefined for an empty list. */
+export function percentile(values: readonly number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1];
+}
+
+export interface LatencySummary { count: number; p50?: number; p90?: number; p99?: number; max?: number; mean?: number }
+
+export function summarize(values: readonly number[]): LatencySummary {
+  if (values.length === 0) return { count: 0 };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number): number => sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1];
+  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+  return { count: sorted.length, p50: at(50), p90: at(90), p99: at(99), max: sorted[sorted.length - 1], mean: Math.round(mean * 10) / 10 };
+}

@@ -1,0 +1,96 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+const PACKAGE_NAME = 'cdk-phoenix-pipelines';
+
+let cachedRoot: string | undefined;
+
+/**
+ * Root directory of the cdk-phoenix-pipelines package: the nearest package.json named `cdk-phoenix-pipelines`
+ * above this module (lib/local in a checkout, assets/bin/phoenix in the bundled CLI).
+ */
+export function packageRoot(): string {
+  if (cachedRoot) return cachedRoot;
+  let dir = __dirname;
+  for (let i = 0; i < 12; i++) {
+    const pj = path.join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === PACKAGE_NAME) {
+          cachedRoot = dir;
+          return dir;
+        }
+      } catch {
+        // not a readable package.json: keep walking up
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error(`cannot find the ${PACKAGE_NAME} package root above ${__dirname}`);
+}
+
+/**
+ * The node_modules directory that provides the AWS SDK v3 clients and the emulators
+ * (the Lambda runtime provides the SDK to functions; locally this directory does, through NODE_PATH).
+ */
+export function sdkNodeModules(): string {
+  let dir = packageRoot();
+  for (let i = 0; i < 12; i++) {
+    const candidate = path.join(dir, 'node_modules');
+    if (existsSync(path.join(candidate, '@aws-sdk', 'client-dynamodb'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error('cannot find node_modules with @aws-sdk/client-dynamodb (install the AWS SDK v3 clients)');
+}
+
+/** Child-process entry points of the local environment (each a TypeScript module under lib/local). */
+export type ChildEntry = 'function-runner' | 'emulator-host';
+
+const CHILD_SOURCES: Record<ChildEntry, string> = {
+  'function-runner': 'runner/function-runner.ts',
+  'emulator-host': 'emulators/host.ts',
+};
+
+const builtScripts = new Map<ChildEntry, string>();
+
+/**
+ * Path of a runnable (plain CommonJS) script for a child entry point.
+ * - In a checkout (the TypeScript source exists) it is bundled with esbuild into `<outDir>` once per process, so a
+ *   change to the source is always picked up;
+ * - in the published package the prebuilt asset `assets/lib/local/<dir>/<name>/index.js` is used.
+ */
+export function childScript(entry: ChildEntry, outDir: string): string {
+  const done = builtScripts.get(entry);
+  if (done && existsSync(done)) return done;
+  const root = packageRoot();
+  const source = path.join(root, 'lib', 'local', CHILD_SOURCES[entry]);
+  if (existsSync(source)) {
+    mkdirSync(outDir, { recursive: true });
+    const outfile = path.join(outDir, `${entry}.cjs`);
+    // esbuild is a devDependency: only needed when running from a checkout.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const esbuild = require('esbuild') as typeof import('esbuild');
+    esbuild.buildSync({
+      entryPoints: [source],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      packages: 'external',
+      logLevel: 'silent',
+    });
+    builtScripts.set(entry, outfile);
+    return outfile;
+  }
+  const asset = path.join(root, 'assets', 'lib', 'local', CHILD_SOURCES[entry].replace(/\.ts$/, ''), 'index.js');
+  if (existsSync(asset)) {
+    builtScripts.set(entry, asset);
+    return asset;
+  }
+  throw new Error(`the local environment's ${entry} script is missing (neither ${source} nor ${asset} exists)`);
+}

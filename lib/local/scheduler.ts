@@ -1,0 +1,256 @@
+import { randomUUID } from 'node:crypto';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { LocalClients } from './clients';
+import type { LocalFunction } from './functions';
+import type { ProvisionedStack } from './provision';
+import { UnsupportedTemplateError } from './template/errors';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './template/types';
+
+/**
+ * Schedules of the template run locally: `AWS::Scheduler::Schedule` and scheduled `AWS::Events::Rule`s invoke their
+ * targets at the times AWS would (rate(), cron() in UTC, at()). Lambda targets are invoked asynchronously: a failed
+ * invocation is retried (EventInvokeConfig MaximumRetryAttempts, default 2; the 1 and 2 minute delays of AWS are
+ * shortened to 1 and 2 seconds locally) and then sent to the function's DeadLetterConfig queue and/or the
+ * EventInvokeConfig on-failure destination (SQS or SNS). SQS targets receive the input as a message.
+ */
+
+export interface LocalSchedules {
+  readonly stats: Record<string, { fired: number; failed: number; nextAt?: string }>;
+  stop(): Promise<void>;
+}
+
+type Expr =
+  | { kind: 'rate'; everyMs: number }
+  | { kind: 'at'; at: number }
+  | { kind: 'cron'; fields: CronFields };
+
+interface CronFields { minutes: Set<number>; hours: Set<number>; dom: Set<number> | '*'; months: Set<number>; dow: Set<number> | '*'; years: Set<number> | '*' }
+
+const UNIT_MS: Record<string, number> = { minute: 60_000, minutes: 60_000, hour: 3_600_000, hours: 3_600_000, day: 86_400_000, days: 86_400_000 };
+const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+const DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+
+function cronField(text: string, min: number, max: number, names: string[] | undefined, offset: number): Set<number> {
+  const out = new Set<number>();
+  const value = (v: string): number => {
+    const i = names?.indexOf(v.toUpperCase()) ?? -1;
+    const n = i >= 0 ? i + offset : Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${v} is not in ${min}-${max}`);
+    return n;
+  };
+  for (const part of text.split(',')) {
+    const [range, stepText] = part.split('/');
+    const step = stepText === undefined ? 1 : Number(stepText);
+    if (!Number.isInteger(step) || step < 1) throw new Error(`bad step in ${part}`);
+    let lo: number;
+    let hi: number;
+    if (range === '*') { lo = min; hi = max; } else if (range.includes('-')) { const [a, b] = range.split('-'); lo = value(a); hi = value(b); } else { lo = value(range); hi = stepText === undefined ? lo : max; }
+    for (let v = lo; v <= hi; v += step) out.add(v);
+  }
+  return out;
+}
+
+/** Parses rate(), at() and cron() expressions (AWS syntax: six cron fields, L, W and # are not supported locally). */
+export function parseScheduleExpression(expr: string): Expr {
+  const rate = /^rate\((\d+)\s+(minutes?|hours?|days?)\)$/.exec(expr.trim());
+  if (rate) {
+    const n = Number(rate[1]);
+    if (n < 1) throw new Error('rate() needs a positive value');
+    return { kind: 'rate', everyMs: n * UNIT_MS[rate[2]] };
+  }
+  const at = /^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$/.exec(expr.trim());
+  if (at) return { kind: 'at', at: Date.parse(`${at[1]}Z`) };
+  const cron = /^cron\((.*)\)$/.exec(expr.trim());
+  if (cron) {
+    const f = cron[1].trim().split(/\s+/);
+    if (f.length !== 6) throw new Error('cron() needs six fields: minutes hours day-of-month month day-of-week year');
+    if (/[LW#]/.test(f[2] + f[4])) throw new Error('cron() with L, W or # is not supported locally');
+    const any = (s: string): boolean => s === '?' || s === '*';
+    return {
+      kind: 'cron',
+      fields: {
+        minutes: cronField(f[0], 0, 59, undefined, 0),
+        hours: cronField(f[1], 0, 23, undefined, 0),
+        dom: any(f[2]) ? '*' : cronField(f[2], 1, 31, undefined, 0),
+        months: cronField(f[3] === '?' ? '*' : f[3], 1, 12, MONTHS, 1),
+        dow: any(f[4]) ? '*' : cronField(f[4], 1, 7, DAYS, 1),
+        years: f[5] === '*' || f[5] === '?' ? '*' : cronField(f[5], 1970, 2199, undefined, 0),
+      },
+    };
+  }
+  throw new Error(`${expr} is not rate(), cron() or at()`);
+}
+
+/** Next fire time strictly after `after` (epoch ms), or undefined. */
+export function nextFire(expr: Expr, after: number, startedAt: number): number | undefined {
+  if (expr.kind === 'rate') return startedAt + (Math.floor((after - startedAt) / expr.everyMs) + 1) * expr.everyMs;
+  if (expr.kind === 'at') return expr.at > after ? expr.at : undefined;
+  const f = expr.fields;
+  let t = Math.floor(after / 60_000) * 60_000 + 60_000;
+  // At most a year and a day of minutes.
+  for (let i = 0; i < 527_040; i++, t += 60_000) {
+    const d = new Date(t);
+    if (!f.minutes.has(d.getUTCMinutes()) || !f.hours.has(d.getUTCHours()) || !f.months.has(d.getUTCMonth() + 1)) continue;
+    if (f.years !== '*' && !f.years.has(d.getUTCFullYear())) continue;
+    if (f.dom !== '*' && !f.dom.has(d.getUTCDate())) continue;
+    if (f.dow !== '*' && !f.dow.has(d.getUTCDay() + 1)) continue;
+    return t;
+  }
+  return undefined;
+}
+
+/** A target; `deadLetterArn` receives the event when it cannot be delivered (the target's DeadLetterConfig). */
+interface Target { id: string; arn: string; input: unknown; deadLetterArn?: string }
+
+export function startSchedules(
+  provisioned: ProvisionedStack,
+  functions: readonly LocalFunction[],
+  clients: LocalClients,
+  opts: { log: (line: string) => void; queueUrlForArn: (arn: string) => string },
+): LocalSchedules {
+  const timers = new Set<NodeJS.Timeout>();
+  const inFlight = new Set<Promise<void>>();
+  const stats: LocalSchedules['stats'] = {};
+  let stopped = false;
+  const startedAt = Date.now();
+
+  const fail = (logicalId: string, type: string, prop: string, detail: string): never => {
+    throw new UnsupportedTemplateError(logicalId, type, prop, detail);
+  };
+  const fnByArn = (arn: string): LocalFunction | undefined => functions.find((f) => f.functionArn === arn || arn.startsWith(`${f.functionArn}:`));
+
+  const plans: Array<{ logicalId: string; arn: string; expr: Expr; targets: Target[]; type: string; end?: number; start?: number }> = [];
+  for (const s of provisioned.schedules) {
+    const p = s.props;
+    const state = String(p.State ?? 'ENABLED');
+    if (state !== 'ENABLED') { opts.log(`${s.logicalId}: schedule is ${state}, not run`); continue; }
+    if (s.type === 'AWS::Events::Rule') {
+      if (p.EventPattern !== undefined) fail(s.logicalId, s.type, 'EventPattern', 'event-pattern rules are not supported locally (no service emits events locally); only scheduled rules are');
+      if (p.EventBusName !== undefined && p.EventBusName !== 'default') fail(s.logicalId, s.type, 'EventBusName', 'only the default event bus exists locally');
+    } else if (p.ScheduleExpressionTimezone !== undefined && !['UTC', 'Etc/UTC'].includes(String(p.ScheduleExpressionTimezone))) {
+      fail(s.logicalId, s.type, 'ScheduleExpressionTimezone', 'only UTC schedules are evaluated locally');
+    }
+    let expr: Expr;
+    try {
+      expr = parseScheduleExpression(String(p.ScheduleExpression ?? ''));
+    } catch (e) {
+      return fail(s.logicalId, s.type, 'ScheduleExpression', (e as Error).message);
+    }
+    const rawTargets = s.type === 'AWS::Events::Rule' ? (p.Targets as Array<Record<string, unknown>> | undefined) ?? [] : [p.Target as Record<string, unknown>];
+    const targets: Target[] = rawTargets.map((t, i) => {
+      const prop = s.type === 'AWS::Events::Rule' ? `Targets[${i}]` : 'Target';
+      for (const k of ['InputPath', 'InputTransformer', 'KinesisParameters', 'EcsParameters', 'HttpParameters', 'SageMakerPipelineParameters', 'BatchParameters', 'EventBridgeParameters']) {
+        if (t[k] !== undefined) fail(s.logicalId, s.type, `${prop}.${k}`, 'is not supported locally');
+      }
+      const arn = String(t.Arn);
+      const service = arn.split(':')[2];
+      if (service === 'lambda' && !fnByArn(arn)) fail(s.logicalId, s.type, `${prop}.Arn`, `${arn} is not a function of this stack`);
+      if (service === 'sqs') opts.queueUrlForArn(arn);
+      if (service !== 'lambda' && service !== 'sqs') fail(s.logicalId, s.type, `${prop}.Arn`, `${service} targets are not supported locally (Lambda and SQS are)`);
+      const scheduledEvent = s.type === 'AWS::Events::Rule'
+        ? undefined
+        : {};
+      let input: unknown = scheduledEvent;
+      if (t.Input !== undefined) {
+        try { input = typeof t.Input === 'string' ? JSON.parse(t.Input) : t.Input; } catch { input = t.Input; }
+      }
+      return { id: String(t.Id ?? i), arn, input, deadLetterArn: (t.DeadLetterConfig as { Arn?: string } | undefined)?.Arn };
+    });
+    const start = p.StartDate !== undefined ? Date.parse(String(p.StartDate)) : undefined;
+    const end = p.EndDate !== undefined ? Date.parse(String(p.EndDate)) : undefined;
+    plans.push({ logicalId: s.logicalId, arn: s.arn, expr, targets, type: s.type, start, end });
+  }
+  const invokeConfigFor = (fn: LocalFunction): Record<string, unknown> | undefined => provisioned.invokeConfigs.find((c) => {
+    const name = String(c.props.FunctionName);
+    return name === fn.functionName || name === fn.functionArn;
+  })?.props;
+
+  async function sendTo(arn: string, body: string): Promise<void> {
+    const service = arn.split(':')[2];
+    if (service === 'sqs') await clients.sqs.send(new SendMessageCommand({ QueueUrl: opts.queueUrlForArn(arn), MessageBody: body }));
+    else if (service === 'sns') await clients.sns.publish({ TopicArn: arn, Message: body });
+    else throw new Error(`destination ${arn}: only SQS and SNS destinations are supported locally`);
+  }
+
+  async function invokeAsync(fn: LocalFunction, event: unknown, logicalId: string): Promise<boolean> {
+    const cfg = invokeConfigFor(fn);
+    const retries = Number(cfg?.MaximumRetryAttempts ?? 2);
+    let last: Awaited<ReturnType<LocalFunction['invoke']>> | undefined;
+    for (let attempt = 0; attempt <= retries && !stopped; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, attempt * 1000));
+      last = await fn.invoke(event);
+      if (last.ok) return true;
+    }
+    if (stopped || !last || last.ok) return false;
+    const requestId = randomUUID();
+    opts.log(`${logicalId}: asynchronous invocation of ${fn.functionName} failed after ${retries + 1} attempt(s): ${last.message}`);
+    if (fn.def.deadLetterTargetArn) await sendTo(fn.def.deadLetterTargetArn, JSON.stringify(event));
+    const onFailure = (cfg?.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure?.Destination;
+    if (onFailure) {
+      await sendTo(onFailure, JSON.stringify({
+        version: '1.0',
+        timestamp: new Date().toISOString(),
+        requestContext: { requestId, functionArn: `${fn.functionArn}:$LATEST`, condition: 'RetriesExhausted', approximateInvokeCount: retries + 1 },
+        requestPayload: event,
+        responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+        responsePayload: { errorType: last.errorType, errorMessage: last.message },
+      }));
+    }
+    return false;
+  }
+
+  async function fire(plan: typeof plans[number]): Promise<void> {
+    const st = (stats[plan.logicalId] ??= { fired: 0, failed: 0 });
+    st.fired++;
+    const time = new Date().toISOString();
+    for (const t of plan.targets) {
+      const event = plan.type === 'AWS::Events::Rule' && t.input === undefined
+        ? { 'version': '0', 'id': randomUUID(), 'detail-type': 'Scheduled Event', 'source': 'aws.events', 'account': LOCAL_ACCOUNT, time, 'region': LOCAL_REGION, 'resources': [plan.arn], 'detail': {} }
+        : t.input ?? {};
+      try {
+        if (t.arn.split(':')[2] === 'sqs') {
+          await sendTo(t.arn, typeof event === 'string' ? event : JSON.stringify(event));
+        } else if (!(await invokeAsync(fnByArn(t.arn)!, event, plan.logicalId))) {
+          st.failed++;
+        }
+      } catch (e) {
+        st.failed++;
+        opts.log(`${plan.logicalId}: target ${t.id} could not be delivered: ${(e as Error).message}`);
+        if (t.deadLetterArn) {
+          await sendTo(t.deadLetterArn, typeof event === 'string' ? event : JSON.stringify(event))
+            .catch((err: unknown) => opts.log(`${plan.logicalId}: dead-letter queue ${t.deadLetterArn} failed too: ${(err as Error).message}`));
+        }
+      }
+    }
+  }
+
+  function arm(plan: typeof plans[number], after: number): void {
+    if (stopped) return;
+    let next = nextFire(plan.expr, after, startedAt);
+    if (next !== undefined && plan.start !== undefined && next < plan.start) next = nextFire(plan.expr, plan.start - 1, startedAt);
+    if (next === undefined || (plan.end !== undefined && next > plan.end)) return;
+    (stats[plan.logicalId] ??= { fired: 0, failed: 0 }).nextAt = new Date(next).toISOString();
+    // Long delays are re-armed in steps (setTimeout holds at most ~24.8 days).
+    const delay = Math.min(next - Date.now(), 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (Date.now() + 5 < next!) { arm(plan, Date.now()); return; }
+      const p = fire(plan).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      arm(plan, next!);
+    }, Math.max(0, delay));
+    timers.add(timer);
+  }
+  for (const plan of plans) arm(plan, Date.now());
+  if (plans.length > 0) opts.log(`${plans.length} schedule(s) run locally: ${plans.map((p) => `${p.logicalId} next ${stats[p.logicalId]?.nextAt ?? 'never'}`).join(', ')}`);
+
+  return {
+    stats,
+    stop: async () => {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}
