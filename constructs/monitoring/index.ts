@@ -1,0 +1,4 @@
+export * from './pipeline';
+export * from './correlated-monitor';
+export * from './synthetic-canary';
+export * from './drift-detector';

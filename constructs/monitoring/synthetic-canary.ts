@@ -1,0 +1,201 @@
+import * as path from 'path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import { Construct } from 'constructs';
+import { CANARY_METRIC, MONITOR_ASSET_DIR, MONITOR_ENV } from './contract';
+import type { IMonitorablePipeline, IMonitorableStage } from './pipeline';
+import { ENV, METRIC } from '../contract';
+import { stageMetric } from './private/metrics';
+import { ScheduledFunction } from './private/scheduled-function';
+import { checkPipeline, checkWholeMinutes } from './private/validate';
+import { checkMillis } from '../private/validate';
+
+const OWNER = 'SyntheticCanary';
+/** CloudWatch evaluates at most one day of data for an alarm (period x evaluation periods). */
+const MAX_ALARM_WINDOW_MINUTES = 24 * 60;
+
+/**
+ * Options of a {@link SyntheticCanary}: everything but the pipeline (what {@link CorrelatedMonitor} passes through).
+ */
+export interface SyntheticCanaryOptions {
+  /**
+   * Time between two canaries. Whole minutes, from 1 minute (EventBridge Scheduler's finest rate) to 12 hours
+   * (the missing-canary window must hold two intervals within CloudWatch's one-day alarm window).
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly interval?: Duration;
+
+  /**
+   * The missing-canary alarm fires when the terminal stage received no canary during this window
+   * (`CanariesReceived` Sum < 1; no data counts as breaching). Whole minutes, at least twice `interval` (so that one
+   * canary arriving late, or one failed run, does not fire it) and at most 1 day.
+   *
+   * @default - three times `interval` (15 minutes with the default interval)
+   */
+  readonly missingAlarmWindow?: Duration;
+
+  /**
+   * The canary latency alarm fires when the slowest canary of a `missingAlarmWindow` took longer than this from
+   * the canary function to the terminal stage (`CanaryLatencyMs` Maximum). Allowed: 1 second to 1 day.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly latencyAlarmThreshold?: Duration;
+
+  /**
+   * Retention of the canary function's log group.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Customer managed KMS key encrypting the canary function's log group. Its key policy must allow the CloudWatch
+   * Logs service principal (`logs.<region>.amazonaws.com`) to use it.
+   *
+   * @default - CloudWatch Logs' service-managed encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
+
+  /**
+   * Removal policy of the canary function's log group.
+   *
+   * @default RemovalPolicy.DESTROY - canary logs hold no business data
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Properties of a {@link SyntheticCanary}.
+ */
+export interface SyntheticCanaryProps extends SyntheticCanaryOptions {
+  /** The pipeline to probe: canaries enter its first stage's stream and are measured by its last stage. */
+  readonly pipeline: IMonitorablePipeline;
+}
+
+/**
+ * A synthetic canary: an EventBridge Scheduler schedule invokes a traced function that puts one canary envelope
+ * (source `phoenix-canary`, payload `{ canary: true, sentAt, pipeline }`, correlation id
+ * `canary-<pipeline>-<epoch ms>`) into the pipeline's entry stream. The terminal stage recognizes it, emits
+ * `CanariesReceived` and `CanaryLatencyMs`, and keeps it out of its sink.
+ *
+ * Two alarms: no canary received within `missingAlarmWindow` (missing data is breaching: a pipeline that stopped
+ * emitting metrics is down), and canary latency above `latencyAlarmThreshold`.
+ *
+ * @example
+ * const canary = new SyntheticCanary(this, 'Canary', {
+ *   pipeline: { pipelineName: 'clickstream', stages: [pipeline.ingest] },
+ *   interval: Duration.minutes(1),
+ * });
+ */
+export class SyntheticCanary extends Construct {
+  /** The canary function. */
+  public readonly canaryFunction: lambda.IFunction;
+  /** The canary function's log group (its `canary sent` lines carry each canary's correlation id). */
+  public readonly logGroup: logs.ILogGroup;
+  /** The schedule invoking the function. */
+  public readonly schedule: scheduler.ISchedule;
+  /** Fires when no canary reached the terminal stage within `missingAlarmWindow`. */
+  public readonly missingAlarm: cloudwatch.Alarm;
+  /** Fires when a canary took longer than `latencyAlarmThreshold`. */
+  public readonly latencyAlarm: cloudwatch.Alarm;
+  /** Time between two canaries. */
+  public readonly interval: Duration;
+  /** Window of the missing-canary alarm. */
+  public readonly missingAlarmWindow: Duration;
+  private readonly entry: IMonitorableStage;
+  private readonly terminal: IMonitorableStage;
+
+  constructor(scope: Construct, id: string, props: SyntheticCanaryProps) {
+    super(scope, id);
+    checkPipeline(OWNER, props.pipeline);
+    this.entry = props.pipeline.stages[0];
+    this.terminal = props.pipeline.stages[props.pipeline.stages.length - 1];
+
+    this.interval = props.interval ?? Duration.minutes(5);
+    checkWholeMinutes(OWNER, 'interval', this.interval, 1, MAX_ALARM_WINDOW_MINUTES / 2);
+    this.missingAlarmWindow = props.missingAlarmWindow
+      ?? (this.interval.isUnresolved() ? Duration.minutes(15) : Duration.minutes(this.interval.toMinutes() * 3));
+    checkWholeMinutes(OWNER, 'missingAlarmWindow', this.missingAlarmWindow, 1, MAX_ALARM_WINDOW_MINUTES);
+    if (!this.interval.isUnresolved() && !this.missingAlarmWindow.isUnresolved()
+      && this.missingAlarmWindow.toMinutes() < 2 * this.interval.toMinutes()) {
+      throw new Error(`${OWNER} missingAlarmWindow must be at least twice interval, or a canary still on its way (or one failed run) fires the alarm (given missingAlarmWindow ${this.missingAlarmWindow.toHumanString()}, interval ${this.interval.toHumanString()})`);
+    }
+    const latencyThreshold = props.latencyAlarmThreshold ?? Duration.minutes(5);
+    checkMillis(OWNER, 'latencyAlarmThreshold', latencyThreshold, 1_000, 86_400_000);
+
+    const pipelineName = props.pipeline.pipelineName;
+    const fn = new ScheduledFunction(this, 'Sender', {
+      owner: OWNER,
+      assetDir: path.join(__dirname, '..', '..', MONITOR_ASSET_DIR.canary),
+      description: `Phoenix synthetic canary of pipeline '${pipelineName}' (stage '${this.entry.stageName}')`,
+      environment: {
+        [ENV.pipeline]: pipelineName,
+        [MONITOR_ENV.canaryStreamArn]: this.entry.stream.streamArn,
+        [MONITOR_ENV.canaryEntryStage]: this.entry.stageName,
+        POWERTOOLS_SERVICE_NAME: pipelineName,
+      },
+      interval: this.interval,
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      logEncryptionKey: props.logEncryptionKey,
+      logRemovalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+      failureSignal: 'a canary that was not sent is not received: the missing-canary alarm fires.',
+    });
+    this.canaryFunction = fn.fn;
+    this.logGroup = fn.logGroup;
+    this.schedule = fn.schedule;
+    this.entry.stream.grantWrite(fn.fn);
+
+    const window = this.missingAlarmWindow;
+    this.missingAlarm = this.metricCanariesReceived({ period: window }).createAlarm(this, 'MissingAlarm', {
+      alarmDescription: `No synthetic canary of pipeline '${pipelineName}' reached stage '${this.terminal.stageName}' within ${window.toHumanString()} `
+        + `(one is sent every ${this.interval.toHumanString()}): the pipeline is stopped, stuck or not emitting metrics. `
+        + 'Follow the last canary with the record-journey query (correlation id canary-<pipeline>-<epoch ms> from the canary function\'s log).',
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    this.latencyAlarm = this.metricCanaryLatency({ statistic: cloudwatch.Stats.MAXIMUM, period: window }).createAlarm(this, 'LatencyAlarm', {
+      alarmDescription: `A synthetic canary of pipeline '${pipelineName}' took more than ${latencyThreshold.toHumanString()} to reach stage '${this.terminal.stageName}'.`,
+      threshold: latencyThreshold.toMilliseconds(),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /**
+   * Canaries the canary function put into the entry stream (`CanariesSent`, dimension Stage = the entry stage).
+   *
+   * @default - statistic Sum, period 5 minutes
+   */
+  public metricCanariesSent(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return stageMetric(this.entry, CANARY_METRIC.canariesSent, props);
+  }
+
+  /**
+   * Canaries recognized by the terminal stage (`CanariesReceived`).
+   *
+   * @default - statistic Sum, period 5 minutes
+   */
+  public metricCanariesReceived(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return stageMetric(this.terminal, METRIC.canariesReceived, props);
+  }
+
+  /**
+   * Time from the canary function to the terminal stage, in milliseconds (`CanaryLatencyMs`).
+   *
+   * @default - statistic p99, period 5 minutes
+   */
+  public metricCanaryLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return stageMetric(this.terminal, METRIC.canaryLatencyMs, { statistic: cloudwatch.Stats.p(99), ...props });
+  }
+}
