@@ -120,6 +120,24 @@ export interface DlqWithReplayProps {
   readonly serverAccessLogsBucket?: s3.IBucket;
 }
 
+/**
+ * Attributes of existing dead letters, for {@link DlqWithReplay.fromDlqAttributes}.
+ */
+export interface DlqWithReplayAttributes {
+  /** The queue of DLQ messages. */
+  readonly queue: sqs.IQueue;
+
+  /** The overflow bucket (the handler writes under `dlq-payloads/`, the event source mapping under `aws/lambda/`). */
+  readonly overflowBucket: s3.IBucket;
+
+  /**
+   * Largest DLQ message sent to the queue, in bytes; at most the queue's `MaximumMessageSize`. Allowed: 4,096 to 1,048,576.
+   *
+   * @default 262144
+   */
+  readonly maxMessageBytes?: number;
+}
+
 const OWNER = 'DlqWithReplay';
 const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
 
@@ -139,6 +157,31 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
   /** Key prefix under which Lambda writes event source mapping on-failure records (set by AWS). */
   public static readonly ON_FAILURE_PREFIX = 'aws/lambda/';
 
+  /**
+   * Dead letters created elsewhere (another stack or app), for example to share one DLQ between pipelines.
+   *
+   * @param scope the scope of the imported construct
+   * @param id its id
+   * @param attrs the queue and the overflow bucket
+   */
+  public static fromDlqAttributes(scope: Construct, id: string, attrs: DlqWithReplayAttributes): IDlqWithReplay {
+    const maxMessageBytes = attrs.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    checkRange(OWNER, 'maxMessageBytes', maxMessageBytes, 4_096, 1_048_576);
+    class Import extends Construct implements IDlqWithReplay {
+      public readonly queue = attrs.queue;
+      public readonly overflowBucket = attrs.overflowBucket;
+      public readonly maxMessageBytes = maxMessageBytes;
+      public readonly overflowPrefix = DlqWithReplay.OVERFLOW_PREFIX;
+      public grantSend(grantee: iam.IGrantable): iam.Grant {
+        return grantSend(this, grantee);
+      }
+      public grantConsume(grantee: iam.IGrantable): iam.Grant {
+        return grantConsume(this, grantee);
+      }
+    }
+    return new Import(scope, id);
+  }
+
   /** The queue of DLQ messages. */
   public readonly queue: sqs.IQueue;
   /** The overflow bucket. */
@@ -153,7 +196,6 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
   public readonly depthAlarm: cloudwatch.Alarm;
   /** Alarm on the age of the oldest message. */
   public readonly oldestMessageAgeAlarm: cloudwatch.Alarm;
-  private readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: DlqWithReplayProps = {}) {
     super(scope, id);
@@ -185,7 +227,6 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
       throw new Error(`${OWNER} oldestMessageAgeAlarmThreshold must not exceed retentionPeriod, or the alarm can never fire (given ${ageThreshold.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()})`);
     }
 
-    this.encryptionKey = props.encryptionKey;
     const queue = new sqs.Queue(this, 'Queue', {
       encryption: props.encryptionKey ? sqs.QueueEncryption.KMS : sqs.QueueEncryption.KMS_MANAGED,
       encryptionMasterKey: props.encryptionKey,
@@ -268,14 +309,7 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
    * and `s3:PutObject` on `dlq-payloads/*` of the overflow bucket (plus `kms:GenerateDataKey*`/`kms:Encrypt` on a customer key).
    */
   public grantSend(grantee: iam.IGrantable): iam.Grant {
-    const grant = this.queue.grantSendMessages(grantee);
-    const put = iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['s3:PutObject'],
-      resourceArns: [this.overflowBucket.arnForObjects(`${this.overflowPrefix}*`)],
-    });
-    this.encryptionKey?.grantEncrypt(grantee);
-    return grant.combine(put);
+    return grantSend(this, grantee);
   }
 
   /**
@@ -284,7 +318,7 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
    * on the overflow bucket (overflow payloads and on-failure records), plus `kms:Decrypt` on a customer key.
    */
   public grantConsume(grantee: iam.IGrantable): iam.Grant {
-    return this.queue.grantConsumeMessages(grantee).combine(this.overflowBucket.grantRead(grantee));
+    return grantConsume(this, grantee);
   }
 
   /**
@@ -304,6 +338,21 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
   public metricOldestAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.queue.metricApproximateAgeOfOldestMessage({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1), ...props });
   }
+}
+
+function grantSend(dlq: IDlqWithReplay, grantee: iam.IGrantable): iam.Grant {
+  const send = dlq.queue.grantSendMessages(grantee);
+  const put = iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['s3:PutObject'],
+    resourceArns: [dlq.overflowBucket.arnForObjects(`${dlq.overflowPrefix}*`)],
+  });
+  dlq.overflowBucket.encryptionKey?.grantEncrypt(grantee);
+  return send.combine(put);
+}
+
+function grantConsume(dlq: IDlqWithReplay, grantee: iam.IGrantable): iam.Grant {
+  return dlq.queue.grantConsumeMessages(grantee).combine(dlq.overflowBucket.grantRead(grantee));
 }
 
 function acknowledgeReplication(bucket: IConstruct): void {

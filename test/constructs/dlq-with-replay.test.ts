@@ -4,9 +4,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DlqWithReplay, type DlqWithReplayProps } from '../../constructs';
-import { actionsOf, policyStatements, TEST_ENV, testStack } from '../support/stacks';
+import { DlqWithReplay, IngestStage, type DlqWithReplayProps } from '../../constructs';
+import { ENV } from '../../constructs/contract';
+import { actionsOf, handlerEnv, policyStatements, TEST_ENV, testStack } from '../support/stacks';
 
 function dlq(props: DlqWithReplayProps = {}, stack: Stack = testStack()): DlqWithReplay {
   return new DlqWithReplay(stack, 'Dlq', props);
@@ -201,6 +203,47 @@ describe('DlqWithReplay grants and metrics', () => {
   it('metricOldestAge is ApproximateAgeOfOldestMessage, Maximum over 1 minute', () => {
     const m = dlq().metricOldestAge({ period: Duration.minutes(5) });
     expect([m.namespace, m.metricName, m.statistic, m.period.toSeconds()]).toEqual(['AWS/SQS', 'ApproximateAgeOfOldestMessage', 'Maximum', 300]);
+  });
+});
+
+describe('DlqWithReplay.fromDlqAttributes', () => {
+  const queueArn = 'arn:aws:sqs:eu-west-1:123456789012:shared-dlq';
+  function imported(stack: Stack, maxMessageBytes?: number) {
+    return DlqWithReplay.fromDlqAttributes(stack, 'Shared', {
+      queue: sqs.Queue.fromQueueArn(stack, 'Q', queueArn),
+      overflowBucket: s3.Bucket.fromBucketName(stack, 'B', 'shared-dlq-overflow'),
+      maxMessageBytes,
+    });
+  }
+
+  it('serves an ingest stage: environment and grants point at the imported queue and bucket, nothing is created', () => {
+    const stack = testStack();
+    new IngestStage(stack, 'Ingest', { pipelineName: 'orders', deadLetters: imported(stack, 1_048_576) });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::SQS::Queue', 0);
+    expect(handlerEnv(t)).toMatchObject({
+      [ENV.dlqUrl]: { 'Fn::Join': ['', ['https://sqs.eu-west-1.', { Ref: 'AWS::URLSuffix' }, '/123456789012/shared-dlq']] },
+      [ENV.dlqOverflowBucket]: 'shared-dlq-overflow',
+      [ENV.dlqMaxMessageBytes]: '1048576',
+    });
+    const statements = policyStatements(t);
+    expect(statements.find((s) => actionsOf(s).includes('sqs:SendMessage'))?.Resource).toBe(queueArn);
+    expect(statements.find((s) => JSON.stringify(s.Resource).includes('shared-dlq-overflow/dlq-payloads/*'))?.Action).toBe('s3:PutObject');
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::shared-dlq-overflow']] } } },
+    });
+  });
+  it('maxMessageBytes defaults to 262144 and the prefix is dlq-payloads/', () => {
+    const d = imported(testStack());
+    expect([d.maxMessageBytes, d.overflowPrefix]).toEqual([262_144, 'dlq-payloads/']);
+  });
+  it('grantConsume grants receive on the imported queue', () => {
+    const stack = testStack();
+    imported(stack).grantConsume(new iam.Role(stack, 'Replayer', { assumedBy: new iam.AccountRootPrincipal() }));
+    expect(policyStatements(Template.fromStack(stack)).find((s) => actionsOf(s).includes('sqs:ReceiveMessage'))?.Resource).toBe(queueArn);
+  });
+  it('fails when maxMessageBytes is above 1 MiB', () => {
+    expect(() => imported(testStack(), 2_000_000)).toThrow(/maxMessageBytes must be an integer between 4096 and 1048576 \(given 2000000\)/);
   });
 });
 
