@@ -2,8 +2,8 @@
  * Helpers shared by the `phoenix dlq`, `replay` and `drill` commands: target flags, the progress bar (stderr, off
  * with --json or without a TTY) and interruption handling.
  */
-import { Option, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
+import { Option, type Command } from 'commander';
 
 /** Adds `--stack`, `--pipeline`, `--local`, `--region`, `--queue-url` to a command. */
 export function addTargetOptions(cmd: Command, opts: { queueUrl?: boolean } = {}): Command {

@@ -164,10 +164,10 @@ export class DlqReader {
           const bad = new Set((res.Failed ?? []).map((f) => Number(f.Id)));
           for (const [i, id] of todo.entries()) if (!bad.has(i)) this.held.delete(id);
           todo = todo.filter((_, i) => bad.has(i));
-        } catch (e) {
+        } catch {
+          // a transient SQS error: retried; the ids still in `todo` are reported
           if (attempt === 3) break;
           await (this.opts.sleep ?? sleepReal)(200 * attempt);
-          void e;
         }
       }
       failed.push(...todo);

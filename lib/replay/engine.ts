@@ -8,8 +8,8 @@
  * so the sink state is the same as after one replay.
  */
 import { gunzipSync } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { decodeBase64Strict, decodePayload, describeError, isEnvelope, recordId, type DlqMessage } from '../core';
 import { archiveKeyInRange, archiveListPrefixes, parseArchiveObject, type ArchiveRecord } from './archive';
@@ -169,7 +169,9 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const putter = new KinesisPutter(opts.clients.kinesis, { ratePerSecond: opts.ratePerSecond, lanes: opts.lanes });
   const checked = new Map<string, Promise<void>>();
   const flushAt = Math.max(1, Math.min(opts.flushRecords ?? 500, 5_000));
-  const progress = (): void => opts.onProgress?.({ scanned: s.scanned, matched: s.matched, replayed: s.replayed, deleted: s.deleted, failed: s.failed, total: s.total });
+  const progress = (): void => opts.onProgress?.({
+    scanned: s.scanned, matched: s.matched, replayed: s.replayed, deleted: s.deleted, failed: s.failed, total: s.total,
+  });
   const limitReached = (): boolean => opts.filter.limit !== undefined && s.matched >= opts.filter.limit;
 
   if (opts.targetStream && !dryRun) {
@@ -343,7 +345,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         const rd = replayData(bytes, { of: 'archive', id: ids.id, arrivedAt: rec.arrivedAt }, at);
         if (rd.kind === 'envelope') s.envelopes++;
         else s.raw++;
-        pending.push({ item: { stream, partitionKey: replayPartitionKey(rec.partitionKey, ids.id, bytes), data: rd.data, tag: pending.length }, id: ids.id });
+        const partitionKey = replayPartitionKey(rec.partitionKey, ids.id, bytes);
+        pending.push({ item: { stream, partitionKey, data: rd.data, tag: pending.length }, id: ids.id });
         if (pending.length >= flushAt) {
           const batch = pending;
           pending = [];

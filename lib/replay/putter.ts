@@ -23,12 +23,12 @@ export interface PutItem<T> {
 }
 
 export interface PutOutcome<T> {
-  readonly accepted: T[];
+  accepted: T[];
   /** Entries still failing after every attempt (error code and message of the last attempt). */
-  readonly failed: Array<{ tag: T; error: string }>;
+  failed: Array<{ tag: T; error: string }>;
   /** Entries retried (each retry of each entry counts). */
-  readonly retried: number;
-  readonly calls: number;
+  retried: number;
+  calls: number;
 }
 
 export interface PutterOptions {
@@ -152,7 +152,7 @@ export class KinesisPutter {
     return out;
   }
 
-  private async putBatch<T>(stream: string, batch: Array<PutItem<T>>, out: { accepted: T[]; failed: Array<{ tag: T; error: string }>; retried: number; calls: number }): Promise<void> {
+  private async putBatch<T>(stream: string, batch: Array<PutItem<T>>, out: PutOutcome<T>): Promise<void> {
     let pending = batch;
     const lastError = new Map<PutItem<T>, string>();
     for (let attempt = 1; pending.length > 0; attempt++) {

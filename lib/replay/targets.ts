@@ -99,7 +99,11 @@ export function outputNameOf(outputKey: string): OutputName | undefined {
 }
 
 /** Groups stack outputs by pipeline (from the description `(pipeline <name>)`) and picks one. */
-export function pipelineOutputs(outputs: ReadonlyArray<{ OutputKey?: string; OutputValue?: string; Description?: string }>, stack: string, pipeline?: string): PipelineOutputs {
+export function pipelineOutputs(
+  outputs: ReadonlyArray<{ OutputKey?: string; OutputValue?: string; Description?: string }>,
+  stack: string,
+  pipeline?: string,
+): PipelineOutputs {
   const byPipeline = new Map<string, PipelineOutputs>();
   for (const o of outputs) {
     if (!o.OutputKey || o.OutputValue === undefined) continue;

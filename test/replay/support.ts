@@ -7,6 +7,7 @@ import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecor
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { main } from '../../lib/cli';
 import { createIngestHandler, MemoryDlq, MemorySink, type IngestHandlerOptions } from '../../lib/runtime';
 import { startFauxqs, startKinesalite, REGION, type Fauxqs, type Kinesalite } from '../local/esm/support';
 
@@ -68,7 +69,8 @@ export async function startReplayEnv(): Promise<ReplayEnv> {
 export async function putAll(client: KinesisClient, stream: string, records: Array<{ data: Buffer; partitionKey: string }>): Promise<void> {
   for (let i = 0; i < records.length; i += 500) {
     const chunk = records.slice(i, i + 500);
-    const r = await client.send(new PutRecordsCommand({ StreamName: stream, Records: chunk.map((c) => ({ Data: c.data, PartitionKey: c.partitionKey })) }));
+    const Records = chunk.map((c) => ({ Data: c.data, PartitionKey: c.partitionKey }));
+    const r = await client.send(new PutRecordsCommand({ StreamName: stream, Records }));
     if (r.FailedRecordCount) throw new Error(`${r.FailedRecordCount} records failed`);
   }
 }
@@ -156,12 +158,12 @@ export function ingestHandler(opts: IngestHandlerOptions & { sink: MemorySink })
 /** Visible + in-flight messages of a queue. */
 export async function queueDepth(sqs: SQSClient, url: string): Promise<{ visible: number; notVisible: number }> {
   const r = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-  return { visible: Number(r.Attributes?.ApproximateNumberOfMessages ?? 0), notVisible: Number(r.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0) };
+  const a = r.Attributes ?? {};
+  return { visible: Number(a.ApproximateNumberOfMessages ?? 0), notVisible: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) };
 }
 
 /** Runs the CLI in-process; captures stdout/stderr and the exit code. */
 export async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { main } = await import('../../lib/cli');
   let stdout = '';
   let stderr = '';
   const ow = process.stdout.write.bind(process.stdout);

@@ -1,7 +1,8 @@
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
+import { cli } from './support';
 import { decodeData, idNamespaceFor, toEnvelope, type DlqMessage } from '../../lib/core';
 import { archiveHourOfKey, archiveKeyInRange, archiveListPrefixes, frameFirehoseRecords, parseArchiveObject } from '../../lib/replay/archive';
 import { InputError, matchesDlq, parseFilter } from '../../lib/replay/filter';
@@ -10,7 +11,6 @@ import { compareSequenceNumbers, dlqMessagesFor, expiredMessage, OnFailureFormat
 import { KinesisPutter } from '../../lib/replay/putter';
 import { replayData } from '../../lib/replay/records';
 import { outputNameOf, pipelineOutputs } from '../../lib/replay/targets';
-import { cli } from './support';
 
 const NOW = Date.parse('2025-11-30T12:00:00.000Z');
 const NS = idNamespaceFor('orders');
@@ -18,10 +18,18 @@ const AT = new Date('2025-12-01T00:00:00.000Z');
 
 function msg(over: Partial<DlqMessage> = {}): DlqMessage {
   return {
-    v: 1, id: 'id-1', correlationId: 'c-1', stage: 'ingest', reason: { class: 'schema', message: 'bad' }, attempts: 1,
-    firstFailedAt: '2025-11-30T10:15:00.000Z', lastFailedAt: '2025-11-30T10:15:00.000Z',
+    v: 1,
+    id: 'id-1',
+    correlationId: 'c-1',
+    stage: 'ingest',
+    reason: { class: 'schema', message: 'bad' },
+    attempts: 1,
+    firstFailedAt: '2025-11-30T10:15:00.000Z',
+    lastFailedAt: '2025-11-30T10:15:00.000Z',
     source: { streamArn: 'arn:aws:kinesis:us-east-1:1:stream/s', shardId: 'shardId-0', sequenceNumber: '1', partitionKey: 'pk', arrivedAt: '2025-11-30T10:14:59.000Z' },
-    payload: Buffer.from('{"orderId":"o1"}').toString('base64'), payloadRef: null, ...over,
+    payload: Buffer.from('{"orderId":"o1"}').toString('base64'),
+    payloadRef: null,
+    ...over,
   };
 }
 
@@ -107,7 +115,7 @@ describe('archive format', () => {
     });
     expect(res.records.map((r) => r.result)).toEqual(['Ok', 'Ok']);
     const text = gzipSync(Buffer.concat(res.records.map((r) => Buffer.from(r.data, 'base64'))));
-    const parsed = parseArchiveObject(require('node:zlib').gunzipSync(text).toString('utf8'));
+    const parsed = parseArchiveObject(gunzipSync(text).toString('utf8'));
     expect(parsed.bad).toBe(0);
     expect(parsed.records.map((r) => Buffer.from(r.data, 'base64'))).toEqual(datas);
     expect(parsed.records[1]).toMatchObject({ partitionKey: 'k1', arrivedAt: new Date(1764500000001).toISOString(), streamArn: 'arn:aws:kinesis:us-east-1:1:stream/s' });

@@ -38,7 +38,12 @@ async function openQueue(f: CommonFlags): Promise<{ clients: Clients; queueUrl: 
 }
 
 /** Reads the whole queue (bounded by `stop`), then releases every message read. */
-async function readAll(clients: Clients, queueUrl: string, visibility: number, stop?: (entries: DlqEntry[]) => boolean): Promise<{ entries: DlqEntry[]; interrupted: boolean }> {
+async function readAll(
+  clients: Clients,
+  queueUrl: string,
+  visibility: number,
+  stop?: (entries: DlqEntry[]) => boolean,
+): Promise<{ entries: DlqEntry[]; interrupted: boolean }> {
   const intr = interruptible();
   const reader = new DlqReader(clients.sqs, queueUrl, { visibilityTimeoutSec: visibility, signal: intr.signal });
   const entries: DlqEntry[] = [];
@@ -79,7 +84,7 @@ export function registerDlq(program: Command): void {
 
   addFilterOptions(addTargetOptions(dlq.command('list').description('list dead letters, filtered')))
     .addOption(visibilityOption(30, 'made visible again when done'))
-    .option('--json', 'JSON lines on stdout (one object per message)')
+    .option('--json', 'JSON lines on stdout: one DLQ message v1 per line (payload included) with messageId, receiveCount, sentAt')
     .action(async (f: CommonFlags) => {
       let filter;
       try {
@@ -101,7 +106,7 @@ export function registerDlq(program: Command): void {
         const shown = filter.limit !== undefined ? matched.slice(0, filter.limit) : matched;
         if (f.json) {
           for (const { e, msg } of shown) {
-            process.stdout.write(`${JSON.stringify({ messageId: e.messageId, receiveCount: e.receiveCount, sentAt: e.sentAt, ...msg, payload: undefined, payloadBytes: msg.payload !== null ? Math.floor((msg.payload.length * 3) / 4) : null })}\n`);
+            process.stdout.write(`${JSON.stringify({ messageId: e.messageId, receiveCount: e.receiveCount, sentAt: e.sentAt, ...msg, payloadBytes: msg.payload !== null ? Math.floor((msg.payload.length * 3) / 4) : null })}\n`);
           }
         } else {
           process.stdout.write(`${LIST_HEADER}\n`);

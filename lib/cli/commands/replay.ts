@@ -4,11 +4,11 @@
  */
 import type { Command } from 'commander';
 import { idNamespaceFor, parseKeyFields } from '../../core';
+import { ARCHIVE_PREFIX } from '../../replay/archive';
 import { addFilterOptions, addTargetOptions, interruptible, intFlag, progressBar, visibilityOption } from '../../replay/cli';
 import { runReplay, type ReplaySource, type ReplaySummary } from '../../replay/engine';
 import { InputError, parseFilter, type RawFilter, type ReplayFilter } from '../../replay/filter';
 import { createClients, resolveTargets, type TargetFlags } from '../../replay/targets';
-import { ARCHIVE_PREFIX } from '../../replay/archive';
 import { UsageError } from '../index';
 
 interface ReplayFlags extends TargetFlags, RawFilter {
@@ -112,7 +112,7 @@ export function registerReplay(program: Command): void {
       }
       const clients = createClients(r.conn);
       const intr = interruptible();
-      const bar = progressBar(`replay |{bar}| {value}/{total} scanned | {replayed} replayed | {deleted} deleted | {failed} failed`, !f.json);
+      const bar = progressBar('replay |{bar}| {value}/{total} scanned | {replayed} replayed | {deleted} deleted | {failed} failed', !f.json);
       let summary: ReplaySummary;
       try {
         summary = await runReplay({
