@@ -565,7 +565,7 @@ export class CorrelatedMonitor extends Construct {
       `Saved Logs Insights queries: ${queries}.`,
       `To follow one record, open \`phoenix/${this.pipelineName}/record-journey\` and replace \`${CORRELATION_ID_PLACEHOLDER}\` with its correlation id `
         + '(from a dead letter, a producer, or a canary: `canary-<pipeline>-<epoch ms>`). Per-record lines of applied records are logged at DEBUG '
-        + '(set POWERTOOLS_LOG_LEVEL=DEBUG on a stage to trace every record); dead letters, failures and canaries are always logged.',
+        + '(set POWERTOOLS_LOG_LEVEL=DEBUG on a stage to trace every record); dead letters and failures are always logged, and the canary function logs every canary it sends.',
     ].join('\n');
   }
 

@@ -60,19 +60,20 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 
 /**
  * True for a decoded record that is a canary envelope: `v: 1`, `source` CANARY_SOURCE, and a payload
- * `{ canary: true, sentAt: <ISO-8601 with zone>, pipeline: <non-empty string> }`. Anything else (a business record
- * that happens to have a `canary` field, a malformed canary) is not a canary and takes the normal path.
+ * `{ canary: true, sentAt: <event time: ISO-8601 with zone or epoch ms>, pipeline: <non-empty string> }`: the rule of
+ * the ingest processor (lib/handlers/processor.ts `canaryEnvelope`). Anything else (a business record that happens to
+ * have a `canary` field, a malformed canary) is not a canary and takes the normal path.
  */
 export function isCanary(decoded: unknown): decoded is CanaryEnvelope {
   if (!isPlainObject(decoded) || decoded.v !== 1 || decoded.source !== CANARY_SOURCE) return false;
   const p = decoded.payload;
   return isPlainObject(p)
     && p.canary === true
-    && typeof p.sentAt === 'string' && normalizeEventTime(p.sentAt) !== undefined
+    && normalizeEventTime(p.sentAt) !== undefined
     && typeof p.pipeline === 'string' && p.pipeline.length > 0;
 }
 
 /** Latency of a canary received at `nowMs`: nowMs - sentAt, in ms; 0 when the clocks disagree (sentAt in the future). */
 export function canaryLatencyMs(env: CanaryEnvelope, nowMs: number): number {
-  return Math.max(0, nowMs - Date.parse(normalizeEventTime(env.payload.sentAt)!));
+  return Math.max(0, nowMs - Date.parse(normalizeEventTime(env.payload.sentAt as unknown)!));
 }
