@@ -76,3 +76,9 @@ export const ROOT_ID_NAMESPACE = '6f1c8f0e-3b5a-5d3e-9a77-2b1f0c9d4e10';
 
 /** Relative location (from the package root) of the pre-bundled handler assets. */
 export const HANDLER_ASSET_DIR = { ingest: 'assets/lib/handlers/ingest' } as const;
+
+/** Key prefix, in the DLQ overflow bucket, of dead-letter payloads too large for the queue (IAM grants are scoped to it). */
+export const DLQ_OVERFLOW_PREFIX = 'dlq-payloads/';
+
+/** Key prefix, in the DLQ overflow bucket, where the event source mapping's S3 on-failure destination writes (AWS's layout). */
+export const ESM_ON_FAILURE_PREFIX = 'aws/lambda/';

@@ -8,6 +8,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct, type IConstruct } from 'constructs';
+import { DLQ_OVERFLOW_PREFIX } from './contract';
 import { acknowledge } from './private/nag';
 import { checkRange, checkSeconds } from './private/validate';
 
@@ -152,7 +153,7 @@ const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
  */
 export class DlqWithReplay extends Construct implements IDlqWithReplay {
   /** Key prefix of overflow payloads in the overflow bucket. */
-  public static readonly OVERFLOW_PREFIX = 'dlq-payloads/';
+  public static readonly OVERFLOW_PREFIX = DLQ_OVERFLOW_PREFIX;
 
   /** Key prefix under which Lambda writes event source mapping on-failure records (set by AWS). */
   public static readonly ON_FAILURE_PREFIX = 'aws/lambda/';

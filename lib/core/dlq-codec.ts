@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decodeBase64Strict } from './decode';
 import { FailureReason, PermanentError, describeValue, isReasonClass } from './failure';
-import { REASON_CLASSES } from '../../constructs/contract';
+import { DLQ_OVERFLOW_PREFIX, REASON_CLASSES } from '../../constructs/contract';
 
 /** Where the failed record came from (null when unknown, e.g. for records read back after ESM exhaustion). */
 export interface DlqSource {
@@ -163,7 +163,7 @@ export function decodeDlqMessage(body: string): DlqMessage {
 export function overflowKey(msg: DlqMessage): string {
   const who = msg.id ?? createHash('sha256').update(msg.payload ?? '', 'utf8').digest('hex');
   const seq = msg.source.sequenceNumber ?? 'none';
-  return `dlq-payloads/${encodeURIComponent(msg.stage)}/${encodeURIComponent(who)}/${encodeURIComponent(seq)}.b64`;
+  return `${DLQ_OVERFLOW_PREFIX}${encodeURIComponent(msg.stage)}/${encodeURIComponent(who)}/${encodeURIComponent(seq)}.b64`;
 }
 
 /** A copy of the message whose payload was moved to S3: payload null, payloadRef `s3://bucket/key`. */
