@@ -3,6 +3,7 @@
  * their EMF lines are parsed, and every metric of the synthesized dashboard and alarms (namespace, name, dimension
  * names and values) must be one of them. No list of names is copied here.
  */
+import { Logger } from '@aws-lambda-powertools/logger';
 import {
   CloudFormationClient,
   DescribeStackDriftDetectionStatusCommand,
@@ -13,16 +14,15 @@ import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { alarmMetrics, dashboardMetrics, emittedMetrics, key, type MetricId } from './support/metrics';
+import { monitorStack, PIPELINE, twoStagePipeline } from './support/stacks';
 import { CorrelatedMonitor, DriftDetector } from '../../constructs/monitoring';
 import { canaryMetrics, createCanary } from '../../lib/handlers/canary';
 import { createDriftDetector, driftMetrics } from '../../lib/handlers/drift-detector';
 import { MemoryDlq, MemorySink } from '../../lib/handlers/ports/memory';
 import { createIngestHandler } from '../../lib/runtime';
 import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from '../handlers/support/kinesis';
-import { alarmMetrics, dashboardMetrics, emittedMetrics, key, type MetricId } from './support/metrics';
-import { monitorStack, PIPELINE, twoStagePipeline } from './support/stacks';
 
 const STACK = 'Monitoring';
 
