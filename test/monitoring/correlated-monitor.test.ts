@@ -1,6 +1,9 @@
 import { Duration, Lazy, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dashboardBodies } from './support/metrics';
@@ -248,22 +251,29 @@ describe('CorrelatedMonitor options', () => {
     })).not.toThrow();
   });
 
-  it('an imported processor and queue are monitored by their names', () => {
-    // The stage interface is satisfied by any construct exposing the stage's resources.
+  it('a stage of imported resources (function, stream, log group) is monitored by their names', () => {
     const { stack } = monitorStack();
     const { data } = onePipeline(stack);
+    const legacy = {
+      pipelineName: PIPELINE,
+      stageName: 'legacy',
+      stream: kinesis.Stream.fromStreamArn(stack, 'LegacyStream', 'arn:aws:kinesis:eu-west-1:123456789012:stream/legacy'),
+      processor: lambda.Function.fromFunctionArn(stack, 'LegacyFn', 'arn:aws:lambda:eu-west-1:123456789012:function:legacy-processor'),
+      logGroup: logs.LogGroup.fromLogGroupName(stack, 'LegacyLogs', '/aws/lambda/legacy-processor'),
+      deadLetters: data.ingest.deadLetters,
+    };
     const m = new CorrelatedMonitor(stack, 'Monitor', {
-      pipeline: { pipelineName: PIPELINE, stages: [{ ...pick(data.ingest) }] },
+      pipeline: { pipelineName: PIPELINE, stages: [data.ingest, legacy] },
       topicKeyRemovalPolicy: RemovalPolicy.RETAIN,
     });
-    expect(m.stageAlarm('ingest', StageAlarmKind.ITERATOR_AGE)).toBeDefined();
-    Template.fromStack(stack).hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
+    expect(m.stageAlarm('legacy', StageAlarmKind.ITERATOR_AGE)).toBeDefined();
+    const t = Template.fromStack(stack);
+    expect(alarm(t, 'MonitorStagelegacyIteratorAgeAlarm').Dimensions).toEqual([{ Name: 'FunctionName', Value: 'legacy-processor' }]);
+    const journey = Object.values(t.findResources('AWS::Logs::QueryDefinition')).find((r) => r.Properties.Name.endsWith('/record-journey'))!;
+    expect(journey.Properties.LogGroupNames).toContain('/aws/lambda/legacy-processor');
+    t.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
   });
 });
-
-function pick(s: { pipelineName: string; stageName: string; stream: any; processor: any; logGroup: any; deadLetters: any }) {
-  return { pipelineName: s.pipelineName, stageName: s.stageName, stream: s.stream, processor: s.processor, logGroup: s.logGroup, deadLetters: s.deadLetters };
-}
 
 describe('CorrelatedMonitor validation', () => {
   it('fails when endToEndLatencySlo is 0', () => expectThrow({ endToEndLatencySlo: Duration.seconds(0) },

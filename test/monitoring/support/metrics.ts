@@ -20,7 +20,8 @@ export function key(m: MetricId): string {
 export function emittedMetrics(lines: Array<Record<string, unknown>>): MetricId[] {
   const out: MetricId[] = [];
   for (const doc of lines) {
-    const aws = doc._aws as { CloudWatchMetrics?: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> } | undefined;
+    type Directive = { Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> };
+    const aws = doc._aws as { CloudWatchMetrics?: Directive[] } | undefined;
     for (const directive of aws?.CloudWatchMetrics ?? []) {
       for (const dimensionSet of directive.Dimensions) {
         const dimensions = Object.fromEntries(dimensionSet.map((d) => [d, String(doc[d])]));
