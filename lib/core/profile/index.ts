@@ -9,3 +9,4 @@ export { HyperLogLog, DEFAULT_HLL_LG_K } from './hll';
 export { MisraGries, DEFAULT_FREQUENT_ITEMS } from './frequent';
 export type { FrequentState } from './frequent';
 export { XorShift32 } from './hash';
+export * from './report';

@@ -498,6 +498,11 @@ export function serializeProfile(profile: Profile): string {
   return JSON.stringify(toSerialized(profile));
 }
 
+/** The serialized form as an object (to embed in a larger JSON document without escaping it as a string). */
+export function profileToSerialized(profile: Profile): SerializedProfile {
+  return toSerialized(profile);
+}
+
 function toSerialized(profile: Profile): SerializedProfile {
   const cols: Record<string, SerializedColumn> = {};
   for (const [name, col] of profile.columns) {
