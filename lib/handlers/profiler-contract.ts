@@ -1,0 +1,86 @@
+/**
+ * Contract between the QualityProfiler construct (constructs/quality-profiler.ts) and the profiler handler:
+ * environment variables, metric names, the S3 layout of profiles, and the rules encoding.
+ *
+ * constructs/ never imports lib/, so the construct keeps a copy of these names; test/profiler/contract.test.ts
+ * checks that both copies are identical. (To be moved into constructs/contract.ts, which both sides import.)
+ */
+import { gunzipSync } from 'node:zlib';
+import type { QualityRule } from '../../constructs/quality-rules';
+
+/** Environment variables the construct sets on the profiler function (besides PHX_PIPELINE). */
+export const PROFILER_ENV = {
+  bucket: 'PHX_PROFILE_BUCKET',
+  rules: 'PHX_QUALITY_RULES',
+  windowSeconds: 'PHX_PROFILE_WINDOW_SECONDS',
+  historyWindows: 'PHX_PROFILE_HISTORY_WINDOWS',
+  eventTimeField: 'PHX_PROFILE_EVENT_TIME_FIELD',
+} as const;
+
+/** Metric names (namespace METRICS_NAMESPACE) published once per evaluated window. */
+export const QUALITY_METRIC = {
+  /** Per rule, dimensions { Pipeline, Rule }: 0 pass, 1 warn, 2 fail (skipped rules publish nothing). */
+  ruleStatus: 'QualityRuleStatus',
+  /** Per rule, dimensions { Pipeline, Rule }: the observed value compared with the bounds. */
+  ruleObserved: 'QualityRuleObserved',
+  /** Per column named by a rule, dimensions { Pipeline, Column }: non-null values / rows. */
+  columnCompleteness: 'QualityColumnCompleteness',
+  /** Dimensions { Pipeline }: rows of the window (all shards merged). */
+  rowsPerWindow: 'QualityRowsPerWindow',
+  /** Dimensions { Pipeline }: records of the window that were not JSON objects. */
+  unparseablePerWindow: 'QualityUnparseablePerWindow',
+  /** Dimensions { Pipeline }: rules that failed. */
+  failures: 'QualityFailures',
+  /** Dimensions { Pipeline }: rules that warned. */
+  warnings: 'QualityWarnings',
+  /** Dimensions { Pipeline }: rules that could not be evaluated (too little history, too few rows). */
+  skipped: 'QualityRulesSkipped',
+} as const;
+
+/** Dimension names of the quality metrics besides `Pipeline` (METRIC_DIMENSIONS.pipeline). */
+export const QUALITY_DIMENSIONS = { rule: 'Rule', column: 'Column' } as const;
+
+/** Status values of QualityRuleStatus. */
+export const RULE_STATUS_VALUE = { pass: 0, warn: 1, fail: 2 } as const;
+
+/** Relative location (from the package root) of the pre-bundled profiler handler. */
+export const PROFILER_ASSET_DIR = 'assets/lib/handlers/profiler';
+
+/** Key prefix of every profiler object in the history bucket. */
+export const PROFILES_PREFIX = 'profiles/';
+
+/** Rules longer than this (JSON bytes) are passed gzip-compressed (`gz:` + base64), for Lambda's 4 KB environment limit. */
+export const RULES_COMPRESS_ABOVE_BYTES = 1024;
+
+/** `2020-12-09T07:04:00Z`: window bounds as Lambda writes them (whole seconds, UTC). */
+export function windowKey(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Layout of the history bucket (window = the window start as {@link windowKey}). */
+export const profileKeys = {
+  /** Folder of one window. */
+  window: (window: string) => `${PROFILES_PREFIX}${window}/`,
+  /** Folder of the shard profiles of one window. */
+  shards: (window: string) => `${PROFILES_PREFIX}${window}/shards/`,
+  /**
+   * Profile of one shard's part of a window. A part starts at its first record: usually one part per shard and
+   * window; more when Lambda terminates a window early (state above 1 MB) or with ParallelizationFactor > 1.
+   */
+  shard: (window: string, shardId: string, firstSequenceNumber: string) =>
+    `${PROFILES_PREFIX}${window}/shards/${shardId}-${firstSequenceNumber}.json`,
+  /** Merged profile of all shard parts (rewritten when a late shard part arrives). */
+  merged: (window: string) => `${PROFILES_PREFIX}${window}/merged.json`,
+  /** Rule results of the merged profile (same lifecycle as merged.json). */
+  results: (window: string) => `${PROFILES_PREFIX}${window}/results.json`,
+  /** Marker created once per (window, set of shard parts) with If-None-Match: only its creator publishes metrics. */
+  evaluation: (window: string, setHash: string) => `${PROFILES_PREFIX}${window}/evaluations/${setHash}.json`,
+};
+
+/** Encodes rules for PHX_QUALITY_RULES: JSON, or `gz:` + base64(gzip(JSON)) above {@link RULES_COMPRESS_ABOVE_BYTES}. */
+export function decodeRules(text: string): QualityRule[] {
+  const json = text.startsWith('gz:') ? gunzipSync(Buffer.from(text.slice(3), 'base64')).toString('utf8') : text;
+  const rules = JSON.parse(json) as unknown;
+  if (!Array.isArray(rules)) throw new Error(`${PROFILER_ENV.rules} must be a JSON array of rules (given ${typeof rules})`);
+  return rules as QualityRule[];
+}
