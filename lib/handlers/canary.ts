@@ -131,7 +131,7 @@ export function createCanaryHandler(env: Readonly<Record<string, string | undefi
 let instance: ReturnType<typeof createCanaryHandler> | undefined;
 
 /** The Lambda handler: configured once per container, on the first invocation. */
-export const handler = (event: unknown, context: Context): Promise<CanaryResult> => {
+export const handler = async (event: unknown, context: Context): Promise<CanaryResult> => {
   instance ??= createCanaryHandler();
   return instance(event, context);
 };

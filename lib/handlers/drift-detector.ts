@@ -240,7 +240,7 @@ export function createDriftDetectorHandler(env: Readonly<Record<string, string |
 let instance: ReturnType<typeof createDriftDetectorHandler> | undefined;
 
 /** The Lambda handler: configured once per container, on the first invocation. */
-export const handler = (event: unknown, context: Context): Promise<DriftRunResult> => {
+export const handler = async (event: unknown, context: Context): Promise<DriftRunResult> => {
   instance ??= createDriftDetectorHandler();
   return instance(event, context);
 };
