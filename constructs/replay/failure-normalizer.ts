@@ -1,0 +1,147 @@
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct, type IConstruct } from 'constructs';
+import { REPLAY_ASSET_DIR, toolFunction } from './function';
+import { ENV } from '../contract';
+import { DlqWithReplay, type IDlqWithReplay } from '../dlq-with-replay';
+import { acknowledge, wildcardResourceFinding } from '../private/nag';
+import { checkName } from '../private/validate';
+
+/**
+ * Properties of a {@link FailureNormalizer}.
+ */
+export interface FailureNormalizerProps {
+  /** The dead letters: on-failure objects are read from its overflow bucket and DLQ messages sent to its queue. */
+  readonly deadLetters: IDlqWithReplay;
+
+  /** The stream the failed batches came from (read back when an on-failure record carries metadata only). */
+  readonly stream: kinesis.IStream;
+
+  /** Pipeline name (seeds the record id namespace, as in the ingest stage). */
+  readonly pipelineName: string;
+
+  /**
+   * Stage name written into the DLQ messages.
+   *
+   * @default 'ingest'
+   */
+  readonly stageName?: string;
+
+  /**
+   * The ingest stage's natural-key fields. When set, the DLQ messages get the record ids the stage would have
+   * computed (so `phoenix replay --id` finds them); they must be exactly the stage's `keyFields`.
+   *
+   * @default - no ids: the messages have `id: null`, and the replay lets the stage compute them
+   */
+  readonly keyFields?: string[];
+}
+
+const OWNER = 'FailureNormalizer';
+
+/**
+ * One dead-letter format for every failure: a function triggered by the on-failure objects the event source mapping
+ * writes under `aws/lambda/` of the dead letters' overflow bucket, turning each failed batch into one DLQ message v1
+ * per record (reason class `esm-exhausted`, with the original data), so that `phoenix dlq` and `phoenix replay` see
+ * batch failures like record failures. Records not carried by the on-failure record are read back from the stream
+ * while it retains them; otherwise an `expired: ...` message (payload null) records the loss.
+ *
+ * Failed asynchronous invocations (after Lambda's two retries) go to the `failedEvents` queue; the on-failure object
+ * itself stays in the bucket.
+ *
+ * @example
+ * new FailureNormalizer(this, 'Normalizer', {
+ *   deadLetters: pipeline.deadLetters, stream: pipeline.ingest.stream, pipelineName: 'clickstream',
+ *   keyFields: ['userId', 'sessionId', 'seq'],
+ * });
+ */
+export class FailureNormalizer extends Construct {
+  /** The normalizer function. */
+  public readonly lambdaFunction: lambda.IFunction;
+  /** Queue of S3 events the function failed to process (after Lambda's retries). */
+  public readonly failedEvents: sqs.IQueue;
+
+  constructor(scope: Construct, id: string, props: FailureNormalizerProps) {
+    super(scope, id);
+    checkName(OWNER, 'pipelineName', props.pipelineName);
+    const stageName = props.stageName ?? 'ingest';
+    checkName(OWNER, 'stageName', stageName);
+    const dl = props.deadLetters;
+
+    const failed = new sqs.Queue(this, 'FailedEvents', {
+      encryption: sqs.QueueEncryption.KMS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.failedEvents = failed;
+    acknowledge(failed,
+      'This queue is itself the dead-letter queue of the normalizer\'s asynchronous invocations; it has no dead-letter queue of its own.',
+      'AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy');
+
+    const environment: Record<string, string> = {
+      [ENV.pipeline]: props.pipelineName,
+      [ENV.stage]: stageName,
+      [ENV.dlqUrl]: dl.queue.queueUrl,
+      [ENV.dlqOverflowBucket]: dl.overflowBucket.bucketName,
+      [ENV.dlqMaxMessageBytes]: String(dl.maxMessageBytes),
+      POWERTOOLS_SERVICE_NAME: props.pipelineName,
+    };
+    if (props.keyFields !== undefined) environment[ENV.keyFields] = JSON.stringify(props.keyFields);
+
+    const { fn, role } = toolFunction(this, 'Function', {
+      owner: OWNER,
+      asset: REPLAY_ASSET_DIR.failureNormalizer,
+      handler: 'index.handler',
+      description: `Phoenix failure normalizer of pipeline '${props.pipelineName}': on-failure batches to DLQ messages v1`,
+      timeout: Duration.minutes(5),
+      memorySize: 512,
+      environment,
+      deadLetterQueue: failed,
+    });
+    this.lambdaFunction = fn;
+
+    // Writes DLQ messages (and oversize payloads under dlq/); reads on-failure objects; reads the stream back.
+    dl.grantSend(fn);
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [dl.overflowBucket.arnForObjects(`${DlqWithReplay.ON_FAILURE_PREFIX}*`)] });
+    dl.overflowBucket.encryptionKey?.grantDecrypt(fn);
+    props.stream.grantRead(fn);
+
+    dl.overflowBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fn), { prefix: DlqWithReplay.ON_FAILURE_PREFIX });
+
+    acknowledge(role,
+      `The function reads the on-failure objects Lambda writes under ${DlqWithReplay.ON_FAILURE_PREFIX} and writes oversize payloads under ${dl.overflowPrefix}: object keys are generated, so the grants are scoped to those prefixes.`,
+      wildcardResourceFinding(this, dl.overflowBucket.arnForObjects(`${DlqWithReplay.ON_FAILURE_PREFIX}*`)),
+      wildcardResourceFinding(this, dl.overflowBucket.arnForObjects(`${dl.overflowPrefix}*`)));
+    acknowledgeNotificationsHandler(this);
+    const notifications = dl.overflowBucket.node.tryFindChild('Notifications');
+    if (notifications) {
+      acknowledge(notifications,
+        'CDK (aws-cdk-lib) attaches s3:PutBucketNotification on this bucket to its BucketNotificationsHandler role as an inline policy.',
+        'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
+    }
+  }
+}
+
+/**
+ * S3 event notifications are configured by CDK's stack-wide BucketNotificationsHandler singleton (a custom resource
+ * function with the AWSLambdaBasicExecutionRole managed policy and `s3:PutBucketNotification` on `*`); its findings
+ * are inherent to aws-cdk-lib and acknowledged with that cause.
+ */
+function acknowledgeNotificationsHandler(scope: IConstruct): void {
+  const stack = scope.node.scopes.find((s) => (s as { templateOptions?: unknown }).templateOptions !== undefined);
+  const handler = stack?.node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834');
+  if (!handler) return;
+  acknowledge(handler,
+    'CDK\'s BucketNotificationsHandler custom resource (aws-cdk-lib) configures S3 event notifications at deploy time: it uses the AWSLambdaBasicExecutionRole managed policy, s3:PutBucketNotification on "*", an inline policy, and runs only during deployments.',
+    'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'AwsSolutions-IAM5[Resource::*]',
+    'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy',
+    'NIST.800.53.R5-LambdaDLQ', 'HIPAA.Security-LambdaDLQ', 'Serverless-LambdaDLQ',
+    'NIST.800.53.R5-LambdaInsideVPC', 'HIPAA.Security-LambdaInsideVPC', 'PCI.DSS.321-LambdaInsideVPC',
+    'NIST.800.53.R5-LambdaConcurrency', 'HIPAA.Security-LambdaConcurrency',
+    'AwsSolutions-L1', 'Serverless-LambdaLatestVersion', 'Serverless-LambdaTracing', 'Serverless-LambdaDefaultMemorySize',
+    'NIST.800.53.R5-LambdaFunctionPublicAccessProhibited');
+}

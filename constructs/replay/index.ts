@@ -1,0 +1,3 @@
+export * from './failure-normalizer';
+export * from './raw-archive';
+export * from './replay-function';

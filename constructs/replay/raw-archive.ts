@@ -1,0 +1,211 @@
+import { CfnOutput, Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cxapi from 'aws-cdk-lib/cx-api';
+import { Construct } from 'constructs';
+import { REPLAY_ASSET_DIR, toolFunction } from './function';
+import { acknowledge, wildcardResourceFinding } from '../private/nag';
+import { checkSeconds } from '../private/validate';
+
+/**
+ * Properties of a {@link RawArchive}.
+ */
+export interface RawArchiveProps {
+  /** The stream to archive (the ingest stream: what producers put, before any processing). */
+  readonly stream: kinesis.IStream;
+
+  /**
+   * Pipeline name, used in the stack output descriptions (`(pipeline <name>)`) so that `phoenix replay --stack`
+   * finds the archive of the right pipeline.
+   *
+   * @default - outputs without a pipeline name
+   */
+  readonly pipelineName?: string;
+
+  /**
+   * Key prefix of the archived objects (ending in `/`); objects go under `<prefix>YYYY/MM/DD/HH/` (UTC arrival hour).
+   *
+   * @default 'raw/'
+   */
+  readonly prefix?: string;
+
+  /**
+   * Removal policy of the archive bucket. The archive is what a Phoenix rebuild replays from: keep it.
+   * With `RemovalPolicy.DESTROY` the bucket is emptied on deletion (`autoDeleteObjects`).
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Customer managed KMS key for the archive bucket.
+   *
+   * @default - the AWS managed key `alias/aws/s3`
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * How long Firehose buffers records before writing an object. Allowed: 0 to 900 seconds.
+   *
+   * @default Duration.seconds(60)
+   */
+  readonly bufferingInterval?: Duration;
+
+  /**
+   * How long archived objects are kept.
+   *
+   * @default - forever
+   */
+  readonly expiration?: Duration;
+
+  /**
+   * Bucket receiving the archive bucket's server access logs.
+   *
+   * @default - a bucket is created (SSE-S3, the only encryption S3 log delivery supports)
+   */
+  readonly serverAccessLogsBucket?: s3.IBucket;
+}
+
+const OWNER = 'RawArchive';
+
+/**
+ * The raw archive: every record of a stream, as put by producers, kept in an encrypted, versioned, private S3 bucket
+ * that survives Phoenix rebuilds (retained by default), so that a rebuilt pipeline can be refilled with
+ * `phoenix replay --from archive`.
+ *
+ * A Firehose delivery stream reads the stream (KinesisStreamAsSource), frames each record with a small Lambda
+ * processor as one JSON line `{"v":1,"data":"<base64>","partitionKey":...,"arrivedAt":...,"sequenceNumber":...,"shardId":...}`
+ * (exact bytes, partition key and arrival time survive; Firehose alone would concatenate records without
+ * delimiters), and writes GZIP objects under `<prefix>YYYY/MM/DD/HH/`; failed deliveries go under
+ * `errors/<error-output-type>/YYYY/MM/DD/HH/`.
+ *
+ * @example
+ * const archive = new RawArchive(this, 'Archive', { stream: pipeline.ingest.stream, pipelineName: 'clickstream' });
+ */
+export class RawArchive extends Construct {
+  /** Default key prefix of the archived objects. */
+  public static readonly DEFAULT_PREFIX = 'raw/';
+
+  /** The archive bucket. */
+  public readonly bucket: s3.IBucket;
+  /** Key prefix of the archived objects. */
+  public readonly prefix: string;
+  /** The delivery stream. */
+  public readonly deliveryStream: firehose.DeliveryStream;
+  /** The Firehose record framer function. */
+  public readonly framer: lambda.IFunction;
+  /** The bucket receiving the archive bucket's server access logs. */
+  public readonly serverAccessLogsBucket: s3.IBucket;
+
+  constructor(scope: Construct, id: string, props: RawArchiveProps) {
+    super(scope, id);
+    this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+    const prefix = props.prefix ?? RawArchive.DEFAULT_PREFIX;
+    if (!/^([A-Za-z0-9_.-]+\/)+$/.test(prefix)) {
+      throw new Error(`${OWNER} prefix must be one or more path segments of [A-Za-z0-9_.-], each ending in '/' (given '${prefix}')`);
+    }
+    this.prefix = prefix;
+    const interval = props.bufferingInterval ?? Duration.seconds(60);
+    checkSeconds(OWNER, 'bufferingInterval', interval, 0, 900);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
+    const lifecycleRules: s3.LifecycleRule[] = [
+      { noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(7) },
+    ];
+    if (props.expiration) lifecycleRules.push({ expiration: props.expiration });
+
+    if (props.serverAccessLogsBucket) {
+      this.serverAccessLogsBucket = props.serverAccessLogsBucket;
+    } else {
+      const logs = new s3.Bucket(this, 'AccessLogs', {
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforceSSL: true,
+        versioned: true,
+        lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(1) }],
+        removalPolicy,
+        autoDeleteObjects,
+      });
+      this.serverAccessLogsBucket = logs;
+      acknowledge(logs,
+        'This bucket is the server access log target of the archive bucket; logging its own writes would loop.',
+        'AwsSolutions-S1', 'NIST.800.53.R5-S3BucketLoggingEnabled', 'HIPAA.Security-S3BucketLoggingEnabled', 'PCI.DSS.321-S3BucketLoggingEnabled');
+      acknowledge(logs,
+        'S3 server access log delivery supports only SSE-S3 (AES256) on the target bucket, not SSE-KMS.',
+        'NIST.800.53.R5-S3DefaultEncryptionKMS', 'HIPAA.Security-S3DefaultEncryptionKMS', 'PCI.DSS.321-S3DefaultEncryptionKMS');
+      acknowledgeReplication(logs);
+    }
+
+    const bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.KMS_MANAGED,
+      encryptionKey: props.encryptionKey,
+      bucketKeyEnabled: props.encryptionKey ? true : undefined,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      versioned: true,
+      lifecycleRules,
+      serverAccessLogsBucket: this.serverAccessLogsBucket,
+      serverAccessLogsPrefix: 'archive/',
+      removalPolicy,
+      autoDeleteObjects,
+    });
+    this.bucket = bucket;
+    acknowledgeReplication(bucket);
+
+    const { fn } = toolFunction(this, 'Framer', {
+      owner: OWNER,
+      asset: REPLAY_ASSET_DIR.replay,
+      handler: 'index.archiveFramer',
+      description: 'Phoenix raw archive: frames each stream record as one archive record line (Firehose processor)',
+      timeout: Duration.minutes(1),
+      memorySize: 256,
+      environment: {},
+      noDlqReason: 'Firehose invokes the processor synchronously and retries it; records it cannot process go to the delivery stream\'s error prefix, so an asynchronous-invocation DLQ would never receive anything.',
+    });
+    this.framer = fn;
+
+    this.deliveryStream = new firehose.DeliveryStream(this, 'DeliveryStream', {
+      source: new firehose.KinesisStreamSource(props.stream),
+      destination: new firehose.S3Bucket(bucket, {
+        dataOutputPrefix: `${prefix}!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/`,
+        errorOutputPrefix: 'errors/!{firehose:error-output-type}/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/',
+        compression: firehose.Compression.GZIP,
+        bufferingInterval: interval,
+        bufferingSize: Size.mebibytes(64),
+        processors: [new firehose.LambdaFunctionProcessor(fn, { bufferInterval: Duration.seconds(60), bufferSize: Size.mebibytes(1), retries: 3 })],
+      }),
+    });
+    // Firehose's roles (service role, S3 destination role) and its error log group are created by the L2.
+    acknowledge(this.deliveryStream,
+      'The delivery stream\'s roles are created for it only; CDK attaches their per-resource grants as AWS::IAM::Policy resources of those roles.',
+      'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
+    acknowledge(this.deliveryStream,
+      'Firehose writes generated object keys into the archive bucket (CDK\'s bucket grant: s3:GetObject*, GetBucket*, List*, DeleteObject*, Abort* on this bucket only) and invokes any version of the framer function.',
+      'AwsSolutions-IAM5[Action::s3:GetObject*]', 'AwsSolutions-IAM5[Action::s3:GetBucket*]', 'AwsSolutions-IAM5[Action::s3:List*]',
+      'AwsSolutions-IAM5[Action::s3:DeleteObject*]', 'AwsSolutions-IAM5[Action::s3:Abort*]',
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
+      wildcardResourceFinding(this, bucket.arnForObjects('*')),
+      wildcardResourceFinding(this, `${fn.functionArn}:*`));
+    acknowledge(this.deliveryStream,
+      'A delivery stream whose source is a Kinesis stream cannot have Firehose server-side encryption (it applies to Direct PUT only): records are encrypted by the source stream and the archive bucket (SSE-KMS).',
+      'AwsSolutions-KDF1');
+    acknowledge(this.deliveryStream,
+      'Firehose\'s delivery-error log group is encrypted by CloudWatch Logs with service-managed keys.',
+      'NIST.800.53.R5-CloudWatchLogGroupEncrypted', 'HIPAA.Security-CloudWatchLogGroupEncrypted', 'PCI.DSS.321-CloudWatchLogGroupEncrypted');
+
+    const what = props.pipelineName ? ` (pipeline ${props.pipelineName})` : '';
+    new CfnOutput(this, 'ArchiveBucket', { value: bucket.bucketName, description: `Raw archive bucket${what}` });
+    new CfnOutput(this, 'ArchivePrefix', { value: prefix, description: `Raw archive key prefix${what}` });
+  }
+}
+
+function acknowledgeReplication(bucket: Construct): void {
+  acknowledge(bucket,
+    'The archive stays in the pipeline\'s region; cross-region replication is a disaster-recovery decision of the account, not of this construct.',
+    'NIST.800.53.R5-S3BucketReplicationEnabled', 'HIPAA.Security-S3BucketReplicationEnabled', 'PCI.DSS.321-S3BucketReplicationEnabled');
+}

@@ -1,0 +1,153 @@
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { REPLAY_ASSET_DIR, toolFunction } from './function';
+import type { IDlqWithReplay } from '../dlq-with-replay';
+import { acknowledge, wildcardResourceFinding } from '../private/nag';
+import { checkRange, checkSeconds } from '../private/validate';
+
+/**
+ * Properties of a {@link ReplayFunction}.
+ */
+export interface ReplayFunctionProps {
+  /**
+   * Streams the function may put records on: the streams dead letters and archived records came from (replays go
+   * back to the record's own stream by default) and any `targetStream` the event may name.
+   */
+  readonly streams: kinesis.IStream[];
+
+  /**
+   * Dead letters to replay (`{"from": "dlq"}`).
+   *
+   * @default - no DLQ replay
+   */
+  readonly deadLetters?: IDlqWithReplay;
+
+  /**
+   * Archive bucket to replay from (`{"from": "archive"}`), e.g. `RawArchive.bucket`.
+   *
+   * @default - no archive replay
+   */
+  readonly archiveBucket?: s3.IBucket;
+
+  /**
+   * Key prefix of the archived objects.
+   *
+   * @default 'raw/'
+   */
+  readonly archivePrefix?: string;
+
+  /**
+   * Stream archived records are put on when the event names none (archived records name their source stream, so
+   * this only matters for archives written without it).
+   *
+   * @default - the record's own stream
+   */
+  readonly archiveTargetStream?: kinesis.IStream;
+
+  /**
+   * Records per second when the event sets no `rate`. Allowed: 1-100,000.
+   *
+   * @default 500
+   */
+  readonly defaultRate?: number;
+
+  /**
+   * Timeout of the function; a replay stops starting work 10 seconds before it (invoke again to continue).
+   * Allowed: 30 seconds to 15 minutes.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Retention of the function's log group.
+   *
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+const OWNER = 'ReplayFunction';
+
+/**
+ * The in-cloud replay: a function that takes the `phoenix replay` filter as its event
+ * (`{"from":"dlq","reason":["schema"],"since":"2h","limit":1000,"dryRun":true}`), re-puts the matching records at a
+ * bounded rate and returns (and logs) the summary. It has exactly what it needs: consume the DLQ, read the DLQ
+ * overflow payloads (`dlq/*`), read the archive prefix, put on the given streams. One replay at a time (reserved
+ * concurrency 1), so two operators cannot interleave on one queue.
+ *
+ * @example
+ * const replay = new ReplayFunction(this, 'Replay', { streams: [pipeline.ingest.stream], deadLetters: pipeline.deadLetters });
+ */
+export class ReplayFunction extends Construct {
+  /** The replay function. */
+  public readonly lambdaFunction: lambda.IFunction;
+
+  constructor(scope: Construct, id: string, props: ReplayFunctionProps) {
+    super(scope, id);
+    const timeout = props.timeout ?? Duration.minutes(15);
+    checkSeconds(OWNER, 'timeout', timeout, 30, 900);
+    const rate = props.defaultRate ?? 500;
+    checkRange(OWNER, 'defaultRate', rate, 1, 100_000);
+    if (props.streams.length === 0) throw new Error(`${OWNER} streams must name at least one stream to put records on (given none)`);
+    if (!props.deadLetters && !props.archiveBucket) throw new Error(`${OWNER} needs deadLetters or archiveBucket: there is nothing to replay from (given neither)`);
+    const prefix = props.archivePrefix ?? 'raw/';
+
+    const environment: Record<string, string> = { PHX_REPLAY_RATE: String(rate) };
+    if (props.deadLetters) environment.PHX_REPLAY_QUEUE_URL = props.deadLetters.queue.queueUrl;
+    if (props.archiveBucket) {
+      environment.PHX_REPLAY_ARCHIVE_BUCKET = props.archiveBucket.bucketName;
+      environment.PHX_REPLAY_ARCHIVE_PREFIX = prefix;
+    }
+    if (props.archiveTargetStream) environment.PHX_REPLAY_TARGET_STREAM = props.archiveTargetStream.streamArn;
+
+    const { fn, role } = toolFunction(this, 'Function', {
+      owner: OWNER,
+      asset: REPLAY_ASSET_DIR.replay,
+      handler: 'index.handler',
+      description: 'Phoenix replay: re-puts dead letters or archived records (event: the phoenix replay filter)',
+      timeout,
+      memorySize: 1024,
+      environment,
+      logRetention: props.logRetention,
+      reservedConcurrentExecutions: 1,
+      noDlqReason: 'The function is invoked synchronously by an operator, who gets the result or the error; it keeps no state between invocations, so an asynchronous-invocation DLQ would never receive anything.',
+    });
+    this.lambdaFunction = fn;
+
+    const wildcards: string[] = [];
+    if (props.deadLetters) {
+      const dl = props.deadLetters;
+      dl.queue.grantConsumeMessages(fn);
+      iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [dl.overflowBucket.arnForObjects(`${dl.overflowPrefix}*`)] });
+      dl.overflowBucket.encryptionKey?.grantDecrypt(fn);
+      wildcards.push(wildcardResourceFinding(this, dl.overflowBucket.arnForObjects(`${dl.overflowPrefix}*`)));
+    }
+    if (props.archiveBucket) {
+      const b = props.archiveBucket;
+      iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [b.arnForObjects(`${prefix}*`)] });
+      iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:ListBucket'], resourceArns: [b.bucketArn], conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } } });
+      b.encryptionKey?.grantDecrypt(fn);
+      wildcards.push(wildcardResourceFinding(this, b.arnForObjects(`${prefix}*`)));
+    }
+    for (const s of props.streams) {
+      s.grant(fn, 'kinesis:PutRecords', 'kinesis:DescribeStreamSummary');
+      s.encryptionKey?.grantEncrypt(fn);
+    }
+    if (wildcards.length > 0) {
+      acknowledge(role,
+        'The function reads generated object keys: dead-letter payloads under the overflow prefix and archived objects under the archive prefix; the grants are scoped to those prefixes.',
+        ...wildcards);
+    }
+    if (props.streams.some((s) => s.encryptionKey) || props.deadLetters?.overflowBucket.encryptionKey || props.archiveBucket?.encryptionKey) {
+      acknowledge(role,
+        'KMS grants of CDK (grantEncrypt/grantDecrypt) use the action wildcards kms:GenerateDataKey* and kms:ReEncrypt* on the named keys only.',
+        'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]');
+    }
+  }
+}
