@@ -1,7 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { CorrelatedMonitor, DriftDetector } from '../../constructs/monitoring';
 import { monitorStack, twoStagePipeline } from './support/stacks';
+import { CorrelatedMonitor, DriftDetector } from '../../constructs/monitoring';
 
 describe('snapshot', () => {
   it('the monitoring resources of a two-stage pipeline (monitor with canary, drift detector)', () => {
