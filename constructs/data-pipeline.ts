@@ -4,7 +4,10 @@ import { Construct } from 'constructs';
 import type { IDlqWithReplay } from './dlq-with-replay';
 import { IngestSink } from './ingest-sink';
 import { IngestStage, type IngestStageOptions } from './ingest-stage';
+import { Phoenix, PhoenixMode } from './phoenix';
 import { checkName } from './private/validate';
+
+export * from './phoenix';
 
 /**
  * Properties of a {@link DataPipeline}.
@@ -34,9 +37,37 @@ export interface DataPipelineProps {
   /**
    * Where the pipeline writes its envelopes.
    *
-   * @default IngestSink.dynamoDb() - a created table (partition key `pk`, on-demand, PITR, retained)
+   * @default IngestSink.dynamoDb() - a created table (partition key `pk`, on-demand, PITR; retained in
+   * PhoenixMode.PRODUCTION unless `retainSinks` is false)
    */
   readonly sink?: IngestSink;
+
+  /**
+   * What `cdk destroy` leaves behind: the removal policy of every stateful resource the pipeline and its
+   * children create (stream, dead-letter queue and buckets, log groups, the created sink, and the archive,
+   * profile history and keys of the stages attached to it). A `removalPolicy` set on a resource's own props wins.
+   *
+   * - `PhoenixMode.EPHEMERAL`: nothing is left (DESTROY everywhere, buckets emptied, the archive included).
+   * - `PhoenixMode.PRODUCTION`: the archive is retained, and the sinks unless `retainSinks` is false;
+   *   everything else is destroyed and recreated by the next deploy.
+   *
+   * PRODUCTION is the default because the two possible mistakes are not symmetric: a test pipeline deployed
+   * without the setting leaves an archive and a table to delete by hand after `cdk destroy`, while a production
+   * pipeline deployed with a destroying default would lose the archive every sink is rebuilt from.
+   *
+   * @default - the mode of the nearest enclosing scope configured with `Phoenix.configure`, else the CDK context
+   * value `phoenix:mode`, else PhoenixMode.PRODUCTION
+   */
+  readonly phoenixMode?: PhoenixMode;
+
+  /**
+   * Keep the created sinks (the `IngestSink.dynamoDb()` table) when the stack is deleted. Only with
+   * PhoenixMode.PRODUCTION (an ephemeral pipeline keeps nothing). With false, a rebuilt pipeline refills its
+   * sink from the archive by replay.
+   *
+   * @default true in PhoenixMode.PRODUCTION (or the value configured on an enclosing scope)
+   */
+  readonly retainSinks?: boolean;
 }
 
 /**
@@ -64,11 +95,19 @@ export class DataPipeline extends Construct {
   public readonly sink: IngestSink;
   /** The topic the pipeline's alarms notify, if any. */
   public readonly alarmTopic?: sns.ITopic;
+  /** The Phoenix mode in effect for the pipeline's resources. */
+  public readonly phoenixMode: PhoenixMode;
 
   constructor(scope: Construct, id: string, props: DataPipelineProps) {
     super(scope, id);
     checkName('DataPipeline', 'pipelineName', props.pipelineName);
     this.pipelineName = props.pipelineName;
+    if (props.retainSinks === true && (props.phoenixMode ?? Phoenix.modeOf(this)) === PhoenixMode.EPHEMERAL) {
+      throw new Error(`DataPipeline retainSinks applies to PhoenixMode.PRODUCTION only: an ephemeral pipeline keeps nothing (given retainSinks true with phoenixMode EPHEMERAL${props.phoenixMode ? '' : ' inherited'})`);
+    }
+    // Before any child: every stateful child asks Phoenix.removalPolicyFor(itself, kind).
+    Phoenix.configure(this, { mode: props.phoenixMode, retainSinks: props.retainSinks });
+    this.phoenixMode = Phoenix.modeOf(this);
     this.sink = props.sink ?? IngestSink.dynamoDb();
 
     const ingest = props.ingest ?? {};
@@ -86,7 +125,8 @@ export class DataPipeline extends Construct {
     this.deadLetters = this.ingest.deadLetters;
 
     // Extension point: archive, profiler and monitor stages are added here as children ('Archive', 'Profiler',
-    // 'Monitor'), consuming this.ingest (stream, metrics, dead letters).
+    // 'Monitor'), consuming this.ingest (stream, metrics, dead letters). Their stateful resources take their
+    // removal policy from Phoenix.removalPolicyFor(child, StatefulKind.ARCHIVE | PROFILE_HISTORY | KEY | LOGS).
 
     this.output('StreamName', this.ingest.stream.streamName, 'Kinesis stream producers write to');
     this.output('StreamArn', this.ingest.stream.streamArn, 'ARN of the Kinesis stream producers write to');

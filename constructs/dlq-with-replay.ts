@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,6 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct, type IConstruct } from 'constructs';
 import { DLQ_OVERFLOW_PREFIX } from './contract';
+import { Phoenix, StatefulKind } from './phoenix';
 import { acknowledge } from './private/nag';
 import { checkRange, checkSeconds } from './private/validate';
 
@@ -88,7 +89,9 @@ export interface DlqWithReplayProps {
    * Removal policy of the queue and the buckets. With `RemovalPolicy.DESTROY` the buckets are emptied on
    * deletion (`autoDeleteObjects`).
    *
-   * @default RemovalPolicy.RETAIN - dead letters are records that were not applied; they must not vanish with a stack
+   * @default - `Phoenix.removalPolicyFor(scope, StatefulKind.DEAD_LETTERS)`: RemovalPolicy.DESTROY in both Phoenix
+   * modes (the archive keeps every record, dead-lettered ones included); drain or replay the dead letters before
+   * a teardown, or set RemovalPolicy.RETAIN to keep them
    */
   readonly removalPolicy?: RemovalPolicy;
 
@@ -209,7 +212,7 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
     const ageThreshold = props.oldestMessageAgeAlarmThreshold ?? Duration.days(1);
     const depthThreshold = props.depthAlarmThreshold ?? 1;
     this.maxMessageBytes = props.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = props.removalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.DEAD_LETTERS);
 
     checkSeconds(OWNER, 'retentionPeriod', retentionPeriod, 60, 1_209_600);
     checkRange(OWNER, 'maxMessageBytes', this.maxMessageBytes, 4_096, 1_048_576);
@@ -241,7 +244,7 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
       'This queue is itself the dead-letter queue: the ingest handler writes DLQ messages to it, so it has no dead-letter queue of its own.',
       'AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy');
 
-    const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
+    const autoDeleteObjects = Phoenix.autoDeleteObjects(removalPolicy);
     if (props.serverAccessLogsBucket) {
       this.serverAccessLogsBucket = props.serverAccessLogsBucket;
     } else {

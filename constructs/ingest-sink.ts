@@ -1,9 +1,10 @@
-import { RemovalPolicy, Token } from 'aws-cdk-lib';
+import { type RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { Phoenix, StatefulKind } from './phoenix';
 import { acknowledge } from './private/nag';
 
 /**
@@ -15,14 +16,15 @@ export interface DynamoDbSinkProps {
    * (the record id) and it must have no sort key.
    *
    * @default - a table is created: partition key `pk` (STRING), on-demand billing, point-in-time recovery,
-   * encryption with the AWS managed key `alias/aws/dynamodb`
+   * encryption with the AWS managed key `alias/aws/dynamodb`, no physical name
    */
   readonly table?: dynamodb.ITable;
 
   /**
    * Removal policy of the created table. Ignored when `table` is given.
    *
-   * @default RemovalPolicy.RETAIN - the table is the pipeline's output (stateful)
+   * @default - `Phoenix.removalPolicyFor(scope, StatefulKind.SINK)`: RemovalPolicy.RETAIN in PhoenixMode.PRODUCTION
+   * (unless `retainSinks` is false), RemovalPolicy.DESTROY in PhoenixMode.EPHEMERAL
    */
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -146,7 +148,7 @@ class DynamoDbSink extends IngestSink {
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         encryption: dynamodb.TableEncryption.AWS_MANAGED,
-        removalPolicy: this.props.removalPolicy ?? RemovalPolicy.RETAIN,
+        removalPolicy: this.props.removalPolicy ?? Phoenix.removalPolicyFor(scope, StatefulKind.SINK),
       });
       acknowledge(table,
         'The sink table has point-in-time recovery (35 days of restore points); enrolling it in an AWS Backup plan is an account-level decision.',

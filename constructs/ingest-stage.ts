@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy, Token, Tokenization } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Token, Tokenization } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { ENV, HANDLER_ASSET_DIR, METRIC, METRICS_NAMESPACE, METRIC_DIMENSIONS } from './contract';
 import { DlqWithReplay, type DlqWithReplayProps, type IDlqWithReplay } from './dlq-with-replay';
 import { IngestSink, type IngestSinkConfig } from './ingest-sink';
+import { Phoenix, StatefulKind } from './phoenix';
 import { handlerAssetCode } from './private/asset';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
 import { checkKeyFields, checkSchema } from './private/schema';
@@ -79,7 +80,8 @@ export interface IngestStageOptions {
   /**
    * Removal policy of the created stream.
    *
-   * @default RemovalPolicy.DESTROY - Phoenix pipelines recreate streams freely; records are replayed from their sources
+   * @default - `Phoenix.removalPolicyFor(scope, StatefulKind.STREAM)`: RemovalPolicy.DESTROY in both Phoenix modes
+   * (streams are recreated freely; records are replayed from the archive or their producers)
    */
   readonly removalPolicy?: RemovalPolicy;
 
@@ -205,7 +207,8 @@ export interface IngestStageOptions {
   /**
    * Removal policy of the processor's log group.
    *
-   * @default RemovalPolicy.RETAIN - logs outlive the stack until their retention expires
+   * @default - `Phoenix.removalPolicyFor(scope, StatefulKind.LOGS)`: RemovalPolicy.DESTROY in both Phoenix modes
+   * (set RemovalPolicy.RETAIN to keep logs after a teardown until their retention expires)
    */
   readonly logRemovalPolicy?: RemovalPolicy;
 
@@ -412,7 +415,7 @@ export class IngestStage extends Construct {
     this.logGroup = new logs.LogGroup(this, 'ProcessorLogs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       encryptionKey: props.logEncryptionKey,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS),
     });
     // A role without the AWSLambdaBasicExecutionRole managed policy: logs are granted on the stage's log group only.
     const role = new iam.Role(this, 'ProcessorRole', {
@@ -600,7 +603,7 @@ export class IngestStage extends Construct {
       retentionPeriod,
       encryption: props.encryptionKey ? kinesis.StreamEncryption.KMS : kinesis.StreamEncryption.MANAGED,
       encryptionKey: props.encryptionKey,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+      removalPolicy: props.removalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.STREAM),
     });
   }
 

@@ -39,12 +39,19 @@ describe('DlqWithReplay defaults', () => {
   });
   it('retentionPeriod defaults to 14 days', () => t.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 1_209_600 }));
   it('maxMessageBytes defaults to 262144', () => t.hasResourceProperties('AWS::SQS::Queue', { MaximumMessageSize: 262_144 }));
-  it('removalPolicy defaults to RETAIN for the queue and both buckets', () => {
-    t.hasResource('AWS::SQS::Queue', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
-    expect(overflowBucket(t).DeletionPolicy).toBe('Retain');
-    expect(logsBucket(t).DeletionPolicy).toBe('Retain');
+  it('removalPolicy defaults to the Phoenix DEAD_LETTERS policy, DESTROY, for the queue and both buckets', () => {
+    t.hasResource('AWS::SQS::Queue', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    expect(overflowBucket(t).DeletionPolicy).toBe('Delete');
+    expect(logsBucket(t).DeletionPolicy).toBe('Delete');
   });
-  it('does not auto-delete objects unless DESTROY', () => t.resourceCountIs('Custom::S3AutoDeleteObjects', 0));
+  it('empties both buckets on deletion by default', () => t.resourceCountIs('Custom::S3AutoDeleteObjects', 2));
+  it('RETAIN keeps the queue and both buckets, and does not auto-delete objects', () => {
+    const r = template({ removalPolicy: RemovalPolicy.RETAIN });
+    r.hasResource('AWS::SQS::Queue', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(overflowBucket(r).DeletionPolicy).toBe('Retain');
+    expect(logsBucket(r).DeletionPolicy).toBe('Retain');
+    r.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
   it('overflow bucket encryption defaults to SSE-KMS with the AWS managed key', () => {
     expect(overflowBucket(t).Properties.BucketEncryption).toEqual({
       ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }],

@@ -31,7 +31,7 @@ describe('IngestSink.dynamoDb()', () => {
     t.hasResourceProperties('AWS::DynamoDB::Table', { PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } });
   });
   it('encryption defaults to the AWS managed key', () => t.hasResourceProperties('AWS::DynamoDB::Table', { SSESpecification: { SSEEnabled: true } }));
-  it('removalPolicy defaults to RETAIN', () => t.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' }));
+  it('removalPolicy defaults to RETAIN (Phoenix SINK policy in PRODUCTION mode)', () => t.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' }));
   it('binds kind dynamodb and the table name', () => {
     expect(handlerEnv(t)[ENV.sinkKind]).toBe('dynamodb');
     expect(handlerEnv(t)[ENV.sinkTarget]).toEqual({ Ref: expect.stringMatching(/^IngestSinkTable/) });

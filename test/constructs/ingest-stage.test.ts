@@ -80,7 +80,7 @@ describe('IngestStage defaults', () => {
     t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
     t.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^IngestProcessorLogs') } } });
   });
-  it('logRemovalPolicy defaults to RETAIN', () => t.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain' }));
+  it('logRemovalPolicy defaults to DESTROY (Phoenix LOGS policy)', () => t.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' }));
   it('log group encryption defaults to the service-managed key', () => t.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: Match.absent() }));
   it('the role has no managed policies (logs granted on the stage log group only)', () => {
     t.hasResourceProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
@@ -191,12 +191,12 @@ describe('IngestStage options', () => {
       memorySize: 1024,
       timeout: Duration.minutes(5),
       logRetention: logs.RetentionDays.ONE_YEAR,
-      logRemovalPolicy: RemovalPolicy.DESTROY,
+      logRemovalPolicy: RemovalPolicy.RETAIN,
       logEncryptionKey: new kms.Key(s, 'LogKey'),
     }, s));
     t.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 1024, Timeout: 300 });
     t.hasResource('AWS::Logs::LogGroup', {
-      DeletionPolicy: 'Delete',
+      DeletionPolicy: 'Retain',
       Properties: { RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LogKey'), 'Arn'] } },
     });
   });
