@@ -160,23 +160,52 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
  */
 export async function retryWithBackoff<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<RetryOutcome<T>> {
   checkRetryOptions(opts);
+  return retryLoop(fn, opts, (opts.now ?? Date.now)(), undefined);
+}
+
+/**
+ * The rest of {@link retryWithBackoff} for a caller that made attempt 1 itself (a hot path that should not pay for
+ * this function's promise, options object and closures when the first attempt succeeds, which is the common case):
+ * `firstError` is what attempt 1 threw and `startMs` (opts.now clock) when it started. Returns exactly what
+ * retryWithBackoff would have returned had it made that attempt (attempts and retries count it).
+ * On a first-attempt success the caller calls `bucket.onSuccess()` itself, as retryWithBackoff would have.
+ */
+export async function retryAfterFirstFailure<T>(
+  fn: (attempt: number) => Promise<T>,
+  firstError: unknown,
+  startMs: number,
+  opts: RetryOptions,
+): Promise<RetryOutcome<T>> {
+  checkRetryOptions(opts);
+  return retryLoop(fn, opts, startMs, { error: firstError });
+}
+
+async function retryLoop<T>(
+  fn: (attempt: number) => Promise<T>,
+  opts: RetryOptions,
+  start: number,
+  first: { error: unknown } | undefined,
+): Promise<RetryOutcome<T>> {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? defaultSleep;
   const random = opts.random ?? Math.random;
   const classify = opts.classify ?? ((err: unknown) => classifyError(err));
-  const start = now();
   let attempts = 0;
   let retries = 0;
   let lastCost: number | undefined;
   for (;;) {
     attempts++;
     let error: unknown;
-    try {
-      const value = await fn(attempts);
-      opts.bucket?.onSuccess(lastCost);
-      return { ok: true, value, attempts, retries };
-    } catch (err) {
-      error = err;
+    if (attempts === 1 && first !== undefined) {
+      error = first.error;
+    } else {
+      try {
+        const value = await fn(attempts);
+        opts.bucket?.onSuccess(lastCost);
+        return { ok: true, value, attempts, retries };
+      } catch (err) {
+        error = err;
+      }
     }
     const classification = classify(error);
     const stop = (exhausted: 'permanent' | 'attempts' | 'budget' | 'tokens'): RetryOutcome<T> =>

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { PermanentError } from './failure';
 
 /*
@@ -105,16 +105,106 @@ function write(value: unknown, walk: Walk): string {
   }
 }
 
+// Nesting deeper than this is left to the checked walk: a cycle (which the fast walk does not track) or a value far
+// deeper than any record passes (decodeData allows 32 levels by default).
+const FAST_MAX_DEPTH = 128;
+
+/**
+ * The hot path of {@link canonicalJson}: plain objects, arrays and JSON primitives only, no cycle set, no path stack.
+ * Returns undefined as soon as it meets anything else (a non-finite number, toJSON, a class instance, undefined in an
+ * array, nesting beyond FAST_MAX_DEPTH...): the checked walk then produces the text or the error with its path.
+ */
+function fastWrite(value: unknown, depth: number): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : undefined;
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      return undefined;
+  }
+  if (value === null) {
+    return 'null';
+  }
+  if (depth >= FAST_MAX_DEPTH) {
+    return undefined;
+  }
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (item === undefined) {
+        return undefined;
+      }
+      const s = fastWrite(item, depth + 1);
+      if (s === undefined) {
+        return undefined;
+      }
+      out += i > 0 ? ',' + s : s;
+    }
+    return out + ']';
+  }
+  const obj = value as Record<string, unknown>;
+  if (Object.getPrototypeOf(obj) !== Object.prototype || typeof obj.toJSON === 'function') {
+    return undefined;
+  }
+  const keys = Object.keys(obj).sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const v = obj[key];
+    if (v === undefined) {
+      continue;
+    }
+    const s = fastWrite(v, depth + 1);
+    if (s === undefined) {
+      return undefined;
+    }
+    out += (out.length > 1 ? ',' : '') + JSON.stringify(key) + ':' + s;
+  }
+  return out + '}';
+}
+
 /**
  * Canonical JSON text of a JSON value (RFC 8785 style): sorted keys at every depth, no whitespace, JSON number
  * formatting. Throws PermanentError('decode') for values JSON cannot represent exactly (non-finite numbers, BigInt,
  * functions, symbols, Map/Set, undefined array items, cycles).
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, { ancestors: new Set(), path: [] });
+  return fastWrite(value, 0) ?? write(value, { ancestors: new Set(), path: [] });
+}
+
+/**
+ * Throws PermanentError('decode'), naming the path, when JSON.stringify(value) would not represent `value` exactly
+ * (the values {@link canonicalJson} rejects); returns nothing otherwise. For values that do not come from JSON.parse,
+ * such as a transform's output, before they are serialized with JSON.stringify.
+ */
+export function assertJsonValue(value: unknown): void {
+  canonicalJson(value);
+}
+
+// crypto.hash (one-shot, Node >= 20.12 / 21.7) skips the Hash object createHash allocates; same digest.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
+/** SHA-256 (lowercase hex) of the UTF-8 bytes of `text`. */
+export function sha256Hex(text: string): string {
+  return oneShot !== undefined ? oneShot('sha256', text, 'hex') : crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** SHA-256 (lowercase hex) of the UTF-8 canonical JSON of `value`: equal for equal JSON values whatever their key order. */
 export function contentHash(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value), 'utf8').digest('hex');
+  return sha256Hex(canonicalJson(value));
+}
+
+/**
+ * The sinks' content hash of a payload (docs/ARCHITECTURE.md, "Idempotent sinks"): SHA-256 (lowercase hex) of the
+ * payload's JSON text exactly as written into the stored envelope. Deterministic for a given text, so a replay of the
+ * same record (same bytes, hence the same parsed key order) hashes the same; it is not key-order independent.
+ */
+export function payloadTextHash(payloadJson: string): string {
+  return sha256Hex(payloadJson);
 }

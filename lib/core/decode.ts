@@ -1,3 +1,4 @@
+import * as nodeBuffer from 'node:buffer';
 import { FailureReason, boundMessage, describeValue } from './failure';
 
 /** Limits applied while decoding a record. */
@@ -24,6 +25,24 @@ const BASE64_DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 
 // One fatal decoder for the process: decode() without { stream } starts afresh on every call.
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// buffer.isUtf8 (Node >= 18.14) validates natively; then toString decodes without TextDecoder's per-call overhead.
+const isUtf8 = (nodeBuffer as { isUtf8?: (input: Uint8Array) => boolean }).isUtf8;
+
+/** Strict UTF-8 decoding of `bytes` (a leading byte order mark dropped, as TextDecoder does); undefined if invalid. */
+function utf8Text(bytes: Buffer): string | undefined {
+  if (isUtf8 === undefined) {
+    try {
+      return UTF8.decode(bytes);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!isUtf8(bytes)) {
+    return undefined;
+  }
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  return bytes.toString('utf8', bom ? 3 : 0);
+}
 
 function bad(cls: 'decode' | 'oversize', message: string, bytes: number): DecodeResult {
   return { ok: false, reason: { class: cls, message: boundMessage(message) }, bytes };
@@ -254,10 +273,8 @@ export function decodeData(base64Data: string, limits: DecodeLimits): DecodeResu
   if (bytes === undefined) {
     return bad('decode', `record data is not valid base64: ${describeBase64Problem(base64Data)}`, 0);
   }
-  let text: string;
-  try {
-    text = UTF8.decode(bytes);
-  } catch {
+  const text = utf8Text(bytes);
+  if (text === undefined) {
     return bad('decode', `record data (${size} bytes) is not valid UTF-8`, size);
   }
   let value: unknown;

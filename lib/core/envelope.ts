@@ -1,5 +1,5 @@
 import { PermanentError, PhoenixError, describeValue } from './failure';
-import { recordId } from './ids';
+import { recordIdOf, type CanonicalSlot } from './ids';
 
 /** One stage a record went through: epoch ms in/out and the attempt number (1 = first try). */
 export interface Hop {
@@ -84,6 +84,20 @@ function dayExists(iso: string): boolean {
   return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]);
 }
 
+// Already in the normalized form (what toISOString writes for years 0000-9999).
+const NORMALIZED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * True when `x` is `YYYY-MM-DDTHH:mm:ss.sssZ` of an existing day with hour <= 23, minute <= 59, second <= 59: then
+ * new Date(Date.parse(x)).toISOString() === x, so normalizing it is the identity (hour 24 and second 60, which
+ * Date.parse may roll over, take the general path).
+ */
+export function isNormalizedEventTime(x: string): boolean {
+  return x.length === 24 && NORMALIZED.test(x) && dayExists(x)
+    && x.charCodeAt(11) * 10 + x.charCodeAt(12) <= 0x30 * 11 + 23
+    && x.charCodeAt(14) <= 0x35 && x.charCodeAt(17) <= 0x35;
+}
+
 /**
  * Normalizes an event time (ISO-8601 string with a zone, or epoch milliseconds) to `YYYY-MM-DDTHH:mm:ss.sssZ`.
  * Returns undefined when it cannot be parsed.
@@ -91,6 +105,9 @@ function dayExists(iso: string): boolean {
 export function normalizeEventTime(x: unknown): string | undefined {
   if (typeof x === 'number') {
     return isoFromMs(x);
+  }
+  if (typeof x === 'string' && isNormalizedEventTime(x)) {
+    return x;
   }
   if (typeof x === 'string' && ISO_8601.test(x) && dayExists(x)) {
     // Normalize the separators and the 'hhmm' zone form so that Date.parse reads it the same on every engine.
@@ -144,25 +161,26 @@ function checkReplay(x: unknown): ReplayMark | undefined {
   return { of: x.of, at: eventTimeOf('envelope replay.at', x.at) };
 }
 
-function checkContext(ctx: EnvelopeContext): string {
+/** Checks the context; returns arrivedAtMs, known to be convertible by isoFromMs (formatted only when used). */
+function checkContext(ctx: EnvelopeContext): number {
   if (typeof ctx.source !== 'string' || ctx.source.length === 0) {
     throw new TypeError(`toEnvelope: context source must be a non-empty string; got ${describeValue(ctx.source)}`);
   }
-  const arrived = isoFromMs(ctx.arrivedAtMs);
-  if (arrived === undefined) {
+  const ms = ctx.arrivedAtMs;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < MIN_TIME_MS || ms > MAX_TIME_MS) {
     throw new RangeError(`toEnvelope: context arrivedAtMs must be epoch milliseconds (years 0000-9999); got ${describeValue(ctx.arrivedAtMs)}`);
   }
-  return arrived;
+  return ms;
 }
 
-function payloadEventTime(payload: Record<string, unknown>, arrived: string): string {
+function payloadEventTime(payload: Record<string, unknown>, arrivedMs: number): string {
   if (payload.eventTime !== undefined && payload.eventTime !== null) {
     return eventTimeOf('payload.eventTime', payload.eventTime);
   }
   if (payload.timestamp !== undefined && payload.timestamp !== null) {
     return eventTimeOf('payload.timestamp', payload.timestamp);
   }
-  return arrived;
+  return new Date(arrivedMs).toISOString();
 }
 
 /**
@@ -177,15 +195,18 @@ function payloadEventTime(payload: Record<string, unknown>, arrived: string): st
  *
  * Throws PermanentError('schema') for an unparseable event time, 'missing-key' for a missing natural key,
  * 'decode' for a malformed envelope.
+ *
+ * `slot`, when given, receives the canonical JSON of the payload when the id was computed from it (keyFields empty),
+ * else undefined (see recordIdOf).
  */
-export function toEnvelope(decoded: Record<string, unknown>, ctx: EnvelopeContext): Envelope {
+export function toEnvelope(decoded: Record<string, unknown>, ctx: EnvelopeContext, slot?: CanonicalSlot): Envelope {
   const arrived = checkContext(ctx);
   if (!isPlainObject(decoded)) {
     throw new TypeError(`toEnvelope: decoded record must be an object; got ${describeValue(decoded)}`);
   }
   if (decoded.v === 1 && isPlainObject(decoded.payload)) {
     const payload = decoded.payload;
-    const id = recordId(payload, ctx.namespace, ctx.keyFields);
+    const id = recordIdOf(payload, ctx.namespace, ctx.keyFields, slot);
     if (decoded.id !== undefined && decoded.id !== id) {
       throw new PermanentError(
         'decode',
@@ -211,7 +232,7 @@ export function toEnvelope(decoded: Record<string, unknown>, ctx: EnvelopeContex
     }
     return env;
   }
-  const id = recordId(decoded, ctx.namespace, ctx.keyFields);
+  const id = recordIdOf(decoded, ctx.namespace, ctx.keyFields, slot);
   return {
     v: 1,
     id,
@@ -258,6 +279,63 @@ export function closeHop(env: Envelope, stage: string, nowMs: number): Envelope 
     }
   }
   throw new PhoenixError(`closeHop: envelope ${env.id} has no open hop of stage '${stage}' (hops: ${env.hops.map((h) => h.stage).join(', ') || 'none'})`);
+}
+
+/**
+ * The envelope a stage writes: a new object with `payload` and a closed hop `{ stage, in, out, attempt }` appended to
+ * the hops of `env` (neither `env` nor its hops array is modified). One allocation instead of openHop + closeHop's
+ * two envelope copies; the values are checked as openHop/closeHop check them.
+ */
+export function sealEnvelope(
+  env: Envelope,
+  payload: Record<string, unknown>,
+  stage: string,
+  inMs: number,
+  outMs: number,
+  attempt: number,
+): Envelope {
+  if (typeof stage !== 'string' || stage.length === 0) checkStage('sealEnvelope', stage);
+  if (typeof inMs !== 'number' || !Number.isFinite(inMs)) checkMs('sealEnvelope', 'inMs', inMs);
+  if (typeof outMs !== 'number' || !Number.isFinite(outMs)) checkMs('sealEnvelope', 'outMs', outMs);
+  if (!Number.isInteger(attempt) || attempt < 1) {
+    throw new RangeError(`sealEnvelope: attempt must be an integer >= 1; got ${describeValue(attempt)}`);
+  }
+  const prior = env.hops;
+  const hops: Hop[] = new Array(prior.length + 1);
+  for (let i = 0; i < prior.length; i++) hops[i] = prior[i];
+  hops[prior.length] = { stage, in: inMs, out: outMs, attempt };
+  const out: Envelope = { v: 1, id: env.id, correlationId: env.correlationId, source: env.source, eventTime: env.eventTime, hops, payload };
+  if (env.replay !== undefined) out.replay = env.replay;
+  return out;
+}
+
+const SAFE_STAGE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** JSON.stringify(hops), written directly for well-formed hops (the stage names configuration allows, finite numbers). */
+function hopsJson(hops: readonly Hop[]): string {
+  let out = '[';
+  for (let i = 0; i < hops.length; i++) {
+    const h = hops[i];
+    if (typeof h !== 'object' || h === null || Object.keys(h).length !== (h.out === undefined ? 3 : 4)
+      || typeof h.stage !== 'string' || !SAFE_STAGE.test(h.stage) || !Number.isFinite(h.in) || !Number.isFinite(h.attempt)
+      || (h.out !== undefined && !Number.isFinite(h.out))) {
+      return JSON.stringify(hops);
+    }
+    out += `${i > 0 ? ',' : ''}{"stage":"${h.stage}","in":${h.in},${h.out !== undefined ? `"out":${h.out},` : ''}"attempt":${h.attempt}}`;
+  }
+  return out + ']';
+}
+
+/**
+ * JSON text of `env` whose payload is already serialized as `payloadJson` (JSON text of env.payload, e.g. its
+ * canonical JSON): the payload is not serialized a second time. Parses to the same value as JSON.stringify(env); the
+ * members are in the order v, id, correlationId, source, eventTime, hops, replay (when present), payload.
+ */
+export function envelopeJson(env: Envelope, payloadJson: string): string {
+  const hops = hopsJson(env.hops);
+  const replay = env.replay !== undefined ? `,"replay":${JSON.stringify(env.replay)}` : '';
+  return `{"v":1,"id":${JSON.stringify(env.id)},"correlationId":${JSON.stringify(env.correlationId)},"source":${JSON.stringify(env.source)},`
+    + `"eventTime":${JSON.stringify(env.eventTime)},"hops":${hops}${replay},"payload":${payloadJson}}`;
 }
 
 /** Duration of every closed hop, in order. Negative durations (a clock that went back) are reported as 0. */
