@@ -14,24 +14,27 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { CANARY_SOURCE, METRIC } from '../../constructs/contract';
 import {
+  assertJsonValue,
   classifyError,
-  closeHop,
-  contentHash,
   decodeData,
   describeError,
+  envelopeJson,
   normalizeEventTime,
+  payloadTextHash,
   recordId,
   dlqMessageAttributes,
   encodeDlqMessage,
-  openHop,
   overflowKey,
-  retryWithBackoff,
+  retryAfterFirstFailure,
+  sealEnvelope,
   toEnvelope,
   TransientError,
   withPayloadRef,
+  type CanonicalSlot,
   type DlqMessage,
   type Envelope,
   type FailureReason,
+  type RetryOptions,
   type RetryTokenBucket,
 } from '../core';
 import type { IngestConfig } from './config';
@@ -205,6 +208,14 @@ function streamNameOf(arn: string | undefined): string | undefined {
   return i >= 0 ? arn!.slice(i + ':stream/'.length) : undefined;
 }
 
+/** The payload a stage writes: the object, its JSON text (written into the envelope as is) and that text's hash. */
+interface OutPayload {
+  readonly payload: Record<string, unknown>;
+  readonly json: string;
+  /** payloadTextHash(json): the sinks' version tie-break. */
+  readonly hash: string;
+}
+
 /** Per-record state kept across retry attempts: deterministic steps run once. */
 interface RecordState {
   readonly rec: KinesisStreamRecord;
@@ -212,14 +223,31 @@ interface RecordState {
   id: string | null;
   correlationId: string | null;
   /** Envelope before this stage's hop. */
-  env?: Envelope;
-  /** Transformed payload and its content hash, once the transform succeeded. */
-  out?: { payload: Record<string, unknown>; hash: string };
+  env: Envelope | undefined;
+  /** Canonical JSON of env.payload when the id was computed from it (no key fields): reused as its serialization. */
+  canonical: string | undefined;
+  /** Transformed payload, serialized and hashed, once the transform succeeded. */
+  out: OutPayload | undefined;
   /** Set once the record is known to be bad: it goes to the DLQ with this reason. */
-  dead?: FailureReason;
-  firstFailedMs?: number;
+  dead: FailureReason | undefined;
+  firstFailedMs: number | undefined;
   /** A synthetic canary: never validated nor transformed. */
-  canary?: boolean;
+  canary: boolean;
+  /** s3:// reference of an overflowed dead letter. */
+  payloadRef: string | undefined;
+}
+
+/**
+ * Serializes and hashes the payload to write. `text` is its JSON when already known (the canonical text computed for
+ * the id); otherwise JSON.stringify, after checking that JSON represents the value exactly when it does not come from
+ * JSON.parse (`untrusted`: a transform's output; NaN, BigInt, cycles... throw PermanentError('decode')).
+ */
+function serializePayload(payload: Record<string, unknown>, text: string | undefined, untrusted: boolean): OutPayload {
+  if (text === undefined) {
+    if (untrusted) assertJsonValue(payload);
+    text = JSON.stringify(payload);
+  }
+  return { payload, json: text, hash: payloadTextHash(text) };
 }
 
 /** Creates the batch handler. Call once per container (cold start); the result handles every invocation. */
@@ -231,8 +259,11 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
   const keyFields = cfg.keyFields;
   const decodeLimits = { maxBytes: cfg.maxRecordBytes };
   const terminal = deps.terminal ?? cfg.sinkKind !== 'kinesis';
+  // Reused by every record: prepare() is synchronous, so records in flight never share them.
+  const envCtx = { namespace, keyFields, source: '', arrivedAtMs: 0 };
+  const slot: CanonicalSlot = {};
 
-  /** Decode, envelope, open hop, schema: deterministic, run once per record. */
+  /** Decode, envelope, schema: deterministic, run once per record. */
   function prepare(st: RecordState, source: string): void {
     const rec = st.rec;
     const decoded = decodeData(rec.kinesis.data, decodeLimits);
@@ -250,12 +281,10 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
     }
     let env: Envelope;
     try {
-      env = toEnvelope(decoded.value, {
-        namespace,
-        keyFields,
-        source,
-        arrivedAtMs: Math.round(rec.kinesis.approximateArrivalTimestamp * 1000),
-      });
+      envCtx.source = source;
+      envCtx.arrivedAtMs = Math.round(rec.kinesis.approximateArrivalTimestamp * 1000);
+      slot.canonicalPayload = undefined;
+      env = toEnvelope(decoded.value, envCtx, slot);
     } catch (err) {
       const c = classifyError(err, 'decode');
       if (c.kind !== 'permanent') throw err;
@@ -265,45 +294,96 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
     st.id = env.id;
     st.correlationId = env.correlationId;
     st.env = env;
+    st.canonical = slot.canonicalPayload;
     if (validate) {
       const problem = validate(env.payload);
       if (problem !== null) st.dead = { class: 'schema', message: problem };
     }
   }
 
+  /** Serializes the payload to write (no transform); sets st.out or st.dead. */
+  function keepPayload(st: RecordState): void {
+    try {
+      st.out = serializePayload(st.env!.payload, st.canonical, false);
+    } catch (err) {
+      st.dead = { class: 'decode', message: describeError(err) };
+    }
+  }
+
   /** Transform once; sets st.out, st.dead, or returns 'filtered'. Throws transient errors (retried). */
-  async function runTransform(st: RecordState): Promise<'filtered' | undefined> {
+  async function runTransform(st: RecordState, fn: Transform): Promise<'filtered' | undefined> {
     const env = st.env!;
-    let payload: Record<string, unknown> | null = env.payload;
-    if (transform) {
+    let payload: Record<string, unknown> | null;
+    try {
+      payload = await fn(env.payload, {
+        recordId: env.id,
+        correlationId: env.correlationId,
+        eventTime: env.eventTime,
+        partitionKey: st.rec.kinesis.partitionKey,
+        sequenceNumber: st.rec.kinesis.sequenceNumber,
+        envelope: env,
+      });
+    } catch (err) {
+      const c = classifyError(err, 'transform');
+      if (c.kind === 'transient') throw err;
+      st.dead = c.reason;
+      return undefined;
+    }
+    if (payload === null) return 'filtered';
+    if (typeof payload !== 'object' || Array.isArray(payload)) {
+      st.dead = { class: 'transform', message: `transform returned ${Array.isArray(payload) ? 'an array' : typeof payload}; expected an object or null` };
+      return undefined;
+    }
+    try {
+      st.out = serializePayload(payload, undefined, true);
+    } catch (err) {
+      // A transform that returned something JSON cannot represent exactly (NaN, BigInt, a cycle...).
+      st.dead = { class: 'transform', message: describeError(err) };
+    }
+    return undefined;
+  }
+
+  /**
+   * One attempt at a record (attempt 1 also prepares it). Resolves with the outcome; throws a transient error to be
+   * retried. Deterministic steps are kept in `st` and not repeated by later attempts.
+   */
+  async function attemptRecord(st: RecordState, attempt: number, source: string): Promise<RecordOutcome> {
+    if (attempt === 1) prepare(st, source);
+    if (st.canary) {
+      if (terminal) return 'canary';
+      if (st.out === undefined) st.out = serializePayload(st.env!.payload, undefined, true);
+    }
+    if (st.dead === undefined && st.out === undefined) {
+      if (transform === undefined) keepPayload(st);
+      else if ((await runTransform(st, transform)) === 'filtered') return 'filtered';
+    }
+    if (st.dead === undefined) {
+      const out = st.out!;
+      const env = sealEnvelope(st.env!, out.payload, stage, st.startMs, clock.now(), attempt);
+      const kinesis = st.rec.kinesis;
       try {
-        payload = await transform(env.payload, {
-          recordId: env.id,
-          correlationId: env.correlationId,
-          eventTime: env.eventTime,
-          partitionKey: st.rec.kinesis.partitionKey,
-          sequenceNumber: st.rec.kinesis.sequenceNumber,
-          envelope: env,
+        return await sink.write(env, {
+          partitionKey: kinesis.partitionKey,
+          sequenceNumber: kinesis.sequenceNumber,
+          contentHash: out.hash,
+          envelopeJson: envelopeJson(env, out.json),
         });
       } catch (err) {
-        const c = classifyError(err, 'transform');
-        if (c.kind === 'transient') throw err;
+        const c = classifyError(err);
+        if (c.kind === 'transient') {
+          st.firstFailedMs ??= clock.now();
+          throw err;
+        }
         st.dead = c.reason;
-        return undefined;
-      }
-      if (payload === null) return 'filtered';
-      if (typeof payload !== 'object' || Array.isArray(payload)) {
-        st.dead = { class: 'transform', message: `transform returned ${Array.isArray(payload) ? 'an array' : typeof payload}; expected an object or null` };
-        return undefined;
       }
     }
     try {
-      st.out = { payload, hash: contentHash(payload) };
+      st.payloadRef = await sendDeadLetter(st, attempt, sourceOf(st.rec));
     } catch (err) {
-      // A transform that returned something JSON cannot represent exactly (NaN, BigInt, a cycle...).
-      st.dead = { class: transform ? 'transform' : 'decode', message: describeError(err) };
+      // The DLQ is the last resort: whatever its error, the record must stay in the stream.
+      throw new TransientError(`dead-letter send failed: ${describeError(err)}`, { cause: err });
     }
-    return undefined;
+    return 'dead-lettered';
   }
 
   async function sendDeadLetter(st: RecordState, attempt: number, source: ReturnType<typeof sourceOf>): Promise<string | undefined> {
@@ -338,6 +418,16 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
     await dlq.sendMessage(enc.body, dlqMessageAttributes(msg));
     return payloadRef;
   }
+
+  const retryOptions: Omit<RetryOptions, 'budgetMs'> = {
+    baseMs: cfg.retry.baseMs,
+    capMs: cfg.retry.capMs,
+    maxAttempts: cfg.retry.maxAttempts,
+    bucket: tokenBucket,
+    now: clock.now,
+    sleep: clock.sleep,
+    random: clock.random,
+  };
 
   return async function handle(event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> {
     const batchStart = clock.now();
@@ -378,71 +468,57 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         stopped = true;
         return false;
       }
-      const st: RecordState = { rec, startMs: clock.now(), id: null, correlationId: null };
-      let payloadRef: string | undefined;
-      const result = await retryWithBackoff<RecordOutcome>(async (attempt) => {
-        if (attempt === 1) prepare(st, source);
-        if (st.canary && terminal) return 'canary';
-        if (st.canary && st.out === undefined) st.out = { payload: st.env!.payload, hash: contentHash(st.env!.payload) };
-        if (st.dead === undefined && st.out === undefined) {
-          if ((await runTransform(st)) === 'filtered') return 'filtered';
-        }
-        if (st.dead === undefined) {
-          const env = closeHop(openHop({ ...st.env!, payload: st.out!.payload }, stage, st.startMs, attempt), stage, clock.now());
-          try {
-            const { partitionKey, sequenceNumber } = rec.kinesis;
-            return await sink.write(env, { partitionKey, sequenceNumber, contentHash: st.out!.hash });
-          } catch (err) {
-            const c = classifyError(err);
-            if (c.kind === 'transient') {
-              st.firstFailedMs ??= clock.now();
-              throw err;
-            }
-            st.dead = c.reason;
-          }
-        }
-        try {
-          payloadRef = await sendDeadLetter(st, attempt, sourceOf(rec));
-        } catch (err) {
-          // The DLQ is the last resort: whatever its error, the record must stay in the stream.
-          throw new TransientError(`dead-letter send failed: ${describeError(err)}`, { cause: err });
-        }
-        return 'dead-lettered';
-      }, {
-        baseMs: cfg.retry.baseMs,
-        capMs: cfg.retry.capMs,
-        maxAttempts: cfg.retry.maxAttempts,
-        budgetMs: Math.min(cfg.retry.budgetMs, remaining),
-        bucket: tokenBucket,
-        now: clock.now,
-        sleep: clock.sleep,
-        random: clock.random,
-        classify: (err: unknown) => classifyError(err),
-      });
-      stats.retries += result.retries;
-      const endMs = clock.now();
-      if (!result.ok) {
-        failure = {
-          sequenceNumber: rec.kinesis.sequenceNumber,
-          recordId: st.id,
-          correlationId: st.correlationId,
-          error: describeError(result.error),
-          exhausted: result.exhausted,
-          attempts: result.attempts,
-        };
-        stopped = true;
-        logger.error('record failed after in-process retries; no later record is started', {
-          recordId: st.id,
-          correlationId: st.correlationId,
-          sequenceNumber: rec.kinesis.sequenceNumber,
-          partitionKey: rec.kinesis.partitionKey,
-          attempts: result.attempts,
-          exhausted: result.exhausted,
-          error: failure.error,
+      const st: RecordState = {
+        rec,
+        startMs: clock.now(),
+        id: null,
+        correlationId: null,
+        env: undefined,
+        canonical: undefined,
+        out: undefined,
+        dead: undefined,
+        firstFailedMs: undefined,
+        canary: false,
+        payloadRef: undefined,
+      };
+      let outcome: RecordOutcome;
+      let attempts = 1;
+      try {
+        // Happy path: attempt 1 without the retry machinery (no options object, closure or extra promise).
+        outcome = await attemptRecord(st, 1, source);
+        tokenBucket.onSuccess();
+      } catch (firstError) {
+        const result = await retryAfterFirstFailure((attempt) => attemptRecord(st, attempt, source), firstError, st.startMs, {
+          ...retryOptions,
+          budgetMs: Math.min(cfg.retry.budgetMs, remaining),
         });
-        return false;
+        stats.retries += result.retries;
+        if (!result.ok) {
+          failure = {
+            sequenceNumber: rec.kinesis.sequenceNumber,
+            recordId: st.id,
+            correlationId: st.correlationId,
+            error: describeError(result.error),
+            exhausted: result.exhausted,
+            attempts: result.attempts,
+          };
+          stopped = true;
+          logger.error('record failed after in-process retries; no later record is started', {
+            recordId: st.id,
+            correlationId: st.correlationId,
+            sequenceNumber: rec.kinesis.sequenceNumber,
+            partitionKey: rec.kinesis.partitionKey,
+            attempts: result.attempts,
+            exhausted: result.exhausted,
+            error: failure.error,
+          });
+          return false;
+        }
+        outcome = result.value;
+        attempts = result.attempts;
       }
-      const outcome = result.value;
+      const endMs = clock.now();
+      const payloadRef = st.payloadRef;
       switch (outcome) {
         case 'written': stats.written++; break;
         case 'duplicate': stats.duplicates++; break;
@@ -464,7 +540,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
           sequenceNumber: rec.kinesis.sequenceNumber,
           partitionKey: rec.kinesis.partitionKey,
           reason: st.dead,
-          attempts: result.attempts,
+          attempts,
           ...(payloadRef !== undefined ? { payloadRef } : {}),
         });
       } else {
@@ -476,7 +552,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
             correlationId: st.correlationId,
             sequenceNumber: rec.kinesis.sequenceNumber,
             partitionKey: rec.kinesis.partitionKey,
-            attempts: result.attempts,
+            attempts,
             latencyMs: endMs - st.startMs,
           });
         }

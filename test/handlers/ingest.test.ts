@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DLQ_URL, harness, OVERFLOW_BUCKET, type Harness } from './support/harness';
 import { expectNothingLost, kinesisEvent, SHARD_ID, STREAM_ARN, toBase64, type RecordData } from './support/kinesis';
-import { contentHash, decodePayload, overflowKey, PermanentError, TransientError, type DlqMessage } from '../../lib/core';
+import { contentHash, decodePayload, overflowKey, payloadTextHash, PermanentError, TransientError, type DlqMessage } from '../../lib/core';
 import { MemorySink } from '../../lib/handlers/ports/memory';
 import type { SinkPort } from '../../lib/handlers/ports/types';
 
@@ -134,7 +134,11 @@ describe('idempotent writes', () => {
     expect(item.pk.S).toBe(env.id);
     expect(item.correlationId.S).toBe('corr-42');
     expect(item.eventTime.S).toBe('2026-01-01T00:00:00.000Z');
-    expect(item.contentHash.S).toBe(contentHash(env.payload));
+    // Contract: sha256 of the payload's JSON text as stored (producer key order with key fields).
+    const payloadText = item.envelope.S!.slice(item.envelope.S!.indexOf('"payload":') + '"payload":'.length, -1);
+    expect(payloadText).toBe(JSON.stringify(order(1, { correlationId: 'corr-42' })));
+    expect(item.contentHash.S).toBe(payloadTextHash(payloadText));
+    expect(item.contentHash.S).toMatch(/^[0-9a-f]{64}$/);
     expect(env.correlationId).toBe('corr-42');
     expect(env.source).toBe('lambda-stream');
     expect(env.hops).toEqual([{ stage: 'ingest', in: hh.clock.t, out: hh.clock.t, attempt: 1 }]);
@@ -146,6 +150,34 @@ describe('transient failures', () => {
     return Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
   }
 
+
+  it('without key fields stores the canonical payload text and hashes it (one canonicalization for id and hash)', async () => {
+    const hh = setup({ PHX_KEY_FIELDS: '[]' });
+    await hh.run(kinesisEvent([{ price: 11, orderId: 'o-1', eventTime: '2026-01-01T00:00:00.000Z', z: { b: 1, a: 2 } }]));
+    const [item] = [...hh.ddb.table.values()];
+    const payload = JSON.parse(item.envelope.S!).payload;
+    expect(item.envelope.S!).toContain('"payload":{"eventTime":"2026-01-01T00:00:00.000Z","orderId":"o-1","price":11,"z":{"a":2,"b":1}}}');
+    expect(item.contentHash.S).toBe(contentHash(payload));
+  });
+
+  it('ends in the same stored version whatever the arrival order of equal-time versions (hash tie-break)', async () => {
+    // Same id and event time, different content (and key order): the higher hash wins in both arrival orders.
+    const a = { orderId: 'o-7', price: 1, eventTime: '2026-01-01T00:00:00.000Z' };
+    const b = { eventTime: '2026-01-01T00:00:00.000Z', price: 1, orderId: 'o-7' };
+    const c = { orderId: 'o-7', price: 2, eventTime: '2026-01-01T00:00:00.000Z' };
+    const finals: string[] = [];
+    for (const batch of [[a, b, c], [c, b, a], [b, c, a]]) {
+      const hh = setup();
+      expect((await hh.run(kinesisEvent(batch))).batchItemFailures).toEqual([]);
+      const [item] = [...hh.ddb.table.values()];
+      finals.push(`${item.contentHash.S} ${JSON.stringify(JSON.parse(item.envelope.S!).payload)}`);
+      hh.restore();
+      h = undefined;
+    }
+    expect(new Set(finals).size).toBe(1);
+    const hashes = [a, b, c].map((p) => payloadTextHash(JSON.stringify(p))).sort();
+    expect(finals[0].split(' ')[0]).toBe(hashes[2]);
+  });
   it('retries a transient sink failure in-process, then succeeds', async () => {
     const hh = setup();
     hh.ddb.failNext.push(throttled(), throttled());
@@ -286,7 +318,8 @@ describe('transform', () => {
     const env = hh.sink.envelopes[0];
     expect(env.payload.priceCents).toBe(1100);
     const [item] = [...hh.ddb.table.values()];
-    expect(item.contentHash.S).toBe(contentHash(env.payload));
+    expect(item.contentHash.S).toBe(payloadTextHash(JSON.stringify(env.payload)));
+    expect(JSON.parse(item.envelope.S!).payload).toEqual(env.payload);
   });
 
   it('dead-letters a record whose transform throws PermanentError', async () => {

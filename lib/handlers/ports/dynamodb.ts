@@ -40,7 +40,7 @@ export class DynamoDbSink implements SinkPort {
       contentHash: { S: incoming.contentHash },
       correlationId: { S: env.correlationId },
       source: { S: env.source },
-      envelope: { S: JSON.stringify(env) },
+      envelope: { S: meta.envelopeJson ?? JSON.stringify(env) },
     };
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       let stored: Version | undefined;

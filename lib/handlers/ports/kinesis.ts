@@ -24,7 +24,7 @@ export class KinesisSink implements SinkPort {
       await this.client.send(new PutRecordCommand({
         ...this.streamRef,
         PartitionKey: meta.partitionKey,
-        Data: encoder.encode(JSON.stringify(env)),
+        Data: encoder.encode(meta.envelopeJson ?? JSON.stringify(env)),
       }));
     } catch (err) {
       const name = (err as Error)?.name;

@@ -57,7 +57,7 @@ export class S3Sink implements SinkPort {
   async write(env: Envelope, meta: SinkWriteMeta): Promise<WriteResult> {
     const incoming: Version = { eventTime: sortableEventTime(env.eventTime), contentHash: meta.contentHash };
     const key = this.keyOf(env.id);
-    const body = JSON.stringify(env);
+    const body = meta.envelopeJson ?? JSON.stringify(env);
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       const head = await this.head(key);
       if (head !== undefined && head.version !== undefined && compareVersions(incoming, head.version) <= 0) {

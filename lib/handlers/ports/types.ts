@@ -13,8 +13,16 @@ export interface SinkWriteMeta {
   readonly partitionKey: string;
   /** Sequence number of the source Kinesis record (for logs and tests; never an idempotency key). */
   readonly sequenceNumber: string;
-  /** contentHash(envelope.payload): the tie-break between two versions with the same eventTime. */
+  /**
+   * SHA-256 (hex) of the payload's JSON text as written in `envelopeJson` (payloadTextHash): the tie-break between
+   * two versions with the same eventTime (docs/ARCHITECTURE.md, "Idempotent sinks").
+   */
   readonly contentHash: string;
+  /**
+   * The envelope serialized once by the processor (parses to the same value as JSON.stringify(env)); sinks store or
+   * send this text instead of serializing the envelope again. Absent when the caller did not serialize it.
+   */
+  readonly envelopeJson?: string;
 }
 
 /**

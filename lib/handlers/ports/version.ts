@@ -2,7 +2,7 @@
  * Version order shared by the idempotent sinks: (eventTime, contentHash), compared lexicographically.
  * The content-hash tie-break makes the final state independent of arrival order.
  */
-import { PermanentError } from '../../core';
+import { isNormalizedEventTime, PermanentError } from '../../core';
 
 /** A stored version of a record. */
 export interface Version {
@@ -16,6 +16,8 @@ export interface Version {
  * condition expressions, S3 metadata), which is only time order when every value has the same fixed-width UTC form.
  */
 export function sortableEventTime(eventTime: string): string {
+  // Envelopes built by toEnvelope already hold this form (no Date round trip needed).
+  if (typeof eventTime === 'string' && isNormalizedEventTime(eventTime)) return eventTime;
   const ms = Date.parse(eventTime);
   if (!Number.isFinite(ms)) {
     throw new PermanentError('sink-rejected', `envelope eventTime ${JSON.stringify(eventTime)} is not a valid ISO-8601 time`);
