@@ -4,7 +4,7 @@
  * source under lib/ and constructs/. Until the entries are added to .projenrc.ts (`projen bundle`), the tests
  * build them here.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 
@@ -26,9 +26,12 @@ export function bundleMonitorHandlers(): void {
     const entry = join(ROOT, 'lib', 'handlers', `${name}.ts`);
     const outfile = join(ROOT, 'assets', 'lib', 'handlers', name, 'index.js');
     if (existsSync(outfile) && statSync(outfile).mtimeMs > Math.max(newestSource(join(ROOT, 'lib')), newestSource(join(ROOT, 'constructs')))) continue;
+    // Built outside the asset directory, then renamed: a test file in another worker never hashes a half-written
+    // bundle or a temporary file.
+    const tmp = join(ROOT, 'assets', 'lib', 'handlers', `.${name}.${process.pid}.tmp.js`);
     buildSync({
       entryPoints: [entry],
-      outfile,
+      outfile: tmp,
       bundle: true,
       platform: 'node',
       target: 'node22',
@@ -37,5 +40,6 @@ export function bundleMonitorHandlers(): void {
       external: ['@aws-sdk/*'],
       logLevel: 'error',
     });
+    renameSync(tmp, outfile);
   }
 }
