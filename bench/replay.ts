@@ -1,0 +1,218 @@
+/**
+ * Replay benchmark, measured side by side in one run against the same local kinesalite stream:
+ * - the replay engine (`phoenix replay --from archive`: S3 objects on fauxqs -> PutRecords batches of 500, 4 lanes)
+ * - a naive sequential replay of the same records: one PutRecord call per record, awaited one after the other.
+ * The ratio of their records/s is the figure (target >= 20). Then the same set is replayed twice into a fresh stream
+ * and consumed by the real ingest handler with an idempotent in-memory sink: duplicates in the sink must be 0.
+ */
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { Logger } from '@aws-lambda-powertools/logger';
+import {
+  CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, PutRecordCommand,
+} from '@aws-sdk/client-kinesis';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { KinesisStreamRecord } from 'aws-lambda';
+import type { BenchResult } from './types';
+import { frameFirehoseRecords } from '../lib/replay/archive';
+import { runReplay } from '../lib/replay/engine';
+import { parseFilter } from '../lib/replay/filter';
+import { createIngestHandler, MemoryDlq, MemorySink } from '../lib/runtime';
+
+export interface ReplayBenchOptions {
+  /** Records replayed by the engine. Default 20,000. */
+  readonly records?: number;
+  /** Records of the sequential baseline (its rate is what matters; fewer keeps the run short). Default 2,000. */
+  readonly baselineRecords?: number;
+  /** Records of the replay-twice duplicate check. Default 2,000. */
+  readonly duplicateCheckRecords?: number;
+  /** Shards of the streams. Default 4. */
+  readonly shards?: number;
+}
+
+const REGION = 'us-east-1';
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+async function startKinesalite(): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => import('node:http').Server;
+  const inner = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
+  const listener = inner.listeners('request')[0] as (req: unknown, res: unknown) => void;
+  const server = http2.createServer({ allowHTTP1: true } as http2.ServerOptions, listener as never);
+  const sessions = new Set<http2.Http2Session>();
+  server.on('session', (s) => { sessions.add(s); s.on('close', () => sessions.delete(s)); });
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', () => resolve()); });
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async stop() {
+      for (const s of sessions) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => inner.close(() => resolve()));
+    },
+  };
+}
+
+async function createStream(k: KinesisClient, name: string, shards: number): Promise<string> {
+  await k.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  for (let i = 0; i < 200; i++) {
+    const d = await k.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+    if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return d.StreamDescriptionSummary.StreamARN!;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`stream ${name} did not become ACTIVE`);
+}
+
+async function readAll(k: KinesisClient, name: string, arn: string): Promise<KinesisStreamRecord[]> {
+  const out: KinesisStreamRecord[] = [];
+  for (const s of (await k.send(new ListShardsCommand({ StreamName: name }))).Shards ?? []) {
+    let it = (await k.send(new GetShardIteratorCommand({ StreamName: name, ShardId: s.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    for (let i = 0; i < 10_000 && it; i++) {
+      const r = await k.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
+      for (const rec of r.Records ?? []) {
+        out.push({
+          kinesis: {
+            kinesisSchemaVersion: '1.0',
+            partitionKey: rec.PartitionKey!,
+            sequenceNumber: rec.SequenceNumber!,
+            data: Buffer.from(rec.Data!).toString('base64'),
+            approximateArrivalTimestamp: rec.ApproximateArrivalTimestamp!.getTime() / 1000,
+          },
+          eventSource: 'aws:kinesis',
+          eventVersion: '1.0',
+          eventID: `${s.ShardId}:${rec.SequenceNumber}`,
+          eventName: 'aws:kinesis:record',
+          invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench',
+          awsRegion: REGION,
+          eventSourceARN: arn,
+        });
+      }
+      if ((r.Records ?? []).length === 0 && (r.MillisBehindLatest ?? 0) === 0) break;
+      it = r.NextShardIterator;
+    }
+  }
+  return out;
+}
+
+/** Archive objects (framed, GZIP) of `n` order records, 1,000 per object. */
+async function writeArchive(s3: S3Client, bucket: string, streamArn: string, n: number, tag: string): Promise<void> {
+  const t = Date.now();
+  const hour = new Date(t).toISOString().replace(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}).*$/, '$1/$2/$3/$4');
+  for (let i = 0; i < n; i += 1000) {
+    const framed = frameFirehoseRecords({
+      sourceKinesisStreamArn: streamArn,
+      records: Array.from({ length: Math.min(1000, n - i) }, (_, k) => {
+        const j = i + k;
+        const payload = { orderId: `${tag}-${j}`, customer: `c-${j % 97}`, amount: (j % 1000) / 10, items: [{ sku: `S${j % 50}`, qty: 1 + (j % 3) }] };
+        return {
+          recordId: String(k),
+          data: Buffer.from(JSON.stringify(payload)).toString('base64'),
+          kinesisRecordMetadata: { shardId: 'shardId-000000000000', partitionKey: `c-${j % 97}`, sequenceNumber: String(j + 1), approximateArrivalTimestamp: t + j },
+        };
+      }),
+    });
+    const body = gzipSync(Buffer.concat(framed.records.map((r) => Buffer.from(r.data, 'base64'))));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `raw/${hour}/${tag}-${String(i).padStart(8, '0')}.gz`, Body: body }));
+  }
+}
+
+export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<BenchResult> {
+  const records = opts.records ?? 20_000;
+  const baselineRecords = Math.min(opts.baselineRecords ?? 2_000, records);
+  const dupRecords = opts.duplicateCheckRecords ?? 2_000;
+  const shards = opts.shards ?? 4;
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  const k = await startKinesalite();
+  const { buildApp } = await import('fauxqs');
+  const app = buildApp({ logger: false, host: '127.0.0.1', defaultRegion: REGION });
+  const s3Endpoint = (await app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
+  const kinesis = new KinesisClient({ region: REGION, endpoint: k.endpoint, credentials });
+  const s3 = new S3Client({ region: REGION, endpoint: s3Endpoint, credentials, forcePathStyle: true });
+  try {
+    const streamArn = await createStream(kinesis, 'bench', shards);
+    await s3.send(new CreateBucketCommand({ Bucket: 'archive' }));
+    await writeArchive(s3, 'archive', streamArn, records, 'main');
+
+    // 1. The engine.
+    const t0 = performance.now();
+    const summary = await runReplay({
+      source: { kind: 'archive', bucket: 'archive', prefix: 'raw/' },
+      filter: parseFilter({}),
+      clients: { kinesis, s3 },
+    });
+    const engineMs = performance.now() - t0;
+    if (summary.replayed !== records || summary.failed !== 0) throw new Error(`engine replayed ${summary.replayed}/${records} (failed ${summary.failed})`);
+    const engineRate = records / (engineMs / 1000);
+
+    // 2. The sequential baseline on the same stream: the same kind of records, one awaited PutRecord each.
+    const t1 = performance.now();
+    for (let j = 0; j < baselineRecords; j++) {
+      const payload = { orderId: `base-${j}`, customer: `c-${j % 97}`, amount: (j % 1000) / 10, items: [{ sku: `S${j % 50}`, qty: 1 + (j % 3) }] };
+      await kinesis.send(new PutRecordCommand({ StreamName: 'bench', PartitionKey: `c-${j % 97}`, Data: Buffer.from(JSON.stringify(payload)) }));
+    }
+    const baselineMs = performance.now() - t1;
+    const baselineRate = baselineRecords / (baselineMs / 1000);
+
+    // 3. The same set replayed twice into a fresh stream, consumed by the ingest handler: duplicates in the sink.
+    const dupArn = await createStream(kinesis, 'dups', shards);
+    await s3.send(new CreateBucketCommand({ Bucket: 'dups' }));
+    await writeArchive(s3, 'dups', dupArn, dupRecords, 'dup');
+    for (let round = 0; round < 2; round++) {
+      const s = await runReplay({ source: { kind: 'archive', bucket: 'dups', prefix: 'raw/' }, filter: parseFilter({}), clients: { kinesis, s3 } });
+      if (s.replayed !== dupRecords) throw new Error(`duplicate check: replayed ${s.replayed}/${dupRecords}`);
+    }
+    const put = await readAll(kinesis, 'dups', dupArn);
+    const sink = new MemorySink();
+    const handler = createIngestHandler({
+      env: {}, pipeline: 'bench', keyFields: ['orderId'], sink, dlq: new MemoryDlq(), logger: new Logger({ serviceName: 'bench', logLevel: 'SILENT' }),
+    });
+    const byShard = new Map<string, KinesisStreamRecord[]>();
+    for (const r of put) byShard.set(r.eventID.split(':')[0], [...(byShard.get(r.eventID.split(':')[0]) ?? []), r]);
+    for (const list of byShard.values()) {
+      for (let i = 0; i < list.length; i += 500) {
+        await handler({ Records: list.slice(i, i + 500) }, {
+          getRemainingTimeInMillis: () => 300_000, functionName: 'bench', awsRequestId: 'r',
+        } as unknown as import('aws-lambda').Context);
+      }
+    }
+    const written = sink.calls.filter((c) => c.result === 'written').length;
+    const duplicatesInSink = written - sink.items.size;
+    const ratio = engineRate / baselineRate;
+    const figures = {
+      records,
+      baselineRecords,
+      engineRecordsPerSecond: Math.round(engineRate),
+      baselineRecordsPerSecond: Math.round(baselineRate),
+      ratio: Math.round(ratio * 10) / 10,
+      engineMs: Math.round(engineMs),
+      putRecordsCalls: summary.putCalls,
+      retriedEntries: summary.retried,
+      duplicateCheck: {
+        records: dupRecords, putOnStream: put.length, sinkItems: sink.items.size, duplicatesSuppressed: sink.calls.length - written, duplicatesInSink,
+      },
+    };
+    return {
+      name: 'replay',
+      figures,
+      targets: [
+        { name: 'replay records/s vs sequential PutRecord', value: figures.ratio, target: 20, op: '>=', pass: ratio >= 20 },
+        { name: 'duplicates in the sink after replaying twice', value: duplicatesInSink, target: 0, op: '<=', pass: duplicatesInSink <= 0 && sink.items.size === dupRecords },
+      ],
+      lines: [
+        `replay engine: ${figures.engineRecordsPerSecond} records/s (${records} records, ${summary.putCalls} PutRecords calls, ${summary.retried} entries retried)`,
+        `sequential PutRecord: ${figures.baselineRecordsPerSecond} records/s (${baselineRecords} records)`,
+        `ratio: ${figures.ratio}x`,
+        `replayed ${dupRecords} records twice (${put.length} on the stream): ${sink.items.size} in the sink, ${duplicatesInSink} duplicates`,
+      ],
+    };
+  } finally {
+    kinesis.destroy();
+    s3.destroy();
+    await app.close();
+    await k.stop();
+  }
+}
+
+if (require.main === module) {
+  runReplayBench().then((r) => { for (const l of r.lines) process.stdout.write(`${l}\n`); }, (e) => { process.stderr.write(`${(e as Error).message}\n`); process.exitCode = 1; });
+}
