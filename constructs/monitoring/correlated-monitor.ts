@@ -27,6 +27,8 @@ import { checkMillis, checkRange, checkSeconds } from '../private/validate';
 const OWNER = 'CorrelatedMonitor';
 /** CloudWatch evaluates at most one day of data for an alarm (period x evaluation periods). */
 const MAX_ALARM_WINDOW_SECONDS = 86_400;
+/** Child alarms a composite alarm rule may reference (PutCompositeAlarm). */
+const MAX_COMPOSITE_CHILDREN = 100;
 
 /**
  * Properties of a {@link CorrelatedMonitor}.
@@ -360,6 +362,12 @@ export class CorrelatedMonitor extends Construct {
       alarmDescription: `Pipeline '${this.pipelineName}' is unhealthy: at least one of its alarms is in ALARM (the notification lists them). Dashboard: ${dashboardName}.`,
       // Rendered at synthesis, so that alarms added later with addAlarm / addQualityMetrics are included.
       alarmRule: { renderAlarmRule: () => Lazy.string({ produce: () => cloudwatch.AlarmRule.anyOf(...alarms).renderAlarmRule() }) },
+    });
+    // Alarms can be added until synthesis: check CloudWatch's limit on the composite's children then.
+    this.node.addValidation({
+      validate: () => (alarms.length > MAX_COMPOSITE_CHILDREN
+        ? [`${OWNER} pipeline-health alarm can have at most ${MAX_COMPOSITE_CHILDREN} child alarms, CloudWatch's limit for a composite alarm rule (given ${alarms.length}): split the pipeline into several monitors`]
+        : []),
     });
     this.healthAlarm.addAlarmAction(this.action);
     this.healthAlarm.addOkAction(this.action);

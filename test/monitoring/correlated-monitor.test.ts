@@ -306,6 +306,12 @@ describe('CorrelatedMonitor validation', () => {
     expect(() => new CorrelatedMonitor(stack, 'Monitor', { pipeline: onePipeline(stack).pipeline, alarmTopic: topic, topicKeyRemovalPolicy: RemovalPolicy.RETAIN }))
       .toThrow(/topicKeyRemovalPolicy applies to the created topic's key and cannot be combined with alarmTopic/);
   });
+  it('fails at synthesis when the pipeline-health alarm would have more than 100 children', () => {
+    const { stack } = monitorStack();
+    const monitor = new CorrelatedMonitor(stack, 'Monitor', { pipeline: onePipeline(stack).pipeline, enableCanary: false });
+    for (let i = 0; i < 95; i++) monitor.addAlarm(cloudwatch.Alarm.fromAlarmArn(stack, `A${i}`, `arn:aws:cloudwatch:eu-west-1:123456789012:alarm:a${i}`));
+    expect(() => Template.fromStack(stack)).toThrow(/at most 100 child alarms.*\(given 101\)/);
+  });
   it('fails when the pipeline has no stage', () => {
     const { stack } = monitorStack();
     expect(() => new CorrelatedMonitor(stack, 'Monitor', { pipeline: { pipelineName: PIPELINE, stages: [] } }))
