@@ -24,6 +24,9 @@
  * last window before traffic stops waits for the next record.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { PROFILES_PREFIX, QUALITY_DIMENSIONS, QUALITY_METRIC, RULE_STATUS_VALUE, profileKeys, windowKey } from './profiler-contract';
+import { METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
+import { QualityMetric, type QualityRule } from '../../constructs/quality-rules';
 import {
   conditionsForRules,
   createProfile,
@@ -37,9 +40,6 @@ import {
   type SerializedProfile,
   updateProfile,
 } from '../core/profile';
-import { QualityMetric, type QualityRule } from '../../constructs/quality-rules';
-import { METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
-import { PROFILES_PREFIX, QUALITY_DIMENSIONS, QUALITY_METRIC, RULE_STATUS_VALUE, profileKeys, windowKey } from './profiler-contract';
 
 /** Object store port (S3 in Lambda; in memory or fauxqs in tests). */
 export interface ProfileStore {
@@ -85,7 +85,8 @@ export interface WindowEvent {
 }
 
 export interface WindowResponse {
-  state: ProfilerState | Record<string, never>;
+  /** A {@link ProfilerState}, or `{}` when the window has no records yet or was closed. */
+  state: Record<string, unknown>;
   batchItemFailures: Array<{ itemIdentifier: string }>;
 }
 
@@ -202,7 +203,7 @@ export class WindowProfiler {
     const token = randomUUID();
     const state: ProfilerState = { v: 1, first, token, p: profileToSerialized(profile) };
     this.cached = { token, profile };
-    return { state, batchItemFailures: [] };
+    return { state: state as unknown as Record<string, unknown>, batchItemFailures: [] };
   }
 
   /** The final invocation of a window: writes the shard part, then evaluates the latest earlier window. */
@@ -223,8 +224,13 @@ export class WindowProfiler {
     }
     const outcome = await this.evaluateBefore(window);
     this.log('INFO', 'window closed', {
-      window, shardId: event.shardId, terminatedEarly: event.isWindowTerminatedEarly === true, shardKey, rows: prior?.profile.rows ?? 0,
-      evaluated: outcome.evaluated?.window, note: outcome.note,
+      window,
+      shardId: event.shardId,
+      terminatedEarly: event.isWindowTerminatedEarly === true,
+      shardKey,
+      rows: prior?.profile.rows ?? 0,
+      evaluated: outcome.evaluated?.window,
+      note: outcome.note,
     });
     return { ...(shardKey ? { shardKey } : {}), ...outcome };
   }
@@ -301,7 +307,8 @@ export class WindowProfiler {
     };
     await store.put(profileKeys.merged(window), JSON.stringify(profileToSerialized(merged)));
     await store.put(profileKeys.results(window), JSON.stringify(doc));
-    const published = await store.put(profileKeys.evaluation(window, setHash), JSON.stringify({ evaluatedAt: doc.evaluatedAt, parts }), { ifNoneMatch: true });
+    const marker = JSON.stringify({ evaluatedAt: doc.evaluatedAt, parts });
+    const published = await store.put(profileKeys.evaluation(window, setHash), marker, { ifNoneMatch: true });
     if (published) {
       this.publish(merged, results);
       for (const r of results) {

@@ -8,11 +8,11 @@
  * PHX_PROFILE_WINDOW_SECONDS, PHX_PROFILE_HISTORY_WINDOWS, PHX_PROFILE_EVENT_TIME_FIELD (empty: none).
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { ENV } from '../../constructs/contract';
-import { validateQualityRules } from '../../constructs/quality-rules';
 import { PROFILER_ENV, decodeRules } from './profiler-contract';
 import { S3ProfileStore } from './profiler-s3';
 import { ProfilerError, WindowProfiler, type ProfilerConfig, type WindowEvent, type WindowResponse } from './profiler-window';
+import { ENV } from '../../constructs/contract';
+import { validateQualityRules } from '../../constructs/quality-rules';
 
 /** Reads and checks the configuration; throws ProfilerError naming the variable, its value and what is allowed. */
 export function profilerConfigFromEnv(env: NodeJS.ProcessEnv): ProfilerConfig & { bucket: string } {

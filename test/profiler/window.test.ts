@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { MemoryStore, batchEvent, finalEvent, gzRules, record, windowOf } from './support';
 import { METRICS_NAMESPACE } from '../../constructs/contract';
 import { DriftMethod, QualityMetric, QualityRuleKind, type QualityRule } from '../../constructs/quality-rules';
+import { deserializeProfile } from '../../lib/core/profile';
 import { profilerConfigFromEnv } from '../../lib/handlers/profiler';
 import { PROFILER_ENV, QUALITY_METRIC, decodeRules, profileKeys } from '../../lib/handlers/profiler-contract';
 import { ProfilerError, WindowProfiler, recordPayload, type ProfilerState, type ResultsDocument } from '../../lib/handlers/profiler-window';
-import { deserializeProfile } from '../../lib/core/profile';
 import { MetricsStore } from '../../lib/local/metrics';
 
 const RULES: QualityRule[] = [
@@ -26,7 +26,7 @@ function setup(rules: QualityRule[] = RULES) {
 const W0 = '2026-03-01T10:00:00Z';
 const win = (i: number) => windowOf(new Date(Date.parse(W0) + i * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), 60);
 
-function rows(n: number, amount: (i: number) => number | null = (i) => (i % 100) + 1, country = (i: number) => (i % 2 ? 'de' : 'fr')) {
+function rows(n: number, amount: (i: number) => number | null = (i) => (i % 100) + 1, country = (i: number): string => (i % 2 ? 'de' : 'fr')) {
   return Array.from({ length: n }, (_, i) => record({ amount: amount(i), country: country(i), id: `r${i}` }));
 }
 
@@ -43,23 +43,23 @@ describe('WindowProfiler: window state', () => {
   it('accumulates a profile across invocations; the state is plain JSON another container can continue from', async () => {
     const a = setup();
     const r1 = await a.profiler.handle(batchEvent(win(0), {}, rows(30)));
-    const state = JSON.parse(JSON.stringify(r1.state)) as ProfilerState; // what Lambda carries
+    const state = JSON.parse(JSON.stringify(r1.state)) as ProfilerState & Record<string, unknown>; // what Lambda carries
     expect(state.v).toBe(1);
     expect(r1.batchItemFailures).toEqual([]);
     // A different container (no cache) continues from the serialized state.
     const b = setup();
     const r2 = await b.profiler.handle(batchEvent(win(0), state as never, rows(20)));
-    expect(deserializeProfile((r2.state as ProfilerState).p).rows).toBe(50);
-    expect((r2.state as ProfilerState).first).toBe(state.first);
+    expect(deserializeProfile((r2.state as unknown as ProfilerState).p).rows).toBe(50);
+    expect((r2.state as unknown as ProfilerState).first).toBe(state.first);
   });
 
   it('a redelivered batch (same incoming state) is not counted twice, even in the container that saw it', async () => {
     const { profiler } = setup();
     const s1 = (await profiler.handle(batchEvent(win(0), {}, rows(10)))).state;
     const batch2 = rows(5);
-    const s2 = (await profiler.handle(batchEvent(win(0), s1, batch2))).state as ProfilerState;
+    const s2 = (await profiler.handle(batchEvent(win(0), s1, batch2))).state as unknown as ProfilerState;
     // Lambda did not get the response: it retries batch 2 with state s1 (not s2).
-    const retry = (await profiler.handle(batchEvent(win(0), s1, batch2))).state as ProfilerState;
+    const retry = (await profiler.handle(batchEvent(win(0), s1, batch2))).state as unknown as ProfilerState;
     expect(deserializeProfile(s2.p).rows).toBe(15);
     expect(deserializeProfile(retry.p).rows).toBe(15);
   });
@@ -72,7 +72,7 @@ describe('WindowProfiler: window state', () => {
       record([1, 2]),
       record({ amount: 7, country: 'fr' }),
     ];
-    const st = (await profiler.handle(batchEvent(win(0), {}, recs))).state as ProfilerState;
+    const st = (await profiler.handle(batchEvent(win(0), {}, recs))).state as unknown as ProfilerState;
     const p = deserializeProfile(st.p);
     expect(p.rows).toBe(2);
     expect(p.unparseable).toBe(2);
@@ -149,7 +149,8 @@ describe('WindowProfiler: shard parts, merge and evaluation', () => {
     const metrics = new MetricsStore();
     for (const l of lines) metrics.ingestLine(l);
     const series = metrics.all().filter((s) => s.namespace === METRICS_NAMESPACE);
-    const get = (name: string, dims: Record<string, string>) => series.find((s) => s.name === name && JSON.stringify(s.dimensions) === JSON.stringify(dims));
+    const get = (name: string, dims: Record<string, string>) =>
+      series.find((s) => s.name === name && JSON.stringify(s.dimensions) === JSON.stringify(dims));
     expect(get(QUALITY_METRIC.ruleStatus, { Pipeline: 'orders', Rule: 'volume' })?.max).toBe(2);
     expect(get(QUALITY_METRIC.ruleStatus, { Pipeline: 'orders', Rule: 'amount-max' })?.max).toBe(0);
     expect(get(QUALITY_METRIC.ruleObserved, { Pipeline: 'orders', Rule: 'volume' })?.max).toBeCloseTo(90 / 200, 6);

@@ -98,7 +98,15 @@ export function renderDocument(name: string, text: string, topItems: number): st
   } catch (e) {
     throw new UsageError(`${name}: not JSON (${(e as Error).message})`);
   }
-  const d = doc as { v?: unknown; results?: unknown; window?: { start?: string; end?: string }; rows?: number; parts?: unknown[]; history?: unknown[] };
+  interface ResultsLike {
+    v?: unknown;
+    results?: unknown;
+    window?: { start?: string; end?: string };
+    rows?: number;
+    parts?: unknown[];
+    history?: unknown[];
+  }
+  const d = doc as ResultsLike;
   if (d !== null && typeof d === 'object' && d.v === 1 && Array.isArray(d.results)) {
     const head = `rule results of window ${d.window?.start ?? '?'} .. ${d.window?.end ?? '?'}: ${d.rows ?? '?'} rows from ${d.parts?.length ?? '?'} shard part(s), ${d.history?.length ?? 0} history window(s)`;
     return `${head}\n\n${formatResultsTable(d.results as RuleResult[])}`;

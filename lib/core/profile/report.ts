@@ -1,9 +1,9 @@
 /**
  * Text renderings of profiles, rule results and suggested rules (for `phoenix profile show | suggest`). Pure.
  */
-import { QualityRule, QualityRuleKind, QualityMetric, DriftMethod, QualityValueType } from '../../../constructs/quality-rules';
 import { Profile, VALUE_TYPES, columnStats } from './profile';
 import type { RuleResult } from './rules';
+import { QualityRule, QualityRuleKind, QualityMetric, DriftMethod, QualityValueType } from '../../../constructs/quality-rules';
 
 /** Compact number: integers as is, otherwise 5 significant digits (exponent form for very small or large values). */
 export function formatNumber(x: number): string {
