@@ -1,0 +1,65 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { PhoenixMode } from '../../constructs';
+import { ENV } from '../../constructs/contract';
+import { orderEventKeyFields, orderEventSchema } from '../../examples/orders/schema';
+import { OrdersStack } from '../../examples/orders/stack';
+import { handlerEnv, TEST_ENV } from '../support/stacks';
+
+/** An app with the five cdk-nag packs the example app uses; returns the findings ('' when none). */
+function nagFindings(mode?: PhoenixMode): string {
+  const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'phx-orders-')) });
+  Validations.of(app).addPlugins(
+    new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app),
+  );
+  new OrdersStack(app, 'Orders', { phoenixMode: mode });
+  try {
+    app.synth();
+    return '';
+  } catch (e) {
+    const report = path.join(app.outdir, 'validation-report.json');
+    return String((e as Error).message) + (fs.existsSync(report) ? fs.readFileSync(report, 'utf8') : '');
+  }
+}
+
+function template(mode?: PhoenixMode): Template {
+  return Template.fromStack(new OrdersStack(new App(), 'Orders', { env: TEST_ENV, phoenixMode: mode }));
+}
+
+describe('orders example', () => {
+  it('synthesizes with zero unacknowledged findings of the five cdk-nag packs (PRODUCTION)', () => {
+    expect(nagFindings()).toBe('');
+  });
+  it('synthesizes with zero unacknowledged findings of the five cdk-nag packs (EPHEMERAL)', () => {
+    expect(nagFindings(PhoenixMode.EPHEMERAL)).toBe('');
+  });
+  it('derives record ids from orderId alone, so every version of an order has the same id', () => {
+    const env = handlerEnv(template());
+    expect(JSON.parse(env[ENV.keyFields] as string)).toEqual(['orderId']);
+    expect(orderEventKeyFields).toEqual(['orderId']);
+    expect(JSON.parse(env[ENV.schema] as string)).toEqual(orderEventSchema);
+    expect(env[ENV.sinkKind]).toBe('dynamodb');
+    expect(env[ENV.recordConcurrency]).toBe('10');
+  });
+  it('requires eventTime (the version the sink keeps is the one with the newest eventTime) and the order fields', () => {
+    expect(orderEventSchema.required).toEqual(expect.arrayContaining(['orderId', 'version', 'eventTime', 'status', 'items', 'total']));
+    expect(orderEventSchema.properties.eventTime).toEqual({ type: 'string', format: 'date-time' });
+  });
+  it('PRODUCTION keeps the orders table and nothing else; EPHEMERAL keeps nothing', () => {
+    const retained = (t: Template) => Object.entries(t.toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string }>)
+      .filter(([, r]) => r.DeletionPolicy === 'Retain').map(([, r]) => r.Type);
+    expect(retained(template())).toEqual(['AWS::DynamoDB::Table']);
+    expect(retained(template(PhoenixMode.EPHEMERAL))).toEqual([]);
+  });
+  it('routes the alarms to the encrypted topic', () => {
+    const t = template();
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms.length).toBeGreaterThanOrEqual(2);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmTopic/) }]);
+  });
+});
