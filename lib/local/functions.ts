@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { cpSync, createWriteStream, mkdirSync, symlinkSync, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
 import type { FunctionInvoker, InvokeResult } from './esm/types';
 import type { MetricsStore } from './metrics';
@@ -84,6 +84,20 @@ interface Environment {
   onResult?: (m: Extract<RunnerToParent, { type: 'result' }>) => void;
   stderrTail: string;
   untrack: () => void;
+}
+
+/**
+ * Stages a function's code the way Lambda lays it out: a copy of the asset as the task root, outside the project,
+ * with only the AWS SDK v3 (`@aws-sdk/*`, which the Node.js runtime provides) resolvable above it. A dependency the
+ * bundle forgot fails locally as it would in AWS, and both `require` and `import()` find the SDK (ESM ignores NODE_PATH).
+ */
+export function stageFunctionCode(def: FunctionDefinition, baseDir: string): FunctionDefinition {
+  const dir = path.join(baseDir, def.logicalId);
+  const taskRoot = path.join(dir, 'task');
+  mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+  cpSync(def.codeDir, taskRoot, { recursive: true, dereference: true });
+  symlinkSync(path.join(sdkNodeModules(), '@aws-sdk'), path.join(dir, 'node_modules', '@aws-sdk'), 'dir');
+  return { ...def, codeDir: taskRoot };
 }
 
 /** Error thrown when a function cannot start (its code does not load): one line. */
@@ -340,7 +354,6 @@ export class LocalFunction implements FunctionInvoker {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       LANG: 'en_US.UTF-8',
       TZ: ':UTC',
-      NODE_PATH: sdkNodeModules(),
       LAMBDA_TASK_ROOT: d.codeDir,
       LAMBDA_RUNTIME_DIR: d.codeDir,
       _HANDLER: d.handler,

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -71,19 +72,14 @@ export function childScript(entry: ChildEntry, outDir: string): string {
   if (existsSync(source)) {
     mkdirSync(outDir, { recursive: true });
     const outfile = path.join(outDir, `${entry}.cjs`);
-    // esbuild is a devDependency: only needed when running from a checkout.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const esbuild = require('esbuild') as typeof import('esbuild');
-    esbuild.buildSync({
-      entryPoints: [source],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      packages: 'external',
-      logLevel: 'silent',
-    });
+    // esbuild (a devDependency: only needed in a checkout) runs as a one-shot process: its JS API would leave its
+    // service process running for the rest of this process' life.
+    const cli = require.resolve('esbuild/bin/esbuild');
+    const res = spawnSync(cli, [source, '--bundle', '--platform=node', '--target=node20', '--format=cjs',
+      '--packages=external', '--log-level=error', `--outfile=${outfile}`], { encoding: 'utf8', timeout: 60_000 });
+    if (res.status !== 0) {
+      throw new Error(`cannot build the local environment's ${entry} script: ${(res.stderr || res.error?.message || `exit ${res.status}`).trim().split('\n')[0]}`);
+    }
     builtScripts.set(entry, outfile);
     return outfile;
   }

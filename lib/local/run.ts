@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { idNamespaceFor } from '../core';
 import { account, ProducedLog, type Accounting } from './accounting';
@@ -12,7 +13,7 @@ import {
 } from './esm';
 import { startFaultProxy, type FaultProxy, type FaultProxyStats } from './fault-proxy';
 import { startDeliveryStreams, type LocalDeliveryStreams } from './firehose';
-import { LocalFunction, type FunctionStats } from './functions';
+import { LocalFunction, stageFunctionCode, type FunctionStats } from './functions';
 import { Lifecycle } from './lifecycle';
 import { MetricsStore, summarize, type LatencySummary } from './metrics';
 import { childScript } from './paths';
@@ -242,7 +243,11 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       }
     }
     const runnerScript = childScript('function-runner', path.join(runDir, 'bin'));
-    for (const def of provisioned.functions) {
+    // Task roots outside the project: only the SDK is resolvable above them, as in Lambda.
+    const taskRoots = mkdtempSync(path.join(os.tmpdir(), 'phoenix-local-functions-'));
+    life.add('function code', () => rmSync(taskRoots, { recursive: true, force: true }));
+    for (const provisionedDef of provisioned.functions) {
+      const def = stageFunctionCode(provisionedDef, taskRoots);
       const fn = new LocalFunction(def, {
         runnerScript,
         logDir: path.join(runDir, 'logs'),
