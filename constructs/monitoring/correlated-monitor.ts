@@ -21,6 +21,7 @@ import {
 import { checkEmails, checkPipeline, checkPositive, checkWholeMinutes } from './private/validate';
 import { SyntheticCanary, type SyntheticCanaryOptions } from './synthetic-canary';
 import { METRIC } from '../contract';
+import { Phoenix, StatefulKind } from '../phoenix';
 import { acknowledge } from '../private/nag';
 import { checkMillis, checkRange, checkSeconds } from '../private/validate';
 
@@ -156,7 +157,8 @@ export interface CorrelatedMonitorProps {
   /**
    * Removal policy of the created alarm topic's key. A deleted key is first scheduled for deletion (7-30 days).
    *
-   * @default RemovalPolicy.DESTROY - the key only protects notifications in flight
+   * @default - `Phoenix.removalPolicyFor(scope, StatefulKind.KEY)`: RemovalPolicy.DESTROY in both Phoenix modes
+   * (the key only protects notifications in flight)
    */
   readonly topicKeyRemovalPolicy?: RemovalPolicy;
 }
@@ -314,7 +316,7 @@ export class CorrelatedMonitor extends Construct {
     }
 
     // ----- notifications -----
-    this.alarmTopic = props.alarmTopic ?? this.createTopic(props.topicKeyRemovalPolicy ?? RemovalPolicy.DESTROY);
+    this.alarmTopic = props.alarmTopic ?? this.createTopic(props.topicKeyRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.KEY));
     alertEmails.forEach((email, i) => {
       const subscription = new sns.Subscription(this, `AlertEmail${i}`, {
         topic: this.alarmTopic,

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,6 +11,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { DRIFT_METRIC, MONITOR_ASSET_DIR, MONITOR_ENV, STACK_NAME_DIMENSION } from './contract';
 import { ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS } from '../contract';
+import { Phoenix, StatefulKind } from '../phoenix';
 import { ScheduledFunction } from './private/scheduled-function';
 import { checkWholeMinutes } from './private/validate';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
@@ -119,7 +120,8 @@ export interface DriftDetectorProps {
   /**
    * Removal policy of the detector function's log group.
    *
-   * @default RemovalPolicy.DESTROY - the log holds configuration differences, no business data
+   * @default - `Phoenix.removalPolicyFor(scope, StatefulKind.LOGS)`: RemovalPolicy.DESTROY in both Phoenix modes
+   * (the log holds configuration differences, no business data)
    */
   readonly logRemovalPolicy?: RemovalPolicy;
 }
@@ -190,7 +192,7 @@ export class DriftDetector extends Construct {
       memorySize: 256,
       logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       logEncryptionKey: props.logEncryptionKey,
-      logRemovalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+      logRemovalPolicy: props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS),
       failureSignal: 'a run that does not report leaves DriftDetectionFailures without data, which the detection alarm treats as breaching.',
     });
     this.detectorFunction = fn.fn;

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { CANARY_METRIC, MONITOR_ASSET_DIR, MONITOR_ENV } from './contract';
 import type { IMonitorablePipeline, IMonitorableStage } from './pipeline';
 import { ENV, METRIC } from '../contract';
+import { Phoenix, StatefulKind } from '../phoenix';
 import { stageMetric } from './private/metrics';
 import { ScheduledFunction } from './private/scheduled-function';
 import { checkPipeline, checkWholeMinutes } from './private/validate';
@@ -65,7 +66,8 @@ export interface SyntheticCanaryOptions {
   /**
    * Removal policy of the canary function's log group.
    *
-   * @default RemovalPolicy.DESTROY - canary logs hold no business data
+   * @default - `Phoenix.removalPolicyFor(scope, StatefulKind.LOGS)`: RemovalPolicy.DESTROY in both Phoenix modes
+   * (canary logs hold no business data)
    */
   readonly logRemovalPolicy?: RemovalPolicy;
 }
@@ -145,7 +147,7 @@ export class SyntheticCanary extends Construct {
       memorySize: 256,
       logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       logEncryptionKey: props.logEncryptionKey,
-      logRemovalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+      logRemovalPolicy: props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS),
       failureSignal: 'a canary that was not sent is not received: the missing-canary alarm fires.',
     });
     this.canaryFunction = fn.fn;

@@ -7,7 +7,7 @@ import { emittedMetrics } from './support/metrics';
 import { CANARY_SOURCE, METRIC } from '../../constructs/contract';
 import { idNamespaceFor, recordId, toEnvelope } from '../../lib/core';
 import { buildCanaryEnvelope, canaryCorrelationId, canaryLatencyMs, isCanary } from '../../lib/core/canary';
-import { canaryMetrics, CanaryConfigError, createCanary, kinesisCanaryStream, loadCanaryConfig } from '../../lib/handlers/canary';
+import { canaryMetrics, CanaryConfigError, createCanary, handler as canaryHandler, kinesisCanaryStream, loadCanaryConfig } from '../../lib/handlers/canary';
 import { MemoryDlq, MemorySink } from '../../lib/handlers/ports/memory';
 import { canaryEnvelope } from '../../lib/handlers/processor';
 import { createIngestHandler } from '../../lib/runtime';
@@ -166,11 +166,9 @@ describe('canary handler run', () => {
   });
 
   it('the Lambda handler is configured from the environment on first use and reports a bad configuration', async () => {
-    vi.resetModules();
     vi.stubEnv('PHX_PIPELINE', '');
     try {
-      const mod = await import('../../lib/handlers/canary');
-      await expect(mod.handler({}, lambdaContext({ now: () => T0 }))).rejects.toThrow(/PHX_PIPELINE=""/);
+      await expect(canaryHandler({}, lambdaContext({ now: () => T0 }))).rejects.toThrow(/PHX_PIPELINE=""/);
     } finally {
       vi.unstubAllEnvs();
     }

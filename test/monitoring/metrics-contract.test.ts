@@ -120,7 +120,7 @@ beforeAll(async () => {
   template = Template.fromStack(stack);
 });
 
-function own(metrics: MetricId[]): MetricId[] {
+function own<T extends MetricId>(metrics: T[]): T[] {
   return metrics.filter((m) => !m.namespace.startsWith('AWS/'));
 }
 
