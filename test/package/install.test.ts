@@ -1,0 +1,209 @@
+/**
+ * The package teams install: build it, `npm pack` it, install the tarball into a fresh directory with
+ * aws-cdk-lib and constructs only, and use it from there as a consumer would (plain JavaScript, no esbuild,
+ * no TypeScript, none of the handlers' dependencies). Also generates the Python bindings from the installed
+ * package's `.jsii`.
+ *
+ * Runs by default (CI). Locally:
+ *   PHX_SKIP_PACKAGE_TEST=1   skip this suite (it takes 1-3 minutes)
+ *   PHX_PACKAGE_PREBUILT=1    do not rebuild (dist/ by jsii, assets/ by `projen bundle`, dist-runtime/ by tsc are current)
+ *   PHX_PACKAGE_ROOT=<dir>    pack another checkout or a staged copy (default: this repository)
+ *
+ * Measures (printed, and written to test-reports/package.json): tarball size, file count, install and test time.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const ROOT = path.resolve(process.env.PHX_PACKAGE_ROOT ?? REPO);
+const SKIP = process.env.PHX_SKIP_PACKAGE_TEST === '1' || process.env.PHX_SKIP_PACKAGE_TEST === 'true';
+const PREBUILT = process.env.PHX_PACKAGE_PREBUILT === '1' || process.env.PHX_PACKAGE_PREBUILT === 'true';
+const BIN = path.join(REPO, 'node_modules', '.bin');
+
+interface PackedFile { readonly path: string; readonly size: number }
+interface Packed { readonly filename: string; readonly size: number; readonly unpackedSize: number; readonly files: PackedFile[] }
+
+const measured: Record<string, number | string> = {};
+let work: string;
+let consumer: string;
+let packed: Packed;
+
+function run(cmd: string, args: string[], cwd: string, timeoutMs = 180_000, env: Record<string, string> = {}): string {
+  try {
+    return execFileSync(cmd, args, {
+      cwd,
+      encoding: 'utf8',
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, PATH: `${BIN}${path.delimiter}${process.env.PATH}`, NO_UPDATE_NOTIFIER: '1', npm_config_update_notifier: 'false', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+  }
+}
+
+function timed<T>(key: string, f: () => T): T {
+  const t0 = Date.now();
+  try {
+    return f();
+  } finally {
+    measured[key] = Date.now() - t0;
+  }
+}
+
+/** The consumer's CDK app: what a team writes after `npm install cdk-phoenix-pipelines aws-cdk-lib constructs`. */
+const CONSUMER_APP = `
+const fs = require('fs');
+const path = require('path');
+const { App, Stack } = require('aws-cdk-lib');
+const { DataPipeline, IngestSink, PhoenixMode } = require('cdk-phoenix-pipelines');
+
+const outdir = process.argv[2];
+const app = new App({ outdir });
+const stack = new Stack(app, 'ConsumerOrders', { env: { account: '123456789012', region: 'eu-west-1' } });
+const pipeline = new DataPipeline(stack, 'Orders', {
+  pipelineName: 'orders',
+  phoenixMode: PhoenixMode.EPHEMERAL,
+  ingest: {
+    schema: { type: 'object', required: ['orderId'], properties: { orderId: { type: 'string' }, total: { type: 'number' } } },
+    keyFields: ['orderId'],
+  },
+  sink: IngestSink.dynamoDb(),
+});
+const template = app.synth().getStackByName('ConsumerOrders').template;
+const types = {};
+for (const r of Object.values(template.Resources)) types[r.Type] = (types[r.Type] || 0) + 1;
+const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment
+  && r.Properties.Environment.Variables && r.Properties.Environment.Variables.PHX_PIPELINE === 'orders');
+const hash = fn.Properties.Code.S3Key.replace(/\\.zip$/, '');
+const handlerAsset = path.join(outdir, 'asset.' + hash);
+process.stdout.write(JSON.stringify({
+  stackName: stack.stackName,
+  types,
+  handlerAsset,
+  assetIndexJs: fs.existsSync(path.join(handlerAsset, 'index.js')),
+  pipelineName: pipeline.pipelineName,
+}));
+`;
+
+describe.skipIf(SKIP)('npm package: pack, install into a fresh project, use', () => {
+  const started = Date.now();
+
+  beforeAll(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-package-'));
+    if (!PREBUILT) {
+      timed('buildMs', () => {
+        run('jsii', ['--silence-warnings=reserved-word'], ROOT, 240_000);
+        run('projen', ['bundle'], ROOT, 240_000);
+        run('tsc', ['-p', 'tsconfig.runtime.json'], ROOT, 240_000);
+      });
+    }
+    // --ignore-scripts: `prepare` would bundle again (done above).
+    const out = timed('packMs', () => run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT));
+    packed = JSON.parse(out.slice(out.indexOf('[')))[0] as Packed;
+
+    consumer = path.join(work, 'consumer');
+    fs.mkdirSync(consumer);
+    fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'phoenix-consumer', version: '1.0.0', private: true }, null, 2));
+    const repoPkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+    const cdk = repoPkg.devDependencies['aws-cdk-lib'];
+    const constructs = repoPkg.devDependencies.constructs;
+    timed('installMs', () => run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts',
+      path.join(work, packed.filename), `aws-cdk-lib@${cdk}`, `constructs@${constructs}`], consumer, 240_000));
+  }, 600_000);
+
+  afterAll(() => {
+    if (packed) {
+      measured.tarballBytes = packed.size;
+      measured.unpackedBytes = packed.unpackedSize;
+      measured.files = packed.files.length;
+    }
+    measured.totalMs = Date.now() - started;
+    console.log(`package: ${JSON.stringify(measured)}`);
+    fs.mkdirSync(path.join(REPO, 'test-reports'), { recursive: true });
+    fs.writeFileSync(path.join(REPO, 'test-reports', 'package.json'), JSON.stringify(measured, null, 2));
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('the tarball holds the compiled library, the jsii assembly, the handler bundles, the runtime and the CLI', () => {
+    const files = packed.files.map((f) => f.path);
+    for (const required of ['package.json', 'README.md', 'LICENSE', '.jsii', 'dist/index.js', 'dist/index.d.ts', 'dist/data-pipeline.js',
+      'dist/phoenix.js', 'assets/lib/handlers/ingest/index.js', 'assets/lib/runtime/index/index.js', 'assets/bin/phoenix/index.js',
+      'dist-runtime/lib/runtime/index.d.ts']) {
+      expect(files, required).toContain(required);
+    }
+    if (fs.existsSync(path.join(ROOT, 'API.md'))) expect(files).toContain('API.md');
+    // every handler a construct points at (HANDLER_ASSET_DIR and friends) is bundled
+    const bundled = fs.readdirSync(path.join(ROOT, 'assets', 'lib', 'handlers'));
+    for (const h of bundled) expect(files).toContain(`assets/lib/handlers/${h}/index.js`);
+  });
+
+  it('the tarball holds no sources, tests, examples, benchmarks, reports or build leftovers', () => {
+    const stray = packed.files.map((f) => f.path).filter((f) =>
+      /^(test|bench|lib|examples|coverage|test-reports|cdk\.out|constructs|docs|bin|projenrc|\.projen|\.ci|\.phoenix)\//.test(f)
+      || /^dist\/(js|python|java|dotnet|go)\//.test(f)
+      || /\.tsbuildinfo$/.test(f) || /(^|\/)validation-report\.json$/.test(f) || /\.tgz$/.test(f)
+      || /^(\.projenrc\.ts|vitest\.config\.ts|tsconfig\.json|\.eslintrc\.json|cdk\.json|tsconfig\.runtime\.json)$/.test(f)
+      || (/\.ts$/.test(f) && !/\.d\.ts$/.test(f)));
+    expect(stray).toEqual([]);
+  });
+
+  it('package.json points main, types, exports and bin at files in the tarball', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(consumer, 'node_modules', 'cdk-phoenix-pipelines', 'package.json'), 'utf8'));
+    const files = new Set(packed.files.map((f) => f.path));
+    const targets = [pkg.main, pkg.types, pkg.exports['.'].default, pkg.exports['.'].types, pkg.exports['./runtime'].default,
+      pkg.exports['./runtime'].types, ...Object.values(pkg.bin as Record<string, string>)];
+    for (const t of targets) expect(files, `${t}`).toContain(String(t).replace(/^\.\//, ''));
+  });
+
+  it('a consumer app with only aws-cdk-lib and constructs synthesizes a full DataPipeline', () => {
+    fs.writeFileSync(path.join(consumer, 'app.js'), CONSUMER_APP);
+    const synth = JSON.parse(timed('synthMs', () => run('node', ['app.js', path.join(consumer, 'cdk.out')], consumer))) as {
+      types: Record<string, number>; assetIndexJs: boolean; handlerAsset: string; stackName: string;
+    };
+    expect(synth.stackName).toBe('ConsumerOrders');
+    for (const type of ['AWS::Kinesis::Stream', 'AWS::Lambda::Function', 'AWS::Lambda::EventSourceMapping', 'AWS::SQS::Queue', 'AWS::DynamoDB::Table']) {
+      expect(synth.types[type] ?? 0, type).toBeGreaterThanOrEqual(1);
+    }
+    // the processor's asset is the pre-bundled handler, copied into the consumer's cdk.out
+    expect(synth.assetIndexJs, `${synth.handlerAsset}/index.js`).toBe(true);
+    expect(fs.readFileSync(path.join(synth.handlerAsset, 'index.js'), 'utf8').length).toBeGreaterThan(10_000);
+    // nothing but the tarball and its peers was installed (no esbuild, no handler dependencies)
+    const installed = fs.readdirSync(path.join(consumer, 'node_modules')).filter((d) => !d.startsWith('.'));
+    expect(installed).not.toContain('esbuild');
+    expect(installed).not.toContain('@aws-lambda-powertools');
+  });
+
+  it('the runtime subpath export gives createIngestHandler', () => {
+    const kind = run('node', ['-e', "process.stdout.write(typeof require('cdk-phoenix-pipelines/runtime').createIngestHandler)"], consumer);
+    expect(kind).toBe('function');
+  });
+
+  it('the phoenix CLI of the package runs', () => {
+    const help = run(path.join(consumer, 'node_modules', '.bin', 'phoenix'), ['--help'], consumer);
+    expect(help).toMatch(/replay/);
+    expect(help).toMatch(/dlq/);
+  });
+
+  it('jsii-pacmak generates the Python bindings from the installed package', () => {
+    const pkgDir = path.join(consumer, 'node_modules', 'cdk-phoenix-pipelines');
+    const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
+    expect(pkg.jsii?.targets?.python, 'jsii.targets.python (publishToPypi in .projenrc.ts)').toBeDefined();
+    const out = path.join(work, 'bindings');
+    // jsii-pacmak runs `npm pack` on the package directory: without ignore-scripts that runs the repository's
+    // `prepare` script (projen bundle), which an installed package cannot run.
+    timed('pacmakPythonMs', () => run('jsii-pacmak', ['-t', 'python', '--code-only', '-o', out, pkgDir], consumer, 240_000,
+      { npm_config_ignore_scripts: 'true' }));
+    const module = String(pkg.jsii.targets.python.module);
+    const init = path.join(out, 'python', 'src', ...module.split('.'), '__init__.py');
+    expect(fs.existsSync(init), init).toBe(true);
+    const text = fs.readFileSync(init, 'utf8');
+    expect(text).toMatch(/class DataPipeline\(/);
+    expect(text).toMatch(/class PhoenixMode\(/);
+  });
+});
