@@ -5,6 +5,7 @@ import { DriftMethod, QualityMetric, QualityRuleKind, type QualityRule } from '.
 import { deserializeProfile } from '../../lib/core/profile';
 import { profilerConfigFromEnv } from '../../lib/handlers/profiler';
 import { PROFILER_ENV, QUALITY_METRIC, decodeRules, profileKeys } from '../../lib/handlers/profiler-contract';
+import { S3ProfileStore } from '../../lib/handlers/profiler-s3';
 import { ProfilerError, WindowProfiler, recordPayload, type ProfilerState, type ResultsDocument } from '../../lib/handlers/profiler-window';
 import { MetricsStore } from '../../lib/local/metrics';
 
@@ -177,6 +178,21 @@ describe('WindowProfiler: shard parts, merge and evaluation', () => {
     expect(o.evaluated?.window).toBe(W0);
     const far = await runWindow(profiler, 20, rows(10)); // window 3 is 17 windows back: outside 3 + 1 windows
     expect(far.evaluated).toBeUndefined();
+  });
+});
+
+describe('S3ProfileStore', () => {
+  const client = (fail: unknown) => ({ send: async () => { throw fail; } }) as never;
+
+  it('a conditional put that finds the object returns false; other errors propagate; a missing key reads as undefined', async () => {
+    const precondition = Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+    expect(await new S3ProfileStore(client(precondition), 'b').put('k', 'x', { ifNoneMatch: true })).toBe(false);
+    await expect(new S3ProfileStore(client(precondition), 'b').put('k', 'x')).rejects.toThrow(/pre-conditions/);
+    const denied = Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    await expect(new S3ProfileStore(client(denied), 'b').put('k', 'x', { ifNoneMatch: true })).rejects.toThrow(/Access Denied/);
+    const missing = Object.assign(new Error('no such key'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
+    expect(await new S3ProfileStore(client(missing), 'b').get('k')).toBeUndefined();
+    await expect(new S3ProfileStore(client(denied), 'b').get('k')).rejects.toThrow(/Access Denied/);
   });
 });
 
