@@ -7,4 +7,6 @@ import { registerReplay } from './replay';
 import { registerStart } from './start';
 
 /** Every command module exports a register function; add new ones here. */
-export const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerStart, registerLocal, registerDlq, registerReplay, registerProfile, registerDrill];
+export const COMMANDS: ReadonlyArray<(program: Command) => void> = [
+  registerStart, registerLocal, registerDlq, registerReplay, registerProfile, registerDrill,
+];
