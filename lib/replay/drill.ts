@@ -25,6 +25,9 @@ import { DeleteStreamCommand, GetRecordsCommand, GetShardIteratorCommand, ListSh
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { canonicalJson, contentHash, idNamespaceFor } from '../core';
+import { ARCHIVE_PREFIX, frameFirehoseRecords } from './archive';
+import { runReplay, type ReplaySummary } from './engine';
+import { parseFilter } from './filter';
 import { loadConfig, type IngestConfig } from '../handlers/config';
 import { compileValidator } from '../handlers/schema';
 import { loadAssembly, selectStack, synthesize } from '../local/assembly';
@@ -41,9 +44,6 @@ import { Random } from '../local/random';
 import { LocalStack } from '../local/template/stack';
 import { readSink, type SinkEnvelope } from '../local/verify';
 import { ClickstreamWorkload, type PipelineRules } from '../local/workload';
-import { ARCHIVE_PREFIX, frameFirehoseRecords } from './archive';
-import { runReplay, type ReplaySummary } from './engine';
-import { parseFilter } from './filter';
 
 export interface DrillOptions {
   readonly cwd: string;
@@ -162,9 +162,11 @@ class ArchiveLoop {
     for (const s of shards) {
       const id = s.ShardId!;
       if (!this.iterators.has(id)) {
-        this.iterators.set(id, (await this.clients.kinesis.send(new GetShardIteratorCommand({ StreamName: this.stream, ShardId: id, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator);
+        const res = await this.clients.kinesis.send(new GetShardIteratorCommand({ StreamName: this.stream, ShardId: id, ShardIteratorType: 'TRIM_HORIZON' }));
+        this.iterators.set(id, res.ShardIterator);
       }
-      const recs: Array<{ recordId: string; data: string; kinesisRecordMetadata: { shardId: string; partitionKey: string; sequenceNumber: string; approximateArrivalTimestamp: number } }> = [];
+      type Meta = { shardId: string; partitionKey: string; sequenceNumber: string; approximateArrivalTimestamp: number };
+      const recs: Array<{ recordId: string; data: string; kinesisRecordMetadata: Meta }> = [];
       for (let i = 0; i < 10_000; i++) {
         const it = this.iterators.get(id);
         if (!it) break;
@@ -174,7 +176,12 @@ class ArchiveLoop {
           recs.push({
             recordId: String(recs.length),
             data: Buffer.from(x.Data!).toString('base64'),
-            kinesisRecordMetadata: { shardId: id, partitionKey: x.PartitionKey!, sequenceNumber: x.SequenceNumber!, approximateArrivalTimestamp: x.ApproximateArrivalTimestamp!.getTime() },
+            kinesisRecordMetadata: {
+              shardId: id,
+              partitionKey: x.PartitionKey!,
+              sequenceNumber: x.SequenceNumber!,
+              approximateArrivalTimestamp: x.ApproximateArrivalTimestamp!.getTime(),
+            },
           });
         }
         if ((r.Records ?? []).length === 0 && (r.MillisBehindLatest ?? 0) === 0) break;
@@ -207,7 +214,13 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     phase('synth');
     const assemblyDir = opts.assembly
       ? path.resolve(opts.cwd, opts.assembly)
-      : await synthesize({ app: opts.app, cwd: opts.cwd, outDir: path.join(runDir, 'cdk.out'), onOutput: (s) => writeFileSync(path.join(runDir, 'logs', 'synth.log'), s, { flag: 'a' }), track: (pid) => life.track(pid) });
+      : await synthesize({
+        app: opts.app,
+        cwd: opts.cwd,
+        outDir: path.join(runDir, 'cdk.out'),
+        onOutput: (s) => writeFileSync(path.join(runDir, 'logs', 'synth.log'), s, { flag: 'a' }),
+        track: (pid) => life.track(pid),
+      });
     const assembly = selectStack(loadAssembly(assemblyDir), opts.stack);
     lap('synth');
     check();
@@ -252,7 +265,13 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         runnerScript,
         logDir: path.join(runDir, 'logs'),
         region: stack.region,
-        endpoints: { kinesis: emulators.endpoints.kinesis, dynamodb: emulators.endpoints.dynamodb, sqs: emulators.endpoints.fauxqs, s3: emulators.endpoints.fauxqs, sns: emulators.endpoints.fauxqs },
+        endpoints: {
+          kinesis: emulators.endpoints.kinesis,
+          dynamodb: emulators.endpoints.dynamodb,
+          sqs: emulators.endpoints.fauxqs,
+          s3: emulators.endpoints.fauxqs,
+          sns: emulators.endpoints.fauxqs,
+        },
         metrics,
         maxEnvironments: 2,
         faults: { throttleRate: 0, crashRate: 0 },
@@ -281,12 +300,18 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         const name = ref.startsWith('arn:') ? ref.split(':')[6] : ref;
         const fn = functions.find((f) => f.functionName === name || f.functionArn === ref);
         if (!fn) continue;
-        pollers.push(new KinesisEventSourcePoller(config, fn, { kinesis: clients.kinesis, sqs: clients.sqs, s3: clients.s3, sns: clients.sns }, { log }));
+        const esmClients = { kinesis: clients.kinesis, sqs: clients.sqs, s3: clients.s3, sns: clients.sns };
+        pollers.push(new KinesisEventSourcePoller(config, fn, esmClients, { log }));
         if (fn.def.environment.PHX_PIPELINE !== undefined && !pipeline) {
           const cfg = loadConfig(fn.def.environment);
           pipeline = {
             config: cfg,
-            rules: { namespace: cfg.idNamespace ?? idNamespaceFor(cfg.pipeline), keyFields: cfg.keyFields, validate: cfg.schema ? compileValidator(cfg.schema) : undefined, maxRecordBytes: cfg.maxRecordBytes },
+            rules: {
+              namespace: cfg.idNamespace ?? idNamespaceFor(cfg.pipeline),
+              keyFields: cfg.keyFields,
+              validate: cfg.schema ? compileValidator(cfg.schema) : undefined,
+              maxRecordBytes: cfg.maxRecordBytes,
+            },
             streamName: config.streamName,
             streamArn: config.streamArn,
           };
@@ -335,7 +360,10 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     check();
 
     phase('produce');
-    const workload = new ClickstreamWorkload({ records: opts.records, seed: opts.seed ?? 1, poisonRate: opts.poisonRate ?? 0.02, duplicateRate: opts.duplicateRate ?? 0.02 }, first.pipeline.rules);
+    const workload = new ClickstreamWorkload(
+      { records: opts.records, seed: opts.seed ?? 1, poisonRate: opts.poisonRate ?? 0.02, duplicateRate: opts.duplicateRate ?? 0.02 },
+      first.pipeline.rules,
+    );
     for (const n of workload.notes) log(n);
     const stats = { put: 0, failed: 0, retriedEntries: 0, putRecordsCalls: 0 };
     await produce(clients.kinesis, workload, { streamName: first.pipeline.streamName, rate: 0, signal: opts.signal }, stats);
@@ -417,7 +445,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       after: { hash: after.hash, items: after.states.size },
       equal: before.hash === after.hash,
       differences,
-      archive: { bucket: archive.bucket, prefix: archive.prefix, objects: archiver.objects, records: archiver.records, fromTemplate: archive.fromTemplate },
+      archive: {
+        bucket: archive.bucket, prefix: archive.prefix, objects: archiver.objects, records: archiver.records, fromTemplate: archive.fromTemplate,
+      },
       destroyed,
       replay,
       durationsMs: durations,
