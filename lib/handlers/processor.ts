@@ -39,7 +39,7 @@ import {
 } from '../core';
 import type { IngestConfig } from './config';
 import type { DlqPort, SinkPort, WriteResult } from './ports/types';
-import type { PayloadValidator } from './schema';
+import type { PayloadValidator } from './schema-errors';
 
 /** What a transform sees besides the payload. */
 export interface TransformContext {
@@ -177,7 +177,8 @@ export class MetricSample {
   }
 }
 
-interface BatchStats {
+/** What one invocation counted; emitted as one EMF document by {@link emitBatchMetrics}. */
+export interface BatchStats {
   written: number;
   duplicates: number;
   stale: number;
@@ -189,6 +190,43 @@ interface BatchStats {
   latency: MetricSample;
   age: MetricSample;
   canaryLatency: MetricSample;
+}
+
+/** Empty batch counters with latency/age samples of at most MAX_METRIC_VALUES values. */
+export function newBatchStats(random: () => number): BatchStats {
+  return {
+    written: 0,
+    duplicates: 0,
+    stale: 0,
+    filtered: 0,
+    deadLettered: 0,
+    overflowed: 0,
+    retries: 0,
+    canaries: 0,
+    latency: new MetricSample(MAX_METRIC_VALUES, random),
+    age: new MetricSample(MAX_METRIC_VALUES, random),
+    canaryLatency: new MetricSample(MAX_METRIC_VALUES, random),
+  };
+}
+
+/**
+ * Publishes one invocation's metrics as one EMF document (docs/ARCHITECTURE.md, "Metrics"). `incomplete` = records
+ * not completed (failed or not started).
+ */
+export function emitBatchMetrics(metrics: Metrics, stats: BatchStats, recordsIn: number, incomplete: number): void {
+  metrics.addMetric(METRIC.recordsIn, MetricUnit.Count, recordsIn);
+  metrics.addMetric(METRIC.recordsWritten, MetricUnit.Count, stats.written);
+  metrics.addMetric(METRIC.duplicatesSuppressed, MetricUnit.Count, stats.duplicates);
+  metrics.addMetric(METRIC.staleSuppressed, MetricUnit.Count, stats.stale);
+  metrics.addMetric(METRIC.recordsDeadLettered, MetricUnit.Count, stats.deadLettered);
+  metrics.addMetric(METRIC.recordsRetried, MetricUnit.Count, stats.retries);
+  metrics.addMetric(METRIC.batchItemFailures, MetricUnit.Count, incomplete > 0 ? 1 : 0);
+  // Several addMetric calls with one name make an EMF multi-value array (at most MAX_METRIC_VALUES values).
+  for (const v of stats.latency.take()) metrics.addMetric(METRIC.processingLatencyMs, MetricUnit.Milliseconds, v);
+  for (const v of stats.age.take()) metrics.addMetric(METRIC.endToEndAgeMs, MetricUnit.Milliseconds, v);
+  metrics.addMetric(METRIC.canariesReceived, MetricUnit.Count, stats.canaries);
+  for (const v of stats.canaryLatency.take()) metrics.addMetric(METRIC.canaryLatencyMs, MetricUnit.Milliseconds, v);
+  metrics.publishStoredMetrics();
 }
 
 /** Where a record came from, as carried in a DLQ message. */
@@ -434,19 +472,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
     const records = event.Records ?? [];
     logger.addContext(context);
     const debug = logger.getLevelName() === 'DEBUG' || logger.getLevelName() === 'TRACE';
-    const stats: BatchStats = {
-      written: 0,
-      duplicates: 0,
-      stale: 0,
-      filtered: 0,
-      deadLettered: 0,
-      overflowed: 0,
-      retries: 0,
-      canaries: 0,
-      latency: new MetricSample(MAX_METRIC_VALUES, clock.random),
-      age: new MetricSample(MAX_METRIC_VALUES, clock.random),
-      canaryLatency: new MetricSample(MAX_METRIC_VALUES, clock.random),
-    };
+    const stats = newBatchStats(clock.random);
     const source = streamNameOf(records[0]?.eventSourceARN) ?? cfg.pipeline;
     /** Index in `records` of each record not completed (failed or not started). */
     const done = new Uint8Array(records.length);
@@ -571,7 +597,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         await processByPartitionKey(records, cfg.recordConcurrency, processOne, () => stopped);
       }
     } finally {
-      emitMetrics();
+      emitBatchMetrics(metrics, stats, records.length, records.length - done.reduce((a, b) => a + b, 0));
     }
 
     // The lowest sequence number not completed (failed or never started): Lambda checkpoints there and redelivers
@@ -605,23 +631,6 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
       durationMs: clock.now() - batchStart,
     });
     return { batchItemFailures: lowestSeq === undefined ? [] : [{ itemIdentifier: lowestSeq }] };
-
-    function emitMetrics(): void {
-      metrics.addMetric(METRIC.recordsIn, MetricUnit.Count, records.length);
-      metrics.addMetric(METRIC.recordsWritten, MetricUnit.Count, stats.written);
-      metrics.addMetric(METRIC.duplicatesSuppressed, MetricUnit.Count, stats.duplicates);
-      metrics.addMetric(METRIC.staleSuppressed, MetricUnit.Count, stats.stale);
-      metrics.addMetric(METRIC.recordsDeadLettered, MetricUnit.Count, stats.deadLettered);
-      metrics.addMetric(METRIC.recordsRetried, MetricUnit.Count, stats.retries);
-      const incomplete = records.length - done.reduce((a, b) => a + b, 0);
-      metrics.addMetric(METRIC.batchItemFailures, MetricUnit.Count, incomplete > 0 ? 1 : 0);
-      // Several addMetric calls with one name make an EMF multi-value array (at most MAX_METRIC_VALUES values).
-      for (const v of stats.latency.take()) metrics.addMetric(METRIC.processingLatencyMs, MetricUnit.Milliseconds, v);
-      for (const v of stats.age.take()) metrics.addMetric(METRIC.endToEndAgeMs, MetricUnit.Milliseconds, v);
-      metrics.addMetric(METRIC.canariesReceived, MetricUnit.Count, stats.canaries);
-      for (const v of stats.canaryLatency.take()) metrics.addMetric(METRIC.canaryLatencyMs, MetricUnit.Milliseconds, v);
-      metrics.publishStoredMetrics();
-    }
   };
 }
 
