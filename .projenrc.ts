@@ -25,6 +25,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
   typescriptVersion: '^6.0.3',
   minNodeVersion: '20.0.0',
   srcdir: 'constructs',
+  // npm's main/types: the jsii output (projen's default lib/index.js would pack lib/ sources and drop dist/).
+  entrypoint: 'dist/index.js',
+  // jsii-pacmak refuses a target-less package; Python bindings are generated (--code-only) in the package test.
+  publishToPypi: { distName: 'cdk-phoenix-pipelines', module: 'cdk_phoenix_pipelines' },
   libdir: 'dist',
   testdir: 'test',
   github: false,
@@ -74,7 +78,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['cdk.out/', 'dist-runtime/', 'coverage/', 'test-reports/', '.phoenix/', 'validation-report.json', '*.tsbuildinfo'],
   npmignoreEnabled: true,
   npmIgnoreOptions: {
-    ignorePatterns: ['/bench/', '/examples/', '/bin/', '/lib/', '/coverage/', '/test-reports/', 'vitest.config.ts', '/cdk.out/', '/.ci/', '/docs/', '/.phoenix/'],
+    ignorePatterns: ['/bench/', '/examples/', '/bin/', '/lib/', '/coverage/', '/test-reports/', 'vitest.config.ts', '/cdk.out/', '/.ci/', '/docs/', '/.phoenix/',
+      '/cdk.json', '/tsconfig.runtime.json', '/dist/js/', '/dist/python/', '/dist/java/', '/dist/dotnet/', '/dist/go/', 'validation-report.json'],
   },
 });
 

@@ -7,7 +7,6 @@ import { IngestStage, type IngestStageOptions } from './ingest-stage';
 import { Phoenix, PhoenixMode } from './phoenix';
 import { checkName } from './private/validate';
 
-export * from './phoenix';
 
 /**
  * Properties of a {@link DataPipeline}.

@@ -4,3 +4,4 @@ export * from './ingest-stage';
 export * from './data-pipeline';
 export * from './quality-rules';
 export * from './monitoring';
+export * from './phoenix';
