@@ -46,7 +46,7 @@ export interface ReplayOptions {
   readonly visibilityTimeoutSec?: number;
   /** DLQ: how long to wait for messages in flight elsewhere (e.g. an interrupted replay) to reappear. Default 0. */
   readonly inFlightWaitMs?: number;
-  /** Records gathered before they are put (and their dead letters deleted). Default 500 per lane. */
+  /** Records gathered before they are put (and their dead letters deleted). Default 500 per lane; with a rate, one second of it. */
   readonly flushRecords?: number;
   /** PutRecords calls in flight. Default 4. */
   readonly lanes?: number;
@@ -168,8 +168,10 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const s = newSummary(sourceName, opts.filter, dryRun);
   const putter = new KinesisPutter(opts.clients.kinesis, { ratePerSecond: opts.ratePerSecond, lanes: opts.lanes });
   const checked = new Map<string, Promise<void>>();
-  // Enough for a full PutRecords call per lane.
-  const flushAt = Math.max(1, Math.min(opts.flushRecords ?? putter.lanes * 500, 10_000));
+  // A full PutRecords call per lane; with a rate limit, about one second of records, so that dead letters are
+  // deleted steadily as their records are accepted (a killed replay then has little to put again).
+  const defaultFlush = opts.ratePerSecond !== undefined ? Math.max(10, Math.ceil(opts.ratePerSecond)) : putter.lanes * 500;
+  const flushAt = Math.max(1, Math.min(opts.flushRecords ?? defaultFlush, putter.lanes * 500, 10_000));
   const progress = (): void => opts.onProgress?.({
     scanned: s.scanned, matched: s.matched, replayed: s.replayed, deleted: s.deleted, failed: s.failed, total: s.total,
   });
