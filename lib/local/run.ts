@@ -6,9 +6,8 @@ import { account, ProducedLog, type Accounting } from './accounting';
 import { loadAssembly, selectStack, synthesize, type AssemblyStack } from './assembly';
 import { createLocalClients, type LocalClients } from './clients';
 import { startEmulators, type RunningEmulators } from './emulators';
-import * as esmModule from './esm';
 import {
-  eventSourceKind, KinesisEventSourcePoller, parseKinesisMapping, parseSqsMapping,
+  eventSourceKind, KinesisEventSourcePoller, parseKinesisMapping, parseSqsMapping, SqsEventSourcePoller,
   type EsmStats, type EventSourcePoller, type KinesisMappingConfig, type MappingParseContext,
 } from './esm';
 import { startFaultProxy, type FaultProxy, type FaultProxyStats } from './fault-proxy';
@@ -110,6 +109,10 @@ export interface LocalRunReport {
   };
   functions: Record<string, Omit<FunctionStats, 'durationsMs'> & { durationMs: LatencySummary; logFile: string }>;
   eventSourceMappings: Record<string, EsmStats & { source: string; function: string }>;
+  /** Per schedule: times fired, failed deliveries, next fire time. */
+  schedules: LocalSchedules['stats'];
+  /** Per delivery stream: records and bytes delivered, objects written (first keys). */
+  deliveryStreams: LocalDeliveryStreams['stats'];
   metrics: Record<string, number>;
   drained: boolean;
   durationsMs: { total: number; synth: number; start: number; produce: number; drain: number; verify: number };
@@ -306,7 +309,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
           pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName });
         } else {
           const config = parseSqsMapping(m.props, ctx);
-          const poller = sqsPoller(config, fn, esmClients, log, m.logicalId);
+          const poller = new SqsEventSourcePoller(config, fn, esmClients, { log });
           pollers.push({ logicalId: m.logicalId, poller, source: config.queueUrl, fn: fn.functionName });
         }
       } catch (e) {
@@ -401,6 +404,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       provisioned,
       durations,
       sink,
+      schedules,
+      delivery,
     });
     writeFileSync(path.join(runDir, 'summary.json'), `${JSON.stringify(report, null, 2)}\n`);
     return report;
@@ -411,19 +416,6 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     opts.signal?.removeEventListener('abort', onAbort);
     await life.stopAll();
   }
-}
-
-function sqsPoller(
-  config: ReturnType<typeof parseSqsMapping>,
-  fn: LocalFunction,
-  clients: ConstructorParameters<typeof KinesisEventSourcePoller>[2],
-  log: (l: string) => void,
-  logicalId: string,
-): EventSourcePoller {
-  type PollerCtor = new (c: unknown, f: unknown, cl: unknown, o: unknown) => EventSourcePoller;
-  const Ctor = (esmModule as Record<string, unknown>).SqsEventSourcePoller as PollerCtor | undefined;
-  if (!Ctor) throw new UnsupportedTemplateError(logicalId, 'AWS::Lambda::EventSourceMapping', 'EventSourceArn', 'SQS event source mappings are not available in this build of the local environment');
-  return new Ctor(config, fn, clients, { log });
 }
 
 function choosePipeline(
@@ -479,6 +471,8 @@ interface ReportInput {
   provisioned: ProvisionedStack;
   durations: LocalRunReport['durationsMs'];
   sink: readonly SinkEnvelope[];
+  schedules: LocalSchedules;
+  delivery: LocalDeliveryStreams;
 }
 
 function buildReport(i: ReportInput): LocalRunReport {
@@ -560,6 +554,8 @@ function buildReport(i: ReportInput): LocalRunReport {
     },
     functions,
     eventSourceMappings: esm,
+    schedules: JSON.parse(JSON.stringify(i.schedules.stats)) as LocalSchedules['stats'],
+    deliveryStreams: JSON.parse(JSON.stringify(i.delivery.stats)) as LocalDeliveryStreams['stats'],
     metrics: metricTotals,
     drained: i.drained,
     durationsMs: i.durations,

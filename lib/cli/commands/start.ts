@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import { addRunOptions, runLocalCommand, type LocalRunCliOptions } from './local';
+
+/** The example's stack (CLICKSTREAM_STACK_NAME of bin/app.ts; not imported, so that the CLI does not load the CDK). */
+export const EXAMPLE_STACK_NAME = 'PhoenixClickstream';
 import { packageRoot } from '../../local/paths';
 
 /**
@@ -13,6 +16,10 @@ export function registerStart(program: Command): void {
     .description('the main job: run the example clickstream pipeline locally with a default workload and check that nothing is lost'))
     .action(async (o: LocalRunCliOptions) => {
       // The example app is synthesized from this package's cdk.json, whatever the current directory.
-      process.exitCode = await runLocalCommand({ ...o, runsDir: o.runsDir ?? `${process.cwd()}/.phoenix/runs` }, packageRoot());
+      process.exitCode = await runLocalCommand({
+        ...o,
+        stack: o.stack ?? (o.app || o.assembly ? undefined : EXAMPLE_STACK_NAME),
+        runsDir: o.runsDir ?? `${process.cwd()}/.phoenix/runs`,
+      }, packageRoot());
     });
 }

@@ -104,6 +104,60 @@ describe('phoenix local run on the example clickstream pipeline', () => {
     expect(liveChildren()).toEqual([]);
   }, 150_000);
 
+  it('a Firehose delivery stream reading the pipeline stream archives every record to S3, GZIP, under its prefix', async () => {
+    const withArchive = mutatedAssembly(example, (t) => {
+      const ids = Object.keys(t.Resources);
+      const stream = ids.find((id) => t.Resources[id].Type === 'AWS::Kinesis::Stream')!;
+      const bucket = ids.find((id) => t.Resources[id].Type === 'AWS::S3::Bucket')!;
+      const role = 'arn:aws:iam::000000000000:role/firehose';
+      t.Resources.Archive = {
+        Type: 'AWS::KinesisFirehose::DeliveryStream',
+        Properties: {
+          DeliveryStreamType: 'KinesisStreamAsSource',
+          KinesisStreamSourceConfiguration: { KinesisStreamARN: { 'Fn::GetAtt': [stream, 'Arn'] }, RoleARN: role },
+          ExtendedS3DestinationConfiguration: {
+            BucketARN: { 'Fn::GetAtt': [bucket, 'Arn'] },
+            RoleARN: role,
+            Prefix: 'archive/!{timestamp:yyyy/MM/dd}/',
+            ErrorOutputPrefix: 'archive-errors/',
+            BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 1 },
+            CompressionFormat: 'GZIP',
+          },
+        },
+      };
+    });
+    const r = await runLocal(runOptions(withArchive, { records: 200, poisonRate: 0.05, duplicateRate: 0.05, seed: 5 }));
+    expectInvariant(r);
+    const archive = r.deliveryStreams.Archive;
+    expect(archive.records).toBe(r.recordsIn);
+    expect(archive.objects).toBeGreaterThanOrEqual(1);
+    for (const key of archive.keys) {
+      expect(key).toMatch(/^archive\/\d{4}\/\d{2}\/\d{2}\/PhoenixClickstream-Archive-[A-Z0-9]{12}-1-\d{4}(-\d{2}){5}-[0-9a-f-]{36}\.gz$/);
+    }
+    expect(liveChildren()).toEqual([]);
+  }, 150_000);
+
+  it('an emulator that dies stops the run with one line, and nothing is left running', async () => {
+    let killed = false;
+    const run = runLocal(runOptions(example, {
+      records: 100_000,
+      rate: 200,
+      onProgress: (p) => {
+        if (killed || p.phase !== 'produce' || p.produced < 50) return;
+        const host = liveChildren().find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('emulator-host'));
+        if (host) {
+          killed = true;
+          process.kill(host, 'SIGKILL');
+        }
+      },
+    }));
+    const err = await run.catch((e: unknown) => e);
+    expect(killed).toBe(true);
+    expect(err).toBeInstanceOf(LocalRunError);
+    expect((err as Error).message).toBe('the emulators stopped unexpectedly (signal SIGKILL)');
+    expect(liveChildren()).toEqual([]);
+  }, 150_000);
+
   it('an interrupt stops the run and everything it started', async () => {
     const abort = new AbortController();
     const run = runLocal(runOptions(example, {
