@@ -39,12 +39,12 @@ export class KllSketch {
     const total = s.sizes.reduce((a, b) => a + b, 0);
     if (total !== items.length) throw new Error(`invalid KLL state: sizes sum to ${total}, ${items.length} items`);
     let off = 0;
-    sk.levels = s.sizes.map((len) => {
+    sk.lv = s.sizes.map((len) => {
       const l = items.slice(off, off + len);
       off += len;
       return l;
     });
-    if (sk.levels.length === 0) sk.levels = [[]];
+    if (sk.lv.length === 0) sk.lv = [[]];
     sk.n = s.n;
     sk.min = s.min ?? Infinity;
     sk.max = s.max ?? -Infinity;
@@ -54,8 +54,14 @@ export class KllSketch {
   }
 
   readonly k: number;
-  /** levels[h]: items of weight 2^h; level 0 is unsorted, higher levels are sorted after a compaction. */
-  levels: number[][] = [[]];
+  /**
+   * lv[h]: items of weight 2^h; level 0 is unsorted, higher levels are sorted. Level 0 also has the items of
+   * `buf0[0..n0)`: updates write there (no array growth, no boxing), compactions sort it in place with the native
+   * typed-array sort; every other operation first moves them into lv[0] ({@link flush0}).
+   */
+  private lv: number[][] = [[]];
+  private buf0: Float64Array;
+  private n0 = 0;
   /** Total weight (number of values added). */
   n = 0;
   min = Infinity;
@@ -71,12 +77,27 @@ export class KllSketch {
       throw new RangeError(`KLL k must be an integer between 8 and 65535 (given ${k})`);
     }
     this.k = k;
+    this.buf0 = new Float64Array(Math.max(MIN_LEVEL0_CAPACITY, k) + 2);
     this.maxRetained = this.recomputeCapacities();
+  }
+
+  /** The levels (level 0 first); level h holds items of weight 2^h. */
+  get levels(): number[][] {
+    this.flush0();
+    return this.lv;
+  }
+
+  /** Moves the buffered level-0 items into lv[0]. */
+  private flush0(): void {
+    if (this.n0 === 0) return;
+    const l0 = this.lv[0];
+    for (let i = 0; i < this.n0; i++) l0.push(this.buf0[i]);
+    this.n0 = 0;
   }
 
   /** Recomputes the level capacities for the current number of levels; returns their sum. */
   private recomputeCapacities(): number {
-    const H = this.levels.length;
+    const H = this.lv.length;
     this.capacities = new Array<number>(H);
     let s = 0;
     for (let h = 0; h < H; h++) {
@@ -89,7 +110,8 @@ export class KllSketch {
 
   /** Adds a finite number (the caller filters NaN and infinities). */
   update(x: number): void {
-    this.levels[0].push(x);
+    if (this.n0 === this.buf0.length) this.growBuffer();
+    this.buf0[this.n0++] = x;
     this.n++;
     if (x < this.min) this.min = x;
     if (x > this.max) this.max = x;
@@ -97,25 +119,50 @@ export class KllSketch {
     if (++this.retained >= this.maxRetained) this.compress();
   }
 
+  private growBuffer(): void {
+    const bigger = new Float64Array(this.buf0.length * 2);
+    bigger.set(this.buf0);
+    this.buf0 = bigger;
+  }
+
   private compress(): void {
     while (this.retained >= this.maxRetained) {
-      for (let h = 0; h < this.levels.length; h++) {
-        const level = this.levels[h];
+      for (let h = 0; h < this.lv.length; h++) {
+        if (h === 0) {
+          if (this.lv[0].length + this.n0 < this.capacities[0]) continue;
+          if (this.lv[0].length === 0) {
+            // Hot path: level 0 is all in the typed buffer.
+            if (this.lv.length === 1) {
+              this.lv.push([]);
+              this.maxRetained = this.recomputeCapacities();
+            }
+            this.compactBuffer();
+            break;
+          }
+          this.flush0(); // level 0 partly in lv[0] (after a merge): the array path below
+        }
+        const level = this.lv[h];
         if (level.length >= this.capacities[h]) {
-          if (h + 1 >= this.levels.length) {
-            this.levels.push([]);
+          if (h + 1 >= this.lv.length) {
+            this.lv.push([]);
             this.maxRetained = this.recomputeCapacities();
           }
           if (h === 0) sortNumbers(level); // higher levels are kept sorted
-          const next = this.levels[h + 1];
+          const next = this.lv[h + 1];
           // Odd length: the last (largest) item stays at this level, so weight is conserved exactly.
           const pairs = level.length >>> 1;
           const offset = coin.nextU32() & 1;
           const promoted: number[] = new Array(pairs);
           for (let i = 0; i < pairs; i++) promoted[i] = level[2 * i + offset];
           const leftover = level.length & 1 ? [level[level.length - 1]] : [];
-          this.levels[h] = leftover;
-          this.levels[h + 1] = mergeSorted(next, promoted);
+          this.lv[h + 1] = mergeSorted(next, promoted);
+          if (h === 0) {
+            // Back to the typed buffer (empty after flush0) so that updates take the hot path again.
+            this.lv[0] = [];
+            if (leftover.length) this.buf0[this.n0++] = leftover[0];
+          } else {
+            this.lv[h] = leftover;
+          }
           this.retained -= pairs;
           break;
         }
@@ -123,18 +170,45 @@ export class KllSketch {
     }
   }
 
+  /** Compacts level 0 held in the typed buffer: sort in place, promote every other item into level 1. */
+  private compactBuffer(): void {
+    const n = this.n0;
+    const a = this.buf0.subarray(0, n);
+    let sorted = true;
+    for (let i = 1; i < n; i++) {
+      if (a[i] < a[i - 1]) {
+        sorted = false;
+        break;
+      }
+    }
+    if (!sorted) a.sort();
+    const pairs = n >>> 1;
+    const offset = coin.nextU32() & 1;
+    this.lv[1] = mergeStrided(this.lv[1], a, offset, pairs);
+    // Odd length: the last (largest) item stays at level 0, so weight is conserved exactly.
+    if (n & 1) {
+      this.buf0[0] = a[n - 1];
+      this.n0 = 1;
+    } else {
+      this.n0 = 0;
+    }
+    this.retained -= pairs;
+  }
+
   /** Merges another sketch of the same k into this one (in place). */
   merge(other: KllSketch): this {
     if (other.k !== this.k) throw new RangeError(`cannot merge KLL sketches of different k (${this.k} and ${other.k})`);
     if (other.n === 0) return this;
-    while (this.levels.length < other.levels.length) this.levels.push([]);
-    for (let h = 0; h < other.levels.length; h++) {
-      this.levels[h] = h === 0 ? this.levels[0].concat(other.levels[0]) : mergeSorted(this.levels[h], other.levels[h]);
+    this.flush0();
+    const theirs = other.levels;
+    while (this.lv.length < theirs.length) this.lv.push([]);
+    for (let h = 0; h < theirs.length; h++) {
+      this.lv[h] = h === 0 ? this.lv[0].concat(theirs[0]) : mergeSorted(this.lv[h], theirs[h]);
     }
     this.n += other.n;
     this.min = Math.min(this.min, other.min);
     this.max = Math.max(this.max, other.max);
-    this.retained = this.levels.reduce((s, l) => s + l.length, 0);
+    this.retained = this.lv.reduce((s, l) => s + l.length, 0);
     this.maxRetained = this.recomputeCapacities();
     this.sorted = null;
     this.compress();
@@ -243,6 +317,21 @@ function sortNumbers(a: number[]): void {
   for (let i = 0; i < a.length; i++) buf[i] = a[i];
   buf.sort();
   for (let i = 0; i < a.length; i++) a[i] = buf[i];
+}
+
+/** Merges sorted `a` with the sorted items b[offset], b[offset + 2], ... (`count` of them) into a new array. */
+function mergeStrided(a: number[], b: Float64Array, offset: number, count: number): number[] {
+  const out = new Array<number>(a.length + count);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.length && j < count) {
+    const y = b[2 * j + offset];
+    out[o++] = a[i] <= y ? a[i++] : (j++, y);
+  }
+  while (i < a.length) out[o++] = a[i++];
+  while (j < count) out[o++] = b[2 * (j++) + offset];
+  return out;
 }
 
 function mergeSorted(a: number[], b: number[]): number[] {

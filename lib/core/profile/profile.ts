@@ -238,7 +238,7 @@ export function updateProfile(profile: Profile, record: unknown): Profile {
     return profile;
   }
   profile.rows++;
-  visit(profile, obj as Record<string, unknown>, '', 1);
+  visit(profile, obj as Record<string, unknown>, rootShape(profile), 1);
   if (profile.eventTimePath) trackEventTime(profile, obj as Record<string, unknown>, profile.eventTimePath);
   return profile;
 }
@@ -260,21 +260,63 @@ function trackEventTime(profile: Profile, obj: Record<string, unknown>, path: re
   if (profile.eventTimeMax === null || t > profile.eventTimeMax) profile.eventTimeMax = t;
 }
 
-function visit(profile: Profile, obj: Record<string, unknown>, prefix: string, depth: number): void {
+/**
+ * The keys met at one object level, by position, with their columns and paths: records of a stream usually share
+ * their key order, so a key at the same position as in the previous record is resolved by one string comparison
+ * instead of a path concatenation and a map lookup. Not serialized; one per profile and nested column position.
+ */
+interface Shape {
+  readonly prefix: string;
+  readonly keys: string[];
+  readonly cols: ColumnProfile[];
+  readonly paths: string[];
+  readonly children: Array<Shape | undefined>;
+}
+
+function newShape(prefix: string): Shape {
+  return { prefix, keys: [], cols: [], paths: [], children: [] };
+}
+
+const rootShapes = new WeakMap<Profile, Shape>();
+
+function rootShape(profile: Profile): Shape {
+  let shape = rootShapes.get(profile);
+  if (shape === undefined) {
+    shape = newShape('');
+    rootShapes.set(profile, shape);
+  }
+  return shape;
+}
+
+function visit(profile: Profile, obj: Record<string, unknown>, shape: Shape, depth: number): void {
   // for-in (no key array allocated); records are plain JSON objects, inherited keys are skipped.
+  let i = 0;
   for (const key in obj) {
     if (!hasOwn.call(obj, key)) continue;
-    const path = prefix === '' ? key : prefix + key;
     const value = obj[key];
-    let col = profile.columns.get(path);
-    if (col === undefined) {
-      if (profile.columns.size >= profile.config.maxColumns) {
-        profile.columnOverflow++;
-        continue;
+    let col: ColumnProfile | undefined;
+    let path: string;
+    if (shape.keys[i] === key) {
+      col = shape.cols[i];
+      path = shape.paths[i];
+    } else {
+      path = shape.prefix === '' ? key : shape.prefix + key;
+      col = profile.columns.get(path);
+      if (col === undefined) {
+        if (profile.columns.size >= profile.config.maxColumns) {
+          profile.columnOverflow++;
+          i++;
+          continue;
+        }
+        col = new ColumnProfile();
+        profile.columns.set(path, col);
       }
-      col = new ColumnProfile();
-      profile.columns.set(path, col);
+      shape.keys[i] = key;
+      shape.cols[i] = col;
+      shape.paths[i] = path;
+      shape.children[i] = undefined;
     }
+    const position = i++;
     col.count++;
     switch (typeof value) {
       case 'number':
@@ -301,7 +343,10 @@ function visit(profile: Profile, obj: Record<string, unknown>, prefix: string, d
           col.array++;
         } else {
           col.obj++;
-          if (depth < profile.config.maxDepth) visit(profile, value as Record<string, unknown>, path + '.', depth + 1);
+          if (depth < profile.config.maxDepth) {
+            const child = shape.children[position] ?? (shape.children[position] = newShape(path + '.'));
+            visit(profile, value as Record<string, unknown>, child, depth + 1);
+          }
         }
         break;
       default: // bigint, function, symbol: not JSON; counted as objects
