@@ -5,20 +5,20 @@
  *
  *   npx tsx bench/profile.ts [--json]          (run with node --expose-gc for the heap figures)
  */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { buildSync } from 'esbuild';
 import { XorShift32, hashNumber, hashString } from '../lib/core/profile/hash';
 import { HyperLogLog } from '../lib/core/profile/hll';
 import { KllSketch } from '../lib/core/profile/kll';
 import { createProfile, serializeProfile, updateProfile } from '../lib/core/profile/profile';
 
 export interface ProfileBenchFigures {
-  throughput: {
-    records: number;
-    columns: number;
-    parseOnlyRecordsPerSecond: number;
-    parseAndProfileRecordsPerSecond: number;
-    /** parse+profile rate / parse-only rate (target >= 0.5). */
-    ratioToParseFloor: number;
-  };
+  /** Through the sources as loaded here (tsx: one CommonJS module per file, imports read through getters). */
+  throughput: Throughput;
+  /** Through lib/core/profile bundled by esbuild with the handler options (what the profiler Lambda runs). */
+  throughputBundled: Throughput;
   state: {
     records: number;
     columns: number;
@@ -36,6 +36,39 @@ export interface ProfileBenchFigures {
     quantiles: Array<{ distribution: string; p50: number; p95: number; p99: number }>;
     distinct: Array<{ distinct: number; meanAbsRelError: number; maxAbsRelError: number }>;
   };
+}
+
+export interface Throughput {
+  records: number;
+  columns: number;
+  parseOnlyRecordsPerSecond: number;
+  parseAndProfileRecordsPerSecond: number;
+  /** parse+profile rate / parse-only rate (target >= 0.5). */
+  ratioToParseFloor: number;
+}
+
+interface ProfileApi {
+  createProfile: typeof createProfile;
+  updateProfile: typeof updateProfile;
+  serializeProfile: typeof serializeProfile;
+}
+
+/** lib/core/profile bundled as the profiler handler is (esbuild, node22, cjs, minified), loaded from a temp file. */
+function bundledProfileApi(): ProfileApi {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-profile-bench-'));
+  const outfile = path.join(dir, 'profile.js');
+  buildSync({
+    entryPoints: [path.join(__dirname, '..', 'lib', 'core', 'profile', 'index.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    logLevel: 'error',
+  });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(outfile) as ProfileApi;
 }
 
 const CATEGORIES = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta'];
@@ -70,7 +103,7 @@ function rate(n: number, ms: number): number {
   return ms > 0 ? (n * 1000) / ms : Infinity;
 }
 
-function measureThroughput(records: number): ProfileBenchFigures['throughput'] & { profileBytes: number } {
+function measureThroughput(records: number, api: ProfileApi): Throughput & { profileBytes: number } {
   const r = new XorShift32(1);
   const lines = Array.from({ length: records }, (_, i) => JSON.stringify(makeRecord(r, i)));
   let sink = 0;
@@ -81,11 +114,11 @@ function measureThroughput(records: number): ProfileBenchFigures['throughput'] &
   };
   let profileBytes = 0;
   const parseAndProfile = () => {
-    const p = createProfile({ eventTimeField: 'ts' });
+    const p = api.createProfile({ eventTimeField: 'ts' });
     const t0 = performance.now();
-    for (const line of lines) updateProfile(p, JSON.parse(line));
+    for (const line of lines) api.updateProfile(p, JSON.parse(line));
     const ms = performance.now() - t0;
-    profileBytes = Buffer.byteLength(serializeProfile(p));
+    profileBytes = Buffer.byteLength(api.serializeProfile(p));
     return ms;
   };
   // Warm up both paths, then alternate and keep the best of each (least disturbed by the shared CPU).
@@ -198,10 +231,11 @@ function measureAccuracy(): ProfileBenchFigures['accuracy'] {
 
 /** Runs the profiler benchmark; prints a report unless `json` (then the caller prints the returned figures). */
 export function runProfileBench(opts: { json: boolean }): ProfileBenchFigures {
-  const { profileBytes: _unused, ...throughput } = measureThroughput(100_000);
+  const { profileBytes: _unused, ...throughput } = measureThroughput(100_000, { createProfile, updateProfile, serializeProfile });
+  const { profileBytes: _unused2, ...throughputBundled } = measureThroughput(100_000, bundledProfileApi());
   const { heap, state } = measureHeapAndState();
   const accuracy = measureAccuracy();
-  const figures: ProfileBenchFigures = { throughput, state, heap, accuracy };
+  const figures: ProfileBenchFigures = { throughput, throughputBundled, state, heap, accuracy };
   if (!opts.json) {
     const pct = (x: number) => `${(x * 100).toFixed(3)}%`;
     const mb = (x: number | null) => (x === null ? 'n/a (run node with --expose-gc)' : `${(x / 1024 / 1024).toFixed(2)} MB`);
@@ -209,7 +243,11 @@ export function runProfileBench(opts: { json: boolean }): ProfileBenchFigures {
     console.log(`  throughput (${throughput.records} records x ${throughput.columns} columns, best of 5):`);
     console.log(`    JSON.parse only        ${Math.round(throughput.parseOnlyRecordsPerSecond).toLocaleString('en-US')} records/s`);
     console.log(`    JSON.parse + profile   ${Math.round(throughput.parseAndProfileRecordsPerSecond).toLocaleString('en-US')} records/s`);
-    console.log(`    ratio to parse floor   ${throughput.ratioToParseFloor.toFixed(2)} (target >= 0.5)`);
+    console.log(`    ratio to parse floor   ${throughput.ratioToParseFloor.toFixed(2)} (target >= 0.5; sources through tsx)`);
+    console.log('  throughput, lib/core/profile bundled by esbuild as in the profiler Lambda (best of 5):');
+    console.log(`    JSON.parse only        ${Math.round(throughputBundled.parseOnlyRecordsPerSecond).toLocaleString('en-US')} records/s`);
+    console.log(`    JSON.parse + profile   ${Math.round(throughputBundled.parseAndProfileRecordsPerSecond).toLocaleString('en-US')} records/s`);
+    console.log(`    ratio to parse floor   ${throughputBundled.ratioToParseFloor.toFixed(2)} (target >= 0.5)`);
     console.log(`  serialized state after ${state.records.toLocaleString('en-US')} records, ${state.columns} columns: ${(state.serializedBytes / 1024).toFixed(1)} KB (limit ${state.limitBytes / 1024} KB per shard)`);
     console.log(`  heap after GC: 1e4 records ${mb(heap.heapUsedAt1e4)}, 1e6 records ${mb(heap.heapUsedAt1e6)}, growth ${mb(heap.growthBytes)}`);
     console.log('  quantile rank error (KLL k=256, 100k values, worst of 3 seeds):');
