@@ -138,7 +138,7 @@ start.exec('tsx bin/phoenix.ts start', { receiveArgs: true });
 
 const bench = project.addTask('bench', { description: 'Benchmarks: ratios measured side by side in one run', receiveArgs: true });
 bench.spawn(project.tasks.tryFind('bundle')!);
-bench.exec('tsx bench/run.ts', { receiveArgs: true });
+bench.exec('node --expose-gc --import tsx bench/run.ts', { receiveArgs: true });
 
 project.addTask('synth', { description: 'Synthesize the example app', exec: 'cdk synth --quiet' });
 

@@ -5,6 +5,7 @@
  * Add a benchmark by registering it in BENCHMARKS.
  */
 import { runHandlerBench } from './handler';
+import { runReplayBench } from './replay';
 import type { Benchmark, BenchResult } from './types';
 
 function int(flags: Readonly<Record<string, string>>, name: string): number | undefined {
@@ -18,6 +19,13 @@ function int(flags: Readonly<Record<string, string>>, name: string): number | un
 export const BENCHMARKS: Record<string, Benchmark> = {
   // --records=100000 --batch-size=100 --rounds=5
   handler: (flags) => runHandlerBench({ records: int(flags, 'records'), batchSize: int(flags, 'batch-size'), rounds: int(flags, 'rounds') }),
+  // --records=20000 --baseline-records=2000 --duplicate-records=2000 --shards=4
+  replay: (flags) => runReplayBench({
+    records: int(flags, 'records'),
+    baselineRecords: int(flags, 'baseline-records'),
+    duplicateCheckRecords: int(flags, 'duplicate-records'),
+    shards: int(flags, 'shards'),
+  }),
 };
 
 async function main(argv: readonly string[]): Promise<void> {

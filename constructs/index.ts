@@ -5,3 +5,4 @@ export * from './data-pipeline';
 export * from './quality-rules';
 export * from './monitoring';
 export * from './phoenix';
+export * from './replay';
