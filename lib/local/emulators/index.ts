@@ -127,7 +127,7 @@ export async function startEmulators(opts: EmulatorOptions): Promise<RunningEmul
   });
   child.once('exit', (code, signal) => {
     log.end();
-    report(`the emulators stopped unexpectedly (${signal ?? `exit code ${code}`})${lastLine(stderrTail) ? `: ${lastLine(stderrTail)}` : ''}`);
+    report(`the emulators stopped unexpectedly (${signal ? `killed by ${signal}` : `exit code ${code}`})${lastLine(stderrTail) ? `: ${lastLine(stderrTail)}` : ''}`);
   });
 
   const url = (p: number): string => `http://127.0.0.1:${p}`;

@@ -64,16 +64,16 @@ describe('phoenix local run on the example clickstream pipeline', () => {
   }, 150_000);
 
   it('sink failures, throttles and crashes: nothing lost, nothing written twice', async () => {
-    // Batches of 10 (instead of 100) give ~100 invocations, so that crashes and throttles at 10% surely happen.
+    // Batches of 10 (instead of 100) give 60+ invocations, so that crashes and throttles at 15% surely happen (0.85^50 < 0.05%).
     const smallBatches = mutatedAssembly(example, (t) => {
       for (const r of Object.values<any>(t.Resources)) if (r.Type === 'AWS::Lambda::EventSourceMapping') r.Properties.BatchSize = 10;
     });
     const r = await runLocal(runOptions(smallBatches, {
-      records: 800, poisonRate: 0.03, duplicateRate: 0.05, seed: 12, sinkFailureRate: 0.2, throttleRate: 0.1, crashRate: 0.1,
+      records: 500, poisonRate: 0.03, duplicateRate: 0.05, seed: 12, sinkFailureRate: 0.2, throttleRate: 0.15, crashRate: 0.15,
     }));
     expectInvariant(r);
     // The faults really happened (the SDK's own retries absorb most sink errors; the proxy counts them).
-    expect(r.faults.sinkProxies.dynamodb.injected).toBeGreaterThan(50);
+    expect(r.faults.sinkProxies.dynamodb.injected).toBeGreaterThan(30);
     expect(r.faults.injectedThrottles).toBeGreaterThan(0);
     expect(r.faults.injectedCrashes).toBeGreaterThan(0);
     const esm = Object.values(r.eventSourceMappings)[0];
@@ -154,7 +154,7 @@ describe('phoenix local run on the example clickstream pipeline', () => {
     const err = await run.catch((e: unknown) => e);
     expect(killed).toBe(true);
     expect(err).toBeInstanceOf(LocalRunError);
-    expect((err as Error).message).toBe('the emulators stopped unexpectedly (signal SIGKILL)');
+    expect((err as Error).message).toBe('the emulators stopped unexpectedly (killed by SIGKILL)');
     expect(liveChildren()).toEqual([]);
   }, 150_000);
 
