@@ -14,6 +14,7 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct, type IConstruct } from 'constructs';
 import { ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS } from './contract';
 import type { CorrelatedMonitor } from './monitoring/correlated-monitor';
+import { Phoenix, StatefulKind } from './phoenix';
 import { handlerAssetCode } from './private/asset';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
 import { checkName, checkRange, checkSeconds } from './private/validate';
@@ -52,15 +53,9 @@ const PROFILES_PREFIX = 'profiles/';
 const RULES_COMPRESS_ABOVE_BYTES = 1024;
 
 /**
- * Properties of a {@link QualityProfiler}.
+ * Options of a {@link QualityProfiler}: everything but the stream and the pipeline name (what a pipeline passes through).
  */
-export interface QualityProfilerProps {
-  /** The stream to profile (for example `IngestStage.stream`); the profiler is one more consumer of it. */
-  readonly stream: kinesis.IStream;
-
-  /** Pipeline name: the `Pipeline` dimension of the quality metrics. 1-64 characters of `[A-Za-z0-9_-]`. */
-  readonly pipelineName: string;
-
+export interface QualityProfilerOptions {
   /**
    * Data-quality rules evaluated on every window (see {@link QualityRule}); checked at synth with
    * `QualityRules.validate`. At least one.
@@ -118,7 +113,8 @@ export interface QualityProfilerProps {
    * Removal policy of the history bucket (and, when created, its access-log bucket). With `RemovalPolicy.DESTROY`
    * the buckets are emptied on deletion.
    *
-   * @default RemovalPolicy.DESTROY - profiles are derived data, recomputed by replaying the records
+   * @default - `Phoenix.removalPolicyFor(this, StatefulKind.PROFILE_HISTORY)`: DESTROY in every Phoenix mode
+   * (profiles are derived data, recomputed by replaying the records)
    */
   readonly removalPolicy?: RemovalPolicy;
 
@@ -205,9 +201,21 @@ export interface QualityProfilerProps {
   /**
    * Removal policy of the profiler's log group.
    *
-   * @default RemovalPolicy.DESTROY - the log holds rule results, which the history bucket keeps too
+   * @default - `Phoenix.removalPolicyFor(this, StatefulKind.LOGS)`: DESTROY in every Phoenix mode (the log holds
+   * rule results, which the history bucket keeps too)
    */
   readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Properties of a {@link QualityProfiler}.
+ */
+export interface QualityProfilerProps extends QualityProfilerOptions {
+  /** The stream to profile (for example `IngestStage.stream`); the profiler is one more consumer of it. */
+  readonly stream: kinesis.IStream;
+
+  /** Pipeline name: the `Pipeline` dimension of the quality metrics. 1-64 characters of `[A-Za-z0-9_-]`. */
+  readonly pipelineName: string;
 }
 
 /**
@@ -283,7 +291,7 @@ export class QualityProfiler extends Construct {
     const timeout = props.timeout ?? Duration.minutes(1);
     const historyRetention = props.historyRetention ?? Duration.days(90);
     const alertEmails = props.alertEmails ?? [];
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    const removalPolicy = props.removalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.PROFILE_HISTORY);
 
     checkRange(OWNER, 'windowSeconds', this.windowSeconds, 1, 900);
     checkRange(OWNER, 'historyWindows', this.historyWindows, 1, 100);
@@ -301,7 +309,7 @@ export class QualityProfiler extends Construct {
     this.metricPeriod = Duration.seconds(Math.max(60, Math.ceil(this.windowSeconds / 60) * 60));
 
     // ----- history bucket -----
-    const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
+    const autoDeleteObjects = Phoenix.autoDeleteObjects(removalPolicy);
     const lifecycleRules: s3.LifecycleRule[] = [{ expiration: historyRetention, noncurrentVersionExpiration: Duration.days(1) }];
     if (props.serverAccessLogsBucket) {
       this.serverAccessLogsBucket = props.serverAccessLogsBucket;
@@ -347,7 +355,7 @@ export class QualityProfiler extends Construct {
     this.logGroup = new logs.LogGroup(this, 'ProfilerLogs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       encryptionKey: props.logEncryptionKey,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+      removalPolicy: props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS),
     });
     // A role without the AWSLambdaBasicExecutionRole managed policy: logs are granted on the profiler's log group only.
     const role = new iam.Role(this, 'ProfilerRole', {
@@ -595,7 +603,7 @@ export class QualityProfiler extends Construct {
     const key = new kms.Key(this, 'AlarmTopicKey', {
       description: `Encrypts the quality alarm topic of pipeline ${this.pipelineName}`,
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: Phoenix.removalPolicyFor(this, StatefulKind.KEY),
     });
     // CloudWatch publishes alarm notifications to the encrypted topic: it must be able to use the key.
     key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');

@@ -2,8 +2,8 @@
  * Contract between the QualityProfiler construct (constructs/quality-profiler.ts) and the profiler handler:
  * environment variables, metric names, the S3 layout of profiles, and the rules encoding.
  *
- * constructs/ never imports lib/, so the construct keeps a copy of these names; test/profiler/contract.test.ts
- * checks that both copies are identical. (To be moved into constructs/contract.ts, which both sides import.)
+ * constructs/ never imports lib/, so the construct keeps a copy of these names; test/profiler/construct.test.ts
+ * checks the synthesized environment and the metric methods against these. (To be moved into constructs/contract.ts, which both sides import.)
  */
 import { gunzipSync } from 'node:zlib';
 import type { QualityRule } from '../../constructs/quality-rules';

@@ -17,6 +17,7 @@ import { ENV, METRICS_NAMESPACE } from '../../constructs/contract';
 import { IngestSink } from '../../constructs/ingest-sink';
 import { IngestStage } from '../../constructs/ingest-stage';
 import { CorrelatedMonitor } from '../../constructs/monitoring/correlated-monitor';
+import { Phoenix, PhoenixMode } from '../../constructs/phoenix';
 import { QualityProfiler, type QualityProfilerProps } from '../../constructs/quality-profiler';
 import { DriftMethod, QualityMetric, QualityRuleKind, type QualityRule } from '../../constructs/quality-rules';
 import { PROFILER_ASSET_DIR, PROFILER_ENV, QUALITY_METRIC, decodeRules } from '../../lib/handlers/profiler-contract';
@@ -194,6 +195,21 @@ describe('QualityProfiler options', () => {
     const dashboard = JSON.stringify(t.findResources('AWS::CloudWatch::Dashboard'));
     for (const r of RULES) expect(dashboard).toContain(`\\"Rule\\",\\"${r.name}\\"`);
     expect(alarm.alarmArn).toBeDefined();
+  });
+});
+
+describe('QualityProfiler removal policies follow the Phoenix mode', () => {
+  it('defaults: history bucket, log group and topic key DESTROY (PROFILE_HISTORY, LOGS, KEY), in PRODUCTION too', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Test', { env: TEST_ENV });
+    Phoenix.configure(stack, { mode: PhoenixMode.PRODUCTION });
+    new QualityProfiler(stack, 'Quality', { pipelineName: 'orders', rules: RULES, stream: new kinesis.Stream(stack, 'Stream') });
+    const t = Template.fromStack(stack);
+    for (const type of ['AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::KMS::Key']) {
+      const policies = Object.entries(t.findResources(type)).filter(([id]) => id.startsWith('Quality')).map(([, r]) => r.DeletionPolicy);
+      expect(policies.length, type).toBeGreaterThan(0);
+      expect(new Set(policies), type).toEqual(new Set(['Delete']));
+    }
   });
 });
 
