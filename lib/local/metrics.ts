@@ -95,9 +95,13 @@ export class MetricsStore {
   }
 
   /** Sum of a metric over every series of that name (any namespace filter, any dimensions). */
-  total(name: string, namespace?: string): number {
+  total(name: string, namespace?: string, dimensions?: Readonly<Record<string, string>>): number {
     let t = 0;
-    for (const s of this.series.values()) if (s.name === name && (!namespace || s.namespace === namespace)) t += s.sum;
+    for (const s of this.series.values()) {
+      if (s.name !== name || (namespace && s.namespace !== namespace)) continue;
+      if (dimensions && !Object.entries(dimensions).every(([k, v]) => s.dimensions[k] === v)) continue;
+      t += s.sum;
+    }
     return t;
   }
 

@@ -24,7 +24,7 @@ import { UnsupportedTemplateError } from './template/errors';
 import { LocalStack } from './template/stack';
 import { readDeadLetters, readSink, type SinkEnvelope } from './verify';
 import { ClickstreamWorkload, FileWorkload, type PipelineRules, type Workload } from './workload';
-import { METRIC } from '../../constructs/contract';
+import { METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
 import { loadConfig, type IngestConfig } from '../handlers/config';
 import { compileValidator } from '../handlers/schema';
 
@@ -98,6 +98,12 @@ export interface LocalRunReport {
   invariant: { holds: boolean; problems: string[] };
   accounting: Accounting;
   duplicatesSuppressed: number;
+  /**
+   * Sink writes of the pipeline stage beyond one per record found in the sink (the stage's RecordsWritten metric minus
+   * the expected records found): redelivered or duplicate records the sink applied again instead of recognizing them as
+   * duplicates, e.g. because their eventTime came from the arrival time. The sink still holds one item per id.
+   */
+  duplicatesRewritten: number;
   retries: { handlerRecordRetries: number; esmBatchRetries: number; producerRetriedEntries: number };
   faults: {
     sinkFailureRate: number;
@@ -406,6 +412,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       sink,
       schedules,
       delivery,
+      stageDimensions: { [METRIC_DIMENSIONS.pipeline]: pipeline.config.pipeline, [METRIC_DIMENSIONS.stage]: pipeline.config.stage },
     });
     writeFileSync(path.join(runDir, 'summary.json'), `${JSON.stringify(report, null, 2)}\n`);
     return report;
@@ -473,6 +480,8 @@ interface ReportInput {
   sink: readonly SinkEnvelope[];
   schedules: LocalSchedules;
   delivery: LocalDeliveryStreams;
+  /** Metric dimensions of the pipeline stage under test. */
+  stageDimensions: Record<string, string>;
 }
 
 function buildReport(i: ReportInput): LocalRunReport {
@@ -539,6 +548,7 @@ function buildReport(i: ReportInput): LocalRunReport {
     invariant: { holds: problems.length === 0, problems },
     accounting: a,
     duplicatesSuppressed: i.metrics.total(METRIC.duplicatesSuppressed) + i.metrics.total(METRIC.staleSuppressed),
+    duplicatesRewritten: Math.max(0, i.metrics.total(METRIC.recordsWritten, METRICS_NAMESPACE, i.stageDimensions) - a.sinkExpectedFound),
     retries: {
       handlerRecordRetries: i.metrics.total(METRIC.recordsRetried),
       esmBatchRetries: i.pollers.reduce((n, p) => n + p.poller.stats.retries, 0),

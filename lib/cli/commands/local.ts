@@ -100,7 +100,8 @@ export function formatSummary(r: LocalRunReport): string {
   lines.push(`records in        ${r.recordsIn}  (${r.validRecords} valid, ${r.duplicatesPut} duplicate puts, ${r.poisonRecords} bad)${r.producerFailed ? `, ${r.producerFailed} not put` : ''}`);
   lines.push(`in the sink       ${r.sinkRecords}  (${a.sinkExpectedFound}/${r.validRecords} expected found)`);
   lines.push(`dead-lettered     ${r.dlqRecords}  ${Object.entries(r.dlqByReason).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}${r.dlqMessages !== r.dlqRecords ? `  (${r.dlqMessages} messages)` : ''}`);
-  lines.push(`duplicates        ${r.duplicatesSuppressed} suppressed by the sink, ${r.duplicatesInSink} in the sink`);
+  const rewritten = r.duplicatesRewritten > 0 ? `, ${r.duplicatesRewritten} applied again (not recognized as duplicates)` : '';
+  lines.push(`duplicates        ${r.duplicatesPut} put; ${r.duplicatesSuppressed} suppressed by the sink${rewritten}; ${r.duplicatesInSink} in the sink`);
   lines.push(`lost              ${r.lost}${a.validInDlq ? `  (${a.validInDlq} valid records dead-lettered)` : ''}`);
   lines.push(`retries           ${r.retries.handlerRecordRetries} in the handler, ${r.retries.esmBatchRetries} batch retries by the event source mapping, ${r.retries.producerRetriedEntries} producer re-puts`);
   const proxies = Object.entries(r.faults.sinkProxies).map(([s, p]) => `${s} ${p.injected}/${p.writes} writes failed`).join(', ');

@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { REPO, tempDir } from './support';
+import { main } from '../../../lib/cli';
 import { recordId } from '../../../lib/core';
 import { account, ProducedLog } from '../../../lib/local/accounting';
 import type { LocalClients } from '../../../lib/local/clients';
@@ -235,5 +236,40 @@ describe('documentation', () => {
   it('docs/local-environment.md names every supported and accepted resource type', () => {
     const doc = readFileSync(path.join(REPO, 'docs', 'local-environment.md'), 'utf8');
     for (const type of [...Object.keys(RUN_TYPES), ...Object.keys(ACCEPTED_TYPES)]) expect(doc, type).toContain(`\`${type}\``);
+  });
+});
+
+describe('phoenix local trace', () => {
+  it('prints one record\'s hops with per-stage and end-to-end times from a run\'s sink dump', async () => {
+    const runDir = tempDir('trace');
+    const envelope = {
+      id: 'id-1',
+      correlationId: 'corr-1',
+      eventTime: '2026-11-26T07:00:00.000Z',
+      location: 't/id-1',
+      producedAt: 1_795_000_000_000,
+      hops: [{ stage: 'ingest', in: 1_795_000_000_040, out: 1_795_000_000_052, attempt: 2 }],
+      payload: { a: 1 },
+    };
+    writeFileSync(path.join(runDir, 'sink.jsonl'), `${JSON.stringify(envelope)}\n${JSON.stringify({ ...envelope, id: 'id-2', correlationId: 'other' })}\n`);
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { out.push(String(chunk)); return true; });
+    try {
+      expect(await main(['node', 'phoenix', 'local', 'trace', 'corr-1', '--run', runDir])).toBe(0);
+      expect(out.join('')).toBe([
+        'trace corr-1: id id-1, correlationId corr-1, eventTime 2026-11-26T07:00:00.000Z, at t/id-1',
+        `  put on the stream   ${new Date(1_795_000_000_000).toISOString()}`,
+        `  ingest     attempt 2  in ${new Date(1_795_000_000_040).toISOString()} (+40 ms)  12 ms`,
+        '  end to end          52 ms',
+        '',
+      ].join('\n'));
+      out.length = 0;
+      process.exitCode = undefined;
+      expect(await main(['node', 'phoenix', 'local', 'trace', 'nope', '--run', runDir])).toBe(1);
+      expect(out.join('')).toBe('trace nope: not in the sink\n');
+    } finally {
+      spy.mockRestore();
+      process.exitCode = undefined;
+    }
   });
 });
