@@ -56,6 +56,10 @@ export interface ProfileStore {
 export interface ProfilerConfig {
   readonly pipeline: string;
   readonly rules: readonly QualityRule[];
+  /**
+   * Window length the construct configured (TumblingWindowInSeconds). Final invocations use the length of their
+   * event's window, so that a mapping with another window (e.g. shortened by the local environment) stays consistent.
+   */
   readonly windowSeconds: number;
   /** Merged profiles of earlier windows the rules see (k). */
   readonly historyWindows: number;
@@ -206,7 +210,11 @@ export class WindowProfiler {
     return { state: state as unknown as Record<string, unknown>, batchItemFailures: [] };
   }
 
-  /** The final invocation of a window: writes the shard part, then evaluates the latest earlier window. */
+  /**
+   * The final invocation of a window: writes the shard part, then evaluates the latest earlier window. A final
+   * invocation without state (no records) only evaluates: the local environment sends one for the window after the
+   * last one to evaluate that last window at the end of a run.
+   */
   async finish(event: WindowEvent): Promise<FinishOutcome> {
     const startMs = Date.parse(event.window!.start);
     const endMs = Date.parse(event.window!.end);
@@ -222,7 +230,7 @@ export class WindowProfiler {
       shardKey = profileKeys.shard(window, event.shardId ?? 'shard', prior.first);
       await this.deps.store.put(shardKey, JSON.stringify(profileToSerialized(prior.profile)));
     }
-    const outcome = await this.evaluateBefore(window);
+    const outcome = await this.evaluateBefore(window, endMs - startMs);
     this.log('INFO', 'window closed', {
       window,
       shardId: event.shardId,
@@ -235,10 +243,13 @@ export class WindowProfiler {
     return { ...(shardKey ? { shardKey } : {}), ...outcome };
   }
 
-  /** Evaluates the latest window before `current` that has shard parts (see the module comment). */
-  async evaluateBefore(current: string): Promise<Omit<FinishOutcome, 'shardKey'>> {
+  /**
+   * Evaluates the latest window before `current` that has shard parts (see the module comment).
+   * @param windowMs window length (default: the configured windowSeconds)
+   */
+  async evaluateBefore(current: string, windowMs = this.config.windowSeconds * 1000): Promise<Omit<FinishOutcome, 'shardKey'>> {
     const currentMs = Date.parse(current);
-    const lookbackMs = (this.config.historyWindows + 1) * this.config.windowSeconds * 1000;
+    const lookbackMs = (this.config.historyWindows + 1) * windowMs;
     // Keys sort chronologically (fixed-width ISO-8601): list the folders from just before the lookback start.
     const startAfter = profileKeys.window(windowKey(currentMs - lookbackMs - 1000)).slice(0, -1);
     const folders = (await this.deps.store.listFolders(PROFILES_PREFIX, startAfter))
@@ -248,11 +259,11 @@ export class WindowProfiler {
     if (folders.length === 0) return { note: 'no earlier window to evaluate' };
     const target = folders[folders.length - 1];
     const history = folders.slice(0, -1).slice(-this.config.historyWindows);
-    return { evaluated: await this.evaluateWindow(target, history) };
+    return { evaluated: await this.evaluateWindow(target, history, windowMs) };
   }
 
   /** Merges the shard parts of `window`, evaluates the rules against `history` (window keys, oldest first), publishes. */
-  async evaluateWindow(window: string, history: readonly string[]): Promise<WindowEvaluation> {
+  async evaluateWindow(window: string, history: readonly string[], windowMs = this.config.windowSeconds * 1000): Promise<WindowEvaluation> {
     const store = this.deps.store;
     const parts = (await store.listKeys(profileKeys.shards(window))).filter((k) => k.endsWith('.json')).sort();
     const setHash = createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 32);
@@ -278,7 +289,7 @@ export class WindowProfiler {
     merged ??= this.newProfile();
     const startMs = Date.parse(window);
     merged.windowStart = startMs;
-    merged.windowEnd = startMs + this.config.windowSeconds * 1000;
+    merged.windowEnd = startMs + windowMs;
 
     const historyTexts = await Promise.all(history.map((w) => store.get(profileKeys.merged(w))));
     const historyProfiles: Profile[] = [];

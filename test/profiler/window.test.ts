@@ -181,6 +181,23 @@ describe('WindowProfiler: shard parts, merge and evaluation', () => {
   });
 });
 
+describe('WindowProfiler: window length from the event', () => {
+  it('uses the event\'s window length (a mapping shortened locally) and evaluates the last window on a stateless final invocation', async () => {
+    const { store, profiler } = setup(); // configured for 60-s windows
+    const w = (i: number) => windowOf(new Date(Date.parse(W0) + i * 2000).toISOString().replace(/\.\d{3}Z$/, 'Z'), 2);
+    for (let i = 0; i < 3; i++) {
+      const st = (await profiler.handle(batchEvent(w(i), {}, rows(100)))).state;
+      await profiler.finish(finalEvent(w(i), st));
+    }
+    // No records in window 3: a final invocation without state closes the run and evaluates window 2.
+    const flush = await profiler.finish(finalEvent(w(3), {}, 'local-flush'));
+    expect(flush.shardKey).toBeUndefined();
+    expect(flush.evaluated).toMatchObject({ window: w(2).start, historyWindows: 2, rows: 100 });
+    const merged = deserializeProfile(store.objects.get(profileKeys.merged(w(2).start))!);
+    expect(merged.windowEnd! - merged.windowStart!).toBe(2000);
+  });
+});
+
 describe('S3ProfileStore', () => {
   const client = (fail: unknown) => ({ send: async () => { throw fail; } }) as never;
 
