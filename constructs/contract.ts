@@ -40,6 +40,8 @@ export const ENV = {
   idNamespace: 'PHX_ID_NAMESPACE',
   keyFields: 'PHX_KEY_FIELDS',
   schema: 'PHX_SCHEMA',
+  /** File name, inside the function's code directory, of the schema validator compiled at synth (ajv standalone). */
+  schemaModule: 'PHX_SCHEMA_MODULE',
   maxRecordBytes: 'PHX_MAX_RECORD_BYTES',
   sinkKind: 'PHX_SINK_KIND',
   sinkTarget: 'PHX_SINK_TARGET',
@@ -76,6 +78,12 @@ export const ROOT_ID_NAMESPACE = '6f1c8f0e-3b5a-5d3e-9a77-2b1f0c9d4e10';
 
 /** Relative location (from the package root) of the pre-bundled handler assets. */
 export const HANDLER_ASSET_DIR = { ingest: 'assets/lib/handlers/ingest' } as const;
+
+/** Relative location (from the package root) of the runtime bundle (`cdk-phoenix-pipelines/runtime`). */
+export const RUNTIME_BUNDLE = 'assets/lib/runtime/index/index.js';
+
+/** File name of the synth-compiled schema validator written next to the ingest handler. */
+export const SCHEMA_VALIDATOR_FILE = 'schema-validator.js';
 
 /** Key prefix, in the DLQ overflow bucket, of dead-letter payloads too large for the queue (IAM grants are scoped to it). */
 export const DLQ_OVERFLOW_PREFIX = 'dlq-payloads/';

@@ -8,11 +8,11 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ENV, HANDLER_ASSET_DIR, METRIC, METRICS_NAMESPACE, METRIC_DIMENSIONS } from './contract';
+import { ENV, HANDLER_ASSET_DIR, METRIC, METRICS_NAMESPACE, METRIC_DIMENSIONS, RUNTIME_BUNDLE, SCHEMA_VALIDATOR_FILE } from './contract';
 import { DlqWithReplay, type DlqWithReplayProps, type IDlqWithReplay } from './dlq-with-replay';
 import { IngestSink, type IngestSinkConfig } from './ingest-sink';
 import { Phoenix, StatefulKind } from './phoenix';
-import { handlerAssetCode } from './private/asset';
+import { handlerAssetCode, ingestCodeWithSchema } from './private/asset';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
 import { checkKeyFields, checkSchema } from './private/schema';
 import { checkMillis, checkName, checkRange, checkSeconds } from './private/validate';
@@ -427,7 +427,11 @@ export class IngestStage extends Construct {
     const fn = new lambda.Function(this, 'Processor', {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      code: props.code ?? handlerAssetCode(OWNER, path.join(__dirname, '..', HANDLER_ASSET_DIR.ingest)),
+      // The default processor validates with a module compiled here from the schema (no ajv in the function);
+      // a team's own code (createIngestHandler) compiles PHX_SCHEMA with ajv at cold start.
+      code: props.code ?? (props.schema === undefined
+        ? handlerAssetCode(OWNER, path.join(__dirname, '..', HANDLER_ASSET_DIR.ingest))
+        : ingestCodeWithSchema(OWNER, path.join(__dirname, '..', HANDLER_ASSET_DIR.ingest), path.join(__dirname, '..', RUNTIME_BUNDLE), props.schema, SCHEMA_VALIDATOR_FILE)),
       handler: props.handler ?? 'index.handler',
       memorySize,
       timeout,
@@ -451,6 +455,7 @@ export class IngestStage extends Construct {
       [ENV.stage]: this.stageName,
       [ENV.keyFields]: JSON.stringify(keyFields),
       [ENV.schema]: schemaText,
+      ...(props.schema !== undefined && props.code === undefined ? { [ENV.schemaModule]: SCHEMA_VALIDATOR_FILE } : {}),
       [ENV.maxRecordBytes]: Tokenization.stringifyNumber(maxRecordSizeBytes),
       [ENV.sinkKind]: this.sinkConfig.kind,
       [ENV.sinkTarget]: this.sinkConfig.target,

@@ -8,10 +8,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from './config';
 import { summarizeSchemaErrors, type PayloadValidator } from './schema-errors';
+import { ENV } from '../../constructs/contract';
 import { canonicalJson, sha256Hex } from '../core';
 
 /** Environment variable naming the module file inside the function's code directory (to be added to constructs/contract.ts ENV). */
-export const SCHEMA_MODULE_ENV = 'PHX_SCHEMA_MODULE';
+export const SCHEMA_MODULE_ENV = ENV.schemaModule;
 
 /** What the generated module may require; the compiler refuses a schema whose code needs anything else. */
 export const STANDALONE_RUNTIME_MODULES = [

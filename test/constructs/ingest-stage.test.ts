@@ -1,4 +1,6 @@
-import { CfnParameter, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, CfnParameter, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -181,6 +183,33 @@ describe('IngestStage options', () => {
       POWERTOOLS_LOG_LEVEL: 'DEBUG',
       [ENV.stage]: 'enrich',
     });
+  });
+  it('with a schema, ships a validator compiled at synth next to the default handler (no ajv in the function)', () => {
+    const stack = testStack();
+    const st = stage({ schema: SCHEMA }, stack);
+    const env = handlerEnv(Template.fromStack(stack));
+    expect(env[ENV.schemaModule]).toBe('schema-validator.js');
+    // the function's code asset (CDK names the asset child of a Function 'Code')
+    const asset = st.processor.node.findChild('Code') as unknown as { assetPath: string };
+    const asm = App.of(stack)!.synth();
+    const dir = path.join(asm.directory, asset.assetPath);
+    const validator = fs.readFileSync(path.join(dir, 'schema-validator.js'), 'utf8');
+    expect(fs.readFileSync(path.join(dir, 'index.js'), 'utf8')).not.toMatch(/ajv\.js\.org|new Ajv|class Ajv/);
+    // the generated module validates: load it and check a good and a bad payload
+    const mod = { exports: {} as Record<string, unknown> };
+    new Function('module', 'exports', 'require', validator)(mod, mod.exports, require);
+    const validate = mod.exports as unknown as (x: unknown) => boolean;
+    expect(validate({ userId: 'u1', seq: 3 })).toBe(true);
+    expect(validate({ seq: 3 })).toBe(false);
+    expect(validate({ userId: 'u1', seq: 'three' })).toBe(false);
+  });
+  it('with custom code and a schema, sets no validator module (the team\'s runtime compiles PHX_SCHEMA)', () => {
+    const env = handlerEnv(template({ schema: SCHEMA, code: lambda.Code.fromInline('exports.handler = async () => ({})') }));
+    expect(env[ENV.schemaModule]).toBeUndefined();
+    expect(JSON.parse(env[ENV.schema] as string)).toEqual(SCHEMA);
+  });
+  it('fails when the schema does not compile (ajv at synth)', () => {
+    expect(() => stage({ schema: { type: 'object', properties: { a: { type: 'string', pattern: '(' } } } })).toThrow(/schema/);
   });
   it('the default retryBudget is half of a timeout shorter than 20 s', () => {
     expect(handlerEnv(template({ timeout: Duration.seconds(6) }))[ENV.retryBudgetMs]).toBe('3000');
