@@ -21,6 +21,7 @@ import { DEFAULT_ON_DEMAND_SHARDS, provision, type ProvisionedStack } from './pr
 import { Random } from './random';
 import { startSchedules, type LocalSchedules } from './scheduler';
 import { UnsupportedTemplateError } from './template/errors';
+import { evaluateCondition } from './template/intrinsics';
 import { LocalStack } from './template/stack';
 import { readDeadLetters, readSink, type SinkEnvelope } from './verify';
 import { ClickstreamWorkload, FileWorkload, type PipelineRules, type Workload } from './workload';
@@ -123,6 +124,8 @@ export interface LocalRunReport {
   drained: boolean;
   durationsMs: { total: number; synth: number; start: number; produce: number; drain: number; verify: number };
   resources: { created: Record<string, number>; accepted: number; notes: string[] };
+  /** The stack's outputs resolved to local values (names, URLs, ARNs), or why one has none. */
+  outputs: Record<string, string>;
   traces?: Array<{ query: string; found: TraceResult[] }>;
 }
 
@@ -412,6 +415,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       sink,
       schedules,
       delivery,
+      outputs: resolveOutputs(stack),
       stageDimensions: { [METRIC_DIMENSIONS.pipeline]: pipeline.config.pipeline, [METRIC_DIMENSIONS.stage]: pipeline.config.stage },
     });
     writeFileSync(path.join(runDir, 'summary.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -458,6 +462,21 @@ function choosePipeline(
   return { fn: chosen.fn, config, rules, mapping: chosen.config, streamName: chosen.config.streamName };
 }
 
+/** CfnOutputs with local values (a value that cannot be resolved locally says why instead of failing the run). */
+function resolveOutputs(stack: LocalStack): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, o] of Object.entries(stack.template.Outputs ?? {})) {
+    try {
+      if (o.Condition !== undefined && !evaluateCondition(o.Condition, stack, { logicalId: name, type: 'Output' })) continue;
+      const v = stack.resolve(o.Value, { logicalId: name, type: 'Output' });
+      out[name] = typeof v === 'string' ? v : JSON.stringify(v);
+    } catch (e) {
+      out[name] = `(no local value: ${(e as Error).message})`;
+    }
+  }
+  return out;
+}
+
 function writeJsonLines(file: string, items: readonly unknown[]): void {
   writeFileSync(file, items.map((i) => JSON.stringify(i)).join('\n') + (items.length ? '\n' : ''));
 }
@@ -480,6 +499,7 @@ interface ReportInput {
   sink: readonly SinkEnvelope[];
   schedules: LocalSchedules;
   delivery: LocalDeliveryStreams;
+  outputs: Record<string, string>;
   /** Metric dimensions of the pipeline stage under test. */
   stageDimensions: Record<string, string>;
 }
@@ -570,6 +590,7 @@ function buildReport(i: ReportInput): LocalRunReport {
     drained: i.drained,
     durationsMs: i.durations,
     resources: { created, accepted: i.provisioned.accepted.length, notes: [...i.provisioned.notes] },
+    outputs: i.outputs,
   };
   if (i.opts.trace && i.opts.trace.length > 0) {
     report.traces = i.opts.trace.map((q) => ({ query: q, found: traceRecords(i.sink, q, i.produced) }));

@@ -114,6 +114,7 @@ export function formatSummary(r: LocalRunReport): string {
   for (const [name, f] of Object.entries(r.functions)) {
     lines.push(`function          ${name}: ${f.invocations} invocations, ${f.errors} errors, ${f.timeouts} timeouts, ${f.crashes} crashes, ${f.throttles} throttles, ${f.coldStarts} cold starts, p50 ${fmt(f.durationMs.p50)} ms; log ${f.logFile}`);
   }
+  for (const [name, value] of Object.entries(r.outputs)) lines.push(`output            ${name} = ${value}`);
   for (const note of [...r.workload.notes, ...r.resources.notes]) lines.push(`note              ${note}`);
   for (const t of r.traces ?? []) lines.push(...formatTrace(t.query, t.found));
   lines.push(r.invariant.holds
