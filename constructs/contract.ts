@@ -39,6 +39,8 @@ export const ENV = {
   stage: 'PHX_STAGE',
   idNamespace: 'PHX_ID_NAMESPACE',
   keyFields: 'PHX_KEY_FIELDS',
+  /** Dot path of the payload field holding the event time (ISO-8601 or epoch ms); empty = eventTime, else timestamp. */
+  eventTimeField: 'PHX_EVENT_TIME_FIELD',
   schema: 'PHX_SCHEMA',
   /** File name, inside the function's code directory, of the schema validator compiled at synth (ajv standalone). */
   schemaModule: 'PHX_SCHEMA_MODULE',

@@ -14,7 +14,7 @@ import { IngestSink, type IngestSinkConfig } from './ingest-sink';
 import { Phoenix, StatefulKind } from './phoenix';
 import { handlerAssetCode, ingestCodeWithSchema } from './private/asset';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
-import { checkKeyFields, checkSchema } from './private/schema';
+import { checkFieldPath, checkKeyFields, checkSchema } from './private/schema';
 import { checkMillis, checkName, checkRange, checkSeconds } from './private/validate';
 
 /** Log levels of the handler (Powertools `POWERTOOLS_LOG_LEVEL`). */
@@ -104,6 +104,15 @@ export interface IngestStageOptions {
    * @default [] - the id is derived from the whole canonical payload
    */
   readonly keyFields?: string[];
+
+  /**
+   * Dot path of the payload field that holds the event time (ISO-8601 with a time zone, or epoch milliseconds). The
+   * sink keeps the version of a record with the newest event time, so replays and out-of-order arrivals never
+   * overwrite newer data. With a `schema`, the path must be declared in its (nested) `properties`.
+   *
+   * @default - the payload's `eventTime`, else `timestamp`, else the record's arrival time on the stream
+   */
+  readonly eventTimeField?: string;
 
   /**
    * Decoded payloads larger than this go to the dead letters with reason `oversize`. Allowed: 1 to 10,485,760
@@ -404,6 +413,9 @@ export class IngestStage extends Construct {
     }
     const schemaText = props.schema === undefined ? '' : checkSchema(OWNER, props.schema);
     checkKeyFields(OWNER, keyFields, props.schema);
+    if (props.eventTimeField !== undefined) {
+      checkFieldPath(OWNER, 'eventTimeField', props.eventTimeField, props.schema);
+    }
 
     // ----- stream -----
     this.stream = this.createOrUseStream(props, maxRecordAge);
@@ -454,6 +466,7 @@ export class IngestStage extends Construct {
       [ENV.pipeline]: this.pipelineName,
       [ENV.stage]: this.stageName,
       [ENV.keyFields]: JSON.stringify(keyFields),
+      ...(props.eventTimeField !== undefined ? { [ENV.eventTimeField]: props.eventTimeField } : {}),
       [ENV.schema]: schemaText,
       ...(props.schema !== undefined && props.code === undefined ? { [ENV.schemaModule]: SCHEMA_VALIDATOR_FILE } : {}),
       [ENV.maxRecordBytes]: Tokenization.stringifyNumber(maxRecordSizeBytes),

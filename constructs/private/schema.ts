@@ -113,18 +113,30 @@ export function checkKeyFields(owner: string, keyFields: readonly string[], sche
       throw new Error(`${owner} keyFields must not repeat a field (given '${field}' twice)`);
     }
     seen.add(field);
-    if (schema === undefined) continue;
-    let node: unknown = schema;
-    const segments = field.split('.');
-    for (let i = 0; i < segments.length; i++) {
-      const props = isPlainObject(node) && isPlainObject(node.properties) ? node.properties : undefined;
-      if (!props || !Object.prototype.hasOwnProperty.call(props, segments[i])) {
-        const parent = i === 0 ? 'the schema' : `'${segments.slice(0, i).join('.')}'`;
-        const known = props ? Object.keys(props).join(', ') || 'none' : 'none (no "properties")';
-        throw new Error(`${owner} keyFields entry '${field}' is not a property of ${parent} (declared properties: ${known})`);
-      }
-      node = props[segments[i]];
+    checkDeclared(owner, 'keyFields entry', field, schema);
+  }
+}
+
+/** A single dot-path prop (e.g. eventTimeField): well formed and, with a schema, declared in its properties. */
+export function checkFieldPath(owner: string, prop: string, field: string, schema: Record<string, unknown> | undefined): void {
+  if (typeof field !== 'string' || !/^[^.]+(\.[^.]+)*$/.test(field)) {
+    throw new Error(`${owner} ${prop} must be a non-empty dot path such as 'event.time' (given ${describe(field)})`);
+  }
+  checkDeclared(owner, prop, field, schema);
+}
+
+function checkDeclared(owner: string, what: string, field: string, schema: Record<string, unknown> | undefined): void {
+  if (schema === undefined) return;
+  let node: unknown = schema;
+  const segments = field.split('.');
+  for (let i = 0; i < segments.length; i++) {
+    const props = isPlainObject(node) && isPlainObject(node.properties) ? node.properties : undefined;
+    if (!props || !Object.prototype.hasOwnProperty.call(props, segments[i])) {
+      const parent = i === 0 ? 'the schema' : `'${segments.slice(0, i).join('.')}'`;
+      const known = props ? Object.keys(props).join(', ') || 'none' : 'none (no "properties")';
+      throw new Error(`${owner} ${what} '${field}' is not a property of ${parent} (declared properties: ${known})`);
     }
+    node = props[segments[i]];
   }
 }
 

@@ -43,6 +43,8 @@ export class ClickstreamStack extends Stack {
       ingest: {
         schema: clickEventSchema,
         keyFields: clickEventKeyFields,
+        // the click's own time: the sink keeps the newest version of a click, replays never overwrite newer data
+        eventTimeField: 'ts',
         // a session's clicks share a partition key (sessionId): 10 keys in flight keeps per-session order
         recordConcurrency: 10,
       },

@@ -1,5 +1,5 @@
 import { PermanentError, PhoenixError, describeValue } from './failure';
-import { recordIdOf, type CanonicalSlot } from './ids';
+import { getPath, recordIdOf, type CanonicalSlot } from './ids';
 
 /** One stage a record went through: epoch ms in/out and the attempt number (1 = first try). */
 export interface Hop {
@@ -37,6 +37,11 @@ export interface EnvelopeContext {
   readonly source: string;
   /** Kinesis approximate arrival time (epoch ms): the event time when the record carries none. */
   readonly arrivedAtMs: number;
+  /**
+   * Dot path of the payload field holding the event time (PHX_EVENT_TIME_FIELD). When unset, `eventTime`, else
+   * `timestamp`. A record without the field takes its arrival time.
+   */
+  readonly eventTimeField?: string;
 }
 
 export const MAX_CORRELATION_ID_CHARS = 256;
@@ -173,7 +178,11 @@ function checkContext(ctx: EnvelopeContext): number {
   return ms;
 }
 
-function payloadEventTime(payload: Record<string, unknown>, arrivedMs: number): string {
+function payloadEventTime(payload: Record<string, unknown>, arrivedMs: number, field: string | undefined): string {
+  if (field !== undefined && field !== '') {
+    const v = field.indexOf('.') < 0 ? payload[field] : getPath(payload, field);
+    return v !== undefined && v !== null ? eventTimeOf(`payload.${field}`, v) : new Date(arrivedMs).toISOString();
+  }
   if (payload.eventTime !== undefined && payload.eventTime !== null) {
     return eventTimeOf('payload.eventTime', payload.eventTime);
   }
@@ -188,7 +197,8 @@ function payloadEventTime(payload: Record<string, unknown>, arrivedMs: number): 
  *
  * - A raw payload (anything that is not `{ v: 1, payload: {...} }`): id = recordId(payload); correlationId =
  *   payload.correlationId ?? payload.correlation_id ?? id (used only when a non-empty string of at most 256 chars);
- *   eventTime = payload.eventTime ?? payload.timestamp (ISO-8601 or epoch ms), else the arrival time.
+ *   eventTime = the context's eventTimeField, else payload.eventTime ?? payload.timestamp (ISO-8601 or epoch ms),
+ *   else the arrival time.
  * - An envelope from a previous stage or a producer: its id is kept only when it equals the id recomputed from its
  *   payload (a foreign or tampered id would break idempotency: PermanentError('decode')); a missing id is computed.
  *   correlationId, eventTime, hops, replay and source are kept (source defaults to the context's).
@@ -222,7 +232,7 @@ export function toEnvelope(decoded: Record<string, unknown>, ctx: EnvelopeContex
       source: typeof decoded.source === 'string' && decoded.source.length > 0 ? decoded.source : ctx.source,
       eventTime: decoded.eventTime !== undefined && decoded.eventTime !== null
         ? eventTimeOf('envelope eventTime', decoded.eventTime)
-        : payloadEventTime(payload, arrived),
+        : payloadEventTime(payload, arrived, ctx.eventTimeField),
       hops: checkHops(decoded.hops),
       payload,
     };
@@ -238,7 +248,7 @@ export function toEnvelope(decoded: Record<string, unknown>, ctx: EnvelopeContex
     id,
     correlationId: usableCorrelationId(decoded.correlationId) ?? usableCorrelationId(decoded.correlation_id) ?? id,
     source: ctx.source,
-    eventTime: payloadEventTime(decoded, arrived),
+    eventTime: payloadEventTime(decoded, arrived, ctx.eventTimeField),
     hops: [],
     payload: decoded,
   };

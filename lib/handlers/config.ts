@@ -5,6 +5,7 @@
  * dead-lettering or blocking a shard at run time.
  */
 import { ENV, SINK_KINDS } from '../../constructs/contract';
+import { validateKeyPath } from '../core';
 
 export type SinkKind = (typeof SINK_KINDS)[number];
 
@@ -24,6 +25,8 @@ export interface IngestConfig {
   /** UUID namespace of record ids; undefined = derive from the pipeline name (idNamespaceFor). */
   readonly idNamespace?: string;
   readonly keyFields: readonly string[];
+  /** Dot path of the event-time field (PHX_EVENT_TIME_FIELD); undefined = eventTime, else timestamp. */
+  readonly eventTimeField?: string;
   /** Parsed JSON Schema, or undefined (no validation). */
   readonly schema?: object;
   readonly maxRecordBytes: number;
@@ -76,6 +79,7 @@ export interface ConfigOverrides {
   readonly stage?: string;
   readonly idNamespace?: string;
   readonly keyFields?: readonly string[];
+  readonly eventTimeField?: string;
   readonly schema?: object;
   readonly maxRecordBytes?: number;
   readonly sinkKind?: SinkKind;
@@ -167,6 +171,14 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): IngestCon
     const raw = nonEmpty(env, ENV.keyFields);
     keyFields = raw === undefined ? [] : parseKeyFields(raw);
   }
+  const eventTimeField = overrides.eventTimeField ?? nonEmpty(env, ENV.eventTimeField);
+  if (eventTimeField !== undefined) {
+    try {
+      validateKeyPath(eventTimeField);
+    } catch {
+      throw new ConfigError(overrides.eventTimeField !== undefined ? 'options.eventTimeField' : ENV.eventTimeField, eventTimeField, 'a dot path such as ts or event.time');
+    }
+  }
 
   let schema: object | undefined;
   if (overrides.schema !== undefined) {
@@ -217,6 +229,7 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): IngestCon
     stage,
     idNamespace,
     keyFields,
+    eventTimeField,
     schema,
     maxRecordBytes,
     sinkKind,

@@ -66,6 +66,8 @@ export interface IngestHandlerOptions {
   readonly schema?: object;
   /** Natural-key dot paths; `[]` = whole canonical payload. @default PHX_KEY_FIELDS, else [] */
   readonly keyFields?: readonly string[];
+  /** Dot path of the payload's event-time field (ISO-8601 or epoch ms). @default PHX_EVENT_TIME_FIELD, else `eventTime`, else `timestamp`, else the arrival time */
+  readonly eventTimeField?: string;
   /** Pipeline name (metric dimension, id namespace seed). @default PHX_PIPELINE (required one way or the other) */
   readonly pipeline?: string;
   /** Stage name (hop name, metric dimension). @default PHX_STAGE, else 'ingest' */
@@ -131,6 +133,7 @@ export function createIngestHandlerWith(options: IngestHandlerOptions, resolveSc
     stage: options.stage,
     idNamespace: options.idNamespace,
     keyFields: options.keyFields,
+    eventTimeField: options.eventTimeField,
     schema: options.schema,
     maxRecordBytes: options.maxRecordBytes,
     recordConcurrency: options.recordConcurrency,

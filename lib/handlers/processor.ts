@@ -298,7 +298,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
   const decodeLimits = { maxBytes: cfg.maxRecordBytes };
   const terminal = deps.terminal ?? cfg.sinkKind !== 'kinesis';
   // Reused by every record: prepare() is synchronous, so records in flight never share them.
-  const envCtx = { namespace, keyFields, source: '', arrivedAtMs: 0 };
+  const envCtx = { namespace, keyFields, source: '', arrivedAtMs: 0, eventTimeField: cfg.eventTimeField };
   const slot: CanonicalSlot = {};
 
   /** Decode, envelope, schema: deterministic, run once per record. */

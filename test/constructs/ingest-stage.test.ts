@@ -208,6 +208,16 @@ describe('IngestStage options', () => {
     expect(env[ENV.schemaModule]).toBeUndefined();
     expect(JSON.parse(env[ENV.schema] as string)).toEqual(SCHEMA);
   });
+  it('passes eventTimeField to the handler only when set', () => {
+    expect(handlerEnv(template({ schema: SCHEMA, eventTimeField: 'user.id' }))[ENV.eventTimeField]).toBe('user.id');
+    expect(handlerEnv(template())[ENV.eventTimeField]).toBeUndefined();
+  });
+  it('fails when eventTimeField is not declared in the schema', () => {
+    expect(() => stage({ schema: SCHEMA, eventTimeField: 'ts' })).toThrow(/eventTimeField 'ts' is not a property of the schema \(declared properties: userId, seq, user\)/);
+  });
+  it('fails when eventTimeField is not a dot path', () => {
+    expect(() => stage({ eventTimeField: 'a..b' })).toThrow(/eventTimeField must be a non-empty dot path such as 'event.time' \(given 'a..b'\)/);
+  });
   it('fails when the schema does not compile (ajv at synth)', () => {
     expect(() => stage({ schema: { type: 'object', properties: { a: { type: 'string', pattern: '(' } } } })).toThrow(/schema/);
   });

@@ -102,6 +102,20 @@ describe('toEnvelope: raw payload', () => {
     expect(e.message).toMatch(/is not an event time: use an ISO-8601 string with a zone/);
   });
 
+  it('reads the event time from the configured eventTimeField (dot path), ignoring eventTime/timestamp', () => {
+    const ctx = { ...CTX, eventTimeField: 'meta.ts' };
+    expect(toEnvelope({ eventId: 'e', eventTime: '2020-01-01T00:00:00Z', meta: { ts: '2025-01-31T12:00:00Z' } }, ctx).eventTime).toBe('2025-01-31T12:00:00.000Z');
+    expect(toEnvelope({ eventId: 'e', ts: 1738324800000 }, { ...CTX, eventTimeField: 'ts' }).eventTime).toBe('2025-01-31T12:00:00.000Z');
+  });
+
+  it('takes the arrival time when the configured eventTimeField is absent, and rejects a bad value as schema', () => {
+    const ctx = { ...CTX, eventTimeField: 'ts' };
+    expect(toEnvelope({ eventId: 'e', eventTime: '2020-01-01T00:00:00Z' }, ctx).eventTime).toBe(new Date(CTX.arrivedAtMs).toISOString());
+    const e = thrown(() => toEnvelope({ eventId: 'e', ts: 'soon' }, ctx));
+    expect(e.reasonClass).toBe('schema');
+    expect(e.message).toContain('payload.ts ');
+  });
+
   it('propagates missing natural keys', () => {
     expect(thrown(() => toEnvelope({ page: '/' }, CTX)).reasonClass).toBe('missing-key');
   });

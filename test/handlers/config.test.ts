@@ -44,6 +44,11 @@ describe('configuration at cold start', () => {
     });
   });
 
+  it('reads PHX_EVENT_TIME_FIELD (unset by default)', () => {
+    expect(loadConfig({ PHX_PIPELINE: 'p', PHX_EVENT_TIME_FIELD: 'meta.ts' }).eventTimeField).toBe('meta.ts');
+    expect(loadConfig({ PHX_PIPELINE: 'p' }).eventTimeField).toBeUndefined();
+  });
+
   const cases: Array<[string, Record<string, string>, RegExp]> = [
     ['PHX_PIPELINE', { PHX_PIPELINE: '' }, /PHX_PIPELINE=<unset>|PHX_PIPELINE=""; allowed: a non-empty pipeline name/],
     ['PHX_RECORD_CONCURRENCY', { PHX_RECORD_CONCURRENCY: 'abc' }, /PHX_RECORD_CONCURRENCY="abc"; allowed: an integer from 1 to 100/],
@@ -57,6 +62,7 @@ describe('configuration at cold start', () => {
     ['PHX_SCHEMA', { PHX_SCHEMA: '{"type":' }, /PHX_SCHEMA="\{\\"type\\":"; allowed: a JSON Schema/],
     ['PHX_DLQ_URL', { PHX_DLQ_URL: 'orders-dlq' }, /PHX_DLQ_URL="orders-dlq"; allowed: an SQS queue URL/],
     ['PHX_RETRY_CAP_MS', { PHX_RETRY_BASE_MS: '500', PHX_RETRY_CAP_MS: '100' }, /PHX_RETRY_CAP_MS="100"; allowed: an integer >= PHX_RETRY_BASE_MS \(500\)/],
+    ['PHX_EVENT_TIME_FIELD', { PHX_EVENT_TIME_FIELD: 'a..b' }, /PHX_EVENT_TIME_FIELD="a..b"; allowed: a dot path such as ts or event.time/],
     ['PHX_DLQ_MAX_MESSAGE_BYTES', { PHX_DLQ_MAX_MESSAGE_BYTES: '2000000' }, /PHX_DLQ_MAX_MESSAGE_BYTES="2000000"; allowed: an integer from 4096 to 1048576/],
   ];
   it.each(cases)('rejects a bad %s naming the variable, its value and what is allowed', (variable, env, message) => {
