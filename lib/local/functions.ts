@@ -82,6 +82,8 @@ interface Environment {
   /** Resolves the pending invocation when the environment dies. */
   onDeath?: (message: string) => void;
   onResult?: (m: Extract<RunnerToParent, { type: 'result' }>) => void;
+  /** Request ids whose REPORT line was read from stdout, with the waiter of the pending invocation. */
+  reportWaiter?: { requestId: string; done: () => void };
   stderrTail: string;
   untrack: () => void;
 }
@@ -109,6 +111,8 @@ export class FunctionInitError extends Error {
 }
 
 const MAX_DURATION_SAMPLES = 20_000;
+/** Bound on waiting for an invocation's REPORT line after its result arrived. */
+const REPORT_WAIT_MS = 2_000;
 
 /**
  * A Lambda function run locally: its bundled handler runs UNCHANGED in child processes (one per execution
@@ -152,6 +156,11 @@ export class LocalFunction implements FunctionInvoker {
   /** The log file of the function. */
   get logFile(): string {
     return this.log.path.toString();
+  }
+
+  /** Resolves when every log line received so far is written to the log file. */
+  logsFlushed(): Promise<void> {
+    return new Promise((resolve) => this.log.write('', () => resolve()));
   }
 
   /**
@@ -237,27 +246,48 @@ export class LocalFunction implements FunctionInvoker {
         this.writeLog(env, `${new Date().toISOString()} ${requestId} Runtime exited: ${detail}`);
         finish({ ok: false, errorType: 'crash', message: `Runtime.ExitError: ${detail}`, durationMs: Date.now() - started });
       };
+      // The result comes over IPC, the logs over stdout: wait (bounded) for the invocation's REPORT line so that its
+      // log lines and EMF metrics are processed before the invocation completes, as the run counts them afterwards.
+      let reportSeen = false;
+      const reported = new Promise<void>((onReport) => {
+        env.reportWaiter = { requestId, done: () => { reportSeen = true; onReport(); } };
+      });
       env.onResult = (m) => {
         const durationMs = Date.now() - started;
         const runMs = Date.now() - dispatchedAt;
-        env.state = 'idle';
-        if (m.ok) {
-          this.stats.succeeded++;
-          this.durationEstimateMs = Math.max(1, Math.round(0.8 * this.durationEstimateMs + 0.2 * runMs));
-          if (this.stats.durationsMs.length < MAX_DURATION_SAMPLES) this.stats.durationsMs.push(runMs);
-          let payload: unknown;
-          try { payload = JSON.parse(m.payloadJson); } catch { payload = null; }
-          finish({ ok: true, payload, durationMs });
-        } else {
-          this.stats.errors++;
-          finish({ ok: false, errorType: 'error', message: `${m.errorType}: ${m.errorMessage}`, durationMs });
+        if (!reportSeen) {
+          let reportTimer: NodeJS.Timeout | undefined;
+          void Promise.race([reported, new Promise<void>((r) => { reportTimer = setTimeout(r, REPORT_WAIT_MS); })]).then(() => {
+            clearTimeout(reportTimer);
+            if (env.onResult) this.complete(env, m, durationMs, runMs, finish);
+          });
+          return;
         }
-        this.release(env);
+        this.complete(env, m, durationMs, runMs, finish);
       };
       env.child.send(msg, (err) => {
         if (err && env.onDeath) env.onDeath(`cannot send the event: ${err.message}`);
       });
     });
+  }
+
+  private complete(
+    env: Environment, m: Extract<RunnerToParent, { type: 'result' }>, durationMs: number, runMs: number, finish: (r: InvokeResult) => void,
+  ): void {
+    env.reportWaiter = undefined;
+    env.state = 'idle';
+    if (m.ok) {
+      this.stats.succeeded++;
+      this.durationEstimateMs = Math.max(1, Math.round(0.8 * this.durationEstimateMs + 0.2 * runMs));
+      if (this.stats.durationsMs.length < MAX_DURATION_SAMPLES) this.stats.durationsMs.push(runMs);
+      let payload: unknown;
+      try { payload = JSON.parse(m.payloadJson); } catch { payload = null; }
+      finish({ ok: true, payload, durationMs });
+    } else {
+      this.stats.errors++;
+      finish({ ok: false, errorType: 'error', message: `${m.errorType}: ${m.errorMessage}`, durationMs });
+    }
+    this.release(env);
   }
 
   /** An idle environment, a new one (cold start) if below the limit, else the next one released. */
@@ -401,6 +431,8 @@ export class LocalFunction implements FunctionInvoker {
   private handleLine(env: Environment, line: string): void {
     this.opts.metrics.ingestLine(line);
     this.writeLog(env, line);
+    const w = env.reportWaiter;
+    if (w && line.startsWith('REPORT RequestId: ') && line.slice(18, 18 + w.requestId.length) === w.requestId) w.done();
   }
 
   private writeLog(env: Environment, line: string): void {

@@ -143,7 +143,8 @@ async function main(): Promise<void> {
   const config = JSON.parse(raw) as EmulatorHostConfig;
   process.on('disconnect', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
-  process.on('SIGINT', () => void stopAll(0));
+  // Ctrl-C reaches the whole process group: the parent stops the emulators last, after the functions and pollers.
+  process.on('SIGINT', () => undefined);
   process.on('message', (m: { type?: string }) => { if (m && m.type === 'stop') void stopAll(0); });
   process.on('uncaughtException', (err) => fail(undefined, `an emulator crashed: ${err.message}`));
   const kinesis = await startKinesis(config);

@@ -10,6 +10,7 @@
  *   after the handler's side effects, if the handler finished first).
  * - The environment exits when the IPC channel closes (the parent stopped or died).
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ParentToRunner, RunnerToParent } from './protocol';
@@ -33,29 +34,30 @@ function crash(): never {
 async function loadHandler(): Promise<Handler> {
   const dot = handlerSpec.lastIndexOf('.');
   if (dot <= 0) throw Object.assign(new Error(`Bad handler ${handlerSpec}: expected <module>.<export>`), { name: 'Runtime.MalformedHandlerName' });
-  const modulePath = path.resolve(taskRoot, handlerSpec.slice(0, dot));
+  const moduleName = handlerSpec.slice(0, dot);
   const exportName = handlerSpec.slice(dot + 1);
-  let mod: Record<string, unknown> | undefined;
-  let lastError: unknown;
-  for (const ext of ['.js', '.cjs', '.mjs']) {
-    const file = modulePath + ext;
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      mod = ext === '.mjs' ? ((await import(pathToFileURL(file).href)) as Record<string, unknown>) : (require(file) as Record<string, unknown>);
-      break;
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ERR_REQUIRE_ESM') {
-        mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-        break;
-      }
-      if (err.code === 'MODULE_NOT_FOUND' && String(err.message).includes(file)) { lastError = err; continue; }
-      throw e;
-    }
+  const file = ['.js', '.cjs', '.mjs'].map((ext) => path.resolve(taskRoot, moduleName + ext)).find((f) => existsSync(f));
+  if (!file) {
+    throw Object.assign(new Error(`Cannot find module '${moduleName}' in ${taskRoot} (.js, .cjs or .mjs)`), { name: 'Runtime.ImportModuleError' });
   }
-  if (!mod) {
-    throw Object.assign(new Error(`Cannot find module '${handlerSpec.slice(0, dot)}' in ${taskRoot} (${(lastError as Error | undefined)?.message ?? 'not found'})`),
-      { name: 'Runtime.ImportModuleError' });
+  let mod: Record<string, unknown>;
+  try {
+    if (file.endsWith('.mjs')) {
+      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    } else {
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        mod = require(file) as Record<string, unknown>;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ESM') throw e;
+        mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      }
+    }
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const name = err.code === 'MODULE_NOT_FOUND' || err.code === 'ERR_MODULE_NOT_FOUND' ? 'Runtime.ImportModuleError'
+      : err instanceof SyntaxError ? 'Runtime.UserCodeSyntaxError' : err.name || 'Error';
+    throw Object.assign(new Error(err.message ?? String(e)), { name });
   }
   const fn = mod[exportName] ?? (mod.default as Record<string, unknown> | undefined)?.[exportName];
   if (typeof fn !== 'function') {
@@ -149,6 +151,9 @@ async function invoke(m: Extract<ParentToRunner, { type: 'invoke' }>): Promise<v
 
 async function main(): Promise<void> {
   process.on('disconnect', () => process.exit(0));
+  // Ctrl-C in a terminal reaches the whole process group: the parent decides when environments stop (SIGKILL, or
+  // the IPC channel closing), so that an interrupt ends the run in order instead of looking like crashes.
+  process.on('SIGINT', () => undefined);
   process.on('message', (m: ParentToRunner) => {
     if (m?.type !== 'invoke') return;
     if (busy) {
