@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { LocalClients } from './clients';
+import type { LocalFunction } from './functions';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
 
@@ -13,9 +14,26 @@ import { UnsupportedTemplateError } from './template/errors';
  * run), GZIP-compressed when CompressionFormat is GZIP. Keys follow Firehose: `<prefix><stream>-1-<yyyy-MM-dd-HH-mm-ss>-<uuid>[.gz]`,
  * the prefix evaluating `!{timestamp:...}` and `!{firehose:random-string}` expressions, or getting `YYYY/MM/dd/HH/`
  * appended when it has none.
+ *
+ * Processors: a `Lambda` processor is invoked (synchronously, as Firehose does) with the buffered records in chunks of
+ * its BufferSizeInMBs; `Ok` records are delivered with the returned data, `Dropped` ones are not, `ProcessingFailed`
+ * ones (and every record of an invocation that failed NumberOfRetries + 1 times, or whose response misses a record)
+ * go to the ErrorOutputPrefix (`!{firehose:error-output-type}` = `processing-failed`) as JSON lines. An
+ * `AppendDelimiterToRecord` processor appends a newline to each record.
  */
 
-export interface DeliveryStats { records: number; bytes: number; objects: number; keys: string[] }
+export interface DeliveryStats {
+  /** Records read from the source. */
+  records: number;
+  /** Bytes written to the destination (before compression). */
+  bytes: number;
+  objects: number;
+  keys: string[];
+  /** Processor outcomes. */
+  processorInvocations: number;
+  dropped: number;
+  processingFailed: number;
+}
 
 export interface LocalDeliveryStreams {
   readonly stats: Record<string, DeliveryStats>;
@@ -24,8 +42,19 @@ export interface LocalDeliveryStreams {
   stop(): Promise<void>;
 }
 
+interface Processor {
+  functionArn: string;
+  bufferBytes: number;
+  retries: number;
+}
+
 interface Plan {
   logicalId: string;
+  arn: string;
+  streamArn: string;
+  errorPrefix: string;
+  processor?: Processor;
+  appendDelimiter: boolean;
   name: string;
   streamName: string;
   bucket: string;
@@ -42,8 +71,8 @@ function pad(n: number, w = 2): string {
   return String(n).padStart(w, '0');
 }
 
-/** Evaluates a Firehose S3 prefix at `t` (UTC). */
-export function evaluatePrefix(prefix: string, t: Date): string {
+/** Evaluates a Firehose S3 prefix at `t` (UTC); `errorOutputType` is only allowed in error output prefixes. */
+export function evaluatePrefix(prefix: string, t: Date, errorOutputType?: string): string {
   const hasExpr = /!\{[^}]+\}/.test(prefix);
   const ts = (fmt: string): string => fmt
     .replace(/yyyy/g, String(t.getUTCFullYear()))
@@ -55,6 +84,7 @@ export function evaluatePrefix(prefix: string, t: Date): string {
   const out = prefix.replace(/!\{([^}:]+):([^}]*)\}/g, (_m, ns: string, arg: string) => {
     if (ns === 'timestamp') return ts(arg);
     if (ns === 'firehose' && arg === 'random-string') return randomUUID().replace(/-/g, '').slice(0, 11);
+    if (ns === 'firehose' && arg === 'error-output-type' && errorOutputType !== undefined) return errorOutputType;
     throw new Error(`prefix expression !{${ns}:${arg}} is not supported locally`);
   });
   return hasExpr ? out : `${out}${t.getUTCFullYear()}/${pad(t.getUTCMonth() + 1)}/${pad(t.getUTCDate())}/${pad(t.getUTCHours())}/`;
@@ -74,7 +104,7 @@ function plan(d: ProvisionedStack['deliveryStreams'][number], provisioned: Provi
   const allowed = new Set(['BucketARN', 'Prefix', 'ErrorOutputPrefix', 'BufferingHints', 'CompressionFormat', 'RoleARN', 'EncryptionConfiguration',
     'CloudWatchLoggingOptions', 'S3BackupMode', 'ProcessingConfiguration', 'DataFormatConversionConfiguration', 'DynamicPartitioningConfiguration', 'FileExtension', 'CustomTimeZone']);
   for (const k of Object.keys(dest!)) if (!allowed.has(k)) fail(`${destProp}.${k}`, 'is not supported locally');
-  for (const k of ['ProcessingConfiguration', 'DataFormatConversionConfiguration', 'DynamicPartitioningConfiguration']) {
+  for (const k of ['DataFormatConversionConfiguration', 'DynamicPartitioningConfiguration']) {
     if ((dest![k] as { Enabled?: unknown } | undefined)?.Enabled === true || (dest![k] as { Enabled?: unknown } | undefined)?.Enabled === 'true') fail(`${destProp}.${k}`, 'is not supported locally');
   }
   if (dest!.S3BackupMode !== undefined && dest!.S3BackupMode !== 'Disabled') fail(`${destProp}.S3BackupMode`, 'source record backup is not supported locally');
@@ -86,8 +116,36 @@ function plan(d: ProvisionedStack['deliveryStreams'][number], provisioned: Provi
   const hints = (dest!.BufferingHints ?? {}) as { IntervalInSeconds?: number; SizeInMBs?: number };
   const prefix = String(dest!.Prefix ?? '');
   try { evaluatePrefix(prefix, new Date()); } catch (e) { fail(`${destProp}.Prefix`, (e as Error).message); }
+  const errorPrefix = String(dest!.ErrorOutputPrefix ?? '');
+  try { evaluatePrefix(errorPrefix, new Date(), 'processing-failed'); } catch (e) { fail(`${destProp}.ErrorOutputPrefix`, (e as Error).message); }
+  let processor: Processor | undefined;
+  let appendDelimiter = false;
+  type ProcessorDef = { Type: string; Parameters?: Array<{ ParameterName: string; ParameterValue: string }> };
+  const processing = dest!.ProcessingConfiguration as { Enabled?: unknown; Processors?: ProcessorDef[] } | undefined;
+  if (processing && (processing.Enabled === true || processing.Enabled === 'true')) {
+    (processing.Processors ?? []).forEach((pr, i) => {
+      const params = Object.fromEntries((pr.Parameters ?? []).map((x) => [x.ParameterName, x.ParameterValue]));
+      if (pr.Type === 'AppendDelimiterToRecord') { appendDelimiter = true; return; }
+      if (pr.Type !== 'Lambda') fail(`${destProp}.ProcessingConfiguration.Processors[${i}]`, `processor type ${pr.Type} is not supported locally (Lambda and AppendDelimiterToRecord are)`);
+      if (processor) fail(`${destProp}.ProcessingConfiguration.Processors[${i}]`, 'a second Lambda processor is not supported');
+      const functionArn = String(params.LambdaArn ?? '');
+      if (!provisioned.functions.some((f) => f.functionArn === functionArn || functionArn.startsWith(`${f.functionArn}:`))) {
+        fail(`${destProp}.ProcessingConfiguration.Processors[${i}]`, `LambdaArn ${functionArn} is not a function of this stack`);
+      }
+      processor = {
+        functionArn,
+        bufferBytes: Math.round(Number(params.BufferSizeInMBs ?? 1) * 1_048_576),
+        retries: Number(params.NumberOfRetries ?? 3),
+      };
+    });
+  }
   return {
     logicalId: d.logicalId,
+    arn: d.arn,
+    streamArn: stream!.arn,
+    errorPrefix,
+    processor,
+    appendDelimiter,
     name: d.name,
     streamName: stream!.name,
     bucket,
@@ -99,8 +157,17 @@ function plan(d: ProvisionedStack['deliveryStreams'][number], provisioned: Provi
   };
 }
 
+interface SourceRecord {
+  data: Buffer;
+  sequenceNumber: string;
+  partitionKey: string;
+  shardId: string;
+  arrivedAt: number;
+}
+
 export function startDeliveryStreams(
   provisioned: ProvisionedStack,
+  functions: readonly LocalFunction[],
   clients: LocalClients,
   opts: { log: (line: string) => void; now: () => number },
 ): LocalDeliveryStreams {
@@ -111,31 +178,119 @@ export function startDeliveryStreams(
   const flushers: Array<() => Promise<void>> = [];
 
   for (const p of plans) {
-    const st: DeliveryStats = (stats[p.logicalId] = { records: 0, bytes: 0, objects: 0, keys: [] });
-    let buffer: Buffer[] = [];
+    const st: DeliveryStats = { records: 0, bytes: 0, objects: 0, keys: [], processorInvocations: 0, dropped: 0, processingFailed: 0 };
+    stats[p.logicalId] = st;
+    let buffer: SourceRecord[] = [];
     let bufferBytes = 0;
     let bufferSince = opts.now();
     const iterators = new Map<string, string | undefined>();
-    let writing = Promise.resolve();
+    // Reads and writes are serialized: the polling loop and the final flush share the shard iterators and the buffer.
+    let chain: Promise<unknown> = Promise.resolve();
+    const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
+      const next = chain.then(fn, fn);
+      chain = next.catch(() => undefined);
+      return next;
+    };
+    const processorFn = p.processor ? functions.find((f) => p.processor!.functionArn === f.functionArn || p.processor!.functionArn.startsWith(`${f.functionArn}:`)) : undefined;
 
-    const write = (): Promise<void> => {
-      writing = writing.then(async () => {
-        if (buffer.length === 0) return;
-        const body = Buffer.concat(buffer);
-        const count = buffer.length;
-        buffer = [];
-        bufferBytes = 0;
-        bufferSince = opts.now();
-        const t = new Date(opts.now());
-        const stamp = `${t.getUTCFullYear()}-${pad(t.getUTCMonth() + 1)}-${pad(t.getUTCDate())}-${pad(t.getUTCHours())}-${pad(t.getUTCMinutes())}-${pad(t.getUTCSeconds())}`;
-        const key = `${evaluatePrefix(p.prefix, t)}${p.name}-1-${stamp}-${randomUUID()}${p.extension}`;
-        await clients.s3.send(new PutObjectCommand({ Bucket: p.bucket, Key: key, Body: p.gzip ? gzipSync(body) : body }));
-        st.objects++;
-        st.records += count;
-        st.bytes += body.length;
-        if (st.keys.length < 100) st.keys.push(key);
-      });
-      return writing;
+    const putObject = async (prefix: string, body: Buffer, gzip: boolean, extension: string): Promise<string> => {
+      const t = new Date(opts.now());
+      const stamp = `${t.getUTCFullYear()}-${pad(t.getUTCMonth() + 1)}-${pad(t.getUTCDate())}-${pad(t.getUTCHours())}-${pad(t.getUTCMinutes())}-${pad(t.getUTCSeconds())}`;
+      const key = `${prefix}${p.name}-1-${stamp}-${randomUUID()}${extension}`;
+      await clients.s3.send(new PutObjectCommand({ Bucket: p.bucket, Key: key, Body: gzip ? gzipSync(body) : body }));
+      return key;
+    };
+
+    /** Runs the Lambda processor over the records; returns the delivered data and writes failures to the error output. */
+    const process = async (records: SourceRecord[]): Promise<Buffer[]> => {
+      if (!p.processor || !processorFn) return records.map((r) => r.data);
+      const out: Buffer[] = [];
+      const failed: Array<{ r: SourceRecord; code: string; message: string; attempts: number }> = [];
+      for (let start = 0; start < records.length;) {
+        // Chunks of BufferSizeInMBs (at least one record), within Lambda's 6 MB synchronous payload.
+        let end = start;
+        let size = 0;
+        while (end < records.length && (end === start || size + records[end].data.length * 1.4 < Math.min(p.processor.bufferBytes, 5_500_000))) {
+          size += records[end].data.length * 1.4;
+          end++;
+        }
+        const chunk = records.slice(start, end);
+        start = end;
+        const ids = chunk.map((_, i) => `${Date.now()}${String(i).padStart(6, '0')}`);
+        const event = {
+          invocationId: randomUUID(),
+          deliveryStreamArn: p.arn,
+          sourceKinesisStreamArn: p.streamArn,
+          region: 'us-east-1',
+          records: chunk.map((r, i) => ({
+            recordId: ids[i],
+            approximateArrivalTimestamp: r.arrivedAt,
+            data: r.data.toString('base64'),
+            kinesisRecordMetadata: {
+              sequenceNumber: r.sequenceNumber,
+              subsequenceNumber: 0,
+              partitionKey: r.partitionKey,
+              shardId: r.shardId,
+              approximateArrivalTimestamp: r.arrivedAt,
+            },
+          })),
+        };
+        let response: Array<{ recordId?: string; result?: string; data?: string }> | undefined;
+        let lastError = '';
+        let attempts = 0;
+        for (; attempts <= p.processor.retries && !response; attempts++) {
+          st.processorInvocations++;
+          const res = await processorFn.invoke(event);
+          if (!res.ok) { lastError = `${res.errorType}: ${res.message}`; continue; }
+          const recs = (res.payload as { records?: unknown } | null)?.records;
+          if (!Array.isArray(recs)) { lastError = 'the processor response has no records array'; continue; }
+          response = recs as Array<{ recordId?: string; result?: string; data?: string }>;
+        }
+        if (!response) {
+          for (const r of chunk) failed.push({ r, code: 'Lambda.FunctionError', message: lastError, attempts });
+          continue;
+        }
+        const byId = new Map(response.map((x) => [String(x.recordId), x]));
+        chunk.forEach((r, i) => {
+          const x = byId.get(ids[i]);
+          if (!x) { failed.push({ r, code: 'Lambda.MissingRecordId', message: `record ${ids[i]} is missing from the response`, attempts }); return; }
+          if (x.result === 'Ok' && typeof x.data === 'string') out.push(Buffer.from(x.data, 'base64'));
+          else if (x.result === 'Dropped') st.dropped++;
+          else failed.push({ r, code: 'Lambda.ProcessingFailed', message: `result ${String(x.result)}`, attempts });
+        });
+      }
+      if (failed.length > 0) {
+        st.processingFailed += failed.length;
+        const lines = failed.map((f) => JSON.stringify({
+          attemptsMade: f.attempts,
+          arrivalTimestamp: f.r.arrivedAt,
+          errorCode: f.code,
+          errorMessage: f.message,
+          attemptEndingTimestamp: opts.now(),
+          rawData: f.r.data.toString('base64'),
+          lambdaArn: p.processor!.functionArn,
+        }));
+        await putObject(evaluatePrefix(p.errorPrefix, new Date(opts.now()), 'processing-failed'), Buffer.from(`${lines.join('\n')}\n`), false, '');
+        opts.log(`${p.logicalId}: ${failed.length} record(s) failed the processor ${p.processor.functionArn.split(':').pop()} (written under ${p.errorPrefix || 'the error prefix'})`);
+      }
+      return out;
+    };
+
+    const write = async (): Promise<void> => {
+      if (buffer.length === 0) return;
+      const records = buffer;
+      buffer = [];
+      bufferBytes = 0;
+      bufferSince = opts.now();
+      st.records += records.length;
+      let parts = await process(records);
+      if (p.appendDelimiter) parts = parts.map((b) => Buffer.concat([b, Buffer.from('\n')]));
+      if (parts.length === 0) return;
+      const body = Buffer.concat(parts);
+      const key = await putObject(evaluatePrefix(p.prefix, new Date(opts.now())), body, p.gzip, p.extension);
+      st.objects++;
+      st.bytes += body.length;
+      if (st.keys.length < 100) st.keys.push(key);
     };
 
     /** Reads every shard once; returns true when all shards are caught up. */
@@ -145,7 +300,8 @@ export function startDeliveryStreams(
       for (const s of shards) {
         const id = s.ShardId!;
         if (!iterators.has(id)) {
-          iterators.set(id, (await clients.kinesis.send(new GetShardIteratorCommand({ StreamName: p.streamName, ShardId: id, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator);
+          const res = await clients.kinesis.send(new GetShardIteratorCommand({ StreamName: p.streamName, ShardId: id, ShardIteratorType: 'TRIM_HORIZON' }));
+          iterators.set(id, res.ShardIterator);
         }
         const it = iterators.get(id);
         if (!it) continue;
@@ -153,7 +309,7 @@ export function startDeliveryStreams(
         iterators.set(id, res.NextShardIterator);
         for (const r of res.Records ?? []) {
           const data = Buffer.from(r.Data ?? new Uint8Array());
-          buffer.push(data);
+          buffer.push({ data, sequenceNumber: r.SequenceNumber ?? '', partitionKey: r.PartitionKey ?? '', shardId: id, arrivedAt: r.ApproximateArrivalTimestamp?.getTime() ?? opts.now() });
           bufferBytes += data.length;
           if (bufferBytes >= p.sizeBytes) await write();
         }
@@ -166,19 +322,24 @@ export function startDeliveryStreams(
     loops.push((async () => {
       while (!abort.signal.aborted) {
         try {
-          await readOnce();
+          await serialized(readOnce);
         } catch (e) {
           if (!abort.signal.aborted) opts.log(`${p.logicalId}: delivery from ${p.streamName} failed: ${(e as Error).message}`);
         }
-        await new Promise<void>((resolve) => { const t = setTimeout(resolve, 1000); abort.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true }); });
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 1000);
+          abort.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+        });
       }
     })());
-    flushers.push(async () => {
+    flushers.push(() => serialized(async () => {
       for (let i = 0; i < 100 && !(await readOnce()); i++) { /* read to the end */ }
       await write();
-    });
+    }));
   }
-  if (plans.length > 0) opts.log(`${plans.length} delivery stream(s) run locally: ${plans.map((p) => `${p.logicalId} ${p.streamName} -> s3://${p.bucket}/${p.prefix}`).join(', ')}`);
+  if (plans.length > 0) {
+    opts.log(`${plans.length} delivery stream(s) run locally: ${plans.map((p) => `${p.logicalId} ${p.streamName} -> ${p.processor ? `${p.processor.functionArn.split(':').pop()} -> ` : ''}s3://${p.bucket}/${p.prefix}`).join(', ')}`);
+  }
   return {
     stats,
     flush: async () => { for (const f of flushers) await f(); },

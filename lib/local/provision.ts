@@ -39,6 +39,8 @@ export interface ProvisionedStack {
   readonly schedules: Array<{ logicalId: string; type: string; name: string; arn: string; props: Record<string, unknown> }>;
   readonly deliveryStreams: Array<{ logicalId: string; name: string; arn: string; props: Record<string, unknown> }>;
   readonly invokeConfigs: Array<{ logicalId: string; props: Record<string, unknown> }>;
+  /** Custom::S3BucketNotifications resources (emulated by lib/local/notifications.ts). */
+  readonly bucketNotifications: Array<{ logicalId: string; props: Record<string, unknown> }>;
   /** Accepted resources (no local behaviour) with their reason, for the start-up report. */
   readonly accepted: Array<{ logicalId: string; type: string; reason: string }>;
   /** Things that exist but do nothing locally (e.g. e-mail subscriptions). */
@@ -78,6 +80,7 @@ export async function provision(
     schedules: [],
     deliveryStreams: [],
     invokeConfigs: [],
+    bucketNotifications: [],
     accepted: [],
     notes: [],
   };
@@ -135,6 +138,9 @@ export async function provision(
       case 'AWS::Scheduler::Schedule':
       case 'AWS::Events::Rule':
         out.schedules.push({ logicalId: r.logicalId, type: r.type, name: ref, arn: att('Arn'), props });
+        break;
+      case 'Custom::S3BucketNotifications':
+        out.bucketNotifications.push({ logicalId: r.logicalId, props });
         break;
       case 'AWS::KinesisFirehose::DeliveryStream':
         out.deliveryStreams.push({ logicalId: r.logicalId, name: ref, arn: att('Arn'), props });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { idNamespaceFor } from '../core';
 import { account, ProducedLog, type Accounting } from './accounting';
 import { loadAssembly, selectStack, synthesize, type AssemblyStack } from './assembly';
+import { AsyncInvoker } from './async-invoke';
 import { createLocalClients, type LocalClients } from './clients';
 import { startEmulators, type RunningEmulators } from './emulators';
 import {
@@ -15,6 +16,7 @@ import { startDeliveryStreams, type LocalDeliveryStreams } from './firehose';
 import { LocalFunction, stageFunctionCode, type FunctionStats } from './functions';
 import { Lifecycle } from './lifecycle';
 import { MetricsStore, summarize, type LatencySummary } from './metrics';
+import { startNotifications, type LocalNotifications } from './notifications';
 import { childScript } from './paths';
 import { produce, type ProducerStats } from './producer';
 import { DEFAULT_ON_DEMAND_SHARDS, provision, type ProvisionedStack } from './provision';
@@ -118,8 +120,10 @@ export interface LocalRunReport {
   eventSourceMappings: Record<string, EsmStats & { source: string; function: string }>;
   /** Per schedule: times fired, failed deliveries, next fire time. */
   schedules: LocalSchedules['stats'];
-  /** Per delivery stream: records and bytes delivered, objects written (first keys). */
+  /** Per delivery stream: records and bytes delivered, objects written (first keys), processor outcomes. */
   deliveryStreams: LocalDeliveryStreams['stats'];
+  /** Per bucket notification configuration: objects seen, events, deliveries. */
+  bucketNotifications: LocalNotifications['stats'];
   metrics: Record<string, number>;
   drained: boolean;
   durationsMs: { total: number; synth: number; start: number; produce: number; drain: number; verify: number };
@@ -280,17 +284,6 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       functions.push(fn);
       life.add(`function ${def.functionName}`, () => fn.stop());
     }
-    // Warm the concurrency the event sources will use (shards x parallelization factor; SQS pollers).
-    const concurrencyHint = new Map<string, number>();
-    for (const m of provisioned.mappings) {
-      const fn = String(m.props.FunctionName);
-      const stream = provisioned.streams.find((s) => s.arn === m.props.EventSourceArn);
-      const sqsConcurrency = (m.props.ScalingConfig as { MaximumConcurrency?: number } | undefined)?.MaximumConcurrency ?? 2;
-      const n = stream ? stream.shards * Number(m.props.ParallelizationFactor ?? 1) : Number(sqsConcurrency);
-      concurrencyHint.set(fn, (concurrencyHint.get(fn) ?? 0) + n);
-    }
-    await guard(Promise.all(functions.map((f) => f.warmUp(concurrencyHint.get(f.functionName) ?? concurrencyHint.get(f.functionArn) ?? 1))));
-
     // Event source mappings.
     const queueUrlForArn = (arn: string): string => {
       const q = provisioned.queues.find((x) => x.arn === arn);
@@ -327,14 +320,36 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
         throw new UnsupportedTemplateError(m.logicalId, 'AWS::Lambda::EventSourceMapping', undefined, msg);
       }
     }
+    const asyncInvoker = new AsyncInvoker(provisioned, clients, { log, queueUrlForArn });
+    life.add('asynchronous invocations', () => asyncInvoker.stop());
+    const schedules: LocalSchedules = startSchedules(provisioned, functions, asyncInvoker, { log, queueUrlForArn });
+    life.add('schedules', () => schedules.stop());
+    const notifications: LocalNotifications = startNotifications(provisioned, functions, clients, asyncInvoker, { log, region: stack.region });
+    life.add('bucket notifications', () => notifications.stop());
+    const delivery: LocalDeliveryStreams = startDeliveryStreams(provisioned, functions, clients, { log, now: Date.now });
+    life.add('delivery streams', () => delivery.stop());
+
+    // Warm the concurrency the triggers will use: shards x parallelization factor of Kinesis mappings, SQS pollers,
+    // one environment for functions invoked by schedules, notifications or delivery streams. A function nothing
+    // invokes locally is not started (noted).
+    const concurrencyHint = new Map<LocalFunction, number>();
+    for (const m of provisioned.mappings) {
+      const fn = functionFor(m.props.FunctionName, m.logicalId);
+      const stream = provisioned.streams.find((x) => x.arn === m.props.EventSourceArn);
+      const sqsConcurrency = (m.props.ScalingConfig as { MaximumConcurrency?: number } | undefined)?.MaximumConcurrency ?? 2;
+      const n = stream ? stream.shards * Number(m.props.ParallelizationFactor ?? 1) : Number(sqsConcurrency);
+      concurrencyHint.set(fn, (concurrencyHint.get(fn) ?? 0) + n);
+    }
+    const triggerProps = [provisioned.schedules, provisioned.bucketNotifications, provisioned.deliveryStreams].map((l) => l.map((x) => x.props));
+    const triggers = JSON.stringify(triggerProps);
+    for (const fn of functions) if (!concurrencyHint.has(fn) && triggers.includes(`"${fn.functionArn}`)) concurrencyHint.set(fn, 1);
+    const idle = functions.filter((f) => !concurrencyHint.has(f));
+    if (idle.length > 0) log(`not started (nothing invokes them locally): ${idle.map((f) => f.def.logicalId).join(', ')}`);
+    await guard(Promise.all([...concurrencyHint].map(([f, n]) => f.warmUp(n))));
     for (const p of pollers) {
       p.poller.start();
       life.add(`poller ${p.logicalId}`, () => p.poller.stop());
     }
-    const schedules: LocalSchedules = startSchedules(provisioned, functions, clients, { log, queueUrlForArn });
-    life.add('schedules', () => schedules.stop());
-    const delivery: LocalDeliveryStreams = startDeliveryStreams(provisioned, clients, { log, now: Date.now });
-    life.add('delivery streams', () => delivery.stop());
 
     // 3. The pipeline under test and its workload.
     const pipeline = choosePipeline(kinesisMappings, opts.stream, provisioned);
@@ -376,6 +391,11 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       }
     }
     await guard(delivery.flush());
+    // Bucket notifications (e.g. on-failure captures turned into dead letters), then anything they fed.
+    await guard(notifications.flush());
+    for (const p of pollers) {
+      if (!(await guard(p.poller.drain({ timeoutMs: Math.max(0, drainDeadline - Date.now()) })))) drained = false;
+    }
     if (!drained) log(`the pipeline did not finish processing within ${Math.round((opts.drainTimeoutMs ?? 120_000) / 1000)} s (--drain-timeout); counting what is there`);
     durations.drain = Date.now() - tPhase;
 
@@ -415,6 +435,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       sink,
       schedules,
       delivery,
+      notifications,
       outputs: resolveOutputs(stack),
       stageDimensions: { [METRIC_DIMENSIONS.pipeline]: pipeline.config.pipeline, [METRIC_DIMENSIONS.stage]: pipeline.config.stage },
     });
@@ -499,6 +520,7 @@ interface ReportInput {
   sink: readonly SinkEnvelope[];
   schedules: LocalSchedules;
   delivery: LocalDeliveryStreams;
+  notifications: LocalNotifications;
   outputs: Record<string, string>;
   /** Metric dimensions of the pipeline stage under test. */
   stageDimensions: Record<string, string>;
@@ -538,6 +560,7 @@ function buildReport(i: ReportInput): LocalRunReport {
     eventSourceMappings: i.provisioned.mappings.length,
     schedules: i.provisioned.schedules.length,
     deliveryStreams: i.provisioned.deliveryStreams.length,
+    bucketNotifications: i.provisioned.bucketNotifications.length,
   };
   const report: LocalRunReport = {
     stack: i.stack,
@@ -586,6 +609,7 @@ function buildReport(i: ReportInput): LocalRunReport {
     eventSourceMappings: esm,
     schedules: JSON.parse(JSON.stringify(i.schedules.stats)) as LocalSchedules['stats'],
     deliveryStreams: JSON.parse(JSON.stringify(i.delivery.stats)) as LocalDeliveryStreams['stats'],
+    bucketNotifications: JSON.parse(JSON.stringify(i.notifications.stats)) as LocalNotifications['stats'],
     metrics: metricTotals,
     drained: i.drained,
     durationsMs: i.durations,

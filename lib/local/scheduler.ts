@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { LocalClients } from './clients';
+import type { AsyncInvoker } from './async-invoke';
 import type { LocalFunction } from './functions';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
@@ -105,7 +104,7 @@ interface Target { id: string; arn: string; input: unknown; deadLetterArn?: stri
 export function startSchedules(
   provisioned: ProvisionedStack,
   functions: readonly LocalFunction[],
-  clients: LocalClients,
+  invoker: AsyncInvoker,
   opts: { log: (line: string) => void; queueUrlForArn: (arn: string) => string },
 ): LocalSchedules {
   const timers = new Set<NodeJS.Timeout>();
@@ -160,45 +159,6 @@ export function startSchedules(
     const end = p.EndDate !== undefined ? Date.parse(String(p.EndDate)) : undefined;
     plans.push({ logicalId: s.logicalId, arn: s.arn, expr, targets, type: s.type, start, end });
   }
-  const invokeConfigFor = (fn: LocalFunction): Record<string, unknown> | undefined => provisioned.invokeConfigs.find((c) => {
-    const name = String(c.props.FunctionName);
-    return name === fn.functionName || name === fn.functionArn;
-  })?.props;
-
-  async function sendTo(arn: string, body: string): Promise<void> {
-    const service = arn.split(':')[2];
-    if (service === 'sqs') await clients.sqs.send(new SendMessageCommand({ QueueUrl: opts.queueUrlForArn(arn), MessageBody: body }));
-    else if (service === 'sns') await clients.sns.publish({ TopicArn: arn, Message: body });
-    else throw new Error(`destination ${arn}: only SQS and SNS destinations are supported locally`);
-  }
-
-  async function invokeAsync(fn: LocalFunction, event: unknown, logicalId: string): Promise<boolean> {
-    const cfg = invokeConfigFor(fn);
-    const retries = Number(cfg?.MaximumRetryAttempts ?? 2);
-    let last: Awaited<ReturnType<LocalFunction['invoke']>> | undefined;
-    for (let attempt = 0; attempt <= retries && !stopped; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, attempt * 1000));
-      last = await fn.invoke(event);
-      if (last.ok) return true;
-    }
-    if (stopped || !last || last.ok) return false;
-    const requestId = randomUUID();
-    opts.log(`${logicalId}: asynchronous invocation of ${fn.functionName} failed after ${retries + 1} attempt(s): ${last.message}`);
-    if (fn.def.deadLetterTargetArn) await sendTo(fn.def.deadLetterTargetArn, JSON.stringify(event));
-    const onFailure = (cfg?.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure?.Destination;
-    if (onFailure) {
-      await sendTo(onFailure, JSON.stringify({
-        version: '1.0',
-        timestamp: new Date().toISOString(),
-        requestContext: { requestId, functionArn: `${fn.functionArn}:$LATEST`, condition: 'RetriesExhausted', approximateInvokeCount: retries + 1 },
-        requestPayload: event,
-        responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-        responsePayload: { errorType: last.errorType, errorMessage: last.message },
-      }));
-    }
-    return false;
-  }
-
   async function fire(plan: typeof plans[number]): Promise<void> {
     const st = (stats[plan.logicalId] ??= { fired: 0, failed: 0 });
     st.fired++;
@@ -209,15 +169,15 @@ export function startSchedules(
         : t.input ?? {};
       try {
         if (t.arn.split(':')[2] === 'sqs') {
-          await sendTo(t.arn, typeof event === 'string' ? event : JSON.stringify(event));
-        } else if (!(await invokeAsync(fnByArn(t.arn)!, event, plan.logicalId))) {
+          await invoker.sendTo(t.arn, typeof event === 'string' ? event : JSON.stringify(event));
+        } else if (!(await invoker.invoke(fnByArn(t.arn)!, event, plan.logicalId))) {
           st.failed++;
         }
       } catch (e) {
         st.failed++;
         opts.log(`${plan.logicalId}: target ${t.id} could not be delivered: ${(e as Error).message}`);
         if (t.deadLetterArn) {
-          await sendTo(t.deadLetterArn, typeof event === 'string' ? event : JSON.stringify(event))
+          await invoker.sendTo(t.deadLetterArn, typeof event === 'string' ? event : JSON.stringify(event))
             .catch((err: unknown) => opts.log(`${plan.logicalId}: dead-letter queue ${t.deadLetterArn} failed too: ${(err as Error).message}`));
         }
       }

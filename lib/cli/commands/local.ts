@@ -114,6 +114,14 @@ export function formatSummary(r: LocalRunReport): string {
   for (const [name, f] of Object.entries(r.functions)) {
     lines.push(`function          ${name}: ${f.invocations} invocations, ${f.errors} errors, ${f.timeouts} timeouts, ${f.crashes} crashes, ${f.throttles} throttles, ${f.coldStarts} cold starts, p50 ${fmt(f.durationMs.p50)} ms; log ${f.logFile}`);
   }
+  for (const [name, d] of Object.entries(r.deliveryStreams)) {
+    const proc = d.processorInvocations > 0 ? ` (processor: ${d.processorInvocations} invocations, ${d.dropped} dropped, ${d.processingFailed} failed)` : '';
+    lines.push(`delivery stream   ${name}: ${d.records} records -> ${d.objects} object(s), ${d.bytes} bytes${proc}`);
+  }
+  for (const [name, n] of Object.entries(r.bucketNotifications)) {
+    lines.push(`notifications     ${name}: ${n.objectsSeen} new objects, ${n.events} events, ${n.delivered} delivered, ${n.failed} failed`);
+  }
+  for (const [name, s] of Object.entries(r.schedules)) lines.push(`schedule          ${name}: fired ${s.fired}, failed ${s.failed}, next ${s.nextAt ?? 'never'}`);
   for (const [name, value] of Object.entries(r.outputs)) lines.push(`output            ${name} = ${value}`);
   for (const note of [...r.workload.notes, ...r.resources.notes]) lines.push(`note              ${note}`);
   for (const t of r.traces ?? []) lines.push(...formatTrace(t.query, t.found));

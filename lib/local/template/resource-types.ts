@@ -221,6 +221,18 @@ export const RUN_TYPES: Readonly<Record<string, RunSpec>> = {
       Tags: TAGS,
     },
   },
+  'Custom::S3BucketNotifications': {
+    local: 'run',
+    behaviour: 'bucket notifications emulated by the local environment (new and deleted objects found by listing the bucket); '
+      + 'its provider function only runs during deployment',
+    properties: {
+      ServiceToken: USED,
+      BucketName: USED,
+      NotificationConfiguration: USED,
+      Managed: 'the local bucket has no other notification configuration to keep',
+      SkipDestinationValidation: 'destinations are checked when the notifications start',
+    },
+  },
   'AWS::SNS::Topic': {
     local: 'run',
     behaviour: 'fauxqs topic',
@@ -270,6 +282,7 @@ export const ACCEPTED_TYPES: Readonly<Record<string, AcceptSpec>> = {
   'AWS::Logs::LogGroup': accept('function logs are written to .phoenix/runs/<ts>/logs/<function>.log'),
   'AWS::Logs::MetricFilter': accept('logs are local files; metrics come from the handlers\' EMF lines'),
   'AWS::Logs::SubscriptionFilter': accept('logs are local files'),
+  'AWS::Logs::LogStream': accept('logs are local files'),
   'AWS::CloudWatch::Alarm': accept('no CloudWatch locally; the run summary reports the EMF metrics the alarms watch'),
   'AWS::CloudWatch::CompositeAlarm': accept('no CloudWatch locally'),
   'AWS::CloudWatch::Dashboard': accept('no CloudWatch locally'),
@@ -288,11 +301,12 @@ export const ACCEPTED_TYPES: Readonly<Record<string, AcceptSpec>> = {
 };
 
 /**
- * Custom resource types whose provider function is not run locally; the function named by their ServiceToken is
- * accepted with them (it only runs during deployment).
+ * Custom resource types the local environment handles without their provider function (accepted ones, and
+ * Custom::S3BucketNotifications, which it emulates itself): the function named by their ServiceToken only runs during
+ * deployment and is accepted with them.
  */
-export function isAcceptedCustomResource(type: string): boolean {
-  return type.startsWith('Custom::') && Object.prototype.hasOwnProperty.call(ACCEPTED_TYPES, type);
+export function isLocallyHandledCustomResource(type: string): boolean {
+  return type.startsWith('Custom::') && (Object.prototype.hasOwnProperty.call(ACCEPTED_TYPES, type) || Object.prototype.hasOwnProperty.call(RUN_TYPES, type));
 }
 
 export function typeSpec(type: string): TypeSpec | undefined {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AssemblyError, UnsupportedTemplateError } from './errors';
 import { evaluateCondition, referencedIds, resolveValue, type ResolveContext, type Where } from './intrinsics';
-import { isAcceptedCustomResource, typeSpec, type RunSpec } from './resource-types';
+import { isLocallyHandledCustomResource, typeSpec, type RunSpec } from './resource-types';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type CfnResource, type CfnTemplate } from './types';
 
 /** Endpoints the local names and URLs point at. */
@@ -111,22 +111,21 @@ export class LocalStack implements ResolveContext {
     this.resources = resources;
   }
 
-  /** Functions that are only the ServiceToken of accepted custom resources (logical id -> custom type). */
+  /**
+   * Functions that are only the ServiceToken (provider) of custom resources the local environment handles itself
+   * (logical id -> custom type). A function that anything with local behaviour refers to otherwise is not only a provider.
+   */
   private customResourceProviders(template: CfnTemplate): Map<string, string> {
     const providers = new Map<string, string>();
     const usedElsewhere = new Set<string>();
     for (const [, r] of Object.entries(template.Resources ?? {})) {
-      const token = r.Properties?.ServiceToken;
-      const ids = referencedIds(token, template);
-      if (isAcceptedCustomResource(r.Type)) {
-        for (const id of ids) providers.set(id, r.Type);
+      const { ServiceToken: token, ...rest } = r.Properties ?? {};
+      if (isLocallyHandledCustomResource(r.Type)) {
+        for (const id of referencedIds(token, template)) providers.set(id, r.Type);
+        if (typeSpec(r.Type)?.local === 'run') for (const id of referencedIds(rest, template)) usedElsewhere.add(id);
+        continue;
       }
-    }
-    // A function that something else with local behaviour refers to (a mapping, a schedule) is not only a provider.
-    for (const [, r] of Object.entries(template.Resources ?? {})) {
-      if (isAcceptedCustomResource(r.Type)) continue;
-      const spec = typeSpec(r.Type);
-      if (spec?.local !== 'run') continue;
+      if (typeSpec(r.Type)?.local !== 'run') continue;
       for (const id of referencedIds(r.Properties, template)) usedElsewhere.add(id);
     }
     for (const id of usedElsewhere) providers.delete(id);

@@ -6,6 +6,7 @@ import { REPO, tempDir } from './support';
 import { main } from '../../../lib/cli';
 import { recordId } from '../../../lib/core';
 import { account, ProducedLog } from '../../../lib/local/accounting';
+import { AsyncInvoker } from '../../../lib/local/async-invoke';
 import type { LocalClients } from '../../../lib/local/clients';
 import { evaluatePrefix } from '../../../lib/local/firehose';
 import type { LocalFunction } from '../../../lib/local/functions';
@@ -214,7 +215,9 @@ describe('schedules and delivery streams', () => {
       invokeConfigs: [{ logicalId: 'Cfg', props: { FunctionName: 'f', MaximumRetryAttempts: 1 } }],
     } as unknown as ProvisionedStack;
     const logs: string[] = [];
-    const s = startSchedules(provisioned, [fn], clients, { log: (l) => logs.push(l), queueUrlForArn: (arn) => `http://127.0.0.1:1/000000000000/${arn.split(':')[5]}` });
+    const queueUrlForArn = (arn: string): string => `http://127.0.0.1:1/000000000000/${arn.split(':')[5]}`;
+    const invoker = new AsyncInvoker(provisioned, clients, { log: (l) => logs.push(l), queueUrlForArn, retryDelayMs: 10 });
+    const s = startSchedules(provisioned, [fn], invoker, { log: (l) => logs.push(l), queueUrlForArn });
     for (let i = 0; i < 100 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     await s.stop();
     expect(events).toEqual([{ job: 'compact' }, { job: 'compact' }]);
