@@ -5,7 +5,12 @@ import type { IDlqWithReplay } from './dlq-with-replay';
 import { IngestSink } from './ingest-sink';
 import { IngestStage, type IngestStageOptions } from './ingest-stage';
 import { Phoenix, PhoenixMode } from './phoenix';
+import type { IMonitorablePipeline, IMonitorableStage } from './monitoring/pipeline';
 import { checkName } from './private/validate';
+import { QualityProfiler, type QualityProfilerOptions } from './quality-profiler';
+import { FailureNormalizer } from './replay/failure-normalizer';
+import { RawArchive } from './replay/raw-archive';
+import { ReplayFunction } from './replay/replay-function';
 
 
 /**
@@ -42,6 +47,30 @@ export interface DataPipelineProps {
   readonly sink?: IngestSink;
 
   /**
+   * Keep a raw archive of the ingest stream (Firehose to an encrypted, date-partitioned S3 bucket, kept in
+   * PhoenixMode.PRODUCTION): the source of truth the sinks are rebuilt from by `phoenix replay --from archive`.
+   *
+   * @default true
+   */
+  readonly archive?: boolean;
+
+  /**
+   * Deploy the in-cloud replay function (replays dead letters, and the archive when there is one, without local
+   * credentials to the stream).
+   *
+   * @default true
+   */
+  readonly replayFunction?: boolean;
+
+  /**
+   * Data-quality profiling of the ingest stream: a {@link QualityProfiler} with these rules and options. The
+   * profiler's schema defaults to the ingest stage's, its alarm topic to `alarmTopic`.
+   *
+   * @default - no profiler
+   */
+  readonly quality?: QualityProfilerOptions;
+
+  /**
    * What `cdk destroy` leaves behind: the removal policy of every stateful resource the pipeline and its
    * children create (stream, dead-letter queue and buckets, log groups, the created sink, and the archive,
    * profile history and keys of the stages attached to it). A `removalPolicy` set on a resource's own props wins.
@@ -71,10 +100,13 @@ export interface DataPipelineProps {
 
 /**
  * A Phoenix data pipeline: an {@link IngestStage} (stream, processor, dead letters with replay) writing to a sink,
- * plus stack outputs for tooling (the `phoenix` CLI reads them): `StreamName`, `StreamArn`, `ProcessorName`,
- * `DlqUrl`, `DlqOverflowBucket`, `SinkKind`, `SinkTarget`.
+ * a {@link FailureNormalizer} (failed batches become dead letters like failed records), by default a
+ * {@link RawArchive} of the stream and an in-cloud {@link ReplayFunction}, and with `quality` a
+ * {@link QualityProfiler}; plus stack outputs for tooling (the `phoenix` CLI reads them): `StreamName`, `StreamArn`,
+ * `ProcessorName`, `DlqUrl`, `DlqOverflowBucket`, `SinkKind`, `SinkTarget`, `ArchiveBucket`, `ArchivePrefix`,
+ * `ReplayFunctionName`, `ProfileHistoryBucket` (each when the resource exists).
  *
- * Later stages (archive, profiler, monitor) attach here, each as a child construct reading `ingest`.
+ * The pipeline is an {@link IMonitorablePipeline}: pass it to a {@link CorrelatedMonitor} or a {@link SyntheticCanary}.
  *
  * @example
  * const pipeline = new DataPipeline(this, 'Clickstream', {
@@ -82,8 +114,9 @@ export interface DataPipelineProps {
  *   ingest: { schema: clickSchema, keyFields: ['userId', 'sessionId', 'seq'] },
  * });
  * pipeline.ingest.grantWrite(producer);
+ * new CorrelatedMonitor(this, 'Monitor', { pipeline });
  */
-export class DataPipeline extends Construct {
+export class DataPipeline extends Construct implements IMonitorablePipeline {
   /** Pipeline name. */
   public readonly pipelineName: string;
   /** The ingest stage. */
@@ -96,6 +129,20 @@ export class DataPipeline extends Construct {
   public readonly alarmTopic?: sns.ITopic;
   /** The Phoenix mode in effect for the pipeline's resources. */
   public readonly phoenixMode: PhoenixMode;
+  /** The stages in flow order (for CorrelatedMonitor and SyntheticCanary). */
+  public readonly stages: IMonitorableStage[];
+  /**
+   * Turns the event source mapping's on-failure captures into DLQ messages (one format for every failure). Created
+   * when the pipeline creates its dead letters; undefined with `ingest.deadLetters` (the owner of shared dead letters
+   * adds the normalizer: S3 allows one notification per prefix of the overflow bucket).
+   */
+  public readonly failureNormalizer?: FailureNormalizer;
+  /** The raw archive, unless `archive: false`. */
+  public readonly archive?: RawArchive;
+  /** The in-cloud replay function, unless `replayFunction: false`. */
+  public readonly replay?: ReplayFunction;
+  /** The data-quality profiler, when `quality` is given. */
+  public readonly profiler?: QualityProfiler;
 
   constructor(scope: Construct, id: string, props: DataPipelineProps) {
     super(scope, id);
@@ -122,10 +169,46 @@ export class DataPipeline extends Construct {
       sink: this.sink,
     });
     this.deadLetters = this.ingest.deadLetters;
+    this.stages = [this.ingest];
 
-    // Extension point: archive, profiler and monitor stages are added here as children ('Archive', 'Profiler',
-    // 'Monitor'), consuming this.ingest (stream, metrics, dead letters). Their stateful resources take their
-    // removal policy from Phoenix.removalPolicyFor(child, StatefulKind.ARCHIVE | PROFILE_HISTORY | KEY | LOGS).
+    // One DLQ format for every failure: the event source mapping's S3 on-failure objects become DLQ v1 messages.
+    // Only for dead letters of its own: S3 rejects two notifications on one prefix, so dead letters shared by several
+    // pipelines get their normalizer from their owner.
+    if (!ingest.deadLetters) {
+      this.failureNormalizer = new FailureNormalizer(this, 'FailureNormalizer', {
+        deadLetters: this.deadLetters,
+        stream: this.ingest.stream,
+        pipelineName: props.pipelineName,
+        stageName: this.ingest.stageName,
+        keyFields: this.ingest.keyFields,
+      });
+    }
+    if (props.archive ?? true) {
+      this.archive = new RawArchive(this, 'Archive', { stream: this.ingest.stream, pipelineName: props.pipelineName });
+    }
+    if (props.replayFunction ?? true) {
+      this.replay = new ReplayFunction(this, 'Replay', {
+        streams: [this.ingest.stream],
+        deadLetters: this.deadLetters,
+        archiveBucket: this.archive?.bucket,
+        archivePrefix: this.archive?.prefix,
+      });
+      this.output('ReplayFunctionName', this.replay.lambdaFunction.functionName, 'In-cloud replay function (event: the phoenix replay filter)');
+    }
+    if (props.quality) {
+      this.profiler = new QualityProfiler(this, 'Profiler', {
+        ...props.quality,
+        stream: this.ingest.stream,
+        pipelineName: props.pipelineName,
+        schema: props.quality.schema ?? ingest.schema,
+        alarmTopic: props.quality.alarmTopic ?? props.alarmTopic,
+      });
+      this.output('ProfileHistoryBucket', this.profiler.historyBucket.bucketName, 'Bucket of data-quality profiles and rule results (profiles/<window>/)');
+    }
+
+    // Extension point: a monitor (CorrelatedMonitor, SyntheticCanary) takes this pipeline as IMonitorablePipeline;
+    // further stages are appended to `stages`. Stateful children take their removal policy from
+    // Phoenix.removalPolicyFor(child, StatefulKind.ARCHIVE | PROFILE_HISTORY | KEY | LOGS).
 
     this.output('StreamName', this.ingest.stream.streamName, 'Kinesis stream producers write to');
     this.output('StreamArn', this.ingest.stream.streamArn, 'ARN of the Kinesis stream producers write to');

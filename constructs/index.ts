@@ -6,3 +6,4 @@ export * from './quality-rules';
 export * from './monitoring';
 export * from './phoenix';
 export * from './replay';
+export * from './quality-profiler';

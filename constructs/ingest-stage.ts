@@ -14,6 +14,7 @@ import { IngestSink, type IngestSinkConfig } from './ingest-sink';
 import { Phoenix, StatefulKind } from './phoenix';
 import { handlerAssetCode, ingestCodeWithSchema } from './private/asset';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
+import type { IMonitorableStage } from './monitoring/pipeline';
 import { checkFieldPath, checkKeyFields, checkSchema } from './private/schema';
 import { checkMillis, checkName, checkRange, checkSeconds } from './private/validate';
 
@@ -331,7 +332,7 @@ export interface IngestStageProps extends IngestStageOptions {
  * });
  * stage.grantWrite(producerRole);
  */
-export class IngestStage extends Construct {
+export class IngestStage extends Construct implements IMonitorableStage {
   /** The stream the stage consumes. */
   public readonly stream: kinesis.IStream;
   /** The processor function. */
@@ -352,6 +353,8 @@ export class IngestStage extends Construct {
   public readonly pipelineName: string;
   /** Stage name (`Stage` metric dimension). */
   public readonly stageName: string;
+  /** Natural-key fields record ids are derived from (`[]` = the whole canonical payload). */
+  public readonly keyFields: string[];
 
   constructor(scope: Construct, id: string, props: IngestStageProps) {
     super(scope, id);
@@ -379,6 +382,7 @@ export class IngestStage extends Construct {
       : Duration.millis(Math.min(10_000, Math.floor(timeout.toMilliseconds() / 2))));
     const logLevel = props.logLevel ?? 'INFO';
     const keyFields = props.keyFields ?? [];
+    this.keyFields = [...keyFields];
 
     checkRange(OWNER, 'batchSize', batchSize, 1, 10_000);
     checkSeconds(OWNER, 'maxBatchingWindow', maxBatchingWindow, 0, 300);

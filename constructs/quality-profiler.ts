@@ -600,18 +600,22 @@ export class QualityProfiler extends Construct {
   }
 
   private createTopic(): sns.ITopic {
+    // The topic and its key hold notifications in flight only.
+    const removalPolicy = Phoenix.removalPolicyFor(this, StatefulKind.KEY);
     const key = new kms.Key(this, 'AlarmTopicKey', {
       description: `Encrypts the quality alarm topic of pipeline ${this.pipelineName}`,
       enableKeyRotation: true,
-      removalPolicy: Phoenix.removalPolicyFor(this, StatefulKind.KEY),
+      removalPolicy,
     });
     // CloudWatch publishes alarm notifications to the encrypted topic: it must be able to use the key.
     key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    return new sns.Topic(this, 'AlarmTopic', {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: `Phoenix pipeline ${this.pipelineName} data quality`,
       masterKey: key,
       enforceSSL: true,
     });
+    topic.applyRemovalPolicy(removalPolicy);
+    return topic;
   }
 
   /** Acknowledges the policy-validation findings inherent to the design, each with its cause. */

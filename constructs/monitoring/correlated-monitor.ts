@@ -1,4 +1,4 @@
-import { Duration, Lazy, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -41,7 +41,8 @@ export interface CorrelatedMonitorProps {
   /**
    * Name of the dashboard. Unique per account and region; 1-255 characters of `[A-Za-z0-9_-]`.
    *
-   * @default - `Phoenix-<pipelineName>`
+   * @default - `Phoenix-<stackName>-<pipelineName>`: unique when copies of a pipeline (dev, test, per developer)
+   * are deployed as stacks of different names in one account and region
    */
   readonly dashboardName?: string;
 
@@ -155,7 +156,7 @@ export interface CorrelatedMonitorProps {
   readonly canary?: SyntheticCanaryOptions;
 
   /**
-   * Removal policy of the created alarm topic's key. A deleted key is first scheduled for deletion (7-30 days).
+   * Removal policy of the created alarm topic and its key. A deleted key is first scheduled for deletion (7-30 days).
    *
    * @default - `Phoenix.removalPolicyFor(scope, StatefulKind.KEY)`: RemovalPolicy.DESTROY in both Phoenix modes
    * (the key only protects notifications in flight)
@@ -285,7 +286,7 @@ export class CorrelatedMonitor extends Construct {
     const dlqDepth = props.dlqDepthAlarmThreshold ?? 1;
     const dlqAge = props.dlqOldestMessageAgeAlarmThreshold ?? Duration.days(1);
     const retryLoopAttempts = props.retryLoopAttempts ?? 3;
-    const dashboardName = props.dashboardName ?? `Phoenix-${this.pipelineName}`;
+    const dashboardName = props.dashboardName ?? defaultDashboardName(Stack.of(this).stackName, this.pipelineName);
     const alertEmails = props.alertEmails ?? [];
     this.notifyEveryAlarm = props.notifyEveryAlarm ?? false;
 
@@ -482,11 +483,14 @@ export class CorrelatedMonitor extends Construct {
     });
     // CloudWatch publishes alarm notifications to the encrypted topic: it must be able to use the key.
     key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    return new sns.Topic(this, 'AlarmTopic', {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: `Phoenix pipeline ${this.pipelineName} alarms`,
       masterKey: key,
       enforceSSL: true,
     });
+    // The topic holds notifications in flight only, like its key: it goes (or stays) with it.
+    topic.applyRemovalPolicy(keyRemovalPolicy);
+    return topic;
   }
 
   private addQuery(id: string, name: string, queryString: string, logGroups: logs.ILogGroup[]): void {
@@ -703,4 +707,12 @@ export class CorrelatedMonitor extends Construct {
       }),
     );
   }
+}
+
+/**
+ * `Phoenix-<stackName>-<pipelineName>`: dashboard names are unique per account and region, and so are stack names,
+ * so copies of one pipeline in stacks of different names get different dashboards.
+ */
+function defaultDashboardName(stackName: string, pipelineName: string): string {
+  return `Phoenix-${stackName}-${pipelineName}`.slice(0, 255);
 }

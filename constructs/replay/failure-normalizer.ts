@@ -1,7 +1,8 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -9,6 +10,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { REPLAY_ASSET_DIR, toolFunction } from './function';
 import { ENV } from '../contract';
 import { DlqWithReplay, type IDlqWithReplay } from '../dlq-with-replay';
+import { Phoenix, StatefulKind } from '../phoenix';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
 import { checkName } from '../private/validate';
 
@@ -39,6 +41,20 @@ export interface FailureNormalizerProps {
    * @default - no ids: the messages have `id: null`, and the replay lets the stage compute them
    */
   readonly keyFields?: string[];
+
+  /**
+   * Removal policy of the `failedEvents` queue (S3 events the function could not process).
+   *
+   * @default - `Phoenix.removalPolicyFor(this, StatefulKind.DEAD_LETTERS)`: RemovalPolicy.DESTROY in both Phoenix modes
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Removal policy of the function's log group.
+   *
+   * @default - `Phoenix.removalPolicyFor(this, StatefulKind.LOGS)`: RemovalPolicy.DESTROY in both Phoenix modes
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 const OWNER = 'FailureNormalizer';
@@ -64,6 +80,8 @@ export class FailureNormalizer extends Construct {
   public readonly lambdaFunction: lambda.IFunction;
   /** Queue of S3 events the function failed to process (after Lambda's retries). */
   public readonly failedEvents: sqs.IQueue;
+  /** The function's log group. */
+  public readonly logGroup: logs.ILogGroup;
 
   constructor(scope: Construct, id: string, props: FailureNormalizerProps) {
     super(scope, id);
@@ -76,6 +94,7 @@ export class FailureNormalizer extends Construct {
       encryption: sqs.QueueEncryption.KMS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      removalPolicy: props.removalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.DEAD_LETTERS),
     });
     this.failedEvents = failed;
     acknowledge(failed,
@@ -92,7 +111,7 @@ export class FailureNormalizer extends Construct {
     };
     if (props.keyFields !== undefined) environment[ENV.keyFields] = JSON.stringify(props.keyFields);
 
-    const { fn, role } = toolFunction(this, 'Function', {
+    const { fn, role, logGroup } = toolFunction(this, 'Function', {
       owner: OWNER,
       asset: REPLAY_ASSET_DIR.failureNormalizer,
       handler: 'index.handler',
@@ -101,8 +120,10 @@ export class FailureNormalizer extends Construct {
       memorySize: 512,
       environment,
       deadLetterQueue: failed,
+      logRemovalPolicy: props.logRemovalPolicy,
     });
     this.lambdaFunction = fn;
+    this.logGroup = logGroup;
 
     // Writes DLQ messages (and oversize payloads under dlq/); reads on-failure objects; reads the stream back.
     dl.grantSend(fn);

@@ -1,11 +1,12 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { Phoenix, StatefulKind } from '../phoenix';
 import { handlerAssetCode } from '../private/asset';
 import { acknowledge } from '../private/nag';
 
@@ -25,6 +26,8 @@ export interface ToolFunctionOptions {
   readonly environment: Record<string, string>;
   readonly logRetention?: logs.RetentionDays;
   readonly logEncryptionKey?: kms.IKey;
+  /** Removal policy of the log group; default `Phoenix.removalPolicyFor(scope, StatefulKind.LOGS)`. */
+  readonly logRemovalPolicy?: RemovalPolicy;
   readonly reservedConcurrentExecutions?: number;
   /** Why the function needs no asynchronous-invocation DLQ (when it has none). */
   readonly noDlqReason?: string;
@@ -32,14 +35,15 @@ export interface ToolFunctionOptions {
 }
 
 /**
- * A function of the replay tooling: its own role (no managed policy; logs granted on its own log group), a retained
- * log group, X-Ray tracing, arm64 Node.js 22, and the acknowledgements of the findings inherent to such a function.
+ * A function of the replay tooling: its own role (no managed policy; logs granted on its own log group), its own
+ * log group (removal policy from the Phoenix mode unless given), X-Ray tracing, arm64 Node.js 22, and the
+ * acknowledgements of the findings inherent to such a function.
  */
 export function toolFunction(scope: Construct, id: string, o: ToolFunctionOptions): { fn: lambda.Function; role: iam.Role; logGroup: logs.LogGroup } {
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
     retention: o.logRetention ?? logs.RetentionDays.THREE_MONTHS,
     encryptionKey: o.logEncryptionKey,
-    removalPolicy: RemovalPolicy.RETAIN,
+    removalPolicy: o.logRemovalPolicy ?? Phoenix.removalPolicyFor(scope, StatefulKind.LOGS),
   });
   const role = new iam.Role(scope, `${id}Role`, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

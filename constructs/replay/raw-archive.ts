@@ -1,12 +1,14 @@
-import { CfnOutput, Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import { CfnOutput, Duration, type RemovalPolicy, Size } from 'aws-cdk-lib';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { REPLAY_ASSET_DIR, toolFunction } from './function';
+import { Phoenix, StatefulKind } from '../phoenix';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
 import { checkSeconds } from '../private/validate';
 
@@ -33,12 +35,21 @@ export interface RawArchiveProps {
   readonly prefix?: string;
 
   /**
-   * Removal policy of the archive bucket. The archive is what a Phoenix rebuild replays from: keep it.
-   * With `RemovalPolicy.DESTROY` the bucket is emptied on deletion (`autoDeleteObjects`).
+   * Removal policy of the archive bucket and, when created, its access-log bucket. The archive is what a Phoenix
+   * rebuild replays from: keep it in production. With `RemovalPolicy.DESTROY` the buckets are emptied on deletion
+   * (`autoDeleteObjects`).
    *
-   * @default RemovalPolicy.RETAIN
+   * @default - `Phoenix.removalPolicyFor(this, StatefulKind.ARCHIVE)`: RemovalPolicy.RETAIN in PhoenixMode.PRODUCTION
+   * (the default mode), RemovalPolicy.DESTROY in PhoenixMode.EPHEMERAL
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Removal policy of the log groups (the framer function's, and the delivery stream's error log group).
+   *
+   * @default - `Phoenix.removalPolicyFor(this, StatefulKind.LOGS)`: RemovalPolicy.DESTROY in both Phoenix modes
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
 
   /**
    * Customer managed KMS key for the archive bucket.
@@ -73,7 +84,7 @@ const OWNER = 'RawArchive';
 
 /**
  * The raw archive: every record of a stream, as put by producers, kept in an encrypted, versioned, private S3 bucket
- * that survives Phoenix rebuilds (retained by default), so that a rebuilt pipeline can be refilled with
+ * that survives Phoenix rebuilds (retained in PhoenixMode.PRODUCTION, the default), so that a rebuilt pipeline can be refilled with
  * `phoenix replay --from archive`.
  *
  * A Firehose delivery stream reads the stream (KinesisStreamAsSource), frames each record with a small Lambda
@@ -110,8 +121,9 @@ export class RawArchive extends Construct {
     this.prefix = prefix;
     const interval = props.bufferingInterval ?? Duration.seconds(60);
     checkSeconds(OWNER, 'bufferingInterval', interval, 0, 900);
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
+    const removalPolicy = props.removalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.ARCHIVE);
+    const autoDeleteObjects = Phoenix.autoDeleteObjects(removalPolicy);
+    const logRemovalPolicy = props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS);
     const lifecycleRules: s3.LifecycleRule[] = [
       { noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(7) },
     ];
@@ -165,9 +177,16 @@ export class RawArchive extends Construct {
       timeout: Duration.minutes(1),
       memorySize: 256,
       environment: {},
+      logRemovalPolicy,
       noDlqReason: 'Firehose invokes the processor synchronously and retries it; records it cannot process go to the delivery stream\'s error prefix, so an asynchronous-invocation DLQ would never receive anything.',
     });
     this.framer = fn;
+
+    // Delivery errors are logged to a log group of the archive's own (the L2's default one would be retained).
+    const errorLogs = new logs.LogGroup(this, 'DeliveryErrors', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: logRemovalPolicy });
+    acknowledge(errorLogs,
+      'Firehose\'s delivery-error log group is encrypted by CloudWatch Logs with service-managed keys.',
+      'NIST.800.53.R5-CloudWatchLogGroupEncrypted', 'HIPAA.Security-CloudWatchLogGroupEncrypted', 'PCI.DSS.321-CloudWatchLogGroupEncrypted');
 
     this.deliveryStream = new firehose.DeliveryStream(this, 'DeliveryStream', {
       source: new firehose.KinesisStreamSource(props.stream),
@@ -175,12 +194,17 @@ export class RawArchive extends Construct {
         dataOutputPrefix: `${prefix}!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/`,
         errorOutputPrefix: 'errors/!{firehose:error-output-type}/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/',
         compression: firehose.Compression.GZIP,
+        loggingConfig: new firehose.EnableLogging(errorLogs),
         bufferingInterval: interval,
         bufferingSize: Size.mebibytes(64),
         processors: [new firehose.LambdaFunctionProcessor(fn, { bufferInterval: Duration.seconds(60), bufferSize: Size.mebibytes(1), retries: 3 })],
       }),
     });
-    // Firehose's roles (service role, S3 destination role) and its error log group are created by the L2.
+    // Firehose buffers records in flight only (the stream still holds them): a stream's removal policy.
+    this.deliveryStream.applyRemovalPolicy(Phoenix.removalPolicyFor(this, StatefulKind.STREAM));
+    // The L2 adds its log stream to the error log group (a LogStream is retained by default): same policy as the group.
+    errorLogs.node.findAll().filter((c): c is logs.LogStream => c instanceof logs.LogStream).forEach((c) => c.applyRemovalPolicy(logRemovalPolicy));
+    // Firehose's roles (service role, S3 destination role) are created by the L2.
     acknowledge(this.deliveryStream,
       'The delivery stream\'s roles are created for it only; CDK attaches their per-resource grants as AWS::IAM::Policy resources of those roles.',
       'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
@@ -194,9 +218,6 @@ export class RawArchive extends Construct {
     acknowledge(this.deliveryStream,
       'A delivery stream whose source is a Kinesis stream cannot have Firehose server-side encryption (it applies to Direct PUT only): records are encrypted by the source stream and the archive bucket (SSE-KMS).',
       'AwsSolutions-KDF1');
-    acknowledge(this.deliveryStream,
-      'Firehose\'s delivery-error log group is encrypted by CloudWatch Logs with service-managed keys.',
-      'NIST.800.53.R5-CloudWatchLogGroupEncrypted', 'HIPAA.Security-CloudWatchLogGroupEncrypted', 'PCI.DSS.321-CloudWatchLogGroupEncrypted');
 
     const what = props.pipelineName ? ` (pipeline ${props.pipelineName})` : '';
     new CfnOutput(this, 'ArchiveBucket', { value: bucket.bucketName, description: `Raw archive bucket${what}` });

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -70,6 +70,13 @@ export interface ReplayFunctionProps {
    * @default logs.RetentionDays.THREE_MONTHS
    */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Removal policy of the function's log group.
+   *
+   * @default - `Phoenix.removalPolicyFor(this, StatefulKind.LOGS)`: RemovalPolicy.DESTROY in both Phoenix modes
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 const OWNER = 'ReplayFunction';
@@ -87,6 +94,8 @@ const OWNER = 'ReplayFunction';
 export class ReplayFunction extends Construct {
   /** The replay function. */
   public readonly lambdaFunction: lambda.IFunction;
+  /** The function's log group (each replay's summary is logged there). */
+  public readonly logGroup: logs.ILogGroup;
 
   constructor(scope: Construct, id: string, props: ReplayFunctionProps) {
     super(scope, id);
@@ -106,7 +115,7 @@ export class ReplayFunction extends Construct {
     }
     if (props.archiveTargetStream) environment.PHX_REPLAY_TARGET_STREAM = props.archiveTargetStream.streamArn;
 
-    const { fn, role } = toolFunction(this, 'Function', {
+    const { fn, role, logGroup } = toolFunction(this, 'Function', {
       owner: OWNER,
       asset: REPLAY_ASSET_DIR.replay,
       handler: 'index.handler',
@@ -115,10 +124,12 @@ export class ReplayFunction extends Construct {
       memorySize: 1024,
       environment,
       logRetention: props.logRetention,
+      logRemovalPolicy: props.logRemovalPolicy,
       reservedConcurrentExecutions: 1,
       noDlqReason: 'The function is invoked synchronously by an operator, who gets the result or the error; it keeps no state between invocations, so an asynchronous-invocation DLQ would never receive anything.',
     });
     this.lambdaFunction = fn;
+    this.logGroup = logGroup;
 
     const wildcards: string[] = [];
     if (props.deadLetters) {

@@ -1,11 +1,32 @@
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { DataPipeline, DlqWithReplay, IngestSink, type DataPipelineProps } from '../../constructs';
+import {
+  CorrelatedMonitor, DataPipeline, DlqWithReplay, FailureNormalizer, IngestSink, QualityProfiler, QualityRuleKind, RawArchive, ReplayFunction,
+  type DataPipelineProps,
+} from '../../constructs';
 import { ENV } from '../../constructs/contract';
-import { handlerEnv, testStack } from '../support/stacks';
+import { handlerEnv, testStack, type FunctionEnv } from '../support/stacks';
+
+const SCHEMA = {
+  type: 'object',
+  required: ['orderId'],
+  properties: { orderId: { type: 'string' }, amount: { type: 'number' }, status: { type: 'string' } },
+};
+const QUALITY = {
+  rules: [
+    { name: 'volume', kind: QualityRuleKind.VOLUME },
+    { name: 'orderId', kind: QualityRuleKind.COMPLETENESS, column: 'orderId' },
+  ],
+};
+/** The replay function: the only one whose environment names a replay rate. */
+const REPLAY = (env: FunctionEnv) => env.PHX_REPLAY_RATE !== undefined;
+/** The failure normalizer: a stage, but no sink (the ingest processor has both). */
+const NORMALIZER = (env: FunctionEnv) => env[ENV.stage] !== undefined && env[ENV.sinkKind] === undefined;
+/** Outputs of a template by output id prefix (`Orders<name>`, `OrdersArchive<name>`). */
+const outputOf = (t: Template, prefix: string) => Object.entries(t.findOutputs('*')).filter(([id]) => id.startsWith(prefix)).map(([, o]) => o);
 
 function pipeline(props: Partial<DataPipelineProps> = {}) {
   const stack = testStack();
@@ -35,7 +56,7 @@ describe('DataPipeline', () => {
     new DataPipeline(stack, 'Orders', { pipelineName: 'orders', sink: IngestSink.s3(s3.Bucket.fromBucketName(stack, 'Lake', 'orders-lake'), 'in/') });
     expect(handlerEnv(Template.fromStack(stack))).toMatchObject({ [ENV.sinkKind]: 's3', [ENV.sinkTarget]: 'orders-lake/in/' });
   });
-  it('outputs stream, processor, dead letters and sink for tooling, without export names', () => {
+  it('outputs stream, processor, dead letters, sink, archive, replay function and profile history for tooling, without export names', () => {
     const { t } = pipeline();
     const outputs = t.findOutputs('*');
     const byPrefix = (prefix: string) => Object.entries(outputs).find(([id]) => id.startsWith(`Orders${prefix}`))?.[1];
@@ -46,12 +67,152 @@ describe('DataPipeline', () => {
     expect(byPrefix('DlqOverflowBucket')?.Value).toEqual({ Ref: expect.stringMatching(/^OrdersIngestDeadLettersOverflow/) });
     expect(byPrefix('SinkKind')?.Value).toBe('dynamodb');
     expect(byPrefix('SinkTarget')?.Value).toEqual({ Ref: expect.stringMatching(/^OrdersIngestSinkTable/) });
+    expect(byPrefix('ArchiveArchiveBucket')?.Value).toEqual({ Ref: expect.stringMatching(/^OrdersArchiveBucket/) });
+    expect(byPrefix('ArchiveArchivePrefix')?.Value).toBe('raw/');
+    expect(byPrefix('ReplayFunctionName')?.Value).toEqual({ Ref: expect.stringMatching(/^OrdersReplayFunction/) });
+    expect(byPrefix('ProfileHistoryBucket')).toBeUndefined();
     for (const output of Object.values(outputs)) {
       expect(output.Export).toBeUndefined();
       // the tools (lib/replay/targets.ts) group outputs by this suffix
       expect(output.Description).toMatch(/ \(pipeline orders\)$/);
     }
   });
+  it('outputs the profile history bucket with quality', () => {
+    const { t } = pipeline({ quality: QUALITY });
+    const [history] = outputOf(t, 'OrdersProfileHistoryBucket');
+    expect(history.Value).toEqual({ Ref: expect.stringMatching(/^OrdersProfilerHistory/) });
+    expect(history.Description).toMatch(/ \(pipeline orders\)$/);
+  });
+
+  it('archive (default true): a raw archive of the ingest stream, replayed by the replay function', () => {
+    const { t, p } = pipeline();
+    expect(p.archive).toBeInstanceOf(RawArchive);
+    expect(p.archive!.node.id).toBe('Archive');
+    t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
+    t.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+      DeliveryStreamType: 'KinesisStreamAsSource',
+      KinesisStreamSourceConfiguration: { KinesisStreamARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OrdersIngestStream'), 'Arn'] } },
+    });
+    expect(handlerEnv(t, REPLAY)).toMatchObject({
+      PHX_REPLAY_ARCHIVE_BUCKET: { Ref: expect.stringMatching(/^OrdersArchiveBucket/) },
+      PHX_REPLAY_ARCHIVE_PREFIX: 'raw/',
+    });
+  });
+
+  it('archive false: no archive, no archive outputs, the replay function replays dead letters only', () => {
+    const { t, p } = pipeline({ archive: false });
+    expect(p.archive).toBeUndefined();
+    t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 0);
+    expect(outputOf(t, 'OrdersArchive')).toEqual([]);
+    const env = handlerEnv(t, REPLAY);
+    expect(env.PHX_REPLAY_ARCHIVE_BUCKET).toBeUndefined();
+    expect(env.PHX_REPLAY_QUEUE_URL).toEqual({ Ref: expect.stringMatching(/^OrdersIngestDeadLettersQueue/) });
+  });
+
+  it('replayFunction (default true): one replay at a time, from the dead letters and the archive, onto the ingest stream', () => {
+    const { t, p } = pipeline();
+    expect(p.replay).toBeInstanceOf(ReplayFunction);
+    expect(handlerEnv(t, REPLAY).PHX_REPLAY_QUEUE_URL).toEqual({ Ref: expect.stringMatching(/^OrdersIngestDeadLettersQueue/) });
+    t.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 1, Environment: { Variables: Match.objectLike({ PHX_REPLAY_RATE: '500' }) } });
+  });
+
+  it('replayFunction false: no replay function and no ReplayFunctionName output', () => {
+    const { t, p } = pipeline({ replayFunction: false });
+    expect(p.replay).toBeUndefined();
+    expect(() => handlerEnv(t, REPLAY)).toThrow(/found 0/);
+    expect(outputOf(t, 'OrdersReplayFunctionName')).toEqual([]);
+  });
+
+  it('archive and replayFunction false: the ingest stage and the failure normalizer only', () => {
+    const { t } = pipeline({ archive: false, replayFunction: false });
+    // the processor and the normalizer (plus CDK's stack-wide helpers: notifications handler, auto-delete provider)
+    expect(Object.keys(t.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('Orders')).sort())
+      .toEqual([expect.stringMatching(/^OrdersFailureNormalizerFunction/), expect.stringMatching(/^OrdersIngestProcessor/)]);
+  });
+
+  it('a failure normalizer turns the on-failure batches of its own dead letters into DLQ messages with the stage ids', () => {
+    const { t, p } = pipeline({ ingest: { keyFields: ['orderId'], stageName: 'raw' } });
+    expect(p.failureNormalizer).toBeInstanceOf(FailureNormalizer);
+    expect(handlerEnv(t, NORMALIZER)).toMatchObject({ [ENV.pipeline]: 'orders', [ENV.stage]: 'raw', [ENV.keyFields]: '["orderId"]' });
+    t.hasResourceProperties('Custom::S3BucketNotifications', {
+      NotificationConfiguration: { LambdaFunctionConfigurations: [Match.objectLike({ Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'aws/lambda/' }] } } })] },
+    });
+  });
+
+  it('no failure normalizer with given dead letters: their owner has it (one S3 notification per prefix)', () => {
+    const stack = testStack();
+    const owner = new DataPipeline(stack, 'Owner', { pipelineName: 'owner' });
+    const shared = new DataPipeline(stack, 'Shared', { pipelineName: 'shared', ingest: { deadLetters: owner.deadLetters } });
+    expect(owner.failureNormalizer).toBeDefined();
+    expect(shared.failureNormalizer).toBeUndefined();
+    const [notifications] = Object.values(Template.fromStack(stack).findResources('Custom::S3BucketNotifications'));
+    expect(notifications.Properties.NotificationConfiguration.LambdaFunctionConfigurations).toHaveLength(1);
+  });
+
+  it('quality: a profiler of the ingest stream with the ingest schema and the pipeline\'s alarm topic', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Topic');
+    const p = new DataPipeline(stack, 'Orders', { pipelineName: 'orders', alarmTopic: topic, ingest: { schema: SCHEMA }, quality: QUALITY });
+    const t = Template.fromStack(stack);
+    expect(p.profiler).toBeInstanceOf(QualityProfiler);
+    expect(p.profiler!.alarmTopic).toBe(topic);
+    expect(p.profiler!.pipelineName).toBe('orders');
+    expect(p.profiler!.rules).toEqual(QUALITY.rules);
+    // the profiler is one more consumer of the ingest stream
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OrdersIngestStream'), 'Arn'] },
+      FunctionName: { Ref: Match.stringLikeRegexp('^OrdersProfiler') },
+      TumblingWindowInSeconds: 300,
+    });
+    // its alarms notify the pipeline's topic: no topic or key of its own
+    for (const id of ['OrdersProfilerFailAlarm', 'OrdersProfilerWarnAlarm']) {
+      const [alarm] = Object.entries(t.findResources('AWS::CloudWatch::Alarm')).filter(([k]) => k.startsWith(id)).map(([, a]) => a);
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Topic/) }]);
+    }
+    t.resourceCountIs('AWS::SNS::Topic', 1);
+    t.resourceCountIs('AWS::KMS::Key', 0);
+  });
+
+  it('quality: rules are checked against the ingest schema (a column it does not declare fails the synth)', () => {
+    const rules = [{ name: 'customer', kind: QualityRuleKind.COMPLETENESS, column: 'customerId' }];
+    expect(() => pipeline({ ingest: { schema: SCHEMA }, quality: { rules } })).toThrow(/QualityProfiler rules are invalid[\s\S]*customerId/);
+    // without a schema on either side, columns are not checked
+    expect(() => pipeline({ quality: { rules } })).not.toThrow();
+  });
+
+  it('quality: its own schema and alarm topic win over the pipeline\'s', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Topic');
+    const own = new sns.Topic(stack, 'QualityTopic');
+    const rules = [{ name: 'customer', kind: QualityRuleKind.COMPLETENESS, column: 'customerId' }];
+    const p = new DataPipeline(stack, 'Orders', {
+      pipelineName: 'orders', alarmTopic: topic, ingest: { schema: SCHEMA },
+      quality: { rules, alarmTopic: own, schema: { type: 'object', properties: { customerId: { type: 'string' } } } },
+    });
+    expect(p.profiler!.alarmTopic).toBe(own);
+  });
+
+  it('no profiler without quality', () => {
+    const { t, p } = pipeline();
+    expect(p.profiler).toBeUndefined();
+    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+  });
+
+  it('is a monitorable pipeline: its stages are the ingest stage, and a monitor takes the pipeline itself', () => {
+    const stack = testStack();
+    const p = new DataPipeline(stack, 'Orders', { pipelineName: 'orders', quality: QUALITY });
+    expect(p.stages).toEqual([p.ingest]);
+    expect(p.ingest.keyFields).toEqual([]);
+    const monitor = new CorrelatedMonitor(stack, 'Monitor', { pipeline: p });
+    p.profiler!.addToMonitor(monitor);
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'IteratorAge',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^OrdersIngestProcessor') } }],
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'QualityFailures', Dimensions: [{ Name: 'Pipeline', Value: 'orders' }] });
+  });
+
   it('has no SinkTarget output with IngestSink.none()', () => {
     const { t } = pipeline({ sink: IngestSink.none() });
     expect(Object.keys(t.findOutputs('*')).some((id) => id.startsWith('OrdersSinkTarget'))).toBe(false);

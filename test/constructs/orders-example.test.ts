@@ -50,10 +50,14 @@ describe('orders example', () => {
     expect(orderEventSchema.required).toEqual(expect.arrayContaining(['orderId', 'version', 'eventTime', 'status', 'items', 'total']));
     expect(orderEventSchema.properties.eventTime).toEqual({ type: 'string', format: 'date-time' });
   });
-  it('PRODUCTION keeps the orders table and nothing else; EPHEMERAL keeps nothing', () => {
+  it('PRODUCTION keeps the orders table and the raw archive (bucket and access logs) and nothing else; EPHEMERAL keeps nothing', () => {
     const retained = (t: Template) => Object.entries(t.toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string }>)
-      .filter(([, r]) => r.DeletionPolicy === 'Retain').map(([, r]) => r.Type);
-    expect(retained(template())).toEqual(['AWS::DynamoDB::Table']);
+      .filter(([, r]) => r.DeletionPolicy === 'Retain').map(([id, r]) => `${r.Type} ${id.replace(/[0-9A-F]{8}$/, '')}`).sort();
+    expect(retained(template())).toEqual([
+      'AWS::DynamoDB::Table OrdersIngestSinkTable',
+      'AWS::S3::Bucket OrdersArchiveAccessLogs',
+      'AWS::S3::Bucket OrdersArchiveBucket',
+    ]);
     expect(retained(template(PhoenixMode.EPHEMERAL))).toEqual([]);
   });
   it('routes the alarms to the encrypted topic', () => {

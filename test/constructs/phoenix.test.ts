@@ -3,8 +3,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import { DataPipeline, DlqWithReplay, IngestSink, IngestStage, Phoenix, PhoenixMode, StatefulKind, type DataPipelineProps } from '../../constructs';
-import { removalPolicyFor } from '../../constructs/phoenix';
+import {
+  CorrelatedMonitor, DataPipeline, DlqWithReplay, DriftDetector, IngestSink, IngestStage, Phoenix, PhoenixMode, QualityRuleKind, RawArchive,
+  StatefulKind, type DataPipelineProps,
+} from '../../constructs';
 import { TEST_ENV } from '../support/stacks';
 
 /**
@@ -21,37 +23,47 @@ const STATEFUL_TYPES = new Set([
 interface Built {
   readonly stack: Stack;
   readonly pipeline: DataPipeline;
-  /** A bucket an attached stage (the archive) creates through the hook, as the archive construct does. */
-  readonly archive: s3.Bucket;
+  /** The pipeline's raw archive (bucket and its access-log bucket: kind ARCHIVE). */
+  readonly archive: RawArchive;
+  readonly monitor?: CorrelatedMonitor;
 }
 
-/** A full pipeline (default DynamoDB sink, created stream and dead letters) plus an archive-like bucket attached to it. */
-function build(props: Partial<DataPipelineProps> = {}, app = new App(), id = 'Orders'): Built {
+/** Rules of the profiler of a full pipeline (columns of no schema: the default ingest stage has none). */
+const QUALITY = { rules: [{ name: 'volume', kind: QualityRuleKind.VOLUME }] };
+
+/**
+ * A full pipeline (default DynamoDB sink, created stream and dead letters, failure normalizer, raw archive, replay
+ * function); with `full`, also a quality profiler, a correlated monitor with its canary, and a drift detector.
+ */
+function build(props: Partial<DataPipelineProps> = {}, app = new App(), id = 'Orders', full = false): Built {
   const stack = new Stack(app, id, { env: TEST_ENV });
-  const pipeline = new DataPipeline(stack, 'Orders', { pipelineName: 'orders', ...props });
-  const archive = attachArchive(pipeline);
-  return { stack, pipeline, archive };
+  const pipeline = new DataPipeline(stack, 'Orders', { pipelineName: 'orders', ...(full ? { quality: QUALITY } : {}), ...props });
+  let monitor: CorrelatedMonitor | undefined;
+  if (full) {
+    monitor = new CorrelatedMonitor(pipeline, 'Monitor', { pipeline });
+    pipeline.profiler!.addToMonitor(monitor);
+    monitor.addAlarm(new DriftDetector(pipeline, 'Drift', { pipelineName: 'orders' }).driftAlarm);
+  }
+  return { stack, pipeline, archive: pipeline.archive!, monitor };
 }
 
-function attachArchive(scope: Construct): s3.Bucket {
-  const removalPolicy = removalPolicyFor(scope, StatefulKind.ARCHIVE);
-  return new s3.Bucket(scope, 'Archive', { removalPolicy, autoDeleteObjects: Phoenix.autoDeleteObjects(removalPolicy) });
-}
+/** Logical ids of the archive's buckets (the archive and its access logs), retained together in PRODUCTION. */
+const archiveIds = (archive: RawArchive) => [logicalId(archive.bucket as s3.Bucket), logicalId(archive.serverAccessLogsBucket as s3.Bucket)];
 
 const logicalId = (c: Construct) => Stack.of(c).getLogicalId(c.node.defaultChild as never);
 
 /**
  * Checks the DeletionPolicy and UpdateReplacePolicy of EVERY stateful resource of the template: `Retain` for the
  * logical ids in `retained`, `Delete` for all others; buckets that are deleted must be emptied by the
- * auto-delete custom resource, retained ones must not be. Returns the number of resources checked.
+ * auto-delete custom resource, retained ones must not be. Returns the logical ids of the resources checked.
  */
-function expectPolicies(stack: Stack, retained: Set<string>): number {
+function expectPolicies(stack: Stack, retained: Set<string>): string[] {
   const template = Template.fromStack(stack).toJSON();
   const resources = template.Resources as Record<string, { Type: string; DeletionPolicy?: string; UpdateReplacePolicy?: string; Properties?: any }>;
   const emptied = new Set(Object.values(resources)
     .filter((r) => r.Type === 'Custom::S3AutoDeleteObjects')
     .map((r) => r.Properties.BucketName.Ref as string));
-  let checked = 0;
+  const checked: string[] = [];
   for (const [id, r] of Object.entries(resources)) {
     if (!STATEFUL_TYPES.has(r.Type) && r.DeletionPolicy === undefined && r.UpdateReplacePolicy === undefined) {
       continue;
@@ -62,7 +74,7 @@ function expectPolicies(stack: Stack, retained: Set<string>): number {
     if (r.Type === 'AWS::S3::Bucket') {
       expect({ id, emptiedOnDelete: emptied.has(id) }).toEqual({ id, emptiedOnDelete: expected === 'Delete' });
     }
-    checked++;
+    checked.push(id);
   }
   for (const id of retained) {
     expect(resources[id], `retained resource ${id} exists`).toBeDefined();
@@ -71,23 +83,43 @@ function expectPolicies(stack: Stack, retained: Set<string>): number {
 }
 
 describe('Phoenix mode: removal policy of every stateful resource', () => {
-  it('EPHEMERAL: every stateful resource is deleted and every bucket emptied (archive included)', () => {
-    const { stack, pipeline } = build({ phoenixMode: PhoenixMode.EPHEMERAL });
+  it('EPHEMERAL: every stateful resource of the whole template is deleted and every bucket emptied (archive included)', () => {
+    const { stack, pipeline, archive, monitor } = build({ phoenixMode: PhoenixMode.EPHEMERAL }, new App(), 'Orders', true);
     expect(pipeline.phoenixMode).toBe(PhoenixMode.EPHEMERAL);
-    // stream, queue, overflow + access-log buckets, log group, table, archive
-    expect(expectPolicies(stack, new Set())).toBeGreaterThanOrEqual(7);
+    const checked = expectPolicies(stack, new Set());
+    // the stages attached to the pipeline are among the checked resources, each through its own removal policy
+    const attached = [
+      ...archiveIds(archive), logicalId(archive.deliveryStream),
+      logicalId(pipeline.failureNormalizer!.failedEvents as Construct), logicalId(pipeline.failureNormalizer!.logGroup as Construct),
+      logicalId(pipeline.replay!.logGroup as Construct),
+      logicalId(pipeline.profiler!.historyBucket as Construct), logicalId(pipeline.profiler!.serverAccessLogsBucket as Construct),
+      logicalId(pipeline.profiler!.logGroup as Construct),
+      logicalId(monitor!.canary!.logGroup as Construct),
+    ];
+    expect(checked).toEqual(expect.arrayContaining(attached));
+    // the alarm topics' keys (monitor, profiler), the drift detector's and the archive's log groups
+    const types = (type: string) => checked.filter((id) => Template.fromStack(stack).toJSON().Resources[id].Type === type);
+    expect(types('AWS::KMS::Key').map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['OrdersMonitorAlarmTopicKey', 'OrdersProfilerAlarmTopicKey']);
+    expect(types('AWS::Logs::LogGroup').length).toBeGreaterThanOrEqual(8);
+    expect(checked.length).toBeGreaterThanOrEqual(20);
   });
 
-  it('PRODUCTION (the default): the archive and the sink table are retained, nothing else', () => {
-    const { stack, pipeline, archive } = build();
+  it('PRODUCTION (the default): the archive (bucket and access logs) and the sink table are retained, nothing else', () => {
+    const { stack, pipeline, archive } = build({}, new App(), 'Orders', true);
     expect(pipeline.phoenixMode).toBe(PhoenixMode.PRODUCTION);
     const table = pipeline.ingest.sinkConfig.table as Construct;
-    expect(expectPolicies(stack, new Set([logicalId(archive), logicalId(table)]))).toBeGreaterThanOrEqual(7);
+    expect(expectPolicies(stack, new Set([...archiveIds(archive), logicalId(table)])).length).toBeGreaterThanOrEqual(20);
   });
 
   it('PRODUCTION with retainSinks false: only the archive is retained', () => {
     const { stack, archive } = build({ phoenixMode: PhoenixMode.PRODUCTION, retainSinks: false });
-    expect(expectPolicies(stack, new Set([logicalId(archive)]))).toBeGreaterThanOrEqual(7);
+    expect(expectPolicies(stack, new Set(archiveIds(archive))).length).toBeGreaterThanOrEqual(7);
+  });
+
+  it('without an archive, PRODUCTION retains the sink only', () => {
+    const { stack, pipeline } = build({ archive: false });
+    expect(pipeline.archive).toBeUndefined();
+    expectPolicies(stack, new Set([logicalId(pipeline.ingest.sinkConfig.table as Construct)]));
   });
 
   it('an explicit removalPolicy on a resource wins over the mode', () => {
@@ -103,13 +135,20 @@ describe('Phoenix mode: removal policy of every stateful resource', () => {
     ]));
   });
 
-  it('a stage outside any pipeline follows the mode configured on its stack', () => {
+  it('a stage outside any pipeline follows the mode configured on its stack (and so does an archive of its stream)', () => {
     const stack = new Stack(new App(), 'Stage', { env: TEST_ENV });
     Phoenix.configure(stack, { mode: PhoenixMode.EPHEMERAL });
-    new IngestStage(stack, 'Ingest', { pipelineName: 'orders' });
-    const archive = attachArchive(stack);
+    const stage = new IngestStage(stack, 'Ingest', { pipelineName: 'orders' });
+    const archive = new RawArchive(stack, 'Archive', { stream: stage.stream });
     expect(Phoenix.modeOf(archive)).toBe(PhoenixMode.EPHEMERAL);
-    expectPolicies(stack, new Set());
+    expect(expectPolicies(stack, new Set())).toEqual(expect.arrayContaining(archiveIds(archive)));
+  });
+
+  it('an archive outside any configured scope is retained (PRODUCTION), with the sink; its log groups and delivery stream are not', () => {
+    const stack = new Stack(new App(), 'Archive', { env: TEST_ENV });
+    const stage = new IngestStage(stack, 'Ingest', { pipelineName: 'orders' });
+    const archive = new RawArchive(stack, 'Archive', { stream: stage.stream });
+    expectPolicies(stack, new Set([...archiveIds(archive), logicalId(stage.sinkConfig.table as Construct)]));
   });
 
   it('the pipeline setting wins over its stack\'s; unset, the pipeline inherits the stack\'s', () => {
@@ -119,7 +158,7 @@ describe('Phoenix mode: removal policy of every stateful resource', () => {
     const inherit = new DataPipeline(stack, 'Inherit', { pipelineName: 'inherit' });
     expect(prod.phoenixMode).toBe(PhoenixMode.PRODUCTION);
     expect(inherit.phoenixMode).toBe(PhoenixMode.EPHEMERAL);
-    expectPolicies(stack, new Set([logicalId(prod.ingest.sinkConfig.table as Construct)]));
+    expectPolicies(stack, new Set([logicalId(prod.ingest.sinkConfig.table as Construct), ...archiveIds(prod.archive!)]));
   });
 
   it('the CDK context value phoenix:mode sets the mode when no scope does (case-insensitive)', () => {
@@ -217,12 +256,15 @@ const duplicates = (names: string[]) => names.filter((n, i) => names.indexOf(n) 
 
 describe('Phoenix: copies side by side in one account and region', () => {
   for (const mode of [PhoenixMode.EPHEMERAL, PhoenixMode.PRODUCTION]) {
-    it(`two stacks with the same pipeline (${mode}) have no physical name in common`, () => {
+    it(`two stacks with the same pipeline, profiler, monitor and drift detector (${mode}) have no physical name in common`, () => {
       const app = new App();
-      const dev = build({ phoenixMode: mode }, app, 'OrdersDev');
-      const test = build({ phoenixMode: mode }, app, 'OrdersTest');
+      const dev = build({ phoenixMode: mode }, app, 'OrdersDev', true);
+      const test = build({ phoenixMode: mode }, app, 'OrdersTest', true);
       const names = [...physicalNames(dev.stack), ...physicalNames(test.stack)];
       expect(duplicates(names)).toEqual([]);
+      // the monitors' dashboards are named (not generated): by stack and pipeline
+      expect(names.filter((n) => n.startsWith('AWS::CloudWatch::Dashboard')).sort())
+        .toEqual(['AWS::CloudWatch::Dashboard "Phoenix-OrdersDev-orders"', 'AWS::CloudWatch::Dashboard "Phoenix-OrdersTest-orders"']);
       // both synthesize in one assembly
       expect(app.synth().stacks.map((s) => s.stackName).sort()).toEqual(['OrdersDev', 'OrdersTest']);
     });

@@ -40,8 +40,8 @@ describe('CorrelatedMonitor defaults', () => {
     ({ template: t, monitor } = build());
   });
 
-  it('creates the dashboard Phoenix-<pipeline> with a 3 hour default range', () => {
-    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: `Phoenix-${PIPELINE}` });
+  it('creates the dashboard Phoenix-<stack>-<pipeline> with a 3 hour default range', () => {
+    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: `Phoenix-Monitoring-${PIPELINE}` });
     expect(dashboardBodies(t)[0]).toMatchObject({ start: '-PT3H' });
   });
 

@@ -25,6 +25,9 @@ import { TEST_ENV, actionsOf, handlerEnv, policyStatements } from '../support/st
 
 ensureProfilerBundle();
 
+/** The profiler function: the one whose environment names the profile bucket. */
+const profilerEnv = (template: Template) => handlerEnv(template, (env) => env[PROFILER_ENV.bucket] !== undefined);
+
 const RULES: QualityRule[] = [
   { name: 'volume', kind: QualityRuleKind.VOLUME, lastWindows: 5, warn: { min: 0.7 }, fail: { min: 0.3 } },
   { name: 'userId', kind: QualityRuleKind.COMPLETENESS, column: 'userId', fail: { min: 0.99 } },
@@ -41,7 +44,7 @@ function build(props: Partial<QualityProfilerProps> = {}, app = new App()): { st
 describe('QualityProfiler defaults', () => {
   const { profiler, t } = build();
   const template = t();
-  const env = handlerEnv(template);
+  const env = profilerEnv(template);
 
   it('a Node.js 22 arm64 traced function from the pre-bundled profiler asset', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -163,7 +166,7 @@ describe('QualityProfiler options', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: QUALITY_METRIC.failures, Period: 60 });
     t.hasResource('AWS::S3::Bucket', { Properties: Match.objectLike({ LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 7 })] } }), DeletionPolicy: 'Retain' });
     expect(t.findResources('Custom::S3AutoDeleteObjects')).toEqual({});
-    expect(handlerEnv(t)[PROFILER_ENV.eventTimeField]).toBe('meta.ts');
+    expect(profilerEnv(t)[PROFILER_ENV.eventTimeField]).toBe('meta.ts');
     expect(p.alarmTopic).toBe(topic);
     const kmsActions = policyStatements(t).filter((s) => actionsOf(s).some((a) => a.startsWith('kms:'))).flatMap(actionsOf);
     expect(kmsActions).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*']));
@@ -172,7 +175,7 @@ describe('QualityProfiler options', () => {
   it('compresses a large rule set into PHX_QUALITY_RULES and still fits the environment', () => {
     const many: QualityRule[] = Array.from({ length: 40 }, (_, i) => ({ name: `c${i}:completeness`, kind: QualityRuleKind.COMPLETENESS, column: `column_${i}`, fail: { min: 0.95 } }));
     const { t } = build({ rules: many });
-    const text = handlerEnv(t())[PROFILER_ENV.rules] as string;
+    const text = profilerEnv(t())[PROFILER_ENV.rules] as string;
     expect(text.startsWith('gz:')).toBe(true);
     expect(JSON.parse(gunzipSync(Buffer.from(text.slice(3), 'base64')).toString())).toEqual(many);
   });

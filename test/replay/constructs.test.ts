@@ -8,19 +8,24 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { DataPipeline } from '../../constructs';
+import { DataPipeline, IngestStage, type IDlqWithReplay } from '../../constructs';
 import { FailureNormalizer, RawArchive, ReplayFunction } from '../../constructs/replay';
 import { TEST_ENV } from '../support/stacks';
 
 const outdir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'phx-replay-'));
 
-function build(app: App): { stack: Stack; pipeline: DataPipeline; archive: RawArchive } {
+/**
+ * The replay constructs on their own, around a bare ingest stage (a DataPipeline would add its own normalizer,
+ * archive and replay function; these tests are about the constructs as a user composes them).
+ */
+function build(app: App): { stack: Stack; pipeline: { ingest: IngestStage; deadLetters: IDlqWithReplay }; archive: RawArchive } {
   const stack = new Stack(app, 'Replay', { env: TEST_ENV });
   // As in the example app: alarms notify an encrypted topic (the pipeline's own findings are not under test here).
   const key = new kms.Key(stack, 'AlarmKey', { enableKeyRotation: true });
   key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
   const alarmTopic = new sns.Topic(stack, 'Alarms', { masterKey: key, enforceSSL: true });
-  const pipeline = new DataPipeline(stack, 'Orders', { pipelineName: 'orders', alarmTopic, ingest: { keyFields: ['orderId'] } });
+  const ingest = new IngestStage(stack, 'Orders', { pipelineName: 'orders', keyFields: ['orderId'], deadLetterProps: { alarmTopic } });
+  const pipeline = { ingest, deadLetters: ingest.deadLetters };
   const archive = new RawArchive(stack, 'Archive', { stream: pipeline.ingest.stream, pipelineName: 'orders' });
   new FailureNormalizer(stack, 'Normalizer', { deadLetters: pipeline.deadLetters, stream: pipeline.ingest.stream, pipelineName: 'orders', keyFields: ['orderId'] });
   new ReplayFunction(stack, 'Replay', { streams: [pipeline.ingest.stream], deadLetters: pipeline.deadLetters, archiveBucket: archive.bucket });
@@ -79,7 +84,7 @@ describe('replay constructs', () => {
     const autoDeletes = (policy?: RemovalPolicy): number => {
       const a = new App({ outdir: outdir() });
       const s = new Stack(a, 'S', { env: TEST_ENV });
-      const p = new DataPipeline(s, 'P', { pipelineName: 'p' });
+      const p = new DataPipeline(s, 'P', { pipelineName: 'p', archive: false });
       new RawArchive(s, 'A', { stream: p.ingest.stream, removalPolicy: policy });
       return Object.keys(Template.fromStack(s).findResources('Custom::S3AutoDeleteObjects')).length;
     };

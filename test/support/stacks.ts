@@ -1,5 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { ENV } from '../../constructs/contract';
 
 /** Fixed environment: snapshots and ARNs do not depend on the machine. */
 export const TEST_ENV = { account: '123456789012', region: 'eu-west-1' };
@@ -17,14 +18,27 @@ export function templateOf(build: (stack: Stack) => void): Template {
   return Template.fromStack(stack);
 }
 
-/** Environment variables of the only Lambda function of a template that has `PHX_PIPELINE` set. */
-export function handlerEnv(template: Template): Record<string, unknown> {
-  const fns = Object.values(template.findResources('AWS::Lambda::Function'))
-    .filter((r) => r.Properties?.Environment?.Variables?.PHX_PIPELINE !== undefined);
+/** Environment variables of a Lambda function (what `handlerEnv` selectors look at). */
+export type FunctionEnv = Record<string, unknown>;
+
+/**
+ * Selects the ingest processor of an IngestStage: the only function of the library whose environment names a sink
+ * (`PHX_SINK_KIND`). The pipeline's other functions (failure normalizer, replay, archive framer, profiler, canary)
+ * share `PHX_PIPELINE` or `PHX_STAGE` with it, never the sink.
+ */
+export const INGEST_PROCESSOR = (env: FunctionEnv): boolean => env[ENV.sinkKind] !== undefined;
+
+/**
+ * Environment variables of the one Lambda function of a template that `select` picks (by default the ingest
+ * processor); fails unless exactly one function matches.
+ */
+export function handlerEnv(template: Template, select: (env: FunctionEnv) => boolean = INGEST_PROCESSOR): FunctionEnv {
+  const fns = Object.entries(template.findResources('AWS::Lambda::Function'))
+    .filter(([, r]) => r.Properties?.Environment?.Variables !== undefined && select(r.Properties.Environment.Variables));
   if (fns.length !== 1) {
-    throw new Error(`expected one handler function, found ${fns.length}`);
+    throw new Error(`expected one matching handler function, found ${fns.length}${fns.length ? ` (${fns.map(([id]) => id).join(', ')})` : ''}`);
   }
-  return fns[0].Properties.Environment.Variables;
+  return fns[0][1].Properties.Environment.Variables;
 }
 
 /** Statements of every IAM policy of a template, flattened. */
