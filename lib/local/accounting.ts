@@ -60,6 +60,11 @@ export interface Accounting {
   dlqProblems: string[];
   /** Valid records in the DLQ and not in the sink. */
   validInDlq: number;
+  /**
+   * Valid records both in the sink and in the dead letters: written, then sent on-failure with the rest of a batch
+   * the mapping gave up on (Lambda resumes from the lowest failed record, so later records may be applied already).
+   */
+  validInSinkAndDlq: number;
   lostValid: number;
   lostPoison: number;
   lost: number;
@@ -143,9 +148,13 @@ export function account(produced: ProducedLog, sink: readonly SinkEnvelope[], le
     byKind[kind][l.reason] = (byKind[kind][l.reason] ?? 0) + 1;
   }
   let validInDlq = 0;
+  let validInSinkAndDlq = 0;
   let lostValid = 0;
   for (const [id, v] of produced.valid) {
-    if (sinkCount.has(id)) continue;
+    if (sinkCount.has(id)) {
+      if (dlqHashes.has(v.hash)) validInSinkAndDlq++;
+      continue;
+    }
     if (dlqHashes.has(v.hash)) {
       validInDlq++;
       if (samples.validInDlqIds.length < SAMPLE) samples.validInDlqIds.push(id);
@@ -184,6 +193,7 @@ export function account(produced: ProducedLog, sink: readonly SinkEnvelope[], le
     dlqUnmatched: unmatched,
     dlqProblems: problems,
     validInDlq,
+    validInSinkAndDlq,
     lostValid,
     lostPoison,
     lost: lostValid + lostPoison,

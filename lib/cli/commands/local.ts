@@ -102,7 +102,9 @@ export function formatSummary(r: LocalRunReport): string {
   lines.push(`dead-lettered     ${r.dlqRecords}  ${Object.entries(r.dlqByReason).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}${r.dlqMessages !== r.dlqRecords ? `  (${r.dlqMessages} messages)` : ''}`);
   const rewritten = r.duplicatesRewritten > 0 ? `, ${r.duplicatesRewritten} applied again (not recognized as duplicates)` : '';
   lines.push(`duplicates        ${r.duplicatesPut} put; ${r.duplicatesSuppressed} suppressed by the sink${rewritten}; ${r.duplicatesInSink} in the sink`);
-  lines.push(`lost              ${r.lost}${a.validInDlq ? `  (${a.validInDlq} valid records dead-lettered)` : ''}`);
+  const misrouted = [a.validInDlq ? `${a.validInDlq} valid records dead-lettered instead of written` : '',
+    a.validInSinkAndDlq ? `${a.validInSinkAndDlq} written and also sent on-failure with their batch` : ''].filter(Boolean).join(', ');
+  lines.push(`lost              ${r.lost}${misrouted ? `  (${misrouted})` : ''}`);
   lines.push(`retries           ${r.retries.handlerRecordRetries} in the handler, ${r.retries.esmBatchRetries} batch retries by the event source mapping, ${r.retries.producerRetriedEntries} producer re-puts`);
   const proxies = Object.entries(r.faults.sinkProxies).map(([s, p]) => `${s} ${p.injected}/${p.writes} writes failed`).join(', ');
   if (proxies || r.faults.injectedThrottles || r.faults.injectedCrashes) {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { liveChildren, mutatedAssembly, runOptions, synthExample } from './support';
 import { runLocal } from '../../../lib/local/run';
@@ -60,6 +62,33 @@ describe('event source mapping settings behave as in AWS', () => {
     expect(r.accounting.lostValid).toBe(r.lost);
     expect(r.invariant.holds).toBe(false);
     expect(r.invariant.problems[0]).toBe(`${r.lost} valid record(s) neither in the sink nor dead-lettered`);
+    expect(liveChildren()).toEqual([]);
+  }, 150_000);
+
+  it('MaximumRetryAttempts 0: a failed remainder goes to the on-failure bucket at once and is normalized into the DLQ; nothing is lost', async () => {
+    const assembly = mutatedAssembly(example, (t) => {
+      retryOnce(t);
+      mapping(t).MaximumRetryAttempts = 0;
+    });
+    const r = await runLocal(runOptions(assembly, { records: 400, sinkFailureRate: 0.02, seed: 21 }));
+    const esm = Object.values(r.eventSourceMappings)[0];
+    expect(esm.discardedToOnFailure).toBeGreaterThan(0);
+    expect(r.lost).toBe(0);
+    // Valid records end in the dead letters instead of the sink: the invariant says so.
+    expect(r.accounting.validInDlq).toBeGreaterThan(0);
+    expect(r.invariant.holds).toBe(false);
+    // Records after the lowest failure that were written already are sent on-failure too (Lambda resumes from the
+    // lowest failed record): they are in both places.
+    expect(r.dlqByReason['esm-exhausted']).toBe(r.accounting.validInDlq + r.accounting.validInSinkAndDlq);
+    // The S3 capture triggered the failure normalizer, which wrote DLQ messages v1 to the queue.
+    const notified = Object.values(r.bucketNotifications)[0];
+    expect(notified.delivered).toBeGreaterThan(0);
+    const letters = readFileSync(path.join(r.runDir, 'dlq.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+    const inQueue = letters.filter((l) => l.location.startsWith('http://127.0.0.1:') && l.reason === 'esm-exhausted');
+    const inBucket = letters.filter((l) => l.location.startsWith('s3://'));
+    expect(inBucket.length).toBe(esm.discardedToOnFailure);
+    expect(inQueue.length).toBe(inBucket.length);
+    expect(new Set(inQueue.map((l) => l.data))).toEqual(new Set(inBucket.map((l) => l.data)));
     expect(liveChildren()).toEqual([]);
   }, 150_000);
 });
