@@ -11,10 +11,10 @@ import { Construct } from 'constructs';
 import { ENV, HANDLER_ASSET_DIR, METRIC, METRICS_NAMESPACE, METRIC_DIMENSIONS, RUNTIME_BUNDLE, SCHEMA_VALIDATOR_FILE } from './contract';
 import { DlqWithReplay, type DlqWithReplayProps, type IDlqWithReplay } from './dlq-with-replay';
 import { IngestSink, type IngestSinkConfig } from './ingest-sink';
+import type { IMonitorableStage } from './monitoring/pipeline';
 import { Phoenix, StatefulKind } from './phoenix';
 import { handlerAssetCode, ingestCodeWithSchema } from './private/asset';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
-import type { IMonitorableStage } from './monitoring/pipeline';
 import { checkFieldPath, checkKeyFields, checkSchema } from './private/schema';
 import { checkMillis, checkName, checkRange, checkSeconds } from './private/validate';
 

@@ -25,8 +25,8 @@ const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 /**
  * Read-only (configuration, never data) actions drift detection needs on the resource types a Phoenix pipeline
  * deploys: Kinesis streams, Lambda functions and event source mappings, SQS queues, S3 buckets, DynamoDB tables,
- * IAM roles and policies, log groups and query definitions, alarms and dashboards, SNS topics and subscriptions,
- * KMS keys, schedules.
+ * IAM roles and policies, log groups, log streams and query definitions, alarms and dashboards, SNS topics and
+ * subscriptions, KMS keys, schedules, Firehose delivery streams (the raw archive).
  */
 const PIPELINE_READ_ACTIONS: readonly string[] = [
   'kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:ListTagsForStream', 'kinesis:ListTagsForResource', 'kinesis:GetResourcePolicy',
@@ -49,6 +49,7 @@ const PIPELINE_READ_ACTIONS: readonly string[] = [
   'sns:GetTopicAttributes', 'sns:ListSubscriptionsByTopic', 'sns:GetSubscriptionAttributes', 'sns:ListTagsForResource', 'sns:GetDataProtectionPolicy',
   'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:GetKeyRotationStatus', 'kms:ListResourceTags', 'kms:ListAliases',
   'scheduler:GetSchedule', 'scheduler:ListTagsForResource',
+  'firehose:DescribeDeliveryStream', 'firehose:ListTagsForDeliveryStream', 'logs:DescribeLogStreams',
 ];
 
 /**
@@ -90,7 +91,7 @@ export interface DriftDetectorProps {
    * makes the detection fail (`DriftDetectionFailures`), it is never reported as in sync.
    *
    * @default - the configuration reads of the resource types a Phoenix pipeline deploys (Kinesis, Lambda, SQS, S3,
-   * DynamoDB, IAM, CloudWatch Logs, CloudWatch, SNS, KMS, EventBridge Scheduler), listed in `DriftDetector.PIPELINE_READ_ACTIONS`;
+   * DynamoDB, IAM, CloudWatch Logs, CloudWatch, SNS, KMS, EventBridge Scheduler, Firehose), listed in `DriftDetector.PIPELINE_READ_ACTIONS`;
    * never data reads such as s3:GetObject or kinesis:GetRecords
    */
   readonly readActions?: string[];

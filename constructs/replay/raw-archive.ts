@@ -132,7 +132,7 @@ export class RawArchive extends Construct {
     if (props.serverAccessLogsBucket) {
       this.serverAccessLogsBucket = props.serverAccessLogsBucket;
     } else {
-      const logs = new s3.Bucket(this, 'AccessLogs', {
+      const accessLogs = new s3.Bucket(this, 'AccessLogs', {
         encryption: s3.BucketEncryption.S3_MANAGED,
         blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
         objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -142,14 +142,14 @@ export class RawArchive extends Construct {
         removalPolicy,
         autoDeleteObjects,
       });
-      this.serverAccessLogsBucket = logs;
-      acknowledge(logs,
+      this.serverAccessLogsBucket = accessLogs;
+      acknowledge(accessLogs,
         'This bucket is the server access log target of the archive bucket; logging its own writes would loop.',
         'AwsSolutions-S1', 'NIST.800.53.R5-S3BucketLoggingEnabled', 'HIPAA.Security-S3BucketLoggingEnabled', 'PCI.DSS.321-S3BucketLoggingEnabled');
-      acknowledge(logs,
+      acknowledge(accessLogs,
         'S3 server access log delivery supports only SSE-S3 (AES256) on the target bucket, not SSE-KMS.',
         'NIST.800.53.R5-S3DefaultEncryptionKMS', 'HIPAA.Security-S3DefaultEncryptionKMS', 'PCI.DSS.321-S3DefaultEncryptionKMS');
-      acknowledgeReplication(logs);
+      acknowledgeReplication(accessLogs);
     }
 
     const bucket = new s3.Bucket(this, 'Bucket', {

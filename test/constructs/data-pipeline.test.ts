@@ -186,7 +186,9 @@ describe('DataPipeline', () => {
     const own = new sns.Topic(stack, 'QualityTopic');
     const rules = [{ name: 'customer', kind: QualityRuleKind.COMPLETENESS, column: 'customerId' }];
     const p = new DataPipeline(stack, 'Orders', {
-      pipelineName: 'orders', alarmTopic: topic, ingest: { schema: SCHEMA },
+      pipelineName: 'orders',
+      alarmTopic: topic,
+      ingest: { schema: SCHEMA },
       quality: { rules, alarmTopic: own, schema: { type: 'object', properties: { customerId: { type: 'string' } } } },
     });
     expect(p.profiler!.alarmTopic).toBe(own);

@@ -8,7 +8,9 @@ export default {
   test(val: unknown): boolean {
     return typeof val === 'string' && /[0-9a-f]{64}/.test(val);
   },
-  serialize(val: string, _config: unknown, _indentation: string, _depth: number, _refs: unknown, printer: (v: unknown, ...rest: unknown[]) => string): string {
+  serialize(
+    val: string, _config: unknown, _indentation: string, _depth: number, _refs: unknown, printer: (v: unknown, ...rest: unknown[]) => string,
+  ): string {
     return printer(val.replace(HASH, '[ASSET-HASH]'), _config, _indentation, _depth, _refs);
   },
 };
