@@ -4,6 +4,7 @@ import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { LocalClients } from './clients';
 import type { LocalFunction } from './functions';
+import { abortableSleep } from './lifecycle';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
 
@@ -326,10 +327,7 @@ export function startDeliveryStreams(
         } catch (e) {
           if (!abort.signal.aborted) opts.log(`${p.logicalId}: delivery from ${p.streamName} failed: ${(e as Error).message}`);
         }
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 1000);
-          abort.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-        });
+        await abortableSleep(1000, abort.signal);
       }
     })());
     flushers.push(() => serialized(async () => {

@@ -72,3 +72,13 @@ export class Lifecycle {
     this.pids.clear();
   }
 }
+
+/** Resolves after `ms`, or at once when `signal` aborts; leaves no listener behind either way. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) { resolve(); return; }
+    const onAbort = (): void => { clearTimeout(timer); resolve(); };
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -3,6 +3,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { AsyncInvoker } from './async-invoke';
 import type { LocalClients } from './clients';
 import type { LocalFunction } from './functions';
+import { abortableSleep } from './lifecycle';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
 
@@ -181,10 +182,7 @@ export function startNotifications(
     const loop = (async () => {
       while (!abort.signal.aborted) {
         await scan();
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, opts.intervalMs ?? 500);
-          abort.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-        });
+        await abortableSleep(opts.intervalMs ?? 500, abort.signal);
       }
     })();
     return { scan, loop };

@@ -1,4 +1,5 @@
 import { PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { abortableSleep } from './lifecycle';
 import type { Workload, WorkloadRecord } from './workload';
 
 /** PutRecords limits: 500 records and 5 MiB per request. */
@@ -28,13 +29,6 @@ export interface ProduceOptions {
   readonly onPut?: (rec: WorkloadRecord, firstAttemptAt: number) => void;
   readonly signal?: AbortSignal;
 }
-
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve) => {
-  if (signal?.aborted) { resolve(); return; }
-  const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-  const onAbort = (): void => { clearTimeout(t); resolve(); };
-  signal?.addEventListener('abort', onAbort, { once: true });
-});
 
 interface Pending { rec: WorkloadRecord; attempts: number; firstAttemptAt: number }
 
@@ -77,7 +71,7 @@ export async function produce(kinesis: KinesisClient, workload: Workload, opts: 
     if (batch.length === 0) {
       if (done && retry.length === 0) return;
       // Waiting for the pace (or for a retry's backoff).
-      await sleep(opts.rate > 0 ? Math.max(5, Math.min(100, 1000 / opts.rate)) : 5, opts.signal);
+      await abortableSleep(opts.rate > 0 ? Math.max(5, Math.min(100, 1000 / opts.rate)) : 5, opts.signal);
       continue;
     }
     const failed = await putBatch(kinesis, opts, batch, stats);
@@ -85,7 +79,7 @@ export async function produce(kinesis: KinesisClient, workload: Workload, opts: 
       const attempts = Math.max(...failed.map((f) => f.attempts));
       retry = failed.concat(retry);
       // Full jitter, base 100 ms, cap 2 s.
-      await sleep(Math.random() * Math.min(2000, 100 * 2 ** Math.min(attempts, 10)), opts.signal);
+      await abortableSleep(Math.random() * Math.min(2000, 100 * 2 ** Math.min(attempts, 10)), opts.signal);
     }
   }
 }

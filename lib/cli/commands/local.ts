@@ -160,9 +160,13 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
   const live = o.progress !== false && !o.json && process.stderr.isTTY === true;
   const abort = new AbortController();
   let signals = 0;
+  let firstSignalAt = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
+    // Wrappers (npm, projen, tsx) relay the terminal's signal to us as well: copies within a second are one Ctrl-C.
+    if (signals > 0 && Date.now() - firstSignalAt < 1000) return;
     signals++;
     if (signals === 1) {
+      firstSignalAt = Date.now();
       if (live) process.stderr.write('\r\x1b[2K');
       process.stderr.write(`phoenix: ${sig}: stopping the local environment...\n`);
       abort.abort();
