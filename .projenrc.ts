@@ -72,13 +72,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
     devdirs: ['test', 'bench'],
   },
   tsconfigDev: {
-    include: ['../lib/**/*.ts', '../bin/**/*.ts', '../examples/**/*.ts', '../bench/**/*.ts', '../constructs/**/*.ts', '../vitest.config.ts'],
+    include: ['../lib/**/*.ts', '../bin/**/*.ts', '../examples/**/*.ts', '../bench/**/*.ts', '../constructs/**/*.ts'],
     compilerOptions: {},
   },
   gitignore: ['cdk.out/', 'dist-runtime/', 'coverage/', 'test-reports/', '.phoenix/', 'validation-report.json', '*.tsbuildinfo'],
   npmignoreEnabled: true,
   npmIgnoreOptions: {
-    ignorePatterns: ['/bench/', '/examples/', '/bin/', '/lib/', '/coverage/', '/test-reports/', 'vitest.config.ts', '/cdk.out/', '/.ci/', '/docs/', '/.phoenix/',
+    ignorePatterns: ['/bench/', '/examples/', '/bin/', '/lib/', '/coverage/', '/test-reports/', 'vitest.config.mts', '/cdk.out/', '/.ci/', '/docs/', '/.phoenix/',
       '/cdk.json', '/tsconfig.runtime.json', '/dist/js/', '/dist/python/', '/dist/java/', '/dist/dotnet/', '/dist/go/', 'validation-report.json'],
   },
 });
@@ -148,7 +148,7 @@ const eslintrc = project.tryFindObjectFile('.eslintrc.json')!;
 eslintrc.addOverride('parserOptions.projectService', undefined);
 eslintrc.addOverride('parserOptions.project', ['./test/tsconfig.json']);
 eslintrc.addOverride('rules.import/no-extraneous-dependencies', ['error', {
-  devDependencies: ['**/test/**', '**/bench/**', '**/lib/**', '**/bin/**', '**/examples/**', 'vitest.config.ts', '.projenrc.ts', 'projenrc/**/*.ts'],
+  devDependencies: ['**/test/**', '**/bench/**', '**/lib/**', '**/bin/**', '**/examples/**', 'vitest.config.mts', '.projenrc.ts', 'projenrc/**/*.ts'],
   optionalDependencies: false,
   peerDependencies: true,
 }]);
