@@ -5,7 +5,9 @@
  * Add a benchmark by registering it in BENCHMARKS.
  */
 import { runHandlerBench } from './handler';
+import { runProfileBench } from './profile';
 import { runReplayBench } from './replay';
+import type { BenchTarget } from './types';
 import type { Benchmark, BenchResult } from './types';
 
 function int(flags: Readonly<Record<string, string>>, name: string): number | undefined {
@@ -16,9 +18,29 @@ function int(flags: Readonly<Record<string, string>>, name: string): number | un
   return n;
 }
 
+function target(name: string, value: number, op: '>=' | '<=', t: number): BenchTarget {
+  return { name, value: Number(value.toFixed(4)), target: t, op, pass: op === '>=' ? value >= t : value <= t };
+}
+
+/** The QualityProfiler benchmark: runProfileBench prints its own report (unless --json); the targets are checked here. */
+async function profileBench(json: boolean): Promise<BenchResult> {
+  const f = runProfileBench({ json });
+  const worstRank = Math.max(...f.accuracy.quantiles.flatMap((q) => [q.p50, q.p95, q.p99]));
+  const worstDistinct = Math.max(...f.accuracy.distinct.map((d) => d.meanAbsRelError));
+  const targets = [
+    target('profile records/s / JSON.parse floor (bundled, as the Lambda runs it)', f.throughputBundled.ratioToParseFloor, '>=', 0.5),
+    target('serialized per-shard state bytes (20 columns)', f.state.serializedBytes, '<=', 256 * 1024),
+    target('worst p50/p95/p99 rank error', worstRank, '<=', 0.01),
+    target('worst mean distinct-count error', worstDistinct, '<=', 0.02),
+  ];
+  if (f.heap.growthBytes !== null) targets.push(target('heap growth 1e4 -> 1e6 records (bytes)', f.heap.growthBytes, '<=', 8 * 1024 * 1024));
+  return { name: 'profile', figures: f as unknown as Record<string, unknown>, targets, lines: [] };
+}
+
 export const BENCHMARKS: Record<string, Benchmark> = {
   // --records=100000 --batch-size=100 --rounds=5
   handler: (flags) => runHandlerBench({ records: int(flags, 'records'), batchSize: int(flags, 'batch-size'), rounds: int(flags, 'rounds') }),
+  profile: (flags) => profileBench(flags.json === 'true'),
   // --records=20000 --baseline-records=2000 --duplicate-records=2000 --shards=4
   replay: (flags) => runReplayBench({
     records: int(flags, 'records'),
@@ -35,6 +57,7 @@ async function main(argv: readonly string[]): Promise<void> {
   for (const a of argv) {
     if (a === '--json') {
       json = true;
+      flags.json = 'true';
     } else if (a.startsWith('--')) {
       const [k, ...v] = a.slice(2).split('=');
       flags[k] = v.join('=');
