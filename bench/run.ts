@@ -7,8 +7,7 @@
 import { runHandlerBench } from './handler';
 import { runProfileBench } from './profile';
 import { runReplayBench } from './replay';
-import type { BenchTarget } from './types';
-import type { Benchmark, BenchResult } from './types';
+import type { Benchmark, BenchResult, BenchTarget } from './types';
 
 function int(flags: Readonly<Record<string, string>>, name: string): number | undefined {
   const v = flags[name];
