@@ -35,6 +35,8 @@ export interface FunctionEndpoints {
   readonly sqs: string;
   readonly s3: string;
   readonly sns?: string;
+  /** Every other service (AWS_ENDPOINT_URL): answers with an error, so nothing reaches the real AWS. */
+  readonly other?: string;
 }
 
 export interface FunctionFaults {
@@ -409,6 +411,7 @@ export class LocalFunction implements FunctionInvoker {
       AWS_ENDPOINT_URL_SQS: e.sqs,
       AWS_ENDPOINT_URL_S3: e.s3,
       ...(e.sns ? { AWS_ENDPOINT_URL_SNS: e.sns } : {}),
+      ...(e.other ? { AWS_ENDPOINT_URL: e.other } : {}),
     };
   }
 

@@ -25,6 +25,7 @@ import { startSchedules, type LocalSchedules } from './scheduler';
 import { UnsupportedTemplateError } from './template/errors';
 import { evaluateCondition } from './template/intrinsics';
 import { LocalStack } from './template/stack';
+import { startUnemulatedEndpoint } from './unemulated';
 import { readDeadLetters, readSink, type SinkEnvelope } from './verify';
 import { ClickstreamWorkload, FileWorkload, type PipelineRules, type Workload } from './workload';
 import { METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
@@ -130,6 +131,8 @@ export interface LocalRunReport {
   resources: { created: Record<string, number>; accepted: number; notes: string[] };
   /** The stack's outputs resolved to local values (names, URLs, ARNs), or why one has none. */
   outputs: Record<string, string>;
+  /** Calls functions made to services that are not emulated (answered with an error), by service. */
+  unemulatedCalls: Record<string, number>;
   traces?: Array<{ query: string; found: TraceResult[] }>;
 }
 
@@ -186,7 +189,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const random = new Random(opts.seed);
   const progress: RunProgress = { phase: 'synth', total: 0, produced: 0, written: 0, deadLettered: 0, duplicatesSuppressed: 0, retries: 0, invocations: 0, functionErrors: 0, elapsedMs: 0 };
   const functions: LocalFunction[] = [];
-  const pollers: Array<{ logicalId: string; poller: EventSourcePoller; source: string; fn: string }> = [];
+  /** `windowSeconds`: tumbling window of a Kinesis mapping (its open window is not waited for when draining). */
+  const pollers: Array<{ logicalId: string; poller: EventSourcePoller; source: string; fn: string; windowSeconds: number }> = [];
   let fatal: ((e: Error) => void) | undefined;
   const fatalPromise = new Promise<never>((_, reject) => { fatal = reject; });
   fatalPromise.catch(() => undefined);
@@ -258,6 +262,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
         if (service === 'dynamodb') dynamoEndpoint = proxy.endpoint; else s3Endpoint = proxy.endpoint;
       }
     }
+    const unemulated = await startUnemulatedEndpoint(log);
+    life.add('unemulated-services endpoint', () => unemulated.close());
     const runnerScript = childScript('function-runner', path.join(runDir, 'bin'));
     // Task roots outside the project: only the SDK is resolvable above them, as in Lambda.
     const taskRoots = mkdtempSync(path.join(os.tmpdir(), 'phoenix-local-functions-'));
@@ -274,6 +280,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
           sqs: emulators.endpoints.fauxqs,
           s3: s3Endpoint,
           sns: emulators.endpoints.fauxqs,
+          other: unemulated.endpoint,
         },
         metrics,
         maxEnvironments: opts.maxEnvironments ?? 4,
@@ -308,11 +315,12 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
           const config = parseKinesisMapping(m.props, ctx);
           kinesisMappings.push({ config, fn, logicalId: m.logicalId });
           const poller = new KinesisEventSourcePoller(config, fn, esmClients, { log });
-          pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName });
+          const windowSeconds = config.tumblingWindowInSeconds;
+          pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName, windowSeconds });
         } else {
           const config = parseSqsMapping(m.props, ctx);
           const poller = new SqsEventSourcePoller(config, fn, esmClients, { log });
-          pollers.push({ logicalId: m.logicalId, poller, source: config.queueUrl, fn: fn.functionName });
+          pollers.push({ logicalId: m.logicalId, poller, source: config.queueUrl, fn: fn.functionName, windowSeconds: 0 });
         }
       } catch (e) {
         if (e instanceof UnsupportedTemplateError) throw e;
@@ -384,8 +392,14 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     const drainDeadline = Date.now() + (opts.drainTimeoutMs ?? 120_000);
     let drained = true;
     // Twice in a row: a mapping's on-failure or a function's output can feed another mapping's source.
+    // A mapping with a tumbling window (e.g. a data-quality profiler) aggregates until its window closes: the run
+    // does not wait for the open window (noted); every other mapping must reach the end of its source.
+    const toDrain = pollers.filter((p) => p.windowSeconds === 0);
+    for (const p of pollers.filter((x) => x.windowSeconds > 0)) {
+      log(`${p.logicalId}: ${p.windowSeconds}-s tumbling windows; the run does not wait for its open window`);
+    }
     for (let round = 0; round < 2; round++) {
-      for (const p of pollers) {
+      for (const p of toDrain) {
         const ok = await guard(p.poller.drain({ timeoutMs: Math.max(0, drainDeadline - Date.now()) }));
         if (!ok) drained = false;
       }
@@ -393,7 +407,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     await guard(delivery.flush());
     // Bucket notifications (e.g. on-failure captures turned into dead letters), then anything they fed.
     await guard(notifications.flush());
-    for (const p of pollers) {
+    for (const p of toDrain) {
       if (!(await guard(p.poller.drain({ timeoutMs: Math.max(0, drainDeadline - Date.now()) })))) drained = false;
     }
     if (!drained) log(`the pipeline did not finish processing within ${Math.round((opts.drainTimeoutMs ?? 120_000) / 1000)} s (--drain-timeout); counting what is there`);
@@ -436,6 +450,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       schedules,
       delivery,
       notifications,
+      unemulatedCalls: { ...unemulated.calls },
       outputs: resolveOutputs(stack),
       stageDimensions: { [METRIC_DIMENSIONS.pipeline]: pipeline.config.pipeline, [METRIC_DIMENSIONS.stage]: pipeline.config.stage },
     });
@@ -455,14 +470,15 @@ function choosePipeline(
   stream: string | undefined,
   provisioned: ProvisionedStack,
 ): Pipeline {
-  let candidates = mappings.filter((m) => m.fn.def.environment.PHX_PIPELINE !== undefined);
+  // Ingest-stage functions (the handler contract: PHX_PIPELINE and PHX_SINK_KIND); e.g. a profiler on the same stream is not one.
+  let candidates = mappings.filter((m) => m.fn.def.environment.PHX_PIPELINE !== undefined && m.fn.def.environment.PHX_SINK_KIND !== undefined);
   if (stream) {
     const s = provisioned.streams.find((x) => x.logicalId === stream || x.name === stream || x.arn === stream);
     if (!s) throw new LocalRunError(`--stream ${stream} is not a Kinesis stream of the stack (${provisioned.streams.map((x) => x.logicalId).join(', ') || 'none'})`);
     candidates = candidates.filter((m) => m.config.streamArn === s.arn);
   }
   if (candidates.length === 0) {
-    throw new LocalRunError('the stack has no Kinesis event source mapping into a pipeline function (a function with PHX_PIPELINE): nothing to put the workload on');
+    throw new LocalRunError('the stack has no Kinesis event source mapping into a pipeline ingest function (PHX_PIPELINE and PHX_SINK_KIND): nothing to put the workload on');
   }
   if (candidates.length > 1 && new Set(candidates.map((c) => c.config.streamArn)).size > 1) {
     throw new LocalRunError(`the stack has several pipeline streams (${candidates.map((c) => c.config.streamName).join(', ')}): choose one with --stream`);
@@ -513,7 +529,7 @@ interface ReportInput {
   drained: boolean;
   metrics: MetricsStore;
   functions: LocalFunction[];
-  pollers: Array<{ logicalId: string; poller: EventSourcePoller; source: string; fn: string }>;
+  pollers: Array<{ logicalId: string; poller: EventSourcePoller; source: string; fn: string; windowSeconds: number }>;
   proxies: FaultProxy[];
   provisioned: ProvisionedStack;
   durations: LocalRunReport['durationsMs'];
@@ -521,6 +537,7 @@ interface ReportInput {
   schedules: LocalSchedules;
   delivery: LocalDeliveryStreams;
   notifications: LocalNotifications;
+  unemulatedCalls: Record<string, number>;
   outputs: Record<string, string>;
   /** Metric dimensions of the pipeline stage under test. */
   stageDimensions: Record<string, string>;
@@ -615,6 +632,7 @@ function buildReport(i: ReportInput): LocalRunReport {
     durationsMs: i.durations,
     resources: { created, accepted: i.provisioned.accepted.length, notes: [...i.provisioned.notes] },
     outputs: i.outputs,
+    unemulatedCalls: i.unemulatedCalls,
   };
   if (i.opts.trace && i.opts.trace.length > 0) {
     report.traces = i.opts.trace.map((q) => ({ query: q, found: traceRecords(i.sink, q, i.produced) }));

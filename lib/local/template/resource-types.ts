@@ -283,6 +283,7 @@ export const ACCEPTED_TYPES: Readonly<Record<string, AcceptSpec>> = {
   'AWS::Logs::MetricFilter': accept('logs are local files; metrics come from the handlers\' EMF lines'),
   'AWS::Logs::SubscriptionFilter': accept('logs are local files'),
   'AWS::Logs::LogStream': accept('logs are local files'),
+  'AWS::Logs::QueryDefinition': accept('saved Logs Insights queries; logs are local files'),
   'AWS::CloudWatch::Alarm': accept('no CloudWatch locally; the run summary reports the EMF metrics the alarms watch'),
   'AWS::CloudWatch::CompositeAlarm': accept('no CloudWatch locally'),
   'AWS::CloudWatch::Dashboard': accept('no CloudWatch locally'),

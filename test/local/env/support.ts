@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildApp, CLICKSTREAM_STACK_NAME } from '../../../bin/app';
-import type { LocalRunOptions } from '../../../lib/local/run';
+import type { LocalRunOptions, LocalRunReport } from '../../../lib/local/run';
 
 export const REPO = path.resolve(__dirname, '../../..');
 
@@ -95,4 +95,11 @@ export function runOptions(assembly: string, overrides: Partial<LocalRunOptions>
 
 export function removeDir(dir: string): void {
   if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** The stats of the event source mapping into the pipeline's ingest function (the example has a profiler mapping too). */
+export function ingestMapping(r: LocalRunReport): LocalRunReport['eventSourceMappings'][string] {
+  const found = Object.entries(r.eventSourceMappings).filter(([id]) => id.startsWith('ClickstreamIngestStreamMapping'));
+  if (found.length !== 1) throw new Error(`expected one ingest mapping, got ${Object.keys(r.eventSourceMappings).join(', ')}`);
+  return found[0][1];
 }
