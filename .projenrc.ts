@@ -101,6 +101,9 @@ project.bundler.addBundle('./bin/phoenix.ts', {
   executable: true,
   externals: ['kinesalite', 'dynalite', 'fauxqs', 'aws-cdk-lib', 'constructs', 'cdk-nag', 'esbuild', 'tsx', 'leveldown', 'memdown'],
 });
+// The local environment's child processes (function runner, emulator host): prebuilt so the published CLI needs no esbuild.
+project.bundler.addBundle('./lib/local/runner/function-runner.ts', { platform: 'node', target: 'node20', format: 'cjs' });
+project.bundler.addBundle('./lib/local/emulators/host.ts', { platform: 'node', target: 'node20', format: 'cjs', externals: ['kinesalite', 'dynalite', 'fauxqs'] });
 // The runtime subpath export (`cdk-phoenix-pipelines/runtime`): createIngestHandler for a team's own function.
 project.bundler.addBundle('./lib/runtime/index.ts', { ...handlerBundle, minify: false });
 project.addFields({
