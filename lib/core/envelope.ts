@@ -178,6 +178,13 @@ function checkContext(ctx: EnvelopeContext): number {
   return ms;
 }
 
+/** The payload's configured event-time field, normalized; undefined when none is configured or the field is absent. */
+function configuredEventTime(payload: Record<string, unknown>, field: string | undefined): string | undefined {
+  if (field === undefined || field === '') return undefined;
+  const v = field.indexOf('.') < 0 ? payload[field] : getPath(payload, field);
+  return v !== undefined && v !== null ? eventTimeOf(`payload.${field}`, v) : undefined;
+}
+
 function payloadEventTime(payload: Record<string, unknown>, arrivedMs: number, field: string | undefined): string {
   if (field !== undefined && field !== '') {
     const v = field.indexOf('.') < 0 ? payload[field] : getPath(payload, field);
@@ -230,9 +237,12 @@ export function toEnvelope(decoded: Record<string, unknown>, ctx: EnvelopeContex
       correlationId: usableCorrelationId(decoded.correlationId)
         ?? usableCorrelationId(payload.correlationId) ?? usableCorrelationId(payload.correlation_id) ?? id,
       source: typeof decoded.source === 'string' && decoded.source.length > 0 ? decoded.source : ctx.source,
-      eventTime: decoded.eventTime !== undefined && decoded.eventTime !== null
-        ? eventTimeOf('envelope eventTime', decoded.eventTime)
-        : payloadEventTime(payload, arrived, ctx.eventTimeField),
+      // A configured event-time field of the payload is authoritative (a replayed envelope carries the time the
+      // replay tool knew, e.g. the original arrival time); else the envelope's own eventTime.
+      eventTime: configuredEventTime(payload, ctx.eventTimeField)
+        ?? (decoded.eventTime !== undefined && decoded.eventTime !== null
+          ? eventTimeOf('envelope eventTime', decoded.eventTime)
+          : payloadEventTime(payload, arrived, ctx.eventTimeField)),
       hops: checkHops(decoded.hops),
       payload,
     };

@@ -286,6 +286,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         throw e;
       }
       const pollers: EventSourcePoller[] = [];
+      const windowed: EventSourcePoller[] = [];
       let pipeline: Pipeline | undefined;
       const queueUrlForArn = (arn: string): string => {
         const q = provisioned.queues.find((x) => x.arn === arn);
@@ -301,8 +302,13 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         const fn = functions.find((f) => f.functionName === name || f.functionArn === ref);
         if (!fn) continue;
         const esmClients = { kinesis: clients.kinesis, sqs: clients.sqs, s3: clients.s3, sns: clients.sns };
-        pollers.push(new KinesisEventSourcePoller(config, fn, esmClients, { log }));
-        if (fn.def.environment.PHX_PIPELINE !== undefined && !pipeline) {
+        const poller = new KinesisEventSourcePoller(config, fn, esmClients, { log });
+        // A tumbling-window mapping (the data-quality profiler) aggregates until its window closes and never writes the
+        // sink: it runs, but the drill does not wait for its open window (as `phoenix local run`).
+        if (config.tumblingWindowInSeconds > 0) windowed.push(poller);
+        else pollers.push(poller);
+        // The pipeline stage is the function with a sink (PHX_SINK_KIND); the profiler and normalizer have none.
+        if (fn.def.environment.PHX_SINK_KIND !== undefined && !pipeline) {
           const cfg = loadConfig(fn.def.environment);
           pipeline = {
             config: cfg,
@@ -321,12 +327,12 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
         await stopFns();
         throw new DrillError('the stack has no Kinesis event source mapping into a pipeline function (PHX_PIPELINE): nothing to drill');
       }
-      for (const p of pollers) p.start();
+      for (const p of [...pollers, ...windowed]) p.start();
       const running: Running = {
         functions,
         pollers,
         stop: async () => {
-          await Promise.all(pollers.map((p) => p.stop()));
+          await Promise.all([...pollers, ...windowed].map((p) => p.stop()));
           await stopFns();
         },
       };

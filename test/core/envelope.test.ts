@@ -116,6 +116,15 @@ describe('toEnvelope: raw payload', () => {
     expect(e.message).toContain('payload.ts ');
   });
 
+  it('an incoming envelope takes its event time from the configured eventTimeField of its payload when present', () => {
+    const ctx = { ...CTX, eventTimeField: 'ts' };
+    const payload = { eventId: 'e', ts: '2025-01-31T12:00:00Z' };
+    const id = toEnvelope(payload, ctx).id;
+    const replayed = { v: 1, id, eventTime: '2026-01-01T00:00:00.000Z', payload };
+    expect(toEnvelope(replayed, ctx).eventTime).toBe('2025-01-31T12:00:00.000Z');
+    expect(toEnvelope({ ...replayed, payload: { eventId: 'e' } }, ctx).eventTime).toBe('2026-01-01T00:00:00.000Z');
+  });
+
   it('propagates missing natural keys', () => {
     expect(thrown(() => toEnvelope({ page: '/' }, CTX)).reasonClass).toBe('missing-key');
   });
