@@ -5,6 +5,7 @@
  * Add a benchmark by registering it in BENCHMARKS.
  */
 import { runHandlerBench } from './handler';
+import { runLocalBench } from './local';
 import { runProfileBench } from './profile';
 import { runReplayBench } from './replay';
 import type { Benchmark, BenchResult, BenchTarget } from './types';
@@ -40,6 +41,8 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   // --records=100000 --batch-size=100 --rounds=5
   handler: (flags) => runHandlerBench({ records: int(flags, 'records'), batchSize: int(flags, 'batch-size'), rounds: int(flags, 'rounds') }),
   profile: (flags) => profileBench(flags.json === 'true'),
+  // --pipeline-records=3000 --raw-records=20000
+  local: (flags) => runLocalBench({ records: int(flags, 'pipeline-records'), rawRecords: int(flags, 'raw-records') }),
   // --records=20000 --baseline-records=2000 --duplicate-records=2000 --shards=4
   replay: (flags) => runReplayBench({
     records: int(flags, 'records'),

@@ -1,0 +1,104 @@
+/**
+ * Local environment benchmark (`npm run bench -- local`): the example pipeline's records/s on the local environment
+ * divided by the raw Kinesis emulator's put+get records/s, measured in the same run on the same machine.
+ *
+ * - raw: the same emulator host `phoenix local run` starts (kinesalite over HTTP/2); PutRecords in batches of 500 onto a
+ *   4-shard stream, then GetRecords of every shard until all records were read back. records / (put + get seconds).
+ * - pipeline: `runLocal` on the example app (synthesized once before timing), no faults; its recordsPerSecond spans
+ *   the first put to the last record processed (sink write or dead letter), so it includes the handlers and sinks.
+ * Also prints the end-to-end latency p50/p99 of the pipeline run.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import type { BenchResult } from './types';
+import { LOCAL_CREDENTIALS } from '../lib/local/clients';
+import { startEmulators } from '../lib/local/emulators';
+import { runLocal } from '../lib/local/run';
+
+export interface LocalBenchOptions {
+  /** Records put through the pipeline (default 3000). */
+  readonly records?: number;
+  /** Records put and read back on the raw emulator (default 20000). */
+  readonly rawRecords?: number;
+}
+
+async function rawPutGet(records: number): Promise<{ recordsPerSecond: number; putMs: number; getMs: number }> {
+  const runDir = mkdtempSync(path.join(tmpdir(), 'phx-bench-local-'));
+  const emulators = await startEmulators({ runDir, region: 'us-east-1' });
+  const kinesis = new KinesisClient({ region: 'us-east-1', credentials: LOCAL_CREDENTIALS, endpoint: emulators.endpoints.kinesis });
+  try {
+    const StreamName = 'bench-raw';
+    await kinesis.send(new CreateStreamCommand({ StreamName, ShardCount: 4 }));
+    for (let i = 0; i < 100; i++) {
+      const d = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName }));
+      if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const payload = (i: number) => Buffer.from(JSON.stringify({ userId: `u-${i % 5000}`, sessionId: `s-${i % 700}`, seq: i, eventType: 'click', url: 'https://shop.example.com/p/espresso-machine', ts: new Date().toISOString() }));
+    const t0 = performance.now();
+    for (let i = 0; i < records; i += 500) {
+      let entries = Array.from({ length: Math.min(500, records - i) }, (_, j) => ({ Data: payload(i + j), PartitionKey: `k-${(i + j) % 997}` }));
+      for (let attempt = 0; entries.length > 0 && attempt < 10; attempt++) {
+        const r = await kinesis.send(new PutRecordsCommand({ StreamName, Records: entries }));
+        entries = entries.filter((_, k) => r.Records?.[k]?.ErrorCode !== undefined);
+      }
+    }
+    const t1 = performance.now();
+    const shards = (await kinesis.send(new ListShardsCommand({ StreamName }))).Shards ?? [];
+    let read = 0;
+    for (const s of shards) {
+      let it = (await kinesis.send(new GetShardIteratorCommand({ StreamName, ShardId: s.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+      for (let calls = 0; it && calls < 10_000; calls++) {
+        const r = await kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
+        read += r.Records?.length ?? 0;
+        if ((r.Records?.length ?? 0) === 0 || r.MillisBehindLatest === 0) break;
+        it = r.NextShardIterator;
+      }
+    }
+    const t2 = performance.now();
+    if (read !== records) throw new Error(`raw emulator benchmark read back ${read} of ${records} records`);
+    return { recordsPerSecond: records / ((t2 - t0) / 1000), putMs: Math.round(t1 - t0), getMs: Math.round(t2 - t1) };
+  } finally {
+    kinesis.destroy();
+    await emulators.stop();
+    rmSync(runDir, { recursive: true, force: true });
+  }
+}
+
+export async function runLocalBench(opts: LocalBenchOptions = {}): Promise<BenchResult> {
+  const records = opts.records ?? 3000;
+  const rawRecords = opts.rawRecords ?? 20_000;
+  const cwd = path.resolve(__dirname, '..');
+  const runsDir = mkdtempSync(path.join(tmpdir(), 'phx-bench-runs-'));
+  try {
+    const raw = await rawPutGet(rawRecords);
+    const report = await runLocal({
+      cwd, runsDir, stack: 'PhoenixClickstream', records, rate: 0, poisonRate: 0, duplicateRate: 0, seed: 1,
+      sinkFailureRate: 0, throttleRate: 0, crashRate: 0, log: () => undefined,
+    });
+    const ratio = report.recordsPerSecond / raw.recordsPerSecond;
+    const figures = {
+      rawRecords, rawRecordsPerSecond: Math.round(raw.recordsPerSecond), rawPutMs: raw.putMs, rawGetMs: raw.getMs,
+      pipelineRecords: records, pipelineRecordsPerSecond: report.recordsPerSecond, ratio: Number(ratio.toFixed(4)),
+      lost: report.lost, duplicatesInSink: report.duplicatesInSink, endToEndP50Ms: report.latencyMs.p50, endToEndP99Ms: report.latencyMs.p99,
+    };
+    return {
+      name: 'local',
+      figures,
+      targets: [
+        { name: 'local pipeline records/s / raw emulator put+get records/s', value: figures.ratio, target: 0.5, op: '>=', pass: ratio >= 0.5 },
+        { name: 'records lost in the local run', value: report.lost, target: 0, op: '<=', pass: report.lost === 0 },
+      ],
+      lines: [
+        `local benchmark: raw kinesalite put+get ${figures.rawRecordsPerSecond} records/s (${rawRecords} records: put ${raw.putMs} ms, get ${raw.getMs} ms)`,
+        `  example pipeline on the local environment: ${report.recordsPerSecond} records/s (${records} records, lost ${report.lost}, duplicates in sink ${report.duplicatesInSink})`,
+        `  end-to-end latency p50 ${report.latencyMs.p50} ms, p99 ${report.latencyMs.p99} ms (the producer puts as fast as it can: records queue)`,
+        `  ratio ${figures.ratio}`,
+      ],
+    };
+  } finally {
+    rmSync(runsDir, { recursive: true, force: true });
+  }
+}
