@@ -75,14 +75,32 @@ export async function runLocalBench(opts: LocalBenchOptions = {}): Promise<Bench
   try {
     const raw = await rawPutGet(rawRecords);
     const report = await runLocal({
-      cwd, runsDir, stack: 'PhoenixClickstream', records, rate: 0, poisonRate: 0, duplicateRate: 0, seed: 1,
-      sinkFailureRate: 0, throttleRate: 0, crashRate: 0, log: () => undefined,
+      cwd,
+      runsDir,
+      stack: 'PhoenixClickstream',
+      records,
+      rate: 0,
+      poisonRate: 0,
+      duplicateRate: 0,
+      seed: 1,
+      sinkFailureRate: 0,
+      throttleRate: 0,
+      crashRate: 0,
+      log: () => undefined,
     });
     const ratio = report.recordsPerSecond / raw.recordsPerSecond;
     const figures = {
-      rawRecords, rawRecordsPerSecond: Math.round(raw.recordsPerSecond), rawPutMs: raw.putMs, rawGetMs: raw.getMs,
-      pipelineRecords: records, pipelineRecordsPerSecond: report.recordsPerSecond, ratio: Number(ratio.toFixed(4)),
-      lost: report.lost, duplicatesInSink: report.duplicatesInSink, endToEndP50Ms: report.latencyMs.p50, endToEndP99Ms: report.latencyMs.p99,
+      rawRecords,
+      rawRecordsPerSecond: Math.round(raw.recordsPerSecond),
+      rawPutMs: raw.putMs,
+      rawGetMs: raw.getMs,
+      pipelineRecords: records,
+      pipelineRecordsPerSecond: report.recordsPerSecond,
+      ratio: Number(ratio.toFixed(4)),
+      lost: report.lost,
+      duplicatesInSink: report.duplicatesInSink,
+      endToEndP50Ms: report.latencyMs.p50,
+      endToEndP99Ms: report.latencyMs.p99,
     };
     return {
       name: 'local',
