@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { interruptible, intFlag } from '../../replay/cli';
 import { DrillError, runDrill, type DrillReport } from '../../replay/drill';
 import { UsageError } from '../index';
+import { defaultDrainTimeoutSeconds } from './local';
 
 interface DrillFlags {
   app?: string;
@@ -13,7 +14,7 @@ interface DrillFlags {
   stack?: string;
   records: string;
   seed: string;
-  drainTimeout: string;
+  drainTimeout?: string;
   runsDir?: string;
   json?: boolean;
 }
@@ -39,13 +40,13 @@ export function registerDrill(program: Command): void {
     .option('--stack <name>', 'stack to drill (when the app has several)')
     .option('--records <n>', 'workload records', '500')
     .option('--seed <n>', 'workload seed', '1')
-    .option('--drain-timeout <seconds>', 'bound on waiting for the pipeline to process everything', '120')
+    .option('--drain-timeout <seconds>', 'bound on waiting for the pipeline to process everything (default: 120 s, or 1 s per 40 records when longer)')
     .option('--runs-dir <dir>', 'where the run directory is created (default .phoenix/runs)')
     .option('--json', 'one JSON object (the report) on stdout')
     .action(async (f: DrillFlags) => {
       const records = intFlag('--records', f.records, 1, 1_000_000, (m) => new UsageError(m));
       const seed = intFlag('--seed', f.seed, 0, 2 ** 31 - 1, (m) => new UsageError(m));
-      const drain = intFlag('--drain-timeout', f.drainTimeout, 1, 3_600, (m) => new UsageError(m));
+      const drain = f.drainTimeout === undefined ? defaultDrainTimeoutSeconds(records) : intFlag('--drain-timeout', f.drainTimeout, 1, 3_600, (m) => new UsageError(m));
       const intr = interruptible();
       let report: DrillReport;
       try {

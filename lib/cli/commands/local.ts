@@ -21,6 +21,18 @@ export const LOCAL_RUN_DEFAULTS = {
   drainTimeoutSeconds: 120,
 } as const;
 
+/**
+ * The pipeline rate the default drain timeout assumes: the local DynamoDB emulator sustains ~150-250 conditional puts/s
+ * on 2 cores, so a large run needs longer than the fixed default to drain (a run that times out reports the records
+ * still in the stream as not found).
+ */
+export const DRAIN_RECORDS_PER_SECOND = 40;
+
+/** Default drain timeout: 120 s, or one second per DRAIN_RECORDS_PER_SECOND records when that is longer (at most 3600 s). */
+export function defaultDrainTimeoutSeconds(records: number): number {
+  return Math.min(3600, Math.max(LOCAL_RUN_DEFAULTS.drainTimeoutSeconds, Math.ceil(records / DRAIN_RECORDS_PER_SECOND)));
+}
+
 export interface LocalRunCliOptions {
   app?: string;
   assembly?: string;
@@ -38,7 +50,7 @@ export interface LocalRunCliOptions {
   onDemandShards: number;
   portBase: number;
   maxEnvironments: number;
-  drainTimeout: number;
+  drainTimeout?: number;
   runsDir?: string;
   json?: boolean;
   trace?: string[];
@@ -76,7 +88,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--on-demand-shards <n>', 'shards of on-demand streams (kinesalite has no on-demand mode)', number('--on-demand-shards', { min: 1, max: 64, integer: true }), LOCAL_RUN_DEFAULTS.onDemandShards)
     .option('--port-base <port>', 'emulator ports: Kinesis=port, DynamoDB=port+1, SQS/SNS/S3=port+2 (0 = free ports)', number('--port-base', { min: 0, max: 65533, integer: true }), LOCAL_RUN_DEFAULTS.portBase)
     .option('--max-environments <n>', 'most concurrent execution environments (processes) per function', number('--max-environments', { min: 1, max: 64, integer: true }), LOCAL_RUN_DEFAULTS.maxEnvironments)
-    .option('--drain-timeout <seconds>', 'how long to wait for the pipeline to process everything', number('--drain-timeout', { min: 1, max: 3600 }), LOCAL_RUN_DEFAULTS.drainTimeoutSeconds)
+    .option('--drain-timeout <seconds>', `how long to wait for the pipeline to process everything (default: ${LOCAL_RUN_DEFAULTS.drainTimeoutSeconds} s, or 1 s per ${DRAIN_RECORDS_PER_SECOND} records when longer)`, number('--drain-timeout', { min: 1, max: 3600 }))
     .option('--runs-dir <dir>', 'where run directories (logs, sink and DLQ dumps, summary.json) go (default .phoenix/runs)')
     .option('--trace <correlationId...>', 'print the hops of these records (correlation id or record id)')
     .option('--json', 'print one JSON object (no progress line)')
@@ -196,7 +208,7 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     onDemandShards: o.onDemandShards,
     portBase: o.portBase,
     maxEnvironments: o.maxEnvironments,
-    drainTimeoutMs: Math.round(o.drainTimeout * 1000),
+    drainTimeoutMs: Math.round((o.drainTimeout ?? defaultDrainTimeoutSeconds(o.records)) * 1000),
     runsDir: o.runsDir ? path.resolve(cwd, o.runsDir) : undefined,
     trace: o.trace,
     signal: abort.signal,
