@@ -72,7 +72,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     devdirs: ['test', 'bench'],
   },
   tsconfigDev: {
-    include: ['../lib/**/*.ts', '../bin/**/*.ts', '../examples/**/*.ts', '../bench/**/*.ts', '../constructs/**/*.ts'],
+    include: ['../lib/**/*.ts', '../bin/**/*.ts', '../examples/**/*.ts', '../bench/**/*.ts', '../constructs/**/*.ts', '../.projenrc.ts'],
     compilerOptions: {},
   },
   gitignore: ['cdk.out/', 'dist-runtime/', 'coverage/', 'test-reports/', '.phoenix/', 'validation-report.json', '*.tsbuildinfo'],
