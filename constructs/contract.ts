@@ -92,3 +92,45 @@ export const DLQ_OVERFLOW_PREFIX = 'dlq-payloads/';
 
 /** Key prefix, in the DLQ overflow bucket, where the event source mapping's S3 on-failure destination writes (AWS's layout). */
 export const ESM_ON_FAILURE_PREFIX = 'aws/lambda/';
+
+// ---------------------------------------------------------------------------------------------------------------
+// QualityProfiler <-> profiler handler (lib/handlers/profiler*.ts)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Environment variables the construct sets on the profiler function (besides PHX_PIPELINE). */
+export const PROFILER_ENV = {
+  bucket: 'PHX_PROFILE_BUCKET',
+  rules: 'PHX_QUALITY_RULES',
+  windowSeconds: 'PHX_PROFILE_WINDOW_SECONDS',
+  historyWindows: 'PHX_PROFILE_HISTORY_WINDOWS',
+  eventTimeField: 'PHX_PROFILE_EVENT_TIME_FIELD',
+} as const;
+
+/** Metric names (namespace METRICS_NAMESPACE) published once per evaluated window. */
+export const QUALITY_METRIC = {
+  /** Per rule, dimensions { Pipeline, Rule }: 0 pass, 1 warn, 2 fail (skipped rules publish nothing). */
+  ruleStatus: 'QualityRuleStatus',
+  /** Per rule, dimensions { Pipeline, Rule }: the observed value compared with the bounds. */
+  ruleObserved: 'QualityRuleObserved',
+  /** Per column named by a rule, dimensions { Pipeline, Column }: non-null values / rows. */
+  columnCompleteness: 'QualityColumnCompleteness',
+  /** Dimensions { Pipeline }: rows of the window (all shards merged). */
+  rowsPerWindow: 'QualityRowsPerWindow',
+  /** Dimensions { Pipeline }: records of the window that were not JSON objects. */
+  unparseablePerWindow: 'QualityUnparseablePerWindow',
+  /** Dimensions { Pipeline }: rules that failed. */
+  failures: 'QualityFailures',
+  /** Dimensions { Pipeline }: rules that warned. */
+  warnings: 'QualityWarnings',
+  /** Dimensions { Pipeline }: rules that could not be evaluated (too little history, too few rows). */
+  skipped: 'QualityRulesSkipped',
+} as const;
+
+/** Dimension names of the quality metrics besides `Pipeline` (METRIC_DIMENSIONS.pipeline). */
+export const QUALITY_DIMENSIONS = { rule: 'Rule', column: 'Column' } as const;
+
+/** Key prefix of the profiler's history bucket (profiles/<window-start>/...). */
+export const PROFILES_PREFIX = 'profiles/';
+
+/** Relative location (from the package root) of the profiler handler bundle. */
+export const PROFILER_ASSET_DIR = 'assets/lib/handlers/profiler';

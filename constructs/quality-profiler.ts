@@ -12,7 +12,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct, type IConstruct } from 'constructs';
-import { ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS } from './contract';
+import { ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS, PROFILER_ASSET_DIR, PROFILER_ENV, PROFILES_PREFIX, QUALITY_DIMENSIONS, QUALITY_METRIC } from './contract';
 import type { CorrelatedMonitor } from './monitoring/correlated-monitor';
 import { Phoenix, StatefulKind } from './phoenix';
 import { handlerAssetCode } from './private/asset';
@@ -29,27 +29,6 @@ const MAX_ALERT_EMAILS = 20;
 /** CloudWatch allows 100 metrics per graph widget. */
 const MAX_WIDGET_METRICS = 100;
 
-// Names shared with the profiler handler (lib/handlers/profiler-contract.ts; a test checks both copies agree).
-const PROFILER_ENV = {
-  bucket: 'PHX_PROFILE_BUCKET',
-  rules: 'PHX_QUALITY_RULES',
-  windowSeconds: 'PHX_PROFILE_WINDOW_SECONDS',
-  historyWindows: 'PHX_PROFILE_HISTORY_WINDOWS',
-  eventTimeField: 'PHX_PROFILE_EVENT_TIME_FIELD',
-} as const;
-const QUALITY_METRIC = {
-  ruleStatus: 'QualityRuleStatus',
-  ruleObserved: 'QualityRuleObserved',
-  columnCompleteness: 'QualityColumnCompleteness',
-  rowsPerWindow: 'QualityRowsPerWindow',
-  unparseablePerWindow: 'QualityUnparseablePerWindow',
-  failures: 'QualityFailures',
-  warnings: 'QualityWarnings',
-  skipped: 'QualityRulesSkipped',
-} as const;
-const QUALITY_DIMENSIONS = { rule: 'Rule', column: 'Column' } as const;
-const PROFILER_ASSET_DIR = 'assets/lib/handlers/profiler';
-const PROFILES_PREFIX = 'profiles/';
 const RULES_COMPRESS_ABOVE_BYTES = 1024;
 
 /**

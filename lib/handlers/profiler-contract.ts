@@ -2,52 +2,17 @@
  * Contract between the QualityProfiler construct (constructs/quality-profiler.ts) and the profiler handler:
  * environment variables, metric names, the S3 layout of profiles, and the rules encoding.
  *
- * constructs/ never imports lib/, so the construct keeps a copy of these names; test/profiler/construct.test.ts
- * checks the synthesized environment and the metric methods against these. (To be moved into constructs/contract.ts, which both sides import.)
+ * The names (env vars, metrics, dimensions, prefixes) live in constructs/contract.ts, imported by both sides.
  */
 import { gunzipSync } from 'node:zlib';
+import { PROFILER_ENV, PROFILES_PREFIX } from '../../constructs/contract';
 import type { QualityRule } from '../../constructs/quality-rules';
 
-/** Environment variables the construct sets on the profiler function (besides PHX_PIPELINE). */
-export const PROFILER_ENV = {
-  bucket: 'PHX_PROFILE_BUCKET',
-  rules: 'PHX_QUALITY_RULES',
-  windowSeconds: 'PHX_PROFILE_WINDOW_SECONDS',
-  historyWindows: 'PHX_PROFILE_HISTORY_WINDOWS',
-  eventTimeField: 'PHX_PROFILE_EVENT_TIME_FIELD',
-} as const;
-
-/** Metric names (namespace METRICS_NAMESPACE) published once per evaluated window. */
-export const QUALITY_METRIC = {
-  /** Per rule, dimensions { Pipeline, Rule }: 0 pass, 1 warn, 2 fail (skipped rules publish nothing). */
-  ruleStatus: 'QualityRuleStatus',
-  /** Per rule, dimensions { Pipeline, Rule }: the observed value compared with the bounds. */
-  ruleObserved: 'QualityRuleObserved',
-  /** Per column named by a rule, dimensions { Pipeline, Column }: non-null values / rows. */
-  columnCompleteness: 'QualityColumnCompleteness',
-  /** Dimensions { Pipeline }: rows of the window (all shards merged). */
-  rowsPerWindow: 'QualityRowsPerWindow',
-  /** Dimensions { Pipeline }: records of the window that were not JSON objects. */
-  unparseablePerWindow: 'QualityUnparseablePerWindow',
-  /** Dimensions { Pipeline }: rules that failed. */
-  failures: 'QualityFailures',
-  /** Dimensions { Pipeline }: rules that warned. */
-  warnings: 'QualityWarnings',
-  /** Dimensions { Pipeline }: rules that could not be evaluated (too little history, too few rows). */
-  skipped: 'QualityRulesSkipped',
-} as const;
-
-/** Dimension names of the quality metrics besides `Pipeline` (METRIC_DIMENSIONS.pipeline). */
-export const QUALITY_DIMENSIONS = { rule: 'Rule', column: 'Column' } as const;
+export { PROFILER_ENV, QUALITY_METRIC, QUALITY_DIMENSIONS, PROFILES_PREFIX, PROFILER_ASSET_DIR } from '../../constructs/contract';
 
 /** Status values of QualityRuleStatus. */
 export const RULE_STATUS_VALUE = { pass: 0, warn: 1, fail: 2 } as const;
 
-/** Relative location (from the package root) of the pre-bundled profiler handler. */
-export const PROFILER_ASSET_DIR = 'assets/lib/handlers/profiler';
-
-/** Key prefix of every profiler object in the history bucket. */
-export const PROFILES_PREFIX = 'profiles/';
 
 /** Rules longer than this (JSON bytes) are passed gzip-compressed (`gz:` + base64), for Lambda's 4 KB environment limit. */
 export const RULES_COMPRESS_ABOVE_BYTES = 1024;
