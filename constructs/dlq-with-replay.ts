@@ -10,6 +10,7 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct, type IConstruct } from 'constructs';
 import { DLQ_OVERFLOW_PREFIX } from './contract';
 import { Phoenix, StatefulKind } from './phoenix';
+import { accessLogsBucket } from './private/buckets';
 import { acknowledge } from './private/nag';
 import { checkRange, checkSeconds } from './private/validate';
 
@@ -248,25 +249,13 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
     if (props.serverAccessLogsBucket) {
       this.serverAccessLogsBucket = props.serverAccessLogsBucket;
     } else {
-      const logs = new s3.Bucket(this, 'AccessLogs', {
-        // S3 server access log delivery only supports SSE-S3 on the target bucket.
-        encryption: s3.BucketEncryption.S3_MANAGED,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        enforceSSL: true,
-        versioned: true,
+      this.serverAccessLogsBucket = accessLogsBucket(this, 'AccessLogs', {
+        of: 'the overflow bucket',
         lifecycleRules: [{ expiration: overflowExpiration, noncurrentVersionExpiration: Duration.days(1) }],
         removalPolicy,
         autoDeleteObjects,
+        acknowledgeReplication,
       });
-      this.serverAccessLogsBucket = logs;
-      acknowledge(logs,
-        'This bucket is the server access log target of the overflow bucket; logging its own writes would loop.',
-        'AwsSolutions-S1', 'NIST.800.53.R5-S3BucketLoggingEnabled', 'HIPAA.Security-S3BucketLoggingEnabled', 'PCI.DSS.321-S3BucketLoggingEnabled');
-      acknowledge(logs,
-        'S3 server access log delivery supports only SSE-S3 (AES256) on the target bucket, not SSE-KMS.',
-        'NIST.800.53.R5-S3DefaultEncryptionKMS', 'HIPAA.Security-S3DefaultEncryptionKMS', 'PCI.DSS.321-S3DefaultEncryptionKMS');
-      acknowledgeReplication(logs);
     }
 
     const bucket = new s3.Bucket(this, 'Overflow', {

@@ -16,6 +16,7 @@ import { ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS, PROFILER_ASSET_DIR, PROFILER
 import type { CorrelatedMonitor } from './monitoring/correlated-monitor';
 import { Phoenix, StatefulKind } from './phoenix';
 import { handlerAssetCode } from './private/asset';
+import { accessLogsBucket } from './private/buckets';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
 import { checkName, checkRange, checkSeconds } from './private/validate';
 import { QUALITY_DEFAULTS, QualityRule, QualityRuleKind, validateQualityRules } from './quality-rules';
@@ -293,25 +294,13 @@ export class QualityProfiler extends Construct {
     if (props.serverAccessLogsBucket) {
       this.serverAccessLogsBucket = props.serverAccessLogsBucket;
     } else {
-      const accessLogs = new s3.Bucket(this, 'AccessLogs', {
-        // S3 server access log delivery only supports SSE-S3 on the target bucket.
-        encryption: s3.BucketEncryption.S3_MANAGED,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        enforceSSL: true,
-        versioned: true,
+      this.serverAccessLogsBucket = accessLogsBucket(this, 'AccessLogs', {
+        of: 'the profile history bucket',
         lifecycleRules,
         removalPolicy,
         autoDeleteObjects,
+        acknowledgeReplication,
       });
-      this.serverAccessLogsBucket = accessLogs;
-      acknowledge(accessLogs,
-        'This bucket is the server access log target of the profile history bucket; logging its own writes would loop.',
-        'AwsSolutions-S1', 'NIST.800.53.R5-S3BucketLoggingEnabled', 'HIPAA.Security-S3BucketLoggingEnabled', 'PCI.DSS.321-S3BucketLoggingEnabled');
-      acknowledge(accessLogs,
-        'S3 server access log delivery supports only SSE-S3 (AES256) on the target bucket, not SSE-KMS.',
-        'NIST.800.53.R5-S3DefaultEncryptionKMS', 'HIPAA.Security-S3DefaultEncryptionKMS', 'PCI.DSS.321-S3DefaultEncryptionKMS');
-      acknowledgeReplication(accessLogs);
     }
     const bucket = new s3.Bucket(this, 'History', {
       encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.KMS_MANAGED,

@@ -9,6 +9,7 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { REPLAY_ASSET_DIR, toolFunction } from './function';
 import { Phoenix, StatefulKind } from '../phoenix';
+import { accessLogsBucket } from '../private/buckets';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
 import { checkSeconds } from '../private/validate';
 
@@ -132,24 +133,13 @@ export class RawArchive extends Construct {
     if (props.serverAccessLogsBucket) {
       this.serverAccessLogsBucket = props.serverAccessLogsBucket;
     } else {
-      const accessLogs = new s3.Bucket(this, 'AccessLogs', {
-        encryption: s3.BucketEncryption.S3_MANAGED,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        enforceSSL: true,
-        versioned: true,
+      this.serverAccessLogsBucket = accessLogsBucket(this, 'AccessLogs', {
+        of: 'the archive bucket',
         lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(1) }],
         removalPolicy,
         autoDeleteObjects,
+        acknowledgeReplication,
       });
-      this.serverAccessLogsBucket = accessLogs;
-      acknowledge(accessLogs,
-        'This bucket is the server access log target of the archive bucket; logging its own writes would loop.',
-        'AwsSolutions-S1', 'NIST.800.53.R5-S3BucketLoggingEnabled', 'HIPAA.Security-S3BucketLoggingEnabled', 'PCI.DSS.321-S3BucketLoggingEnabled');
-      acknowledge(accessLogs,
-        'S3 server access log delivery supports only SSE-S3 (AES256) on the target bucket, not SSE-KMS.',
-        'NIST.800.53.R5-S3DefaultEncryptionKMS', 'HIPAA.Security-S3DefaultEncryptionKMS', 'PCI.DSS.321-S3DefaultEncryptionKMS');
-      acknowledgeReplication(accessLogs);
     }
 
     const bucket = new s3.Bucket(this, 'Bucket', {
