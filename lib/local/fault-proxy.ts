@@ -22,6 +22,8 @@ export interface FaultProxy {
   readonly service: FaultService;
   readonly endpoint: string;
   readonly stats: FaultProxyStats;
+  /** Changes the fraction of writes failed from now on (e.g. 0 when a kept environment's faults end). */
+  setRate(rate: number): void;
   close(): Promise<void>;
 }
 
@@ -75,10 +77,11 @@ export async function startFaultProxy(service: FaultService, target: string, rat
   const targetUrl = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const stats: FaultProxyStats = { forwarded: 0, writes: 0, injected: 0, byKind: {} };
+  let current = rate;
   const server = http.createServer((req, res) => {
     const write = isWrite(service, req);
     if (write) stats.writes++;
-    if (write && random.chance(rate)) {
+    if (write && random.chance(current)) {
       const f = faultResponse(service, random.chance(0.5));
       stats.injected++;
       stats.byKind[f.kind] = (stats.byKind[f.kind] ?? 0) + 1;
@@ -112,6 +115,7 @@ export async function startFaultProxy(service: FaultService, target: string, rat
     service,
     endpoint: `http://127.0.0.1:${port}`,
     stats,
+    setRate: (r) => { current = r; },
     close: () => new Promise<void>((resolve) => {
       agent.destroy();
       server.close(() => resolve());

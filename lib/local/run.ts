@@ -14,6 +14,7 @@ import {
 import { startFaultProxy, type FaultProxy, type FaultProxyStats } from './fault-proxy';
 import { startDeliveryStreams, type LocalDeliveryStreams } from './firehose';
 import { LocalFunction, stageFunctionCode, type FunctionStats } from './functions';
+import { keepUntilAborted, localPipelineOutputs, removeLocalEnv, writeLocalEnv } from './keep';
 import { Lifecycle } from './lifecycle';
 import { MetricsStore, summarize, type LatencySummary } from './metrics';
 import { startNotifications, type LocalNotifications } from './notifications';
@@ -31,6 +32,7 @@ import { ClickstreamWorkload, FileWorkload, type PipelineRules, type Workload } 
 import { METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
 import { loadConfig, type IngestConfig } from '../handlers/config';
 import { compileValidator } from '../handlers/schema';
+import type { LocalEnvFile } from '../replay/targets';
 
 export interface LocalRunOptions {
   /** Project directory: cdk.json, and where `.phoenix/runs/<ts>` is created. */
@@ -65,6 +67,15 @@ export interface LocalRunOptions {
   readonly onProgress?: (p: RunProgress) => void;
   /** Correlation ids (or record ids) whose hops to include in the report. */
   readonly trace?: readonly string[];
+  /**
+   * Keep the environment running after the run until `signal` aborts (`phoenix local run --keep`): writes
+   * `local-env.json` into the run directory for `phoenix dlq ... --local` and `phoenix replay --local`, and ends the
+   * injected faults (sink failures, throttles, crashes): the cause of the run's dead letters is "fixed", so replaying
+   * them lands in the sink. The promise resolves with the run's report on abort.
+   */
+  readonly keep?: boolean;
+  /** Called once a kept environment is ready: the run's report and the environment's `local-env.json`. */
+  readonly onKept?: (kept: { report: LocalRunReport; file: string; env: LocalEnvFile }) => void;
 }
 
 export interface RunProgress {
@@ -262,6 +273,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
         if (service === 'dynamodb') dynamoEndpoint = proxy.endpoint; else s3Endpoint = proxy.endpoint;
       }
     }
+    // One object shared by every function, so a kept environment can end the injected faults.
+    const functionFaults = { throttleRate: opts.throttleRate, crashRate: opts.crashRate };
     const unemulated = await startUnemulatedEndpoint(log);
     life.add('unemulated-services endpoint', () => unemulated.close());
     const runnerScript = childScript('function-runner', path.join(runDir, 'bin'));
@@ -284,7 +297,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
         },
         metrics,
         maxEnvironments: opts.maxEnvironments ?? 4,
-        faults: { throttleRate: opts.throttleRate, crashRate: opts.crashRate },
+        faults: functionFaults,
         random,
         track: (pid) => life.track(pid),
       });
@@ -455,6 +468,31 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       stageDimensions: { [METRIC_DIMENSIONS.pipeline]: pipeline.config.pipeline, [METRIC_DIMENSIONS.stage]: pipeline.config.stage },
     });
     writeFileSync(path.join(runDir, 'summary.json'), `${JSON.stringify(report, null, 2)}\n`);
+    if (opts.keep) {
+      // The run's own abort handler turns Ctrl-C into an error; while kept, Ctrl-C is the normal end.
+      opts.signal?.removeEventListener('abort', onAbort);
+      for (const p of proxies) p.setRate(0);
+      functionFaults.throttleRate = 0;
+      functionFaults.crashRate = 0;
+      const descriptions = Object.fromEntries(Object.entries(stack.template.Outputs ?? {}).map(([k, o]) => [k, o.Description]));
+      const dynamoDirect = emulators.endpoints.dynamodb;
+      const env: LocalEnvFile = {
+        region: stack.region,
+        endpoints: { kinesis: emulators.endpoints.kinesis, sqs: emulators.endpoints.fauxqs, s3: emulators.endpoints.fauxqs, dynamodb: dynamoDirect },
+        outputs: localPipelineOutputs(assembly.stackName, report.outputs, descriptions, pipeline.streamName),
+        pid: process.pid,
+        stack: assembly.displayName,
+        keptAt: new Date().toISOString(),
+      };
+      const file = writeLocalEnv(runDir, env);
+      life.add('local-env.json', () => removeLocalEnv(file));
+      opts.onKept?.({ report, file, env });
+      await keepUntilAborted(opts.signal, fatalPromise, () => ({
+        written: metrics.total(METRIC.recordsWritten),
+        deadLettered: metrics.total(METRIC.recordsDeadLettered),
+        duplicatesSuppressed: metrics.total(METRIC.duplicatesSuppressed) + metrics.total(METRIC.staleSuppressed),
+      }), log);
+    }
     return report;
   } catch (e) {
     throw e instanceof UnsupportedTemplateError || e instanceof LocalRunError ? e : new LocalRunError(oneLine(e));

@@ -10,7 +10,7 @@ export function addTargetOptions(cmd: Command, opts: { queueUrl?: boolean } = {}
   cmd
     .option('--stack <name>', 'deployed stack whose outputs name the resources (CloudFormation DescribeStacks)')
     .option('--pipeline <name>', 'pipeline within the stack, when it has several')
-    .option('--local <dir>', 'local environment directory (reads its local-env.json)')
+    .option('--local [dir]', 'a local environment kept by `phoenix local run --keep`: its run directory, or none for the latest running one')
     .option('--region <region>', 'AWS region (default: AWS_REGION, the queue URL\'s region, us-east-1)');
   if (opts.queueUrl !== false) cmd.option('--queue-url <url>', 'DLQ queue URL (instead of the stack output DlqUrl)');
   return cmd;

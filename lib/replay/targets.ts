@@ -7,7 +7,7 @@
  * - explicit flags (`--queue-url`, `--bucket`, `--target-stream`), and the SDK's own configuration: the standard
  *   credential chain and `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SQS`, `_S3`, `_KINESIS`, `_DYNAMODB`.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -31,6 +31,12 @@ export interface LocalEnvFile {
   readonly endpoints: { readonly kinesis: string; readonly sqs: string; readonly s3: string; readonly dynamodb?: string };
   /** The pipeline's outputs, resolved to local values. */
   readonly outputs: PipelineOutputs;
+  /** The process serving the environment (`phoenix local run --keep`): the file is stale once it is gone. */
+  readonly pid?: number;
+  /** Stack name (display). */
+  readonly stack?: string;
+  /** When the environment was kept (ISO-8601). */
+  readonly keptAt?: string;
 }
 
 export interface Connection {
@@ -70,6 +76,41 @@ export function chooseRegion(flag: string | undefined, queueUrl?: string): strin
   return flag ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (queueUrl ? regionOfQueueUrl(queueUrl) : undefined) ?? 'us-east-1';
 }
 
+/** True when a process with this pid exists (signal 0 checks without signalling). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Where `phoenix local run` puts its run directories, relative to the project directory. */
+export const LOCAL_RUNS_DIR = path.join('.phoenix', 'runs');
+
+/**
+ * The run directory of the most recently kept local environment under `runsDir` that is still running (its
+ * `local-env.json` exists and names a live pid), or undefined.
+ */
+export function findRunningLocalEnv(runsDir: string): string | undefined {
+  if (!existsSync(runsDir)) return undefined;
+  const dirs = readdirSync(runsDir)
+    .map((d) => path.join(runsDir, d))
+    .filter((d) => existsSync(path.join(d, LOCAL_ENV_FILE)))
+    .sort((a, b) => statSync(path.join(b, LOCAL_ENV_FILE)).mtimeMs - statSync(path.join(a, LOCAL_ENV_FILE)).mtimeMs);
+  for (const d of dirs) {
+    try {
+      const pid = (JSON.parse(readFileSync(path.join(d, LOCAL_ENV_FILE), 'utf8')) as { pid?: unknown }).pid;
+      if (typeof pid !== 'number' || processAlive(pid)) return d;
+    } catch {
+      // An unreadable file is not a running environment.
+    }
+  }
+  return undefined;
+}
+
 /** Reads `<dir>/local-env.json`. */
 export function readLocalEnv(dir: string): LocalEnvFile {
   const file = path.join(path.resolve(dir), LOCAL_ENV_FILE);
@@ -82,6 +123,9 @@ export function readLocalEnv(dir: string): LocalEnvFile {
   }
   if (!parsed?.endpoints?.sqs || !parsed.endpoints.kinesis || !parsed.endpoints.s3 || typeof parsed.region !== 'string') {
     throw new InputError(`--local ${dir}: ${LOCAL_ENV_FILE} lacks region or endpoints.{kinesis,sqs,s3}`);
+  }
+  if (typeof parsed.pid === 'number' && !processAlive(parsed.pid)) {
+    throw new InputError(`--local ${dir}: the local environment that wrote ${LOCAL_ENV_FILE} (pid ${parsed.pid}) is no longer running; start one with \`phoenix local run --keep\``);
   }
   return { ...parsed, outputs: parsed.outputs ?? {} };
 }
@@ -146,7 +190,8 @@ export async function stackOutputs(region: string, stack: string, pipeline?: str
 export interface TargetFlags {
   readonly stack?: string;
   readonly pipeline?: string;
-  readonly local?: string;
+  /** A local environment directory, or `true` for the most recent running one under `.phoenix/runs`. */
+  readonly local?: string | true;
   readonly region?: string;
   readonly queueUrl?: string;
 }
@@ -162,8 +207,15 @@ export interface Resolved {
 export async function resolveTargets(f: TargetFlags): Promise<Resolved> {
   if (f.local !== undefined && f.stack !== undefined) throw new InputError('--local and --stack cannot be combined');
   if (f.local !== undefined) {
-    const env = readLocalEnv(f.local);
-    return { conn: { region: env.region, endpoints: env.endpoints }, outputs: env.outputs, from: `local environment ${f.local}` };
+    const dir = f.local === true ? findRunningLocalEnv(path.resolve(LOCAL_RUNS_DIR)) : f.local;
+    if (dir === undefined) {
+      throw new InputError(`--local: no running local environment under ${LOCAL_RUNS_DIR} (start one with \`phoenix local run --keep\`, or pass --local <dir>)`);
+    }
+    const env = readLocalEnv(dir);
+    // The SDK's notice that releases after January 2027 need Node 22 concerns AWS; here every client talks to a
+    // local emulator (as in `phoenix local run`), so it is kept out of the operator's output.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    return { conn: { region: env.region, endpoints: env.endpoints }, outputs: env.outputs, from: `local environment ${path.relative(process.cwd(), path.resolve(dir)) || '.'}` };
   }
   const region = chooseRegion(f.region, f.queueUrl);
   if (f.stack !== undefined) {

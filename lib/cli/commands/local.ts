@@ -55,6 +55,7 @@ export interface LocalRunCliOptions {
   json?: boolean;
   trace?: string[];
   progress?: boolean;
+  keep?: boolean;
 }
 
 function number(name: string, opts: { min: number; max: number; integer?: boolean }): (v: string) => number {
@@ -91,6 +92,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--drain-timeout <seconds>', `how long to wait for the pipeline to process everything (default: ${LOCAL_RUN_DEFAULTS.drainTimeoutSeconds} s, or 1 s per ${DRAIN_RECORDS_PER_SECOND} records when longer)`, number('--drain-timeout', { min: 1, max: 3600 }))
     .option('--runs-dir <dir>', 'where run directories (logs, sink and DLQ dumps, summary.json) go (default .phoenix/runs)')
     .option('--trace <correlationId...>', 'print the hops of these records (correlation id or record id)')
+    .option('--keep', 'after the run, keep the environment running until Ctrl-C with the injected faults ended, for `phoenix dlq ... --local` and `phoenix replay --local`')
     .option('--json', 'print one JSON object (no progress line)')
     .addOption(new Option('--no-progress', 'no live progress line'));
 }
@@ -212,6 +214,17 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     runsDir: o.runsDir ? path.resolve(cwd, o.runsDir) : undefined,
     trace: o.trace,
     signal: abort.signal,
+    keep: o.keep,
+    onKept: ({ report, file }) => {
+      if (live) process.stderr.write('\r\x1b[2K');
+      lastLine = '';
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ ...report, localEnv: file })}\n`);
+        return;
+      }
+      process.stdout.write(formatSummary(report));
+      process.stderr.write(keptInstructions(path.relative(cwd, path.dirname(file)) || '.'));
+    },
     log: (line) => {
       if (o.json) return;
       if (live && lastLine) process.stderr.write('\r\x1b[2K');
@@ -227,7 +240,8 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
   try {
     const report = await runLocal(options);
     if (live) process.stderr.write('\r\x1b[2K');
-    if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    if (o.keep) process.stderr.write('phoenix: the local environment was stopped\n');
+    else if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else process.stdout.write(formatSummary(report));
     return report.invariant.holds ? 0 : 1;
   } catch (e) {
@@ -241,6 +255,19 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** What to do with a kept environment (stderr). */
+export function keptInstructions(dir: string): string {
+  return [
+    `phoenix: the local environment keeps running with the injected faults ended (its ${dir}/local-env.json); Ctrl-C stops it.`,
+    'phoenix: in another terminal (--local picks the latest running environment, or pass its directory):',
+    '  npx phoenix dlq stats --local',
+    '  npx phoenix dlq list --local --reason esm-exhausted',
+    '  npx phoenix replay --from dlq --local --dry-run',
+    '  npx phoenix replay --from dlq --local',
+    '',
+  ].join('\n');
 }
 
 /** The most recent run directory with a sink dump under `runsDir`. */

@@ -1,0 +1,84 @@
+/**
+ * `phoenix local run --keep`: after the workload and the summary, the local environment stays up (emulators,
+ * functions, event source mappings, schedules, delivery streams) until Ctrl-C, so the operator's tools can work on it
+ * as on a deployed stack: `phoenix dlq stats|list|show --local` and `phoenix replay --local` find it through the
+ * `local-env.json` written into the run directory (endpoints, region, the pipeline's outputs with local values, and
+ * the pid of the process serving it). The file is removed when the environment stops.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { LOCAL_ENV_FILE, pipelineOutputs, type LocalEnvFile, type PipelineOutputs } from '../replay/targets';
+
+/** Writes `<runDir>/local-env.json`; returns its path. */
+export function writeLocalEnv(runDir: string, env: LocalEnvFile): string {
+  const file = path.join(runDir, LOCAL_ENV_FILE);
+  writeFileSync(file, `${JSON.stringify(env, null, 2)}\n`);
+  return file;
+}
+
+/** Removes a `local-env.json` written by {@link writeLocalEnv} (no error if it is gone). */
+export function removeLocalEnv(file: string): void {
+  rmSync(file, { force: true });
+}
+
+/**
+ * The outputs of the pipeline under test, by output name (`DlqUrl`, `StreamName`, ...), from the stack's outputs
+ * (resolved to local values) and their descriptions (`... (pipeline <name>)`): the pipeline whose `StreamName` is
+ * the stream the workload was put on, else the only one.
+ */
+export function localPipelineOutputs(
+  stackName: string,
+  outputs: Record<string, string>,
+  descriptions: Record<string, string | undefined>,
+  streamName: string,
+): PipelineOutputs {
+  const list = Object.entries(outputs).map(([k, v]) => ({ OutputKey: k, OutputValue: v, Description: descriptions[k] }));
+  const pipelines = new Set(list.map((o) => /\(pipeline ([^)]+)\)\s*$/.exec(o.Description ?? '')?.[1]).filter((p): p is string => p !== undefined));
+  for (const p of pipelines) {
+    const o = pipelineOutputs(list, stackName, p);
+    if (o.StreamName === streamName) return o;
+  }
+  try {
+    return pipelineOutputs(list, stackName);
+  } catch {
+    return {};
+  }
+}
+
+/** Counters of the pipeline's activity (from the handlers' metrics). */
+export interface KeptActivity { written: number; deadLettered: number; duplicatesSuppressed: number }
+
+/**
+ * Waits until `signal` aborts (resolves) or the environment fails (`fatal` rejects), noting the pipeline's activity
+ * since the environment was kept every 2 s when it changed.
+ */
+export async function keepUntilAborted(
+  signal: AbortSignal | undefined,
+  fatal: Promise<never>,
+  activity: () => KeptActivity,
+  log: (line: string) => void,
+): Promise<void> {
+  if (!signal) throw new Error('keeping the environment needs an abort signal to end it');
+  const base = activity();
+  let last = '';
+  const timer = setInterval(() => {
+    const now = activity();
+    const line = `since kept: ${now.written - base.written} written, ${now.duplicatesSuppressed - base.duplicatesSuppressed} duplicates suppressed, `
+      + `${now.deadLettered - base.deadLettered} dead-lettered`;
+    if (line !== last) {
+      last = line;
+      log(line);
+    }
+  }, 2000);
+  try {
+    await Promise.race([
+      fatal,
+      new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      }),
+    ]);
+  } finally {
+    clearInterval(timer);
+  }
+}
