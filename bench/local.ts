@@ -18,10 +18,10 @@ import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { BenchResult } from './types';
+import { DYNAMODB_CONDITION } from '../lib/handlers/ports/dynamodb';
 import { LOCAL_CREDENTIALS } from '../lib/local/clients';
 import { startEmulators } from '../lib/local/emulators';
 import { runLocal } from '../lib/local/run';
-import { DYNAMODB_CONDITION } from '../lib/handlers/ports/dynamodb';
 
 export interface LocalBenchOptions {
   /** Records put through the pipeline (default 3000). */
@@ -81,8 +81,10 @@ async function rawConditionalPuts(items: number, inFlight = 8): Promise<{ record
   try {
     const TableName = 'bench-sink';
     await ddb.send(new CreateTableCommand({
-      TableName, BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      TableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
     }));
     const envelope = 'x'.repeat(900);
     let next = 0;
