@@ -27,7 +27,7 @@ import { evaluateCondition } from './template/intrinsics';
 import { LocalStack } from './template/stack';
 import { startUnemulatedEndpoint } from './unemulated';
 import { readDeadLetters, readSink, type SinkEnvelope } from './verify';
-import { ClickstreamWorkload, FileWorkload, type PipelineRules, type Workload } from './workload';
+import { createWorkload, type PipelineRules, type Workload } from './workloads';
 import { METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
 import { loadConfig, type IngestConfig } from '../handlers/config';
 import { compileValidator } from '../handlers/schema';
@@ -48,6 +48,11 @@ export interface LocalRunOptions {
   readonly poisonRate: number;
   readonly duplicateRate: number;
   readonly seed: number;
+  /**
+   * The generator: `clickstream`, `iot-telemetry`, `orders`, or the path of a workload module exporting
+   * `createWorkload(options, rules, kit)` (lib/local/workloads). Excludes `input`. Default `clickstream`.
+   */
+  readonly workload?: string;
   readonly input?: string;
   readonly sinkFailureRate: number;
   readonly throttleRate: number;
@@ -361,9 +366,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
 
     // 3. The pipeline under test and its workload.
     const pipeline = choosePipeline(kinesisMappings, opts.stream, provisioned);
-    const workload: Workload = opts.input
-      ? new FileWorkload(path.resolve(opts.cwd, opts.input), pipeline.rules)
-      : new ClickstreamWorkload(opts, pipeline.rules);
+    const workload: Workload = await guard(createWorkload(opts, pipeline.rules));
     for (const n of workload.notes) log(n);
     progress.total = workload.total;
     durations.start = Date.now() - tPhase;
