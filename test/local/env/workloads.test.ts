@@ -1,11 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { REPO, tempDir } from './support';
 import { clickEventKeyFields, clickEventSchema } from '../../../examples/clickstream/schema';
 import { telemetryQualityRules } from '../../../examples/iot-telemetry/quality';
 import { IOT_FIRMWARE, IOT_SITES, telemetryKeyFields, telemetrySchema } from '../../../examples/iot-telemetry/schema';
 import { ORDER_STATUSES, orderEventKeyFields, orderEventSchema } from '../../../examples/orders/schema';
+import { main } from '../../../lib/cli';
 import { idNamespaceFor, recordId } from '../../../lib/core';
 import { compileValidator } from '../../../lib/handlers/schema';
 import { account, ProducedLog } from '../../../lib/local/accounting';
@@ -131,6 +132,24 @@ describe('--workload selection', () => {
     await expect(createWorkload({ ...opts, workload: 'iot' }, EXAMPLES.orders)).rejects.toThrow(expected);
     expect(workloadProblem('orders')).toBeUndefined();
     expect(workloadProblem('./mine.js')).toBeUndefined();
+  });
+
+  it('the CLI refuses a bad --workload before starting anything: exit code 2 and one line', async () => {
+    const err: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err.push(String(chunk)); return true; });
+    try {
+      expect(await main(['node', 'phoenix', 'local', 'run', '--workload', 'iot'])).toBe(2);
+      expect(await main(['node', 'phoenix', 'local', 'run', '--workload', './absent-workload.js'])).toBe(2);
+      expect(await main(['node', 'phoenix', 'local', 'run', '--workload', 'orders', '--input', 'package.json'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+      process.exitCode = undefined;
+    }
+    expect(err).toEqual([
+      `phoenix: ${workloadProblem('iot')}\n`,
+      'phoenix: --workload ./absent-workload.js does not exist\n',
+      'phoenix: --input and --workload exclude each other\n',
+    ]);
   });
 
   it('--input and --workload exclude each other', async () => {
