@@ -612,7 +612,8 @@ function buildReport(i: ReportInput): LocalRunReport {
     invariant: { holds: problems.length === 0, problems },
     accounting: a,
     duplicatesSuppressed: i.metrics.total(METRIC.duplicatesSuppressed) + i.metrics.total(METRIC.staleSuppressed),
-    duplicatesRewritten: Math.max(0, i.metrics.total(METRIC.recordsWritten, METRICS_NAMESPACE, i.stageDimensions) - a.sinkExpectedFound - a.newerVersionsPut),
+    duplicatesRewritten: Math.max(0,
+      i.metrics.total(METRIC.recordsWritten, METRICS_NAMESPACE, i.stageDimensions) - a.sinkExpectedFound - a.newerVersionsPut),
     retries: {
       handlerRecordRetries: i.metrics.total(METRIC.recordsRetried),
       esmBatchRetries: i.pollers.reduce((n, p) => n + p.poller.stats.retries, 0),
