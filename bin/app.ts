@@ -19,6 +19,17 @@ export const CLICKSTREAM_STACK_NAME = 'PhoenixClickstream';
  * Environment-agnostic: no account or region.
  */
 export function buildApp(opts: BuildAppOptions = {}): App {
+  const app = checkedApp(opts);
+  new ClickstreamStack(app, 'Clickstream', { stackName: CLICKSTREAM_STACK_NAME });
+  return app;
+}
+
+/**
+ * An empty App with the five cdk-nag packs registered as validation plugins (unless `nag` is false): what every
+ * example app builds on. Each example has its own app of one stack (e.g. `examples/iot-telemetry/app.ts`), so that
+ * this one, `npm start` and `phoenix local run` without `--stack` keep running the clickstream alone.
+ */
+export function checkedApp(opts: BuildAppOptions = {}): App {
   const app = new App(opts.appProps);
   if (opts.nag ?? true) {
     Validations.of(app).addPlugins(
@@ -29,7 +40,6 @@ export function buildApp(opts: BuildAppOptions = {}): App {
       new PCIDSS321Checks(app),
     );
   }
-  new ClickstreamStack(app, 'Clickstream', { stackName: CLICKSTREAM_STACK_NAME });
   return app;
 }
 

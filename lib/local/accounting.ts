@@ -1,16 +1,26 @@
 import type { LatencySummary } from './metrics';
 import { summarize } from './metrics';
 import { canonicalPayload, sha256, type DeadLetter, type SinkEnvelope } from './verify';
-import type { WorkloadRecord } from './workload';
+import type { WorkloadRecord } from './workloads/types';
 
 /** What was put on the stream, by logical record. */
 export class ProducedLog {
-  /** Valid records by id: canonical payload, hash and the first put attempt time. */
-  readonly valid = new Map<string, { canonical: string; hash: string; firstAttemptAt: number; index: number; correlationId?: string }>();
+  /**
+   * Valid records by id: canonical payload, hash and the first put attempt time of the record the sink must end with
+   * (the first one put, or, for records with versions, the highest version put).
+   */
+  readonly valid = new Map<string, {
+    canonical: string; hash: string; firstAttemptAt: number; index: number; correlationId?: string; version?: number;
+  }>();
   /** Every logical record by data hash. */
   readonly byHash = new Map<string, { kind: 'valid' | 'poison'; poisonKind?: string; id?: string }>();
   recordsIn = 0;
   duplicatesPut = 0;
+  /**
+   * Valid records put that were a newer version of an id than every version put before them: each is a legitimate
+   * second (third...) write of the id to the sink, not a duplicate applied again.
+   */
+  newerVersionsPut = 0;
   poisonPut = 0;
   validPut = 0;
   firstPutAt?: number;
@@ -27,9 +37,12 @@ export class ProducedLog {
       return;
     }
     if (rec.kind === 'duplicate') this.duplicatesPut++; else this.validPut++;
-    if (!this.valid.has(rec.id!)) {
-      this.valid.set(rec.id!, { canonical: canonicalPayload(rec.payload), hash: rec.hash, firstAttemptAt, index: rec.index });
-      this.byHash.set(rec.hash, { kind: 'valid', id: rec.id });
+    if (!this.byHash.has(rec.hash)) this.byHash.set(rec.hash, { kind: 'valid', id: rec.id });
+    const known = this.valid.get(rec.id!);
+    const newer = known !== undefined && rec.version !== undefined && known.version !== undefined && rec.version > known.version;
+    if (newer) this.newerVersionsPut++;
+    if (!known || newer) {
+      this.valid.set(rec.id!, { canonical: canonicalPayload(rec.payload), hash: rec.hash, firstAttemptAt, index: rec.index, version: rec.version });
     }
   }
 }
@@ -39,6 +52,8 @@ export interface Accounting {
   validRecords: number;
   poisonRecords: number;
   duplicatesPut: number;
+  /** Valid records that were a newer version of an id put before (legitimate extra sink writes; see ProducedLog). */
+  newerVersionsPut: number;
   sinkRecords: number;
   /** Expected (valid) records found in the sink. */
   sinkExpectedFound: number;
@@ -180,6 +195,7 @@ export function account(produced: ProducedLog, sink: readonly SinkEnvelope[], le
     validRecords: produced.valid.size,
     poisonRecords,
     duplicatesPut: produced.duplicatesPut,
+    newerVersionsPut: produced.newerVersionsPut,
     sinkRecords: sink.length,
     sinkExpectedFound,
     duplicatesInSink: sameIdItems + versionMismatches,

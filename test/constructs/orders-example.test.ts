@@ -7,6 +7,7 @@ import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Ch
 import { describe, expect, it } from 'vitest';
 import { PhoenixMode } from '../../constructs';
 import { ENV } from '../../constructs/contract';
+import { buildOrdersApp, ORDERS_STACK_NAME } from '../../examples/orders/app';
 import { orderEventKeyFields, orderEventSchema } from '../../examples/orders/schema';
 import { OrdersStack } from '../../examples/orders/stack';
 import { handlerEnv, TEST_ENV } from '../support/stacks';
@@ -37,6 +38,17 @@ describe('orders example', () => {
   });
   it('synthesizes with zero unacknowledged findings of the five cdk-nag packs (EPHEMERAL)', () => {
     expect(nagFindings(PhoenixMode.EPHEMERAL)).toBe('');
+  });
+  it('its app (examples/orders/app.ts) synthesizes the one orders stack with the five packs and no findings', () => {
+    const app = buildOrdersApp({ appProps: { outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'phx-orders-app-')) } });
+    let text = '';
+    try {
+      app.synth();
+    } catch (e) {
+      text = String((e as Error).message);
+    }
+    expect(text).toBe('');
+    expect(app.synth().stacks.map((s) => s.stackName)).toEqual([ORDERS_STACK_NAME]);
   });
   it('derives record ids from orderId alone, so every version of an order has the same id', () => {
     const env = handlerEnv(template());

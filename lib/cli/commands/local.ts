@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
 import type { SinkEnvelope } from '../../local/verify';
+import { allowedWorkloads, DEFAULT_WORKLOAD, isWorkloadModule, workloadProblem } from '../../local/workloads';
 import { UsageError } from '../index';
 
 /** Defaults of `phoenix local run` (also used by `phoenix start`). */
@@ -43,6 +44,7 @@ export interface LocalRunCliOptions {
   poisonRate: number;
   duplicateRate: number;
   seed: number;
+  workload?: string;
   input?: string;
   sinkFailureRate: number;
   throttleRate: number;
@@ -82,6 +84,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--poison-rate <p>', 'fraction of bad records (invalid UTF-8, not JSON, JSON array, schema violation, missing key, oversize, deeply nested, huge number)', rate('--poison-rate'), LOCAL_RUN_DEFAULTS.poisonRate)
     .option('--duplicate-rate <p>', 'fraction of records that re-put an identical earlier record', rate('--duplicate-rate'), LOCAL_RUN_DEFAULTS.duplicateRate)
     .option('--seed <n>', 'seed of the workload and the fault injection', number('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }), LOCAL_RUN_DEFAULTS.seed)
+    .option('--workload <name|path>', `the generator: ${allowedWorkloads()}(options, rules, kit) (default: ${DEFAULT_WORKLOAD})`)
     .option('--input <file>', 'records from a file instead of the generator: one per line, JSON or base64:<bytes>')
     .option('--sink-failure-rate <p>', 'fraction of sink writes (DynamoDB, S3) answered with a retryable error by a proxy', rate('--sink-failure-rate'), LOCAL_RUN_DEFAULTS.sinkFailureRate)
     .option('--throttle-rate <p>', 'fraction of invocations answered "throttled"', rate('--throttle-rate'), LOCAL_RUN_DEFAULTS.throttleRate)
@@ -167,6 +170,12 @@ export function formatTrace(query: string, found: TraceResult[]): string[] {
 export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promise<number> {
   if (o.app && o.assembly) throw new UsageError('--app and --assembly exclude each other');
   if (o.input && !existsSync(path.resolve(cwd, o.input))) throw new UsageError(`--input ${o.input} does not exist`);
+  if (o.workload !== undefined) {
+    if (o.input) throw new UsageError('--input and --workload exclude each other');
+    const problem = workloadProblem(o.workload);
+    if (problem) throw new UsageError(problem);
+    if (isWorkloadModule(o.workload) && !existsSync(path.resolve(cwd, o.workload))) throw new UsageError(`--workload ${o.workload} does not exist`);
+  }
   if (o.poisonRate + o.duplicateRate > 1) throw new UsageError('--poison-rate plus --duplicate-rate must not exceed 1');
   // The SDK's notice that releases after January 2027 need Node 22 is printed once per process; the CLI's own
   // clients only talk to local emulators, so keep it out of every run's output.
@@ -203,6 +212,7 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     poisonRate: o.poisonRate,
     duplicateRate: o.duplicateRate,
     seed: o.seed,
+    workload: o.workload,
     input: o.input,
     sinkFailureRate: o.sinkFailureRate,
     throttleRate: o.throttleRate,

@@ -1,0 +1,91 @@
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { telemetryQuality } from './quality';
+import { telemetryKeyFields, telemetrySchema } from './schema';
+import { CorrelatedMonitor, DataPipeline, DriftDetector, IngestSink, Phoenix, PhoenixMode, StatefulKind } from '../../constructs';
+
+/** Properties of an {@link IotTelemetryStack}. */
+export interface IotTelemetryStackProps extends StackProps {
+  /**
+   * What `cdk destroy` leaves behind (see docs/runbook.md, Phoenix teardown).
+   *
+   * @default PhoenixMode.PRODUCTION - the raw archive and the readings table are retained
+   */
+  readonly phoenixMode?: PhoenixMode;
+}
+
+/**
+ * The IoT telemetry pipeline: site gateways put the readings of their devices (temperature, humidity, battery, ...)
+ * on a Kinesis stream, partition key = deviceId. The ingest stage validates each reading against the telemetry
+ * schema, derives its id from (deviceId, seq) and writes it idempotently to a DynamoDB table, so a gateway's re-sends
+ * (at-least-once delivery) keep one item per reading. Bad readings land in the dead letters with their payload, every
+ * reading is kept in the raw archive. A quality profiler checks the fleet every 5 minutes (completeness, ranges,
+ * allowed sites and firmware, freshness, volume, drift and anomalies of the readings), a correlated monitor with a
+ * synthetic canary watches the pipeline, and a drift detector watches the stack itself.
+ */
+export class IotTelemetryStack extends Stack {
+  /** The pipeline. */
+  public readonly pipeline: DataPipeline;
+  /** Topic notified by the pipeline's alarms and the data-quality warn and fail alarms. */
+  public readonly alarmTopic: sns.Topic;
+  /** The correlated monitor (its synthetic canary: `monitor.canary`). */
+  public readonly monitor: CorrelatedMonitor;
+  /** CloudFormation drift detection of this stack (not data drift: that is the profiler's drift rules). */
+  public readonly stackDrift: DriftDetector;
+
+  constructor(scope: Construct, id: string, props: IotTelemetryStackProps = {}) {
+    super(scope, id, { description: 'Phoenix IoT telemetry pipeline with quality rules and drift alerts (cdk-phoenix-pipelines example)', ...props });
+    const phoenixMode = props.phoenixMode ?? PhoenixMode.PRODUCTION;
+    // The whole stack follows the pipeline's mode (the alarm topic below included).
+    Phoenix.configure(this, { mode: phoenixMode });
+
+    // CloudWatch alarms publish only to a topic whose key lets cloudwatch.amazonaws.com use it: a customer managed key.
+    const topicRemovalPolicy = Phoenix.removalPolicyFor(this, StatefulKind.KEY);
+    const alarmKey = new kms.Key(this, 'AlarmTopicKey', {
+      description: 'Encrypts the IoT telemetry alarm topic',
+      enableKeyRotation: true,
+      removalPolicy: topicRemovalPolicy,
+    });
+    alarmKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'IoT telemetry pipeline alarms', masterKey: alarmKey, enforceSSL: true });
+    this.alarmTopic.applyRemovalPolicy(topicRemovalPolicy);
+
+    this.pipeline = new DataPipeline(this, 'Telemetry', {
+      pipelineName: 'iot-telemetry',
+      phoenixMode,
+      alarmTopic: this.alarmTopic,
+      ingest: {
+        schema: telemetrySchema,
+        keyFields: telemetryKeyFields,
+        // the reading's own time: a replayed reading never overwrites a newer version of itself
+        eventTimeField: 'ts',
+        // a device's readings share a partition key (deviceId) and stay in order; 10 devices of a batch at once
+        recordConcurrency: 10,
+      },
+      sink: IngestSink.dynamoDb(),
+      // every reading archived (Firehose to S3) and replayable in the cloud from the DLQ or the archive
+      archive: true,
+      replayFunction: true,
+      // the fleet's data-quality rules on the raw stream (schema: the telemetry schema; alarms: the pipeline's topic)
+      quality: telemetryQuality,
+    });
+
+    // Dashboard, per-stage alarms, saved queries and a synthetic canary every 5 minutes; the pipeline-health composite
+    // alarm (one notification per incident) covers the profiler's fail levels too.
+    this.monitor = new CorrelatedMonitor(this, 'Monitor', {
+      pipeline: this.pipeline,
+      alarmTopic: this.alarmTopic,
+      endToEndLatencySlo: Duration.minutes(1),
+      canary: { interval: Duration.minutes(5) },
+    });
+    this.pipeline.profiler!.addToMonitor(this.monitor);
+
+    // Hourly CloudFormation drift detection: a console edit to the pipeline is an incident.
+    this.stackDrift = new DriftDetector(this, 'StackDrift', { pipelineName: 'iot-telemetry' });
+    this.monitor.addAlarm(this.stackDrift.driftAlarm);
+    this.monitor.addAlarm(this.stackDrift.detectionAlarm);
+  }
+}

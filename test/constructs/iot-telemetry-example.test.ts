@@ -1,0 +1,151 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { Construct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { checkedApp } from '../../bin/app';
+import { DriftMethod, PhoenixMode, QualityMetric, QualityRuleKind, QualityRules } from '../../constructs';
+import { ENV } from '../../constructs/contract';
+import { buildIotTelemetryApp, IOT_TELEMETRY_STACK_NAME } from '../../examples/iot-telemetry/app';
+import { telemetryQuality, telemetryQualityRules } from '../../examples/iot-telemetry/quality';
+import { IOT_FIRMWARE, IOT_SITES, telemetryKeyFields, telemetrySchema } from '../../examples/iot-telemetry/schema';
+import { IotTelemetryStack } from '../../examples/iot-telemetry/stack';
+import { compileValidator } from '../../lib/handlers/schema';
+import { handlerEnv, TEST_ENV } from '../support/stacks';
+
+function iotTemplate(phoenixMode?: PhoenixMode): Template {
+  // No analytics metadata: the snapshot must not change with the CDK version.
+  const app = new App({ analyticsReporting: false });
+  return Template.fromStack(new IotTelemetryStack(app, 'IotTelemetry', { env: TEST_ENV, stackName: IOT_TELEMETRY_STACK_NAME, phoenixMode }));
+}
+
+/** Synthesizes and returns the validation failure text ('' when there is none). */
+function nagFindings(app: App): string {
+  try {
+    app.synth();
+    return '';
+  } catch (e) {
+    const report = path.join(app.outdir, 'validation-report.json');
+    return String((e as Error).message) + (fs.existsSync(report) ? fs.readFileSync(report, 'utf8') : '');
+  }
+}
+
+const outdir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'phx-iot-'));
+
+describe('IoT telemetry example', () => {
+  it('matches the snapshot (asset hashes normalized)', () => {
+    expect(iotTemplate().toJSON()).toMatchSnapshot();
+  });
+
+  it('validates readings with the telemetry schema, derives ids from (deviceId, seq) and orders versions by ts', () => {
+    const env = handlerEnv(iotTemplate());
+    expect(JSON.parse(env[ENV.schema] as string)).toEqual(telemetrySchema);
+    expect(JSON.parse(env[ENV.keyFields] as string)).toEqual(['deviceId', 'seq']);
+    expect(telemetryKeyFields).toEqual(['deviceId', 'seq']);
+    expect(env[ENV.eventTimeField]).toBe('ts');
+    expect(env[ENV.sinkKind]).toBe('dynamodb');
+    expect(env[ENV.recordConcurrency]).toBe('10');
+  });
+
+  it('the schema accepts a reading (null temperature included) and rejects corrupt ones', () => {
+    const validate = compileValidator(telemetrySchema);
+    const reading = { deviceId: 'dev-00a1f3', seq: 18_442, ts: '2026-11-26T10:15:00.000Z', site: 'ams-01', firmware: '3.2.1', temperature: 21.4, humidity: 48.2, battery: 87, rssi: -71 };
+    expect(validate(reading)).toBeNull();
+    expect(validate({ ...reading, temperature: null })).toBeNull();
+    const { humidity: _h, rssi: _r, ...minimal } = reading;
+    expect(validate(minimal)).toBeNull();
+    expect(validate({ ...reading, battery: 101 })).toMatch(/battery/);
+    expect(validate({ ...reading, temperature: 300 })).toMatch(/temperature/);
+    expect(validate({ ...reading, deviceId: 'sensor-1' })).toMatch(/deviceId/);
+    expect(validate({ ...reading, voltage: 3.3 })).toMatch(/additional/i);
+  });
+
+  it('routes every alarm to the encrypted topic CloudWatch can use: directly, or through the pipeline-health composite alarm', () => {
+    const t = iotTemplate();
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AlarmTopicKey'), 'Arn'] } });
+    const [key] = Object.entries(t.findResources('AWS::KMS::Key')).filter(([id]) => id.startsWith('AlarmTopicKey')).map(([, k]) => k);
+    expect(JSON.stringify(key.Properties.KeyPolicy)).toContain('cloudwatch.amazonaws.com');
+    t.resourceCountIs('AWS::SNS::Topic', 1);
+    const [health] = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'));
+    expect(health.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmTopic/) }]);
+    const rule = JSON.stringify(health.Properties.AlarmRule);
+    const [topicId] = Object.keys(t.findResources('AWS::SNS::Topic'));
+    const alarms = Object.entries(t.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms.length).toBeGreaterThan(10);
+    for (const [id, alarm] of alarms) {
+      const direct = JSON.stringify(alarm.Properties.AlarmActions) === JSON.stringify([{ Ref: topicId }]);
+      expect({ id, notifies: direct || rule.includes(id) }).toEqual({ id, notifies: true });
+    }
+  });
+
+  it('has the archive, replay function, quality profiler, monitor with canary and stack drift detection', () => {
+    const app = new App({ analyticsReporting: false });
+    const stack = new IotTelemetryStack(app, 'IotTelemetry', { env: TEST_ENV, stackName: IOT_TELEMETRY_STACK_NAME });
+    const { pipeline, monitor, stackDrift } = stack;
+    expect(pipeline.archive).toBeDefined();
+    expect(pipeline.replay).toBeDefined();
+    expect(pipeline.failureNormalizer).toBeDefined();
+    expect(pipeline.profiler!.rules).toEqual(telemetryQualityRules);
+    expect(pipeline.profiler!.alarmTopic).toBe(stack.alarmTopic);
+    expect(monitor.canary).toBeDefined();
+    expect(stackDrift.stackNames).toEqual([IOT_TELEMETRY_STACK_NAME]);
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
+    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'Phoenix-PhoenixIotTelemetry-iot-telemetry' });
+    // the profiler reads the telemetry stream in 5-minute tumbling windows
+    const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping')).map((m) => m.Properties);
+    expect(mappings.filter((m) => m.TumblingWindowInSeconds === 300)).toHaveLength(1);
+    // the composite health alarm covers the profiler's failures and both stack-drift alarms
+    const rule = JSON.stringify(Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'))[0].Properties.AlarmRule);
+    for (const c of [monitor.node.tryFindChild(`Quality${pipeline.profiler!.node.id}`), stackDrift.driftAlarm, stackDrift.detectionAlarm]) {
+      expect(rule).toContain(stack.getLogicalId((c as Construct).node.defaultChild as never));
+    }
+  });
+
+  it('profiles the fleet: completeness, ranges, allowed sites and firmware, freshness, volume, drift with a minRows gate, anomaly; warn inside fail', () => {
+    expect(telemetryQuality.eventTimeField).toBe('ts');
+    const byKind = (kind: QualityRuleKind) => telemetryQualityRules.filter((r) => r.kind === kind).map((r) => r.name);
+    expect(byKind(QualityRuleKind.COMPLETENESS)).toEqual(['deviceId-complete', 'ts-complete', 'temperature-complete']);
+    expect(byKind(QualityRuleKind.RANGE)).toEqual(['temperature-min', 'temperature-max', 'battery-min', 'battery-max', 'battery-p05']);
+    expect(byKind(QualityRuleKind.VOLUME)).toEqual(['volume']);
+    expect(byKind(QualityRuleKind.FRESHNESS)).toEqual(['fresh']);
+    expect(byKind(QualityRuleKind.ANOMALY)).toEqual(['temperature-mean-anomaly']);
+    const allowed = Object.fromEntries(telemetryQualityRules
+      .filter((r) => r.kind === QualityRuleKind.ALLOWED_VALUES).map((r) => [r.column, r.allowedValues]));
+    expect(allowed).toEqual({ site: [...IOT_SITES], firmware: [...IOT_FIRMWARE] });
+    const drift = telemetryQualityRules.filter((r) => r.kind === QualityRuleKind.DRIFT);
+    expect(drift.map((r) => [r.column, r.driftMethod])).toEqual([['temperature', DriftMethod.PSI], ['humidity', DriftMethod.KS]]);
+    for (const r of drift) expect(r.minRows).toBeGreaterThanOrEqual(300);
+    const anomaly = telemetryQualityRules.find((r) => r.kind === QualityRuleKind.ANOMALY)!;
+    expect(anomaly).toMatchObject({ column: 'temperature', metric: QualityMetric.MEAN });
+    expect(telemetryQuality.historyWindows).toBeGreaterThanOrEqual(Math.max(...telemetryQualityRules.map((r) => r.lastWindows ?? 0)));
+    // every rule has both levels, and the whole set is valid against the schema's columns (the synth checks it too)
+    for (const r of telemetryQualityRules) expect({ name: r.name, warn: !!r.warn, fail: !!r.fail }).toEqual({ name: r.name, warn: true, fail: true });
+    expect(QualityRules.validate(telemetryQualityRules, 300, Object.keys(telemetrySchema.properties))).toEqual([]);
+  });
+
+  it('PRODUCTION keeps the raw archive (bucket and access logs) and the readings table only; EPHEMERAL keeps nothing', () => {
+    const retained = (t: Template) => Object.entries(t.toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string }>)
+      .filter(([, r]) => r.DeletionPolicy === 'Retain').map(([id, r]) => `${r.Type} ${id.replace(/[0-9A-F]{8}$/, '')}`).sort();
+    expect(retained(iotTemplate())).toEqual([
+      'AWS::DynamoDB::Table TelemetryIngestSinkTable',
+      'AWS::S3::Bucket TelemetryArchiveAccessLogs',
+      'AWS::S3::Bucket TelemetryArchiveBucket',
+    ]);
+    expect(retained(iotTemplate(PhoenixMode.EPHEMERAL))).toEqual([]);
+  });
+
+  it('its app synthesizes one stack with zero unacknowledged findings of the five cdk-nag packs (PRODUCTION)', () => {
+    const app = buildIotTelemetryApp({ appProps: { outdir: outdir() } });
+    expect(nagFindings(app)).toBe('');
+    expect(app.synth().stacks.map((s) => s.stackName)).toEqual([IOT_TELEMETRY_STACK_NAME]);
+  });
+
+  it('synthesizes with zero unacknowledged findings of the five cdk-nag packs (EPHEMERAL)', () => {
+    const app = checkedApp({ appProps: { outdir: outdir() } });
+    new IotTelemetryStack(app, 'IotTelemetry', { phoenixMode: PhoenixMode.EPHEMERAL });
+    expect(nagFindings(app)).toBe('');
+  });
+});
