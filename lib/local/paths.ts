@@ -33,10 +33,47 @@ export function packageRoot(): string {
 }
 
 /**
+ * Packages the local environment needs in the project that runs it, beside this package: the emulators and the AWS
+ * SDK v3 clients the handlers use (Lambda's Node.js runtime provides the SDK; locally the project does). They are
+ * not dependencies of this package: a jsii library must bundle every non-jsii dependency, and teams that only
+ * synthesize and deploy need none of them. Versions of the emulators: those measured in docs/local-environment.md.
+ */
+export const LOCAL_ENVIRONMENT_PACKAGES: ReadonlyArray<{ readonly name: string; readonly spec: string }> = [
+  { name: 'kinesalite', spec: 'kinesalite@3.3.3' },
+  { name: 'dynalite', spec: 'dynalite@4.0.0' },
+  { name: 'fauxqs', spec: 'fauxqs@1.9.2' },
+  { name: '@aws-sdk/client-cloudformation', spec: '@aws-sdk/client-cloudformation@3' },
+  { name: '@aws-sdk/client-dynamodb', spec: '@aws-sdk/client-dynamodb@3' },
+  { name: '@aws-sdk/client-kinesis', spec: '@aws-sdk/client-kinesis@3' },
+  { name: '@aws-sdk/client-s3', spec: '@aws-sdk/client-s3@3' },
+  { name: '@aws-sdk/client-sqs', spec: '@aws-sdk/client-sqs@3' },
+];
+
+/** The one-line install command for the local environment's packages. */
+export function localEnvironmentInstallCommand(): string {
+  return `npm install --save-dev ${LOCAL_ENVIRONMENT_PACKAGES.map((p) => p.spec).join(' ')}`;
+}
+
+/** The local environment's packages missing from `nodeModules` (all of them when it is undefined). */
+export function missingLocalEnvironmentPackages(nodeModules: string | undefined): string[] {
+  return LOCAL_ENVIRONMENT_PACKAGES.filter((p) => nodeModules === undefined || !existsSync(path.join(nodeModules, p.name, 'package.json'))).map((p) => p.name);
+}
+
+/**
  * The node_modules directory that provides the AWS SDK v3 clients and the emulators
  * (the Lambda runtime provides the SDK to functions; locally this directory does, through NODE_PATH).
+ * Throws one line naming the missing packages and the command that installs them.
  */
 export function sdkNodeModules(): string {
+  const found = findSdkNodeModules();
+  const missing = missingLocalEnvironmentPackages(found);
+  if (missing.length > 0) {
+    throw new Error(`the local environment needs packages your project does not have (missing: ${missing.join(', ')}); install them with: ${localEnvironmentInstallCommand()}`);
+  }
+  return found!;
+}
+
+function findSdkNodeModules(): string | undefined {
   let dir = packageRoot();
   for (let i = 0; i < 12; i++) {
     const candidate = path.join(dir, 'node_modules');
@@ -45,7 +82,7 @@ export function sdkNodeModules(): string {
     if (parent === dir) break;
     dir = parent;
   }
-  throw new Error('cannot find node_modules with @aws-sdk/client-dynamodb (install the AWS SDK v3 clients)');
+  return undefined;
 }
 
 /** Child-process entry points of the local environment (each a TypeScript module under lib/local). */

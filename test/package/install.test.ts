@@ -11,7 +11,7 @@
  *
  * Measures (printed, and written to test-reports/package.json): tarball size, file count, install and test time.
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -188,6 +188,33 @@ describe.skipIf(SKIP)('npm package: pack, install into a fresh project, use', ()
     const help = run(path.join(consumer, 'node_modules', '.bin', 'phoenix'), ['--help'], consumer);
     expect(help).toMatch(/replay/);
     expect(help).toMatch(/dlq/);
+  });
+
+  it('phoenix local run from the installed package: names the packages it needs, then runs the consumer\'s pipeline', () => {
+    const phoenix = path.join(consumer, 'node_modules', '.bin', 'phoenix');
+    const assembly = path.join(consumer, 'cdk.out');
+    expect(fs.existsSync(path.join(assembly, 'manifest.json')), 'the consumer app was synthesized by the test above').toBe(true);
+    const input = path.join(consumer, 'orders.jsonl');
+    fs.writeFileSync(input, Array.from({ length: 150 }, (_, i) => JSON.stringify({ orderId: `o-${i}`, total: i * 1.5 })).join('\n') + '\n');
+    const args = ['local', 'run', '--assembly', assembly, '--input', input, '--on-demand-shards', '2', '--max-environments', '2', '--json'];
+    // Without the emulators and SDK clients in the project: one line naming them and the command that installs them.
+    const quiet = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    const bare = spawnSync(phoenix, args, { cwd: consumer, encoding: 'utf8', timeout: 120_000, env: quiet });
+    expect(bare.status).not.toBe(0);
+    const lines = bare.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/missing: kinesalite, dynalite, fauxqs, @aws-sdk\/client-cloudformation/);
+    const command = /install them with: (npm install --save-dev .*)$/.exec(lines[0])?.[1];
+    expect(command).toBeDefined();
+    // The command it gives, then the run: every record in the sink, nothing lost.
+    const [npm, ...npmArgs] = command!.split(' ');
+    const installArgs = [...npmArgs.slice(0, 1), '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', ...npmArgs.slice(1)];
+    timed('localPackagesInstallMs', () => run(npm, installArgs, consumer, 240_000));
+    const out = timed('localRunMs', () => run(phoenix, args, consumer, 240_000, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }));
+    interface Report { recordsIn: number; sinkRecords: number; lost: number; duplicatesInSink: number; invariant: { holds: boolean } }
+    const report = JSON.parse(out) as Report;
+    expect(report).toMatchObject({ recordsIn: 150, sinkRecords: 150, lost: 0, duplicatesInSink: 0 });
+    expect(report.invariant.holds).toBe(true);
   });
 
   it('jsii-pacmak generates the Python bindings from the installed package', () => {

@@ -34,14 +34,6 @@ export class EmulatorError extends Error {
   }
 }
 
-function checkInstalled(nodeModules: string): void {
-  for (const [pkg, spec] of [['kinesalite', 'kinesalite@3.3.3'], ['dynalite', 'dynalite@4.0.0']]) {
-    if (!existsSync(path.join(nodeModules, pkg, 'package.json'))) {
-      throw new EmulatorError(`${pkg} is not installed in ${nodeModules}: npm install --save-dev ${spec}`);
-    }
-  }
-}
-
 function fauxqsEntry(nodeModules: string): string {
   const entry = path.join(nodeModules, 'fauxqs', 'dist', 'app.js');
   if (!existsSync(entry)) throw new EmulatorError(`fauxqs is not installed in ${nodeModules}: npm install --save-dev fauxqs@1.9.2`);
@@ -68,8 +60,12 @@ export function killChild(child: ChildProcess, graceMs = 2000): Promise<void> {
  * Rejects with one clear line (port in use, missing package, timeout); nothing is left running on failure.
  */
 export async function startEmulators(opts: EmulatorOptions): Promise<RunningEmulators> {
-  const nodeModules = sdkNodeModules();
-  checkInstalled(nodeModules);
+  let nodeModules: string;
+  try {
+    nodeModules = sdkNodeModules();
+  } catch (e) {
+    throw new EmulatorError((e as Error).message);
+  }
   const base = opts.portBase ?? 0;
   if (!Number.isInteger(base) || base < 0 || (base > 0 && (base < 1024 || base > 65533))) {
     throw new EmulatorError(`--port-base must be 0 (free ports) or between 1024 and 65533; got ${base}`);
