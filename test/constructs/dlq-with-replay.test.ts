@@ -1,5 +1,5 @@
 import { App, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -268,5 +268,18 @@ describe('DlqWithReplay validation', () => {
   ];
   it.each(cases)('fails when %s', (_name, props, message) => {
     expect(() => dlq(props)).toThrow(message);
+  });
+});
+
+describe('DlqWithReplay alarms without a topic', () => {
+  it('warns at synth that they notify nobody; no warning with a topic', () => {
+    const bare = testStack();
+    dlq({}, bare);
+    Annotations.fromStack(bare).hasWarning('*', Match.stringLikeRegexp('DlqWithReplay has no alarmTopic: its depth and oldest-age alarms notify nobody'));
+    const withTopic = testStack();
+    dlq({ alarmTopic: new sns.Topic(withTopic, 'T') }, withTopic);
+    expect(Annotations.fromStack(withTopic).findWarning('*', Match.stringLikeRegexp('has no alarmTopic'))).toHaveLength(0);
+    const alarms = Template.fromStack(withTopic).findResources('AWS::CloudWatch::Alarm');
+    for (const a of Object.values(alarms)) expect(a.Properties.AlarmActions).toHaveLength(1);
   });
 });
