@@ -4,7 +4,7 @@
  * reporting nothing unacknowledged.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -74,6 +74,7 @@ describe('README construct examples', () => {
 
   beforeAll(() => {
     // Inside the repository (test-reports/ is ignored) so that `../constructs` and node_modules resolve.
+    mkdirSync(path.join(REPO, 'test-reports'), { recursive: true });
     dir = mkdtempSync(path.join(REPO, 'test-reports', 'readme-'));
     file = path.join(dir, 'readme-examples.ts');
     writeFileSync(file, program(all).replace(/'\.\.\/constructs'/g, `'${path.relative(dir, path.join(REPO, 'constructs'))}'`));
