@@ -399,6 +399,39 @@ describe('KinesisEventSourcePoller', () => {
     expect(fn.events[3]).toMatchObject({ Records: [], state: { count: 5 }, window, isFinalInvokeForWindow: true, isWindowTerminatedEarly: false });
   });
 
+  it('closeWindows(): final invocations for the open windows now, then one for the next window without records or state', async () => {
+    const s = await stream(2);
+    await putRecords(kinesis.client, s.name, data(8));
+    const fn = new FakeFunction((e) => ok({ state: e.isFinalInvokeForWindow ? {} : { count: (e.state.count ?? 0) + e.Records.length } }));
+    const p = poller(mapping({ EventSourceArn: s.arn, BatchSize: 100, TumblingWindowInSeconds: 60 }), fn);
+    expect(await p.drain({ timeoutMs: 10_000 })).toBe(true);
+    const delivered = fn.events.length;
+    expect(fn.events.every((e) => !e.isFinalInvokeForWindow)).toBe(true);
+    const windows = new Map(fn.events.map((e) => [e.shardId, e.window]));
+
+    const closed = await p.closeWindows({ timeoutMs: 10_000 });
+    const finals = fn.events.slice(delivered);
+    // Both shards had records: each closes its own window with its aggregated state, then each gets the next window.
+    expect(closed).toEqual({ closed: 2, followUps: 2, complete: true });
+    const own = finals.slice(0, 2);
+    expect(own.map((e) => e.shardId).sort()).toEqual([...windows.keys()].sort());
+    for (const e of own) {
+      expect(e).toMatchObject({ Records: [], isFinalInvokeForWindow: true, isWindowTerminatedEarly: false, window: windows.get(e.shardId) });
+    }
+    expect(own.reduce((n, e) => n + e.state.count, 0)).toBe(8);
+    const latestEnd = Math.max(...[...windows.values()].map((w) => Date.parse(w.end)));
+    for (const e of finals.slice(2)) {
+      expect(e).toMatchObject({ Records: [], state: {}, isFinalInvokeForWindow: true, isWindowTerminatedEarly: false, eventSourceARN: s.arn });
+      expect(Date.parse(e.window.start)).toBe(latestEnd);
+      expect(Date.parse(e.window.end) - Date.parse(e.window.start)).toBe(60_000);
+    }
+    expect(finals).toHaveLength(4);
+
+    // Nothing open any more: a second call sends only the follow-ups again (same next window).
+    const again = await p.closeWindows({ timeoutMs: 10_000 });
+    expect(again).toEqual({ closed: 0, followUps: 2, complete: true });
+  });
+
   it('tumbling windows: a response without state is a failure; state above 1 MB terminates the window early', async () => {
     const s = await stream();
     await putRecords(kinesis.client, s.name, data(2));
