@@ -112,6 +112,8 @@ class ShardWorker {
   lastCaughtUpEpoch = -1;
   /** Clock time (poller clock) at which that read started. */
   caughtUpAt = -Infinity;
+  /** Records that arrived before this time (epoch ms) are skipped: the starting position LATEST or AT_TIMESTAMP. */
+  skipBeforeMs?: number;
   /** The shard is closed (resharded) and every record was read. */
   closed = false;
   /** Closed and every lane finished: children may start. */
@@ -347,14 +349,15 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     } else if (!w.initial) {
       // Shards created after the mapping started (resharding) are read from their beginning, as Lambda does.
       input = { ...base, ShardIteratorType: 'TRIM_HORIZON' };
-    } else if (this.config.startingPosition === 'AT_TIMESTAMP') {
-      input = { ...base, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(this.config.startingPositionTimestamp! * 1000) };
-    } else if (this.config.startingPosition === 'LATEST') {
-      // LATEST = records added after the mapping was created. Asking for it at start() rather than when the shard's
-      // first iterator happens to be requested keeps records put right after start() from being skipped.
-      input = { ...base, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(this.startedAtMs) };
     } else {
+      // LATEST = records added after the mapping was created; AT_TIMESTAMP = records that arrived from the timestamp
+      // on. Both are read from TRIM_HORIZON, skipping what arrived earlier: kinesalite never answers GetShardIterator
+      // AT_TIMESTAMP when no record arrived at or after the timestamp (an empty stream at the start of a run), and
+      // taking the time at start() rather than when the shard's first iterator is requested keeps records put right
+      // after start() from being skipped. (Arrival times grow along a shard, so the skipping ends at the first record kept.)
       input = { ...base, ShardIteratorType: 'TRIM_HORIZON' };
+      if (this.config.startingPosition === 'AT_TIMESTAMP') w.skipBeforeMs = this.config.startingPositionTimestamp! * 1000;
+      else if (this.config.startingPosition === 'LATEST') w.skipBeforeMs = this.startedAtMs;
     }
     const res = await this.clients.kinesis.send(new GetShardIteratorCommand(input), { abortSignal: this.abort.signal });
     return res.ShardIterator;
@@ -393,9 +396,13 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
             arrivalMs: r.ApproximateArrivalTimestamp?.getTime() ?? startedAt,
             bytes: data.length + r.PartitionKey!.length + 2 * r.SequenceNumber!.length + w.shardId.length + RECORD_OVERHEAD_BYTES,
           };
+          w.lastReadSequence = rec.sequenceNumber;
+          if (w.skipBeforeMs !== undefined) {
+            if (rec.arrivalMs < w.skipBeforeMs) continue;
+            w.skipBeforeMs = undefined;
+          }
           const lane = w.lanes[laneOf(rec.partitionKey, w.lanes.length)];
           lane.push(rec);
-          w.lastReadSequence = rec.sequenceNumber;
         }
         for (const l of w.lanes) l.wake.notify();
         if (records.length === 0 && (res.MillisBehindLatest ?? 0) === 0) {

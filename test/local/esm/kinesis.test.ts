@@ -119,6 +119,29 @@ describe('KinesisEventSourcePoller', () => {
     expect(fn.kinesisBatches().flat()).toEqual(['new0', 'new1']);
   });
 
+  it('StartingPosition LATEST on an empty stream reads the records put after start() (kinesalite never answers AT_TIMESTAMP there)', async () => {
+    const s = await stream(2);
+    const fn = new FakeFunction();
+    const p = poller(mapping({ EventSourceArn: s.arn, StartingPosition: 'LATEST' }), fn);
+    await new Promise((r) => setTimeout(r, 100)); // the shards' first reads happen on the empty stream
+    await putRecords(kinesis.client, s.name, data(6, 'new'));
+    expect(await p.drain({ timeoutMs: 10_000 })).toBe(true);
+    expect(fn.kinesisBatches().flat().sort()).toEqual(['new0', 'new1', 'new2', 'new3', 'new4', 'new5']);
+  });
+
+  it('StartingPosition AT_TIMESTAMP delivers the records that arrived from the timestamp on', async () => {
+    const s = await stream();
+    await putRecords(kinesis.client, s.name, data(2, 'old'));
+    await new Promise((r) => setTimeout(r, 1100)); // the timestamp has whole seconds
+    const at = Math.ceil(Date.now() / 1000);
+    await new Promise((r) => setTimeout(r, at * 1000 - Date.now() + 5));
+    await putRecords(kinesis.client, s.name, data(2, 'new'));
+    const fn = new FakeFunction();
+    const p = poller(mapping({ EventSourceArn: s.arn, StartingPosition: 'AT_TIMESTAMP', StartingPositionTimestamp: at }), fn);
+    expect(await p.drain({ timeoutMs: 10_000 })).toBe(true);
+    expect(fn.kinesisBatches().flat()).toEqual(['new0', 'new1']);
+  });
+
   it('SNS on-failure destination publishes the metadata record', async () => {
     const s = await stream();
     const seqs = await putRecords(kinesis.client, s.name, data(1));
