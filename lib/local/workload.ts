@@ -19,7 +19,8 @@ export interface WorkloadRecord {
   readonly index: number;
   /** `valid`: a new record expected in the sink; `duplicate`: identical bytes of an earlier valid record; `poison`: expected in the DLQ. */
   readonly kind: 'valid' | 'duplicate' | 'poison';
-  readonly poisonKind?: PoisonKind | 'input';
+  /** `input`: a bad line of an input file; `injected`: drift a phased workload made invalid (e.g. a null user). */
+  readonly poisonKind?: PoisonKind | 'input' | 'injected';
   readonly data: Buffer;
   readonly partitionKey: string;
   /** sha256 of `data` (hex): how a dead letter's payload is matched to the record. */
@@ -48,6 +49,11 @@ export interface WorkloadOptions {
   readonly poisonRate: number;
   /** Fraction of records that re-put an earlier valid record (0-1). */
   readonly duplicateRate: number;
+  /**
+   * Most concurrent sessions of the generator (default 64). Few sessions make `seq` (the position in the session)
+   * move with each session from window to window; a profiler comparing windows needs many.
+   */
+  readonly sessions?: number;
 }
 
 /** A source of records: the generator or an input file. */
@@ -57,9 +63,16 @@ export interface Workload {
   readonly notes: readonly string[];
   /** The next record, built now (event times are the time of the call); undefined when done. */
   next(): WorkloadRecord | undefined;
+  /**
+   * A workload that paces itself: milliseconds until its next record is due (0 = now). The producer waits for it
+   * and ignores its own rate. Absent: the producer's rate paces the workload.
+   */
+  waitMs?(now: number): number;
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+/** Most concurrent sessions of the clickstream generator by default. */
+export const DEFAULT_SESSIONS = 64;
 const EVENT_TYPES = ['page_view', 'page_view', 'page_view', 'click', 'click', 'add_to_cart', 'purchase'] as const;
 const PAGES = ['/', '/search', '/p/espresso-machine', '/p/grinder', '/p/beans-1kg', '/cart', '/checkout', '/account', '/help'];
 
@@ -139,9 +152,18 @@ export class ClickstreamWorkload implements Workload {
     return rec;
   }
 
+  /**
+   * Advances the session model by `events` events without producing them: the workload then starts like a stream
+   * joined in progress (sessions of every age) instead of with every session at seq 0.
+   */
+  warmUp(events: number): void {
+    for (let i = 0; i < events; i++) this.session().seq++;
+  }
+
   private session(): Session {
-    // Up to 64 concurrent sessions; a session ends with probability 1/40 per event.
-    if (this.sessions.length < 8 || (this.sessions.length < 64 && this.rnd.chance(0.1))) {
+    // Up to 64 (opts.sessions) concurrent sessions; a session ends with probability 1/40 per event.
+    const most = this.opts.sessions ?? DEFAULT_SESSIONS;
+    if (this.sessions.length < most / 8 || (this.sessions.length < most && this.rnd.chance(0.1))) {
       const n = this.sessionCounter++;
       this.sessions.push({ userId: `u-${String(this.rnd.int(1, 5000)).padStart(5, '0')}`, sessionId: `s-${this.opts.seed}-${n}`, seq: 0 });
     }
