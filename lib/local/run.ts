@@ -18,8 +18,10 @@ import { Lifecycle } from './lifecycle';
 import { MetricsStore, summarize, type LatencySummary } from './metrics';
 import { startNotifications, type LocalNotifications } from './notifications';
 import { childScript } from './paths';
+import { PhasedWorkload, type Phase } from './phased-workload';
 import { produce, type ProducerStats } from './producer';
 import { DEFAULT_ON_DEMAND_SHARDS, provision, type ProvisionedStack } from './provision';
+import { LocalQuality, type LocalQualityReport } from './quality';
 import { Random } from './random';
 import { startSchedules, type LocalSchedules } from './scheduler';
 import { UnsupportedTemplateError } from './template/errors';
@@ -65,6 +67,10 @@ export interface LocalRunOptions {
   readonly onProgress?: (p: RunProgress) => void;
   /** Correlation ids (or record ids) whose hops to include in the report. */
   readonly trace?: readonly string[];
+  /** Tumbling window of Kinesis mappings that have one, seconds (default: 5 when the template's is longer; lib/local/quality.ts). */
+  readonly windowSeconds?: number;
+  /** A phased workload, one phase per tumbling window (lib/local/phased-workload.ts); needs `rate` > 0. */
+  readonly phases?: readonly Phase[];
 }
 
 export interface RunProgress {
@@ -134,6 +140,8 @@ export interface LocalRunReport {
   /** Calls functions made to services that are not emulated (answered with an error), by service. */
   unemulatedCalls: Record<string, number>;
   traces?: Array<{ query: string; found: TraceResult[] }>;
+  /** The data-quality profilers' rule results per window (stacks with a tumbling-window mapping). */
+  quality?: LocalQualityReport;
 }
 
 export interface TraceResult {
@@ -224,6 +232,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
         track: (pid) => life.track(pid),
       }));
     const assembly: AssemblyStack = selectStack(loadAssembly(assemblyDir), opts.stack);
+    const quality = new LocalQuality(opts.windowSeconds);
     const stack = new LocalStack(assembly.stackName, assembly.template);
     stack.creationOrder();
     durations.synth = Date.now() - tPhase;
@@ -312,9 +321,10 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       try {
         const kind = eventSourceKind(m.props, ctx);
         if (kind === 'kinesis') {
-          const config = parseKinesisMapping(m.props, ctx);
+          const config = quality.mapping(parseKinesisMapping(m.props, ctx), m.logicalId, fn);
           kinesisMappings.push({ config, fn, logicalId: m.logicalId });
           const poller = new KinesisEventSourcePoller(config, fn, esmClients, { log });
+          quality.track(m.logicalId, poller);
           const windowSeconds = config.tumblingWindowInSeconds;
           pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName, windowSeconds });
         } else {
@@ -361,9 +371,12 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
 
     // 3. The pipeline under test and its workload.
     const pipeline = choosePipeline(kinesisMappings, opts.stream, provisioned);
-    const workload: Workload = opts.input
-      ? new FileWorkload(path.resolve(opts.cwd, opts.input), pipeline.rules)
-      : new ClickstreamWorkload(opts, pipeline.rules);
+    if (opts.phases && opts.input) throw new LocalRunError('--phases and --input exclude each other (phases use the built-in generator)');
+    const workload: Workload = opts.phases
+      ? new PhasedWorkload({ ...opts, phases: opts.phases, windowSeconds: quality.windowSeconds() ?? opts.windowSeconds ?? 5 }, pipeline.rules)
+      : opts.input
+        ? new FileWorkload(path.resolve(opts.cwd, opts.input), pipeline.rules)
+        : new ClickstreamWorkload(opts, pipeline.rules);
     for (const n of workload.notes) log(n);
     progress.total = workload.total;
     durations.start = Date.now() - tPhase;
@@ -392,12 +405,9 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     const drainDeadline = Date.now() + (opts.drainTimeoutMs ?? 120_000);
     let drained = true;
     // Twice in a row: a mapping's on-failure or a function's output can feed another mapping's source.
-    // A mapping with a tumbling window (e.g. a data-quality profiler) aggregates until its window closes: the run
-    // does not wait for the open window (noted); every other mapping must reach the end of its source.
+    // A mapping with a tumbling window (e.g. a data-quality profiler) is drained and has its windows closed after
+    // the others (quality.finish); every other mapping must reach the end of its source.
     const toDrain = pollers.filter((p) => p.windowSeconds === 0);
-    for (const p of pollers.filter((x) => x.windowSeconds > 0)) {
-      log(`${p.logicalId}: ${p.windowSeconds}-s tumbling windows; the run does not wait for its open window`);
-    }
     for (let round = 0; round < 2; round++) {
       for (const p of toDrain) {
         const ok = await guard(p.poller.drain({ timeoutMs: Math.max(0, drainDeadline - Date.now()) }));
@@ -411,6 +421,9 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       if (!(await guard(p.poller.drain({ timeoutMs: Math.max(0, drainDeadline - Date.now()) })))) drained = false;
     }
     if (!drained) log(`the pipeline did not finish processing within ${Math.round((opts.drainTimeoutMs ?? 120_000) / 1000)} s (--drain-timeout); counting what is there`);
+    const phased = workload instanceof PhasedWorkload ? workload : undefined;
+    const qualityReport = await guard(quality.finish(clients.s3, { deadline: drainDeadline, workload: phased }));
+    for (const n of qualityReport?.notes ?? []) log(n);
     durations.drain = Date.now() - tPhase;
 
     // 6. Verify.
@@ -454,6 +467,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       outputs: resolveOutputs(stack),
       stageDimensions: { [METRIC_DIMENSIONS.pipeline]: pipeline.config.pipeline, [METRIC_DIMENSIONS.stage]: pipeline.config.stage },
     });
+    if (qualityReport) report.quality = qualityReport;
     writeFileSync(path.join(runDir, 'summary.json'), `${JSON.stringify(report, null, 2)}\n`);
     return report;
   } catch (e) {

@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
+import { parsePhases, type Phase } from '../../local/phased-workload';
+import { formatQuality } from '../../local/quality';
 import { runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
 import type { SinkEnvelope } from '../../local/verify';
 import { UsageError } from '../index';
@@ -55,6 +57,8 @@ export interface LocalRunCliOptions {
   json?: boolean;
   trace?: string[];
   progress?: boolean;
+  windowSeconds?: number;
+  phases?: Phase[];
 }
 
 function number(name: string, opts: { min: number; max: number; integer?: boolean }): (v: string) => number {
@@ -69,6 +73,14 @@ function number(name: string, opts: { min: number; max: number; integer?: boolea
 
 const rate = (name: string): ((v: string) => number) => number(name, { min: 0, max: 1 });
 
+function phasesOption(v: string): Phase[] {
+  try {
+    return parsePhases(v);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 /** Adds the options of `local run` to a command (shared with `start`). */
 export function addRunOptions(cmd: Command): Command {
   return cmd
@@ -82,6 +94,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--duplicate-rate <p>', 'fraction of records that re-put an identical earlier record', rate('--duplicate-rate'), LOCAL_RUN_DEFAULTS.duplicateRate)
     .option('--seed <n>', 'seed of the workload and the fault injection', number('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }), LOCAL_RUN_DEFAULTS.seed)
     .option('--input <file>', 'records from a file instead of the generator: one per line, JSON or base64:<bytes>')
+    .option('--phases <list>', 'a phased workload, one phase per tumbling window: clean, nulls, drop, shift, each optionally *N (e.g. clean*6,nulls,clean,drop,clean,shift); needs --rate', phasesOption)
+    .option('--window-seconds <n>', 'tumbling window of mappings that have one, e.g. the quality profiler (default: 5 s when the template\'s is longer)', number('--window-seconds', { min: 1, max: 900, integer: true }))
     .option('--sink-failure-rate <p>', 'fraction of sink writes (DynamoDB, S3) answered with a retryable error by a proxy', rate('--sink-failure-rate'), LOCAL_RUN_DEFAULTS.sinkFailureRate)
     .option('--throttle-rate <p>', 'fraction of invocations answered "throttled"', rate('--throttle-rate'), LOCAL_RUN_DEFAULTS.throttleRate)
     .option('--crash-rate <p>', 'probability that the function process is killed during an invocation', rate('--crash-rate'), LOCAL_RUN_DEFAULTS.crashRate)
@@ -137,6 +151,7 @@ export function formatSummary(r: LocalRunReport): string {
   }
   for (const [name, s] of Object.entries(r.schedules)) lines.push(`schedule          ${name}: fired ${s.fired}, failed ${s.failed}, next ${s.nextAt ?? 'never'}`);
   for (const [name, value] of Object.entries(r.outputs)) lines.push(`output            ${name} = ${value}`);
+  if (r.quality) lines.push(...formatQuality(r.quality));
   for (const note of [...r.workload.notes, ...r.resources.notes]) lines.push(`note              ${note}`);
   for (const t of r.traces ?? []) lines.push(...formatTrace(t.query, t.found));
   lines.push(r.invariant.holds
@@ -166,6 +181,8 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
   if (o.app && o.assembly) throw new UsageError('--app and --assembly exclude each other');
   if (o.input && !existsSync(path.resolve(cwd, o.input))) throw new UsageError(`--input ${o.input} does not exist`);
   if (o.poisonRate + o.duplicateRate > 1) throw new UsageError('--poison-rate plus --duplicate-rate must not exceed 1');
+  if (o.phases && o.input) throw new UsageError('--phases and --input exclude each other (phases use the built-in generator)');
+  if (o.phases && !(o.rate > 0)) throw new UsageError('--phases needs --rate above 0: the records per second of a clean window (e.g. --rate 200)');
   // The SDK's notice that releases after January 2027 need Node 22 is printed once per process; the CLI's own
   // clients only talk to local emulators, so keep it out of every run's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -211,6 +228,8 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     drainTimeoutMs: Math.round((o.drainTimeout ?? defaultDrainTimeoutSeconds(o.records)) * 1000),
     runsDir: o.runsDir ? path.resolve(cwd, o.runsDir) : undefined,
     trace: o.trace,
+    windowSeconds: o.windowSeconds,
+    phases: o.phases,
     signal: abort.signal,
     log: (line) => {
       if (o.json) return;
