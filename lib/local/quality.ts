@@ -43,8 +43,8 @@ export interface QualityWindow {
   readonly historyWindows: number;
   /** The workload's phase of this window (phased workloads only). */
   readonly phase?: string;
-  /** Records the phased workload put in this window: `rows` differs when records arrived in a neighbouring window. */
-  readonly plannedRecords?: number;
+  /** Records the phased workload put in this window: `rows + unparseable` differs when records arrived in another window. */
+  readonly recordsPut?: number;
   readonly results: RuleResult[];
 }
 
@@ -140,9 +140,9 @@ export class LocalQuality {
         continue;
       }
       const windows = await readWindows(s3, bucket, opts.workload);
-      const mixed = opts.workload ? windows.filter((w) => w.rows + w.unparseable !== (w.plannedRecords ?? 0)) : [];
+      const mixed = opts.workload ? windows.filter((w) => w.rows + w.unparseable !== (w.recordsPut ?? 0)) : [];
       if (mixed.length > 0) {
-        this.notes.push(`${t.logicalId}: ${mixed.length} window(s) hold other than the records planned for them (records arrived in a neighbouring window): ${mixed.map((w) => `${w.start} ${w.rows + w.unparseable}/${w.plannedRecords ?? 0}`).join(', ')}`);
+        this.notes.push(`${t.logicalId}: ${mixed.length} window(s) hold other than the records put for them (records arrived in a neighbouring window): ${mixed.map((w) => `${w.start} ${w.rows + w.unparseable}/${w.recordsPut ?? 0}`).join(', ')}`);
       }
       profilers.push(summarize({
         mapping: t.logicalId,
@@ -177,7 +177,7 @@ export async function readWindows(s3: S3Client, bucket: string, workload?: Phase
       unparseable: doc.unparseable,
       parts: doc.parts.length,
       historyWindows: doc.history.length,
-      ...(plan ? { phase: plan.phase, plannedRecords: plan.records } : {}),
+      ...(plan ? { phase: plan.phase, recordsPut: plan.put } : {}),
       results: doc.results,
     });
   }
