@@ -5,9 +5,10 @@
  *
  * Windows are keyed by arrival time, as Lambda's tumbling windows are (a record's window is the one its
  * ApproximateArrivalTimestamp falls in), so the workload paces itself on the same wall clock: production starts at a
- * window boundary, each window's records are spread evenly over its first part, and nothing is scheduled in its last
- * part (the guard). A record whose time comes when less than half the guard is left (the producer fell behind: a
- * slow PutRecords on a loaded machine) is not put at all, so that what is put still arrives in its own window:
+ * window boundary, each window's records are spread evenly over its first half, and nothing is scheduled in its
+ * last half (the guard, 250 ms to 2 s). A record whose time comes when less than 3/4 of the guard is left (the
+ * producer fell behind: a slow PutRecords on a loaded machine) is not put at all, so that what is put still arrives
+ * in its own window:
  * a busy machine puts fewer records than planned (noted, and counted per window in `windows[].put`) rather than
  * records in the wrong window. The run's quality report compares each window's rows with the records put for it.
  *
@@ -93,8 +94,13 @@ export class PhasedWorkload implements Workload {
   readonly notes: string[] = [];
   readonly windows: PhaseWindow[];
   private readonly windowMs: number;
-  /** The last part of a window in which no record is taken. */
+  /** The last part of a window in which no record is scheduled: half the window, 250 ms to 2 s. */
   private readonly guardMs: number;
+  /**
+   * A record is put only while more than this is left of its window (three quarters of the guard): the time a
+   * PutRecords may take to arrive. On a loaded 2-core machine with the emulators busy, puts took up to ~750 ms.
+   */
+  private readonly cutoffMs: number;
   private readonly base: ClickstreamWorkload;
   private readonly rnd: Random;
   private readonly produced: WorkloadRecord[] = [];
@@ -116,7 +122,8 @@ export class PhasedWorkload implements Workload {
     }
     if (opts.phases.length === 0) throw new Error('--phases: the list is empty');
     this.windowMs = opts.windowSeconds * 1000;
-    this.guardMs = Math.min(1500, Math.max(250, Math.round(this.windowMs * 0.4)));
+    this.guardMs = Math.min(2000, Math.max(250, Math.round(this.windowMs * 0.5)));
+    this.cutoffMs = Math.round(this.guardMs * 0.75);
     const perWindow = Math.round(opts.rate * opts.windowSeconds);
     if (perWindow < 1) throw new Error(`--rate ${opts.rate} x ${opts.windowSeconds}-s windows is less than one record per window`);
     this.windows = opts.phases.map((phase) => ({
@@ -135,7 +142,7 @@ export class PhasedWorkload implements Workload {
     this.rnd = new Random(opts.seed).fork('phased-workload');
     this.notes.push(...this.base.notes);
     this.notes.push(`phases: ${describePhases(opts.phases)} in ${opts.windowSeconds}-s windows aligned to the clock, ${perWindow} records per clean window; `
-      + `nothing is scheduled in the last ${this.guardMs} ms of a window, and a record not put ${this.guardMs / 2} ms before its window's end is left out`);
+      + `nothing is scheduled in the last ${this.guardMs} ms of a window, and a record not put ${this.cutoffMs} ms before its window's end is left out`);
   }
 
   /** Milliseconds until the next record is due (the producer waits; 0 when it is due or the workload is done). */
@@ -214,17 +221,17 @@ export class PhasedWorkload implements Workload {
     return schedule;
   }
 
-  /** Leaves out the records whose window has less than half its guard left (the producer fell behind). */
+  /** Leaves out the records whose window has less than the cutoff left (the producer fell behind). */
   private skipOverdue(now: number): void {
     this.start(now);
     let n = 0;
-    while (this.index < this.total && now >= this.windows[this.windowOfRecord![this.index]].endMs! - this.guardMs / 2) {
+    while (this.index < this.total && now >= this.windows[this.windowOfRecord![this.index]].endMs! - this.cutoffMs) {
       this.index++;
       n++;
     }
     if (n === 0) return;
     this.skipped += n;
-    const text = `${this.skipped} record(s) were not put: their time came less than ${this.guardMs / 2} ms before the end of their window (a busy machine)`;
+    const text = `${this.skipped} record(s) were not put: their time came less than ${this.cutoffMs} ms before the end of their window (a busy machine)`;
     if (this.skippedNote < 0) this.skippedNote = this.notes.push(text) - 1;
     else this.notes[this.skippedNote] = text;
   }

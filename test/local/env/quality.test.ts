@@ -1,6 +1,6 @@
 /**
  * Data quality through the local environment: `runLocal` on the example clickstream app (its QualityProfiler and the
- * rules of examples/clickstream/quality.ts, unchanged) with 2-second tumbling windows and a phased workload.
+ * rules of examples/clickstream/quality.ts, unchanged) with 3-second tumbling windows and a phased workload.
  * A clean run raises nothing; a run with a null burst, a volume drop and a shifted event-type mix, each in a window
  * of its own, fails exactly the rule that watches it, in that window. The last window of each run is evaluated by
  * the final invocations the run sends when it ends.
@@ -12,9 +12,12 @@ import type { Phase } from '../../../lib/local/phased-workload';
 import type { ProfilerQualityReport } from '../../../lib/local/quality';
 import { runLocal, type LocalRunReport } from '../../../lib/local/run';
 
-/** 350 records per 2-s window: above the example's drift rules' minimum rows (300 per window, 1,000 of baseline). */
-const RATE = 175;
-const WINDOW_SECONDS = 2;
+/**
+ * 360 records per 3-s window: above the example's drift rules' minimum rows (300 per window, 1,000 of baseline); the
+ * records of a window are put in its first 1.5 s, and a put has up to 1.1 s to arrive (puts took up to ~750 ms here).
+ */
+const RATE = 120;
+const WINDOW_SECONDS = 3;
 
 function profiler(r: LocalRunReport): ProfilerQualityReport {
   expect(r.quality?.profilers.map((p) => p.mapping)).toEqual([expect.stringMatching(/^ClickstreamProfilerStreamMapping/)]);
@@ -55,10 +58,10 @@ describe('phoenix local run: the quality profiler with injected drift', () => {
     expect(p.rules.volume.pass).toBe(1);
     expect(p.rules['eventType-mix'].pass).toBeGreaterThanOrEqual(3);
     expect(p.rules['userId-complete'].pass).toBe(7);
-    // Windows of 350 clicks are below the seq-drift rule's 2,000: skipped, never judged on noise.
+    // Windows of 360 clicks are below the seq-drift rule's 2,000: skipped, never judged on noise.
     expect(p.rules['seq-drift'].skipped).toBe(7);
     // rate x window records planned per clean window (the `records` option is not used by a phased workload)
-    expect(r.workload.records).toBe(7 * 2 * RATE);
+    expect(r.workload.records).toBe(7 * WINDOW_SECONDS * RATE);
     expect(r.recordsIn).toBe(p.windows.reduce((n, w) => n + w.recordsPut!, 0));
   });
 
@@ -89,7 +92,7 @@ describe('phoenix local run: the quality profiler with injected drift', () => {
     expect(observed['eventType-mix']).toBeGreaterThan(0.25);
     // The summary has the failing windows' tables.
     const summary = formatSummary(r);
-    expect(summary).toMatch(/quality +\S*Profiler\S*: 9 window\(s\) of 2 s \(template: 300 s\) evaluated; 3 rule failure\(s\), 0 warning\(s\)/);
+    expect(summary).toMatch(/quality +\S*Profiler\S*: 9 window\(s\) of 3 s \(template: 300 s\) evaluated; 3 rule failure\(s\), 0 warning\(s\)/);
     expect(summary).toContain(`(nulls): ${nulls.rows} rows, 1 history window(s)`);
     expect(summary).toMatch(/FAIL +userId-complete +completeness +userId +0\.5 /);
   });
