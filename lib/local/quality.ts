@@ -139,7 +139,12 @@ export class LocalQuality {
         this.notes.push(`${t.logicalId}: ${t.functionName} is not a QualityProfiler (no ${PROFILER_ENV.bucket}); its windows were closed, no results read`);
         continue;
       }
-      const windows = await readWindows(s3, bucket, opts.workload);
+      let windows: QualityWindow[] = [];
+      try {
+        windows = await readWindows(s3, bucket, opts.workload);
+      } catch (e) {
+        this.notes.push(`${t.logicalId}: the rule results in s3://${bucket}/${PROFILES_PREFIX} could not be read: ${(e as Error).message.split('\n')[0]}`);
+      }
       const mixed = opts.workload ? windows.filter((w) => w.rows + w.unparseable !== (w.recordsPut ?? 0)) : [];
       if (mixed.length > 0) {
         this.notes.push(`${t.logicalId}: ${mixed.length} window(s) hold other than the records put for them (records arrived in a neighbouring window): ${mixed.map((w) => `${w.start} ${w.rows + w.unparseable}/${w.recordsPut ?? 0}`).join(', ')}`);
