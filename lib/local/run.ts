@@ -21,7 +21,7 @@ import { childScript } from './paths';
 import { PhasedWorkload, type Phase } from './phased-workload';
 import { produce, type ProducerStats } from './producer';
 import { DEFAULT_ON_DEMAND_SHARDS, provision, type ProvisionedStack } from './provision';
-import { LocalQuality, type LocalQualityReport } from './quality';
+import { DEFAULT_LOCAL_WINDOW_SECONDS, LocalQuality, type LocalQualityReport } from './quality';
 import { Random } from './random';
 import { startSchedules, type LocalSchedules } from './scheduler';
 import { UnsupportedTemplateError } from './template/errors';
@@ -372,8 +372,9 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     // 3. The pipeline under test and its workload.
     const pipeline = choosePipeline(kinesisMappings, opts.stream, provisioned);
     if (opts.phases && opts.input) throw new LocalRunError('--phases and --input exclude each other (phases use the built-in generator)');
+    const phaseSeconds = quality.windowSeconds() ?? opts.windowSeconds ?? DEFAULT_LOCAL_WINDOW_SECONDS;
     const workload: Workload = opts.phases
-      ? new PhasedWorkload({ ...opts, phases: opts.phases, windowSeconds: quality.windowSeconds() ?? opts.windowSeconds ?? 5 }, pipeline.rules)
+      ? new PhasedWorkload({ ...opts, phases: opts.phases, windowSeconds: phaseSeconds }, pipeline.rules)
       : opts.input
         ? new FileWorkload(path.resolve(opts.cwd, opts.input), pipeline.rules)
         : new ClickstreamWorkload(opts, pipeline.rules);
