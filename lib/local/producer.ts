@@ -23,7 +23,7 @@ export interface ProducerStats {
 
 export interface ProduceOptions {
   readonly streamName: string;
-  /** Records per second (0 = as fast as the stream accepts). */
+  /** Records per second (0 = as fast as the stream accepts); not used for a workload that paces itself (waitMs). */
   readonly rate: number;
   /** Called for every record accepted by Kinesis, with the time its first attempt started. */
   readonly onPut?: (rec: WorkloadRecord, firstAttemptAt: number) => void;
@@ -53,9 +53,13 @@ export async function produce(kinesis: KinesisClient, workload: Workload, opts: 
       bytes += size(p.rec);
       batch.push(p);
     }
+    let pausedMs = 0;
     if (!done) {
-      const allowed = opts.rate > 0 ? Math.floor(((Date.now() - startedAt) / 1000) * opts.rate) + 1 - generated : Infinity;
+      const paced = workload.waitMs !== undefined;
+      const allowed = opts.rate > 0 && !paced ? Math.floor(((Date.now() - startedAt) / 1000) * opts.rate) + 1 - generated : Infinity;
       for (let i = 0; i < allowed; i++) {
+        pausedMs = paced ? workload.waitMs!(Date.now()) : 0;
+        if (pausedMs > 0) break;
         const rec = workload.next();
         if (!rec) { done = true; break; }
         generated++;
@@ -71,7 +75,8 @@ export async function produce(kinesis: KinesisClient, workload: Workload, opts: 
     if (batch.length === 0) {
       if (done && retry.length === 0) return;
       // Waiting for the pace (or for a retry's backoff).
-      await abortableSleep(opts.rate > 0 ? Math.max(5, Math.min(100, 1000 / opts.rate)) : 5, opts.signal);
+      const pace = pausedMs > 0 ? Math.min(100, pausedMs) : opts.rate > 0 ? Math.max(5, Math.min(100, 1000 / opts.rate)) : 5;
+      await abortableSleep(pace, opts.signal);
       continue;
     }
     const failed = await putBatch(kinesis, opts, batch, stats);

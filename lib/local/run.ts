@@ -19,8 +19,10 @@ import { Lifecycle } from './lifecycle';
 import { MetricsStore, summarize, type LatencySummary } from './metrics';
 import { startNotifications, type LocalNotifications } from './notifications';
 import { childScript } from './paths';
+import { PhasedWorkload, type Phase } from './phased-workload';
 import { produce, type ProducerStats } from './producer';
 import { DEFAULT_ON_DEMAND_SHARDS, provision, type ProvisionedStack } from './provision';
+import { DEFAULT_LOCAL_WINDOW_SECONDS, LocalQuality, type LocalQualityReport } from './quality';
 import { Random } from './random';
 import { startSchedules, type LocalSchedules } from './scheduler';
 import { UnsupportedTemplateError } from './template/errors';
@@ -81,6 +83,10 @@ export interface LocalRunOptions {
   readonly keep?: boolean;
   /** Called once a kept environment is ready: the run's report and the environment's `local-env.json`. */
   readonly onKept?: (kept: { report: LocalRunReport; file: string; env: LocalEnvFile }) => void;
+  /** Tumbling window of Kinesis mappings that have one, seconds (default: 5 when the template's is longer; lib/local/quality.ts). */
+  readonly windowSeconds?: number;
+  /** A phased workload, one phase per tumbling window (lib/local/phased-workload.ts); needs `rate` > 0. */
+  readonly phases?: readonly Phase[];
 }
 
 export interface RunProgress {
@@ -151,6 +157,8 @@ export interface LocalRunReport {
   /** Calls functions made to services that are not emulated (answered with an error), by service. */
   unemulatedCalls: Record<string, number>;
   traces?: Array<{ query: string; found: TraceResult[] }>;
+  /** The data-quality profilers' rule results per window (stacks with a tumbling-window mapping). */
+  quality?: LocalQualityReport;
 }
 
 export interface TraceResult {
@@ -241,6 +249,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
         track: (pid) => life.track(pid),
       }));
     const assembly: AssemblyStack = selectStack(loadAssembly(assemblyDir), opts.stack);
+    const quality = new LocalQuality(opts.windowSeconds);
     const stack = new LocalStack(assembly.stackName, assembly.template);
     stack.creationOrder();
     durations.synth = Date.now() - tPhase;
@@ -331,9 +340,10 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       try {
         const kind = eventSourceKind(m.props, ctx);
         if (kind === 'kinesis') {
-          const config = parseKinesisMapping(m.props, ctx);
+          const config = quality.mapping(parseKinesisMapping(m.props, ctx), m.logicalId, fn);
           kinesisMappings.push({ config, fn, logicalId: m.logicalId });
           const poller = new KinesisEventSourcePoller(config, fn, esmClients, { log });
+          quality.track(m.logicalId, poller);
           const windowSeconds = config.tumblingWindowInSeconds;
           pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName, windowSeconds });
         } else {
@@ -380,7 +390,13 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
 
     // 3. The pipeline under test and its workload.
     const pipeline = choosePipeline(kinesisMappings, opts.stream, provisioned);
-    const workload: Workload = await guard(createWorkload(opts, pipeline.rules));
+    if (opts.phases && (opts.input || (opts.workload && opts.workload !== 'clickstream'))) {
+      throw new LocalRunError('--phases uses the built-in clickstream generator: it excludes --input and other --workload values');
+    }
+    const phaseSeconds = quality.windowSeconds() ?? opts.windowSeconds ?? DEFAULT_LOCAL_WINDOW_SECONDS;
+    const workload: Workload = opts.phases
+      ? new PhasedWorkload({ ...opts, phases: opts.phases, windowSeconds: phaseSeconds }, pipeline.rules)
+      : await guard(createWorkload(opts, pipeline.rules));
     for (const n of workload.notes) log(n);
     progress.total = workload.total;
     durations.start = Date.now() - tPhase;
@@ -409,12 +425,9 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     const drainDeadline = Date.now() + (opts.drainTimeoutMs ?? 120_000);
     let drained = true;
     // Twice in a row: a mapping's on-failure or a function's output can feed another mapping's source.
-    // A mapping with a tumbling window (e.g. a data-quality profiler) aggregates until its window closes: the run
-    // does not wait for the open window (noted); every other mapping must reach the end of its source.
+    // A mapping with a tumbling window (e.g. a data-quality profiler) is drained and has its windows closed after
+    // the others (quality.finish); every other mapping must reach the end of its source.
     const toDrain = pollers.filter((p) => p.windowSeconds === 0);
-    for (const p of pollers.filter((x) => x.windowSeconds > 0)) {
-      log(`${p.logicalId}: ${p.windowSeconds}-s tumbling windows; the run does not wait for its open window`);
-    }
     for (let round = 0; round < 2; round++) {
       for (const p of toDrain) {
         const ok = await guard(p.poller.drain({ timeoutMs: Math.max(0, drainDeadline - Date.now()) }));
@@ -428,6 +441,9 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       if (!(await guard(p.poller.drain({ timeoutMs: Math.max(0, drainDeadline - Date.now()) })))) drained = false;
     }
     if (!drained) log(`the pipeline did not finish processing within ${Math.round((opts.drainTimeoutMs ?? 120_000) / 1000)} s (--drain-timeout); counting what is there`);
+    const phased = workload instanceof PhasedWorkload ? workload : undefined;
+    const qualityReport = await guard(quality.finish(clients.s3, { deadline: drainDeadline, workload: phased }));
+    for (const n of qualityReport?.notes ?? []) log(n);
     durations.drain = Date.now() - tPhase;
 
     // 6. Verify.
@@ -471,6 +487,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       outputs: resolveOutputs(stack),
       stageDimensions: { [METRIC_DIMENSIONS.pipeline]: pipeline.config.pipeline, [METRIC_DIMENSIONS.stage]: pipeline.config.stage },
     });
+    if (qualityReport) report.quality = qualityReport;
     writeFileSync(path.join(runDir, 'summary.json'), `${JSON.stringify(report, null, 2)}\n`);
     if (opts.keep) {
       // The run's own abort handler turns Ctrl-C into an error; while kept, Ctrl-C is the normal end.

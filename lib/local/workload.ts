@@ -5,5 +5,5 @@
 export {
   KINESIS_MAX_RECORD_BYTES, POISON_KINDS, type PoisonKind, type WorkloadRecord, type PipelineRules, type WorkloadOptions, type Workload,
 } from './workloads/types';
-export { ClickstreamWorkload } from './workloads/clickstream';
+export { ClickstreamWorkload, DEFAULT_SESSIONS } from './workloads/clickstream';
 export { FileWorkload } from './workloads/file';

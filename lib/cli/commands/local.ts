@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
+import { parsePhases, type Phase } from '../../local/phased-workload';
+import { formatQuality } from '../../local/quality';
 import { runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
 import type { SinkEnvelope } from '../../local/verify';
 import { allowedWorkloads, DEFAULT_WORKLOAD, isWorkloadModule, workloadProblem } from '../../local/workloads';
@@ -58,6 +60,8 @@ export interface LocalRunCliOptions {
   trace?: string[];
   progress?: boolean;
   keep?: boolean;
+  windowSeconds?: number;
+  phases?: Phase[];
 }
 
 function number(name: string, opts: { min: number; max: number; integer?: boolean }): (v: string) => number {
@@ -71,6 +75,14 @@ function number(name: string, opts: { min: number; max: number; integer?: boolea
 }
 
 const rate = (name: string): ((v: string) => number) => number(name, { min: 0, max: 1 });
+
+function phasesOption(v: string): Phase[] {
+  try {
+    return parsePhases(v);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
 
 /** Adds the options of `local run` to a command (shared with `start`). */
 export function addRunOptions(cmd: Command): Command {
@@ -86,6 +98,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--seed <n>', 'seed of the workload and the fault injection', number('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }), LOCAL_RUN_DEFAULTS.seed)
     .option('--workload <name|path>', `the generator: ${allowedWorkloads()}(options, rules, kit) (default: ${DEFAULT_WORKLOAD})`)
     .option('--input <file>', 'records from a file instead of the generator: one per line, JSON or base64:<bytes>')
+    .option('--phases <list>', 'a phased workload, one phase per tumbling window: clean, nulls, drop, shift, each optionally *N (e.g. clean*6,nulls,clean,drop,clean,shift); needs --rate', phasesOption)
+    .option('--window-seconds <n>', 'tumbling window of mappings that have one, e.g. the quality profiler (default: 5 s when the template\'s is longer)', number('--window-seconds', { min: 1, max: 900, integer: true }))
     .option('--sink-failure-rate <p>', 'fraction of sink writes (DynamoDB, S3) answered with a retryable error by a proxy', rate('--sink-failure-rate'), LOCAL_RUN_DEFAULTS.sinkFailureRate)
     .option('--throttle-rate <p>', 'fraction of invocations answered "throttled"', rate('--throttle-rate'), LOCAL_RUN_DEFAULTS.throttleRate)
     .option('--crash-rate <p>', 'probability that the function process is killed during an invocation', rate('--crash-rate'), LOCAL_RUN_DEFAULTS.crashRate)
@@ -142,6 +156,7 @@ export function formatSummary(r: LocalRunReport): string {
   }
   for (const [name, s] of Object.entries(r.schedules)) lines.push(`schedule          ${name}: fired ${s.fired}, failed ${s.failed}, next ${s.nextAt ?? 'never'}`);
   for (const [name, value] of Object.entries(r.outputs)) lines.push(`output            ${name} = ${value}`);
+  if (r.quality) lines.push(...formatQuality(r.quality));
   for (const note of [...r.workload.notes, ...r.resources.notes]) lines.push(`note              ${note}`);
   for (const t of r.traces ?? []) lines.push(...formatTrace(t.query, t.found));
   lines.push(r.invariant.holds
@@ -177,6 +192,10 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     if (isWorkloadModule(o.workload) && !existsSync(path.resolve(cwd, o.workload))) throw new UsageError(`--workload ${o.workload} does not exist`);
   }
   if (o.poisonRate + o.duplicateRate > 1) throw new UsageError('--poison-rate plus --duplicate-rate must not exceed 1');
+  if (o.phases && (o.input || (o.workload !== undefined && o.workload !== 'clickstream'))) {
+    throw new UsageError('--phases uses the built-in clickstream generator: it excludes --input and other --workload values');
+  }
+  if (o.phases && !(o.rate > 0)) throw new UsageError('--phases needs --rate above 0: the records per second of a clean window (e.g. --rate 200)');
   // The SDK's notice that releases after January 2027 need Node 22 is printed once per process; the CLI's own
   // clients only talk to local emulators, so keep it out of every run's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -223,6 +242,8 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     drainTimeoutMs: Math.round((o.drainTimeout ?? defaultDrainTimeoutSeconds(o.records)) * 1000),
     runsDir: o.runsDir ? path.resolve(cwd, o.runsDir) : undefined,
     trace: o.trace,
+    windowSeconds: o.windowSeconds,
+    phases: o.phases,
     signal: abort.signal,
     keep: o.keep,
     onKept: ({ report, file }) => {

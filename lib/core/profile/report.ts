@@ -13,6 +13,11 @@ export function formatNumber(x: number): string {
   return a !== 0 && (a < 1e-3 || a >= 1e9) ? x.toExponential(3) : String(Number(x.toPrecision(5)));
 }
 
+/** Rows as left-aligned text columns separated by two spaces (one string per line, the header first). */
+export function formatTextTable(header: string[], rows: string[][]): string[] {
+  return table(header, rows);
+}
+
 function table(header: string[], rows: string[][]): string[] {
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));

@@ -7,7 +7,8 @@
  * - failures: ReportBatchItemFailures (checkpoint at the lowest failed sequence number, retry from there),
  *   BisectBatchOnFunctionError (halves, not consuming retry attempts), MaximumRetryAttempts, MaximumRecordAgeInSeconds,
  *   on-failure destinations (SQS/SNS metadata, S3 metadata + payload), throttles retried without consuming attempts;
- * - tumbling windows: window/state/isFinalInvokeForWindow/isWindowTerminatedEarly, state carried per shard lane.
+ * - tumbling windows: window/state/isFinalInvokeForWindow/isWindowTerminatedEarly, state carried per shard lane;
+ *   `closeWindows()` ends the open windows at the end of a local run (see there).
  *
  * Local simplification: a failed batch is retried as the same records (from the checkpoint on), not re-read from
  * the stream with newer records appended as Lambda may do; which records are delivered, in which order, is the same.
@@ -80,6 +81,8 @@ class Lane {
   firstQueuedAt = 0;
   busy = false;
   window?: TumblingWindow;
+  /** End of the latest window this lane closed (the next window starts there). */
+  lastWindowEndMs?: number;
   readonly wake = new Notifier();
   loop?: Promise<void>;
 
@@ -109,6 +112,8 @@ class ShardWorker {
   lastCaughtUpEpoch = -1;
   /** Clock time (poller clock) at which that read started. */
   caughtUpAt = -Infinity;
+  /** Records that arrived before this time (epoch ms) are skipped: the starting position LATEST or AT_TIMESTAMP. */
+  skipBeforeMs?: number;
   /** The shard is closed (resharded) and every record was read. */
   closed = false;
   /** Closed and every lane finished: children may start. */
@@ -156,6 +161,8 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
   private initialized = false;
   /** Wall-clock start of the mapping: LATEST means records added from this moment on. */
   private startedAtMs = 0;
+  /** Set by closeWindows(): idle lanes close their open window without waiting for its end. */
+  private closing = false;
   private main?: Promise<void>;
 
   constructor(
@@ -228,6 +235,55 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     }
   }
 
+  /**
+   * Ends every open tumbling window now, for the end of a local run (call it after drain(), when no record is in
+   * flight): each lane with an open window gets its final invocation (`isFinalInvokeForWindow`, the window's own
+   * start and end, the aggregated state) as when the window's end passes, only without waiting for it. Then, once per
+   * shard that closed a window, one final invocation for the window after the latest one, without records and with
+   * an empty state: in AWS that window would be closed by later traffic; a consumer that acts on a window when the
+   * next one closes (the QualityProfiler evaluates the previous window) thereby sees the run's last window closed.
+   * Resolves with what was sent; `complete` is false when a final invocation did not succeed within the timeout.
+   */
+  async closeWindows(opts: { timeoutMs: number }): Promise<{ closed: number; followUps: number; complete: boolean }> {
+    const result = { closed: 0, followUps: 0, complete: false };
+    if (!this.running || this.config.tumblingWindowInSeconds <= 0) {
+      result.complete = true;
+      return result;
+    }
+    const deadline = Date.now() + opts.timeoutMs;
+    const lanes = [...this.workers.values()].flatMap((w) => w.lanes.map((lane) => ({ w, lane })));
+    const open = lanes.filter(({ lane }) => lane.window !== undefined).length;
+    // The lane loops close the windows (no race with a batch or a natural close of the same window).
+    this.closing = true;
+    try {
+      for (const { lane } of lanes) lane.wake.notify();
+      while (lanes.some(({ lane }) => lane.window !== undefined || lane.busy)) {
+        if (!this.running || Date.now() >= deadline) return result;
+        await sleep(Math.min(20, deadline - Date.now()));
+      }
+    } finally {
+      this.closing = false;
+    }
+    result.closed = open;
+    const ends = lanes.map(({ lane }) => lane.lastWindowEndMs).filter((e): e is number => e !== undefined);
+    if (ends.length === 0) {
+      result.complete = true;
+      return result;
+    }
+    const size = this.config.tumblingWindowInSeconds * 1000;
+    const startMs = Math.max(...ends);
+    const next: TumblingWindow = { startMs, endMs: startMs + size, state: {} };
+    for (const w of new Set(lanes.filter((l) => l.lane.lastWindowEndMs !== undefined).map((l) => l.w))) {
+      // A lane of its own: the shard's lane loops keep running and must not see this window as theirs.
+      const lane = new Lane();
+      lane.window = { ...next, state: {} };
+      if (!(await this.finalInvoke(w, lane, false, deadline))) return result;
+      result.followUps++;
+    }
+    result.complete = true;
+    return result;
+  }
+
   // ---- shards ----
 
   private async run(): Promise<void> {
@@ -293,14 +349,15 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     } else if (!w.initial) {
       // Shards created after the mapping started (resharding) are read from their beginning, as Lambda does.
       input = { ...base, ShardIteratorType: 'TRIM_HORIZON' };
-    } else if (this.config.startingPosition === 'AT_TIMESTAMP') {
-      input = { ...base, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(this.config.startingPositionTimestamp! * 1000) };
-    } else if (this.config.startingPosition === 'LATEST') {
-      // LATEST = records added after the mapping was created. Asking for it at start() rather than when the shard's
-      // first iterator happens to be requested keeps records put right after start() from being skipped.
-      input = { ...base, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(this.startedAtMs) };
     } else {
+      // LATEST = records added after the mapping was created; AT_TIMESTAMP = records that arrived from the timestamp
+      // on. Both are read from TRIM_HORIZON, skipping what arrived earlier: kinesalite never answers GetShardIterator
+      // AT_TIMESTAMP when no record arrived at or after the timestamp (an empty stream at the start of a run), and
+      // taking the time at start() rather than when the shard's first iterator is requested keeps records put right
+      // after start() from being skipped. (Arrival times grow along a shard, so the skipping ends at the first record kept.)
       input = { ...base, ShardIteratorType: 'TRIM_HORIZON' };
+      if (this.config.startingPosition === 'AT_TIMESTAMP') w.skipBeforeMs = this.config.startingPositionTimestamp! * 1000;
+      else if (this.config.startingPosition === 'LATEST') w.skipBeforeMs = this.startedAtMs;
     }
     const res = await this.clients.kinesis.send(new GetShardIteratorCommand(input), { abortSignal: this.abort.signal });
     return res.ShardIterator;
@@ -339,9 +396,13 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
             arrivalMs: r.ApproximateArrivalTimestamp?.getTime() ?? startedAt,
             bytes: data.length + r.PartitionKey!.length + 2 * r.SequenceNumber!.length + w.shardId.length + RECORD_OVERHEAD_BYTES,
           };
+          w.lastReadSequence = rec.sequenceNumber;
+          if (w.skipBeforeMs !== undefined) {
+            if (rec.arrivalMs < w.skipBeforeMs) continue;
+            w.skipBeforeMs = undefined;
+          }
           const lane = w.lanes[laneOf(rec.partitionKey, w.lanes.length)];
           lane.push(rec);
-          w.lastReadSequence = rec.sequenceNumber;
         }
         for (const l of w.lanes) l.wake.notify();
         if (records.length === 0 && (res.MillisBehindLatest ?? 0) === 0) {
@@ -606,9 +667,12 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     return this.windowOf(lane.queue[lane.queue.length - 1]).startMs !== first;
   }
 
-  /** An idle lane's window is over once its end has passed and the shard was read up to a point after that end. */
+  /**
+   * An idle lane's window is over once its end has passed and the shard was read up to a point after that end
+   * (or when closeWindows() ends it).
+   */
   private windowComplete(w: ShardWorker, lane: Lane): boolean {
-    return w.closed || (this.now() >= lane.window!.endMs && w.caughtUpAt >= lane.window!.endMs);
+    return this.closing || w.closed || (this.now() >= lane.window!.endMs && w.caughtUpAt >= lane.window!.endMs);
   }
 
   private async carryState(w: ShardWorker, lane: Lane, response: Record<string, unknown> | undefined): Promise<void> {
@@ -625,13 +689,13 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
    * The final invocation of a window (no records, the aggregated state, isFinalInvokeForWindow). Lambda holds the
    * shard until it succeeds. After an early termination the same window continues with a fresh state.
    */
-  private async finalInvoke(w: ShardWorker, lane: Lane, terminatedEarly: boolean): Promise<void> {
+  private async finalInvoke(w: ShardWorker, lane: Lane, terminatedEarly: boolean, deadline = Infinity): Promise<boolean> {
     const window = lane.window!;
     const event = this.buildEvent(w, lane, [], true, terminatedEarly);
     const wasBusy = lane.busy;
     lane.busy = true;
     try {
-      for (let attempt = 0; this.running; attempt++) {
+      for (let attempt = 0; this.running && Date.now() < deadline; attempt++) {
         this.stats.invocations++;
         let result: InvokeResult;
         try {
@@ -641,12 +705,14 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         }
         if (result.ok) {
           lane.window = terminatedEarly ? { startMs: window.startMs, endMs: window.endMs, state: {} } : undefined;
-          return;
+          if (!terminatedEarly) lane.lastWindowEndMs = window.endMs;
+          return true;
         }
         if (result.errorType !== 'throttled') this.stats.functionErrors++;
         this.log(`kinesis ${w.shardId}: final window invocation failed (${result.errorType}: ${result.message}); retrying`);
         await sleep(backoffMs(attempt, this.retryBaseMs, this.retryCapMs), this.abort.signal);
       }
+      return false;
     } finally {
       lane.busy = wasBusy;
     }

@@ -1,6 +1,8 @@
 import { GeneratedWorkload, type GeneratedEvent } from './generator';
 import type { PipelineRules, WorkloadOptions } from './types';
 
+/** Most concurrent sessions of the clickstream generator by default. */
+export const DEFAULT_SESSIONS = 64;
 const EVENT_TYPES = ['page_view', 'page_view', 'page_view', 'click', 'click', 'add_to_cart', 'purchase'] as const;
 const PAGES = ['/', '/search', '/p/espresso-machine', '/p/grinder', '/p/beans-1kg', '/cart', '/checkout', '/account', '/help'];
 
@@ -21,9 +23,18 @@ export class ClickstreamWorkload extends GeneratedWorkload {
     this.checkMatches(this.validPayload({ userId: 'u-probe', sessionId: 's-probe', seq: 0 }, Date.now()));
   }
 
+  /**
+   * Advances the session model by `events` events without producing them: the workload then starts like a stream
+   * joined in progress (sessions of every age) instead of with every session at seq 0.
+   */
+  warmUp(events: number): void {
+    for (let i = 0; i < events; i++) this.session().seq++;
+  }
+
   private session(): Session {
-    // Up to 64 concurrent sessions; a session ends with probability 1/40 per event.
-    if (this.sessions.length < 8 || (this.sessions.length < 64 && this.rnd.chance(0.1))) {
+    // Up to 64 (opts.sessions) concurrent sessions; a session ends with probability 1/40 per event.
+    const most = this.opts.sessions ?? DEFAULT_SESSIONS;
+    if (this.sessions.length < most / 8 || (this.sessions.length < most && this.rnd.chance(0.1))) {
       const n = this.sessionCounter++;
       this.sessions.push({ userId: `u-${String(this.rnd.int(1, 5000)).padStart(5, '0')}`, sessionId: `s-${this.opts.seed}-${n}`, seq: 0 });
     }

@@ -16,7 +16,8 @@ export interface WorkloadRecord {
   readonly index: number;
   /** `valid`: a new record expected in the sink; `duplicate`: identical bytes of an earlier valid record; `poison`: expected in the DLQ. */
   readonly kind: 'valid' | 'duplicate' | 'poison';
-  readonly poisonKind?: PoisonKind | 'input';
+  /** `input`: a bad line of an input file; `injected`: drift a phased workload made invalid (e.g. a null user). */
+  readonly poisonKind?: PoisonKind | 'input' | 'injected';
   readonly data: Buffer;
   readonly partitionKey: string;
   /** sha256 of `data` (hex): how a dead letter's payload is matched to the record. */
@@ -51,6 +52,11 @@ export interface WorkloadOptions {
   readonly poisonRate: number;
   /** Fraction of records that re-put an earlier valid record (0-1). */
   readonly duplicateRate: number;
+  /**
+   * Most concurrent sessions of the generator (default 64). Few sessions make `seq` (the position in the session)
+   * move with each session from window to window; a profiler comparing windows needs many.
+   */
+  readonly sessions?: number;
 }
 
 /** A source of records: a generator, an input file or a team's workload module. */
@@ -60,6 +66,11 @@ export interface Workload {
   readonly notes: readonly string[];
   /** The next record, built now (event times are the time of the call); undefined when done. */
   next(): WorkloadRecord | undefined;
+  /**
+   * A workload that paces itself: milliseconds until its next record is due (0 = now). The producer waits for it
+   * and ignores its own rate. Absent: the producer's rate paces the workload.
+   */
+  waitMs?(now: number): number;
 }
 
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');

@@ -119,6 +119,29 @@ describe('KinesisEventSourcePoller', () => {
     expect(fn.kinesisBatches().flat()).toEqual(['new0', 'new1']);
   });
 
+  it('StartingPosition LATEST on an empty stream reads the records put after start() (kinesalite never answers AT_TIMESTAMP there)', async () => {
+    const s = await stream(2);
+    const fn = new FakeFunction();
+    const p = poller(mapping({ EventSourceArn: s.arn, StartingPosition: 'LATEST' }), fn);
+    await new Promise((r) => setTimeout(r, 100)); // the shards' first reads happen on the empty stream
+    await putRecords(kinesis.client, s.name, data(6, 'new'));
+    expect(await p.drain({ timeoutMs: 10_000 })).toBe(true);
+    expect(fn.kinesisBatches().flat().sort()).toEqual(['new0', 'new1', 'new2', 'new3', 'new4', 'new5']);
+  });
+
+  it('StartingPosition AT_TIMESTAMP delivers the records that arrived from the timestamp on', async () => {
+    const s = await stream();
+    await putRecords(kinesis.client, s.name, data(2, 'old'));
+    await new Promise((r) => setTimeout(r, 1100)); // the timestamp has whole seconds
+    const at = Math.ceil(Date.now() / 1000);
+    await new Promise((r) => setTimeout(r, at * 1000 - Date.now() + 5));
+    await putRecords(kinesis.client, s.name, data(2, 'new'));
+    const fn = new FakeFunction();
+    const p = poller(mapping({ EventSourceArn: s.arn, StartingPosition: 'AT_TIMESTAMP', StartingPositionTimestamp: at }), fn);
+    expect(await p.drain({ timeoutMs: 10_000 })).toBe(true);
+    expect(fn.kinesisBatches().flat()).toEqual(['new0', 'new1']);
+  });
+
   it('SNS on-failure destination publishes the metadata record', async () => {
     const s = await stream();
     const seqs = await putRecords(kinesis.client, s.name, data(1));
@@ -397,6 +420,39 @@ describe('KinesisEventSourcePoller', () => {
     offsetMs = 60_000; // the window is over: the next caught-up read closes it
     for (let i = 0; i < 200 && fn.events.length < 4; i++) await new Promise((r) => setTimeout(r, 20));
     expect(fn.events[3]).toMatchObject({ Records: [], state: { count: 5 }, window, isFinalInvokeForWindow: true, isWindowTerminatedEarly: false });
+  });
+
+  it('closeWindows(): final invocations for the open windows now, then one for the next window without records or state', async () => {
+    const s = await stream(2);
+    await putRecords(kinesis.client, s.name, data(8));
+    const fn = new FakeFunction((e) => ok({ state: e.isFinalInvokeForWindow ? {} : { count: (e.state.count ?? 0) + e.Records.length } }));
+    const p = poller(mapping({ EventSourceArn: s.arn, BatchSize: 100, TumblingWindowInSeconds: 60 }), fn);
+    expect(await p.drain({ timeoutMs: 10_000 })).toBe(true);
+    const delivered = fn.events.length;
+    expect(fn.events.every((e) => !e.isFinalInvokeForWindow)).toBe(true);
+    const windows = new Map(fn.events.map((e) => [e.shardId, e.window]));
+
+    const closed = await p.closeWindows({ timeoutMs: 10_000 });
+    const finals = fn.events.slice(delivered);
+    // Both shards had records: each closes its own window with its aggregated state, then each gets the next window.
+    expect(closed).toEqual({ closed: 2, followUps: 2, complete: true });
+    const own = finals.slice(0, 2);
+    expect(own.map((e) => e.shardId).sort()).toEqual([...windows.keys()].sort());
+    for (const e of own) {
+      expect(e).toMatchObject({ Records: [], isFinalInvokeForWindow: true, isWindowTerminatedEarly: false, window: windows.get(e.shardId) });
+    }
+    expect(own.reduce((n, e) => n + e.state.count, 0)).toBe(8);
+    const latestEnd = Math.max(...[...windows.values()].map((w) => Date.parse(w.end)));
+    for (const e of finals.slice(2)) {
+      expect(e).toMatchObject({ Records: [], state: {}, isFinalInvokeForWindow: true, isWindowTerminatedEarly: false, eventSourceARN: s.arn });
+      expect(Date.parse(e.window.start)).toBe(latestEnd);
+      expect(Date.parse(e.window.end) - Date.parse(e.window.start)).toBe(60_000);
+    }
+    expect(finals).toHaveLength(4);
+
+    // Nothing open any more: a second call sends only the follow-ups again (same next window).
+    const again = await p.closeWindows({ timeoutMs: 10_000 });
+    expect(again).toEqual({ closed: 0, followUps: 2, complete: true });
   });
 
   it('tumbling windows: a response without state is a failure; state above 1 MB terminates the window early', async () => {
