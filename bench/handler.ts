@@ -15,7 +15,10 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { BenchResult, BenchTarget } from './types';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../constructs/contract';
-import { decodeData, envelopeJson, idNamespaceFor, payloadTextHash, sealEnvelope, toEnvelope, type CanonicalSlot, type Envelope } from '../lib/core';
+import {
+  decodeData, envelopeJson, idNamespaceFor, payloadBytesHash, payloadTextHash, sealEnvelope, toEnvelope,
+  type CanonicalSlot, type Envelope, type VerbatimSlot,
+} from '../lib/core';
 import { MemoryDlq } from '../lib/handlers/ports/memory';
 import type { SinkPort, SinkWriteMeta, WriteResult } from '../lib/handlers/ports/types';
 import { compareVersions, type Version } from '../lib/handlers/ports/version';
@@ -176,7 +179,7 @@ function handlerVariant(schema?: object): Variant {
 /**
  * Powertools BatchProcessor (Kinesis, default parallel mode) around the per-record work of the handler's happy path
  * (lib/handlers/processor.ts; the same core functions in the same order: strict decode, envelope with deterministic id,
- * payload text and its hash, sealed envelope serialized once, idempotent write, a latency and an age sample), plus
+ * payload text (the record text itself when decodeData proves it is JSON.stringify of the payload) and its hash, sealed envelope serialized once, idempotent write, a latency and an age sample), plus
  * the observability every invocation of the handler has: one EMF document (emitBatchMetrics, the handler's own code,
  * on a Powertools Metrics configured like the handler's) and one summary log line. What differs is the orchestration:
  * the handler's ordering, retries, DLQ routing and batch-failure reporting against BatchProcessor's.
@@ -189,14 +192,18 @@ function powertoolsVariant(observability = true): Variant {
   metrics.clearDefaultDimensions();
   metrics.setDefaultDimensions({ [METRIC_DIMENSIONS.pipeline]: PIPELINE, [METRIC_DIMENSIONS.stage]: 'ingest' });
   const slot: CanonicalSlot = {};
+  const verbatim: VerbatimSlot = {};
   let stats = newBatchStats(Math.random);
   const recordHandler = async (r: KinesisStreamRecord): Promise<WriteResult> => {
     const start = Date.now();
-    const decoded = decodeData(r.kinesis.data, { maxBytes: MAX_RECORD_BYTES });
+    const decoded = decodeData(r.kinesis.data, { maxBytes: MAX_RECORD_BYTES }, verbatim);
     if (!decoded.ok) throw new Error(decoded.reason.message);
     const env = toEnvelope(decoded.value, { namespace, keyFields: KEY_FIELDS, source: 'bench', arrivedAtMs: Math.round(r.kinesis.approximateArrivalTimestamp * 1000) }, slot);
-    const json = slot.canonicalPayload ?? JSON.stringify(env.payload);
-    const hash = payloadTextHash(json);
+    // The handler's payload text: the canonical text the id hashed, else the record text when it is exactly
+    // JSON.stringify of the payload (its bytes hashed as they are), else JSON.stringify.
+    const text = slot.canonicalPayload ?? verbatim.json;
+    const json = text ?? JSON.stringify(env.payload);
+    const hash = text !== undefined && text === verbatim.json ? payloadBytesHash(verbatim.utf8!) : payloadTextHash(json);
     const out = sealEnvelope(env, env.payload, 'ingest', start, Date.now(), 1);
     const result = await sink.write(out, {
       partitionKey: r.kinesis.partitionKey,

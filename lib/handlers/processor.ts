@@ -20,6 +20,7 @@ import {
   describeError,
   envelopeJson,
   normalizeEventTime,
+  payloadBytesHash,
   payloadTextHash,
   recordId,
   dlqMessageAttributes,
@@ -31,6 +32,7 @@ import {
   TransientError,
   withPayloadRef,
   type CanonicalSlot,
+  type VerbatimSlot,
   type DlqMessage,
   type Envelope,
   type FailureReason,
@@ -262,8 +264,13 @@ interface RecordState {
   correlationId: string | null;
   /** Envelope before this stage's hop. */
   env: Envelope | undefined;
-  /** Canonical JSON of env.payload when the id was computed from it (no key fields): reused as its serialization. */
+  /**
+   * JSON text of env.payload when already known, reused as its serialization: the canonical JSON when the id was
+   * computed from it (no key fields), else the record text itself when it is exactly JSON.stringify of the payload.
+   */
   canonical: string | undefined;
+  /** UTF-8 bytes of `canonical` when they are at hand (the record text's): hashed as they are. */
+  canonicalUtf8: Buffer | undefined;
   /** Transformed payload, serialized and hashed, once the transform succeeded. */
   out: OutPayload | undefined;
   /** Set once the record is known to be bad: it goes to the DLQ with this reason. */
@@ -280,12 +287,12 @@ interface RecordState {
  * the id); otherwise JSON.stringify, after checking that JSON represents the value exactly when it does not come from
  * JSON.parse (`untrusted`: a transform's output; NaN, BigInt, cycles... throw PermanentError('decode')).
  */
-function serializePayload(payload: Record<string, unknown>, text: string | undefined, untrusted: boolean): OutPayload {
+function serializePayload(payload: Record<string, unknown>, text: string | undefined, untrusted: boolean, utf8?: Buffer): OutPayload {
   if (text === undefined) {
     if (untrusted) assertJsonValue(payload);
     text = JSON.stringify(payload);
   }
-  return { payload, json: text, hash: payloadTextHash(text) };
+  return { payload, json: text, hash: utf8 !== undefined ? payloadBytesHash(utf8) : payloadTextHash(text) };
 }
 
 /** Creates the batch handler. Call once per container (cold start); the result handles every invocation. */
@@ -300,11 +307,12 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
   // Reused by every record: prepare() is synchronous, so records in flight never share them.
   const envCtx = { namespace, keyFields, source: '', arrivedAtMs: 0, eventTimeField: cfg.eventTimeField };
   const slot: CanonicalSlot = {};
+  const verbatim: VerbatimSlot = {};
 
   /** Decode, envelope, schema: deterministic, run once per record. */
   function prepare(st: RecordState, source: string): void {
     const rec = st.rec;
-    const decoded = decodeData(rec.kinesis.data, decodeLimits);
+    const decoded = decodeData(rec.kinesis.data, decodeLimits, verbatim);
     if (!decoded.ok) {
       st.dead = decoded.reason;
       return;
@@ -333,6 +341,11 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
     st.correlationId = env.correlationId;
     st.env = env;
     st.canonical = slot.canonicalPayload;
+    if (st.canonical === undefined && env.payload === decoded.value && verbatim.json !== undefined) {
+      // A raw payload sent as JSON.stringify writes it: its text is its serialization (no second JSON.stringify).
+      st.canonical = verbatim.json;
+      st.canonicalUtf8 = verbatim.utf8;
+    }
     if (validate) {
       const problem = validate(env.payload);
       if (problem !== null) st.dead = { class: 'schema', message: problem };
@@ -342,7 +355,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
   /** Serializes the payload to write (no transform); sets st.out or st.dead. */
   function keepPayload(st: RecordState): void {
     try {
-      st.out = serializePayload(st.env!.payload, st.canonical, false);
+      st.out = serializePayload(st.env!.payload, st.canonical, false, st.canonicalUtf8);
     } catch (err) {
       st.dead = { class: 'decode', message: describeError(err) };
     }
@@ -501,6 +514,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         correlationId: null,
         env: undefined,
         canonical: undefined,
+        canonicalUtf8: undefined,
         out: undefined,
         dead: undefined,
         firstFailedMs: undefined,
