@@ -16,7 +16,7 @@ import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambd
 import type { BenchResult, BenchTarget } from './types';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../constructs/contract';
 import {
-  decodeData, envelopeJson, idNamespaceFor, payloadBytesHash, payloadTextHash, sealEnvelope, toEnvelope,
+  decodeData, envelopeJson, eventTimeMs, idNamespaceFor, payloadBytesHash, payloadTextHash, sealEnvelope, toEnvelope,
   type CanonicalSlot, type Envelope, type VerbatimSlot,
 } from '../lib/core';
 import { MemoryDlq } from '../lib/handlers/ports/memory';
@@ -216,7 +216,7 @@ function powertoolsVariant(observability = true): Variant {
     else if (result === 'duplicate') stats.duplicates++;
     else stats.stale++;
     stats.latency.add(end - start);
-    stats.age.add(Math.max(0, end - Date.parse(env.eventTime)));
+    stats.age.add(Math.max(0, end - eventTimeMs(env.eventTime)));
     return result;
   };
   return async (batches) => {

@@ -185,6 +185,8 @@ const MAX_VERBATIM_MEMBERS = 64;
 let keyStart = new Int32Array(256);
 let keyLen = new Int32Array(256);
 let objectBase = new Int32Array(64);
+// Per depth, a bit per key length (mod 32) seen in the enclosing object.
+let objectLengths = new Int32Array(64);
 
 const LOWER_U = 0x75;
 const LOWER_A = 0x61;
@@ -242,7 +244,10 @@ function scanText(text: string, maxDepth: number, maxNumberDigits: number, verba
   let backslash = verbatim ? text.indexOf('\\') : -1;
   if (backslash < 0) backslash = n;
   let keys = 0;
-  if (verbatim && objectBase.length < maxDepth + 2) objectBase = new Int32Array(maxDepth + 2);
+  if (verbatim && objectBase.length < maxDepth + 2) {
+    objectBase = new Int32Array(maxDepth + 2);
+    objectLengths = new Int32Array(maxDepth + 2);
+  }
   scanVerbatim = false;
   while (i < n) {
     const c = text.charCodeAt(i);
@@ -280,19 +285,31 @@ function scanText(text: string, maxDepth: number, maxNumberDigits: number, verba
           // A key: not digits only, and not already a key of the same object.
           const start = i + 1;
           const len = j - start;
-          let digits = len > 0;
-          for (let k = start; k < j && digits; k++) {
-            const d = text.charCodeAt(k);
-            digits = d >= ZERO && d <= NINE;
+          let digits = false;
+          const first = text.charCodeAt(start);
+          if (first >= ZERO && first <= NINE) {
+            digits = true;
+            for (let k = start + 1; k < j && digits; k++) {
+              const d = text.charCodeAt(k);
+              digits = d >= ZERO && d <= NINE;
+            }
           }
           const base = objectBase[depth];
           if (digits || keys - base >= MAX_VERBATIM_MEMBERS) {
             verbatim = false;
           } else {
-            for (let k = base; k < keys; k++) {
-              if (keyLen[k] === len && sameKey(text, keyStart[k], start, len)) {
-                verbatim = false;
-                break;
+            // Keys of other lengths cannot be equal: compare only when a key of this length (mod 32) was seen.
+            /* eslint-disable no-bitwise -- a 32-bit set of key lengths */
+            const bit = 1 << (len & 31);
+            const seen = (objectLengths[depth] & bit) !== 0;
+            objectLengths[depth] |= bit;
+            /* eslint-enable no-bitwise */
+            if (seen) {
+              for (let k = base; k < keys; k++) {
+                if (keyLen[k] === len && sameKey(text, keyStart[k], start, len)) {
+                  verbatim = false;
+                  break;
+                }
               }
             }
             if (keys === keyStart.length) {
@@ -314,7 +331,10 @@ function scanText(text: string, maxDepth: number, maxNumberDigits: number, verba
       if (++depth > maxDepth) {
         return `record JSON is nested deeper than the ${maxDepth} levels allowed`;
       }
-      if (verbatim && c === OPEN_BRACE) objectBase[depth] = keys;
+      if (verbatim && c === OPEN_BRACE) {
+        objectBase[depth] = keys;
+        objectLengths[depth] = 0;
+      }
       i++;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       if (verbatim && c === CLOSE_BRACE) keys = objectBase[depth];

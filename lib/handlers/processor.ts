@@ -19,6 +19,7 @@ import {
   decodeData,
   describeError,
   envelopeJson,
+  eventTimeMs,
   normalizeEventTime,
   payloadBytesHash,
   payloadTextHash,
@@ -280,6 +281,8 @@ interface RecordState {
   canary: boolean;
   /** s3:// reference of an overflowed dead letter. */
   payloadRef: string | undefined;
+  /** prepare() ran (attempt 1 does not run it again). */
+  prepared: boolean;
 }
 
 /**
@@ -395,11 +398,11 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
   }
 
   /**
-   * One attempt at a record (attempt 1 also prepares it). Resolves with the outcome; throws a transient error to be
-   * retried. Deterministic steps are kept in `st` and not repeated by later attempts.
+   * One attempt at a record (attempt 1 also prepares it unless processOne did). Resolves with the outcome; throws a
+   * transient error to be retried. Deterministic steps are kept in `st` and not repeated by later attempts.
    */
   async function attemptRecord(st: RecordState, attempt: number, source: string): Promise<RecordOutcome> {
-    if (attempt === 1) prepare(st, source);
+    if (attempt === 1 && !st.prepared) prepare(st, source);
     if (st.canary) {
       if (terminal) return 'canary';
       if (st.out === undefined) st.out = serializePayload(st.env!.payload, undefined, true);
@@ -409,25 +412,46 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
       else if ((await runTransform(st, transform)) === 'filtered') return 'filtered';
     }
     if (st.dead === undefined) {
-      const out = st.out!;
-      const env = sealEnvelope(st.env!, out.payload, stage, st.startMs, clock.now(), attempt);
-      const kinesis = st.rec.kinesis;
+      const env = sealOut(st, attempt);
       try {
-        return await sink.write(env, {
-          partitionKey: kinesis.partitionKey,
-          sequenceNumber: kinesis.sequenceNumber,
-          contentHash: out.hash,
-          envelopeJson: envelopeJson(env, out.json),
-        });
+        return await writeOut(st, env);
       } catch (err) {
-        const c = classifyError(err);
-        if (c.kind === 'transient') {
-          st.firstFailedMs ??= clock.now();
-          throw err;
-        }
-        st.dead = c.reason;
+        return writeFailed(st, err, attempt);
       }
     }
+    return deadLetter(st, attempt);
+  }
+
+  /** The envelope this attempt writes (st.out known, the record not dead). */
+  function sealOut(st: RecordState, attempt: number): Envelope {
+    return sealEnvelope(st.env!, st.out!.payload, stage, st.startMs, clock.now(), attempt);
+  }
+
+  /** The idempotent write of `env` (sealOut); the sink's errors go to writeFailed. */
+  function writeOut(st: RecordState, env: Envelope): Promise<WriteResult> {
+    const out = st.out!;
+    const kinesis = st.rec.kinesis;
+    return sink.write(env, {
+      partitionKey: kinesis.partitionKey,
+      sequenceNumber: kinesis.sequenceNumber,
+      contentHash: out.hash,
+      envelopeJson: envelopeJson(env, out.json),
+    });
+  }
+
+  /** A failed write: transient errors are rethrown (retried), any other dead-letters the record. */
+  async function writeFailed(st: RecordState, err: unknown, attempt: number): Promise<RecordOutcome> {
+    const c = classifyError(err);
+    if (c.kind === 'transient') {
+      st.firstFailedMs ??= clock.now();
+      throw err;
+    }
+    st.dead = c.reason;
+    return deadLetter(st, attempt);
+  }
+
+  /** Sends st (st.dead set) to the DLQ: 'dead-lettered', or a TransientError when the DLQ itself failed. */
+  async function deadLetter(st: RecordState, attempt: number): Promise<RecordOutcome> {
     try {
       st.payloadRef = await sendDeadLetter(st, attempt, sourceOf(st.rec));
     } catch (err) {
@@ -520,12 +544,26 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         firstFailedMs: undefined,
         canary: false,
         payloadRef: undefined,
+        prepared: false,
       };
       let outcome: RecordOutcome;
       let attempts = 1;
       try {
-        // Happy path: attempt 1 without the retry machinery (no options object, closure or extra promise).
-        outcome = await attemptRecord(st, 1, source);
+        // Happy path: attempt 1 without the retry machinery (no options object, closure or extra promise) and, for a
+        // plain record (no transform, not a canary, not bad), with the sink's promise awaited here directly.
+        prepare(st, source);
+        st.prepared = true;
+        if (transform === undefined && !st.canary && st.dead === undefined) keepPayload(st);
+        if (st.out !== undefined && !st.canary && st.dead === undefined) {
+          const env = sealOut(st, 1);
+          try {
+            outcome = await writeOut(st, env);
+          } catch (err) {
+            outcome = await writeFailed(st, err, 1);
+          }
+        } else {
+          outcome = await attemptRecord(st, 1, source);
+        }
         tokenBucket.onSuccess();
       } catch (firstError) {
         const result = await retryAfterFirstFailure((attempt) => attemptRecord(st, attempt, source), firstError, st.startMs, {
@@ -567,7 +605,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         case 'dead-lettered': stats.deadLettered++; break;
         case 'canary':
           stats.canaries++;
-          stats.canaryLatency.add(Math.max(0, endMs - Date.parse(st.env!.eventTime)));
+          stats.canaryLatency.add(Math.max(0, endMs - eventTimeMs(st.env!.eventTime)));
           break;
       }
       if (outcome === 'canary') {
@@ -585,7 +623,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         });
       } else {
         stats.latency.add(endMs - st.startMs);
-        if (st.env) stats.age.add(Math.max(0, endMs - Date.parse(st.env.eventTime)));
+        if (st.env) stats.age.add(Math.max(0, endMs - eventTimeMs(st.env.eventTime)));
         if (debug) {
           logger.debug(`record ${outcome}`, {
             recordId: st.id,
