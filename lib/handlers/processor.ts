@@ -232,12 +232,16 @@ export function emitBatchMetrics(metrics: Metrics, stats: BatchStats, recordsIn:
   metrics.publishStoredMetrics();
 }
 
+function shardIdOf(rec: KinesisStreamRecord): string {
+  const colon = rec.eventID.indexOf(':');
+  return colon > 0 ? rec.eventID.slice(0, colon) : rec.eventID;
+}
+
 /** Where a record came from, as carried in a DLQ message. */
 function sourceOf(rec: KinesisStreamRecord) {
-  const colon = rec.eventID.indexOf(':');
   return {
     streamArn: rec.eventSourceARN,
-    shardId: colon > 0 ? rec.eventID.slice(0, colon) : rec.eventID,
+    shardId: shardIdOf(rec),
     sequenceNumber: rec.kinesis.sequenceNumber,
     partitionKey: rec.kinesis.partitionKey,
     arrivedAt: new Date(Math.round(rec.kinesis.approximateArrivalTimestamp * 1000)).toISOString(),
@@ -508,7 +512,8 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
     const batchStart = clock.now();
     const records = event.Records ?? [];
     logger.addContext(context);
-    const debug = logger.getLevelName() === 'DEBUG' || logger.getLevelName() === 'TRACE';
+    const level = logger.getLevelName();
+    const debug = level === 'DEBUG' || level === 'TRACE';
     const stats = newBatchStats(clock.random);
     const source = streamNameOf(records[0]?.eventSourceARN) ?? cfg.pipeline;
     /** Index in `records` of each record not completed (failed or not started). */
@@ -639,6 +644,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
       return true;
     }
 
+    let completed = 0;
     try {
       if (cfg.recordConcurrency <= 1) {
         // Strictly sequential, in batch (= sequence number) order.
@@ -649,7 +655,8 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         await processByPartitionKey(records, cfg.recordConcurrency, processOne, () => stopped);
       }
     } finally {
-      emitBatchMetrics(metrics, stats, records.length, records.length - done.reduce((a, b) => a + b, 0));
+      completed = done.reduce((a, b) => a + b, 0);
+      emitBatchMetrics(metrics, stats, records.length, records.length - completed);
     }
 
     // The lowest sequence number not completed (failed or never started): Lambda checkpoints there and redelivers
@@ -665,9 +672,9 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         lowestSeq = seq;
       }
     }
-    const notCompleted = records.length - done.reduce((a, b) => a + b, 0);
+    const notCompleted = records.length - completed;
     logger.info('batch processed', {
-      shardId: records.length > 0 ? sourceOf(records[0]).shardId : undefined,
+      shardId: records.length > 0 ? shardIdOf(records[0]) : undefined,
       records: records.length,
       written: stats.written,
       duplicates: stats.duplicates,
