@@ -32,16 +32,16 @@ export interface HandlerBenchOptions {
 }
 
 const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/bench';
-const PIPELINE = 'bench';
-const KEY_FIELDS = ['orderId'];
-const MAX_RECORD_BYTES = 1_048_576;
+export const PIPELINE = 'bench';
+export const KEY_FIELDS = ['orderId'];
+export const MAX_RECORD_BYTES = 1_048_576;
 
 /**
  * In-memory idempotent sink, as cheap as a sink can be while doing what every real adapter does per record:
  * take the envelope's JSON text (the one the caller serialized, else serialize it, as the DynamoDB, S3 and Kinesis
  * adapters do) and compare versions. Keeps only id -> version (not the envelopes) to bound memory.
  */
-class BenchSink implements SinkPort {
+export class BenchSink implements SinkPort {
   readonly versions = new Map<string, Version>();
   bytes = 0;
   async write(env: Envelope, meta: SinkWriteMeta): Promise<WriteResult> {
@@ -72,7 +72,7 @@ function payload(i: number): Record<string, unknown> {
   };
 }
 
-function makeBatches(n: number, batchSize: number): KinesisStreamEvent[] {
+export function makeBatches(n: number, batchSize: number): KinesisStreamEvent[] {
   const batches: KinesisStreamEvent[] = [];
   let records: KinesisStreamRecord[] = [];
   const base = 49590338271490256608559692538361571095921575989136588898n;
@@ -103,7 +103,7 @@ function makeBatches(n: number, batchSize: number): KinesisStreamEvent[] {
   return batches;
 }
 
-function context(): Context {
+export function context(): Context {
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName: 'bench',
@@ -120,10 +120,10 @@ function context(): Context {
   };
 }
 
-type Variant = (batches: readonly KinesisStreamEvent[]) => Promise<number>;
+export type Variant = (batches: readonly KinesisStreamEvent[]) => Promise<number>;
 
 /** Swallows stdout/stderr writes (log lines and EMF documents are still built and serialized), counting lines. */
-function muted<T>(fn: () => Promise<T>): Promise<{ value: T; lines: number }> {
+export function muted<T>(fn: () => Promise<T>): Promise<{ value: T; lines: number }> {
   const out = process.stdout.write.bind(process.stdout);
   const err = process.stderr.write.bind(process.stderr);
   let lines = 0;
@@ -144,7 +144,7 @@ function muted<T>(fn: () => Promise<T>): Promise<{ value: T; lines: number }> {
   });
 }
 
-function floorVariant(): Variant {
+export function floorVariant(): Variant {
   return async (batches) => {
     let bytes = 0;
     for (const b of batches) {
@@ -157,7 +157,7 @@ function floorVariant(): Variant {
   };
 }
 
-function handlerVariant(schema?: object): Variant {
+export function handlerVariant(schema?: object): Variant {
   const sink = new BenchSink();
   const handler = createIngestHandler({
     env: { PHX_PIPELINE: PIPELINE, POWERTOOLS_SERVICE_NAME: 'bench' },
@@ -243,7 +243,7 @@ function powertoolsVariant(observability = true): Variant {
   };
 }
 
-function median(xs: readonly number[]): number {
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
