@@ -77,11 +77,23 @@ function isoFromMs(ms: number): string | undefined {
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+/** Value of the 2 (or 4) decimal digits at `at`, or -1 when one of them is not a digit. */
+function digits(x: string, at: number, count: number): number {
+  let v = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = x.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
 /** Date.parse rolls impossible days over (2025-02-30 becomes March 2nd): reject them instead. */
 function dayExists(iso: string): boolean {
-  const year = Number(iso.slice(0, 4));
-  const month = Number(iso.slice(5, 7));
-  const day = Number(iso.slice(8, 10));
+  // Callers have matched an ISO-8601 pattern: these are digits (read without a substring per field).
+  const year = digits(iso, 0, 4);
+  const month = digits(iso, 5, 2);
+  const day = digits(iso, 8, 2);
   if (month < 1 || month > 12 || day < 1) {
     return false;
   }
@@ -101,17 +113,6 @@ export function isNormalizedEventTime(x: string): boolean {
   return x.length === 24 && NORMALIZED.test(x) && dayExists(x)
     && x.charCodeAt(11) * 10 + x.charCodeAt(12) <= 0x30 * 11 + 23
     && x.charCodeAt(14) <= 0x35 && x.charCodeAt(17) <= 0x35;
-}
-
-/** Value of the 2 (or 4) decimal digits at `at`, or -1 when one of them is not a digit. */
-function digits(x: string, at: number, count: number): number {
-  let v = 0;
-  for (let i = at; i < at + count; i++) {
-    const d = x.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
 }
 
 /**
