@@ -15,7 +15,10 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { BenchResult, BenchTarget } from './types';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../constructs/contract';
-import { decodeData, envelopeJson, idNamespaceFor, payloadTextHash, sealEnvelope, toEnvelope, type CanonicalSlot, type Envelope } from '../lib/core';
+import {
+  decodeData, envelopeJson, eventTimeMs, idNamespaceFor, payloadBytesHash, payloadTextHash, sealEnvelope, toEnvelope,
+  type CanonicalSlot, type Envelope, type VerbatimSlot,
+} from '../lib/core';
 import { MemoryDlq } from '../lib/handlers/ports/memory';
 import type { SinkPort, SinkWriteMeta, WriteResult } from '../lib/handlers/ports/types';
 import { compareVersions, type Version } from '../lib/handlers/ports/version';
@@ -29,16 +32,16 @@ export interface HandlerBenchOptions {
 }
 
 const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/bench';
-const PIPELINE = 'bench';
-const KEY_FIELDS = ['orderId'];
-const MAX_RECORD_BYTES = 1_048_576;
+export const PIPELINE = 'bench';
+export const KEY_FIELDS = ['orderId'];
+export const MAX_RECORD_BYTES = 1_048_576;
 
 /**
  * In-memory idempotent sink, as cheap as a sink can be while doing what every real adapter does per record:
  * take the envelope's JSON text (the one the caller serialized, else serialize it, as the DynamoDB, S3 and Kinesis
  * adapters do) and compare versions. Keeps only id -> version (not the envelopes) to bound memory.
  */
-class BenchSink implements SinkPort {
+export class BenchSink implements SinkPort {
   readonly versions = new Map<string, Version>();
   bytes = 0;
   async write(env: Envelope, meta: SinkWriteMeta): Promise<WriteResult> {
@@ -69,7 +72,7 @@ function payload(i: number): Record<string, unknown> {
   };
 }
 
-function makeBatches(n: number, batchSize: number): KinesisStreamEvent[] {
+export function makeBatches(n: number, batchSize: number): KinesisStreamEvent[] {
   const batches: KinesisStreamEvent[] = [];
   let records: KinesisStreamRecord[] = [];
   const base = 49590338271490256608559692538361571095921575989136588898n;
@@ -100,7 +103,7 @@ function makeBatches(n: number, batchSize: number): KinesisStreamEvent[] {
   return batches;
 }
 
-function context(): Context {
+export function context(): Context {
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName: 'bench',
@@ -117,10 +120,10 @@ function context(): Context {
   };
 }
 
-type Variant = (batches: readonly KinesisStreamEvent[]) => Promise<number>;
+export type Variant = (batches: readonly KinesisStreamEvent[]) => Promise<number>;
 
 /** Swallows stdout/stderr writes (log lines and EMF documents are still built and serialized), counting lines. */
-function muted<T>(fn: () => Promise<T>): Promise<{ value: T; lines: number }> {
+export function muted<T>(fn: () => Promise<T>): Promise<{ value: T; lines: number }> {
   const out = process.stdout.write.bind(process.stdout);
   const err = process.stderr.write.bind(process.stderr);
   let lines = 0;
@@ -141,7 +144,7 @@ function muted<T>(fn: () => Promise<T>): Promise<{ value: T; lines: number }> {
   });
 }
 
-function floorVariant(): Variant {
+export function floorVariant(): Variant {
   return async (batches) => {
     let bytes = 0;
     for (const b of batches) {
@@ -154,7 +157,7 @@ function floorVariant(): Variant {
   };
 }
 
-function handlerVariant(schema?: object): Variant {
+export function handlerVariant(schema?: object): Variant {
   const sink = new BenchSink();
   const handler = createIngestHandler({
     env: { PHX_PIPELINE: PIPELINE, POWERTOOLS_SERVICE_NAME: 'bench' },
@@ -176,7 +179,7 @@ function handlerVariant(schema?: object): Variant {
 /**
  * Powertools BatchProcessor (Kinesis, default parallel mode) around the per-record work of the handler's happy path
  * (lib/handlers/processor.ts; the same core functions in the same order: strict decode, envelope with deterministic id,
- * payload text and its hash, sealed envelope serialized once, idempotent write, a latency and an age sample), plus
+ * payload text (the record text itself when decodeData proves it is JSON.stringify of the payload) and its hash, sealed envelope serialized once, idempotent write, a latency and an age sample), plus
  * the observability every invocation of the handler has: one EMF document (emitBatchMetrics, the handler's own code,
  * on a Powertools Metrics configured like the handler's) and one summary log line. What differs is the orchestration:
  * the handler's ordering, retries, DLQ routing and batch-failure reporting against BatchProcessor's.
@@ -189,14 +192,18 @@ function powertoolsVariant(observability = true): Variant {
   metrics.clearDefaultDimensions();
   metrics.setDefaultDimensions({ [METRIC_DIMENSIONS.pipeline]: PIPELINE, [METRIC_DIMENSIONS.stage]: 'ingest' });
   const slot: CanonicalSlot = {};
+  const verbatim: VerbatimSlot = {};
   let stats = newBatchStats(Math.random);
   const recordHandler = async (r: KinesisStreamRecord): Promise<WriteResult> => {
     const start = Date.now();
-    const decoded = decodeData(r.kinesis.data, { maxBytes: MAX_RECORD_BYTES });
+    const decoded = decodeData(r.kinesis.data, { maxBytes: MAX_RECORD_BYTES }, verbatim);
     if (!decoded.ok) throw new Error(decoded.reason.message);
     const env = toEnvelope(decoded.value, { namespace, keyFields: KEY_FIELDS, source: 'bench', arrivedAtMs: Math.round(r.kinesis.approximateArrivalTimestamp * 1000) }, slot);
-    const json = slot.canonicalPayload ?? JSON.stringify(env.payload);
-    const hash = payloadTextHash(json);
+    // The handler's payload text: the canonical text the id hashed, else the record text when it is exactly
+    // JSON.stringify of the payload (its bytes hashed as they are), else JSON.stringify.
+    const text = slot.canonicalPayload ?? verbatim.json;
+    const json = text ?? JSON.stringify(env.payload);
+    const hash = text !== undefined && text === verbatim.json ? payloadBytesHash(verbatim.utf8!) : payloadTextHash(json);
     const out = sealEnvelope(env, env.payload, 'ingest', start, Date.now(), 1);
     const result = await sink.write(out, {
       partitionKey: r.kinesis.partitionKey,
@@ -209,7 +216,7 @@ function powertoolsVariant(observability = true): Variant {
     else if (result === 'duplicate') stats.duplicates++;
     else stats.stale++;
     stats.latency.add(end - start);
-    stats.age.add(Math.max(0, end - Date.parse(env.eventTime)));
+    stats.age.add(Math.max(0, end - eventTimeMs(env.eventTime)));
     return result;
   };
   return async (batches) => {
@@ -236,7 +243,7 @@ function powertoolsVariant(observability = true): Variant {
   };
 }
 
-function median(xs: readonly number[]): number {
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;

@@ -188,7 +188,7 @@ export function assertJsonValue(value: unknown): void {
 }
 
 // crypto.hash (one-shot, Node >= 20.12 / 21.7) skips the Hash object createHash allocates; same digest.
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
 
 /** SHA-256 (lowercase hex) of the UTF-8 bytes of `text`. */
 export function sha256Hex(text: string): string {
@@ -207,4 +207,12 @@ export function contentHash(value: unknown): string {
  */
 export function payloadTextHash(payloadJson: string): string {
   return sha256Hex(payloadJson);
+}
+
+/**
+ * {@link payloadTextHash} of the text whose UTF-8 bytes are `utf8`, hashed as they are (no re-encoding of the string):
+ * payloadBytesHash(Buffer.from(t, 'utf8')) === payloadTextHash(t).
+ */
+export function payloadBytesHash(utf8: Uint8Array): string {
+  return oneShot !== undefined ? oneShot('sha256', utf8, 'hex') : crypto.createHash('sha256').update(utf8).digest('hex');
 }

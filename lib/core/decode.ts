@@ -28,6 +28,10 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 // buffer.isUtf8 (Node >= 18.14) validates natively; then toString decodes without TextDecoder's per-call overhead.
 const isUtf8 = (nodeBuffer as { isUtf8?: (input: Uint8Array) => boolean }).isUtf8;
 
+function hasBom(bytes: Buffer): boolean {
+  return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+}
+
 /** Strict UTF-8 decoding of `bytes` (a leading byte order mark dropped, as TextDecoder does); undefined if invalid. */
 function utf8Text(bytes: Buffer): string | undefined {
   if (isUtf8 === undefined) {
@@ -40,8 +44,7 @@ function utf8Text(bytes: Buffer): string | undefined {
   if (!isUtf8(bytes)) {
     return undefined;
   }
-  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
-  return bytes.toString('utf8', bom ? 3 : 0);
+  return bytes.toString('utf8', hasBom(bytes) ? 3 : 0);
 }
 
 function bad(cls: 'decode' | 'oversize', message: string, bytes: number): DecodeResult {
@@ -169,19 +172,83 @@ function numberProblem(literal: string, maxNumberDigits: number): string | undef
   return undefined;
 }
 
+const COLON = 0x3a;
+const SPACE = 0x20;
+// Escapes JSON.stringify writes for the character they stand for: \" \\ \b \f \n \r \t (never \/ nor \u for these).
+const STRINGIFY_ESCAPE = new Uint8Array(128);
+for (const ch of '"\\bfnrt') STRINGIFY_ESCAPE[ch.charCodeAt(0)] = 1;
+
+/** Members of one object compared pairwise for duplicates; a larger object is not proven verbatim (cost bound). */
+const MAX_VERBATIM_MEMBERS = 64;
+// Scratch of the verbatim check, reused by every call (the scan is synchronous): key spans and, per depth, where the
+// keys of the enclosing object start.
+let keyStart = new Int32Array(256);
+let keyLen = new Int32Array(256);
+let objectBase = new Int32Array(64);
+// Per depth, a bit per key length (mod 32) seen in the enclosing object.
+let objectLengths = new Int32Array(64);
+
+const LOWER_U = 0x75;
+const LOWER_A = 0x61;
+const LOWER_F = 0x66;
+
+/**
+ * True for the \u escape at `k` when JSON.stringify writes it: `\u00` + 2 lowercase hex digits of a control character
+ * without a short escape (not \b \t \n \f \r). Other \u escapes (letters, surrogates, uppercase hex) are not.
+ */
+function isStringifyUnicodeEscape(text: string, k: number): boolean {
+  if (text.charCodeAt(k + 2) !== ZERO || text.charCodeAt(k + 3) !== ZERO) return false;
+  const hi = text.charCodeAt(k + 4);
+  const lo = text.charCodeAt(k + 5);
+  if (hi !== ZERO && hi !== ZERO + 1) return false;
+  const low = lo >= ZERO && lo <= NINE ? lo - ZERO : lo >= LOWER_A && lo <= LOWER_F ? lo - LOWER_A + 10 : -1;
+  if (low < 0) return false;
+  const code = (hi - ZERO) * 16 + low;
+  return code !== 0x08 && code !== 0x09 && code !== 0x0a && code !== 0x0c && code !== 0x0d;
+}
+
+/** True when the key spans [a, a + len) and [b, b + len) hold the same characters. */
+function sameKey(text: string, a: number, b: number, len: number): boolean {
+  for (let k = 0; k < len; k++) {
+    if (text.charCodeAt(a + k) !== text.charCodeAt(b + k)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Set by {@link scanText} when asked: the text is exactly what JSON.stringify writes for its parsed value. */
+let scanVerbatim = false;
+
 /**
  * One pass over JSON text that JSON.parse accepted (so it is well formed): skips strings with indexOf, tracks the
  * nesting depth and checks number literals. Only literals with an exponent or longer than min(15, maxNumberDigits)
  * characters can break a rule (a literal of at most 15 characters is a safe integer or a finite double of at most 15
  * digits), so only those are examined closely. Cheaper than a regex pre-check (V8 cannot skip ahead on a digit class)
  * and than walking the parsed value, which cannot see how many digits a literal had.
+ *
+ * With `verbatim`, the same pass also proves (conservatively) that JSON.stringify(JSON.parse(text)) === text, leaving
+ * the answer in `scanVerbatim`: no whitespace outside strings; only the escapes JSON.stringify writes (\" \\ \b \f
+ * \n \r \t, \u00xx of other control characters; no \/, no other \u); number literals in Number#toString form (no exponent, at most 15 digits, no trailing
+ * fraction zero, no -0, no fraction starting with 6 zeros); no key made of digits only (V8 orders integer keys
+ * first); no key twice in one object (JSON.parse keeps the last value at the first position); at most
+ * MAX_VERBATIM_MEMBERS members per object. Anything else is reported as not verbatim, never as an error.
  * Returns an error message or undefined.
  */
-function scanText(text: string, maxDepth: number, maxNumberDigits: number): string | undefined {
+function scanText(text: string, maxDepth: number, maxNumberDigits: number, verbatim: boolean): string | undefined {
   const n = text.length;
   const closeLook = Math.min(15, maxNumberDigits);
   let depth = 0;
   let i = 0;
+  // Next backslash at or after the current string (n: none): strings without one need no escape check.
+  let backslash = verbatim ? text.indexOf('\\') : -1;
+  if (backslash < 0) backslash = n;
+  let keys = 0;
+  if (verbatim && objectBase.length < maxDepth + 2) {
+    objectBase = new Int32Array(maxDepth + 2);
+    objectLengths = new Int32Array(maxDepth + 2);
+  }
+  scanVerbatim = false;
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
@@ -197,21 +264,93 @@ function scanText(text: string, maxDepth: number, maxNumberDigits: number): stri
         }
         j = text.indexOf('"', j + 1);
       }
+      if (verbatim) {
+        if (backslash < j) {
+          // Escapes inside this string: each backslash starts one (well formed, JSON.parse accepted the text).
+          let k = backslash;
+          while (k < j) {
+            const e = text.charCodeAt(k + 1);
+            if (e >= 128 || STRINGIFY_ESCAPE[e] === 0) {
+              if (e !== LOWER_U || !isStringifyUnicodeEscape(text, k)) {
+                verbatim = false;
+                break;
+              }
+            }
+            k = text.indexOf('\\', k + 2);
+            if (k < 0) k = n;
+          }
+          backslash = k;
+        }
+        if (verbatim && text.charCodeAt(j + 1) === COLON) {
+          // A key: not digits only, and not already a key of the same object.
+          const start = i + 1;
+          const len = j - start;
+          let digits = false;
+          const first = text.charCodeAt(start);
+          if (first >= ZERO && first <= NINE) {
+            digits = true;
+            for (let k = start + 1; k < j && digits; k++) {
+              const d = text.charCodeAt(k);
+              digits = d >= ZERO && d <= NINE;
+            }
+          }
+          const base = objectBase[depth];
+          if (digits || keys - base >= MAX_VERBATIM_MEMBERS) {
+            verbatim = false;
+          } else {
+            // Keys of other lengths cannot be equal: compare only when a key of this length (mod 32) was seen.
+            /* eslint-disable no-bitwise -- a 32-bit set of key lengths */
+            const bit = 1 << (len & 31);
+            const seen = (objectLengths[depth] & bit) !== 0;
+            objectLengths[depth] |= bit;
+            /* eslint-enable no-bitwise */
+            if (seen) {
+              for (let k = base; k < keys; k++) {
+                if (keyLen[k] === len && sameKey(text, keyStart[k], start, len)) {
+                  verbatim = false;
+                  break;
+                }
+              }
+            }
+            if (keys === keyStart.length) {
+              const grownStart = new Int32Array(keys * 2);
+              const grownLen = new Int32Array(keys * 2);
+              grownStart.set(keyStart);
+              grownLen.set(keyLen);
+              keyStart = grownStart;
+              keyLen = grownLen;
+            }
+            keyStart[keys] = start;
+            keyLen[keys] = len;
+            keys++;
+          }
+        }
+      }
       i = j + 1;
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > maxDepth) {
         return `record JSON is nested deeper than the ${maxDepth} levels allowed`;
       }
+      if (verbatim && c === OPEN_BRACE) {
+        objectBase[depth] = keys;
+        objectLengths[depth] = 0;
+      }
       i++;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      if (verbatim && c === CLOSE_BRACE) keys = objectBase[depth];
       depth--;
       i++;
     } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
       let j = i + 1;
       let exponent = false;
+      let dot = -1;
       for (; j < n; j++) {
         const d = text.charCodeAt(j);
-        if ((d >= ZERO && d <= NINE) || d === DOT || d === PLUS || d === MINUS) {
+        if ((d >= ZERO && d <= NINE) || d === PLUS || d === MINUS) {
+          continue;
+        }
+        if (d === DOT) {
+          dot = j;
           continue;
         }
         if (d === LOWER_E || d === UPPER_E) {
@@ -226,11 +365,26 @@ function scanText(text: string, maxDepth: number, maxNumberDigits: number): stri
           return `record JSON has a number that cannot be represented exactly: ${problem}`;
         }
       }
+      if (verbatim) {
+        // Number#toString form: the literal's digits are the shortest round trip when there are at most 15 of them.
+        const intStart = c === MINUS ? i + 1 : i;
+        if (exponent || j - intStart > (dot < 0 ? 15 : 16)) {
+          verbatim = false;
+        } else if (dot < 0) {
+          if (c === MINUS && j - intStart === 1 && text.charCodeAt(intStart) === ZERO) verbatim = false; // -0 -> 0
+        } else if (text.charCodeAt(j - 1) === ZERO) {
+          verbatim = false; // 1.50 -> 1.5, 1.0 -> 1
+        } else if (text.charCodeAt(intStart) === ZERO && j - dot > 6 && text.startsWith('000000', dot + 1)) {
+          verbatim = false; // 0.0000001 -> 1e-7
+        }
+      }
       i = j;
     } else {
+      if (c <= SPACE) verbatim = false; // whitespace outside strings
       i++;
     }
   }
+  scanVerbatim = verbatim;
   return undefined;
 }
 
@@ -242,6 +396,17 @@ function kindOf(v: unknown): string {
 }
 
 /**
+ * Where {@link decodeData} leaves the record text when it is exactly JSON.stringify of the decoded value (so a caller
+ * that serializes the value can take the text instead). Both fields are set together, else both are undefined.
+ */
+export interface VerbatimSlot {
+  /** The record's JSON text, === JSON.stringify(value). */
+  json?: string;
+  /** Its UTF-8 bytes (the decoded record without a byte order mark): hash these rather than re-encoding `json`. */
+  utf8?: Buffer;
+}
+
+/**
  * Decodes Kinesis record data (base64 of UTF-8 JSON) into an object, classifying every bad-record kind:
  * empty data, invalid base64, oversize (decoded bytes > maxBytes), invalid UTF-8, not JSON, JSON that is not an object,
  * nesting deeper than maxDepth, number literals that are not exactly representable (integers beyond
@@ -250,8 +415,16 @@ function kindOf(v: unknown): string {
  * Hot path: native base64/UTF-8/JSON decoding (strictness checked from the decoded length, not with a regex), then one
  * indexOf-driven scan of the text for depth and numbers. Diagnostics (which character, which literal) are computed
  * only for bad records. A UTF-8 byte order mark is ignored.
+ *
+ * `verbatim`, when given, receives the text when the same scan proves it is exactly JSON.stringify of the value
+ * (compact JSON as JSON.stringify writes it, the common case for JavaScript producers); otherwise its fields are
+ * undefined. Conservative: some texts that would round-trip are reported as not verbatim, never the reverse.
  */
-export function decodeData(base64Data: string, limits: DecodeLimits): DecodeResult {
+export function decodeData(base64Data: string, limits: DecodeLimits, verbatim?: VerbatimSlot): DecodeResult {
+  if (verbatim !== undefined) {
+    verbatim.json = undefined;
+    verbatim.utf8 = undefined;
+  }
   if (!Number.isInteger(limits.maxBytes) || limits.maxBytes < 1) {
     throw new RangeError(`decodeData: maxBytes must be an integer >= 1; got ${describeValue(limits.maxBytes)}`);
   }
@@ -286,9 +459,13 @@ export function decodeData(base64Data: string, limits: DecodeLimits): DecodeResu
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return bad('decode', `record data is JSON but ${kindOf(value)}, not an object`, size);
   }
-  const issue = scanText(text, maxDepth, maxNumberDigits);
+  const issue = scanText(text, maxDepth, maxNumberDigits, verbatim !== undefined);
   if (issue !== undefined) {
     return bad('decode', issue, size);
+  }
+  if (verbatim !== undefined && scanVerbatim) {
+    verbatim.json = text;
+    verbatim.utf8 = hasBom(bytes) ? bytes.subarray(3) : bytes;
   }
   return { ok: true, value: value as Record<string, unknown>, bytes: size };
 }

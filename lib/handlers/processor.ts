@@ -19,7 +19,9 @@ import {
   decodeData,
   describeError,
   envelopeJson,
+  eventTimeMs,
   normalizeEventTime,
+  payloadBytesHash,
   payloadTextHash,
   recordId,
   dlqMessageAttributes,
@@ -31,6 +33,7 @@ import {
   TransientError,
   withPayloadRef,
   type CanonicalSlot,
+  type VerbatimSlot,
   type DlqMessage,
   type Envelope,
   type FailureReason,
@@ -229,12 +232,16 @@ export function emitBatchMetrics(metrics: Metrics, stats: BatchStats, recordsIn:
   metrics.publishStoredMetrics();
 }
 
+function shardIdOf(rec: KinesisStreamRecord): string {
+  const colon = rec.eventID.indexOf(':');
+  return colon > 0 ? rec.eventID.slice(0, colon) : rec.eventID;
+}
+
 /** Where a record came from, as carried in a DLQ message. */
 function sourceOf(rec: KinesisStreamRecord) {
-  const colon = rec.eventID.indexOf(':');
   return {
     streamArn: rec.eventSourceARN,
-    shardId: colon > 0 ? rec.eventID.slice(0, colon) : rec.eventID,
+    shardId: shardIdOf(rec),
     sequenceNumber: rec.kinesis.sequenceNumber,
     partitionKey: rec.kinesis.partitionKey,
     arrivedAt: new Date(Math.round(rec.kinesis.approximateArrivalTimestamp * 1000)).toISOString(),
@@ -262,8 +269,13 @@ interface RecordState {
   correlationId: string | null;
   /** Envelope before this stage's hop. */
   env: Envelope | undefined;
-  /** Canonical JSON of env.payload when the id was computed from it (no key fields): reused as its serialization. */
+  /**
+   * JSON text of env.payload when already known, reused as its serialization: the canonical JSON when the id was
+   * computed from it (no key fields), else the record text itself when it is exactly JSON.stringify of the payload.
+   */
   canonical: string | undefined;
+  /** UTF-8 bytes of `canonical` when they are at hand (the record text's): hashed as they are. */
+  canonicalUtf8: Buffer | undefined;
   /** Transformed payload, serialized and hashed, once the transform succeeded. */
   out: OutPayload | undefined;
   /** Set once the record is known to be bad: it goes to the DLQ with this reason. */
@@ -273,6 +285,8 @@ interface RecordState {
   canary: boolean;
   /** s3:// reference of an overflowed dead letter. */
   payloadRef: string | undefined;
+  /** prepare() ran (attempt 1 does not run it again). */
+  prepared: boolean;
 }
 
 /**
@@ -280,12 +294,12 @@ interface RecordState {
  * the id); otherwise JSON.stringify, after checking that JSON represents the value exactly when it does not come from
  * JSON.parse (`untrusted`: a transform's output; NaN, BigInt, cycles... throw PermanentError('decode')).
  */
-function serializePayload(payload: Record<string, unknown>, text: string | undefined, untrusted: boolean): OutPayload {
+function serializePayload(payload: Record<string, unknown>, text: string | undefined, untrusted: boolean, utf8?: Buffer): OutPayload {
   if (text === undefined) {
     if (untrusted) assertJsonValue(payload);
     text = JSON.stringify(payload);
   }
-  return { payload, json: text, hash: payloadTextHash(text) };
+  return { payload, json: text, hash: utf8 !== undefined ? payloadBytesHash(utf8) : payloadTextHash(text) };
 }
 
 /** Creates the batch handler. Call once per container (cold start); the result handles every invocation. */
@@ -300,11 +314,12 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
   // Reused by every record: prepare() is synchronous, so records in flight never share them.
   const envCtx = { namespace, keyFields, source: '', arrivedAtMs: 0, eventTimeField: cfg.eventTimeField };
   const slot: CanonicalSlot = {};
+  const verbatim: VerbatimSlot = {};
 
   /** Decode, envelope, schema: deterministic, run once per record. */
   function prepare(st: RecordState, source: string): void {
     const rec = st.rec;
-    const decoded = decodeData(rec.kinesis.data, decodeLimits);
+    const decoded = decodeData(rec.kinesis.data, decodeLimits, verbatim);
     if (!decoded.ok) {
       st.dead = decoded.reason;
       return;
@@ -333,6 +348,11 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
     st.correlationId = env.correlationId;
     st.env = env;
     st.canonical = slot.canonicalPayload;
+    if (st.canonical === undefined && env.payload === decoded.value && verbatim.json !== undefined) {
+      // A raw payload sent as JSON.stringify writes it: its text is its serialization (no second JSON.stringify).
+      st.canonical = verbatim.json;
+      st.canonicalUtf8 = verbatim.utf8;
+    }
     if (validate) {
       const problem = validate(env.payload);
       if (problem !== null) st.dead = { class: 'schema', message: problem };
@@ -342,7 +362,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
   /** Serializes the payload to write (no transform); sets st.out or st.dead. */
   function keepPayload(st: RecordState): void {
     try {
-      st.out = serializePayload(st.env!.payload, st.canonical, false);
+      st.out = serializePayload(st.env!.payload, st.canonical, false, st.canonicalUtf8);
     } catch (err) {
       st.dead = { class: 'decode', message: describeError(err) };
     }
@@ -382,11 +402,11 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
   }
 
   /**
-   * One attempt at a record (attempt 1 also prepares it). Resolves with the outcome; throws a transient error to be
-   * retried. Deterministic steps are kept in `st` and not repeated by later attempts.
+   * One attempt at a record (attempt 1 also prepares it unless processOne did). Resolves with the outcome; throws a
+   * transient error to be retried. Deterministic steps are kept in `st` and not repeated by later attempts.
    */
   async function attemptRecord(st: RecordState, attempt: number, source: string): Promise<RecordOutcome> {
-    if (attempt === 1) prepare(st, source);
+    if (attempt === 1 && !st.prepared) prepare(st, source);
     if (st.canary) {
       if (terminal) return 'canary';
       if (st.out === undefined) st.out = serializePayload(st.env!.payload, undefined, true);
@@ -396,25 +416,46 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
       else if ((await runTransform(st, transform)) === 'filtered') return 'filtered';
     }
     if (st.dead === undefined) {
-      const out = st.out!;
-      const env = sealEnvelope(st.env!, out.payload, stage, st.startMs, clock.now(), attempt);
-      const kinesis = st.rec.kinesis;
+      const env = sealOut(st, attempt);
       try {
-        return await sink.write(env, {
-          partitionKey: kinesis.partitionKey,
-          sequenceNumber: kinesis.sequenceNumber,
-          contentHash: out.hash,
-          envelopeJson: envelopeJson(env, out.json),
-        });
+        return await writeOut(st, env);
       } catch (err) {
-        const c = classifyError(err);
-        if (c.kind === 'transient') {
-          st.firstFailedMs ??= clock.now();
-          throw err;
-        }
-        st.dead = c.reason;
+        return writeFailed(st, err, attempt);
       }
     }
+    return deadLetter(st, attempt);
+  }
+
+  /** The envelope this attempt writes (st.out known, the record not dead). */
+  function sealOut(st: RecordState, attempt: number): Envelope {
+    return sealEnvelope(st.env!, st.out!.payload, stage, st.startMs, clock.now(), attempt);
+  }
+
+  /** The idempotent write of `env` (sealOut); the sink's errors go to writeFailed. */
+  function writeOut(st: RecordState, env: Envelope): Promise<WriteResult> {
+    const out = st.out!;
+    const kinesis = st.rec.kinesis;
+    return sink.write(env, {
+      partitionKey: kinesis.partitionKey,
+      sequenceNumber: kinesis.sequenceNumber,
+      contentHash: out.hash,
+      envelopeJson: envelopeJson(env, out.json),
+    });
+  }
+
+  /** A failed write: transient errors are rethrown (retried), any other dead-letters the record. */
+  async function writeFailed(st: RecordState, err: unknown, attempt: number): Promise<RecordOutcome> {
+    const c = classifyError(err);
+    if (c.kind === 'transient') {
+      st.firstFailedMs ??= clock.now();
+      throw err;
+    }
+    st.dead = c.reason;
+    return deadLetter(st, attempt);
+  }
+
+  /** Sends st (st.dead set) to the DLQ: 'dead-lettered', or a TransientError when the DLQ itself failed. */
+  async function deadLetter(st: RecordState, attempt: number): Promise<RecordOutcome> {
     try {
       st.payloadRef = await sendDeadLetter(st, attempt, sourceOf(st.rec));
     } catch (err) {
@@ -471,7 +512,8 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
     const batchStart = clock.now();
     const records = event.Records ?? [];
     logger.addContext(context);
-    const debug = logger.getLevelName() === 'DEBUG' || logger.getLevelName() === 'TRACE';
+    const level = logger.getLevelName();
+    const debug = level === 'DEBUG' || level === 'TRACE';
     const stats = newBatchStats(clock.random);
     const source = streamNameOf(records[0]?.eventSourceARN) ?? cfg.pipeline;
     /** Index in `records` of each record not completed (failed or not started). */
@@ -501,17 +543,32 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         correlationId: null,
         env: undefined,
         canonical: undefined,
+        canonicalUtf8: undefined,
         out: undefined,
         dead: undefined,
         firstFailedMs: undefined,
         canary: false,
         payloadRef: undefined,
+        prepared: false,
       };
       let outcome: RecordOutcome;
       let attempts = 1;
       try {
-        // Happy path: attempt 1 without the retry machinery (no options object, closure or extra promise).
-        outcome = await attemptRecord(st, 1, source);
+        // Happy path: attempt 1 without the retry machinery (no options object, closure or extra promise) and, for a
+        // plain record (no transform, not a canary, not bad), with the sink's promise awaited here directly.
+        prepare(st, source);
+        st.prepared = true;
+        if (transform === undefined && !st.canary && st.dead === undefined) keepPayload(st);
+        if (st.out !== undefined && !st.canary && st.dead === undefined) {
+          const env = sealOut(st, 1);
+          try {
+            outcome = await writeOut(st, env);
+          } catch (err) {
+            outcome = await writeFailed(st, err, 1);
+          }
+        } else {
+          outcome = await attemptRecord(st, 1, source);
+        }
         tokenBucket.onSuccess();
       } catch (firstError) {
         const result = await retryAfterFirstFailure((attempt) => attemptRecord(st, attempt, source), firstError, st.startMs, {
@@ -553,7 +610,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         case 'dead-lettered': stats.deadLettered++; break;
         case 'canary':
           stats.canaries++;
-          stats.canaryLatency.add(Math.max(0, endMs - Date.parse(st.env!.eventTime)));
+          stats.canaryLatency.add(Math.max(0, endMs - eventTimeMs(st.env!.eventTime)));
           break;
       }
       if (outcome === 'canary') {
@@ -571,7 +628,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         });
       } else {
         stats.latency.add(endMs - st.startMs);
-        if (st.env) stats.age.add(Math.max(0, endMs - Date.parse(st.env.eventTime)));
+        if (st.env) stats.age.add(Math.max(0, endMs - eventTimeMs(st.env.eventTime)));
         if (debug) {
           logger.debug(`record ${outcome}`, {
             recordId: st.id,
@@ -587,6 +644,7 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
       return true;
     }
 
+    let completed = 0;
     try {
       if (cfg.recordConcurrency <= 1) {
         // Strictly sequential, in batch (= sequence number) order.
@@ -597,7 +655,8 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         await processByPartitionKey(records, cfg.recordConcurrency, processOne, () => stopped);
       }
     } finally {
-      emitBatchMetrics(metrics, stats, records.length, records.length - done.reduce((a, b) => a + b, 0));
+      completed = done.reduce((a, b) => a + b, 0);
+      emitBatchMetrics(metrics, stats, records.length, records.length - completed);
     }
 
     // The lowest sequence number not completed (failed or never started): Lambda checkpoints there and redelivers
@@ -613,9 +672,9 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         lowestSeq = seq;
       }
     }
-    const notCompleted = records.length - done.reduce((a, b) => a + b, 0);
+    const notCompleted = records.length - completed;
     logger.info('batch processed', {
-      shardId: records.length > 0 ? sourceOf(records[0]).shardId : undefined,
+      shardId: records.length > 0 ? shardIdOf(records[0]) : undefined,
       records: records.length,
       written: stats.written,
       duplicates: stats.duplicates,

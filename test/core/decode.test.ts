@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DecodeResult, base64Problem, decodeBase64Strict, decodeData } from '../../lib/core';
+import { DecodeResult, base64Problem, decodeBase64Strict, decodeData, type VerbatimSlot } from '../../lib/core';
 
 const b64 = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('base64');
 const LIMITS = { maxBytes: 1_048_576 };
@@ -235,5 +235,108 @@ describe('strict base64', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('decodeData: verbatim text (the record text is JSON.stringify of its value)', () => {
+  /** Decodes `text` with a verbatim slot; returns the slot after checking it against JSON.stringify (soundness). */
+  function verbatimOf(text: string | Buffer): VerbatimSlot {
+    const slot: VerbatimSlot = {};
+    const r = decodeData(b64(text), LIMITS, slot);
+    if (!r.ok) throw new Error(`expected a valid record: ${r.reason.message}`);
+    if (slot.json !== undefined) {
+      expect(slot.json).toBe(JSON.stringify(r.value));
+      expect(Buffer.compare(slot.utf8!, Buffer.from(slot.json, 'utf8'))).toBe(0);
+    } else {
+      expect(slot.utf8).toBeUndefined();
+    }
+    return slot;
+  }
+
+  it('hands back compact JSON.stringify output, escapes and non-ASCII included', () => {
+    for (const value of [
+      { a: 1, b: [true, false, null], c: { d: 'x' } },
+      { 'q"uote': 'back\\slash', 'nl': 'a\nb\tc\r\b\f', 'ctl': '\u0000\u001f\u000b', 'u': 'ü€𝄞', 'ls': '\u2028', 'e': '', 'k': {} },
+      { n: [0, -1, 12.5, -0.25, 0.000001, 123456789012345, 1.5e-6, 0.1] },
+      { 'x1': 1, '1x': 2, '__proto__x': 3 },
+    ]) {
+      expect(verbatimOf(JSON.stringify(value)).json).toBe(JSON.stringify(value));
+    }
+  });
+
+  it('strips a byte order mark from the bytes it hands back', () => {
+    const slot = verbatimOf(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":"ü"}')]));
+    expect(slot.json).toBe('{"a":"ü"}');
+  });
+
+  it.each([
+    [' {"a":1}', 'leading whitespace'],
+    ['{"a": 1}', 'whitespace between members'],
+    ['{"a":"\\u0041"}', 'a \\u escape JSON.stringify would not write'],
+    ['{"a":"\\u001F"}', 'an uppercase \\u escape'],
+    ['{"a":"\\u000a"}', 'a \\u escape of a character with a short escape'],
+    ['{"a":"\\ud83d\\ude00"}', 'an escaped surrogate pair'],
+    ['{"a":"\\/"}', 'an escaped slash'],
+    ['{"a":1,"a":2}', 'a duplicate key'],
+    ['{"o":{"k":1,"j":2,"k":3}}', 'a duplicate key in a nested object'],
+    ['{"b":1,"1":2}', 'an integer key (V8 moves it first)'],
+    ['{"a":-0}', 'negative zero'],
+    ['{"a":1.0}', 'a trailing fraction zero'],
+    ['{"a":1.50}', 'a trailing fraction zero'],
+    ['{"a":1e5}', 'an exponent'],
+    ['{"a":0.0000001}', 'a number JSON.stringify writes with an exponent'],
+    ['{"a":1234567890123456}', 'more than 15 digits'],
+    ['{"a":0.1234567890123456}', 'more than 15 digits'],
+  ])('%j is not verbatim (%s)', (text) => {
+    expect(verbatimOf(text).json).toBeUndefined();
+  });
+
+  it('keys repeated in different objects are not duplicates', () => {
+    const text = '{"a":{"id":1},"b":{"id":2},"c":[{"id":3},{"id":4}],"id":5}';
+    expect(verbatimOf(text).json).toBe(text);
+  });
+
+  it('is never wrong for JSON.stringify output (property)', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 5 })).map(withinLimits), (obj) => {
+        verbatimOf(JSON.stringify(obj));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('is always found for JSON.stringify output without the forms it leaves out (property)', () => {
+    // Left out: digit-only keys, numbers with an exponent or more than 15 digits, lone surrogates.
+    const wellFormed = (x: string): string => x.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '');
+    const plain = (v: unknown): unknown => {
+      if (typeof v === 'number') return Math.trunc(v % 1e12);
+      if (typeof v === 'string') return wellFormed(v);
+      if (Array.isArray(v)) return v.map(plain);
+      if (typeof v === 'object' && v !== null) {
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [/^\d+$/.test(k) ? `k${k}` : wellFormed(k), plain(x)]));
+      }
+      return v;
+    };
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue({ maxDepth: 4 }), { maxKeys: 20 }).map(plain), (obj) => {
+        const text = JSON.stringify(obj);
+        expect(verbatimOf(text).json).toBe(text);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('is never wrong for reformatted, re-escaped or key-duplicated text (property)', () => {
+    const text = fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 4 })).map(withinLimits).chain((obj) => fc.oneof(
+      fc.constant(JSON.stringify(obj)),
+      fc.constant(JSON.stringify(obj, null, 1)),
+      fc.constant(JSON.stringify(obj).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)),
+      fc.constant(JSON.stringify(obj).replace(/^\{/, '{"dup":1,').replace(/\}$/, ',"dup":2}').replace('{"dup":1,}', '{"dup":1}')),
+    ));
+    fc.assert(fc.property(text, (t) => {
+      const r = decodeData(b64(t), LIMITS);
+      fc.pre(r.ok);
+      verbatimOf(t);
+    }), { numRuns: 400 });
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   Envelope,
@@ -5,6 +6,7 @@ import {
   PermanentError,
   PhoenixError,
   closeHop,
+  eventTimeMs,
   hopDurations,
   idNamespaceFor,
   isEnvelope,
@@ -270,5 +272,26 @@ describe('normalizeEventTime', () => {
     expect(normalizeEventTime('9999-12-31T23:59:59.999Z')).toBe('9999-12-31T23:59:59.999Z');
     expect(normalizeEventTime(Date.UTC(10000, 0, 1))).toBeUndefined();
     expect(normalizeEventTime(-62167219200001)).toBeUndefined();
+  });
+});
+
+describe('eventTimeMs', () => {
+  it('equals Date.parse for every normalized time, years 0000-9999 (property)', () => {
+    const min = Date.parse('0000-01-01T00:00:00.000Z');
+    const max = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+    fc.assert(fc.property(fc.integer({ min, max }), (ms) => {
+      const iso = new Date(ms).toISOString();
+      expect(eventTimeMs(iso)).toBe(ms);
+      expect(eventTimeMs(iso)).toBe(Date.parse(iso));
+    }), { numRuns: 2000 });
+  });
+
+  it.each([
+    '2024-02-29T12:00:00.000Z', '2023-02-29T12:00:00.000Z', '1900-02-29T00:00:00.000Z', '2000-02-29T00:00:00.000Z', '0000-02-29T00:00:00.000Z',
+    '2025-04-31T00:00:00.000Z', '2025-13-01T00:00:00.000Z', '2025-00-10T00:00:00.000Z', '2025-01-00T00:00:00.000Z',
+    '2025-01-01T24:00:00.000Z', '2025-01-01T23:60:00.000Z', '2025-01-01T23:59:60.000Z', '2025-01-01T23:59:59.99xZ',
+    '2025-01-01T23:59:59.999+', '2025-01-01 23:59:59.999Z', '2025-01-01T23:59:59Z', '+02025-01-01T00:00:00.000Z', '', 'not a time',
+  ])('equals Date.parse for %j', (x) => {
+    expect(Object.is(eventTimeMs(x), Date.parse(x))).toBe(true);
   });
 });
