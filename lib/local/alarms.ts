@@ -17,9 +17,10 @@ import type { LocalStack } from './template/stack';
  *   (milliseconds or seconds: AWS/Lambda IteratorAge and Duration, AWS/SQS ApproximateAgeOfOldestMessage,
  *   AWS/Kinesis GetRecords.IteratorAgeMilliseconds, EMF metrics with a time unit) is divided by `timeScale`. Count
  *   thresholds and metric-math thresholds are not scaled. timeScale 1 is CloudWatch's timing.
- * - The evaluation range is the last EvaluationPeriods periods, the current (partial) period included when it already
- *   has data; a partial period without data yet is not evaluated (it may still receive data). Before the first period
- *   completes or has data, the alarm stays INSUFFICIENT_DATA.
+ * - The evaluation range is the last EvaluationPeriods complete periods. Only the final evaluation at the end of the
+ *   run also counts the last, partial period, when it has data (a run rarely ends on a period boundary; a partial
+ *   period during the run could still receive data, e.g. the canary a Sum < 1 alarm waits for). Before the first
+ *   period completes, the alarm stays INSUFFICIENT_DATA.
  * - Missing datapoints: `breaching` and `notBreaching` count them as breaching / not breaching; `missing` and `ignore`
  *   leave them out, and when none is left the alarm goes to INSUFFICIENT_DATA (`missing`) or keeps its state
  *   (`ignore`). The alarm is in ALARM when at least DatapointsToAlarm of the evaluated datapoints breach, else OK;
@@ -567,9 +568,12 @@ export class AlarmEvaluator {
     }
   }
 
-  /** Evaluates every alarm at `now` (metric alarms first, then composites until they settle); records changes. */
-  evaluate(now: number = Date.now()): void {
-    for (const l of this.live) if (l.def.kind === 'metric') this.evaluateMetric(l, l.def, now);
+  /**
+   * Evaluates every alarm at `now` (metric alarms first, then composites until they settle); records changes.
+   * `final`: the end of the run, whose partial last period counts when it has data.
+   */
+  evaluate(now: number = Date.now(), final = false): void {
+    for (const l of this.live) if (l.def.kind === 'metric') this.evaluateMetric(l, l.def, now, final);
     const composites = this.live.filter((l) => l.def.kind === 'composite');
     for (let pass = 0; pass <= composites.length; pass++) {
       let changed = false;
@@ -642,7 +646,7 @@ export class AlarmEvaluator {
     return out;
   }
 
-  private evaluateMetric(l: Live, d: MetricAlarmDef, now: number): void {
+  private evaluateMetric(l: Live, d: MetricAlarmDef, now: number, final: boolean): void {
     if (d.unsupported) { this.setState(l, 'INSUFFICIENT_DATA', `not evaluated locally: ${d.unsupported}`, now); return; }
     const refs = d.math ? Object.values(d.math.metrics) : d.metric ? [d.metric] : [];
     for (const ref of refs) {
@@ -677,11 +681,11 @@ export class AlarmEvaluator {
       };
       return evaluateExpression(l.expr!, (id) => value(id));
     };
-    // The evaluation range: the current partial period when it has data, then complete periods back to the start.
+    // The evaluation range: complete periods back to the start (at the end of the run, the partial one with data first).
     const range: Array<number | undefined> = [];
     let k = current;
-    const currentValue = valueOf(current);
-    if (currentValue !== undefined) range.unshift(currentValue);
+    const partial = final ? valueOf(current) : undefined;
+    if (partial !== undefined) range.unshift(partial);
     k--;
     for (; k >= 0 && range.length < d.evaluationPeriods; k--) range.unshift(valueOf(k));
     if (range.length === 0) return; // nothing to evaluate yet: the state stays

@@ -128,15 +128,21 @@ describe('local alarm evaluation', () => {
     expect(e.report()[0].lastDatapoints).toEqual([null, 50, null]);
   });
 
-  it('a partial period counts only once it has data; before that the alarm is not evaluated', () => {
+  it('a partial period is evaluated only at the end of the run, and only when it has data', () => {
     const store = new MetricsStore();
     const e = evaluator([alarm('A', { TreatMissingData: 'breaching' })], store);
     e.evaluate(T0 + 30_000);
     expect(stateAt(e, 'A')).toBe('INSUFFICIENT_DATA');
     put(store, 31, [3]);
     e.evaluate(T0 + 32_000);
+    expect(stateAt(e, 'A')).toBe('INSUFFICIENT_DATA');
+    e.evaluate(T0 + 33_000, true);
     expect(stateAt(e, 'A')).toBe('OK');
-    expect(e.report()[0].transitions.map((t) => [t.from, t.to, t.sinceStartMs])).toEqual([['INSUFFICIENT_DATA', 'OK', 32_000]]);
+    expect(e.report()[0].transitions.map((t) => [t.from, t.to, t.sinceStartMs])).toEqual([['INSUFFICIENT_DATA', 'OK', 33_000]]);
+    // Without data in the partial period, the final evaluation looks at the complete ones (missing -> breaching).
+    const late = evaluator([alarm('B', { TreatMissingData: 'breaching' })], new MetricsStore());
+    late.evaluate(T0 + 90_000, true);
+    expect(stateAt(late, 'B')).toBe('ALARM');
   });
 
   it('time scale: periods and duration thresholds are divided, count thresholds are not', () => {
@@ -150,6 +156,7 @@ describe('local alarm evaluation', () => {
     ];
     const e = evaluator(defs, store, 60);
     e.evaluate(T0 + 5_001);
+    expect(e.report().map((x) => x.state)).toEqual(['ALARM', 'ALARM']);
     const r = e.report();
     expect(r.map((x) => [x.logicalId, x.state, x.localPeriodSeconds, x.localThreshold])).toEqual([
       ['Age', 'ALARM', 5, 5_000],
@@ -157,7 +164,7 @@ describe('local alarm evaluation', () => {
     ]);
     // Unscaled, the same data is within the 300 s threshold.
     const real = evaluator(defs, store, 1);
-    real.evaluate(T0 + 5_001);
+    real.evaluate(T0 + 5_001, true);
     expect(stateAt(real, 'Age')).toBe('OK');
   });
 
