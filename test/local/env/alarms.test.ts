@@ -1,9 +1,13 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import {
   AlarmEvaluator, evaluateExpression, parseCompositeAlarm, parseExpression, parseMetricAlarm, parseRule, statistic,
   type AlarmDef, type MetricAlarmDef,
 } from '../../../lib/local/alarms';
+import type { EventSourcePoller } from '../../../lib/local/esm';
+import type { LocalFunction } from '../../../lib/local/functions';
 import { MetricsStore } from '../../../lib/local/metrics';
+import { ServiceMetrics } from '../../../lib/local/service-metrics';
 
 const T0 = 1_700_000_000_000;
 const NS = 'PhoenixPipelines';
@@ -250,5 +254,45 @@ describe('local alarm evaluation', () => {
     expect(e.takeNotifications()).toEqual([]);
     expect(() => parseRule('ALARM(x) OR')).toThrow(/expected more/);
     expect(() => parseRule('AT_LEAST(2, ALARM, (a, b))')).toThrow(/AT_LEAST is not evaluated locally/);
+  });
+});
+
+describe('local service metrics', () => {
+  it('AWS/Lambda datapoints from the functions\' counters and the Kinesis mappings; what cannot be produced says why', async () => {
+    const stats = { invocations: 0, succeeded: 0, errors: 0, timeouts: 0, crashes: 0, injectedCrashes: 0, throttles: 0, injectedThrottles: 0, coldStarts: 0, durationsMs: [] as number[] };
+    const fn = { functionName: 'ingest', stats } as unknown as LocalFunction;
+    const poller = { stats: { invocations: 0, iteratorAgeMs: 0 } } as unknown as EventSourcePoller;
+    const store = new MetricsStore();
+    const calls: Record<string, string[]> = { drift: ['cloudformation'] };
+    const sm = new ServiceMetrics({
+      metrics: store,
+      functions: [fn],
+      kinesisPollers: [{ poller, fn: 'ingest' }],
+      queues: [],
+      consumedQueueUrls: new Set(),
+      sqs: {} as SQSClient,
+      unemulatedCalls: (f) => calls[f] ?? [],
+    });
+    Object.assign(stats, { invocations: 12, throttles: 2, errors: 1, crashes: 1, durationsMs: [5, 7] });
+    Object.assign(poller.stats, { invocations: 3, iteratorAgeMs: 4_000 });
+    await sm.sample(T0 + 1000);
+    await sm.sample(T0 + 2000); // nothing new: no datapoints
+    const points = (name: string) => store.find('AWS/Lambda', name, { FunctionName: 'ingest' })?.points;
+    expect(points('Invocations')).toEqual([[T0 + 1000, 10]]);
+    expect(points('Errors')).toEqual([[T0 + 1000, 2]]);
+    expect(points('Throttles')).toEqual([[T0 + 1000, 2]]);
+    expect(points('Duration')).toEqual([[T0 + 1000, 5], [T0 + 1000, 7]]);
+    expect(points('IteratorAge')).toEqual([[T0 + 1000, 4_000]]);
+
+    const ref = (namespace: string, name: string, dimensions: Record<string, string>) => ({ namespace, name, dimensions, stat: 'Sum', periodSeconds: 60 });
+    expect(sm.unavailable(ref('AWS/Lambda', 'Invocations', { FunctionName: 'ingest' }), undefined)).toBeUndefined();
+    expect(sm.unavailable(ref('AWS/Lambda', 'ConcurrentExecutions', { FunctionName: 'ingest' }), undefined)).toMatch(/produces AWS\/Lambda Invocations, Errors, Throttles, Duration, IteratorAge only/);
+    expect(sm.unavailable(ref('AWS/Lambda', 'Errors', { FunctionName: 'other' }), undefined)).toBe('other is not a function of this stack');
+    expect(sm.unavailable(ref('AWS/SQS', 'ApproximateNumberOfMessagesVisible', { QueueName: 'q' }), undefined)).toBe('q is not a queue of this stack');
+    expect(sm.unavailable(ref('AWS/Kinesis', 'GetRecords.IteratorAgeMilliseconds', { StreamName: 's' }), undefined)).toBe('AWS/Kinesis metrics are not produced by the local environment');
+    store.add({ namespace: NS, name: 'StacksDrifted', dimensions: { Pipeline: 'p' } }, [0], T0, 'drift');
+    expect(sm.unavailable(ref(NS, 'StacksDrifted', { Pipeline: 'p' }), store.find(NS, 'StacksDrifted', { Pipeline: 'p' })))
+      .toBe('its producer drift called cloudformation, which the local environment does not emulate');
+    expect(sm.unavailable(ref(NS, 'CanariesReceived', DIMS), undefined)).toBeUndefined();
   });
 });
