@@ -260,8 +260,16 @@ describe('local alarm evaluation', () => {
 describe('local service metrics', () => {
   it('AWS/Lambda datapoints from the functions\' counters and the Kinesis mappings; what cannot be produced says why', async () => {
     const stats = {
-      invocations: 0, succeeded: 0, errors: 0, timeouts: 0, crashes: 0, injectedCrashes: 0,
-      throttles: 0, injectedThrottles: 0, coldStarts: 0, durationsMs: [] as number[],
+      invocations: 0,
+      succeeded: 0,
+      errors: 0,
+      timeouts: 0,
+      crashes: 0,
+      injectedCrashes: 0,
+      throttles: 0,
+      injectedThrottles: 0,
+      coldStarts: 0,
+      durationsMs: [] as number[],
     };
     const fn = { functionName: 'ingest', stats } as unknown as LocalFunction;
     const poller = { stats: { invocations: 0, iteratorAgeMs: 0 } } as unknown as EventSourcePoller;
