@@ -605,6 +605,7 @@ function buildReport(i: ReportInput): LocalRunReport {
   if (a.validInDlq > 0) problems.push(`${a.validInDlq} valid record(s) dead-lettered instead of written`);
   if (a.duplicatesInSink > 0) problems.push(`${a.duplicatesInSink} duplicate or conflicting version(s) in the sink`);
   if (a.unexpectedSinkItems > 0) problems.push(`${a.unexpectedSinkItems} sink item(s) this run did not produce as valid records`);
+  if (a.canariesInSink > 0) problems.push(`${a.canariesInSink} synthetic canary(ies) in the sink (the terminal stage must keep them out)`);
   if (a.dlqUnmatched > 0) problems.push(`${a.dlqUnmatched} dead letter(s) without a recoverable payload of this run`);
   if (i.producerStats.failed > 0) problems.push(`${i.producerStats.failed} record(s) could not be put on the stream`);
   if (!i.drained) problems.push('the pipeline did not drain within the timeout');

@@ -30,6 +30,7 @@ describe('phoenix local run evaluates the monitor\'s alarms', () => {
     const r = await runLocal(runOptions(assembly, { records: 200, seed: 21, timeScale: 60 }));
     expect(r.invariant.problems).toEqual([]);
     expect(r.accounting.unexpectedSinkItems).toBe(0);
+    expect(r.accounting.canariesInSink).toBe(0);
     const notOk = r.alarms.alarms.filter((a) => a.state !== 'OK');
     expect(notOk.map((a) => a.logicalId).sort()).toEqual([byId(r, 'DriftDetectionAlarm').logicalId, byId(r, 'DriftDriftAlarm').logicalId].sort());
     for (const a of notOk) {
@@ -81,6 +82,8 @@ describe('phoenix local run evaluates the monitor\'s alarms', () => {
     // acknowledged past (nothing discarded without a destination).
     expect(Object.values(r.eventSourceMappings).reduce((n, m) => n + m.discardedWithoutDestination, 0)).toBe(0);
     expect(r.accounting.validInDlq + r.accounting.lostValid).toBe(r.validRecords);
+    // Dead letters are this run's records or canaries captured with their batch (none unaccounted for).
+    expect(r.accounting.dlqUnmatched).toBe(0);
     expect(r.invariant.problems.join('\n')).toMatch(/with --stall-sink they stay in the stream/);
     expect(liveChildren()).toEqual([]);
   }, 150_000);

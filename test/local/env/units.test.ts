@@ -177,6 +177,17 @@ describe('accounting', () => {
     expect(a.latencyMs).toMatchObject({ count: 2, p50: 110 });
     expect(a.latencyMs.stages.ingest).toMatchObject({ count: 2, p50: 10 });
   });
+
+  it('synthetic canaries of the run\'s schedule are neither unexpected sink items nor unmatched dead letters', () => {
+    const p = new ProducedLog();
+    p.record(rec(0, 'valid', '{"a":1}', 'id-1'), 900);
+    const canary = { v: 1, id: 'c-1', correlationId: 'canary-p-1', source: 'phoenix-canary', eventTime: '2026-01-01T00:00:00.000Z', hops: [], payload: { canary: true, sentAt: '2026-01-01T00:00:00.000Z', pipeline: 'p' } };
+    const a = account(p, [env('id-1', { a: 1 }), env('c-1', canary.payload)], [
+      { reason: 'esm-exhausted', data: Buffer.from(JSON.stringify(canary)), location: 's3' },
+      { reason: 'esm-exhausted', data: Buffer.from(JSON.stringify({ ...canary, source: 'someone-else' })), location: 's3' },
+    ]);
+    expect(a).toMatchObject({ unexpectedSinkItems: 0, canariesInSink: 1, canaryDeadLetters: 1, dlqUnmatched: 1, lost: 0 });
+  });
 });
 
 describe('schedules and delivery streams', () => {
