@@ -657,7 +657,10 @@ export class AlarmEvaluator {
     const periodMs = (d.periodSeconds * 1000) / scale;
     let threshold = d.threshold;
     const single = d.metric;
-    if (single && isDurationMetric(single, this.metrics.find(single.namespace, single.name, single.dimensions))) threshold = d.threshold / scale;
+    // The unit comes from the alarm's series, else from a series of the same metric with other dimensions.
+    const unitSeries = single ? this.metrics.find(single.namespace, single.name, single.dimensions)
+      ?? this.metrics.all().find((x) => x.namespace === single.namespace && x.name === single.name) : undefined;
+    if (single && isDurationMetric(single, unitSeries)) threshold = d.threshold / scale;
     l.localThreshold = round(threshold);
     const elapsed = now - this.opts.startMs;
     if (elapsed < 0) return;

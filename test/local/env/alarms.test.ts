@@ -166,6 +166,12 @@ describe('local alarm evaluation', () => {
       ['Age', 'ALARM', 5, 5_000],
       ['Count', 'ALARM', 5, 2],
     ]);
+    // A series of the same metric with other dimensions gives the unit even before the alarm's own series has data.
+    const other = new MetricsStore();
+    put(other, 2, [1], 'AgeMs', { Pipeline: 'other' }, 'Milliseconds');
+    const early = evaluator([alarm('Age', { MetricName: 'AgeMs', Period: 300, Threshold: 300_000, TreatMissingData: 'notBreaching' })], other, 60);
+    early.evaluate(T0 + 5_001);
+    expect(early.report()[0]).toMatchObject({ state: 'OK', localThreshold: 5_000 });
     // Unscaled, the same data is within the 300 s threshold.
     const real = evaluator(defs, store, 1);
     real.evaluate(T0 + 5_001, true);
