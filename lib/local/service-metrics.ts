@@ -106,6 +106,16 @@ export class ServiceMetrics {
   }
 
   private async sampleQueue(q: LocalQueueInfo, now: number): Promise<void> {
+    const sampleAge = !this.src.consumedQueueUrls.has(q.url);
+    // The oldest-message receive comes first: fauxqs keeps messages received with VisibilityTimeout 0 counted as in
+    // flight until its next receive, so they are added back to the visible count below (they are visible).
+    let received: number[] = [];
+    if (sampleAge) {
+      const r = await this.src.sqs.send(new ReceiveMessageCommand({
+        QueueUrl: q.url, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['SentTimestamp'], AttributeNames: ['All'],
+      }));
+      received = (r.Messages ?? []).map((x) => Number(x.Attributes?.SentTimestamp));
+    }
     const out = await this.src.sqs.send(new GetQueueAttributesCommand({
       QueueUrl: q.url,
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
@@ -113,20 +123,12 @@ export class ServiceMetrics {
     const a = out.Attributes ?? {};
     const dims = { QueueName: q.name };
     const add = (name: string, v: number, unit = 'Count'): void => this.src.metrics.add({ namespace: 'AWS/SQS', name, dimensions: dims, unit }, [v], now);
-    const visible = Number(a.ApproximateNumberOfMessages ?? 0);
-    add('ApproximateNumberOfMessagesVisible', visible);
-    add('ApproximateNumberOfMessagesNotVisible', Number(a.ApproximateNumberOfMessagesNotVisible ?? 0));
+    add('ApproximateNumberOfMessagesVisible', Number(a.ApproximateNumberOfMessages ?? 0) + received.length);
+    add('ApproximateNumberOfMessagesNotVisible', Math.max(0, Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) - received.length));
     add('ApproximateNumberOfMessagesDelayed', Number(a.ApproximateNumberOfMessagesDelayed ?? 0));
-    if (this.src.consumedQueueUrls.has(q.url)) return;
-    let age = 0;
-    if (visible > 0) {
-      const r = await this.src.sqs.send(new ReceiveMessageCommand({
-        QueueUrl: q.url, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['SentTimestamp'], AttributeNames: ['All'],
-      }));
-      const sent = (r.Messages ?? []).map((x) => Number(x.Attributes?.SentTimestamp)).filter((t) => Number.isFinite(t));
-      if (sent.length > 0) age = Math.max(0, Math.floor((now - Math.min(...sent)) / 1000));
-    }
-    add('ApproximateAgeOfOldestMessage', age, 'Seconds');
+    if (!sampleAge) return;
+    const sent = received.filter((t) => Number.isFinite(t));
+    add('ApproximateAgeOfOldestMessage', sent.length > 0 ? Math.max(0, Math.floor((now - Math.min(...sent)) / 1000)) : 0, 'Seconds');
   }
 
   /** Why a metric an alarm watches cannot be produced locally, or undefined when it can. */
