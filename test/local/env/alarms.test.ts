@@ -1,5 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { addRunOptions, formatAlarms } from '../../../lib/cli/commands/local';
 import {
   AlarmEvaluator, evaluateExpression, parseCompositeAlarm, parseExpression, parseMetricAlarm, parseRule, statistic,
   type AlarmDef, type MetricAlarmDef,
@@ -7,6 +9,7 @@ import {
 import type { EventSourcePoller } from '../../../lib/local/esm';
 import type { LocalFunction } from '../../../lib/local/functions';
 import { MetricsStore } from '../../../lib/local/metrics';
+import type { LocalRunReport } from '../../../lib/local/run';
 import { ServiceMetrics } from '../../../lib/local/service-metrics';
 
 const T0 = 1_700_000_000_000;
@@ -311,5 +314,33 @@ describe('local service metrics', () => {
     expect(sm.unavailable(ref(NS, 'StacksDrifted', { Pipeline: 'p' }), store.find(NS, 'StacksDrifted', { Pipeline: 'p' })))
       .toBe('its producer drift called cloudformation, which the local environment does not emulate');
     expect(sm.unavailable(ref(NS, 'CanariesReceived', DIMS), undefined)).toBeUndefined();
+  });
+});
+
+describe('phoenix local run options and summary', () => {
+  it('--time-scale is validated; --stall-sink and --real-time-schedules are flags', () => {
+    const parse = (args: string[]) => addRunOptions(new Command()).exitOverride().parse(['node', 'phoenix', ...args]).opts();
+    expect(parse([])).toMatchObject({ timeScale: 1 });
+    expect(parse(['--time-scale', '60', '--stall-sink', '--real-time-schedules'])).toMatchObject({ timeScale: 60, stallSink: true, realTimeSchedules: true });
+    expect(() => parse(['--time-scale', '0.5'])).toThrow('--time-scale must be a number between 1 and 3600; got "0.5"');
+  });
+
+  it('the summary lists every alarm with its state, reason and state changes', () => {
+    const alarms: LocalRunReport['alarms'] = {
+      timeScale: 60,
+      evaluatedEveryMs: 1000,
+      evaluations: 30,
+      states: { OK: 1, ALARM: 1, INSUFFICIENT_DATA: 0 },
+      notifications: { published: 2, failed: 0, notEmulated: 0 },
+      alarms: [
+        { logicalId: 'IteratorAge', name: 'a', type: 'metric', state: 'ALARM', reason: 'Threshold crossed', watches: 'x', transitions: [{ at: '', sinceStartMs: 25_300, from: 'OK', to: 'ALARM', reason: '' }], notifications: 0 },
+        { logicalId: 'Health', name: 'h', type: 'composite', state: 'OK', reason: 'rule false', watches: 'ALARM(a)', transitions: [], notifications: 2 },
+      ],
+    };
+    expect(formatAlarms({ alarms } as LocalRunReport)).toEqual([
+      'alarms            1 ALARM, 1 OK, 0 INSUFFICIENT_DATA  (time scale 60; 2 notification(s) published to the alarm topics)',
+      '  ALARM             IteratorAge  Threshold crossed  [ALARM at +25.3s]',
+      '  OK                Health       rule false',
+    ]);
   });
 });
