@@ -17,9 +17,10 @@ import type { LocalStack } from './template/stack';
  *   (milliseconds or seconds: AWS/Lambda IteratorAge and Duration, AWS/SQS ApproximateAgeOfOldestMessage,
  *   AWS/Kinesis GetRecords.IteratorAgeMilliseconds, EMF metrics with a time unit) is divided by `timeScale`. Count
  *   thresholds and metric-math thresholds are not scaled. timeScale 1 is CloudWatch's timing.
- * - The evaluation range is the last EvaluationPeriods complete periods (a partial period could still receive data,
- *   e.g. the canary a Sum < 1 alarm waits for). A run shorter than an alarm's period is judged at its end on that one
- *   partial period, when it has data; otherwise the alarm stays INSUFFICIENT_DATA until a period completes.
+ * - The evaluation range is the last EvaluationPeriods complete periods. Only the final evaluation at the end of the
+ *   run also counts the last, partial period, when it has data (a run rarely ends on a period boundary; a partial
+ *   period during the run could still receive data, e.g. the canary a Sum < 1 alarm waits for). Before the first
+ *   period completes, the alarm stays INSUFFICIENT_DATA.
  * - Missing datapoints: `breaching` and `notBreaching` count them as breaching / not breaching; `missing` and `ignore`
  *   leave them out, and when none is left the alarm goes to INSUFFICIENT_DATA (`missing`) or keeps its state
  *   (`ignore`). The alarm is in ALARM when at least DatapointsToAlarm of the evaluated datapoints breach, else OK;
@@ -569,7 +570,7 @@ export class AlarmEvaluator {
 
   /**
    * Evaluates every alarm at `now` (metric alarms first, then composites until they settle); records changes.
-   * `final`: the end of the run: an alarm none of whose periods completed is judged on its partial period (with data).
+   * `final`: the end of the run, whose partial last period counts when it has data.
    */
   evaluate(now: number = Date.now(), final = false): void {
     for (const l of this.live) if (l.def.kind === 'metric') this.evaluateMetric(l, l.def, now, final);
@@ -683,11 +684,10 @@ export class AlarmEvaluator {
       };
       return evaluateExpression(l.expr!, (id) => value(id));
     };
-    // The evaluation range: complete periods back to the start; at the end of a run shorter than one period, the
-    // partial period when it has data.
+    // The evaluation range: complete periods back to the start (at the end of the run, the partial one with data first).
     const range: Array<number | undefined> = [];
     let k = current;
-    const partial = final && current === 0 ? valueOf(current) : undefined;
+    const partial = final ? valueOf(current) : undefined;
     if (partial !== undefined) range.unshift(partial);
     k--;
     for (; k >= 0 && range.length < d.evaluationPeriods; k--) range.unshift(valueOf(k));
