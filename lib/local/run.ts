@@ -23,6 +23,7 @@ import { produce, type ProducerStats } from './producer';
 import { DEFAULT_ON_DEMAND_SHARDS, provision, type ProvisionedStack } from './provision';
 import { Random } from './random';
 import { startSchedules, type LocalSchedules } from './scheduler';
+import { recordingIteratorAge } from './service-metrics';
 import { UnsupportedTemplateError } from './template/errors';
 import { evaluateCondition } from './template/intrinsics';
 import { LocalStack } from './template/stack';
@@ -336,7 +337,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
         if (kind === 'kinesis') {
           const config = parseKinesisMapping(m.props, ctx);
           kinesisMappings.push({ config, fn, logicalId: m.logicalId });
-          const poller = new KinesisEventSourcePoller(config, fn, esmClients, { log });
+          const poller = new KinesisEventSourcePoller(config, recordingIteratorAge(fn, metrics), esmClients, { log });
           const windowSeconds = config.tumblingWindowInSeconds;
           pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName, windowSeconds });
         } else {

@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { MetricRef } from './alarms';
-import type { EventSourcePoller } from './esm';
+import type { EventSourcePoller, FunctionInvoker } from './esm';
 import type { LocalFunction } from './functions';
 import type { MetricSeries, MetricsStore } from './metrics';
 import type { LocalQueueInfo } from './provision';
@@ -11,8 +11,8 @@ import type { LocalQueueInfo } from './provision';
  *
  * - `AWS/Lambda` `{FunctionName}`: Invocations (throttled ones excluded, as in Lambda), Errors (errors, timeouts and
  *   crashes), Throttles, Duration (each successful invocation) -- from the local functions' counters, one datapoint
- *   per sample with invocations; IteratorAge -- the age of the last record of the batch at each Kinesis mapping
- *   invocation (sampled: the last invocation of each interval).
+ *   per sample with invocations; IteratorAge -- at every invocation by a Kinesis mapping, the age of the batch's
+ *   last record (as Lambda computes it), recorded by {@link recordingIteratorAge}.
  * - `AWS/SQS` `{QueueName}`: ApproximateNumberOfMessagesVisible / NotVisible / Delayed from GetQueueAttributes on the
  *   emulator; ApproximateAgeOfOldestMessage (seconds) from the SentTimestamp of up to 10 messages received with
  *   VisibilityTimeout 0 (0 when the queue is empty) -- only for queues no local event source mapping reads, because a
@@ -43,7 +43,6 @@ export class ServiceMetrics {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private readonly lastFn = new Map<string, { invocations: number; throttles: number; failed: number; durations: number }>();
-  private readonly lastPoller = new Map<EventSourcePoller, number>();
   private sqsFailed = false;
   /** Samples taken. */
   samples = 0;
@@ -88,13 +87,6 @@ export class ServiceMetrics {
       const fresh = s.durationsMs.slice(last.durations);
       if (fresh.length > 0) m.add({ namespace: 'AWS/Lambda', name: 'Duration', dimensions: dims, unit: 'Milliseconds' }, fresh, now);
       this.lastFn.set(f.functionName, { invocations: s.invocations, throttles: s.throttles, failed, durations: s.durationsMs.length });
-    }
-    for (const p of this.src.kinesisPollers) {
-      const seen = this.lastPoller.get(p.poller) ?? 0;
-      if (p.poller.stats.invocations > seen) {
-        m.add({ namespace: 'AWS/Lambda', name: 'IteratorAge', dimensions: { FunctionName: p.fn }, unit: 'Milliseconds' }, [p.poller.stats.iteratorAgeMs], now);
-        this.lastPoller.set(p.poller, p.poller.stats.invocations);
-      }
     }
     if (this.sqsFailed) return;
     try {
@@ -161,4 +153,24 @@ export class ServiceMetrics {
     }
     return undefined;
   }
+}
+
+/**
+ * The invoker a Kinesis mapping calls, recording `AWS/Lambda` `IteratorAge` `{FunctionName}` at each invocation: now
+ * minus the approximate arrival time of the batch's last record, as Lambda computes it.
+ */
+export function recordingIteratorAge(fn: FunctionInvoker, metrics: MetricsStore, now: () => number = Date.now): FunctionInvoker {
+  return {
+    functionName: fn.functionName,
+    functionArn: fn.functionArn,
+    invoke(event: unknown) {
+      const records = (event as { Records?: Array<{ kinesis?: { approximateArrivalTimestamp?: number } }> }).Records ?? [];
+      const arrival = records[records.length - 1]?.kinesis?.approximateArrivalTimestamp;
+      if (typeof arrival === 'number') {
+        const t = now();
+        metrics.add({ namespace: 'AWS/Lambda', name: 'IteratorAge', dimensions: { FunctionName: fn.functionName }, unit: 'Milliseconds' }, [Math.max(0, t - arrival * 1000)], t);
+      }
+      return fn.invoke(event);
+    },
+  };
 }

@@ -10,7 +10,7 @@ import type { EventSourcePoller } from '../../../lib/local/esm';
 import type { LocalFunction } from '../../../lib/local/functions';
 import { MetricsStore } from '../../../lib/local/metrics';
 import type { LocalRunReport } from '../../../lib/local/run';
-import { ServiceMetrics } from '../../../lib/local/service-metrics';
+import { recordingIteratorAge, ServiceMetrics } from '../../../lib/local/service-metrics';
 
 const T0 = 1_700_000_000_000;
 const NS = 'PhoenixPipelines';
@@ -294,7 +294,6 @@ describe('local service metrics', () => {
       unemulatedCalls: (f) => calls[f] ?? [],
     });
     Object.assign(stats, { invocations: 12, throttles: 2, errors: 1, crashes: 1, durationsMs: [5, 7] });
-    Object.assign(poller.stats, { invocations: 3, iteratorAgeMs: 4_000 });
     await sm.sample(T0 + 1000);
     await sm.sample(T0 + 2000); // nothing new: no datapoints
     const points = (name: string) => store.find('AWS/Lambda', name, { FunctionName: 'ingest' })?.points;
@@ -302,7 +301,17 @@ describe('local service metrics', () => {
     expect(points('Errors')).toEqual([[T0 + 1000, 2]]);
     expect(points('Throttles')).toEqual([[T0 + 1000, 2]]);
     expect(points('Duration')).toEqual([[T0 + 1000, 5], [T0 + 1000, 7]]);
-    expect(points('IteratorAge')).toEqual([[T0 + 1000, 4_000]]);
+    // IteratorAge: at each invocation by a Kinesis mapping, now - arrival of the batch's last record.
+    const invoked: unknown[] = [];
+    const invoke = async (e: unknown) => {
+      invoked.push(e);
+      return { ok: true as const, payload: null, durationMs: 1 };
+    };
+    const target = { functionName: 'ingest', functionArn: 'arn', invoke };
+    const recording = recordingIteratorAge(target, store, () => T0 + 9_000);
+    await recording.invoke({ Records: [{ kinesis: { approximateArrivalTimestamp: (T0 + 1_000) / 1000 } }, { kinesis: { approximateArrivalTimestamp: (T0 + 5_000) / 1000 } }] });
+    expect(invoked).toHaveLength(1);
+    expect(points('IteratorAge')).toEqual([[T0 + 9_000, 4_000]]);
 
     const ref = (namespace: string, name: string, dimensions: Record<string, string>) => ({ namespace, name, dimensions, stat: 'Sum', periodSeconds: 60 });
     expect(sm.unavailable(ref('AWS/Lambda', 'Invocations', { FunctionName: 'ingest' }), undefined)).toBeUndefined();
