@@ -309,7 +309,8 @@ describe('local service metrics', () => {
     };
     const target = { functionName: 'ingest', functionArn: 'arn', invoke };
     const recording = recordingIteratorAge(target, store, () => T0 + 9_000);
-    await recording.invoke({ Records: [{ kinesis: { approximateArrivalTimestamp: (T0 + 1_000) / 1000 } }, { kinesis: { approximateArrivalTimestamp: (T0 + 5_000) / 1000 } }] });
+    const arrivals = [T0 + 1_000, T0 + 5_000];
+    await recording.invoke({ Records: arrivals.map((ms) => ({ kinesis: { approximateArrivalTimestamp: ms / 1000 } })) });
     expect(invoked).toHaveLength(1);
     expect(points('IteratorAge')).toEqual([[T0 + 9_000, 4_000]]);
 
