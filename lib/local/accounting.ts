@@ -2,6 +2,24 @@ import type { LatencySummary } from './metrics';
 import { summarize } from './metrics';
 import { canonicalPayload, sha256, type DeadLetter, type SinkEnvelope } from './verify';
 import type { WorkloadRecord } from './workloads/types';
+import { CANARY_SOURCE } from '../../constructs/contract';
+
+/** A synthetic canary's payload (`{ canary: true, sentAt, pipeline }`, constructs/contract.ts). */
+function isCanaryPayload(payload: unknown): boolean {
+  const p = payload as { canary?: unknown; sentAt?: unknown } | null;
+  return typeof p === 'object' && p !== null && p.canary === true && typeof p.sentAt === 'string';
+}
+
+/** A dead letter's record bytes that are a synthetic canary envelope (source CANARY_SOURCE). */
+function isCanaryRecord(data: Buffer): boolean {
+  if (!data.includes(CANARY_SOURCE)) return false;
+  try {
+    const env = JSON.parse(data.toString('utf8')) as { source?: unknown; payload?: unknown };
+    return env.source === CANARY_SOURCE && isCanaryPayload(env.payload);
+  } catch {
+    return false;
+  }
+}
 
 /** What was put on the stream, by logical record. */
 export class ProducedLog {
@@ -63,6 +81,13 @@ export interface Accounting {
   versionMismatches: number;
   /** Sink items whose id was never produced as a valid record (e.g. a poison record written to the sink). */
   unexpectedSinkItems: number;
+  /** Synthetic canaries found in the sink (the terminal stage must keep them out; not counted as unexpected items). */
+  canariesInSink: number;
+  /**
+   * Dead letters carrying a synthetic canary (the run's canary schedule put it on the stream; e.g. captured on-failure
+   * with the rest of a batch the mapping gave up on): not counted as unmatched.
+   */
+  canaryDeadLetters: number;
   /** Unique records found dead-lettered (by payload). */
   dlqRecords: number;
   /** Dead-letter entries read (a record dead-lettered twice counts twice). */
@@ -101,6 +126,8 @@ export function account(produced: ProducedLog, sink: readonly SinkEnvelope[], le
   const samples: Accounting['samples'] = { lostValidIds: [], lostPoisonHashes: [], validInDlqIds: [], unexpectedSinkIds: [], versionMismatchIds: [] };
   let versionMismatches = 0;
   let unexpected = 0;
+  let canariesInSink = 0;
+  let canaryDeadLetters = 0;
   const e2e: number[] = [];
   const queueDelay: number[] = [];
   const stages = new Map<string, number[]>();
@@ -108,6 +135,10 @@ export function account(produced: ProducedLog, sink: readonly SinkEnvelope[], le
   for (const item of sink) {
     sinkCount.set(item.id, (sinkCount.get(item.id) ?? 0) + 1);
     const expected = produced.valid.get(item.id);
+    if (!expected && isCanaryPayload(item.payload)) {
+      canariesInSink++;
+      continue;
+    }
     if (!expected) {
       unexpected++;
       if (samples.unexpectedSinkIds.length < SAMPLE) samples.unexpectedSinkIds.push(item.id);
@@ -150,6 +181,10 @@ export function account(produced: ProducedLog, sink: readonly SinkEnvelope[], le
     }
     const hash = sha256(l.data);
     const rec = produced.byHash.get(hash);
+    if (!rec && isCanaryRecord(l.data)) {
+      canaryDeadLetters++;
+      continue;
+    }
     if (!rec) {
       unmatched++;
       if (problems.length < SAMPLE) problems.push(`${l.location}: a dead letter (${l.reason}) whose payload this run did not produce`);
@@ -202,6 +237,8 @@ export function account(produced: ProducedLog, sink: readonly SinkEnvelope[], le
     sameIdItems,
     versionMismatches,
     unexpectedSinkItems: unexpected,
+    canariesInSink,
+    canaryDeadLetters,
     dlqRecords: dlqHashes.size,
     dlqMessages: letters.length,
     dlqByReason,

@@ -42,20 +42,22 @@ function isWrite(service: FaultService, req: http.IncomingMessage): string | und
 }
 
 /** The retryable error for a faulted write: half throttling, half server errors (both retried by the SDK). */
-function faultResponse(service: FaultService, throttle: boolean): { status: number; kind: string; headers: Record<string, string>; body: string } {
+interface FaultResponse { status: number; kind: string; headers: Record<string, string>; body: string }
+
+function faultResponse(service: FaultService, throttle: boolean, cause: string): FaultResponse {
   if (service === 'dynamodb') {
     return throttle
       ? {
         status: 400,
         kind: 'ThrottlingException',
         headers: { 'content-type': 'application/x-amz-json-1.0' },
-        body: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException', message: 'Rate of requests exceeds the allowed throughput. (injected by --sink-failure-rate)' }),
+        body: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException', message: `Rate of requests exceeds the allowed throughput. (injected by ${cause})` }),
       }
       : {
         status: 500,
         kind: 'InternalServerError',
         headers: { 'content-type': 'application/x-amz-json-1.0' },
-        body: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'Internal server error (injected by --sink-failure-rate)' }),
+        body: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: `Internal server error (injected by ${cause})` }),
       };
   }
   const code = throttle ? 'SlowDown' : 'InternalError';
@@ -64,16 +66,17 @@ function faultResponse(service: FaultService, throttle: boolean): { status: numb
     status: throttle ? 503 : 500,
     kind: code,
     headers: { 'content-type': 'application/xml' },
-    body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message} (injected by --sink-failure-rate)</Message><RequestId>LOCALFAULT</RequestId></Error>`,
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message} (injected by ${cause})</Message><RequestId>LOCALFAULT</RequestId></Error>`,
   };
 }
 
 /**
  * An HTTP proxy on 127.0.0.1 in front of an emulator that answers a fraction `rate` of the sink's WRITE requests with
  * a retryable error (DynamoDB: ThrottlingException 400 or InternalServerError 500; S3: SlowDown 503 or InternalError
- * 500) without forwarding them. Reads always pass. Counts what it did.
+ * 500) without forwarding them. Reads always pass. Counts what it did. `cause` names the option that asked for the
+ * faults in the error messages (rate 1 with `--stall-sink`: every write fails for the whole run).
  */
-export async function startFaultProxy(service: FaultService, target: string, rate: number, random: Random): Promise<FaultProxy> {
+export async function startFaultProxy(service: FaultService, target: string, rate: number, random: Random, cause = '--sink-failure-rate'): Promise<FaultProxy> {
   const targetUrl = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const stats: FaultProxyStats = { forwarded: 0, writes: 0, injected: 0, byKind: {} };
@@ -82,7 +85,7 @@ export async function startFaultProxy(service: FaultService, target: string, rat
     const write = isWrite(service, req);
     if (write) stats.writes++;
     if (write && random.chance(current)) {
-      const f = faultResponse(service, random.chance(0.5));
+      const f = faultResponse(service, random.chance(0.5), cause);
       stats.injected++;
       stats.byKind[f.kind] = (stats.byKind[f.kind] ?? 0) + 1;
       // Read the request body before answering so the client's connection stays usable.

@@ -432,7 +432,7 @@ export class LocalFunction implements FunctionInvoker {
   }
 
   private handleLine(env: Environment, line: string): void {
-    this.opts.metrics.ingestLine(line);
+    this.opts.metrics.ingestLine(line, this.functionName);
     this.writeLog(env, line);
     const w = env.reportWaiter;
     if (w && line.startsWith('REPORT RequestId: ') && line.slice(18, 18 + w.requestId.length) === w.requestId) w.done();

@@ -2,8 +2,10 @@ import { Random } from './random';
 
 /**
  * Local metrics from the functions' Embedded Metric Format (EMF) log lines: what CloudWatch would extract from the
- * same lines in AWS. Each metric is kept per namespace, name and dimension set: count of values, sum, min, max and
- * a bounded sample of values for percentiles.
+ * same lines in AWS. Each metric is kept per namespace, name and dimension set: count of values, sum, min, max, a
+ * bounded sample of values for percentiles, and the timestamped values (the EMF document's `_aws.Timestamp`, else the
+ * time the line was read) that local alarms evaluate (lib/local/alarms.ts). Service metrics the functions do not
+ * emit (AWS/Lambda, AWS/SQS, AWS/Kinesis) are added by lib/local/service-metrics.ts.
  */
 
 export interface MetricKey {
@@ -21,6 +23,14 @@ export interface MetricSeries extends MetricKey {
   max: number;
   /** Up to `maxSamples` values (reservoir sample) for percentiles. */
   samples: number[];
+  /**
+   * Timestamped values `[epoch ms, value]` in arrival order, for alarm evaluation. At most `maxPoints`: beyond that the
+   * oldest half is dropped (the run notes it in `droppedPoints`).
+   */
+  points: Array<[number, number]>;
+  droppedPoints: number;
+  /** Functions whose log lines produced this series (empty for service metrics). */
+  sources: Set<string>;
 }
 
 function seriesId(namespace: string, name: string, dims: Record<string, string>): string {
@@ -36,13 +46,13 @@ export class MetricsStore {
   emfLines = 0;
   malformedEmfLines = 0;
 
-  constructor(private readonly maxSamples = 50_000) {}
+  constructor(private readonly maxSamples = 50_000, private readonly maxPoints = 500_000) {}
 
   /**
    * Parses one log line; records its metrics if it is an EMF object. Lines may carry a prefix before the JSON
    * (e.g. a timestamp); anything that is not EMF is ignored. Returns true when the line was EMF.
    */
-  ingestLine(line: string): boolean {
+  ingestLine(line: string, source?: string): boolean {
     const start = line.indexOf('{');
     if (start < 0 || !line.includes('"_aws"')) return false;
     let obj: Record<string, unknown>;
@@ -52,9 +62,10 @@ export class MetricsStore {
       this.malformedEmfLines++;
       return false;
     }
-    const aws = obj._aws as { CloudWatchMetrics?: unknown } | undefined;
+    const aws = obj._aws as { CloudWatchMetrics?: unknown; Timestamp?: unknown } | undefined;
     if (!aws || !Array.isArray(aws.CloudWatchMetrics)) return false;
     this.emfLines++;
+    const at = typeof aws.Timestamp === 'number' && Number.isFinite(aws.Timestamp) ? aws.Timestamp : Date.now();
     type Directive = { Namespace?: string; Dimensions?: string[][]; Metrics?: Array<{ Name?: string; Unit?: string }> };
     for (const directive of aws.CloudWatchMetrics as Directive[]) {
       const namespace = directive.Namespace;
@@ -68,21 +79,40 @@ export class MetricsStore {
         for (const set of dimSets) {
           const dims: Record<string, string> = {};
           for (const d of set) if (obj[d] !== undefined) dims[d] = String(obj[d]);
-          this.add({ namespace, name: metric.Name, dimensions: dims, unit: metric.Unit }, values);
+          this.add({ namespace, name: metric.Name, dimensions: dims, unit: metric.Unit }, values, at, source);
         }
       }
     }
     return true;
   }
 
-  add(key: MetricKey, values: number[]): void {
+  /** Adds values of one series observed at `at` (epoch ms, default now), produced by function `source` if given. */
+  add(key: MetricKey, values: number[], at: number = Date.now(), source?: string): void {
     const id = seriesId(key.namespace, key.name, { ...key.dimensions });
     let s = this.series.get(id);
     if (!s) {
-      s = { ...key, dimensions: { ...key.dimensions }, count: 0, sum: 0, min: Infinity, max: -Infinity, samples: [] };
+      s = {
+        ...key,
+        dimensions: { ...key.dimensions },
+        count: 0,
+        sum: 0,
+        min: Infinity,
+        max: -Infinity,
+        samples: [],
+        points: [],
+        droppedPoints: 0,
+        sources: new Set(),
+      };
       this.series.set(id, s);
     }
+    if (source !== undefined) s.sources.add(source);
     for (const v of values) {
+      if (s.points.length >= this.maxPoints) {
+        const drop = Math.floor(this.maxPoints / 2);
+        s.points.splice(0, drop);
+        s.droppedPoints += drop;
+      }
+      s.points.push([at, v]);
       s.count++;
       s.sum += v;
       if (v < s.min) s.min = v;
@@ -103,6 +133,14 @@ export class MetricsStore {
       t += s.sum;
     }
     return t;
+  }
+
+  /**
+   * The series with exactly this namespace, name and dimension set (CloudWatch matches a metric by all of its
+   * dimensions), or undefined.
+   */
+  find(namespace: string, name: string, dimensions: Readonly<Record<string, string>>): MetricSeries | undefined {
+    return this.series.get(seriesId(namespace, name, { ...dimensions }));
   }
 
   all(): MetricSeries[] {

@@ -17,6 +17,7 @@ import { LocalFunction, stageFunctionCode, type FunctionStats } from './function
 import { keepUntilAborted, localPipelineOutputs, removeLocalEnv, writeLocalEnv } from './keep';
 import { Lifecycle } from './lifecycle';
 import { MetricsStore, summarize, type LatencySummary } from './metrics';
+import { LOCAL_MONITORING_DEFAULTS, LocalMonitoring, stalledSinkServices, type LocalAlarmsReport, type LocalCanaryReport } from './monitoring';
 import { startNotifications, type LocalNotifications } from './notifications';
 import { childScript } from './paths';
 import { PhasedWorkload, type Phase } from './phased-workload';
@@ -25,6 +26,7 @@ import { DEFAULT_ON_DEMAND_SHARDS, provision, type ProvisionedStack } from './pr
 import { DEFAULT_LOCAL_WINDOW_SECONDS, LocalQuality, type LocalQualityReport } from './quality';
 import { Random } from './random';
 import { startSchedules, type LocalSchedules } from './scheduler';
+import { recordingIteratorAge } from './service-metrics';
 import { UnsupportedTemplateError } from './template/errors';
 import { evaluateCondition } from './template/intrinsics';
 import { LocalStack } from './template/stack';
@@ -87,6 +89,17 @@ export interface LocalRunOptions {
   readonly windowSeconds?: number;
   /** A phased workload, one phase per tumbling window (lib/local/phased-workload.ts); needs `rate` > 0. */
   readonly phases?: readonly Phase[];
+  /**
+   * Local time compression (>= 1, default 1 = AWS timing): alarm periods, duration thresholds and rate() schedule
+   * intervals are divided by it (lib/local/alarms.ts, lib/local/scheduler.ts).
+   */
+  readonly timeScale?: number;
+  /** Fire every rate() schedule once right after start (default true; false = AWS timing: one interval after start). */
+  readonly fireSchedulesAtStart?: boolean;
+  /** Every write of the pipeline's sink (DynamoDB or S3, by PHX_SINK_KIND) fails with a retryable error for the whole run. */
+  readonly stallSink?: boolean;
+  /** How often alarms are evaluated during the run (default 1000 ms). */
+  readonly alarmEvaluationIntervalMs?: number;
 }
 
 export interface RunProgress {
@@ -139,6 +152,8 @@ export interface LocalRunReport {
     sinkProxies: Record<string, FaultProxyStats>;
     injectedThrottles: number;
     injectedCrashes: number;
+    /** Sink services whose every write failed (--stall-sink). */
+    stalledSink: string[];
   };
   functions: Record<string, Omit<FunctionStats, 'durationsMs'> & { durationMs: LatencySummary; logFile: string }>;
   eventSourceMappings: Record<string, EsmStats & { source: string; function: string }>;
@@ -159,6 +174,10 @@ export interface LocalRunReport {
   traces?: Array<{ query: string; found: TraceResult[] }>;
   /** The data-quality profilers' rule results per window (stacks with a tumbling-window mapping). */
   quality?: LocalQualityReport;
+  /** The template's CloudWatch alarms evaluated locally: final states, transitions, notifications. */
+  alarms: LocalAlarmsReport;
+  /** The synthetic canary's figures (all 0 without a canary). */
+  canary: LocalCanaryReport;
 }
 
 export interface TraceResult {
@@ -279,10 +298,14 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     const proxies: FaultProxy[] = [];
     let dynamoEndpoint = emulators.endpoints.dynamodb;
     let s3Endpoint = emulators.endpoints.fauxqs;
-    if (opts.sinkFailureRate > 0) {
+    const stalled = opts.stallSink ? stalledSinkServices(provisioned) : [];
+    if (opts.stallSink && stalled.length === 0) throw new LocalRunError('--stall-sink: no pipeline of the stack writes to a DynamoDB or S3 sink (PHX_SINK_KIND dynamodb or s3): nothing to stall');
+    if (opts.sinkFailureRate > 0 || stalled.length > 0) {
       for (const service of ['dynamodb', 's3'] as const) {
+        const stall = stalled.includes(service);
+        if (!stall && opts.sinkFailureRate === 0) continue;
         const proxy = await startFaultProxy(service, service === 'dynamodb' ? emulators.endpoints.dynamodb : emulators.endpoints.fauxqs,
-          opts.sinkFailureRate, random.fork(`sink-faults:${service}`));
+          stall ? 1 : opts.sinkFailureRate, random.fork(`sink-faults:${service}`), stall ? '--stall-sink' : '--sink-failure-rate');
         life.add(`fault proxy ${service}`, () => proxy.close());
         proxies.push(proxy);
         if (service === 'dynamodb') dynamoEndpoint = proxy.endpoint; else s3Endpoint = proxy.endpoint;
@@ -308,7 +331,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
           sqs: emulators.endpoints.fauxqs,
           s3: s3Endpoint,
           sns: emulators.endpoints.fauxqs,
-          other: unemulated.endpoint,
+          other: unemulated.endpointFor(def.functionName),
         },
         metrics,
         maxEnvironments: opts.maxEnvironments ?? 4,
@@ -342,7 +365,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
         if (kind === 'kinesis') {
           const config = quality.mapping(parseKinesisMapping(m.props, ctx), m.logicalId, fn);
           kinesisMappings.push({ config, fn, logicalId: m.logicalId });
-          const poller = new KinesisEventSourcePoller(config, fn, esmClients, { log });
+          const poller = new KinesisEventSourcePoller(config, recordingIteratorAge(fn, metrics), esmClients, { log });
           quality.track(m.logicalId, poller);
           const windowSeconds = config.tumblingWindowInSeconds;
           pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName, windowSeconds });
@@ -359,7 +382,28 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     }
     const asyncInvoker = new AsyncInvoker(provisioned, clients, { log, queueUrlForArn });
     life.add('asynchronous invocations', () => asyncInvoker.stop());
-    const schedules: LocalSchedules = startSchedules(provisioned, functions, asyncInvoker, { log, queueUrlForArn });
+    // Alarms are created with the resources: service metrics sampled and alarms evaluated from now on.
+    const timeScale = opts.timeScale ?? LOCAL_MONITORING_DEFAULTS.timeScale;
+    if (!(timeScale >= 1 && timeScale <= 3600)) throw new LocalRunError(`timeScale must be between 1 and 3600 (given ${timeScale})`);
+    const monitoring = new LocalMonitoring({
+      stack,
+      provisioned,
+      metrics,
+      functions,
+      kinesisPollers: pollers.filter((p) => p.poller instanceof KinesisEventSourcePoller).map((p) => ({ poller: p.poller, fn: p.fn })),
+      consumedQueueUrls: new Set(pollers.filter((p) => p.poller instanceof SqsEventSourcePoller).map((p) => p.source)),
+      sqs: clients.sqs,
+      sns: clients.sns,
+      unemulatedCalls: (fn) => Object.keys(unemulated.byFunction[fn] ?? {}),
+      timeScale,
+      evaluateEveryMs: opts.alarmEvaluationIntervalMs ?? LOCAL_MONITORING_DEFAULTS.evaluateEveryMs,
+      log,
+    });
+    monitoring.start();
+    life.add('alarms and service metrics', () => monitoring.stop());
+    const schedules: LocalSchedules = startSchedules(provisioned, functions, asyncInvoker, {
+      log, queueUrlForArn, timeScale, fireAtStart: opts.fireSchedulesAtStart ?? LOCAL_MONITORING_DEFAULTS.fireSchedulesAtStart,
+    });
     life.add('schedules', () => schedules.stop());
     const notifications: LocalNotifications = startNotifications(provisioned, functions, clients, asyncInvoker, { log, region: stack.region });
     life.add('bucket notifications', () => notifications.stop());
@@ -444,6 +488,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     const phased = workload instanceof PhasedWorkload ? workload : undefined;
     const qualityReport = await guard(quality.finish(clients.s3, { deadline: drainDeadline, workload: phased }));
     for (const n of qualityReport?.notes ?? []) log(n);
+    // Last service-metric sample and alarm evaluation (before the verification reads the queues).
+    await guard(monitoring.stop());
     durations.drain = Date.now() - tPhase;
 
     // 6. Verify.
@@ -486,6 +532,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       unemulatedCalls: { ...unemulated.calls },
       outputs: resolveOutputs(stack),
       stageDimensions: { [METRIC_DIMENSIONS.pipeline]: pipeline.config.pipeline, [METRIC_DIMENSIONS.stage]: pipeline.config.stage },
+      monitoring,
+      stalled,
     });
     if (qualityReport) report.quality = qualityReport;
     writeFileSync(path.join(runDir, 'summary.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -600,16 +648,24 @@ interface ReportInput {
   outputs: Record<string, string>;
   /** Metric dimensions of the pipeline stage under test. */
   stageDimensions: Record<string, string>;
+  monitoring: LocalMonitoring;
+  stalled: string[];
 }
 
 function buildReport(i: ReportInput): LocalRunReport {
   const a = i.accounting;
   const problems: string[] = [];
-  if (a.lostValid > 0) problems.push(`${a.lostValid} valid record(s) neither in the sink nor dead-lettered`);
+  if (a.lostValid > 0) {
+    problems.push(i.stalled.length > 0
+      ? `${a.lostValid} valid record(s) neither in the sink nor dead-lettered: with --stall-sink they stay in the stream, unacknowledged by the `
+        + `event source mapping (records it discarded without a destination: ${i.pollers.reduce((n, p) => n + p.poller.stats.discardedWithoutDestination, 0)})`
+      : `${a.lostValid} valid record(s) neither in the sink nor dead-lettered`);
+  }
   if (a.lostPoison > 0) problems.push(`${a.lostPoison} bad record(s) not dead-lettered`);
   if (a.validInDlq > 0) problems.push(`${a.validInDlq} valid record(s) dead-lettered instead of written`);
   if (a.duplicatesInSink > 0) problems.push(`${a.duplicatesInSink} duplicate or conflicting version(s) in the sink`);
   if (a.unexpectedSinkItems > 0) problems.push(`${a.unexpectedSinkItems} sink item(s) this run did not produce as valid records`);
+  if (a.canariesInSink > 0) problems.push(`${a.canariesInSink} synthetic canary(ies) in the sink (the terminal stage must keep them out)`);
   if (a.dlqUnmatched > 0) problems.push(`${a.dlqUnmatched} dead letter(s) without a recoverable payload of this run`);
   if (i.producerStats.failed > 0) problems.push(`${i.producerStats.failed} record(s) could not be put on the stream`);
   if (!i.drained) problems.push('the pipeline did not drain within the timeout');
@@ -681,6 +737,7 @@ function buildReport(i: ReportInput): LocalRunReport {
       sinkProxies: Object.fromEntries(i.proxies.map((p) => [p.service, { ...p.stats, byKind: { ...p.stats.byKind } }])),
       injectedThrottles: i.functions.reduce((n, f) => n + f.stats.injectedThrottles, 0),
       injectedCrashes: i.functions.reduce((n, f) => n + f.stats.injectedCrashes, 0),
+      stalledSink: [...i.stalled],
     },
     functions,
     eventSourceMappings: esm,
@@ -693,6 +750,8 @@ function buildReport(i: ReportInput): LocalRunReport {
     resources: { created, accepted: i.provisioned.accepted.length, notes: [...i.provisioned.notes] },
     outputs: i.outputs,
     unemulatedCalls: i.unemulatedCalls,
+    alarms: i.monitoring.alarmsReport(),
+    canary: i.monitoring.canaryReport(),
   };
   if (i.opts.trace && i.opts.trace.length > 0) {
     report.traces = i.opts.trace.map((q) => ({ query: q, found: traceRecords(i.sink, q, i.produced) }));

@@ -11,6 +11,11 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from './template/types';
  * invocation is retried (EventInvokeConfig MaximumRetryAttempts, default 2; the 1 and 2 minute delays of AWS are
  * shortened to 1 and 2 seconds locally) and then sent to the function's DeadLetterConfig queue and/or the
  * EventInvokeConfig on-failure destination (SQS or SNS). SQS targets receive the input as a message.
+ *
+ * Local timing (docs/local-environment.md, "Schedules"): with `timeScale` N, a rate() schedule fires every
+ * interval / N (cron() and at() keep their wall-clock times); with `fireAtStart`, every rate() schedule also fires once
+ * right after the run's resources are up, then every interval / N from then on -- so that a short run sees e.g. a
+ * synthetic canary. `timeScale` 1 without `fireAtStart` is AWS's timing (first fire one interval after creation).
  */
 
 export interface LocalSchedules {
@@ -105,8 +110,17 @@ export function startSchedules(
   provisioned: ProvisionedStack,
   functions: readonly LocalFunction[],
   invoker: AsyncInvoker,
-  opts: { log: (line: string) => void; queueUrlForArn: (arn: string) => string },
+  opts: {
+    log: (line: string) => void;
+    queueUrlForArn: (arn: string) => string;
+    /** Divides rate() intervals (default 1). */
+    timeScale?: number;
+    /** Fire every rate() schedule once at start (default false). */
+    fireAtStart?: boolean;
+  },
 ): LocalSchedules {
+  const timeScale = opts.timeScale ?? 1;
+  if (!(timeScale >= 1)) throw new Error(`timeScale must be at least 1 (given ${timeScale})`);
   const timers = new Set<NodeJS.Timeout>();
   const inFlight = new Set<Promise<void>>();
   const stats: LocalSchedules['stats'] = {};
@@ -135,6 +149,7 @@ export function startSchedules(
     } catch (e) {
       return fail(s.logicalId, s.type, 'ScheduleExpression', (e as Error).message);
     }
+    if (expr.kind === 'rate' && timeScale !== 1) expr = { kind: 'rate', everyMs: Math.max(1, Math.round(expr.everyMs / timeScale)) };
     const rawTargets = s.type === 'AWS::Events::Rule' ? (p.Targets as Array<Record<string, unknown>> | undefined) ?? [] : [p.Target as Record<string, unknown>];
     const targets: Target[] = rawTargets.map((t, i) => {
       const prop = s.type === 'AWS::Events::Rule' ? `Targets[${i}]` : 'Target';
@@ -201,7 +216,13 @@ export function startSchedules(
     }, Math.max(0, delay));
     timers.add(timer);
   }
-  for (const plan of plans) arm(plan, Date.now());
+  for (const plan of plans) {
+    if (opts.fireAtStart && plan.expr.kind === 'rate' && (plan.start === undefined || plan.start <= Date.now()) && (plan.end === undefined || plan.end > Date.now())) {
+      const p = fire(plan).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    arm(plan, Date.now());
+  }
   if (plans.length > 0) opts.log(`${plans.length} schedule(s) run locally: ${plans.map((p) => `${p.logicalId} next ${stats[p.logicalId]?.nextAt ?? 'never'}`).join(', ')}`);
 
   return {

@@ -10,8 +10,14 @@ export interface UnemulatedEndpoint {
   readonly endpoint: string;
   /** Service (from the request's SigV4 credential scope) -> calls. */
   readonly calls: Record<string, number>;
+  /** Function -> services it called (from the endpoint path `/_fn/<function>` given by {@link endpointFor}). */
+  readonly byFunction: Record<string, Record<string, number>>;
+  /** The endpoint for one function: calls through it are counted per function too. */
+  endpointFor(functionName: string): string;
   close(): Promise<void>;
 }
+
+const FUNCTION_PREFIX = /^\/_fn\/([^/?]+)/;
 
 function serviceOf(req: http.IncomingMessage): string {
   const auth = String(req.headers.authorization ?? '');
@@ -23,10 +29,17 @@ function serviceOf(req: http.IncomingMessage): string {
 
 export async function startUnemulatedEndpoint(log: (line: string) => void): Promise<UnemulatedEndpoint> {
   const calls: Record<string, number> = {};
+  const byFunction: Record<string, Record<string, number>> = {};
   const server = http.createServer((req, res) => {
     const service = serviceOf(req);
-    if (calls[service] === undefined) log(`a function called ${service}, which is not emulated locally (answered with an error)`);
+    const fn = FUNCTION_PREFIX.exec(req.url ?? '');
+    const caller = fn ? decodeURIComponent(fn[1]) : undefined;
+    if (calls[service] === undefined) log(`a function${caller ? ` (${caller})` : ''} called ${service}, which is not emulated locally (answered with an error)`);
     calls[service] = (calls[service] ?? 0) + 1;
+    if (caller) {
+      const own = (byFunction[caller] ??= {});
+      own[service] = (own[service] ?? 0) + 1;
+    }
     req.resume();
     req.once('end', () => {
       const message = `${service} is not emulated by the phoenix local environment`;
@@ -40,9 +53,12 @@ export async function startUnemulatedEndpoint(log: (line: string) => void): Prom
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
   });
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    endpoint,
     calls,
+    byFunction,
+    endpointFor: (functionName) => `${endpoint}/_fn/${encodeURIComponent(functionName)}`,
     close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
   };
 }

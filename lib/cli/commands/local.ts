@@ -22,6 +22,7 @@ export const LOCAL_RUN_DEFAULTS = {
   portBase: 0,
   maxEnvironments: 4,
   drainTimeoutSeconds: 120,
+  timeScale: 1,
 } as const;
 
 /**
@@ -62,6 +63,9 @@ export interface LocalRunCliOptions {
   keep?: boolean;
   windowSeconds?: number;
   phases?: Phase[];
+  timeScale: number;
+  realTimeSchedules?: boolean;
+  stallSink?: boolean;
 }
 
 function number(name: string, opts: { min: number; max: number; integer?: boolean }): (v: string) => number {
@@ -103,6 +107,10 @@ export function addRunOptions(cmd: Command): Command {
     .option('--sink-failure-rate <p>', 'fraction of sink writes (DynamoDB, S3) answered with a retryable error by a proxy', rate('--sink-failure-rate'), LOCAL_RUN_DEFAULTS.sinkFailureRate)
     .option('--throttle-rate <p>', 'fraction of invocations answered "throttled"', rate('--throttle-rate'), LOCAL_RUN_DEFAULTS.throttleRate)
     .option('--crash-rate <p>', 'probability that the function process is killed during an invocation', rate('--crash-rate'), LOCAL_RUN_DEFAULTS.crashRate)
+    .option('--stall-sink', 'every write of the pipeline\'s sink fails (retryable) for the whole run: the alarms should catch it')
+    .option('--time-scale <n>', 'local time compression: alarm periods, duration thresholds and rate() schedule intervals are divided by n (1 = AWS timing)',
+      number('--time-scale', { min: 1, max: 3600 }), LOCAL_RUN_DEFAULTS.timeScale)
+    .option('--real-time-schedules', 'rate() schedules first fire one interval after start, as in AWS (default: once right after start, then every interval)')
     .option('--on-demand-shards <n>', 'shards of on-demand streams (kinesalite has no on-demand mode)', number('--on-demand-shards', { min: 1, max: 64, integer: true }), LOCAL_RUN_DEFAULTS.onDemandShards)
     .option('--port-base <port>', 'emulator ports: Kinesis=port, DynamoDB=port+1, SQS/SNS/S3=port+2 (0 = free ports)', number('--port-base', { min: 0, max: 65533, integer: true }), LOCAL_RUN_DEFAULTS.portBase)
     .option('--max-environments <n>', 'most concurrent execution environments (processes) per function', number('--max-environments', { min: 1, max: 64, integer: true }), LOCAL_RUN_DEFAULTS.maxEnvironments)
@@ -155,6 +163,11 @@ export function formatSummary(r: LocalRunReport): string {
     lines.push(`notifications     ${name}: ${n.objectsSeen} new objects, ${n.events} events, ${n.delivered} delivered, ${n.failed} failed`);
   }
   for (const [name, s] of Object.entries(r.schedules)) lines.push(`schedule          ${name}: fired ${s.fired}, failed ${s.failed}, next ${s.nextAt ?? 'never'}`);
+  if (r.canary.sent > 0 || r.canary.received > 0) {
+    const c = r.canary.latencyMs;
+    lines.push(`canary            ${r.canary.sent} sent, ${r.canary.received} received; latency p50 ${fmt(c.p50)} ms, max ${fmt(c.max)} ms`);
+  }
+  lines.push(...formatAlarms(r));
   for (const [name, value] of Object.entries(r.outputs)) lines.push(`output            ${name} = ${value}`);
   if (r.quality) lines.push(...formatQuality(r.quality));
   for (const note of [...r.workload.notes, ...r.resources.notes]) lines.push(`note              ${note}`);
@@ -163,6 +176,20 @@ export function formatSummary(r: LocalRunReport): string {
     ? 'invariant holds   every valid record is in the sink exactly once; every bad record is dead-lettered with its payload'
     : `INVARIANT BROKEN  ${r.invariant.problems.join('; ')}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The alarm states table of a run (empty when the stack has no alarms). */
+export function formatAlarms(r: LocalRunReport): string[] {
+  const al = r.alarms;
+  if (al.alarms.length === 0) return [];
+  const lines = [`alarms            ${al.states.ALARM} ALARM, ${al.states.OK} OK, ${al.states.INSUFFICIENT_DATA} INSUFFICIENT_DATA`
+    + `  (time scale ${al.timeScale}; ${al.notifications.published} notification(s) published to the alarm topics${al.notifications.notEmulated ? `, ${al.notifications.notEmulated} to targets not emulated` : ''})`];
+  const width = Math.min(60, Math.max(...al.alarms.map((a) => a.logicalId.length)));
+  for (const a of al.alarms) {
+    const changes = a.transitions.map((t) => `${t.to} at +${(t.sinceStartMs / 1000).toFixed(1)}s`).join(', ');
+    lines.push(`  ${a.state.padEnd(17)} ${a.logicalId.padEnd(width)}  ${a.reason}${changes ? `  [${changes}]` : ''}`);
+  }
+  return lines;
 }
 
 export function formatTrace(query: string, found: TraceResult[]): string[] {
@@ -244,6 +271,9 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     trace: o.trace,
     windowSeconds: o.windowSeconds,
     phases: o.phases,
+    timeScale: o.timeScale,
+    fireSchedulesAtStart: !o.realTimeSchedules,
+    stallSink: o.stallSink === true,
     signal: abort.signal,
     keep: o.keep,
     onKept: ({ report, file }) => {

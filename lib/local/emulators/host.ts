@@ -4,7 +4,8 @@
  * of their own and lets the parent notice when they die.
  *
  * - kinesalite's request listener is served by an HTTP/2 server that also accepts HTTP/1.1, because the AWS SDK v3
- *   Kinesis client speaks HTTP/2.
+ *   Kinesis client speaks HTTP/2. kinesalite predates the `StreamARN` request parameter: a JSON request naming its
+ *   stream by `StreamARN` only gets the equivalent `StreamName` (the ARN's `stream/<name>`) before kinesalite sees it.
  * - fauxqs is built with `buildApp` and bound to 127.0.0.1 (its `startFauxqs` binds every interface). Its queue
  *   URLs (`http://sqs.<region>.localhost:<port>/...`, which need DNS tricks) are rewritten to
  *   `http://127.0.0.1:<port>/<account>/<name>` in responses, and back in requests, so unchanged SDK clients work.
@@ -12,6 +13,7 @@
  * Exits when the parent sends `stop`, on SIGTERM/SIGINT, or when the IPC channel closes (the parent died).
  */
 /* eslint-disable import/no-extraneous-dependencies */
+import { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -55,11 +57,45 @@ function closeServer(server: HttpServer | http2.Http2Server): Promise<void> {
   });
 }
 
+/** A Kinesis JSON request body with `StreamName` added from `StreamARN` when only the ARN is given (else unchanged). */
+export function withStreamName(body: Buffer): Buffer {
+  if (!body.includes('"StreamARN"') || body.includes('"StreamName"')) return body;
+  try {
+    const req = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    const name = typeof req.StreamARN === 'string' ? /:stream\/([^/]+)$/.exec(req.StreamARN)?.[1] : undefined;
+    if (!name) return body;
+    delete req.StreamARN;
+    return Buffer.from(JSON.stringify({ ...req, StreamName: name }), 'utf8');
+  } catch {
+    return body; // kinesalite answers malformed JSON itself
+  }
+}
+
+type Listener = (req: unknown, res: unknown) => void;
+interface RequestLike extends EventEmitter { method?: string; url?: string; headers: Record<string, unknown> }
+
+/** kinesalite's listener, given the whole request body at once after {@link withStreamName}. */
+function acceptingStreamArns(listener: Listener): Listener {
+  return (rawReq, res) => {
+    const req = rawReq as RequestLike;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', (err: Error) => fail('kinesis', `the Kinesis emulator failed reading a request: ${err.message}`));
+    req.on('end', () => {
+      const inner = Object.assign(new EventEmitter(), { method: req.method, url: req.url, headers: req.headers });
+      listener(inner, res);
+      const body = Buffer.concat(chunks);
+      if (body.length > 0) inner.emit('data', withStreamName(body));
+      inner.emit('end');
+    });
+  };
+}
+
 async function startKinesis(config: EmulatorHostConfig): Promise<number> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => HttpServer;
   const inner = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: config.kinesisShardLimit });
-  const listener = inner.listeners('request')[0] as (req: unknown, res: unknown) => void;
+  const listener = acceptingStreamArns(inner.listeners('request')[0] as Listener);
   // allowHTTP1: Node's h2c server also answers HTTP/1.1 requests (the option is missing from @types/node for createServer).
   const server = http2.createServer({ allowHTTP1: true } as http2.ServerOptions, listener);
   const port = await listen(server, 'kinesis', config.ports.kinesis);

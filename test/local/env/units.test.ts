@@ -177,6 +177,17 @@ describe('accounting', () => {
     expect(a.latencyMs).toMatchObject({ count: 2, p50: 110 });
     expect(a.latencyMs.stages.ingest).toMatchObject({ count: 2, p50: 10 });
   });
+
+  it('synthetic canaries of the run\'s schedule are neither unexpected sink items nor unmatched dead letters', () => {
+    const p = new ProducedLog();
+    p.record(rec(0, 'valid', '{"a":1}', 'id-1'), 900);
+    const canary = { v: 1, id: 'c-1', correlationId: 'canary-p-1', source: 'phoenix-canary', eventTime: '2026-01-01T00:00:00.000Z', hops: [], payload: { canary: true, sentAt: '2026-01-01T00:00:00.000Z', pipeline: 'p' } };
+    const a = account(p, [env('id-1', { a: 1 }), env('c-1', canary.payload)], [
+      { reason: 'esm-exhausted', data: Buffer.from(JSON.stringify(canary)), location: 's3' },
+      { reason: 'esm-exhausted', data: Buffer.from(JSON.stringify({ ...canary, source: 'someone-else' })), location: 's3' },
+    ]);
+    expect(a).toMatchObject({ unexpectedSinkItems: 0, canariesInSink: 1, canaryDeadLetters: 1, dlqUnmatched: 1, lost: 0 });
+  });
 });
 
 describe('schedules and delivery streams', () => {
@@ -225,6 +236,43 @@ describe('schedules and delivery streams', () => {
     expect(s.stats.Nightly).toMatchObject({ fired: 1, failed: 1 });
     expect(logs.join('\n')).toMatch(/Nightly: asynchronous invocation of f failed after 2 attempt\(s\): boom/);
   }, 20_000);
+
+  it('a rate() schedule fires once at start with fireAtStart, then every interval / timeScale; without them, one interval after start', async () => {
+    const events: unknown[] = [];
+    const fn = {
+      functionName: 'c',
+      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:c',
+      def: {},
+      invoke: async (e: unknown) => { events.push(e); return { ok: true, payload: null, durationMs: 1 }; },
+    } as unknown as LocalFunction;
+    const provisioned = {
+      schedules: [{
+        logicalId: 'Canary',
+        type: 'AWS::Scheduler::Schedule',
+        name: 'c',
+        arn: 'arn:aws:scheduler:us-east-1:000000000000:schedule/default/c',
+        props: { ScheduleExpression: 'rate(5 minutes)', FlexibleTimeWindow: { Mode: 'OFF' }, Target: { Arn: fn.functionArn, RoleArn: 'r' } },
+      }],
+      invokeConfigs: [],
+    } as unknown as ProvisionedStack;
+    const queueUrlForArn = (arn: string): string => arn;
+    const invoker = new AsyncInvoker(provisioned, {} as LocalClients, { log: () => undefined, queueUrlForArn });
+    const before = Date.now();
+    const fast = startSchedules(provisioned, [fn], invoker, { log: () => undefined, queueUrlForArn, timeScale: 60, fireAtStart: true });
+    const after = Date.now();
+    expect(fast.stats.Canary.fired).toBe(1);
+    const next = Date.parse(fast.stats.Canary.nextAt!);
+    // 5 minutes / 60 = 5 s after the schedule started (the ISO time has millisecond precision).
+    expect(next).toBeGreaterThanOrEqual(before + 5_000);
+    expect(next).toBeLessThanOrEqual(after + 5_000);
+    await fast.stop();
+    expect(events).toHaveLength(1);
+    const real = startSchedules(provisioned, [fn], invoker, { log: () => undefined, queueUrlForArn });
+    expect(real.stats.Canary.fired).toBe(0);
+    expect(Date.parse(real.stats.Canary.nextAt!)).toBeGreaterThanOrEqual(after + 300_000);
+    await real.stop();
+    expect(() => startSchedules(provisioned, [fn], invoker, { log: () => undefined, queueUrlForArn, timeScale: 0.5 })).toThrow('timeScale must be at least 1 (given 0.5)');
+  });
 
   it('evaluates Firehose prefixes like Firehose (timestamp expressions, else the default YYYY/MM/dd/HH/)', () => {
     const t = new Date(Date.UTC(2026, 10, 26, 7, 5, 9));
