@@ -18,10 +18,27 @@ function byId(r: LocalRunReport, prefix: string): LocalRunReport['alarms']['alar
 
 describe('phoenix local run evaluates the monitor\'s alarms', () => {
   let assembly: string;
+  /**
+   * The same, with the ingest handler's in-process retry budget at 1 s instead of 10 s. IteratorAge has one datapoint
+   * per invocation (as in AWS), and with a stalled sink an invocation lasts the whole budget: the time scale shrinks
+   * the alarm's 5-min periods to 5 s but not the budget, so 10-s invocations would leave most local periods without a
+   * datapoint (and the alarm's outcome to the machine's load). 1 s keeps invocations short against local periods,
+   * as 10 s is against real ones.
+   */
+  let stallAssembly: string;
   beforeAll(() => {
-    assembly = mutatedAssembly(synthExample().dir, (t) => {
+    const example = synthExample().dir;
+    const latencyObjective = (t: Record<string, any>): void => {
       for (const [id, res] of Object.entries<any>(t.Resources)) {
         if (id.startsWith('MonitorEndToEndLatencyAlarm') || id.startsWith('MonitorCanaryLatencyAlarm')) res.Properties.Threshold = 300_000;
+      }
+    };
+    assembly = mutatedAssembly(example, latencyObjective);
+    stallAssembly = mutatedAssembly(example, (t) => {
+      latencyObjective(t);
+      for (const res of Object.values<any>(t.Resources)) {
+        const vars = res.Properties?.Environment?.Variables;
+        if (res.Type === 'AWS::Lambda::Function' && vars?.PHX_PIPELINE !== undefined && vars?.PHX_SINK_KIND !== undefined) vars.PHX_RETRY_BUDGET_MS = '1000';
       }
     });
   }, 120_000);
@@ -56,7 +73,7 @@ describe('phoenix local run evaluates the monitor\'s alarms', () => {
   // The drain is bounded (30 s after the last put): the mapping retries each batch 10 times before giving up on it,
   // so the run ends with records still in the stream -- and the test with it.
   it('a stalled sink: iterator age, canary and pipeline health go to ALARM and notify; the run ends; nothing is lost', async () => {
-    const r = await runLocal(runOptions(assembly, { records: 200, seed: 22, timeScale: 60, stallSink: true, drainTimeoutMs: 30_000 }));
+    const r = await runLocal(runOptions(stallAssembly, { records: 200, seed: 22, timeScale: 60, stallSink: true, drainTimeoutMs: 30_000 }));
     // The stall was real: every sink write failed and nothing reached the sink.
     expect(r.faults.stalledSink).toEqual(['dynamodb']);
     const proxy = r.faults.sinkProxies.dynamodb;
