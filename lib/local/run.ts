@@ -321,15 +321,19 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     life.add('function code', () => rmSync(taskRoots, { recursive: true, force: true }));
     for (const provisionedDef of provisioned.functions) {
       const def = stageFunctionCode(provisionedDef, taskRoots);
+      // Sink faults are the pipeline's: only its stage functions (the handler contract: PHX_PIPELINE and
+      // PHX_SINK_KIND) write through the fault proxies; the profiler's history, the archive and the other tools
+      // reach the emulators directly (a failing profile write would only hold the run until its drain timeout).
+      const pipelineStage = def.environment.PHX_PIPELINE !== undefined && def.environment.PHX_SINK_KIND !== undefined;
       const fn = new LocalFunction(def, {
         runnerScript,
         logDir: path.join(runDir, 'logs'),
         region: stack.region,
         endpoints: {
           kinesis: emulators.endpoints.kinesis,
-          dynamodb: dynamoEndpoint,
+          dynamodb: pipelineStage ? dynamoEndpoint : emulators.endpoints.dynamodb,
           sqs: emulators.endpoints.fauxqs,
-          s3: s3Endpoint,
+          s3: pipelineStage ? s3Endpoint : emulators.endpoints.fauxqs,
           sns: emulators.endpoints.fauxqs,
           other: unemulated.endpointFor(def.functionName),
         },

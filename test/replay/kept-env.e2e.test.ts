@@ -12,7 +12,7 @@ import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from './support';
 import type { LocalEnvFile } from '../../lib/replay/targets';
-import { REPO, synthExample, tempDir } from '../local/env/support';
+import { mutatedAssembly, REPO, synthExample, tempDir } from '../local/env/support';
 
 const CLI = path.join(REPO, 'assets', 'bin', 'phoenix', 'index.js');
 const RECORDS = 40;
@@ -99,7 +99,17 @@ describe('a kept local environment: dead letters listed, filtered and replayed i
   let kept: Kept | undefined;
 
   beforeAll(() => {
-    assembly = synthExample().dir;
+    // The ingest handler's in-process retry budget at 1 s instead of 10 s: with every write failing, each invocation
+    // spends the whole budget, and the mapping's retries and bisections multiply it; what is tested here is what
+    // follows the outage.
+    const example = synthExample().dir;
+    assembly = mutatedAssembly(example, (t) => {
+      for (const res of Object.values<any>(t.Resources)) {
+        const vars = res.Properties?.Environment?.Variables;
+        if (res.Type === 'AWS::Lambda::Function' && vars?.PHX_PIPELINE !== undefined && vars?.PHX_SINK_KIND !== undefined) vars.PHX_RETRY_BUDGET_MS = '1000';
+      }
+    });
+    rmSync(example, { recursive: true, force: true });
     runsDir = tempDir('kept-runs');
   });
   afterAll(async () => {
