@@ -610,11 +610,15 @@ export function createProcessor(deps: ProcessorDeps): (event: KinesisStreamEvent
         case 'dead-lettered': stats.deadLettered++; break;
         case 'canary':
           stats.canaries++;
-          stats.canaryLatency.add(Math.max(0, endMs - eventTimeMs(st.env!.eventTime)));
           break;
       }
       if (outcome === 'canary') {
-        if (debug) logger.debug('canary received', { recordId: st.id, correlationId: st.correlationId, sequenceNumber: rec.kinesis.sequenceNumber, sentAt: st.env!.eventTime });
+        // One line per canary (every few minutes), at INFO: the monitor's saved queries read canaryLatencyMs from it.
+        const canaryLatencyMs = Math.max(0, endMs - eventTimeMs(st.env!.eventTime));
+        stats.canaryLatency.add(canaryLatencyMs);
+        logger.info('canary received', {
+          recordId: st.id, correlationId: st.correlationId, sequenceNumber: rec.kinesis.sequenceNumber, sentAt: st.env!.eventTime, canaryLatencyMs,
+        });
       } else if (outcome === 'dead-lettered') {
         if (payloadRef !== undefined) stats.overflowed++;
         logger.warn('record dead-lettered', {

@@ -199,5 +199,10 @@ describe('a canary through the terminal ingest stage', () => {
     const doc = out.json().find((l) => l._aws)!;
     expect(doc[METRIC.canariesReceived]).toBe(1);
     expect(doc[METRIC.canaryLatencyMs]).toBe(2_500);
+    // The line the monitor's saved queries read (constructs/monitoring/private/queries.ts: canaryLatencyMs).
+    const canary = buildCanaryEnvelope('orders', T0);
+    expect(out.json().find((l) => l.message === 'canary received')).toMatchObject({
+      level: 'INFO', correlationId: canary.correlationId, recordId: canary.id, canaryLatencyMs: 2_500, stage: 'ingest',
+    });
   });
 });
