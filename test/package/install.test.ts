@@ -184,6 +184,59 @@ describe.skipIf(SKIP)('npm package: pack, install into a fresh project, use', ()
     expect(kind).toBe('function');
   });
 
+  it('a team\'s custom transform on the runtime subpath export bundles (esbuild, SDK external) and runs', () => {
+    const src = path.join(consumer, 'transform-handler.js');
+    fs.writeFileSync(src, [
+      "const { createIngestHandler, MemorySink, MemoryDlq } = require('cdk-phoenix-pipelines/runtime');",
+      'const sink = new MemorySink();',
+      'const dlq = new MemoryDlq();',
+      'exports.sink = sink;',
+      'exports.dlq = dlq;',
+      'exports.handler = createIngestHandler({',
+      "  env: { PHX_PIPELINE: 'orders', PHX_KEY_FIELDS: '[\"orderId\"]', PHX_SINK_KIND: 'none' },",
+      '  sink, dlq,',
+      // the team's logic: enrich, and drop test orders (null = filtered)
+      '  transform: (p, ctx) => (p.test ? null : { ...p, totalCents: Math.round(p.total * 100), seenAs: ctx.recordId.length }),',
+      '});',
+    ].join('\n'));
+    const out = path.join(consumer, 'dist-handler', 'index.js');
+    run('esbuild', [src, '--bundle', '--platform=node', '--target=node22', '--format=cjs', '--external:@aws-sdk/*', `--outfile=${out}`], consumer);
+    // The bundle is self-contained: it runs from a directory with no node_modules, like a Lambda task root.
+    const taskRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-task-'));
+    try {
+      fs.copyFileSync(out, path.join(taskRoot, 'index.js'));
+      const record = (data: unknown, seq: number) => ({
+        eventSource: 'aws:kinesis',
+        eventID: `shardId-000000000000:${seq}`,
+        eventName: 'aws:kinesis:record',
+        eventVersion: '1.0',
+        invokeIdentityArn: 'arn:aws:iam::123456789012:role/r',
+        awsRegion: 'eu-west-1',
+        eventSourceARN: 'arn:aws:kinesis:eu-west-1:123456789012:stream/orders',
+        kinesis: {
+          kinesisSchemaVersion: '1.0',
+          partitionKey: 'k',
+          sequenceNumber: String(seq),
+          approximateArrivalTimestamp: 1764000000,
+          data: Buffer.from(typeof data === 'string' ? data : JSON.stringify(data)).toString('base64'),
+        },
+      });
+      const event = { Records: [record({ orderId: 'o-1', total: 12.5 }, 1), record({ orderId: 'o-2', total: 1, test: true }, 2), record('not json', 3)] };
+      const script = [
+        "const m = require('./index.js');",
+        `m.handler(${JSON.stringify(event)}, { functionName: 'f', awsRequestId: 'r', getRemainingTimeInMillis: () => 60000 })`,
+        '  .then((res) => process.stdout.write(JSON.stringify({ res, items: [...m.sink.items.values()].map((i) => i.envelope.payload),',
+        '    dead: m.dlq.messages.map((d) => JSON.parse(d.body).reason.class) })));',
+      ].join('\n');
+      const result = JSON.parse(run('node', ['-e', script], taskRoot, 60_000, { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'ERROR' }).trim().split('\n').pop()!);
+      expect(result.res).toEqual({ batchItemFailures: [] });
+      expect(result.items).toEqual([{ orderId: 'o-1', total: 12.5, totalCents: 1250, seenAs: 36 }]);
+      expect(result.dead).toEqual(['decode']);
+    } finally {
+      fs.rmSync(taskRoot, { recursive: true, force: true });
+    }
+  });
+
   it('the phoenix CLI of the package runs', () => {
     const help = run(path.join(consumer, 'node_modules', '.bin', 'phoenix'), ['--help'], consumer);
     expect(help).toMatch(/replay/);
