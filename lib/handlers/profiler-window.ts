@@ -27,6 +27,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { PROFILES_PREFIX, QUALITY_DIMENSIONS, QUALITY_METRIC, RULE_STATUS_VALUE, profileKeys, windowKey } from './profiler-contract';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
 import { QualityMetric, type QualityRule } from '../../constructs/quality-rules';
+import { isCanary } from '../core/canary';
 import {
   conditionsForRules,
   createProfile,
@@ -146,7 +147,14 @@ export class ProfilerError extends Error {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** A record's payload: the `payload` of an envelope v1, else the record itself; undefined when not JSON. */
+/** What {@link recordPayload} returns for a synthetic canary: not data, never profiled. */
+export const CANARY_RECORD: unique symbol = Symbol('canary record');
+
+/**
+ * A record's payload: the `payload` of an envelope v1, else the record itself; undefined when not JSON;
+ * {@link CANARY_RECORD} for a SyntheticCanary's envelope (one every few minutes would count as a row missing every
+ * column, enough to trip completeness rules on small windows).
+ */
 export function recordPayload(data: string): unknown {
   let text: string;
   try {
@@ -162,6 +170,7 @@ export function recordPayload(data: string): unknown {
   }
   if (obj !== null && typeof obj === 'object' && !Array.isArray(obj)) {
     const env = obj as { v?: unknown; payload?: unknown };
+    if (env.v === 1 && isCanary(obj)) return CANARY_RECORD;
     if (env.v === 1 && env.payload !== null && typeof env.payload === 'object' && !Array.isArray(env.payload)) return env.payload;
   }
   return obj;
@@ -199,8 +208,9 @@ export class WindowProfiler {
     const prior = this.take(event.state);
     const profile = prior?.profile ?? this.newProfile();
     for (const r of records) {
-      // Not JSON / not an object: counted as unparseable (a quality signal, never a failure).
-      updateRecord(profile, recordPayload(r.kinesis.data));
+      // Not JSON / not an object: counted as unparseable (a quality signal, never a failure). Canaries: skipped.
+      const payload = recordPayload(r.kinesis.data);
+      if (payload !== CANARY_RECORD) updateRecord(profile, payload);
     }
     const first = prior?.first ?? records[0]?.kinesis.sequenceNumber;
     if (first === undefined) return { state: {}, batchItemFailures: [] };

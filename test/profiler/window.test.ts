@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { MemoryStore, batchEvent, finalEvent, gzRules, record, windowOf } from './support';
 import { METRICS_NAMESPACE } from '../../constructs/contract';
 import { DriftMethod, QualityMetric, QualityRuleKind, type QualityRule } from '../../constructs/quality-rules';
+import { buildCanaryEnvelope } from '../../lib/core/canary';
 import { XorShift32, deserializeProfile } from '../../lib/core/profile';
 import { profilerConfigFromEnv } from '../../lib/handlers/profiler';
 import { PROFILER_ENV, QUALITY_METRIC, decodeRules, profileKeys } from '../../lib/handlers/profiler-contract';
 import { S3ProfileStore } from '../../lib/handlers/profiler-s3';
-import { ProfilerError, WindowProfiler, recordPayload, type ProfilerState, type ResultsDocument } from '../../lib/handlers/profiler-window';
+import { CANARY_RECORD, ProfilerError, WindowProfiler, recordPayload, type ProfilerState, type ResultsDocument } from '../../lib/handlers/profiler-window';
 import { MetricsStore } from '../../lib/local/metrics';
 
 const RULES: QualityRule[] = [
@@ -79,6 +80,20 @@ describe('WindowProfiler: window state', () => {
     expect(p.unparseable).toBe(2);
     expect([...p.columns.keys()].sort()).toEqual(['amount', 'country']);
     expect(recordPayload(Buffer.from([0xff, 0xfe]).toString('base64'))).toBeUndefined();
+  });
+
+  it('skips synthetic canaries (not data: they would count as rows missing every column)', async () => {
+    const { profiler } = setup();
+    const canary = buildCanaryEnvelope('orders', Date.parse(W0));
+    const batch = [...rows(3), record(canary as unknown as Record<string, unknown>)];
+    const st = (await profiler.handle(batchEvent(win(0), {}, batch))).state as unknown as ProfilerState;
+    const p = deserializeProfile(st.p);
+    expect(p.rows).toBe(3);
+    expect(p.unparseable).toBe(0);
+    expect(p.columns.get('amount')!.count).toBe(3);
+    expect(recordPayload(Buffer.from(JSON.stringify(canary)).toString('base64'))).toBe(CANARY_RECORD);
+    // A business record with a canary field is data.
+    expect(recordPayload(Buffer.from(JSON.stringify({ canary: true, amount: 1 })).toString('base64'))).toEqual({ canary: true, amount: 1 });
   });
 
   it('keeps the window state of 20-column records under 256 KB whatever the record count', async () => {
