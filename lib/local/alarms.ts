@@ -1,4 +1,4 @@
-import type { MetricSeries, MetricsStore } from './metrics';
+import { percentile, type MetricSeries, type MetricsStore } from './metrics';
 import type { LocalStack } from './template/stack';
 
 /**
@@ -300,10 +300,7 @@ export function statistic(stat: string, values: readonly number[]): number | und
     default: {
       const m = /^p(\d+(\.\d+)?)$/.exec(stat);
       if (!m) throw new Error(`statistic ${stat} is not supported locally`);
-      const p = Number(m[1]);
-      const sorted = [...values].sort((a, b) => a - b);
-      const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-      return sorted[rank - 1];
+      return percentile(values, Number(m[1]));
     }
   }
 }

@@ -7,6 +7,7 @@ import type { MetricsStore } from './metrics';
 import { sdkNodeModules } from './paths';
 import type { Random } from './random';
 import type { ParentToRunner, RunnerToParent } from './runner/protocol';
+import { ENV } from '../../constructs/contract';
 
 /** A function of the template, resolved to local values. */
 export interface FunctionDefinition {
@@ -115,6 +116,14 @@ export class FunctionInitError extends Error {
 const MAX_DURATION_SAMPLES = 20_000;
 /** Bound on waiting for an invocation's REPORT line after its result arrived. */
 const REPORT_WAIT_MS = 2_000;
+
+/**
+ * True for a pipeline stage function by the handler contract (PHX_PIPELINE and PHX_SINK_KIND set): an ingest stage,
+ * as opposed to the profiler, the canary or the replay tools.
+ */
+export function isPipelineStage(environment: Readonly<Record<string, string>>): boolean {
+  return environment[ENV.pipeline] !== undefined && environment[ENV.sinkKind] !== undefined;
+}
 
 /**
  * A Lambda function run locally: its bundled handler runs UNCHANGED in child processes (one per execution

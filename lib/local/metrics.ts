@@ -160,8 +160,12 @@ export class MetricsStore {
 export function percentile(values: readonly number[], p: number): number | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1];
+  return sorted[nearestRank(sorted.length, p) - 1];
+}
+
+/** The nearest rank (1-based) of percentile `p` among `n` sorted values. */
+function nearestRank(n: number, p: number): number {
+  return Math.min(n, Math.max(1, Math.ceil((p / 100) * n)));
 }
 
 export interface LatencySummary { count: number; p50?: number; p90?: number; p99?: number; max?: number; mean?: number }
@@ -169,7 +173,7 @@ export interface LatencySummary { count: number; p50?: number; p90?: number; p99
 export function summarize(values: readonly number[]): LatencySummary {
   if (values.length === 0) return { count: 0 };
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number): number => sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1];
+  const at = (p: number): number => sorted[nearestRank(sorted.length, p) - 1];
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
   return { count: sorted.length, p50: at(50), p90: at(90), p99: at(99), max: sorted[sorted.length - 1], mean: Math.round(mean * 10) / 10 };
 }

@@ -2,12 +2,12 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { AlarmEvaluator, alarmsOf, type AlarmReport, type AlarmStateValue } from './alarms';
 import type { LocalSns } from './clients';
 import type { EventSourcePoller } from './esm';
-import type { LocalFunction } from './functions';
+import { isPipelineStage, type LocalFunction } from './functions';
 import { summarize, type LatencySummary, type MetricsStore } from './metrics';
 import type { ProvisionedStack } from './provision';
 import { ServiceMetrics } from './service-metrics';
 import type { LocalStack } from './template/stack';
-import { METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
+import { ENV, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
 import { CANARY_METRIC } from '../../constructs/monitoring/contract';
 
 /**
@@ -156,8 +156,7 @@ export class LocalMonitoring {
 export function stalledSinkServices(provisioned: ProvisionedStack): Array<'dynamodb' | 's3'> {
   const kinds = new Set<string>();
   for (const f of provisioned.functions) {
-    const env = f.environment;
-    if (env.PHX_PIPELINE !== undefined && env.PHX_SINK_KIND !== undefined) kinds.add(String(env.PHX_SINK_KIND));
+    if (isPipelineStage(f.environment)) kinds.add(f.environment[ENV.sinkKind]);
   }
   return (['dynamodb', 's3'] as const).filter((k) => kinds.has(k));
 }

@@ -13,7 +13,7 @@ import {
 } from './esm';
 import { startFaultProxy, type FaultProxy, type FaultProxyStats } from './fault-proxy';
 import { startDeliveryStreams, type LocalDeliveryStreams } from './firehose';
-import { LocalFunction, stageFunctionCode, type FunctionStats } from './functions';
+import { isPipelineStage, LocalFunction, stageFunctionCode, type FunctionStats } from './functions';
 import { keepUntilAborted, localPipelineOutputs, removeLocalEnv, writeLocalEnv } from './keep';
 import { Lifecycle } from './lifecycle';
 import { MetricsStore, summarize, type LatencySummary } from './metrics';
@@ -324,7 +324,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       // Sink faults are the pipeline's: only its stage functions (the handler contract: PHX_PIPELINE and
       // PHX_SINK_KIND) write through the fault proxies; the profiler's history, the archive and the other tools
       // reach the emulators directly (a failing profile write would only hold the run until its drain timeout).
-      const pipelineStage = def.environment.PHX_PIPELINE !== undefined && def.environment.PHX_SINK_KIND !== undefined;
+      const pipelineStage = isPipelineStage(def.environment);
       const fn = new LocalFunction(def, {
         runnerScript,
         logDir: path.join(runDir, 'logs'),
@@ -582,7 +582,7 @@ function choosePipeline(
   provisioned: ProvisionedStack,
 ): Pipeline {
   // Ingest-stage functions (the handler contract: PHX_PIPELINE and PHX_SINK_KIND); e.g. a profiler on the same stream is not one.
-  let candidates = mappings.filter((m) => m.fn.def.environment.PHX_PIPELINE !== undefined && m.fn.def.environment.PHX_SINK_KIND !== undefined);
+  let candidates = mappings.filter((m) => isPipelineStage(m.fn.def.environment));
   if (stream) {
     const s = provisioned.streams.find((x) => x.logicalId === stream || x.name === stream || x.arn === stream);
     if (!s) throw new LocalRunError(`--stream ${stream} is not a Kinesis stream of the stack (${provisioned.streams.map((x) => x.logicalId).join(', ') || 'none'})`);

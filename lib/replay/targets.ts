@@ -90,17 +90,21 @@ export function processAlive(pid: number): boolean {
 /** Where `phoenix local run` puts its run directories, relative to the project directory. */
 export const LOCAL_RUNS_DIR = path.join('.phoenix', 'runs');
 
+/** The run directories under `runsDir` that hold `file`, the most recently written `file` first. */
+export function runDirsWith(runsDir: string, file: string): string[] {
+  if (!existsSync(runsDir)) return [];
+  return readdirSync(runsDir)
+    .map((d) => path.join(runsDir, d))
+    .filter((d) => existsSync(path.join(d, file)))
+    .sort((a, b) => statSync(path.join(b, file)).mtimeMs - statSync(path.join(a, file)).mtimeMs);
+}
+
 /**
  * The run directory of the most recently kept local environment under `runsDir` that is still running (its
  * `local-env.json` exists and names a live pid), or undefined.
  */
 export function findRunningLocalEnv(runsDir: string): string | undefined {
-  if (!existsSync(runsDir)) return undefined;
-  const dirs = readdirSync(runsDir)
-    .map((d) => path.join(runsDir, d))
-    .filter((d) => existsSync(path.join(d, LOCAL_ENV_FILE)))
-    .sort((a, b) => statSync(path.join(b, LOCAL_ENV_FILE)).mtimeMs - statSync(path.join(a, LOCAL_ENV_FILE)).mtimeMs);
-  for (const d of dirs) {
+  for (const d of runDirsWith(runsDir, LOCAL_ENV_FILE)) {
     try {
       const pid = (JSON.parse(readFileSync(path.join(d, LOCAL_ENV_FILE), 'utf8')) as { pid?: unknown }).pid;
       if (typeof pid !== 'number' || processAlive(pid)) return d;

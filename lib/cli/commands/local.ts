@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { parsePhases, type Phase } from '../../local/phased-workload';
@@ -6,6 +6,7 @@ import { formatQuality } from '../../local/quality';
 import { runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
 import type { SinkEnvelope } from '../../local/verify';
 import { allowedWorkloads, DEFAULT_WORKLOAD, isWorkloadModule, workloadProblem } from '../../local/workloads';
+import { LOCAL_RUNS_DIR, runDirsWith } from '../../replay/targets';
 import { UsageError } from '../index';
 
 /** Defaults of `phoenix local run` (also used by `phoenix start`). */
@@ -331,16 +332,6 @@ export function keptInstructions(dir: string): string {
   ].join('\n');
 }
 
-/** The most recent run directory with a sink dump under `runsDir`. */
-function latestRun(runsDir: string): string | undefined {
-  if (!existsSync(runsDir)) return undefined;
-  const dirs = readdirSync(runsDir)
-    .map((d) => path.join(runsDir, d))
-    .filter((d) => existsSync(path.join(d, 'sink.jsonl')))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  return dirs[0];
-}
-
 export function registerLocal(program: Command): void {
   const local = program.command('local').description('run a CDK app\'s pipeline on local emulators (no AWS account, no Docker)');
   addRunOptions(local.command('run').description('synthesize the app, create its resources on local emulators, put a workload with faults, check that nothing is lost'))
@@ -352,7 +343,7 @@ export function registerLocal(program: Command): void {
     .option('--run <dir>', 'run directory (default: the latest under .phoenix/runs)')
     .option('--json', 'print JSON')
     .action((query: string, o: { run?: string; json?: boolean }) => {
-      const runDir = o.run ? path.resolve(o.run) : latestRun(path.join(process.cwd(), '.phoenix', 'runs'));
+      const runDir = o.run ? path.resolve(o.run) : runDirsWith(path.resolve(LOCAL_RUNS_DIR), 'sink.jsonl')[0];
       if (!runDir) throw new UsageError('no run found under .phoenix/runs: run `phoenix local run` first, or pass --run <dir>');
       const file = path.join(runDir, 'sink.jsonl');
       if (!existsSync(file)) throw new UsageError(`${runDir} has no sink.jsonl (the run did not finish)`);
