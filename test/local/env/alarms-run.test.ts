@@ -16,6 +16,13 @@ function byId(r: LocalRunReport, prefix: string): LocalRunReport['alarms']['alar
   return found[0];
 }
 
+/**
+ * Records of the stalled run: enough for several batches per shard, so the mapping keeps invoking (one IteratorAge
+ * datapoint per invocation) for the whole bounded drain. With 200 (one batch per shard) the mapping could give up on
+ * everything early under load, leave later periods without a datapoint, and the alarm's outcome to the machine.
+ */
+const STALL_RECORDS = 1000;
+
 describe('phoenix local run evaluates the monitor\'s alarms', () => {
   let assembly: string;
   /**
@@ -73,7 +80,7 @@ describe('phoenix local run evaluates the monitor\'s alarms', () => {
   // The drain is bounded (30 s after the last put): the mapping retries each batch 10 times before giving up on it,
   // so the run ends with records still in the stream -- and the test with it.
   it('a stalled sink: iterator age, canary and pipeline health go to ALARM and notify; the run ends; nothing is lost', async () => {
-    const r = await runLocal(runOptions(stallAssembly, { records: 200, seed: 22, timeScale: 60, stallSink: true, drainTimeoutMs: 30_000 }));
+    const r = await runLocal(runOptions(stallAssembly, { records: STALL_RECORDS, seed: 22, timeScale: 60, stallSink: true, drainTimeoutMs: 30_000 }));
     // The stall was real: every sink write failed and nothing reached the sink.
     expect(r.faults.stalledSink).toEqual(['dynamodb']);
     const proxy = r.faults.sinkProxies.dynamodb;
