@@ -10,10 +10,13 @@
  *   sink's condition, 8 in flight (the pipeline's shards x parallelization keep about that many writes in flight).
  *   The pipeline needs both emulators per record, so the slower of the two bounds it: the bench prints the pipeline
  *   against that bound too, to show how much of the gap is the environment and how much the emulator.
+ * - CPU bound: the same conditional PutItems' CPU time in this (the SDK client's) process and in the emulator host
+ *   (from /proc). Each valid record needs one such write, so the machine's cores divided by that CPU time is an upper
+ *   bound on the pipeline's records/s, printed as the highest ratio any local pipeline with this sink could reach.
  * Also prints the end-to-end latency p50/p99 of the pipeline run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
@@ -73,8 +76,31 @@ async function rawPutGet(records: number): Promise<{ recordsPerSecond: number; p
   }
 }
 
+/**
+ * CPU seconds a process has used so far, from /proc (Linux; undefined elsewhere): for the emulator host, a child
+ * process whose usage `process.cpuUsage()` does not include.
+ */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    // Fields after the command name; utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second
+    // on Linux builds of every architecture Node supports).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+interface RawSinkFigures {
+  readonly recordsPerSecond: number;
+  /** CPU ms per conditional PutItem in the SDK client's process (this one). */
+  readonly clientCpuMsPerPut: number;
+  /** CPU ms per conditional PutItem in the emulator host (dynalite); undefined where /proc is not readable. */
+  readonly emulatorCpuMsPerPut: number | undefined;
+}
+
 /** Conditional PutItems (the DynamoDB sink's condition, ~1 KB items, `inFlight` at a time) on the emulator host's dynalite. */
-async function rawConditionalPuts(items: number, inFlight = 8): Promise<{ recordsPerSecond: number }> {
+async function rawConditionalPuts(items: number, inFlight = 8): Promise<RawSinkFigures> {
   const runDir = mkdtempSync(path.join(tmpdir(), 'phx-bench-ddb-'));
   const emulators = await startEmulators({ runDir, region: 'us-east-1' });
   const ddb = new DynamoDBClient({ region: 'us-east-1', credentials: LOCAL_CREDENTIALS, endpoint: emulators.endpoints.dynamodb });
@@ -88,6 +114,8 @@ async function rawConditionalPuts(items: number, inFlight = 8): Promise<{ record
     }));
     const envelope = 'x'.repeat(900);
     let next = 0;
+    const host0 = processCpuSeconds(emulators.pid);
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const worker = async (): Promise<void> => {
       for (let i = next++; i < items; i = next++) {
@@ -101,7 +129,14 @@ async function rawConditionalPuts(items: number, inFlight = 8): Promise<{ record
       }
     };
     await Promise.all(Array.from({ length: inFlight }, worker));
-    return { recordsPerSecond: items / ((performance.now() - t0) / 1000) };
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const host1 = processCpuSeconds(emulators.pid);
+    return {
+      recordsPerSecond: items / seconds,
+      clientCpuMsPerPut: (cpu.user + cpu.system) / 1000 / items,
+      emulatorCpuMsPerPut: host0 !== undefined && host1 !== undefined ? ((host1 - host0) * 1000) / items : undefined,
+    };
   } finally {
     ddb.destroy();
     await emulators.stop();
@@ -133,6 +168,12 @@ export async function runLocalBench(opts: LocalBenchOptions = {}): Promise<Bench
     });
     const ratio = report.recordsPerSecond / raw.recordsPerSecond;
     const bound = Math.min(raw.recordsPerSecond, rawSink.recordsPerSecond);
+    // Every valid record costs the pipeline at least one conditional PutItem: its SDK call in a handler process and
+    // its execution in dynalite. With nothing else to do, this machine's cores could run at most this many per second,
+    // which bounds the pipeline's records/s (and so the ratio) from above whatever the environment does.
+    const cores = availableParallelism();
+    const cpuMsPerPut = rawSink.emulatorCpuMsPerPut !== undefined ? rawSink.clientCpuMsPerPut + rawSink.emulatorCpuMsPerPut : undefined;
+    const cpuBoundRecordsPerSecond = cpuMsPerPut !== undefined ? (cores * 1000) / cpuMsPerPut : undefined;
     const figures = {
       rawRecords,
       rawRecordsPerSecond: Math.round(raw.recordsPerSecond),
@@ -143,6 +184,11 @@ export async function runLocalBench(opts: LocalBenchOptions = {}): Promise<Bench
       ratio: Number(ratio.toFixed(4)),
       rawSinkConditionalPutsPerSecond: Math.round(rawSink.recordsPerSecond),
       ratioToSlowerEmulator: Number((report.recordsPerSecond / bound).toFixed(4)),
+      rawSinkClientCpuMsPerPut: Number(rawSink.clientCpuMsPerPut.toFixed(3)),
+      rawSinkEmulatorCpuMsPerPut: rawSink.emulatorCpuMsPerPut !== undefined ? Number(rawSink.emulatorCpuMsPerPut.toFixed(3)) : null,
+      cores,
+      cpuBoundRecordsPerSecond: cpuBoundRecordsPerSecond !== undefined ? Math.round(cpuBoundRecordsPerSecond) : null,
+      cpuBoundRatio: cpuBoundRecordsPerSecond !== undefined ? Number((cpuBoundRecordsPerSecond / raw.recordsPerSecond).toFixed(4)) : null,
       lost: report.lost,
       duplicatesInSink: report.duplicatesInSink,
       endToEndP50Ms: report.latencyMs.p50,
@@ -161,6 +207,11 @@ export async function runLocalBench(opts: LocalBenchOptions = {}): Promise<Bench
         `  end-to-end latency p50 ${report.latencyMs.p50} ms, p99 ${report.latencyMs.p99} ms (the producer puts as fast as it can: records queue)`,
         `  raw dynalite conditional PutItem (the sink's condition, 8 in flight): ${figures.rawSinkConditionalPutsPerSecond} records/s`,
         `  ratio ${figures.ratio} (target >= 0.5 against kinesalite); against the slower emulator of the path ${figures.ratioToSlowerEmulator} (not a target: how close the environment gets to its emulators' bound)`,
+        cpuMsPerPut !== undefined
+          ? `  CPU per conditional PutItem: ${figures.rawSinkClientCpuMsPerPut} ms in the SDK client + ${figures.rawSinkEmulatorCpuMsPerPut} ms in dynalite; ` +
+            `${cores} cores could run at most ${figures.cpuBoundRecordsPerSecond} per second with nothing else to do, so no pipeline that writes each ` +
+            `record once can exceed ratio ${figures.cpuBoundRatio} here`
+          : '  CPU per conditional PutItem: not measured (no /proc)',
       ],
     };
   } finally {
