@@ -1,12 +1,14 @@
 /**
- * Replay benchmark, measured side by side in one run against the same local kinesalite stream:
+ * Replay benchmark, measured side by side in one run against the same local kinesalite stream, served by the emulator
+ * host of the local environment (a separate process, stopped by its pid at the end):
  * - the replay engine (`phoenix replay --from archive`: S3 objects on fauxqs -> PutRecords batches of 500, 4 lanes)
  * - a naive sequential replay of the same records: one PutRecord call per record, awaited one after the other.
  * The ratio of their records/s is the figure (target >= 20). Then the same set is replayed twice into a fresh stream
  * and consumed by the real ingest handler with an idempotent in-memory sink: duplicates in the sink must be 0.
  */
-import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Logger } from '@aws-lambda-powertools/logger';
 import {
@@ -17,6 +19,7 @@ import type { KinesisStreamRecord } from 'aws-lambda';
 import type { BenchResult } from './types';
 import { frameFirehoseRecords } from '../lib/replay/archive';
 import { runReplay } from '../lib/replay/engine';
+import { startEmulators } from '../lib/local/emulators';
 import { parseFilter } from '../lib/replay/filter';
 import { createIngestHandler, MemoryDlq, MemorySink } from '../lib/runtime';
 
@@ -33,25 +36,6 @@ export interface ReplayBenchOptions {
 
 const REGION = 'us-east-1';
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-
-async function startKinesalite(): Promise<{ endpoint: string; stop(): Promise<void> }> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => import('node:http').Server;
-  const inner = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
-  const listener = inner.listeners('request')[0] as (req: unknown, res: unknown) => void;
-  const server = http2.createServer({ allowHTTP1: true } as http2.ServerOptions, listener as never);
-  const sessions = new Set<http2.Http2Session>();
-  server.on('session', (s) => { sessions.add(s); s.on('close', () => sessions.delete(s)); });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', () => resolve()); });
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async stop() {
-      for (const s of sessions) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await new Promise<void>((resolve) => inner.close(() => resolve()));
-    },
-  };
-}
 
 async function createStream(k: KinesisClient, name: string, shards: number): Promise<string> {
   await k.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
@@ -122,12 +106,12 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
   const dupRecords = opts.duplicateCheckRecords ?? 2_000;
   const shards = opts.shards ?? 4;
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  const k = await startKinesalite();
-  const { buildApp } = await import('fauxqs');
-  const app = buildApp({ logger: false, host: '127.0.0.1', defaultRegion: REGION });
-  const s3Endpoint = (await app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
-  const kinesis = new KinesisClient({ region: REGION, endpoint: k.endpoint, credentials });
-  const s3 = new S3Client({ region: REGION, endpoint: s3Endpoint, credentials, forcePathStyle: true });
+  // The emulator host `phoenix local run` starts (and `phoenix replay --local` replays into): kinesalite and fauxqs (S3)
+  // in a child process on 127.0.0.1, as a remote stream is in AWS; the engine and the baseline use the same stream.
+  const runDir = mkdtempSync(path.join(tmpdir(), 'phx-bench-replay-'));
+  const emulators = await startEmulators({ runDir, region: REGION });
+  const kinesis = new KinesisClient({ region: REGION, endpoint: emulators.endpoints.kinesis, credentials });
+  const s3 = new S3Client({ region: REGION, endpoint: emulators.endpoints.fauxqs, credentials, forcePathStyle: true });
   try {
     const streamArn = await createStream(kinesis, 'bench', shards);
     await s3.send(new CreateBucketCommand({ Bucket: 'archive' }));
@@ -208,8 +192,8 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
   } finally {
     kinesis.destroy();
     s3.destroy();
-    await app.close();
-    await k.stop();
+    await emulators.stop();
+    rmSync(runDir, { recursive: true, force: true });
   }
 }
 
