@@ -17,9 +17,9 @@ import {
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import type { BenchResult } from './types';
+import { startEmulators } from '../lib/local/emulators';
 import { frameFirehoseRecords } from '../lib/replay/archive';
 import { runReplay } from '../lib/replay/engine';
-import { startEmulators } from '../lib/local/emulators';
 import { parseFilter } from '../lib/replay/filter';
 import { createIngestHandler, MemoryDlq, MemorySink } from '../lib/runtime';
 
