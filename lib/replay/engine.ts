@@ -17,7 +17,7 @@ import { archiveKeyInRange, archiveListPrefixes, parseArchiveObject, type Archiv
 import { DlqReader } from './dlq-reader';
 import { describeFilter, inTimeRange, InputError, matchesDlq, type ReplayFilter } from './filter';
 import { checkStreamExists, KinesisPutter, type PutItem } from './putter';
-import { replayData, replayPartitionKey } from './records';
+import { decodeForReplay, replayData, replayPartitionKey } from './records';
 
 export type ReplaySource =
   | { readonly kind: 'dlq'; readonly queueUrl: string }
@@ -365,7 +365,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         }
         seen.add(dedupe);
         const bytes = Buffer.from(rec.data, 'base64');
-        const ids = archiveIds(bytes, opts.idRules);
+        const decoded = decodeForReplay(bytes);
+        const ids = archiveIds(bytes, decoded, opts.idRules);
         if (!matchesArchive(opts.filter, rec, ids)) {
           s.skipped.notMatching++;
           continue;
@@ -374,7 +375,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         track(ids.id);
         const stream = opts.targetStream ?? rec.streamArn;
         if (!stream) throw new InputError(`archived records of s3://${bucket}/${key} do not name their stream: pass --target-stream`);
-        const rd = replayData(bytes, { of: 'archive', id: ids.id, arrivedAt: rec.arrivedAt }, at);
+        const rd = replayData(bytes, { of: 'archive', id: ids.id, arrivedAt: rec.arrivedAt }, at, decoded);
         if (rd.kind === 'envelope') s.envelopes++;
         else s.raw++;
         const partitionKey = replayPartitionKey(rec.partitionKey, ids.id, bytes);
@@ -400,13 +401,26 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   return s;
 }
 
-/** id (when the rules are known or the record is an envelope) and correlationId of an archived record. */
-function archiveIds(bytes: Buffer, rules: IdRules | undefined): { id: string | null; correlationId: string | null } {
+/**
+ * id (when the rules are known or the record is an envelope) and correlationId of an archived record, from its JSON
+ * (`decoded`: {@link decodeForReplay} of `bytes`, the same value as JSON.parse of its UTF-8 text when there is no byte
+ * order mark; else the text is parsed here, more leniently).
+ */
+function archiveIds(
+  bytes: Buffer,
+  decoded: Record<string, unknown> | null,
+  rules: IdRules | undefined,
+): { id: string | null; correlationId: string | null } {
   let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return { id: null, correlationId: null };
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  if (decoded !== null && !bom) {
+    value = decoded;
+  } else {
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return { id: null, correlationId: null };
+    }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { id: null, correlationId: null };
   const o = value as Record<string, unknown>;
