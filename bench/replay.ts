@@ -7,7 +7,7 @@
  * and consumed by the real ingest handler with an idempotent in-memory sink: duplicates in the sink must be 0.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamRecord } from 'aws-lambda';
+import { processCpuSeconds } from './local';
 import type { BenchResult } from './types';
 import { startEmulators } from '../lib/local/emulators';
 import { frameFirehoseRecords } from '../lib/replay/archive';
@@ -117,7 +118,22 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
     await s3.send(new CreateBucketCommand({ Bucket: 'archive' }));
     await writeArchive(s3, 'archive', streamArn, records, 'main');
 
+    // CPU ms per record in this process (the SDK client) and in the emulator host over a phase: shows how much of each
+    // core the phase got on a shared machine (the engine can use both cores, the sequential baseline one at a time).
+    const cpuSince = (): (() => { client: number; emulator: number | undefined }) => {
+      const c0 = process.cpuUsage();
+      const h0 = processCpuSeconds(emulators.pid);
+      return () => {
+        const c = process.cpuUsage(c0);
+        const h1 = processCpuSeconds(emulators.pid);
+        return { client: (c.user + c.system) / 1000, emulator: h0 === undefined || h1 === undefined ? undefined : (h1 - h0) * 1000 };
+      };
+    };
+    const perRecord = (ms: number | undefined, n: number): number | undefined => (ms === undefined ? undefined : Math.round((ms / n) * 1000) / 1000);
+    const loadAtStart = loadavg()[0];
+
     // 1. The engine.
+    const engineCpu = cpuSince();
     const t0 = performance.now();
     const summary = await runReplay({
       source: { kind: 'archive', bucket: 'archive', prefix: 'raw/' },
@@ -125,16 +141,19 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
       clients: { kinesis, s3 },
     });
     const engineMs = performance.now() - t0;
+    const engineCpuMs = engineCpu();
     if (summary.replayed !== records || summary.failed !== 0) throw new Error(`engine replayed ${summary.replayed}/${records} (failed ${summary.failed})`);
     const engineRate = records / (engineMs / 1000);
 
     // 2. The sequential baseline on the same stream: the same kind of records, one awaited PutRecord each.
+    const baselineCpu = cpuSince();
     const t1 = performance.now();
     for (let j = 0; j < baselineRecords; j++) {
       const payload = { orderId: `base-${j}`, customer: `c-${j % 97}`, amount: (j % 1000) / 10, items: [{ sku: `S${j % 50}`, qty: 1 + (j % 3) }] };
       await kinesis.send(new PutRecordCommand({ StreamName: 'bench', PartitionKey: `c-${j % 97}`, Data: Buffer.from(JSON.stringify(payload)) }));
     }
     const baselineMs = performance.now() - t1;
+    const baselineCpuMs = baselineCpu();
     const baselineRate = baselineRecords / (baselineMs / 1000);
 
     // 3. The same set replayed twice into a fresh stream, consumed by the ingest handler: duplicates in the sink.
@@ -169,6 +188,12 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
       baselineRecordsPerSecond: Math.round(baselineRate),
       ratio: Math.round(ratio * 10) / 10,
       engineMs: Math.round(engineMs),
+      baselineMs: Math.round(baselineMs),
+      cpuMsPerRecord: {
+        engine: { client: perRecord(engineCpuMs.client, records), emulator: perRecord(engineCpuMs.emulator, records) },
+        baseline: { client: perRecord(baselineCpuMs.client, baselineRecords), emulator: perRecord(baselineCpuMs.emulator, baselineRecords) },
+      },
+      loadAverage1m: { start: Math.round(loadAtStart * 100) / 100, end: Math.round(loadavg()[0] * 100) / 100 },
       putRecordsCalls: summary.putCalls,
       retriedEntries: summary.retried,
       duplicateCheck: {
@@ -185,6 +210,9 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
       lines: [
         `replay engine: ${figures.engineRecordsPerSecond} records/s (${records} records, ${summary.putCalls} PutRecords calls, ${summary.retried} entries retried)`,
         `sequential PutRecord: ${figures.baselineRecordsPerSecond} records/s (${baselineRecords} records)`,
+        `CPU ms per record, client + emulator host: engine ${figures.cpuMsPerRecord.engine.client} + ${figures.cpuMsPerRecord.engine.emulator ?? '?'}, `
+          + `sequential ${figures.cpuMsPerRecord.baseline.client} + ${figures.cpuMsPerRecord.baseline.emulator ?? '?'} `
+          + `(1-minute load average ${figures.loadAverage1m.start} -> ${figures.loadAverage1m.end} on ${availableParallelism()} cores)`,
         `ratio: ${figures.ratio}x`,
         `replayed ${dupRecords} records twice (${put.length} on the stream): ${sink.items.size} in the sink, ${duplicatesInSink} duplicates`,
       ],
