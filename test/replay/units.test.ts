@@ -1,10 +1,12 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { cli } from './support';
 import { decodeData, idNamespaceFor, toEnvelope, type DlqMessage } from '../../lib/core';
 import { archiveHourOfKey, archiveKeyInRange, archiveListPrefixes, frameFirehoseRecords, parseArchiveObject } from '../../lib/replay/archive';
+import { runReplay, type ReplayProgress } from '../../lib/replay/engine';
 import { InputError, matchesDlq, parseFilter } from '../../lib/replay/filter';
 import { dlqStats, renderPayload } from '../../lib/replay/inspect';
 import { compareSequenceNumbers, dlqMessagesFor, expiredMessage, OnFailureFormatError, parseOnFailure } from '../../lib/replay/on-failure';
@@ -346,6 +348,66 @@ describe('PutPipeline', () => {
     await tick();
     await expect(p.add(item(2, 'k'))).rejects.toBe(err);
     await expect(p.drain()).rejects.toBe(err);
+  });
+});
+
+describe('runReplay from the archive', () => {
+  it('puts every record once, in archive order per partition key, retrying throttled entries, with progress', async () => {
+    const arn = 'arn:aws:kinesis:us-east-1:000000000000:stream/orders';
+    // 5 objects of 700 records over 13 keys (each object gzip'd, as Firehose writes them).
+    const objects = Array.from({ length: 5 }, (_o, o) => gzipSync(Buffer.concat(frameFirehoseRecords({
+      sourceKinesisStreamArn: arn,
+      records: Array.from({ length: 700 }, (_, k) => {
+        const j = o * 700 + k;
+        return {
+          recordId: String(k),
+          data: Buffer.from(JSON.stringify({ orderId: `o${j}`, seq: j })).toString('base64'),
+          kinesisRecordMetadata: { shardId: 'shardId-000000000000', partitionKey: `k${j % 13}`, sequenceNumber: String(j + 1), approximateArrivalTimestamp: NOW + j },
+        };
+      }),
+    }).records.map((r) => Buffer.from(r.data, 'base64')))));
+    const s3 = mockClient(S3Client);
+    s3.on(ListObjectsV2Command).resolves({ Contents: objects.map((_, o) => ({ Key: `raw/2025/11/30/12/o-${o}.gz` })), IsTruncated: false });
+    s3.on(GetObjectCommand).callsFake((input: { Key: string }) => {
+      const bytes = objects[Number(/o-(\d+)\.gz$/.exec(input.Key)![1])];
+      return { Body: { transformToByteArray: async () => new Uint8Array(bytes) } };
+    });
+    const kinesis = mockClient(KinesisClient);
+    kinesis.on(DescribeStreamSummaryCommand).resolves({ StreamDescriptionSummary: { StreamStatus: 'ACTIVE' } as never });
+    const accepted: Array<{ key: string; seq: number }> = [];
+    let calls = 0;
+    kinesis.on(PutRecordsCommand).callsFake((input: { Records: Array<{ PartitionKey: string; Data: Uint8Array }> }) => {
+      calls++;
+      // Every 4th call throttles its entries of one key (the first entry's): they are retried before the lane goes on.
+      const throttledKey = calls % 4 === 0 ? input.Records[0].PartitionKey : undefined;
+      const records = input.Records.map((r) => {
+        if (r.PartitionKey === throttledKey) return { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'slow down' };
+        accepted.push({ key: r.PartitionKey, seq: (JSON.parse(Buffer.from(r.Data).toString()) as { payload: { seq: number } }).payload.seq });
+        return { SequenceNumber: String(accepted.length), ShardId: 'shardId-000000000000' };
+      });
+      return { FailedRecordCount: records.filter((r) => 'ErrorCode' in r).length, Records: records };
+    });
+    const progress: ReplayProgress[] = [];
+    const summary = await runReplay({
+      source: { kind: 'archive', bucket: 'b', prefix: 'raw/' },
+      filter: parseFilter({}),
+      clients: { kinesis: new KinesisClient({ region: 'us-east-1' }), s3: new S3Client({ region: 'us-east-1' }) },
+      onProgress: (p) => progress.push(p),
+    });
+    expect(summary.replayed).toBe(3500);
+    expect(summary.failed).toBe(0);
+    expect(summary.retried).toBeGreaterThan(0);
+    expect(summary.targets).toEqual({ [arn]: 3500 });
+    expect(accepted.map((a) => a.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 3500 }, (_, j) => j));
+    for (let k = 0; k < 13; k++) {
+      const ofKey = accepted.filter((a) => a.key === `k${k}`).map((a) => a.seq);
+      expect(ofKey).toEqual([...ofKey].sort((a, b) => a - b));
+    }
+    for (const call of kinesis.commandCalls(PutRecordsCommand)) expect(call.args[0].input.Records!.length).toBeLessThanOrEqual(500);
+    expect(progress.at(-1)).toMatchObject({ scanned: 3500, matched: 3500, replayed: 3500, failed: 0 });
+    expect(progress.map((p) => p.replayed)).toEqual([...progress.map((p) => p.replayed)].sort((a, b) => a - b));
+    s3.restore();
+    kinesis.restore();
   });
 });
 
