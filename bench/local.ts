@@ -80,7 +80,7 @@ async function rawPutGet(records: number): Promise<{ recordsPerSecond: number; p
  * CPU seconds a process has used so far, from /proc (Linux; undefined elsewhere): for the emulator host, a child
  * process whose usage `process.cpuUsage()` does not include.
  */
-function processCpuSeconds(pid: number): number | undefined {
+export function processCpuSeconds(pid: number): number | undefined {
   try {
     // Fields after the command name; utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second
     // on Linux builds of every architecture Node supports).

@@ -1,12 +1,14 @@
 /**
- * Replay benchmark, measured side by side in one run against the same local kinesalite stream:
+ * Replay benchmark, measured side by side in one run against the same local kinesalite stream, served by the emulator
+ * host of the local environment (a separate process, stopped by its pid at the end):
  * - the replay engine (`phoenix replay --from archive`: S3 objects on fauxqs -> PutRecords batches of 500, 4 lanes)
  * - a naive sequential replay of the same records: one PutRecord call per record, awaited one after the other.
  * The ratio of their records/s is the figure (target >= 20). Then the same set is replayed twice into a fresh stream
  * and consumed by the real ingest handler with an idempotent in-memory sink: duplicates in the sink must be 0.
  */
-import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Logger } from '@aws-lambda-powertools/logger';
 import {
@@ -14,7 +16,9 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamRecord } from 'aws-lambda';
+import { processCpuSeconds } from './local';
 import type { BenchResult } from './types';
+import { startEmulators } from '../lib/local/emulators';
 import { frameFirehoseRecords } from '../lib/replay/archive';
 import { runReplay } from '../lib/replay/engine';
 import { parseFilter } from '../lib/replay/filter';
@@ -33,25 +37,6 @@ export interface ReplayBenchOptions {
 
 const REGION = 'us-east-1';
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-
-async function startKinesalite(): Promise<{ endpoint: string; stop(): Promise<void> }> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => import('node:http').Server;
-  const inner = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
-  const listener = inner.listeners('request')[0] as (req: unknown, res: unknown) => void;
-  const server = http2.createServer({ allowHTTP1: true } as http2.ServerOptions, listener as never);
-  const sessions = new Set<http2.Http2Session>();
-  server.on('session', (s) => { sessions.add(s); s.on('close', () => sessions.delete(s)); });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', () => resolve()); });
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async stop() {
-      for (const s of sessions) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await new Promise<void>((resolve) => inner.close(() => resolve()));
-    },
-  };
-}
 
 async function createStream(k: KinesisClient, name: string, shards: number): Promise<string> {
   await k.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
@@ -122,18 +107,33 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
   const dupRecords = opts.duplicateCheckRecords ?? 2_000;
   const shards = opts.shards ?? 4;
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  const k = await startKinesalite();
-  const { buildApp } = await import('fauxqs');
-  const app = buildApp({ logger: false, host: '127.0.0.1', defaultRegion: REGION });
-  const s3Endpoint = (await app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
-  const kinesis = new KinesisClient({ region: REGION, endpoint: k.endpoint, credentials });
-  const s3 = new S3Client({ region: REGION, endpoint: s3Endpoint, credentials, forcePathStyle: true });
+  // The emulator host `phoenix local run` starts (and `phoenix replay --local` replays into): kinesalite and fauxqs (S3)
+  // in a child process on 127.0.0.1, as a remote stream is in AWS; the engine and the baseline use the same stream.
+  const runDir = mkdtempSync(path.join(tmpdir(), 'phx-bench-replay-'));
+  const emulators = await startEmulators({ runDir, region: REGION });
+  const kinesis = new KinesisClient({ region: REGION, endpoint: emulators.endpoints.kinesis, credentials });
+  const s3 = new S3Client({ region: REGION, endpoint: emulators.endpoints.fauxqs, credentials, forcePathStyle: true });
   try {
     const streamArn = await createStream(kinesis, 'bench', shards);
     await s3.send(new CreateBucketCommand({ Bucket: 'archive' }));
     await writeArchive(s3, 'archive', streamArn, records, 'main');
 
+    // CPU ms per record in this process (the SDK client) and in the emulator host over a phase: shows how much of each
+    // core the phase got on a shared machine (the engine can use both cores, the sequential baseline one at a time).
+    const cpuSince = (): (() => { client: number; emulator: number | undefined }) => {
+      const c0 = process.cpuUsage();
+      const h0 = processCpuSeconds(emulators.pid);
+      return () => {
+        const c = process.cpuUsage(c0);
+        const h1 = processCpuSeconds(emulators.pid);
+        return { client: (c.user + c.system) / 1000, emulator: h0 === undefined || h1 === undefined ? undefined : (h1 - h0) * 1000 };
+      };
+    };
+    const perRecord = (ms: number | undefined, n: number): number | undefined => (ms === undefined ? undefined : Math.round((ms / n) * 1000) / 1000);
+    const loadAtStart = loadavg()[0];
+
     // 1. The engine.
+    const engineCpu = cpuSince();
     const t0 = performance.now();
     const summary = await runReplay({
       source: { kind: 'archive', bucket: 'archive', prefix: 'raw/' },
@@ -141,16 +141,19 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
       clients: { kinesis, s3 },
     });
     const engineMs = performance.now() - t0;
+    const engineCpuMs = engineCpu();
     if (summary.replayed !== records || summary.failed !== 0) throw new Error(`engine replayed ${summary.replayed}/${records} (failed ${summary.failed})`);
     const engineRate = records / (engineMs / 1000);
 
     // 2. The sequential baseline on the same stream: the same kind of records, one awaited PutRecord each.
+    const baselineCpu = cpuSince();
     const t1 = performance.now();
     for (let j = 0; j < baselineRecords; j++) {
       const payload = { orderId: `base-${j}`, customer: `c-${j % 97}`, amount: (j % 1000) / 10, items: [{ sku: `S${j % 50}`, qty: 1 + (j % 3) }] };
       await kinesis.send(new PutRecordCommand({ StreamName: 'bench', PartitionKey: `c-${j % 97}`, Data: Buffer.from(JSON.stringify(payload)) }));
     }
     const baselineMs = performance.now() - t1;
+    const baselineCpuMs = baselineCpu();
     const baselineRate = baselineRecords / (baselineMs / 1000);
 
     // 3. The same set replayed twice into a fresh stream, consumed by the ingest handler: duplicates in the sink.
@@ -185,6 +188,12 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
       baselineRecordsPerSecond: Math.round(baselineRate),
       ratio: Math.round(ratio * 10) / 10,
       engineMs: Math.round(engineMs),
+      baselineMs: Math.round(baselineMs),
+      cpuMsPerRecord: {
+        engine: { client: perRecord(engineCpuMs.client, records), emulator: perRecord(engineCpuMs.emulator, records) },
+        baseline: { client: perRecord(baselineCpuMs.client, baselineRecords), emulator: perRecord(baselineCpuMs.emulator, baselineRecords) },
+      },
+      loadAverage1m: { start: Math.round(loadAtStart * 100) / 100, end: Math.round(loadavg()[0] * 100) / 100 },
       putRecordsCalls: summary.putCalls,
       retriedEntries: summary.retried,
       duplicateCheck: {
@@ -201,6 +210,9 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
       lines: [
         `replay engine: ${figures.engineRecordsPerSecond} records/s (${records} records, ${summary.putCalls} PutRecords calls, ${summary.retried} entries retried)`,
         `sequential PutRecord: ${figures.baselineRecordsPerSecond} records/s (${baselineRecords} records)`,
+        `CPU ms per record, client + emulator host: engine ${figures.cpuMsPerRecord.engine.client} + ${figures.cpuMsPerRecord.engine.emulator ?? '?'}, `
+          + `sequential ${figures.cpuMsPerRecord.baseline.client} + ${figures.cpuMsPerRecord.baseline.emulator ?? '?'} `
+          + `(1-minute load average ${figures.loadAverage1m.start} -> ${figures.loadAverage1m.end} on ${availableParallelism()} cores)`,
         `ratio: ${figures.ratio}x`,
         `replayed ${dupRecords} records twice (${put.length} on the stream): ${sink.items.size} in the sink, ${duplicatesInSink} duplicates`,
       ],
@@ -208,8 +220,8 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
   } finally {
     kinesis.destroy();
     s3.destroy();
-    await app.close();
-    await k.stop();
+    await emulators.stop();
+    rmSync(runDir, { recursive: true, force: true });
   }
 }
 

@@ -7,7 +7,8 @@
  * sinks are idempotent by record id and the replayed record is the same version (same id, payload and eventTime),
  * so the sink state is the same as after one replay.
  */
-import { gunzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -16,7 +17,7 @@ import { archiveKeyInRange, archiveListPrefixes, parseArchiveObject, type Archiv
 import { DlqReader } from './dlq-reader';
 import { describeFilter, inTimeRange, InputError, matchesDlq, type ReplayFilter } from './filter';
 import { checkStreamExists, KinesisPutter, type PutItem } from './putter';
-import { replayData, replayPartitionKey } from './records';
+import { decodeForReplay, replayData, replayPartitionKey } from './records';
 
 export type ReplaySource =
   | { readonly kind: 'dlq'; readonly queueUrl: string }
@@ -46,7 +47,10 @@ export interface ReplayOptions {
   readonly visibilityTimeoutSec?: number;
   /** DLQ: how long to wait for messages in flight elsewhere (e.g. an interrupted replay) to reappear. Default 0. */
   readonly inFlightWaitMs?: number;
-  /** Records gathered before they are put (and their dead letters deleted). Default 500 per lane; with a rate, one second of it. */
+  /**
+   * Records gathered before they are put (and their dead letters deleted). Default 500 per lane; with a rate, one second
+   * of it. Archive replays put continuously: there it bounds a lane's PutRecords call to flushRecords / lanes entries.
+   */
   readonly flushRecords?: number;
   /** PutRecords calls in flight. Default 4. */
   readonly lanes?: number;
@@ -102,6 +106,8 @@ export interface ReplaySummary extends ReplayProgress {
   recordsPerSecond: number;
   interrupted: boolean;
 }
+
+const gunzipAsync = promisify(gunzip);
 
 const MAX_ERRORS = 20;
 const MAX_SAMPLE_IDS = 20;
@@ -316,11 +322,34 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     }
     keys.sort();
     const seen = new Set<string>();
-    let pending: Pending[] = [];
-    for (const key of keys) {
+    const checkedStreams = new Set<string>();
+    // Records are put while the next ones are read: each lane sends a call as soon as it holds a full one.
+    const pipeline = dryRun ? undefined : putter.pipeline<{ readonly stream: string; readonly id: string | null }>((out) => {
+      s.retried += out.retried;
+      s.putCalls += out.calls;
+      for (const t of out.accepted) {
+        s.replayed++;
+        s.targets[t.stream] = (s.targets[t.stream] ?? 0) + 1;
+      }
+      for (const f of out.failed) {
+        s.failed++;
+        addError(s, `${f.tag.id ?? 'record'}: not accepted by Kinesis: ${f.error}`);
+      }
+      progress();
+    }, { maxBatch: Math.ceil(flushAt / putter.lanes) });
+    // The next object is fetched and decompressed (off the main thread) while the current one is framed and put.
+    const load = (key: string): Promise<Buffer> => {
+      const gzipped = (raw: Buffer): boolean => raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b;
+      const p = getObjectBytes(s3, bucket, key, opts.signal).then((raw) => (gzipped(raw) ? gunzipAsync(raw) : raw));
+      p.catch(() => undefined); // awaited (and its error thrown) in order below; not an unhandled rejection meanwhile
+      return p;
+    };
+    let next = keys.length > 0 ? load(keys[0]) : undefined;
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k];
       if (limitReached() || opts.signal?.aborted) break;
-      let raw = await getObjectBytes(s3, bucket, key, opts.signal);
-      if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) raw = gunzipSync(raw);
+      const raw = await next!;
+      next = k + 1 < keys.length ? load(keys[k + 1]) : undefined;
       const parsed = parseArchiveObject(raw.toString('utf8'));
       if (parsed.bad > 0) {
         s.skipped.invalid += parsed.bad;
@@ -336,7 +365,8 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         }
         seen.add(dedupe);
         const bytes = Buffer.from(rec.data, 'base64');
-        const ids = archiveIds(bytes, opts.idRules);
+        const decoded = decodeForReplay(bytes);
+        const ids = archiveIds(bytes, decoded, opts.idRules);
         if (!matchesArchive(opts.filter, rec, ids)) {
           s.skipped.notMatching++;
           continue;
@@ -345,21 +375,24 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         track(ids.id);
         const stream = opts.targetStream ?? rec.streamArn;
         if (!stream) throw new InputError(`archived records of s3://${bucket}/${key} do not name their stream: pass --target-stream`);
-        const rd = replayData(bytes, { of: 'archive', id: ids.id, arrivedAt: rec.arrivedAt }, at);
+        const rd = replayData(bytes, { of: 'archive', id: ids.id, arrivedAt: rec.arrivedAt }, at, decoded);
         if (rd.kind === 'envelope') s.envelopes++;
         else s.raw++;
         const partitionKey = replayPartitionKey(rec.partitionKey, ids.id, bytes);
-        pending.push({ item: { stream, partitionKey, data: rd.data, tag: pending.length }, id: ids.id });
-        if (pending.length >= flushAt) {
-          const batch = pending;
-          pending = [];
-          await flush(batch);
-          progress();
+        if (!pipeline) {
+          s.replayed++;
+          s.targets[stream] = (s.targets[stream] ?? 0) + 1;
+          continue;
         }
+        if (!checkedStreams.has(stream)) {
+          await ensureTarget(stream);
+          checkedStreams.add(stream);
+        }
+        await pipeline.add({ stream, partitionKey, data: rd.data, tag: { stream, id: ids.id } });
       }
       progress();
     }
-    await flush(pending);
+    await pipeline?.drain();
     progress();
   }
   s.interrupted = opts.signal?.aborted ?? false;
@@ -368,13 +401,26 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   return s;
 }
 
-/** id (when the rules are known or the record is an envelope) and correlationId of an archived record. */
-function archiveIds(bytes: Buffer, rules: IdRules | undefined): { id: string | null; correlationId: string | null } {
+/**
+ * id (when the rules are known or the record is an envelope) and correlationId of an archived record, from its JSON
+ * (`decoded`: {@link decodeForReplay} of `bytes`, the same value as JSON.parse of its UTF-8 text when there is no byte
+ * order mark; else the text is parsed here, more leniently).
+ */
+function archiveIds(
+  bytes: Buffer,
+  decoded: Record<string, unknown> | null,
+  rules: IdRules | undefined,
+): { id: string | null; correlationId: string | null } {
   let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return { id: null, correlationId: null };
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  if (decoded !== null && !bom) {
+    value = decoded;
+  } else {
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return { id: null, correlationId: null };
+    }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { id: null, correlationId: null };
   const o = value as Record<string, unknown>;

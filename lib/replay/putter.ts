@@ -4,7 +4,6 @@
  * rate limit, and a few batches in flight in "lanes" chosen by partition key, so that the records of one key keep
  * their order.
  */
-import { createHash } from 'node:crypto';
 import { DescribeStreamSummaryCommand, PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { classifyError, describeError, fullJitterDelayMs } from '../core';
 import { InputError } from './filter';
@@ -73,9 +72,16 @@ export class RateLimiter {
   }
 }
 
+/** The lane of a partition key: a 32-bit FNV-1a hash of its UTF-16 code units, mixed (murmur3's finalizer). */
 function laneOf(partitionKey: string, lanes: number): number {
   if (lanes <= 1) return 0;
-  return createHash('md5').update(partitionKey).digest().readUInt32BE(0) % lanes;
+  /* eslint-disable no-bitwise -- 32-bit hashing (an md5 object per record cost more than the rest of the lane logic) */
+  let h = 0x811c9dc5;
+  for (let i = 0; i < partitionKey.length; i++) h = Math.imul(h ^ partitionKey.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) % lanes;
+  /* eslint-enable no-bitwise */
 }
 
 /** Throws InputError when a stream does not exist (checked once per stream before anything is put). */
@@ -152,6 +158,12 @@ export class KinesisPutter {
     return out;
   }
 
+  /** A {@link PutPipeline} on this putter's lanes, limits and retries. */
+  pipeline<T>(onSettled: (outcome: PutOutcome<T>) => void, opts: PipelineOptions = {}): PutPipeline<T> {
+    return new PutPipeline(this.lanes, (stream, batch, out) => this.putBatch(stream, batch, out), onSettled, opts);
+  }
+
+  /** Puts one batch (at most 500 entries / 5 MiB, one stream), retrying the entries that fail; adds the outcome to `out`. */
   private async putBatch<T>(stream: string, batch: Array<PutItem<T>>, out: PutOutcome<T>): Promise<void> {
     let pending = batch;
     const lastError = new Map<PutItem<T>, string>();
@@ -190,5 +202,142 @@ export class KinesisPutter {
       if (attempt >= this.maxAttempts) break;
     }
     for (const it of pending) out.failed.push({ tag: it.tag, error: lastError.get(it) ?? 'not accepted' });
+  }
+}
+
+export interface PipelineOptions {
+  /** Entries per PutRecords call, at most 500 (the default). */
+  readonly maxBatch?: number;
+  /** Items added and not yet settled (buffered or in flight) before add() waits. Default 2 x lanes x maxBatch. */
+  readonly maxBuffered?: number;
+}
+
+interface PipelineLane<T> {
+  readonly queue: Array<PutItem<T>>;
+  /** Bytes of the queued items (data and partition key), as PutRecords counts them. */
+  bytes: number;
+  busy: boolean;
+  idle: Promise<void>;
+}
+
+/**
+ * Streaming puts, for sources read faster than Kinesis accepts them (the archive): items are added in order and each
+ * lane (chosen by partition key, as in putAll) sends a PutRecords call as soon as it has a full one (500 entries or
+ * 5 MiB), one call in flight per lane, so reading the source overlaps with the puts. Per-key order is kept: a key's
+ * items are in one lane, sent in the order added, and a lane's next call waits until its previous batch settled
+ * (retries included). `drain()` sends what is left and waits for everything; `onSettled` is called once per batch.
+ * A call failing as a whole with an error that cannot be retried makes add() and drain() reject with it.
+ */
+export class PutPipeline<T> {
+  private readonly lanes: Array<PipelineLane<T>>;
+  private readonly maxBatch: number;
+  private readonly maxBuffered: number;
+  private buffered = 0;
+  private inFlight = 0;
+  private draining = false;
+  private error: { err: unknown } | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    laneCount: number,
+    private readonly putBatch: (stream: string, batch: Array<PutItem<T>>, out: PutOutcome<T>) => Promise<void>,
+    private readonly onSettled: (outcome: PutOutcome<T>) => void,
+    opts: PipelineOptions = {},
+  ) {
+    this.lanes = Array.from({ length: Math.max(1, laneCount) }, () => ({ queue: [], bytes: 0, busy: false, idle: Promise.resolve() }));
+    this.maxBatch = Math.max(1, Math.min(PUT_RECORDS_MAX_ENTRIES, Math.floor(opts.maxBatch ?? PUT_RECORDS_MAX_ENTRIES)));
+    this.maxBuffered = Math.max(opts.maxBuffered ?? 2 * this.lanes.length * this.maxBatch, 1);
+  }
+
+  /** Adds an item; resolves once there is room for more. */
+  async add(item: PutItem<T>): Promise<void> {
+    this.throwIfFailed();
+    const lane = this.lanes[laneOf(item.partitionKey, this.lanes.length)];
+    lane.queue.push(item);
+    lane.bytes += item.data.length + Buffer.byteLength(item.partitionKey);
+    this.buffered++;
+    if (!lane.busy && (lane.queue.length >= this.maxBatch || lane.bytes >= PUT_RECORDS_MAX_BYTES)) this.run(lane);
+    while (this.buffered >= this.maxBuffered && !this.error) {
+      // Nothing in flight (items spread thin over lanes and streams): send what is there rather than wait for full calls.
+      if (this.inFlight === 0) for (const l of this.lanes) this.run(l, true);
+      await new Promise<void>((resolve) => { this.wake = resolve; });
+    }
+    this.throwIfFailed();
+  }
+
+  /** Sends everything added and waits until every item settled. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    for (const l of this.lanes) this.run(l);
+    for (const l of this.lanes) await l.idle;
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.error) throw this.error.err;
+  }
+
+  private run(lane: PipelineLane<T>, force = false): void {
+    if (lane.busy || lane.queue.length === 0 || this.error) return;
+    lane.busy = true;
+    lane.idle = this.loop(lane, force);
+  }
+
+  private async loop(lane: PipelineLane<T>, force: boolean): Promise<void> {
+    try {
+      for (;;) {
+        if (this.error) break;
+        const batch = this.takeBatch(lane, force || this.draining);
+        if (!batch) break;
+        const out: PutOutcome<T> = { accepted: [], failed: [], retried: 0, calls: 0 };
+        this.inFlight++;
+        try {
+          await this.putBatch(batch[0].stream, batch, out);
+        } finally {
+          this.inFlight--;
+        }
+        this.buffered -= batch.length;
+        this.onSettled(out);
+        this.notify();
+      }
+    } catch (err) {
+      this.error ??= { err };
+      this.notify();
+    } finally {
+      lane.busy = false;
+    }
+  }
+
+  /** The next call of a lane: its first items of one stream, up to maxBatch entries / 5 MiB; only a full call unless `partial`. */
+  private takeBatch(lane: PipelineLane<T>, partial: boolean): Array<PutItem<T>> | undefined {
+    const q = lane.queue;
+    if (q.length === 0) return undefined;
+    const stream = q[0].stream;
+    let n = 0;
+    let bytes = 0;
+    let full = false;
+    while (n < q.length && n < this.maxBatch) {
+      if (q[n].stream !== stream) {
+        full = true;
+        break;
+      }
+      const size = q[n].data.length + Buffer.byteLength(q[n].partitionKey);
+      if (n > 0 && bytes + size > PUT_RECORDS_MAX_BYTES) {
+        full = true;
+        break;
+      }
+      bytes += size;
+      n++;
+    }
+    if (n === this.maxBatch) full = true;
+    if (!full && !partial) return undefined;
+    lane.bytes -= bytes;
+    return q.splice(0, n);
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
   }
 }

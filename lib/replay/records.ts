@@ -33,8 +33,6 @@ export interface ReplayData {
 /** Largest record the replay classifies as decodable (the Kinesis record limit); the handler applies its own limit. */
 export const REPLAY_DECODE_LIMIT_BYTES = 10_485_760;
 
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
 function hasTime(payload: Record<string, unknown>): boolean {
   return (payload.eventTime !== undefined && payload.eventTime !== null) || (payload.timestamp !== undefined && payload.timestamp !== null);
 }
@@ -43,38 +41,64 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** The bytes to re-put for `original`, marked as replayed at `at`. */
-export function replayData(original: Buffer, origin: ReplayOrigin, at: Date): ReplayData {
-  const decoded = original.length === 0 ? undefined : decodeData(original.toString('base64'), {
-    maxBytes: REPLAY_DECODE_LIMIT_BYTES,
-    // Wrapping adds one level of nesting: a payload already at the handler's depth limit is re-put unchanged.
-    maxDepth: DEFAULT_MAX_DEPTH - 1,
-  });
-  if (decoded === undefined || !decoded.ok) return { data: original, kind: 'raw' };
-  const value = decoded.value;
-  const replay = { of: origin.of, at: at.toISOString() };
+const DECODE_LIMITS = {
+  maxBytes: REPLAY_DECODE_LIMIT_BYTES,
+  // Wrapping adds one level of nesting: a payload already at the handler's depth limit is re-put unchanged.
+  maxDepth: DEFAULT_MAX_DEPTH - 1,
+};
+
+/**
+ * The JSON object `original` decodes to as {@link replayData} sees it (strict UTF-8 and JSON, depth, exact numbers),
+ * or null when it goes back as its raw bytes. Callers that need the value too compute it once and pass it on.
+ */
+export function decodeForReplay(original: Buffer): Record<string, unknown> | null {
+  if (original.length === 0) return null;
+  const decoded = decodeData(original.toString('base64'), DECODE_LIMITS);
+  return decoded.ok ? decoded.value : null;
+}
+
+// The replay mark's JSON of the last replay time seen: one replay marks every record with the same time.
+let markAtMs = Number.NaN;
+let markAtJson = '';
+
+function replayMarkJson(of: ReplayOrigin['of'], at: Date): string {
+  if (at.getTime() !== markAtMs) {
+    markAtJson = JSON.stringify(at.toISOString());
+    markAtMs = at.getTime();
+  }
+  return `{"of":${JSON.stringify(of)},"at":${markAtJson}}`;
+}
+
+/**
+ * The bytes to re-put for `original`, marked as replayed at `at`. `decoded`: {@link decodeForReplay} of `original`
+ * when the caller already has it.
+ */
+export function replayData(original: Buffer, origin: ReplayOrigin, at: Date, decoded?: Record<string, unknown> | null): ReplayData {
+  const value = decoded === undefined ? decodeForReplay(original) : decoded;
+  if (value === null) return { data: original, kind: 'raw' };
   const arrivedAt = origin.arrivedAt ? normalizeEventTime(origin.arrivedAt) : undefined;
   if (value.v === 1 && isPlainObject(value.payload)) {
     // A producer envelope: keep its fields, add what the handler would otherwise derive from the new arrival.
     const env: Record<string, unknown> = { ...value };
     if (env.id === undefined && origin.id) env.id = origin.id;
     if ((env.eventTime === undefined || env.eventTime === null) && !hasTime(value.payload) && arrivedAt) env.eventTime = arrivedAt;
-    env.replay = replay;
+    env.replay = { of: origin.of, at: at.toISOString() };
     return { data: Buffer.from(JSON.stringify(env), 'utf8'), kind: 'envelope' };
   }
-  const head: Record<string, unknown> = { v: 1 };
-  if (origin.id) head.id = origin.id;
-  if (origin.correlationId) head.correlationId = origin.correlationId;
-  if (!hasTime(value) && arrivedAt) head.eventTime = arrivedAt;
-  head.hops = [];
-  head.replay = replay;
-  let body = original;
-  if (body.subarray(0, 3).equals(BOM)) body = body.subarray(3);
-  const prefix = JSON.stringify(head);
-  return {
-    data: Buffer.concat([Buffer.from(`${prefix.slice(0, -1)},"payload":`, 'utf8'), body, Buffer.from('}', 'utf8')]),
-    kind: 'envelope',
-  };
+  // JSON.stringify({ v: 1, id, correlationId, eventTime, hops: [], replay }) without its closing brace, written directly.
+  let head = '{"v":1';
+  if (origin.id) head += `,"id":${JSON.stringify(origin.id)}`;
+  if (origin.correlationId) head += `,"correlationId":${JSON.stringify(origin.correlationId)}`;
+  if (!hasTime(value) && arrivedAt) head += `,"eventTime":${JSON.stringify(arrivedAt)}`;
+  head += `,"hops":[],"replay":${replayMarkJson(origin.of, at)},"payload":`;
+  const hasBom = original.length >= 3 && original[0] === 0xef && original[1] === 0xbb && original[2] === 0xbf;
+  const bodyStart = hasBom ? 3 : 0;
+  const headBytes = Buffer.byteLength(head);
+  const data = Buffer.allocUnsafe(headBytes + original.length - bodyStart + 1);
+  data.write(head, 0, 'utf8');
+  original.copy(data, headBytes, bodyStart);
+  data[data.length - 1] = 0x7d; // }
+  return { data, kind: 'envelope' };
 }
 
 /** Partition key of a replayed record: the original one, else the id, else a hash of the data. */

@@ -1,14 +1,16 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { cli } from './support';
 import { decodeData, idNamespaceFor, toEnvelope, type DlqMessage } from '../../lib/core';
 import { archiveHourOfKey, archiveKeyInRange, archiveListPrefixes, frameFirehoseRecords, parseArchiveObject } from '../../lib/replay/archive';
+import { runReplay, type ReplayProgress } from '../../lib/replay/engine';
 import { InputError, matchesDlq, parseFilter } from '../../lib/replay/filter';
 import { dlqStats, renderPayload } from '../../lib/replay/inspect';
 import { compareSequenceNumbers, dlqMessagesFor, expiredMessage, OnFailureFormatError, parseOnFailure } from '../../lib/replay/on-failure';
-import { KinesisPutter } from '../../lib/replay/putter';
+import { KinesisPutter, PutPipeline, type PutItem, type PutOutcome } from '../../lib/replay/putter';
 import { replayData } from '../../lib/replay/records';
 import { outputNameOf, pipelineOutputs } from '../../lib/replay/targets';
 
@@ -243,6 +245,169 @@ describe('KinesisPutter', () => {
     expect(out.failed).toEqual([{ tag: 0, error: 'InternalFailure: boom' }]);
     expect(mock.commandCalls(PutRecordsCommand)).toHaveLength(3);
     mock.restore();
+  });
+});
+
+describe('PutPipeline', () => {
+  /** A putBatch that records its calls and settles each one when the test says so. */
+  function fakeLanes(): {
+    calls: Array<{ stream: string; tags: number[]; settle(failTags?: number[]): void }>;
+    putBatch: (stream: string, batch: Array<PutItem<number>>, out: PutOutcome<number>) => Promise<void>;
+  } {
+    const calls: Array<{ stream: string; tags: number[]; settle(failTags?: number[]): void }> = [];
+    return {
+      calls,
+      putBatch: (stream, batch, out) => new Promise<void>((resolve) => {
+        out.calls++;
+        calls.push({
+          stream,
+          tags: batch.map((b) => b.tag),
+          settle(failTags = []) {
+            for (const b of batch) {
+              if (failTags.includes(b.tag)) out.failed.push({ tag: b.tag, error: 'InternalFailure: boom' });
+              else out.accepted.push(b.tag);
+            }
+            resolve();
+          },
+        });
+      }),
+    };
+  }
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const item = (tag: number, partitionKey: string, stream = 's'): PutItem<number> => ({ stream, partitionKey, data: Buffer.from(`r${tag}`), tag });
+
+  it('sends full calls while items are added, one call in flight per lane, the rest on drain, in the order added', async () => {
+    const f = fakeLanes();
+    const settled: Array<PutOutcome<number>> = [];
+    const p = new PutPipeline<number>(1, f.putBatch, (o) => settled.push(o), { maxBatch: 3, maxBuffered: 100 });
+    for (let i = 0; i < 7; i++) await p.add(item(i, 'k'));
+    // 3 full calls' worth added: the first is in flight, the second waits for it (same lane keeps key order).
+    expect(f.calls.map((c) => c.tags)).toEqual([[0, 1, 2]]);
+    f.calls[0].settle();
+    await tick();
+    expect(f.calls.map((c) => c.tags)).toEqual([[0, 1, 2], [3, 4, 5]]);
+    const drained = p.drain();
+    f.calls[1].settle();
+    await tick();
+    // The last, partial call goes out on drain only.
+    expect(f.calls.map((c) => c.tags)).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
+    f.calls[2].settle([6]);
+    await drained;
+    expect(settled.flatMap((o) => o.accepted)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(settled.flatMap((o) => o.failed)).toEqual([{ tag: 6, error: 'InternalFailure: boom' }]);
+  });
+
+  it('keeps each partition key in one lane, a call holds one stream, and add() waits while maxBuffered items are unsettled', async () => {
+    const f = fakeLanes();
+    const p = new PutPipeline<number>(4, f.putBatch, () => undefined, { maxBatch: 2, maxBuffered: 8 });
+    let added = 0;
+    const adding = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await p.add(item(i, `k${i % 5}`, i < 20 ? 'a' : 'b'));
+        added++;
+      }
+    })();
+    for (let round = 0; round < 5; round++) await tick();
+    // Nothing settled yet: the 8th add() is still waiting.
+    expect(added).toBe(7);
+    for (let round = 0; round < 200 && added < 40; round++) {
+      await tick();
+      for (const c of f.calls.filter((x) => !(x as { done?: boolean }).done)) {
+        (c as { done?: boolean }).done = true;
+        c.settle();
+      }
+    }
+    await adding;
+    const drained = p.drain();
+    for (let round = 0; round < 50; round++) {
+      await tick();
+      for (const c of f.calls.filter((x) => !(x as { done?: boolean }).done)) {
+        (c as { done?: boolean }).done = true;
+        c.settle();
+      }
+    }
+    await drained;
+    const sent = f.calls.flatMap((c) => c.tags);
+    expect([...sent].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    for (const c of f.calls) {
+      expect(c.tags.length).toBeLessThanOrEqual(2);
+      expect(new Set(c.tags.map((t) => (t < 20 ? 'a' : 'b')))).toEqual(new Set([c.stream]));
+    }
+    // Per key: sent in the order added.
+    for (let k = 0; k < 5; k++) {
+      const ofKey = sent.filter((t) => t % 5 === k);
+      expect(ofKey).toEqual([...ofKey].sort((a, b) => a - b));
+    }
+  });
+
+  it('rejects add() and drain() with an error of a whole call that cannot be retried', async () => {
+    const err = new Error('target stream s does not exist');
+    const p = new PutPipeline<number>(1, () => Promise.reject(err), () => undefined, { maxBatch: 2, maxBuffered: 10 });
+    await p.add(item(0, 'k'));
+    await p.add(item(1, 'k'));
+    await tick();
+    await expect(p.add(item(2, 'k'))).rejects.toBe(err);
+    await expect(p.drain()).rejects.toBe(err);
+  });
+});
+
+describe('runReplay from the archive', () => {
+  it('puts every record once, in archive order per partition key, retrying throttled entries, with progress', async () => {
+    const arn = 'arn:aws:kinesis:us-east-1:000000000000:stream/orders';
+    // 5 objects of 700 records over 13 keys (each object gzip'd, as Firehose writes them).
+    const objects = Array.from({ length: 5 }, (_o, o) => gzipSync(Buffer.concat(frameFirehoseRecords({
+      sourceKinesisStreamArn: arn,
+      records: Array.from({ length: 700 }, (_, k) => {
+        const j = o * 700 + k;
+        return {
+          recordId: String(k),
+          data: Buffer.from(JSON.stringify({ orderId: `o${j}`, seq: j })).toString('base64'),
+          kinesisRecordMetadata: { shardId: 'shardId-000000000000', partitionKey: `k${j % 13}`, sequenceNumber: String(j + 1), approximateArrivalTimestamp: NOW + j },
+        };
+      }),
+    }).records.map((r) => Buffer.from(r.data, 'base64')))));
+    const s3 = mockClient(S3Client);
+    s3.on(ListObjectsV2Command).resolves({ Contents: objects.map((_, o) => ({ Key: `raw/2025/11/30/12/o-${o}.gz` })), IsTruncated: false });
+    s3.on(GetObjectCommand).callsFake((input: { Key: string }) => {
+      const bytes = objects[Number(/o-(\d+)\.gz$/.exec(input.Key)![1])];
+      return { Body: { transformToByteArray: async () => new Uint8Array(bytes) } };
+    });
+    const kinesis = mockClient(KinesisClient);
+    kinesis.on(DescribeStreamSummaryCommand).resolves({ StreamDescriptionSummary: { StreamStatus: 'ACTIVE' } as never });
+    const accepted: Array<{ key: string; seq: number }> = [];
+    let calls = 0;
+    kinesis.on(PutRecordsCommand).callsFake((input: { Records: Array<{ PartitionKey: string; Data: Uint8Array }> }) => {
+      calls++;
+      // Every 4th call throttles its entries of one key (the first entry's): they are retried before the lane goes on.
+      const throttledKey = calls % 4 === 0 ? input.Records[0].PartitionKey : undefined;
+      const records = input.Records.map((r) => {
+        if (r.PartitionKey === throttledKey) return { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'slow down' };
+        accepted.push({ key: r.PartitionKey, seq: (JSON.parse(Buffer.from(r.Data).toString()) as { payload: { seq: number } }).payload.seq });
+        return { SequenceNumber: String(accepted.length), ShardId: 'shardId-000000000000' };
+      });
+      return { FailedRecordCount: records.filter((r) => 'ErrorCode' in r).length, Records: records };
+    });
+    const progress: ReplayProgress[] = [];
+    const summary = await runReplay({
+      source: { kind: 'archive', bucket: 'b', prefix: 'raw/' },
+      filter: parseFilter({}),
+      clients: { kinesis: new KinesisClient({ region: 'us-east-1' }), s3: new S3Client({ region: 'us-east-1' }) },
+      onProgress: (p) => progress.push(p),
+    });
+    expect(summary.replayed).toBe(3500);
+    expect(summary.failed).toBe(0);
+    expect(summary.retried).toBeGreaterThan(0);
+    expect(summary.targets).toEqual({ [arn]: 3500 });
+    expect(accepted.map((a) => a.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 3500 }, (_, j) => j));
+    for (let k = 0; k < 13; k++) {
+      const ofKey = accepted.filter((a) => a.key === `k${k}`).map((a) => a.seq);
+      expect(ofKey).toEqual([...ofKey].sort((a, b) => a - b));
+    }
+    for (const call of kinesis.commandCalls(PutRecordsCommand)) expect(call.args[0].input.Records!.length).toBeLessThanOrEqual(500);
+    expect(progress.at(-1)).toMatchObject({ scanned: 3500, matched: 3500, replayed: 3500, failed: 0 });
+    expect(progress.map((p) => p.replayed)).toEqual([...progress.map((p) => p.replayed)].sort((a, b) => a - b));
+    s3.restore();
+    kinesis.restore();
   });
 });
 
