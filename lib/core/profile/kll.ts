@@ -181,7 +181,7 @@ export class KllSketch {
         break;
       }
     }
-    if (!sorted) a.sort();
+    if (!sorted) sortLevel0(a);
     const pairs = n >>> 1;
     const offset = coin.nextU32() & 1;
     this.lv[1] = mergeStrided(this.lv[1], a, offset, pairs);
@@ -300,6 +300,72 @@ export interface KllState {
 }
 
 const scratch = { buf: new Float64Array(1024) };
+
+/**
+ * Sorts level 0 ascending in place, exactly as the native typed-array sort would (same order, -0 before 0).
+ *
+ * The native sort is a comparison sort whose branches the CPU mostly mispredicts on random data: it cost ~42 ns
+ * per value on 257 values and was the largest single cost of profiling numeric columns. A bucket sort
+ * (distribute by linear interpolation between min and max into 256 buckets, then an insertion sort that only moves
+ * values within their bucket) measured 12-23 ns per value on uniform, normal, lognormal and integer data. Data it
+ * suits badly falls back to the native sort: -0 present (insertion sort would not order it before 0), a range that
+ * is not finite, or a distribution so skewed that the insertion sort exceeds a budget of moves (one huge outlier:
+ * ~1.5x the native cost then, bounded).
+ */
+function sortLevel0(a: Float64Array): void {
+  const n = a.length;
+  let min = a[0];
+  let max = a[0];
+  let negZero = false; // or NaN (not a valid input; ordered last by the native sort)
+  for (let i = 1; i < n; i++) {
+    const x = a[i];
+    if (x < min) min = x;
+    else if (x > max) max = x;
+    if ((x === 0 && 1 / x < 0) || x !== x) negZero = true;
+  }
+  if ((a[0] === 0 && 1 / a[0] < 0) || a[0] !== a[0]) negZero = true;
+  const range = max - min;
+  if (negZero || !(range > 0 && range < Infinity) || n < 32) {
+    a.sort();
+    return;
+  }
+  if (bucketScratch.tmp.length < n) bucketScratch.tmp = new Float64Array(2 * n);
+  const tmp = bucketScratch.tmp;
+  const cnt = bucketScratch.cnt;
+  const scale = BUCKETS / range;
+  cnt.fill(0);
+  for (let i = 0; i < n; i++) {
+    const b = ((a[i] - min) * scale) | 0;
+    cnt[(b < BUCKETS ? b : BUCKETS - 1) + 1]++;
+  }
+  for (let b = 1; b < BUCKETS; b++) cnt[b] += cnt[b - 1];
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    const b = ((x - min) * scale) | 0;
+    tmp[cnt[b < BUCKETS ? b : BUCKETS - 1]++] = x;
+  }
+  // Insertion sort: values are already in bucket order, so each one only moves within its bucket.
+  let budget = 4 * n;
+  for (let i = 1; i < n; i++) {
+    const v = tmp[i];
+    let j = i - 1;
+    if (tmp[j] <= v) continue;
+    do {
+      tmp[j + 1] = tmp[j];
+      j--;
+    } while (j >= 0 && tmp[j] > v);
+    tmp[j + 1] = v;
+    budget -= i - j;
+    if (budget < 0) {
+      tmp.subarray(0, n).sort(); // skewed data: finish natively (tmp holds a permutation of a)
+      break;
+    }
+  }
+  a.set(tmp.subarray(0, n));
+}
+
+const BUCKETS = 256;
+const bucketScratch = { tmp: new Float64Array(1024), cnt: new Int32Array(BUCKETS + 1) };
 
 /** Sorts numbers ascending in place with the typed-array sort (native numeric, no comparator calls). */
 function sortNumbers(a: number[]): void {
