@@ -42,6 +42,14 @@ export class MisraGries {
   private keys: Array<string | undefined>;
   private hashes: Int32Array;
   private cnt: Float64Array;
+  /**
+   * A second, empty table of the same size: a decrement rebuilds into it and swaps, so it allocates nothing
+   * (on high-cardinality columns a decrement happens every ~capacity updates; building an array of surviving
+   * entries each time was a visible share of the profiler's string-column cost).
+   */
+  private spareKeys: Array<string | undefined>;
+  private spareHashes: Int32Array;
+  private spareCnt: Float64Array;
   private used = 0;
   private readonly mask: number;
 
@@ -56,6 +64,9 @@ export class MisraGries {
     this.keys = new Array<string | undefined>(t).fill(undefined);
     this.hashes = new Int32Array(t);
     this.cnt = new Float64Array(t);
+    this.spareKeys = new Array<string | undefined>(t).fill(undefined);
+    this.spareHashes = new Int32Array(t);
+    this.spareCnt = new Float64Array(t);
   }
 
   /** Current counters (a copy: item -> lower-bound count). */
@@ -118,14 +129,35 @@ export class MisraGries {
   /** Subtracts `dec` from every counter, drops the non-positive ones and rebuilds the table. */
   private decrement(dec: number): void {
     this.maxError += dec;
-    const keep: Array<[string, number, number]> = [];
-    for (let j = 0; j <= this.mask; j++) {
-      const k = this.keys[j];
-      if (k !== undefined && this.cnt[j] > dec) keep.push([k, this.hashes[j], this.cnt[j] - dec]);
+    const mask = this.mask;
+    const oldKeys = this.keys;
+    const oldHashes = this.hashes;
+    const oldCnt = this.cnt;
+    const keys = this.spareKeys;
+    const hashes = this.spareHashes;
+    const cnt = this.spareCnt;
+    let used = 0;
+    // Survivors are reinserted in slot order, as before (same table layout).
+    for (let j = 0; j <= mask; j++) {
+      const k = oldKeys[j];
+      if (k === undefined) continue;
+      oldKeys[j] = undefined; // the old table becomes the empty spare
+      if (oldCnt[j] <= dec) continue;
+      const h = oldHashes[j];
+      let i = h & mask;
+      while (keys[i] !== undefined) i = (i + 1) & mask;
+      keys[i] = k;
+      hashes[i] = h;
+      cnt[i] = oldCnt[j] - dec;
+      used++;
     }
-    this.keys.fill(undefined);
-    this.used = 0;
-    for (const [k, h, c] of keep) this.insertNew(k, h, c);
+    this.keys = keys;
+    this.hashes = hashes;
+    this.cnt = cnt;
+    this.spareKeys = oldKeys;
+    this.spareHashes = oldHashes;
+    this.spareCnt = oldCnt;
+    this.used = used;
   }
 
   private insertNew(item: string, h: number, c: number): void {
