@@ -119,6 +119,35 @@ export class KllSketch {
     if (++this.retained >= this.maxRetained) this.compress();
   }
 
+  /**
+   * Adds `count` finite numbers from `values` (same sketch as `count` calls of {@link update} in order: items are
+   * copied up to the point where an update would compress, then the sketch compresses, and so on).
+   */
+  updateBatch(values: Float64Array, count: number): void {
+    let i = 0;
+    while (i < count) {
+      if (this.n0 === this.buf0.length) this.growBuffer();
+      const room = Math.min(count - i, this.buf0.length - this.n0, Math.max(1, this.maxRetained - this.retained));
+      const buf = this.buf0;
+      let n0 = this.n0;
+      let min = this.min;
+      let max = this.max;
+      for (const end = i + room; i < end; i++) {
+        const x = values[i];
+        buf[n0++] = x;
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+      this.n0 = n0;
+      this.min = min;
+      this.max = max;
+      this.n += room;
+      this.retained += room;
+      if (this.retained >= this.maxRetained) this.compress();
+    }
+    this.sorted = null;
+  }
+
   private growBuffer(): void {
     const bigger = new Float64Array(this.buf0.length * 2);
     bigger.set(this.buf0);
