@@ -414,10 +414,14 @@ function visit(profile: Profile, obj: Record<string, unknown>, shape: Shape, dep
         addString(profile, col, value);
         break;
       case 'boolean':
+        // A boolean hashes to one of two constants: once the column's HLL holds it, adding it again changes
+        // nothing (register = max), so it is added only the first time each value is seen.
+        if (value ? col.trues === 0 : col.bool === col.trues) {
+          hashBoolean(value);
+          col.hllFor(profile.config.hllLgK).addHash();
+        }
         col.bool++;
         if (value) col.trues++;
-        hashBoolean(value);
-        col.hllFor(profile.config.hllLgK).addHash();
         break;
       case 'undefined':
         col.nulls++;
