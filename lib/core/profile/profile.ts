@@ -8,7 +8,7 @@
  * (`serializeProfile`, versioned JSON `{ v: 1, ... }`), and merged downstream (`mergeProfiles`: counts add,
  * min/max combine, moments by the parallel formula, sketches by union). Pure: no I/O, no AWS SDK.
  */
-import { DEFAULT_FREQUENT_ITEMS, FrequentState, MisraGries } from './frequent';
+import { DEFAULT_FREQUENT_ITEMS, FrequentState, MAX_ITEM_CHARS, MisraGries } from './frequent';
 import { hashBoolean, hashNumberWords, hashOut, hashString } from './hash';
 import { DEFAULT_HLL_LG_K, HyperLogLog } from './hll';
 import { DEFAULT_KLL_K, KllSketch, KllState } from './kll';
@@ -21,6 +21,8 @@ export const DEFAULT_MAX_DEPTH = 2;
 export const DEFAULT_MAX_COLUMNS = 200;
 /** Numbers queued per column before they are applied to its sketches (see ColumnProfile.queueNumber). */
 const NUMBER_BATCH = 256;
+/** Strings queued per column before they are applied to its sketches (see ColumnProfile.queueString). */
+const STRING_BATCH = 256;
 
 /** A declared condition, counted per value because it cannot be recovered from sketches. */
 export interface ConditionSpec {
@@ -90,7 +92,6 @@ export class ColumnProfile {
   lenMin = Infinity;
   lenMax = -Infinity;
   lenSum = 0;
-  freq: MisraGries | null = null;
   conditions: Map<string, ConditionCounts> | null = null;
 
   private momentsState: Moments = emptyMoments();
@@ -105,29 +106,41 @@ export class ColumnProfile {
   /** The same buffer as 32-bit words (the float64 bits hashed for the HLL). */
   private pendingWords: Uint32Array | null = null;
   private nPending = 0;
+  private freqSketch: MisraGries | null = null;
+  /** Strings added but not yet in the HLL and frequent-items sketches (see {@link queueString}). */
+  private strings: Array<string | undefined> | null = null;
+  private nStrings = 0;
 
   get moments(): Moments {
-    if (this.nPending !== 0) this.applyPending();
+    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
     return this.momentsState;
   }
   set moments(m: Moments) {
-    if (this.nPending !== 0) this.applyPending();
+    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
     this.momentsState = m;
   }
   get kll(): KllSketch | null {
-    if (this.nPending !== 0) this.applyPending();
+    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
     return this.kllSketch;
   }
   set kll(k: KllSketch | null) {
-    if (this.nPending !== 0) this.applyPending();
+    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
     this.kllSketch = k;
   }
+  get freq(): MisraGries | null {
+    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
+    return this.freqSketch;
+  }
+  set freq(f: MisraGries | null) {
+    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
+    this.freqSketch = f;
+  }
   get hll(): HyperLogLog | null {
-    if (this.nPending !== 0) this.applyPending();
+    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
     return this.hllSketch;
   }
   set hll(h: HyperLogLog | null) {
-    if (this.nPending !== 0) this.applyPending();
+    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
     this.hllSketch = h;
   }
 
@@ -153,10 +166,48 @@ export class ColumnProfile {
       this.hllSketch ??= new HyperLogLog(hllLgK);
     }
     this.pending![this.nPending++] = x;
-    if (this.nPending === NUMBER_BATCH) this.applyPending();
+    if (this.nPending === NUMBER_BATCH) this.applyNumbers();
+  }
+
+  /**
+   * Queues a string for the HLL and frequent-items sketches (created here on the first string), applied in
+   * batches of {@link STRING_BATCH} for the same reason as numbers: the hashing, HLL and frequent-items work of a
+   * batch runs in one loop over sketches that stay in cache, instead of touching every column's sketches for every
+   * record. The frequent items see the strings in the same order, so the sketches are identical. Strings longer than
+   * MAX_ITEM_CHARS are applied at once (after the queue, keeping the order) so that the queue never holds large
+   * strings alive.
+   */
+  queueString(s: string, hllLgK: number, frequentItems: number): void {
+    if (this.nStrings === 0) {
+      this.strings ??= new Array<string | undefined>(STRING_BATCH).fill(undefined);
+      this.hllSketch ??= new HyperLogLog(hllLgK);
+      this.freqSketch ??= new MisraGries(frequentItems);
+    }
+    this.strings![this.nStrings++] = s;
+    if (this.nStrings === STRING_BATCH || s.length > MAX_ITEM_CHARS) this.applyStrings();
+  }
+
+  private applyStrings(): void {
+    const n = this.nStrings;
+    this.nStrings = 0;
+    const strings = this.strings!;
+    const hll = this.hllSketch!;
+    const freq = this.freqSketch!;
+    for (let i = 0; i < n; i++) {
+      const s = strings[i]!;
+      strings[i] = undefined;
+      hashString(s);
+      hll.addHash();
+      freq.update(s, 1, hashOut.h1);
+    }
   }
 
   private applyPending(): void {
+    if (this.nStrings !== 0) this.applyStrings();
+    if (this.nPending !== 0) this.applyNumbers();
+  }
+
+  private applyNumbers(): void {
     const n = this.nPending;
     this.nPending = 0;
     const buf = this.pending!;
@@ -466,9 +517,7 @@ function addString(profile: Profile, col: ColumnProfile, s: string): void {
   if (len < col.lenMin) col.lenMin = len;
   if (len > col.lenMax) col.lenMax = len;
   col.lenSum += len;
-  hashString(s);
-  col.hllFor(profile.config.hllLgK).addHash();
-  (col.freq ??= new MisraGries(profile.config.frequentItems)).update(s, 1, hashOut.h1);
+  col.queueString(s, profile.config.hllLgK, profile.config.frequentItems);
 }
 
 function checkConditions(profile: Profile, path: string, col: ColumnProfile, value: unknown): void {
