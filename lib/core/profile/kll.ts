@@ -181,16 +181,18 @@ export class KllSketch {
           // Odd length: the last (largest) item stays at this level, so weight is conserved exactly.
           const pairs = level.length >>> 1;
           const offset = coin.nextU32() & 1;
-          const promoted: number[] = new Array(pairs);
-          for (let i = 0; i < pairs; i++) promoted[i] = level[2 * i + offset];
-          const leftover = level.length & 1 ? [level[level.length - 1]] : [];
-          this.lv[h + 1] = mergeSorted(next, promoted);
+          // Merged straight from the level (every other item), without an intermediate array of promoted items.
+          this.lv[h + 1] = mergeStridedArray(next, level, offset, pairs);
+          const odd = (level.length & 1) === 1;
+          const last = level[level.length - 1];
           if (h === 0) {
             // Back to the typed buffer (empty after flush0) so that updates take the hot path again.
             this.lv[0] = [];
-            if (leftover.length) this.buf0[this.n0++] = leftover[0];
+            if (odd) this.buf0[this.n0++] = last;
           } else {
-            this.lv[h] = leftover;
+            // The level array is reused for its leftover (nothing else refers to it).
+            level.length = 0;
+            if (odd) level.push(last);
           }
           this.retained -= pairs;
           break;
@@ -416,6 +418,21 @@ function sortNumbers(a: number[]): void {
 
 /** Merges sorted `a` with the sorted items b[offset], b[offset + 2], ... (`count` of them) into a new array. */
 function mergeStrided(a: number[], b: Float64Array, offset: number, count: number): number[] {
+  const out = new Array<number>(a.length + count);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.length && j < count) {
+    const y = b[2 * j + offset];
+    out[o++] = a[i] <= y ? a[i++] : (j++, y);
+  }
+  while (i < a.length) out[o++] = a[i++];
+  while (j < count) out[o++] = b[2 * (j++) + offset];
+  return out;
+}
+
+/** Merges sorted `a` with the sorted items b[offset], b[offset + 2], ... (`count` of them) into a new array. */
+function mergeStridedArray(a: number[], b: number[], offset: number, count: number): number[] {
   const out = new Array<number>(a.length + count);
   let i = 0;
   let j = 0;
