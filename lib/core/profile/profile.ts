@@ -278,6 +278,8 @@ export interface Profile {
   /** Compiled conditions by column (derived from config, not serialized). */
   readonly compiled: Map<string, CompiledCondition[]>;
   readonly eventTimePath: readonly string[] | null;
+  /** Key cache of the record loop (see {@link Shape}; not serialized). */
+  readonly shape: Shape;
 }
 
 export class ProfileError extends Error {
@@ -352,6 +354,7 @@ export function createProfile(config: ProfileConfig = {}): Profile {
     columns: new Map(),
     compiled: compileConditions(resolved.conditions),
     eventTimePath: resolved.eventTimeField ? resolved.eventTimeField.split('.') : null,
+    shape: newShape(''),
   };
 }
 
@@ -377,7 +380,7 @@ export function updateProfile(profile: Profile, record: unknown): Profile {
     return profile;
   }
   profile.rows++;
-  visit(profile, obj as Record<string, unknown>, rootShape(profile), 1);
+  visit(profile, obj as Record<string, unknown>, profile.shape, 1);
   if (profile.eventTimePath) trackEventTime(profile, obj as Record<string, unknown>, profile.eventTimePath);
   return profile;
 }
@@ -402,9 +405,10 @@ function trackEventTime(profile: Profile, obj: Record<string, unknown>, path: re
 /**
  * The keys met at one object level, by position, with their columns and paths: records of a stream usually share
  * their key order, so a key at the same position as in the previous record is resolved by one string comparison
- * instead of a path concatenation and a map lookup. Not serialized; one per profile and nested column position.
+ * instead of a path concatenation and a map lookup. Not serialized; one per profile (held by the profile itself: a
+ * WeakMap lookup per record was a measurable cost) and per nested column position.
  */
-interface Shape {
+export interface Shape {
   readonly prefix: string;
   readonly keys: string[];
   readonly cols: ColumnProfile[];
@@ -416,16 +420,6 @@ function newShape(prefix: string): Shape {
   return { prefix, keys: [], cols: [], paths: [], children: [] };
 }
 
-const rootShapes = new WeakMap<Profile, Shape>();
-
-function rootShape(profile: Profile): Shape {
-  let shape = rootShapes.get(profile);
-  if (shape === undefined) {
-    shape = newShape('');
-    rootShapes.set(profile, shape);
-  }
-  return shape;
-}
 
 function visit(profile: Profile, obj: Record<string, unknown>, shape: Shape, depth: number): void {
   // for-in (no key array allocated); records are plain JSON objects, inherited keys are skipped.
