@@ -361,20 +361,20 @@ function sortLevel0(a: Float64Array): void {
     return;
   }
   if (bucketScratch.tmp.length < n) bucketScratch.tmp = new Float64Array(2 * n);
+  if (bucketScratch.bucket.length < n) bucketScratch.bucket = new Uint8Array(2 * n);
   const tmp = bucketScratch.tmp;
   const cnt = bucketScratch.cnt;
+  const bucket = bucketScratch.bucket;
   const scale = BUCKETS / range;
   cnt.fill(0);
   for (let i = 0; i < n; i++) {
     const b = ((a[i] - min) * scale) | 0;
-    cnt[(b < BUCKETS ? b : BUCKETS - 1) + 1]++;
+    const c = b < BUCKETS ? b : BUCKETS - 1;
+    bucket[i] = c;
+    cnt[c + 1]++;
   }
   for (let b = 1; b < BUCKETS; b++) cnt[b] += cnt[b - 1];
-  for (let i = 0; i < n; i++) {
-    const x = a[i];
-    const b = ((x - min) * scale) | 0;
-    tmp[cnt[b < BUCKETS ? b : BUCKETS - 1]++] = x;
-  }
+  for (let i = 0; i < n; i++) tmp[cnt[bucket[i]]++] = a[i];
   // Insertion sort: values are already in bucket order, so each one only moves within its bucket.
   let budget = 4 * n;
   for (let i = 1; i < n; i++) {
@@ -395,8 +395,8 @@ function sortLevel0(a: Float64Array): void {
   a.set(tmp.subarray(0, n));
 }
 
-const BUCKETS = 256;
-const bucketScratch = { tmp: new Float64Array(1024), cnt: new Int32Array(BUCKETS + 1) };
+const BUCKETS = 256; // bucket indexes are kept in a Uint8Array
+const bucketScratch = { tmp: new Float64Array(1024), cnt: new Int32Array(BUCKETS + 1), bucket: new Uint8Array(1024) };
 
 /** Sorts numbers ascending in place with the typed-array sort (native numeric, no comparator calls). */
 function sortNumbers(a: number[]): void {
