@@ -386,13 +386,13 @@ export function updateProfile(profile: Profile, record: unknown): Profile {
 }
 
 function trackEventTime(profile: Profile, obj: Record<string, unknown>, path: readonly string[]): void {
-  let v: unknown = obj;
-  for (const seg of path) {
+  let v: unknown = obj[path[0]]; // path has at least one segment; index loop (no array iterator per record)
+  for (let i = 1; i < path.length; i++) {
     if (v === null || typeof v !== 'object') {
       v = undefined;
       break;
     }
-    v = (v as Record<string, unknown>)[seg];
+    v = (v as Record<string, unknown>)[path[i]];
   }
   const t = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : NaN;
   if (!Number.isFinite(t)) {
