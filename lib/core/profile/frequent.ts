@@ -42,8 +42,25 @@ export class MisraGries {
   private keys: Array<string | undefined>;
   private hashes: Int32Array;
   private cnt: Float64Array;
+  /**
+   * A second, empty table of the same size: a decrement rebuilds into it and swaps, so it allocates nothing
+   * (on high-cardinality columns a decrement happens every ~capacity updates; building an array of surviving
+   * entries each time was a visible share of the profiler's string-column cost).
+   */
+  private spareKeys: Array<string | undefined>;
+  private spareHashes: Int32Array;
+  private spareCnt: Float64Array;
   private used = 0;
   private readonly mask: number;
+  /**
+   * Smallest counter and how many counters hold it, kept up to date on inserts, increments and decrements so that
+   * a full table finds the decrement without scanning every slot (that scan ran once per new item on a full table
+   * and was the largest single cost of high-cardinality columns). When the last counter at the minimum is
+   * incremented the minimum is unknown until the next scan.
+   */
+  private minCount = Infinity;
+  private atMin = 0;
+  private minKnown = true;
 
   constructor(capacity: number = DEFAULT_FREQUENT_ITEMS) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 4096) {
@@ -56,6 +73,9 @@ export class MisraGries {
     this.keys = new Array<string | undefined>(t).fill(undefined);
     this.hashes = new Int32Array(t);
     this.cnt = new Float64Array(t);
+    this.spareKeys = new Array<string | undefined>(t).fill(undefined);
+    this.spareHashes = new Int32Array(t);
+    this.spareCnt = new Float64Array(t);
   }
 
   /** Current counters (a copy: item -> lower-bound count). */
@@ -95,15 +115,18 @@ export class MisraGries {
     }
     hash |= 0;
     this.n += weight;
+    if (!(weight > 0)) this.minKnown = false; // not expected; the tracking below assumes counters only grow
     let i = this.slot(item, hash);
     if (this.keys[i] !== undefined) {
-      this.cnt[i] += weight;
+      const c = this.cnt[i];
+      this.cnt[i] = c + weight;
+      if (c === this.minCount && --this.atMin === 0) this.minKnown = false;
       return;
     }
     if (this.used >= this.capacity) {
       // Full: decrement every counter (and the new item) by the smallest of them and the new weight.
-      let dec = weight;
-      for (let j = 0; j <= this.mask; j++) if (this.keys[j] !== undefined && this.cnt[j] < dec) dec = this.cnt[j];
+      if (!this.minKnown) this.scanMin();
+      const dec = weight < this.minCount ? weight : this.minCount;
       this.decrement(dec);
       weight -= dec;
       if (weight <= 0) return;
@@ -113,19 +136,69 @@ export class MisraGries {
     this.hashes[i] = hash;
     this.cnt[i] = weight;
     this.used++;
+    this.noteNewCounter(weight);
+  }
+
+  private noteNewCounter(c: number): void {
+    if (c < this.minCount) {
+      this.minCount = c;
+      this.atMin = 1;
+    } else if (c === this.minCount) {
+      this.atMin++;
+    }
+  }
+
+  private scanMin(): void {
+    this.minCount = Infinity;
+    this.atMin = 0;
+    for (let j = 0; j <= this.mask; j++) if (this.keys[j] !== undefined) this.noteNewCounter(this.cnt[j]);
+    this.minKnown = true;
   }
 
   /** Subtracts `dec` from every counter, drops the non-positive ones and rebuilds the table. */
   private decrement(dec: number): void {
     this.maxError += dec;
-    const keep: Array<[string, number, number]> = [];
-    for (let j = 0; j <= this.mask; j++) {
-      const k = this.keys[j];
-      if (k !== undefined && this.cnt[j] > dec) keep.push([k, this.hashes[j], this.cnt[j] - dec]);
+    const mask = this.mask;
+    const oldKeys = this.keys;
+    const oldHashes = this.hashes;
+    const oldCnt = this.cnt;
+    const keys = this.spareKeys;
+    const hashes = this.spareHashes;
+    const cnt = this.spareCnt;
+    let used = 0;
+    let minCount = Infinity;
+    let atMin = 0;
+    // Survivors are reinserted in slot order, as before (same table layout).
+    for (let j = 0; j <= mask; j++) {
+      const k = oldKeys[j];
+      if (k === undefined) continue;
+      oldKeys[j] = undefined; // the old table becomes the empty spare
+      if (oldCnt[j] <= dec) continue;
+      const h = oldHashes[j];
+      let i = h & mask;
+      while (keys[i] !== undefined) i = (i + 1) & mask;
+      keys[i] = k;
+      hashes[i] = h;
+      const c = oldCnt[j] - dec;
+      cnt[i] = c;
+      used++;
+      if (c < minCount) {
+        minCount = c;
+        atMin = 1;
+      } else if (c === minCount) {
+        atMin++;
+      }
     }
-    this.keys.fill(undefined);
-    this.used = 0;
-    for (const [k, h, c] of keep) this.insertNew(k, h, c);
+    this.minCount = minCount;
+    this.atMin = atMin;
+    this.minKnown = true;
+    this.keys = keys;
+    this.hashes = hashes;
+    this.cnt = cnt;
+    this.spareKeys = oldKeys;
+    this.spareHashes = oldHashes;
+    this.spareCnt = oldCnt;
+    this.used = used;
   }
 
   private insertNew(item: string, h: number, c: number): void {
@@ -134,6 +207,7 @@ export class MisraGries {
     this.hashes[i] = h;
     this.cnt[i] = c;
     this.used++;
+    this.noteNewCounter(c);
   }
 
   /** Merges another summary (in place); the result has this summary's capacity. */
@@ -153,6 +227,9 @@ export class MisraGries {
     }
     this.keys.fill(undefined);
     this.used = 0;
+    this.minCount = Infinity;
+    this.atMin = 0;
+    this.minKnown = true;
     for (const [k, c] of all) {
       if (c <= dec) continue;
       hashString(k);

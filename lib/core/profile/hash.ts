@@ -41,8 +41,15 @@ export function hashString(s: string): void {
 /** Hashes a finite number (by its float64 bits; -0 and 0 hash alike) into {@link hashOut}. */
 export function hashNumber(x: number): void {
   f64[0] = x === 0 ? 0 : x;
-  const lo = u32[0];
-  const hi = u32[1];
+  hashNumberWords(u32[0], u32[1]);
+}
+
+/**
+ * Hashes a number given as the two 32-bit words of its float64 bits (little-endian order: low word first, as a
+ * Uint32Array view of a Float64Array reads them) into {@link hashOut}; -0 must be passed as 0 (hi word 0).
+ * For callers that already hold numbers in a Float64Array (the profiler's number batches).
+ */
+export function hashNumberWords(lo: number, hi: number): void {
   const a = fmix32(lo ^ 0x9747b28c ^ Math.imul(fmix32(hi ^ 0x5bd1e995), 0x9e3779b1));
   const b = fmix32(hi ^ 0x1b873593 ^ Math.imul(a, 0xcc9e2d51));
   hashOut.h1 = a;

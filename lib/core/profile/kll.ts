@@ -119,6 +119,35 @@ export class KllSketch {
     if (++this.retained >= this.maxRetained) this.compress();
   }
 
+  /**
+   * Adds `count` finite numbers from `values` (same sketch as `count` calls of {@link update} in order: items are
+   * copied up to the point where an update would compress, then the sketch compresses, and so on).
+   */
+  updateBatch(values: Float64Array, count: number): void {
+    let i = 0;
+    while (i < count) {
+      if (this.n0 === this.buf0.length) this.growBuffer();
+      const room = Math.min(count - i, this.buf0.length - this.n0, Math.max(1, this.maxRetained - this.retained));
+      const buf = this.buf0;
+      let n0 = this.n0;
+      let min = this.min;
+      let max = this.max;
+      for (const end = i + room; i < end; i++) {
+        const x = values[i];
+        buf[n0++] = x;
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+      this.n0 = n0;
+      this.min = min;
+      this.max = max;
+      this.n += room;
+      this.retained += room;
+      if (this.retained >= this.maxRetained) this.compress();
+    }
+    this.sorted = null;
+  }
+
   private growBuffer(): void {
     const bigger = new Float64Array(this.buf0.length * 2);
     bigger.set(this.buf0);
@@ -152,16 +181,18 @@ export class KllSketch {
           // Odd length: the last (largest) item stays at this level, so weight is conserved exactly.
           const pairs = level.length >>> 1;
           const offset = coin.nextU32() & 1;
-          const promoted: number[] = new Array(pairs);
-          for (let i = 0; i < pairs; i++) promoted[i] = level[2 * i + offset];
-          const leftover = level.length & 1 ? [level[level.length - 1]] : [];
-          this.lv[h + 1] = mergeSorted(next, promoted);
+          // Merged straight from the level (every other item), without an intermediate array of promoted items.
+          this.lv[h + 1] = mergeStridedArray(next, level, offset, pairs);
+          const odd = (level.length & 1) === 1;
+          const last = level[level.length - 1];
           if (h === 0) {
             // Back to the typed buffer (empty after flush0) so that updates take the hot path again.
             this.lv[0] = [];
-            if (leftover.length) this.buf0[this.n0++] = leftover[0];
+            if (odd) this.buf0[this.n0++] = last;
           } else {
-            this.lv[h] = leftover;
+            // The level array is reused for its leftover (nothing else refers to it).
+            level.length = 0;
+            if (odd) level.push(last);
           }
           this.retained -= pairs;
           break;
@@ -181,7 +212,7 @@ export class KllSketch {
         break;
       }
     }
-    if (!sorted) a.sort();
+    if (!sorted) sortLevel0(a);
     const pairs = n >>> 1;
     const offset = coin.nextU32() & 1;
     this.lv[1] = mergeStrided(this.lv[1], a, offset, pairs);
@@ -301,6 +332,72 @@ export interface KllState {
 
 const scratch = { buf: new Float64Array(1024) };
 
+/**
+ * Sorts level 0 ascending in place, exactly as the native typed-array sort would (same order, -0 before 0).
+ *
+ * The native sort is a comparison sort whose branches the CPU mostly mispredicts on random data: it cost ~42 ns
+ * per value on 257 values and was the largest single cost of profiling numeric columns. A bucket sort
+ * (distribute by linear interpolation between min and max into 256 buckets, then an insertion sort that only moves
+ * values within their bucket) measured 12-23 ns per value on uniform, normal, lognormal and integer data. Data it
+ * suits badly falls back to the native sort: -0 present (insertion sort would not order it before 0), a range that
+ * is not finite, or a distribution so skewed that the insertion sort exceeds a budget of moves (one huge outlier:
+ * ~1.5x the native cost then, bounded).
+ */
+function sortLevel0(a: Float64Array): void {
+  const n = a.length;
+  let min = a[0];
+  let max = a[0];
+  let negZero = false; // or NaN (not a valid input; ordered last by the native sort)
+  for (let i = 1; i < n; i++) {
+    const x = a[i];
+    if (x < min) min = x;
+    else if (x > max) max = x;
+    if ((x === 0 && 1 / x < 0) || x !== x) negZero = true;
+  }
+  if ((a[0] === 0 && 1 / a[0] < 0) || a[0] !== a[0]) negZero = true;
+  const range = max - min;
+  if (negZero || !(range > 0 && range < Infinity) || n < 32) {
+    a.sort();
+    return;
+  }
+  if (bucketScratch.tmp.length < n) bucketScratch.tmp = new Float64Array(2 * n);
+  if (bucketScratch.bucket.length < n) bucketScratch.bucket = new Uint8Array(2 * n);
+  const tmp = bucketScratch.tmp;
+  const cnt = bucketScratch.cnt;
+  const bucket = bucketScratch.bucket;
+  const scale = BUCKETS / range;
+  cnt.fill(0);
+  for (let i = 0; i < n; i++) {
+    const b = ((a[i] - min) * scale) | 0;
+    const c = b < BUCKETS ? b : BUCKETS - 1;
+    bucket[i] = c;
+    cnt[c + 1]++;
+  }
+  for (let b = 1; b < BUCKETS; b++) cnt[b] += cnt[b - 1];
+  for (let i = 0; i < n; i++) tmp[cnt[bucket[i]]++] = a[i];
+  // Insertion sort: values are already in bucket order, so each one only moves within its bucket.
+  let budget = 4 * n;
+  for (let i = 1; i < n; i++) {
+    const v = tmp[i];
+    let j = i - 1;
+    if (tmp[j] <= v) continue;
+    do {
+      tmp[j + 1] = tmp[j];
+      j--;
+    } while (j >= 0 && tmp[j] > v);
+    tmp[j + 1] = v;
+    budget -= i - j;
+    if (budget < 0) {
+      tmp.subarray(0, n).sort(); // skewed data: finish natively (tmp holds a permutation of a)
+      break;
+    }
+  }
+  a.set(tmp.subarray(0, n));
+}
+
+const BUCKETS = 256; // bucket indexes are kept in a Uint8Array
+const bucketScratch = { tmp: new Float64Array(1024), cnt: new Int32Array(BUCKETS + 1), bucket: new Uint8Array(1024) };
+
 /** Sorts numbers ascending in place with the typed-array sort (native numeric, no comparator calls). */
 function sortNumbers(a: number[]): void {
   // Already ascending (timestamps, sequence numbers): nothing to do.
@@ -321,6 +418,21 @@ function sortNumbers(a: number[]): void {
 
 /** Merges sorted `a` with the sorted items b[offset], b[offset + 2], ... (`count` of them) into a new array. */
 function mergeStrided(a: number[], b: Float64Array, offset: number, count: number): number[] {
+  const out = new Array<number>(a.length + count);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.length && j < count) {
+    const y = b[2 * j + offset];
+    out[o++] = a[i] <= y ? a[i++] : (j++, y);
+  }
+  while (i < a.length) out[o++] = a[i++];
+  while (j < count) out[o++] = b[2 * (j++) + offset];
+  return out;
+}
+
+/** Merges sorted `a` with the sorted items b[offset], b[offset + 2], ... (`count` of them) into a new array. */
+function mergeStridedArray(a: number[], b: number[], offset: number, count: number): number[] {
   const out = new Array<number>(a.length + count);
   let i = 0;
   let j = 0;
