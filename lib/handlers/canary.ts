@@ -15,6 +15,7 @@ import { ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/cont
 import { CANARY_METRIC, MONITOR_ENV } from '../../constructs/monitoring/contract';
 import { buildCanaryEnvelope } from '../core/canary';
 import { describeError } from '../core/failure';
+import { KINESIS_CLIENT_OPTIONS } from './ports/kinesis-client';
 
 /** What one run did (also the function's return value, visible in the invocation record). */
 /** One scheduled run (the Lambda handler once configured). */
@@ -119,7 +120,7 @@ export function createCanaryHandler(env: Readonly<Record<string, string | undefi
   return createCanary({
     pipeline: cfg.pipeline,
     entryStage: cfg.entryStage,
-    stream: kinesisCanaryStream(new KinesisClient({}), cfg.streamArn),
+    stream: kinesisCanaryStream(new KinesisClient({ ...KINESIS_CLIENT_OPTIONS }), cfg.streamArn),
     logger: new Logger({
       serviceName: env.POWERTOOLS_SERVICE_NAME || `phoenix-${cfg.pipeline}`,
       persistentKeys: { pipeline: cfg.pipeline, stage: 'canary' },

@@ -27,6 +27,7 @@ import {
 } from '../core';
 import { dlqMessagesFor, expiredMessage, OnFailureFormatError, parseOnFailure, type IdRules, type OnFailure } from '../replay/on-failure';
 import { readBatchBack } from '../replay/readback';
+import { KINESIS_CLIENT_OPTIONS } from './ports/kinesis-client';
 import { s3OverflowStore } from './ports/s3-overflow';
 import { SqsDlq } from './ports/sqs-dlq';
 import type { DlqPort } from './ports/types';
@@ -174,7 +175,7 @@ export async function handler(event: S3Event | SQSEvent, context: Context): Prom
     instance = createFailureNormalizer({
       config,
       s3,
-      kinesis: new KinesisClient({}),
+      kinesis: new KinesisClient({ ...KINESIS_CLIENT_OPTIONS }),
       dlq: new SqsDlq(new SQSClient({ useQueueUrlAsEndpoint: false }), queueUrl, bucket ? { bucket, store: s3OverflowStore(bucket, s3) } : undefined),
       logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'phoenix-failure-normalizer' }),
     });

@@ -20,6 +20,7 @@ import type { Context } from 'aws-lambda';
 import { ARCHIVE_PREFIX, frameFirehoseRecords, type FirehoseKinesisEvent, type FirehoseTransformationResult } from '../replay/archive';
 import { runReplay, type ReplaySource, type ReplaySummary } from '../replay/engine';
 import { InputError, parseFilter, type RawFilter } from '../replay/filter';
+import { KINESIS_CLIENT_OPTIONS } from './ports/kinesis-client';
 
 export const REPLAY_ENV = {
   queueUrl: 'PHX_REPLAY_QUEUE_URL',
@@ -95,7 +96,11 @@ let replayInstance: ((event: ReplayEvent, context?: Context) => Promise<ReplaySu
 export async function handler(event: ReplayEvent, context: Context): Promise<ReplaySummary> {
   replayInstance ??= createReplayHandler({
     env: process.env,
-    clients: { sqs: new SQSClient({ useQueueUrlAsEndpoint: false }), s3: new S3Client({}), kinesis: new KinesisClient({}) },
+    clients: {
+      sqs: new SQSClient({ useQueueUrlAsEndpoint: false }),
+      s3: new S3Client({}),
+      kinesis: new KinesisClient({ ...KINESIS_CLIENT_OPTIONS }),
+    },
     logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'phoenix-replay' }),
   });
   return replayInstance(event, context);

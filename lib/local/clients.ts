@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { KINESIS_CLIENT_OPTIONS } from '../handlers/ports/kinesis-client';
 
 /** SDK clients of the local environment itself (provisioning, pollers, producer, verification). */
 export interface LocalClients {
@@ -19,8 +20,8 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'LOCALACCESSKEY', secretAccessKe
 
 export function createLocalClients(endpoints: { kinesis: string; dynamodb: string; fauxqs: string }, region: string): LocalClients {
   const common = { region, credentials: LOCAL_CREDENTIALS, maxAttempts: 5 };
-  // Kinesis: the SDK's default HTTP/2 handler (the emulator host serves kinesalite over HTTP/2).
-  const kinesis = new KinesisClient({ ...common, endpoint: endpoints.kinesis });
+  // Kinesis: the SDK's HTTP/2 handler (the emulator host serves kinesalite over HTTP/2), one session shared by the calls.
+  const kinesis = new KinesisClient({ ...common, ...KINESIS_CLIENT_OPTIONS, endpoint: endpoints.kinesis });
   const dynamodb = new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb });
   const sqs = new SQSClient({ ...common, endpoint: endpoints.fauxqs });
   const s3 = new S3Client({ ...common, endpoint: endpoints.fauxqs, forcePathStyle: true });

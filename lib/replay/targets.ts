@@ -15,6 +15,7 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { InputError } from './filter';
+import { KINESIS_CLIENT_OPTIONS } from '../handlers/ports/kinesis-client';
 
 /** Output names a pipeline's stack may carry. */
 export const OUTPUT_NAMES = [
@@ -61,7 +62,7 @@ export function createClients(conn: Connection): Clients {
   const common = { region: conn.region, maxAttempts: 5, ...(e ? { credentials: LOCAL_CREDENTIALS } : {}) };
   const sqs = new SQSClient({ ...common, useQueueUrlAsEndpoint: false, ...(e ? { endpoint: e.sqs } : {}) });
   const s3 = new S3Client({ ...common, ...(e ? { endpoint: e.s3, forcePathStyle: true } : {}) });
-  const kinesis = new KinesisClient({ ...common, ...(e ? { endpoint: e.kinesis } : {}) });
+  const kinesis = new KinesisClient({ ...common, ...KINESIS_CLIENT_OPTIONS, ...(e ? { endpoint: e.kinesis } : {}) });
   const dynamodb = new DynamoDBClient({ ...common, ...(e?.dynamodb ? { endpoint: e.dynamodb } : {}) });
   return { sqs, s3, kinesis, dynamodb, destroy: () => { sqs.destroy(); s3.destroy(); kinesis.destroy(); dynamodb.destroy(); } };
 }

@@ -3,6 +3,7 @@
  * it is the configured one: loading all four clients costs ~100 ms of cold start, one ~50 ms.
  */
 import type { IngestConfig } from '../config';
+import { KINESIS_CLIENT_OPTIONS } from './kinesis-client';
 import type { DlqPort, SinkPort } from './types';
 
 export async function createConfiguredSink(config: Pick<IngestConfig, 'sinkKind' | 'sinkTarget'>): Promise<SinkPort> {
@@ -18,7 +19,7 @@ export async function createConfiguredSink(config: Pick<IngestConfig, 'sinkKind'
     }
     case 'kinesis': {
       const [{ KinesisSink }, { KinesisClient }] = await Promise.all([import('./kinesis.js'), import('@aws-sdk/client-kinesis')]);
-      return new KinesisSink(new KinesisClient({}), target);
+      return new KinesisSink(new KinesisClient({ ...KINESIS_CLIENT_OPTIONS }), target);
     }
     case 'none': {
       const { NoneSink } = await import('./none.js');
