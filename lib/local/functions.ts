@@ -61,6 +61,22 @@ export interface LocalFunctionOptions {
   readonly track?: (pid: number) => () => void;
 }
 
+/** Counters of a function that has not been invoked yet. */
+export function emptyFunctionStats(): FunctionStats {
+  return {
+    invocations: 0,
+    succeeded: 0,
+    errors: 0,
+    timeouts: 0,
+    crashes: 0,
+    injectedCrashes: 0,
+    throttles: 0,
+    injectedThrottles: 0,
+    coldStarts: 0,
+    durationsMs: [],
+  };
+}
+
 export interface FunctionStats {
   invocations: number;
   succeeded: number;
@@ -135,18 +151,7 @@ export function isPipelineStage(environment: Readonly<Record<string, string>>): 
 export class LocalFunction implements FunctionInvoker {
   readonly functionName: string;
   readonly functionArn: string;
-  readonly stats: FunctionStats = {
-    invocations: 0,
-    succeeded: 0,
-    errors: 0,
-    timeouts: 0,
-    crashes: 0,
-    injectedCrashes: 0,
-    throttles: 0,
-    injectedThrottles: 0,
-    coldStarts: 0,
-    durationsMs: [],
-  };
+  readonly stats: FunctionStats = emptyFunctionStats();
   private readonly envs: Environment[] = [];
   private readonly waiters: Array<(env: Environment | undefined) => void> = [];
   private readonly log: WriteStream;

@@ -431,7 +431,11 @@ function mergeStrided(a: number[], b: Float64Array, offset: number, count: numbe
   return out;
 }
 
-/** Merges sorted `a` with the sorted items b[offset], b[offset + 2], ... (`count` of them) into a new array. */
+/**
+ * {@link mergeStrided} for a `number[]` source (the levels above 0). Kept as a separate copy on purpose: one function
+ * taking both a Float64Array and a number[] turns its element loads polymorphic, measured 7-17 % slower in a merge
+ * micro-benchmark (200 + 200 items, both call sites interleaved, 3 rounds).
+ */
 function mergeStridedArray(a: number[], b: number[], offset: number, count: number): number[] {
   const out = new Array<number>(a.length + count);
   let i = 0;

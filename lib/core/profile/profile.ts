@@ -111,36 +111,41 @@ export class ColumnProfile {
   private strings: Array<string | undefined> | null = null;
   private nStrings = 0;
 
-  get moments(): Moments {
+  /** Applies the queued numbers and strings, if any: every accessor below reads or replaces settled sketches. */
+  private settle(): void {
     if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
+  }
+
+  get moments(): Moments {
+    this.settle();
     return this.momentsState;
   }
   set moments(m: Moments) {
-    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
+    this.settle();
     this.momentsState = m;
   }
   get kll(): KllSketch | null {
-    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
+    this.settle();
     return this.kllSketch;
   }
   set kll(k: KllSketch | null) {
-    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
+    this.settle();
     this.kllSketch = k;
   }
   get freq(): MisraGries | null {
-    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
+    this.settle();
     return this.freqSketch;
   }
   set freq(f: MisraGries | null) {
-    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
+    this.settle();
     this.freqSketch = f;
   }
   get hll(): HyperLogLog | null {
-    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
+    this.settle();
     return this.hllSketch;
   }
   set hll(h: HyperLogLog | null) {
-    if (this.nPending !== 0 || this.nStrings !== 0) this.applyPending();
+    this.settle();
     this.hllSketch = h;
   }
 

@@ -7,7 +7,7 @@ import {
   type AlarmDef, type MetricAlarmDef,
 } from '../../../lib/local/alarms';
 import type { EventSourcePoller } from '../../../lib/local/esm';
-import type { LocalFunction } from '../../../lib/local/functions';
+import { emptyFunctionStats, type LocalFunction } from '../../../lib/local/functions';
 import { MetricsStore } from '../../../lib/local/metrics';
 import type { LocalRunReport } from '../../../lib/local/run';
 import { recordingIteratorAge, ServiceMetrics } from '../../../lib/local/service-metrics';
@@ -268,18 +268,7 @@ describe('local alarm evaluation', () => {
 
 describe('local service metrics', () => {
   it('AWS/Lambda datapoints from the functions\' counters and the Kinesis mappings; what cannot be produced says why', async () => {
-    const stats = {
-      invocations: 0,
-      succeeded: 0,
-      errors: 0,
-      timeouts: 0,
-      crashes: 0,
-      injectedCrashes: 0,
-      throttles: 0,
-      injectedThrottles: 0,
-      coldStarts: 0,
-      durationsMs: [] as number[],
-    };
+    const stats = emptyFunctionStats();
     const fn = { functionName: 'ingest', stats } as unknown as LocalFunction;
     const poller = { stats: { invocations: 0, iteratorAgeMs: 0 } } as unknown as EventSourcePoller;
     const store = new MetricsStore();
