@@ -28,7 +28,8 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 // buffer.isUtf8 (Node >= 18.14) validates natively; then toString decodes without TextDecoder's per-call overhead.
 const isUtf8 = (nodeBuffer as { isUtf8?: (input: Uint8Array) => boolean }).isUtf8;
 
-function hasBom(bytes: Buffer): boolean {
+/** Whether `bytes` start with a UTF-8 byte order mark (EF BB BF). */
+export function hasUtf8Bom(bytes: Uint8Array): boolean {
   return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
 }
 
@@ -44,7 +45,7 @@ function utf8Text(bytes: Buffer): string | undefined {
   if (!isUtf8(bytes)) {
     return undefined;
   }
-  return bytes.toString('utf8', hasBom(bytes) ? 3 : 0);
+  return bytes.toString('utf8', hasUtf8Bom(bytes) ? 3 : 0);
 }
 
 function bad(cls: 'decode' | 'oversize', message: string, bytes: number): DecodeResult {
@@ -465,7 +466,7 @@ export function decodeData(base64Data: string, limits: DecodeLimits, verbatim?: 
   }
   if (verbatim !== undefined && scanVerbatim) {
     verbatim.json = text;
-    verbatim.utf8 = hasBom(bytes) ? bytes.subarray(3) : bytes;
+    verbatim.utf8 = hasUtf8Bom(bytes) ? bytes.subarray(3) : bytes;
   }
   return { ok: true, value: value as Record<string, unknown>, bytes: size };
 }

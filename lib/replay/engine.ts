@@ -12,7 +12,7 @@ import { gunzip } from 'node:zlib';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { decodeBase64Strict, decodePayload, describeError, isEnvelope, recordId, type DlqMessage } from '../core';
+import { decodeBase64Strict, decodePayload, describeError, hasUtf8Bom, isEnvelope, recordId, type DlqMessage } from '../core';
 import { archiveKeyInRange, archiveListPrefixes, parseArchiveObject, type ArchiveRecord } from './archive';
 import { DlqReader } from './dlq-reader';
 import { describeFilter, inTimeRange, InputError, matchesDlq, type ReplayFilter } from './filter';
@@ -412,7 +412,7 @@ function archiveIds(
   rules: IdRules | undefined,
 ): { id: string | null; correlationId: string | null } {
   let value: unknown;
-  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  const bom = hasUtf8Bom(bytes);
   if (decoded !== null && !bom) {
     value = decoded;
   } else {

@@ -12,7 +12,7 @@
  *   original bytes unchanged.
  */
 import { createHash } from 'node:crypto';
-import { decodeData, DEFAULT_MAX_DEPTH, normalizeEventTime } from '../core';
+import { decodeData, DEFAULT_MAX_DEPTH, hasUtf8Bom, normalizeEventTime } from '../core';
 
 /** What the replay knows about a record besides its bytes. */
 export interface ReplayOrigin {
@@ -91,8 +91,7 @@ export function replayData(original: Buffer, origin: ReplayOrigin, at: Date, dec
   if (origin.correlationId) head += `,"correlationId":${JSON.stringify(origin.correlationId)}`;
   if (!hasTime(value) && arrivedAt) head += `,"eventTime":${JSON.stringify(arrivedAt)}`;
   head += `,"hops":[],"replay":${replayMarkJson(origin.of, at)},"payload":`;
-  const hasBom = original.length >= 3 && original[0] === 0xef && original[1] === 0xbb && original[2] === 0xbf;
-  const bodyStart = hasBom ? 3 : 0;
+  const bodyStart = hasUtf8Bom(original) ? 3 : 0;
   const headBytes = Buffer.byteLength(head);
   const data = Buffer.allocUnsafe(headBytes + original.length - bodyStart + 1);
   data.write(head, 0, 'utf8');
