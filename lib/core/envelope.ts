@@ -341,7 +341,7 @@ export function closeHop(env: Envelope, stage: string, nowMs: number): Envelope 
       return { ...env, hops };
     }
   }
-  throw new PhoenixError(`closeHop: envelope ${env.id} has no open hop of stage '${stage}' (hops: ${env.hops.map((h) => h.stage).join(', ') || 'none'})`);
+  throw new PhoenixError('NO_OPEN_HOP', `closeHop: envelope ${env.id} has no open hop of stage '${stage}' (hops: ${env.hops.map((h) => h.stage).join(', ') || 'none'})`);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { REASON_CLASSES } from '../../constructs/contract';
+import { PhoenixError } from './errors';
 
 /** Reason class of a failed record (DLQ message v1 `reason.class`). */
 export type ReasonClass = typeof REASON_CLASSES[number];
@@ -28,13 +29,7 @@ export function boundMessage(message: string, max: number = MAX_REASON_MESSAGE_C
   return message.slice(0, Math.max(0, max - suffix.length)) + suffix;
 }
 
-/** Base error of the package. `name` is the concrete class name; `cause` is kept (ES2022 error cause). */
-export class PhoenixError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export { PhoenixError } from './errors';
 
 /** A failure that retrying cannot fix: the record goes to the DLQ at once with `reasonClass`. */
 export class PermanentError extends PhoenixError {
@@ -44,7 +39,7 @@ export class PermanentError extends PhoenixError {
     if (!isReasonClass(reasonClass)) {
       throw new TypeError(`PermanentError: reason class must be one of ${REASON_CLASSES.join(', ')}; got ${describeValue(reasonClass)}`);
     }
-    super(message, options);
+    super('PERMANENT', message, options);
     this.reasonClass = reasonClass;
   }
 
@@ -62,7 +57,7 @@ export class TransientError extends PhoenixError {
   public readonly timeout: boolean;
 
   constructor(message: string, options?: { cause?: unknown; timeout?: boolean }) {
-    super(message, options);
+    super('TRANSIENT', message, options);
     this.timeout = options?.timeout === true;
   }
 }

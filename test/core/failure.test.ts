@@ -26,7 +26,7 @@ describe('errors', () => {
     const cause = new Error('root');
     const p = new PermanentError('schema', 'bad field', { cause });
     const t = new TransientError('later', { cause });
-    const b = new PhoenixError('base');
+    const b = new PhoenixError('BASE', 'base');
     expect([p.name, t.name, b.name]).toEqual(['PermanentError', 'TransientError', 'PhoenixError']);
     expect(p.cause).toBe(cause);
     expect(t.cause).toBe(cause);
