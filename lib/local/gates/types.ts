@@ -1,0 +1,61 @@
+/**
+ * Request gates: checks that sit in front of the emulators and make a local AWS call fail where AWS would fail it
+ * (IAM and resource policies, service limits) or take as long as AWS would take it (latency model).
+ * Every emulated call is first described as an {@link AwsCall}; each gate of the chain then allows, rejects or delays it.
+ */
+
+/** AWS services the local environment answers (over HTTP through the emulator host, or in-process). */
+export type AwsService = 'kinesis' | 'dynamodb' | 'sqs' | 'sns' | 's3' | 'firehose' | 'lambda' | 'kms' | 'cloudwatch' | 'logs' | 'scheduler';
+
+/** Who makes a call: an IAM role (a function's role, Firehose's delivery role, a scheduler role) or a service principal. */
+export interface CallPrincipal {
+  /** Role ARN, or the service principal's name (`cloudwatch.amazonaws.com`). */
+  readonly arn: string;
+  readonly kind: 'role' | 'service';
+  /** For a service acting on behalf of a resource: the `aws:SourceArn` and `aws:SourceAccount` of the request. */
+  readonly sourceArn?: string;
+  readonly sourceAccount?: string;
+}
+
+/** One Kinesis record of a write, for per-shard write limits. */
+export interface KinesisRecordSize {
+  readonly partitionKey: string;
+  readonly explicitHashKey?: string;
+  /** Data bytes plus partition key bytes (what a shard's 1 MiB/s counts). */
+  readonly bytes: number;
+}
+
+/** One AWS API call as IAM and the service limits see it. */
+export interface AwsCall {
+  readonly service: AwsService;
+  /** The API operation, which is also the IAM action name without the service prefix (`PutRecords`, `SendMessage`). */
+  readonly operation: string;
+  /** IAM action, `<prefix>:<operation>` (`kinesis:PutRecords`, `s3:PutObject`). */
+  readonly action: string;
+  /** ARNs the action applies to (IAM evaluates each). */
+  readonly resources: readonly string[];
+  readonly principal: CallPrincipal;
+  /** Size of the request body in bytes. */
+  readonly requestBytes: number;
+  /** Kinesis writes: the records, for the per-shard write limits. */
+  readonly kinesisRecords?: readonly KinesisRecordSize[];
+  /** Kinesis reads: the shard read (GetRecords) or subscribed to (SubscribeToShard). */
+  readonly shardId?: string;
+  /** Extra IAM condition keys of the request (e.g. `s3:x-amz-server-side-encryption`). */
+  readonly context?: Readonly<Record<string, string>>;
+}
+
+/** What a gate decides before the emulator answers. */
+export type GateVerdict =
+  | { readonly kind: 'allow' }
+  /** Delay the call by `ms` milliseconds, then go on (latency model). */
+  | { readonly kind: 'delay'; readonly ms: number }
+  /** Fail the call as AWS would: HTTP status, the service's error type (`AccessDeniedException`) and message. */
+  | { readonly kind: 'reject'; readonly status: number; readonly errorType: string; readonly message: string };
+
+/** A check in front of the emulators. `after` sees the response size (read limits count bytes returned). */
+export interface RequestGate {
+  readonly name: string;
+  before(call: AwsCall, nowMs: number): GateVerdict;
+  after?(call: AwsCall, responseBytes: number, nowMs: number): void;
+}
