@@ -5,12 +5,12 @@
  * replacement, retained resources orphaned (in the account, in no stack), a non-empty bucket failing its delete
  * unless CDK's Custom::S3AutoDeleteObjects emptied it first. Pure: no emulator is touched; callers apply the result.
  */
+import { creationOrder, dependenciesOf } from './order';
+import { NAME_RULES, physicalId as cfnPhysicalId, randomUuid, type Rng } from './physical-names';
+import { policiesOf, replacementCauses, type DeletionPolicy, type UpdateReplacePolicy } from './policies';
 import { PhoenixError } from '../../core/errors';
 import { resolveValue, type ResolveContext, type Where } from '../template/intrinsics';
 import type { CfnResource, CfnTemplate } from '../template/types';
-import { creationOrder, dependenciesOf } from './order';
-import { NAME_RULES, physicalId, randomUuid, type Rng } from './physical-names';
-import { policiesOf, replacementCauses, type DeletionPolicy, type UpdateReplacePolicy } from './policies';
 
 /** One resource of the account. `stackId` undefined: in no stack (retained after its stack, or made outside CloudFormation). */
 export interface AccountResource {
@@ -61,6 +61,12 @@ export interface DestroyResult {
   readonly failed: readonly FailedResource[];
 }
 
+interface Outcomes {
+  deleted: ResourceOutcome[];
+  orphaned: ResourceOutcome[];
+  failed: FailedResource[];
+}
+
 /** A stack operation CloudFormation failed and rolled back; `reason` is CloudFormation's resource status reason. */
 export class StackOperationError extends PhoenixError {
   constructor(
@@ -72,6 +78,12 @@ export class StackOperationError extends PhoenixError {
   ) {
     super('CFN_STACK_OPERATION_FAILED', `${stackId}: ${status}${logicalId ? ` (resource ${logicalId})` : ''}: ${reason}`);
   }
+}
+
+export interface StackView {
+  readonly id: string;
+  readonly status: StackStatus;
+  readonly resources: ReadonlyMap<string, AccountResource>;
 }
 
 interface StackState {
@@ -109,13 +121,15 @@ export class CloudFormationModel {
     return this.all.find((r) => r.type === type && r.physicalId === physicalId && (global || r.region === region));
   }
 
-  stack(stackName: string, region: string): { readonly id: string; readonly status: StackStatus; readonly resources: ReadonlyMap<string, AccountResource> } | undefined {
+  stack(stackName: string, region: string): StackView | undefined {
     return this.stacks.get(stackKey(stackName, region));
   }
 
   /** A resource made outside CloudFormation (e.g. `/aws/lambda/<fn>` log groups Lambda creates on first invoke). */
   addExternal(type: string, physicalId: string, region: string): AccountResource {
-    const r: AccountResource = { type, physicalId, region, logicalId: '', stackId: undefined, explicit: true, properties: {}, deletion: 'Retain', replace: 'Retain', objects: 0 };
+    const r: AccountResource = {
+      type, physicalId, region, logicalId: '', stackId: undefined, explicit: true, properties: {}, deletion: 'Retain', replace: 'Retain', objects: 0,
+    };
     this.all.push(r);
     return r;
   }
@@ -131,7 +145,8 @@ export class CloudFormationModel {
   deploy(input: { readonly stackName: string; readonly region: string; readonly template: CfnTemplate }): DeployResult {
     const existing = this.stacks.get(stackKey(input.stackName, input.region));
     if (existing && (existing.status === 'ROLLBACK_COMPLETE' || existing.status === 'DELETE_FAILED')) {
-      throw new StackOperationError(existing.id, existing.status, undefined, `Stack:${existing.id} is in ${existing.status} state and can not be updated.`, { deleted: [], orphaned: [] });
+      const reason = `Stack:${existing.id} is in ${existing.status} state and can not be updated.`;
+      throw new StackOperationError(existing.id, existing.status, undefined, reason, { deleted: [], orphaned: [] });
     }
     const stack = existing ?? this.newStack(input.stackName, input.region, input.template);
     const plan = new DeployPlan(this, stack, input.template, this.opts);
@@ -151,7 +166,7 @@ export class CloudFormationModel {
   destroy(stackName: string, region: string): DestroyResult {
     const stack = this.stacks.get(stackKey(stackName, region));
     if (!stack) return { stackId: undefined, status: 'DELETE_COMPLETE', deleted: [], orphaned: [], failed: [] };
-    const out = { deleted: [] as ResourceOutcome[], orphaned: [] as ResourceOutcome[], failed: [] as FailedResource[] };
+    const out: Outcomes = { deleted: [], orphaned: [], failed: [] };
     const present = new Set(stack.resources.keys());
     const order = [...present].reverse();
     const blocked = new Set<string>();
@@ -173,7 +188,7 @@ export class CloudFormationModel {
   }
 
   /** Orphans or deletes a resource that leaves its stack; returns the failure reason, if the delete failed. */
-  private remove(r: AccountResource, policy: DeletionPolicy | UpdateReplacePolicy, out: { deleted: ResourceOutcome[]; orphaned: ResourceOutcome[]; failed: FailedResource[] }): string | undefined {
+  private remove(r: AccountResource, policy: DeletionPolicy | UpdateReplacePolicy, out: Outcomes): string | undefined {
     if (policy === 'Retain' || policy === 'RetainExceptOnCreate') {
       r.stackId = undefined;
       out.orphaned.push(outcome(r));
@@ -204,13 +219,13 @@ export class CloudFormationModel {
 
   /** Undoes the creates of a failed operation: Retain resources stay (orphaned), every other one is deleted. */
   private rollBack(created: readonly AccountResource[]): { deleted: ResourceOutcome[]; orphaned: ResourceOutcome[] } {
-    const out = { deleted: [] as ResourceOutcome[], orphaned: [] as ResourceOutcome[], failed: [] as FailedResource[] };
+    const out: Outcomes = { deleted: [], orphaned: [], failed: [] };
     for (const r of [...created].reverse()) this.remove(r, r.deletion === 'Retain' ? 'Retain' : 'Delete', out);
     return { deleted: out.deleted, orphaned: out.orphaned };
   }
 
   private commit(stack: StackState, plan: DeployPlan, update: boolean): DeployResult {
-    const out = { deleted: [] as ResourceOutcome[], orphaned: [] as ResourceOutcome[], failed: [] as FailedResource[] };
+    const out: Outcomes = { deleted: [], orphaned: [], failed: [] };
     for (const { target, values } of plan.updated) Object.assign(target, values);
     // Cleanup phase: removed resources (DeletionPolicy), then replaced ones (UpdateReplacePolicy), dependents first.
     for (const r of [...plan.removed].reverse()) this.leaveStack(r, r.deletion, out);
@@ -230,7 +245,7 @@ export class CloudFormationModel {
   }
 
   /** A resource leaving its stack during an update's cleanup: a failed delete leaves it in the account, in no stack. */
-  private leaveStack(r: AccountResource, policy: DeletionPolicy | UpdateReplacePolicy, out: { deleted: ResourceOutcome[]; orphaned: ResourceOutcome[]; failed: FailedResource[] }): void {
+  private leaveStack(r: AccountResource, policy: DeletionPolicy | UpdateReplacePolicy, out: Outcomes): void {
     const failed = this.remove(r, policy === 'RetainExceptOnCreate' ? 'Retain' : policy, out);
     if (failed !== undefined) r.stackId = undefined;
   }
@@ -266,7 +281,12 @@ class DeployPlan implements ResolveContext {
   readonly region: string;
   readonly accountId: string;
 
-  constructor(private readonly model: CloudFormationModel, private readonly stack: StackState, readonly template: CfnTemplate, private readonly opts: CloudFormationModelOptions) {
+  constructor(
+    private readonly model: CloudFormationModel,
+    private readonly stack: StackState,
+    readonly template: CfnTemplate,
+    private readonly opts: CloudFormationModelOptions,
+  ) {
     this.stackName = stack.name;
     this.stackId = stack.id;
     this.region = stack.region;
@@ -308,12 +328,15 @@ class DeployPlan implements ResolveContext {
   }
 
   private create(logicalId: string, res: CfnResource, properties: Record<string, unknown>, old: AccountResource | undefined): AccountResource {
-    const { id, explicit } = physicalId(res.Type, this.stackName, logicalId, properties, this.opts.rng);
+    const { id, explicit } = cfnPhysicalId(res.Type, this.stackName, logicalId, properties, this.opts.rng);
     if (explicit && old?.explicit && old.physicalId === id) {
       throw new ResourceFailure(logicalId, `CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename ${id} and update the stack again.`);
     }
     if (explicit) this.checkFree(logicalId, res.Type, id);
-    const r: AccountResource = { type: res.Type, physicalId: id, region: this.region, logicalId, stackId: this.stackId, explicit, properties, ...policiesOf(logicalId, res), objects: 0 };
+    const r: AccountResource = {
+      type: res.Type, physicalId: id, region: this.region, logicalId, stackId: this.stackId, explicit, properties, objects: 0,
+      ...policiesOf(logicalId, res),
+    };
     this.model.register(r);
     this.created.push(r);
     this.next.set(logicalId, r);

@@ -1,7 +1,7 @@
 /** Which resources of a template exist (conditions) and the order CloudFormation creates them in (dependencies first). */
+import { TemplateValidationError } from './policies';
 import { evaluateCondition, referencedIds, type ResolveContext } from '../template/intrinsics';
 import type { CfnTemplate } from '../template/types';
-import { TemplateValidationError } from './policies';
 
 /** Logical ids a resource depends on: references in its properties plus DependsOn, limited to existing resources. */
 export function dependenciesOf(template: CfnTemplate, logicalId: string, present: ReadonlySet<string>): string[] {

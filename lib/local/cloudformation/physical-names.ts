@@ -76,7 +76,7 @@ function randomString(rng: Rng, alphabet: string, length: number): string {
 function legacySuffix(rng: Rng): string {
   const hi = BigInt(Math.floor(rng() * 2 ** 31));
   const lo = BigInt(Math.floor(rng() * 2 ** 32));
-  return ((hi << 32n) + lo).toString(36).toUpperCase();
+  return (hi * 2n ** 32n + lo).toString(36).toUpperCase();
 }
 
 /** IdentifierUtils.fairSplit: each part gets an even share of `cap`, a part shorter than its share gives the rest away. */
@@ -151,7 +151,9 @@ export interface PhysicalId {
  * The physical id CloudFormation gives a resource: the explicit name, a generated name for named types, a UUID for
  * key and mapping ids, and for other types (policies, permissions, custom resources) a generated id in the legacy style.
  */
-export function physicalId(type: string, stackName: string, logicalId: string, properties: Readonly<Record<string, unknown>> | undefined, rng: Rng): PhysicalId {
+export function physicalId(
+  type: string, stackName: string, logicalId: string, properties: Readonly<Record<string, unknown>> | undefined, rng: Rng,
+): PhysicalId {
   const given = explicitName(type, properties);
   if (given !== undefined) return { id: given, explicit: true };
   if (UUID_TYPES.has(type)) return { id: randomUuid(rng), explicit: false };
