@@ -333,10 +333,8 @@ class DeployPlan implements ResolveContext {
       throw new ResourceFailure(logicalId, `CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename ${id} and update the stack again.`);
     }
     if (explicit) this.checkFree(logicalId, res.Type, id);
-    const r: AccountResource = {
-      type: res.Type, physicalId: id, region: this.region, logicalId, stackId: this.stackId, explicit, properties, objects: 0,
-      ...policiesOf(logicalId, res),
-    };
+    const placed = { type: res.Type, physicalId: id, region: this.region, logicalId, stackId: this.stackId };
+    const r: AccountResource = { ...placed, explicit, properties, objects: 0, ...policiesOf(logicalId, res) };
     this.model.register(r);
     this.created.push(r);
     this.next.set(logicalId, r);
