@@ -10,8 +10,14 @@ import { PhoenixError } from '../../core/errors';
 const MiB = 1024 * 1024;
 /** Kinesis: per shard, per second (Kinesis Data Streams quotas). */
 export const KINESIS = {
-  writeRecords: 1000, writeBytes: MiB, readCalls: 5, readBytes: 2 * MiB, efoReadBytes: 2 * MiB,
-  recordBytes: MiB, putRecordsEntries: 500, partitionKeyChars: 256,
+  writeRecords: 1000,
+  writeBytes: MiB,
+  readCalls: 5,
+  readBytes: 2 * MiB,
+  efoReadBytes: 2 * MiB,
+  recordBytes: MiB,
+  putRecordsEntries: 500,
+  partitionKeyChars: 256,
 };
 export const DYNAMODB_ITEM_BYTES = 400 * 1024;
 export const LAMBDA_SYNC_PAYLOAD_BYTES = 6 * MiB;
