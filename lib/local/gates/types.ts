@@ -12,6 +12,8 @@ export interface CallPrincipal {
   /** Role ARN, or the service principal's name (`cloudwatch.amazonaws.com`). */
   readonly arn: string;
   readonly kind: 'role' | 'service';
+  /** Role principals: the session name AWS shows in `assumed-role/<role>/<session>` (a function's name; default the role name). */
+  readonly session?: string;
   /** For a service acting on behalf of a resource: the `aws:SourceArn` and `aws:SourceAccount` of the request. */
   readonly sourceArn?: string;
   readonly sourceAccount?: string;
