@@ -43,6 +43,8 @@ export interface AwsCall {
   readonly kinesisRecords?: readonly KinesisRecordSize[];
   /** Kinesis reads: the shard read (GetRecords) or subscribed to (SubscribeToShard). */
   readonly shardId?: string;
+  /** KMS calls a service makes with the caller's credentials on an encrypted resource: that service (`sqs`). */
+  readonly via?: AwsService;
   /** Extra IAM condition keys of the request (e.g. `s3:x-amz-server-side-encryption`). */
   readonly context?: Readonly<Record<string, string>>;
 }

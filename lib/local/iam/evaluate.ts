@@ -7,9 +7,9 @@
  * policies can grant them anything.
  * Own evaluator rather than pbac: pbac matches no Principal/NotPrincipal and has no notion of resource or key policies.
  */
-import type { CallPrincipal } from '../gates/types';
 import { conditionsHold, matchesWildcard, type ConditionContext } from './conditions';
 import type { Policy, PrincipalSet, Statement } from './policy';
+import type { CallPrincipal } from '../gates/types';
 
 export interface EvalRequest {
   readonly principal: CallPrincipal;
@@ -88,6 +88,7 @@ export function requestContext(req: EvalRequest): ConditionContext {
   const global: Record<string, string> = { 'aws:SecureTransport': 'true' };
   if (p.kind === 'role') {
     Object.assign(global, { 'aws:PrincipalArn': p.arn, 'aws:PrincipalAccount': accountOf(p.arn), 'aws:PrincipalType': 'AssumedRole' });
+    if (req.action.toLowerCase().startsWith('kms:')) global['kms:CallerAccount'] = accountOf(p.arn);
   } else {
     global['aws:PrincipalServiceName'] = p.arn;
   }
@@ -134,7 +135,9 @@ export function evaluate(req: EvalRequest, policies: ApplicablePolicies): Decisi
 }
 
 /** AWS's AccessDenied message: `User: <arn> is not authorized to perform: <action> on resource: <arn> because ...`. */
-export function deniedMessage(req: EvalRequest, d: Extract<Decision, { allowed: false }>, opts: { actionAs?: string; quoteResource?: boolean } = {}): string {
+export function deniedMessage(
+  req: EvalRequest, d: Extract<Decision, { allowed: false }>, opts: { actionAs?: string; quoteResource?: boolean } = {},
+): string {
   const action = opts.actionAs ?? req.action;
   const resource = opts.quoteResource ? `"${req.resource}"` : req.resource;
   const why = d.explicit ? `with an explicit deny in a ${d.policyType} policy` : `because no ${d.policyType} policy allows the ${action} action`;

@@ -3,8 +3,8 @@
  * (unknown element, missing Effect/Action, unknown condition operator) is refused with an error naming its source
  * and statement: a policy the evaluator cannot read is never treated as allowing anything.
  */
-import { PhoenixError } from '../../core/errors';
 import { parseConditionBlock, type ConditionClause } from './conditions';
+import { PhoenixError } from '../../core/errors';
 
 /** A policy the evaluator cannot parse; the message names the policy's source and the statement. */
 export class IamPolicyError extends PhoenixError {
