@@ -10,15 +10,22 @@
  *   URLs (`http://sqs.<region>.localhost:<port>/...`, which need DNS tricks) are rewritten to
  *   `http://127.0.0.1:<port>/<account>/<name>` in responses, and back in requests, so unchanged SDK clients work.
  *
+ * - Every request goes through the gate chain (lib/local/gates: IAM, then service limits and latency) before the
+ *   emulator sees it; a rejection is answered in the service's error shape and denials are reported to the parent.
+ *
  * Exits when the parent sends `stop`, on SIGTERM/SIGINT, or when the IPC channel closes (the parent died).
  */
 /* eslint-disable import/no-extraneous-dependencies */
+import { createDecipheriv } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { createHostGateChain, readIamGateConfig, type GateChain, type HttpReply } from '../gates';
 import { EMULATOR_LABEL, type EmulatorHostConfig, type EmulatorName, type HostToParent } from './protocol';
+import type { AwsCall } from '../gates/types';
+import { LOCAL_ACCOUNT } from '../template/types';
 
 interface Closable { name: EmulatorName; close(): Promise<void> }
 
@@ -72,30 +79,73 @@ export function withStreamName(body: Buffer): Buffer {
 }
 
 type Listener = (req: unknown, res: unknown) => void;
-interface RequestLike extends EventEmitter { method?: string; url?: string; headers: Record<string, unknown> }
+interface RequestLike extends EventEmitter { method?: string; url?: string; headers: Record<string, string | string[] | undefined> }
+interface ResponseLike { writeHead(status: number, headers: Record<string, string>): void; end(body?: unknown, ...rest: unknown[]): unknown }
 
-/** kinesalite's listener, given the whole request body at once after {@link withStreamName}. */
-function acceptingStreamArns(listener: Listener): Listener {
-  return (rawReq, res) => {
+let chain: GateChain;
+
+/** Answers a rejected request in the service's error shape. */
+function writeReply(res: ResponseLike, reply: HttpReply): void {
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': String(Buffer.byteLength(reply.body)) });
+  res.end(reply.body);
+}
+
+/** Counts the bytes of the response body for the gates' `after` (read limits count bytes returned). */
+function measured(res: ResponseLike, done: (bytes: number) => void): void {
+  const end = res.end.bind(res);
+  res.end = (body?: unknown, ...rest: unknown[]) => {
+    done(typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : 0);
+    return end(body, ...rest);
+  };
+}
+
+/**
+ * A listener that reads the whole request, puts it through the gate chain, and hands it to the emulator's listener
+ * (after `transform`) unless a gate rejected it.
+ */
+function gatedListener(name: 'kinesis' | 'dynamodb', listener: Listener, transform: (body: Buffer) => Buffer = (b) => b): Listener {
+  return (rawReq, rawRes) => {
     const req = rawReq as RequestLike;
+    const res = rawRes as ResponseLike;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', (err: Error) => fail('kinesis', `the Kinesis emulator failed reading a request: ${err.message}`));
+    req.on('error', (err: Error) => fail(name, `the ${EMULATOR_LABEL[name]} failed reading a request: ${err.message}`));
     req.on('end', () => {
-      const inner = Object.assign(new EventEmitter(), { method: req.method, url: req.url, headers: req.headers });
-      listener(inner, res);
       const body = Buffer.concat(chunks);
-      if (body.length > 0) inner.emit('data', withStreamName(body));
-      inner.emit('end');
+      const verdict = chain.check(name, { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body }, Date.now());
+      if (verdict.kind === 'reject') { writeReply(res, verdict.reply); return; }
+      measured(res, (bytes) => chain.after(verdict.calls, bytes, Date.now()));
+      const forward = (): void => {
+        const inner = Object.assign(new EventEmitter(), { method: req.method, url: req.url, headers: req.headers });
+        listener(inner, res);
+        if (body.length > 0) inner.emit('data', transform(body));
+        inner.emit('end');
+      };
+      if (verdict.delayMs > 0) setTimeout(forward, verdict.delayMs);
+      else forward();
     });
   };
+}
+
+/** Stream name and shard of a kinesalite shard iterator (its own AES encoding), or undefined when it cannot be read. */
+function decodeIterator(iterator: string): { streamName: string; shardId: string } | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const db = require('kinesalite/db') as { ITERATOR_PWD_KEY: Buffer; ITERATOR_PWD_IV: Buffer };
+    const decipher = createDecipheriv('aes-256-cbc', db.ITERATOR_PWD_KEY, db.ITERATOR_PWD_IV);
+    const buffer = Buffer.from(iterator, 'base64');
+    const pieces = Buffer.concat([decipher.update(buffer.subarray(8)), decipher.final()]).toString('utf8').split('/');
+    return pieces.length === 5 ? { streamName: pieces[1], shardId: pieces[2] } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function startKinesis(config: EmulatorHostConfig): Promise<number> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => HttpServer;
   const inner = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: config.kinesisShardLimit });
-  const listener = acceptingStreamArns(inner.listeners('request')[0] as Listener);
+  const listener = gatedListener('kinesis', inner.listeners('request')[0] as Listener, withStreamName);
   // allowHTTP1: Node's h2c server also answers HTTP/1.1 requests (the option is missing from @types/node for createServer).
   const server = http2.createServer({ allowHTTP1: true } as http2.ServerOptions, listener);
   const port = await listen(server, 'kinesis', config.ports.kinesis);
@@ -114,6 +164,9 @@ async function startDynamo(config: EmulatorHostConfig): Promise<number> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const dynalite = require('dynalite') as (opts: Record<string, unknown>) => HttpServer;
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const inner = server.listeners('request')[0] as Listener;
+  server.removeAllListeners('request');
+  server.on('request', gatedListener('dynamodb', inner));
   const port = await listen(server, 'dynamodb', config.ports.dynamodb);
   closables.push({ name: 'dynamodb', close: () => closeServer(server) });
   return port;
@@ -126,12 +179,42 @@ interface FastifyLike {
   close(): Promise<void>;
 }
 
+type Headers = Record<string, string | string[] | undefined>;
+interface FastifyRequestLike { method: string; url: string; originalUrl?: string; headers: Headers; body?: unknown }
+interface FastifyReplyLike {
+  code(n: number): FastifyReplyLike;
+  headers(h: Record<string, string>): FastifyReplyLike;
+  send(b: string): FastifyReplyLike;
+}
+
+/** The gate chain on fauxqs' requests, once its content-type parsers have read the body (SQS JSON, SNS form, S3 bytes). */
+function gateFauxqs(app: FastifyLike): void {
+  const forwarded = new WeakMap<object, readonly AwsCall[]>();
+  app.addHook('preHandler', async (request: FastifyRequestLike, reply: FastifyReplyLike) => {
+    const raw = request.body;
+    const body = Buffer.isBuffer(raw) ? raw
+      : raw && typeof raw === 'object' && !String(request.headers['content-type'] ?? '').includes('x-www-form-urlencoded')
+        ? Buffer.from(JSON.stringify(raw), 'utf8') : (raw as Record<string, string> | undefined);
+    const verdict = chain.check('fauxqs', { method: request.method, url: request.originalUrl ?? request.url, headers: request.headers, body }, Date.now());
+    if (verdict.kind === 'reject') return reply.code(verdict.reply.status).headers(verdict.reply.headers).send(verdict.reply.body);
+    forwarded.set(request, verdict.calls);
+    if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
+    return undefined;
+  });
+  app.addHook('onSend', async (request: object, _reply: unknown, payload: unknown) => {
+    const calls = forwarded.get(request);
+    if (calls) chain.after(calls, typeof payload === 'string' ? Buffer.byteLength(payload) : Buffer.isBuffer(payload) ? payload.length : 0, Date.now());
+    return payload;
+  });
+}
+
 async function startFauxqs(config: EmulatorHostConfig): Promise<number> {
   const mod = (await import(pathToFileURL(config.fauxqsEntry).href)) as { buildApp(o: Record<string, unknown>): FastifyLike };
   const app = mod.buildApp({ logger: false, defaultRegion: config.region });
   let port = 0;
   const canonicalPrefix = (): string => `http://sqs.${config.region}.localhost:${port}/`;
   const localPrefix = (): string => `http://127.0.0.1:${port}/`;
+  gateFauxqs(app);
   // Requests: queue URLs as handed out (127.0.0.1) -> fauxqs' internal form.
   app.addHook('preHandler', async (request: { body?: unknown }) => {
     const body = request.body as Record<string, unknown> | undefined;
@@ -183,6 +266,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => undefined);
   process.on('message', (m: { type?: string }) => { if (m && m.type === 'stop') void stopAll(0); });
   process.on('uncaughtException', (err) => fail(undefined, `an emulator crashed: ${err.message}`));
+  chain = createHostGateChain({
+    region: config.region,
+    account: LOCAL_ACCOUNT,
+    iam: config.iamConfigFile ? readIamGateConfig(config.iamConfigFile) : undefined,
+    onDenied: (denial) => send({ type: 'accessDenied', denial }),
+    decodeIterator,
+  });
   const kinesis = await startKinesis(config);
   const dynamodb = await startDynamo(config);
   const fauxqs = await startFauxqs(config);

@@ -1,10 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { IamGateConfig } from '../gates';
 import { childScript, sdkNodeModules } from '../paths';
-import type { EmulatorHostConfig, EmulatorName, HostToParent } from './protocol';
+import type { AccessDeniedReport, EmulatorHostConfig, EmulatorName, HostToParent } from './protocol';
 
-export { EMULATOR_LABEL, type EmulatorName } from './protocol';
+export { EMULATOR_LABEL, type AccessDeniedReport, type EmulatorName } from './protocol';
 
 export interface EmulatorOptions {
   /** First port (Kinesis), then DynamoDB = base+1, SQS/SNS/S3 = base+2. 0 = free ports chosen by the OS. */
@@ -16,6 +17,10 @@ export interface EmulatorOptions {
   readonly startTimeoutMs?: number;
   /** Called once if the emulator host dies or an emulator fails after startup. */
   readonly onUnexpectedExit?: (message: string) => void;
+  /** IAM enforcement in front of the emulators (lib/local/iam iamGateConfig); undefined = every call is allowed. */
+  readonly iam?: IamGateConfig;
+  /** Called for every call the IAM gate denied. */
+  readonly onAccessDenied?: (denial: AccessDeniedReport) => void;
 }
 
 export interface RunningEmulators {
@@ -75,9 +80,11 @@ export async function startEmulators(opts: EmulatorOptions): Promise<RunningEmul
     fauxqsEntry: fauxqsEntry(nodeModules),
     region: opts.region,
     kinesisShardLimit: 500,
+    iamConfigFile: opts.iam ? path.join(opts.runDir, 'iam.json') : undefined,
   };
   const script = childScript('emulator-host', path.join(opts.runDir, 'bin'));
   mkdirSync(path.join(opts.runDir, 'logs'), { recursive: true });
+  if (opts.iam) writeFileSync(config.iamConfigFile!, JSON.stringify(opts.iam));
   const log = createWriteStream(path.join(opts.runDir, 'logs', 'emulators.log'), { flags: 'a' });
   const child = fork(script, [], {
     env: {
@@ -129,6 +136,7 @@ export async function startEmulators(opts: EmulatorOptions): Promise<RunningEmul
   };
   child.on('message', (m: HostToParent) => {
     if (m.type === 'error') report(m.message);
+    if (m.type === 'accessDenied') opts.onAccessDenied?.(m.denial);
   });
   child.once('exit', (code, signal) => {
     log.end();

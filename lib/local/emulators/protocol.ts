@@ -19,10 +19,22 @@ export interface EmulatorHostConfig {
   readonly region: string;
   /** Maximum shards per account in kinesalite (its default of 10 is too low for several streams). */
   readonly kinesisShardLimit: number;
+  /** JSON file of the IAM gate configuration (lib/local/gates IamGateConfig); absent = IAM not enforced. */
+  readonly iamConfigFile?: string;
+}
+
+/** A call the IAM gate denied (principal, action, resource), for the run report's accessDenied. */
+export interface AccessDeniedReport {
+  readonly principal: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly errorType: string;
+  readonly message: string;
 }
 
 export type HostToParent =
   | { type: 'ready'; ports: Record<EmulatorName, number> }
-  | { type: 'error'; emulator?: EmulatorName; message: string };
+  | { type: 'error'; emulator?: EmulatorName; message: string }
+  | { type: 'accessDenied'; denial: AccessDeniedReport };
 
 export type ParentToHost = { type: 'stop' };

@@ -12,6 +12,8 @@ export interface CallPrincipal {
   /** Role ARN, or the service principal's name (`cloudwatch.amazonaws.com`). */
   readonly arn: string;
   readonly kind: 'role' | 'service';
+  /** Role principals: the session name AWS shows in `assumed-role/<role>/<session>` (a function's name; default the role name). */
+  readonly session?: string;
   /** For a service acting on behalf of a resource: the `aws:SourceArn` and `aws:SourceAccount` of the request. */
   readonly sourceArn?: string;
   readonly sourceAccount?: string;
@@ -41,6 +43,8 @@ export interface AwsCall {
   readonly kinesisRecords?: readonly KinesisRecordSize[];
   /** Kinesis reads: the shard read (GetRecords) or subscribed to (SubscribeToShard). */
   readonly shardId?: string;
+  /** KMS calls a service makes with the caller's credentials on an encrypted resource: that service (`sqs`). */
+  readonly via?: AwsService;
   /** Extra IAM condition keys of the request (e.g. `s3:x-amz-server-side-encryption`). */
   readonly context?: Readonly<Record<string, string>>;
 }
