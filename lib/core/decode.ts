@@ -1,4 +1,5 @@
 import * as nodeBuffer from 'node:buffer';
+import { InvalidArgumentError } from './errors';
 import { FailureReason, boundMessage, describeValue } from './failure';
 
 /** Limits applied while decoding a record. */
@@ -127,7 +128,7 @@ function checkLimit(name: string, value: number | undefined, dflt: number, min: 
     return dflt;
   }
   if (!Number.isInteger(value) || value < min) {
-    throw new RangeError(`decodeData: ${name} must be an integer >= ${min}; got ${describeValue(value)}`);
+    throw new InvalidArgumentError(`decodeData: ${name} must be an integer >= ${min}; got ${describeValue(value)}`);
   }
   return value;
 }
@@ -427,7 +428,7 @@ export function decodeData(base64Data: string, limits: DecodeLimits, verbatim?: 
     verbatim.utf8 = undefined;
   }
   if (!Number.isInteger(limits.maxBytes) || limits.maxBytes < 1) {
-    throw new RangeError(`decodeData: maxBytes must be an integer >= 1; got ${describeValue(limits.maxBytes)}`);
+    throw new InvalidArgumentError(`decodeData: maxBytes must be an integer >= 1; got ${describeValue(limits.maxBytes)}`);
   }
   const maxDepth = checkLimit('maxDepth', limits.maxDepth, DEFAULT_MAX_DEPTH, 1);
   const maxNumberDigits = checkLimit('maxNumberDigits', limits.maxNumberDigits, DEFAULT_MAX_NUMBER_DIGITS, 1);

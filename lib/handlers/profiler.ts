@@ -7,7 +7,7 @@
  * Configuration (set by the construct): PHX_PIPELINE, PHX_PROFILE_BUCKET, PHX_QUALITY_RULES (JSON or gz:base64),
  * PHX_PROFILE_WINDOW_SECONDS, PHX_PROFILE_HISTORY_WINDOWS, PHX_PROFILE_EVENT_TIME_FIELD (empty: none).
  */
-import { S3Client } from '@aws-sdk/client-s3';
+import { s3Client } from '../aws/clients';
 import { PROFILER_ENV, decodeRules } from './profiler-contract';
 import { S3ProfileStore } from './profiler-s3';
 import { ProfilerError, WindowProfiler, type ProfilerConfig, type WindowEvent, type WindowResponse } from './profiler-window';
@@ -50,7 +50,7 @@ export async function handler(event: WindowEvent): Promise<WindowResponse> {
   if (!instance) {
     const config = profilerConfigFromEnv(process.env);
     instance = new WindowProfiler(config, {
-      store: new S3ProfileStore(new S3Client({}), config.bucket),
+      store: new S3ProfileStore(s3Client(), config.bucket),
       // EMF and logs as bare JSON lines (console.log would prefix them, and CloudWatch extracts EMF from JSON lines).
       emit: (line) => process.stdout.write(line + '\n'),
     });

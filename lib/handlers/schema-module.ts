@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from './config';
+import { ConfigError } from '../core/errors';
 import { summarizeSchemaErrors, type PayloadValidator } from './schema-errors';
 import { ENV } from '../../constructs/contract';
 import { canonicalJson, sha256Hex } from '../core';

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../lib/core/errors';
 import {
   PermanentError,
   RetryOptions,
@@ -64,7 +65,7 @@ describe('fullJitterDelayMs', () => {
     [0, { baseMs: 10, capMs: 5 }, /capMs must be a finite number >= baseMs \(10\); got number 5/],
     [0, { baseMs: 10, capMs: Number.POSITIVE_INFINITY }, /capMs must be a finite number/],
   ])('rejects attempt %d with %j', (attempt, opts, message) => {
-    expect(() => fullJitterDelayMs(attempt, opts)).toThrow(RangeError);
+    expect(() => fullJitterDelayMs(attempt, opts)).toThrow(InvalidArgumentError);
     expect(() => fullJitterDelayMs(attempt, opts)).toThrow(message);
   });
 

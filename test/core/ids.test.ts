@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { v5 as uuidv5, validate, version } from 'uuid';
 import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../lib/core/errors';
 import { ROOT_ID_NAMESPACE } from '../../constructs/contract';
 import { PermanentError, canonicalJson, getPath, idNamespaceFor, parseKeyFields, recordId } from '../../lib/core';
 
@@ -40,7 +41,7 @@ describe('idNamespaceFor', () => {
   });
 
   it('rejects empty and non-string names', () => {
-    expect(() => idNamespaceFor('')).toThrow(RangeError);
+    expect(() => idNamespaceFor('')).toThrow(InvalidArgumentError);
     expect(() => idNamespaceFor(undefined as never)).toThrow(/pipeline must be a non-empty string; got undefined/);
   });
 });
@@ -71,7 +72,7 @@ describe('getPath', () => {
   });
 
   it('rejects malformed paths', () => {
-    expect(() => getPath(obj, '')).toThrow(TypeError);
+    expect(() => getPath(obj, '')).toThrow(InvalidArgumentError);
     expect(() => getPath(obj, 'user..id')).toThrow(/"user..id" has an empty segment/);
     expect(() => getPath(obj, '.id')).toThrow(/empty segment/);
   });

@@ -8,7 +8,7 @@ import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KINESIS_CLIENT_OPTIONS } from '../../lib/handlers/ports/kinesis-client';
+import { KINESIS_CLIENT_OPTIONS } from '../../lib/aws/clients';
 import { createConfiguredSink } from '../../lib/handlers/ports/factory';
 import { createClients } from '../../lib/replay/targets';
 import { createLocalClients } from '../../lib/local/clients';

@@ -15,6 +15,7 @@
  * level at capacity is sorted and every other item (random offset) is promoted. Normalized rank error is
  * about 2.296 / k^0.9723 (99% confidence, single query): ~0.9% at k = 200, ~0.7% at k = 256.
  */
+import { CorruptSketchError, InvalidArgumentError } from '../errors';
 import { decodeFloats, encodeFloats } from './codec';
 import { XorShift32 } from './hash';
 
@@ -37,7 +38,7 @@ export class KllSketch {
     const sk = new KllSketch(s.k);
     const items = decodeFloats(s.items);
     const total = s.sizes.reduce((a, b) => a + b, 0);
-    if (total !== items.length) throw new Error(`invalid KLL state: sizes sum to ${total}, ${items.length} items`);
+    if (total !== items.length) throw new CorruptSketchError(`invalid KLL state: sizes sum to ${total}, ${items.length} items`);
     let off = 0;
     sk.lv = s.sizes.map((len) => {
       const l = items.slice(off, off + len);
@@ -74,7 +75,7 @@ export class KllSketch {
 
   constructor(k: number = DEFAULT_KLL_K) {
     if (!Number.isInteger(k) || k < 8 || k > 65535) {
-      throw new RangeError(`KLL k must be an integer between 8 and 65535 (given ${k})`);
+      throw new InvalidArgumentError(`KLL k must be an integer between 8 and 65535 (given ${k})`);
     }
     this.k = k;
     this.buf0 = new Float64Array(Math.max(MIN_LEVEL0_CAPACITY, k) + 2);
@@ -228,7 +229,7 @@ export class KllSketch {
 
   /** Merges another sketch of the same k into this one (in place). */
   merge(other: KllSketch): this {
-    if (other.k !== this.k) throw new RangeError(`cannot merge KLL sketches of different k (${this.k} and ${other.k})`);
+    if (other.k !== this.k) throw new InvalidArgumentError(`cannot merge KLL sketches of different k (${this.k} and ${other.k})`);
     if (other.n === 0) return this;
     this.flush0();
     const theirs = other.levels;
