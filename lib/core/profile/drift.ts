@@ -8,7 +8,7 @@
  */
 import { InvalidArgumentError } from '../errors';
 import { KllSketch } from './kll';
-import { ColumnProfile } from './profile';
+import { ColumnProfile } from './column';
 
 /** Smallest bin fraction used by PSI (empty bins would give an infinite log ratio). */
 export const PSI_EPSILON = 1e-4;

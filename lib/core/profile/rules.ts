@@ -14,7 +14,9 @@ import {
   quantileEdges,
 } from './drift';
 import { variance } from './moments';
-import { ColumnProfile, ConditionSpec, Profile, mergeColumnProfiles } from './profile';
+import { ColumnProfile } from './column';
+import { mergeColumnProfiles } from './merge';
+import { ConditionSpec, Profile } from './profile';
 import {
   DriftMethod,
   QUALITY_DEFAULTS,
