@@ -22,13 +22,13 @@ import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ENV } from '../../constructs/contract';
 import { kinesisClient, s3Client, sqsClient } from '../aws/clients';
 import {
-  DEFAULT_DLQ_MAX_MESSAGE_BYTES, describeError, dlqMessageAttributes, encodeDlqMessage, idNamespaceFor, overflowKey, parseKeyFields, withPayloadRef,
-  type DlqMessage,
+  DEFAULT_DLQ_MAX_MESSAGE_BYTES, describeError, idNamespaceFor, parseKeyFields, type DlqMessage,
 } from '../core';
 import { ConfigError } from '../core/errors';
 import { dlqMessagesFor, expiredMessage, OnFailureFormatError, parseOnFailure, type IdRules, type OnFailure } from '../replay/on-failure';
 import { readBatchBack } from '../replay/readback';
 import { s3OverflowStore } from './ports/s3-overflow';
+import { sendDlqMessage } from './processor/dead-letter-step';
 import { SqsDlq } from './ports/sqs-dlq';
 import type { DlqPort } from './ports/types';
 
@@ -76,18 +76,6 @@ export function normalizerConfig(env: Readonly<Record<string, string | undefined
   return { stage: env[ENV.stage] || 'ingest', maxMessageBytes: max, rules };
 }
 
-/** Sends one DLQ message, moving its payload to the overflow bucket when it does not fit. */
-async function send(dlq: DlqPort, msg: DlqMessage, maxBytes: number): Promise<void> {
-  let m = msg;
-  let enc = encodeDlqMessage(m, maxBytes);
-  if (!enc.fits) {
-    if (!dlq.putOverflow || m.payload === null) throw new Error(`dead letter of ${enc.bytes} bytes exceeds ${maxBytes} bytes and there is no overflow bucket`);
-    m = withPayloadRef(m, await dlq.putOverflow(overflowKey(m), m.payload));
-    enc = encodeDlqMessage(m, maxBytes);
-  }
-  await dlq.sendMessage(enc.body, dlqMessageAttributes(m));
-}
-
 export function createFailureNormalizer(deps: NormalizerDeps): {
   normalize(text: string, where: string, deadlineMs?: number): Promise<NormalizeResult>;
   handle(event: S3Event | SQSEvent, context?: Context): Promise<SQSBatchResponse | NormalizeResult>;
@@ -121,7 +109,7 @@ export function createFailureNormalizer(deps: NormalizerDeps): {
     }
     out.unshift(...dlqMessagesFor(f, records, config.stage, config.rules));
     for (const m of out) {
-      await send(deps.dlq, m, config.maxMessageBytes);
+      await sendDlqMessage(deps.dlq, m, config.maxMessageBytes);
       result.messages++;
     }
     logger.info('on-failure record normalized', { where, condition: f.condition, ...result });
