@@ -35,7 +35,7 @@ export function profilerConfigFromEnv(env: NodeJS.ProcessEnv): ProfilerConfig & 
   try {
     rules = decodeRules(required(PROFILER_ENV.rules));
   } catch (e) {
-    throw new ProfilerError(`${PROFILER_ENV.rules} is not a valid rule list: ${(e as Error).message}`);
+    throw new ProfilerError(`${PROFILER_ENV.rules} is not a valid rule list: ${(e as Error).message}`, { cause: e });
   }
   const errors = validateQualityRules(rules, undefined, windowSeconds);
   if (errors.length > 0) throw new ProfilerError(`${PROFILER_ENV.rules}: ${errors.join('; ')}`);
