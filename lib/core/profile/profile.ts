@@ -205,8 +205,8 @@ function trackEventTime(profile: Profile, obj: Record<string, unknown>, path: re
 /**
  * The keys met at one object level, by position, with their columns and paths: records of a stream usually share
  * their key order, so a key at the same position as in the previous record is resolved by one string comparison
- * instead of a path concatenation and a map lookup. Not serialized; one per profile (held by the profile itself: a
- * WeakMap lookup per record was a measurable cost) and per nested column position.
+ * instead of a path concatenation and a map lookup. Not serialized; one per profile (held by the profile itself, not
+ * in a WeakMap: no lookup per record) and per nested column position.
  */
 export interface Shape {
   readonly prefix: string;
