@@ -8,9 +8,9 @@
  *
  * Pure: no I/O, no AWS SDK.
  */
-import { InvalidArgumentError } from './errors';
 import { hasUtf8Bom } from './decode';
 import { toEnvelope, normalizeEventTime, type Envelope } from './envelope';
+import { InvalidArgumentError } from './errors';
 import { describeValue } from './failure';
 import { idNamespaceFor, recordId } from './ids';
 import { CANARY_SOURCE } from '../../constructs/contract';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError } from './errors';
 import { decodeBase64Strict } from './decode';
+import { InvalidArgumentError } from './errors';
 import { FailureReason, PermanentError, describeValue, isReasonClass } from './failure';
 import { DLQ_OVERFLOW_PREFIX, REASON_CLASSES } from '../../constructs/contract';
 

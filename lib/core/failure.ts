@@ -1,5 +1,5 @@
-import { REASON_CLASSES } from '../../constructs/contract';
 import { InvalidArgumentError, PhoenixError } from './errors';
+import { REASON_CLASSES } from '../../constructs/contract';
 
 /** Reason class of a failed record (DLQ message v1 `reason.class`). */
 export type ReasonClass = typeof REASON_CLASSES[number];

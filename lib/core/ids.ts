@@ -1,8 +1,8 @@
 import * as crypto from 'node:crypto';
 // uuid is bundled into the handler assets by esbuild (lib/ is never published as source), hence a devDependency.
 import { parse as uuidParse, v5 as uuidv5, validate as uuidValidate } from 'uuid';
-import { InvalidArgumentError } from './errors';
 import { canonicalJson } from './canonical';
+import { InvalidArgumentError } from './errors';
 import { PermanentError, describeValue } from './failure';
 import { ROOT_ID_NAMESPACE } from '../../constructs/contract';
 

@@ -28,9 +28,9 @@ import { ConfigError } from '../core/errors';
 import { dlqMessagesFor, expiredMessage, OnFailureFormatError, parseOnFailure, type IdRules, type OnFailure } from '../replay/on-failure';
 import { readBatchBack } from '../replay/readback';
 import { s3OverflowStore } from './ports/s3-overflow';
-import { sendDlqMessage } from './processor/dead-letter-step';
 import { SqsDlq } from './ports/sqs-dlq';
 import type { DlqPort } from './ports/types';
+import { sendDlqMessage } from './processor/dead-letter-step';
 
 export interface NormalizerConfig {
   readonly stage: string;

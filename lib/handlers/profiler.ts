@@ -7,12 +7,12 @@
  * Configuration (set by the construct): PHX_PIPELINE, PHX_PROFILE_BUCKET, PHX_QUALITY_RULES (JSON or gz:base64),
  * PHX_PROFILE_WINDOW_SECONDS, PHX_PROFILE_HISTORY_WINDOWS, PHX_PROFILE_EVENT_TIME_FIELD (empty: none).
  */
-import { s3Client } from '../aws/clients';
 import { PROFILER_ENV, decodeRules } from './profiler-contract';
 import { S3ProfileStore } from './profiler-s3';
 import { ProfilerError, WindowProfiler, type ProfilerConfig, type WindowEvent, type WindowResponse } from './profiler-window';
 import { ENV } from '../../constructs/contract';
 import { validateQualityRules } from '../../constructs/quality-rules';
+import { s3Client } from '../aws/clients';
 
 /** Reads and checks the configuration; throws ProfilerError naming the variable, its value and what is allowed. */
 export function profilerConfigFromEnv(env: NodeJS.ProcessEnv): ProfilerConfig & { bucket: string } {

@@ -17,10 +17,10 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
+import { kinesisClient, s3Client, sqsClient } from '../aws/clients';
 import { ARCHIVE_PREFIX, frameFirehoseRecords, type FirehoseKinesisEvent, type FirehoseTransformationResult } from '../replay/archive';
 import { runReplay, type ReplaySource, type ReplaySummary } from '../replay/engine';
 import { InputError, parseFilter, type RawFilter } from '../replay/filter';
-import { kinesisClient, s3Client, sqsClient } from '../aws/clients';
 
 export const REPLAY_ENV = {
   queueUrl: 'PHX_REPLAY_QUEUE_URL',

@@ -6,10 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, PhoenixError } from '../core/errors';
 import { summarizeSchemaErrors, type PayloadValidator } from './schema-errors';
 import { ENV } from '../../constructs/contract';
 import { canonicalJson, sha256Hex } from '../core';
+import { ConfigError, PhoenixError } from '../core/errors';
 
 /** Environment variable naming the module file inside the function's code directory (to be added to constructs/contract.ts ENV). */
 export const SCHEMA_MODULE_ENV = ENV.schemaModule;

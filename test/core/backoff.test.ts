@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../lib/core/errors';
 import {
   PermanentError,
   RetryOptions,
@@ -9,6 +8,7 @@ import {
   fullJitterDelayMs,
   retryWithBackoff,
 } from '../../lib/core';
+import { InvalidArgumentError } from '../../lib/core/errors';
 
 /** A fake clock: sleep advances time instantly and records every delay. */
 function fakeClock(startMs = 1_000_000): { now: () => number; sleep: (ms: number) => Promise<void>; sleeps: number[] } {

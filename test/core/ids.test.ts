@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { v5 as uuidv5, validate, version } from 'uuid';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../lib/core/errors';
 import { ROOT_ID_NAMESPACE } from '../../constructs/contract';
 import { PermanentError, canonicalJson, getPath, idNamespaceFor, parseKeyFields, recordId } from '../../lib/core';
+import { InvalidArgumentError } from '../../lib/core/errors';
 
 const NS = idNamespaceFor('clickstream');
 const RFC4122_V5 = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

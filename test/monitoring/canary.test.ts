@@ -6,11 +6,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { emittedMetrics } from './support/metrics';
 import { CANARY_SOURCE, METRIC } from '../../constructs/contract';
 import { idNamespaceFor, recordId, toEnvelope } from '../../lib/core';
-import { buildCanaryEnvelope, canaryCorrelationId, canaryLatencyMs, isCanary } from '../../lib/core/canary';
+import { buildCanaryEnvelope, canaryCorrelationId, canaryLatencyMs, isCanary, canaryEnvelope } from '../../lib/core/canary';
 import { ConfigError } from '../../lib/core/errors';
 import { canaryMetrics, createCanary, handler as canaryHandler, kinesisCanaryStream, loadCanaryConfig } from '../../lib/handlers/canary';
 import { MemoryDlq, MemorySink } from '../../lib/handlers/ports/memory';
-import { canaryEnvelope } from '../../lib/core/canary';
 import { createIngestHandler } from '../../lib/runtime';
 import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from '../handlers/support/kinesis';
 

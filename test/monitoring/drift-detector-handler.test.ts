@@ -8,6 +8,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { emittedMetrics } from './support/metrics';
+import { ConfigError } from '../../lib/core/errors';
 import {
   createDriftDetector,
   driftMetrics,
@@ -15,7 +16,6 @@ import {
   MAX_POLL_MS,
   type DriftRunResult,
 } from '../../lib/handlers/drift-detector';
-import { ConfigError } from '../../lib/core/errors';
 import { captureStdout, FakeClock, lambdaContext } from '../handlers/support/kinesis';
 
 let cf: ReturnType<typeof mockClient>;

@@ -7,8 +7,8 @@
  * keep one bin). Categorical bins are the union of both frequent-item summaries plus an "other" bin.
  */
 import { InvalidArgumentError } from '../errors';
-import { KllSketch } from './kll';
 import { ColumnProfile } from './column';
+import { KllSketch } from './kll';
 
 /** Smallest bin fraction used by PSI (empty bins would give an infinite log ratio). */
 export const PSI_EPSILON = 1e-4;

@@ -3,6 +3,7 @@
  * the profiles of previous windows. Pure: the caller loads the history and decides what to do with results.
  */
 import { PhoenixError } from '../errors';
+import { ColumnProfile } from './column';
 import {
   alignCategories,
   binFractions,
@@ -13,9 +14,8 @@ import {
   psi,
   quantileEdges,
 } from './drift';
-import { variance } from './moments';
-import { ColumnProfile } from './column';
 import { mergeColumnProfiles } from './merge';
+import { variance } from './moments';
 import { ConditionSpec, Profile } from './profile';
 import {
   DriftMethod,

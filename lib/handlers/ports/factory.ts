@@ -2,8 +2,8 @@
  * Builds the sink configured by PHX_SINK_KIND. Each adapter module (and so its AWS SDK client) is loaded only when
  * it is the configured one: loading all four clients costs ~100 ms of cold start, one ~50 ms.
  */
-import type { IngestConfig } from '../config';
 import { dynamoDbClient, kinesisClient, s3Client } from '../../aws/clients';
+import type { IngestConfig } from '../config';
 import type { DlqPort, SinkPort } from './types';
 
 export async function createConfiguredSink(config: Pick<IngestConfig, 'sinkKind' | 'sinkTarget'>): Promise<SinkPort> {

@@ -2,8 +2,8 @@
  * DLQ port on SQS, with S3 for dead letters too large for a message (the processor decides on overflow).
  */
 import { SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
-import { sqsClient } from '../../aws/clients';
 import type { DlqPort } from './types';
+import { sqsClient } from '../../aws/clients';
 
 type OverflowStore = (key: string, base64Data: string) => Promise<string>;
 

@@ -1,7 +1,7 @@
 /** Batch metrics step: what one invocation counted, published as one EMF document (docs/ARCHITECTURE.md, "Metrics"). */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { METRIC } from '../../../constructs/contract';
 import type { RecordOutcome } from './types';
+import { METRIC } from '../../../constructs/contract';
 
 /**
  * Latency/age values emitted per batch at most. EMF allows 100 values per metric in one document, and Powertools

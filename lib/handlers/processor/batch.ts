@@ -5,13 +5,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
-import { describeError, eventTimeMs, type RetryOutcome, type RetryTokenBucket } from '../../core';
 import { attemptRecord, firstAttempt } from './attempt';
 import { countOutcome, emitBatchMetrics, newBatchStats, type BatchStats } from './batch-metrics';
 import { shardIdOf } from './dead-letter-step';
 import { prepare } from './envelope-step';
 import { retryInBudget, timeLeftMs, type RetryPolicy } from './retry-budget';
 import { newRecordState, type RecordOutcome, type RecordState, type StepContext } from './types';
+import { describeError, eventTimeMs, type RetryOutcome, type RetryTokenBucket } from '../../core';
 
 /** What a processor holds for every invocation. */
 export interface BatchDeps {
@@ -176,7 +176,12 @@ function recordCompleted(run: Run, st: RecordState, outcome: RecordOutcome, atte
     if (st.env) stats.age.add(Math.max(0, endMs - eventTimeMs(st.env.eventTime)));
     if (run.debug) {
       logger.debug(`record ${outcome}`, {
-        recordId: st.id, correlationId: st.correlationId, sequenceNumber: kinesis.sequenceNumber, partitionKey: kinesis.partitionKey, attempts, latencyMs: endMs - st.startMs,
+        recordId: st.id,
+        correlationId: st.correlationId,
+        sequenceNumber: kinesis.sequenceNumber,
+        partitionKey: kinesis.partitionKey,
+        attempts,
+        latencyMs: endMs - st.startMs,
       });
     }
   }
@@ -229,7 +234,7 @@ function logBatch(run: Run, notCompleted: number, failedSequenceNumber: string |
 export async function processByPartitionKey(
   records: readonly KinesisStreamRecord[],
   concurrency: number,
-  processOne: (index: number) => Promise<boolean>,
+  runOne: (index: number) => Promise<boolean>,
   stopped: () => boolean,
 ): Promise<void> {
   const groups = new Map<string, number[]>();
@@ -245,7 +250,7 @@ export async function processByPartitionKey(
     while (!stopped() && next < queue.length) {
       const group = queue[next++];
       for (const index of group) {
-        if (stopped() || !(await processOne(index))) return;
+        if (stopped() || !(await runOne(index))) return;
       }
     }
   }

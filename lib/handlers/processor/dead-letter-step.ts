@@ -1,10 +1,10 @@
 /** Dead-letter step: a bad record to the DLQ as a DLQ message v1 (its payload in the overflow bucket when too large). */
 import type { KinesisStreamRecord } from 'aws-lambda';
+import type { RecordOutcome, RecordState, StepContext } from './types';
 import {
   describeError, dlqMessageAttributes, encodeDlqMessage, overflowKey, TransientError, withPayloadRef, type DlqMessage,
 } from '../../core';
 import type { DlqPort } from '../ports/types';
-import type { RecordOutcome, RecordState, StepContext } from './types';
 
 /** The shard id of a Kinesis event record (the part of its eventID before ':'). */
 export function shardIdOf(rec: KinesisStreamRecord): string {

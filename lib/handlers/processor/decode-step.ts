@@ -1,6 +1,6 @@
 /** Decode step: the record's data (base64 of a UTF-8 JSON object) to a value, or the reason it is bad. */
-import { decodeData } from '../../core';
 import type { RecordState, StepContext } from './types';
+import { decodeData } from '../../core';
 
 /**
  * Decodes st's record. Returns the object, or undefined with `st.dead` set (decode or oversize). When the text is

@@ -1,8 +1,8 @@
 /** Envelope step: the envelope with its deterministic id (or the canary's), the payload text when known, the schema. */
-import { canaryEnvelope } from '../../core/canary';
-import { classifyError, toEnvelope, type Envelope } from '../../core';
 import { decodeStep } from './decode-step';
 import type { RecordState, StepContext } from './types';
+import { classifyError, toEnvelope, type Envelope } from '../../core';
+import { canaryEnvelope } from '../../core/canary';
 
 /** Decode, envelope, schema: deterministic, so run once per record whatever the number of attempts. */
 export function prepare(st: RecordState, source: string, ctx: StepContext): void {

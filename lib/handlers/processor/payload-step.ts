@@ -1,6 +1,6 @@
 /** Payload step: the payload to write (kept, or the transform's), serialized once and hashed. */
-import { assertJsonValue, classifyError, describeError, payloadBytesHash, payloadTextHash } from '../../core';
 import type { OutPayload, RecordState, StepContext, Transform } from './types';
+import { assertJsonValue, classifyError, describeError, payloadBytesHash, payloadTextHash } from '../../core';
 
 /**
  * Serializes and hashes the payload to write. `text` is its JSON when already known (the canonical text computed for

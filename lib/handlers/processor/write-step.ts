@@ -1,8 +1,8 @@
 /** Write step: seal this stage's hop and write the envelope to the idempotent sink. */
-import { classifyError, envelopeJson, sealEnvelope, type Envelope } from '../../core';
-import type { WriteResult } from '../ports/types';
 import { deadLetterStep } from './dead-letter-step';
 import type { RecordOutcome, RecordState, StepContext } from './types';
+import { classifyError, envelopeJson, sealEnvelope, type Envelope } from '../../core';
+import type { WriteResult } from '../ports/types';
 
 /** The envelope this attempt writes (st.out known, the record not dead): this stage's hop closed now. */
 export function sealOut(st: RecordState, attempt: number, ctx: StepContext): Envelope {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { XorShift32 } from '../../../lib/core/profile/hash';
 import { ProfileError } from '../../../lib/core/errors';
+import { XorShift32 } from '../../../lib/core/profile/hash';
 import { mergeProfiles } from '../../../lib/core/profile/merge';
 import { Profile, createProfile, updateProfile } from '../../../lib/core/profile/profile';
 import { deserializeProfile, serializeProfile } from '../../../lib/core/profile/profile-codec';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CANARY_SOURCE } from '../../../constructs/contract';
-import { buildCanaryEnvelope, canaryEnvelope, isCanary, isCanaryData, isCanaryPayload } from '../../../lib/core/canary';
 import { idNamespaceFor } from '../../../lib/core';
+import { buildCanaryEnvelope, canaryEnvelope, isCanary, isCanaryData, isCanaryPayload } from '../../../lib/core/canary';
 
 const NS = idNamespaceFor('orders');
 const CANARY = buildCanaryEnvelope('orders', 1_764_000_000_000);
@@ -25,7 +25,15 @@ describe('the one canary recognizer', () => {
 
   it('canaryEnvelope keeps the producer id and correlation id, and takes sentAt as the event time', () => {
     const env = canaryEnvelope(JSON.parse(JSON.stringify(CANARY)), NS)!;
-    expect(env).toEqual({ v: 1, id: CANARY.id, correlationId: CANARY.correlationId, source: CANARY_SOURCE, eventTime: CANARY.payload.sentAt, hops: [], payload: CANARY.payload });
+    expect(env).toEqual({
+      v: 1,
+      id: CANARY.id,
+      correlationId: CANARY.correlationId,
+      source: CANARY_SOURCE,
+      eventTime: CANARY.payload.sentAt,
+      hops: [],
+      payload: CANARY.payload,
+    });
   });
 
   it('record bytes: recognized with a byte order mark, not when malformed', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { fixture, state } from './support';
 import { TransientError } from '../../../../lib/core';
 import { buildCanaryEnvelope } from '../../../../lib/core/canary';
 import type { SinkPort } from '../../../../lib/handlers/ports/types';
 import { attemptRecord, firstAttempt } from '../../../../lib/handlers/processor/attempt';
 import { prepare } from '../../../../lib/handlers/processor/envelope-step';
-import { fixture, state } from './support';
 
 const CANARY = buildCanaryEnvelope('orders', 1_764_000_000_000) as unknown as Record<string, unknown>;
 

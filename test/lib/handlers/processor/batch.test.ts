@@ -1,13 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, describe, expect, it } from 'vitest';
+import { fixture } from './support';
 import { METRICS_NAMESPACE } from '../../../../constructs/contract';
 import { RetryTokenBucket, TransientError } from '../../../../lib/core';
 import type { SinkPort } from '../../../../lib/handlers/ports/types';
 import { lowestNotCompleted, processBatch, processByPartitionKey, type BatchDeps } from '../../../../lib/handlers/processor/batch';
 import { retryPolicy } from '../../../../lib/handlers/processor/retry-budget';
 import { captureStdout, kinesisEvent, kinesisRecord, lambdaContext } from '../../../handlers/support/kinesis';
-import { fixture } from './support';
 
 let out: ReturnType<typeof captureStdout> | undefined;
 afterEach(() => out?.restore());

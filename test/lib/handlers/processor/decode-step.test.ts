@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeStep } from '../../../../lib/handlers/processor/decode-step';
 import { fixture, state } from './support';
+import { decodeStep } from '../../../../lib/handlers/processor/decode-step';
 
 describe('decodeStep', () => {
   it('returns the decoded object and leaves JSON.stringify text in the verbatim slot', () => {

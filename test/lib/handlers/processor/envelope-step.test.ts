@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { CANARY_SOURCE } from '../../../../constructs/contract';
-import { buildCanaryEnvelope } from '../../../../lib/core/canary';
-import { recordId } from '../../../../lib/core';
-import { envelopeStep, prepare } from '../../../../lib/handlers/processor/envelope-step';
 import { fixture, NAMESPACE, state } from './support';
+import { CANARY_SOURCE } from '../../../../constructs/contract';
+import { recordId } from '../../../../lib/core';
+import { buildCanaryEnvelope } from '../../../../lib/core/canary';
+import { envelopeStep, prepare } from '../../../../lib/handlers/processor/envelope-step';
 
 describe('envelopeStep / prepare', () => {
   it('builds the envelope with the deterministic id and the stream as source', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { fixture, state } from './support';
 import { payloadTextHash, PermanentError, TransientError } from '../../../../lib/core';
 import { buildCanaryEnvelope } from '../../../../lib/core/canary';
 import { prepare } from '../../../../lib/handlers/processor/envelope-step';
 import { keepPayload, payloadStep, runTransform, serializePayload } from '../../../../lib/handlers/processor/payload-step';
 import type { Transform } from '../../../../lib/handlers/processor/types';
-import { fixture, state } from './support';
 
 describe('serializePayload', () => {
   it('uses the known text as is and hashes it', () => {
@@ -78,9 +78,11 @@ describe('keepPayload / runTransform / payloadStep', () => {
   });
 
   it('forwards a canary payload without calling the transform', async () => {
-    const f = fixture({}, { transform: () => {
-      throw new Error('must not run');
-    } });
+    const f = fixture({}, {
+      transform: () => {
+        throw new Error('must not run');
+      },
+    });
     const st = state(buildCanaryEnvelope('orders', 1_764_000_000_000) as unknown as Record<string, unknown>, f.clock);
     prepare(st, 's', f.ctx);
     expect(await payloadStep(st, f.ctx)).toBeUndefined();

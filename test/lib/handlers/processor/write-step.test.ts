@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { fixture, state } from './support';
 import { envelopeJson, PermanentError, TransientError, type Envelope } from '../../../../lib/core';
 import type { SinkPort, SinkWriteMeta } from '../../../../lib/handlers/ports/types';
 import { prepare } from '../../../../lib/handlers/processor/envelope-step';
 import { keepPayload } from '../../../../lib/handlers/processor/payload-step';
 import { sealOut, writeStep } from '../../../../lib/handlers/processor/write-step';
-import { fixture, state } from './support';
 
 class FailingSink implements SinkPort {
   constructor(private readonly error: unknown) {}
