@@ -12,7 +12,8 @@ import { buildSync } from 'esbuild';
 import { XorShift32, hashNumber, hashString } from '../lib/core/profile/hash';
 import { HyperLogLog } from '../lib/core/profile/hll';
 import { KllSketch } from '../lib/core/profile/kll';
-import { createProfile, serializeProfile, updateProfile } from '../lib/core/profile/profile';
+import { createProfile, updateProfile } from '../lib/core/profile/profile';
+import { serializeProfile } from '../lib/core/profile/profile-codec';
 
 export interface ProfileBenchFigures {
   /** Through the sources as loaded here (tsx: one CommonJS module per file, imports read through getters). */

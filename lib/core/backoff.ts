@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from './errors';
 import { Classification, classifyError, describeValue } from './failure';
 
 /** Exponential backoff parameters: the delay ceiling of attempt n is min(capMs, baseMs * 2^n). */
@@ -8,17 +9,17 @@ export interface BackoffOptions {
 
 function checkBackoff(fn: string, opts: BackoffOptions): void {
   if (typeof opts.baseMs !== 'number' || !Number.isFinite(opts.baseMs) || opts.baseMs <= 0) {
-    throw new RangeError(`${fn}: baseMs must be a finite number > 0; got ${describeValue(opts.baseMs)}`);
+    throw new InvalidArgumentError(`${fn}: baseMs must be a finite number > 0; got ${describeValue(opts.baseMs)}`);
   }
   if (typeof opts.capMs !== 'number' || !Number.isFinite(opts.capMs) || opts.capMs < opts.baseMs) {
-    throw new RangeError(`${fn}: capMs must be a finite number >= baseMs (${opts.baseMs}); got ${describeValue(opts.capMs)}`);
+    throw new InvalidArgumentError(`${fn}: capMs must be a finite number >= baseMs (${opts.baseMs}); got ${describeValue(opts.capMs)}`);
   }
 }
 
 function jitter(ceiling: number, random: () => number): number {
   const r = random();
   if (typeof r !== 'number' || !(r >= 0 && r <= 1)) {
-    throw new RangeError(`random() must return a number in [0, 1]; got ${describeValue(r)}`);
+    throw new InvalidArgumentError(`random() must return a number in [0, 1]; got ${describeValue(r)}`);
   }
   return r * ceiling;
 }
@@ -30,7 +31,7 @@ function jitter(ceiling: number, random: () => number): number {
 export function fullJitterDelayMs(attempt: number, opts: BackoffOptions, random: () => number = Math.random): number {
   checkBackoff('fullJitterDelayMs', opts);
   if (!Number.isInteger(attempt) || attempt < 0) {
-    throw new RangeError(`fullJitterDelayMs: attempt must be an integer >= 0; got ${describeValue(attempt)}`);
+    throw new InvalidArgumentError(`fullJitterDelayMs: attempt must be an integer >= 0; got ${describeValue(attempt)}`);
   }
   // 2 ** attempt is Infinity for attempt > 1023; Math.min then yields capMs.
   return jitter(Math.min(opts.capMs, opts.baseMs * 2 ** attempt), random);
@@ -53,7 +54,7 @@ function tokenOption(name: string, value: number | undefined, dflt: number, min:
     return dflt;
   }
   if (typeof value !== 'number' || !Number.isFinite(value) || (strict ? value <= min : value < min)) {
-    throw new RangeError(`RetryTokenBucket: ${name} must be a finite number ${strict ? '>' : '>='} ${min}; got ${describeValue(value)}`);
+    throw new InvalidArgumentError(`RetryTokenBucket: ${name} must be a finite number ${strict ? '>' : '>='} ${min}; got ${describeValue(value)}`);
   }
   return value;
 }
@@ -100,7 +101,7 @@ export class RetryTokenBucket {
    */
   public onSuccess(acquiredCost?: number): void {
     if (acquiredCost !== undefined && (typeof acquiredCost !== 'number' || !Number.isFinite(acquiredCost) || acquiredCost < 0)) {
-      throw new RangeError(`RetryTokenBucket.onSuccess: acquiredCost must be a finite number >= 0; got ${describeValue(acquiredCost)}`);
+      throw new InvalidArgumentError(`RetryTokenBucket.onSuccess: acquiredCost must be a finite number >= 0; got ${describeValue(acquiredCost)}`);
     }
     this.tokens = Math.min(this.capacity, this.tokens + (acquiredCost ?? this.noRetryIncrement));
   }
@@ -140,10 +141,10 @@ export const MAX_ATTEMPTS_LIMIT = 100;
 function checkRetryOptions(opts: RetryOptions): void {
   checkBackoff('retryWithBackoff', opts);
   if (!Number.isInteger(opts.maxAttempts) || opts.maxAttempts < 1 || opts.maxAttempts > MAX_ATTEMPTS_LIMIT) {
-    throw new RangeError(`retryWithBackoff: maxAttempts must be an integer in 1..${MAX_ATTEMPTS_LIMIT}; got ${describeValue(opts.maxAttempts)}`);
+    throw new InvalidArgumentError(`retryWithBackoff: maxAttempts must be an integer in 1..${MAX_ATTEMPTS_LIMIT}; got ${describeValue(opts.maxAttempts)}`);
   }
   if (typeof opts.budgetMs !== 'number' || Number.isNaN(opts.budgetMs) || opts.budgetMs < 0) {
-    throw new RangeError(`retryWithBackoff: budgetMs must be a number >= 0; got ${describeValue(opts.budgetMs)}`);
+    throw new InvalidArgumentError(`retryWithBackoff: budgetMs must be a number >= 0; got ${describeValue(opts.budgetMs)}`);
   }
 }
 

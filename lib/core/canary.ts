@@ -8,9 +8,11 @@
  *
  * Pure: no I/O, no AWS SDK.
  */
+import { hasUtf8Bom } from './decode';
 import { toEnvelope, normalizeEventTime, type Envelope } from './envelope';
+import { InvalidArgumentError } from './errors';
 import { describeValue } from './failure';
-import { idNamespaceFor } from './ids';
+import { idNamespaceFor, recordId } from './ids';
 import { CANARY_SOURCE } from '../../constructs/contract';
 
 /** Payload of a canary envelope. */
@@ -35,16 +37,16 @@ export function canaryCorrelationId(pipeline: string, sentAtMs: number): string 
  *
  * The id is the record id of the payload in the pipeline's id namespace with the whole canonical payload as the key
  * (`toEnvelope` with no key fields), so a stage configured without key fields recomputes and accepts it. Stages with
- * key fields recognize the canary with {@link isCanary} before building the envelope (the canary payload has no
+ * key fields recognize the canary with {@link canaryEnvelope} before building the envelope (the canary payload has no
  * natural key). Every canary is unique: its payload carries its send time.
  */
 export function buildCanaryEnvelope(pipeline: string, nowMs: number, namespace: string = idNamespaceFor(pipeline)): CanaryEnvelope {
   if (typeof pipeline !== 'string' || pipeline.length === 0) {
-    throw new TypeError(`buildCanaryEnvelope: pipeline must be a non-empty string; got ${describeValue(pipeline)}`);
+    throw new InvalidArgumentError(`buildCanaryEnvelope: pipeline must be a non-empty string; got ${describeValue(pipeline)}`);
   }
   const sentAt = normalizeEventTime(nowMs);
   if (sentAt === undefined || !Number.isInteger(nowMs)) {
-    throw new RangeError(`buildCanaryEnvelope: nowMs must be integer epoch milliseconds (years 0000-9999); got ${describeValue(nowMs)}`);
+    throw new InvalidArgumentError(`buildCanaryEnvelope: nowMs must be integer epoch milliseconds (years 0000-9999); got ${describeValue(nowMs)}`);
   }
   const payload: CanaryPayload = { canary: true, sentAt, pipeline };
   const env = toEnvelope(
@@ -59,18 +61,59 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 }
 
 /**
- * True for a decoded record that is a canary envelope: `v: 1`, `source` CANARY_SOURCE, and a payload
- * `{ canary: true, sentAt: <event time: ISO-8601 with zone or epoch ms>, pipeline: <non-empty string> }`: the rule of
- * the ingest processor (lib/handlers/processor.ts `canaryEnvelope`). Anything else (a business record that happens to
- * have a `canary` field, a malformed canary) is not a canary and takes the normal path.
+ * True for a canary payload: `{ canary: true, sentAt: <event time: ISO-8601 with zone or epoch ms>, pipeline:
+ * <non-empty string> }`. Anything else (a business record that happens to have a `canary` field, a malformed
+ * canary) is not a canary and takes the normal path.
  */
+export function isCanaryPayload(p: unknown): p is CanaryPayload {
+  return canaryPayloadSentAt(p) !== undefined;
+}
+
+/** The normalized sentAt of a canary payload, or undefined when `p` is not one. */
+function canaryPayloadSentAt(p: unknown): string | undefined {
+  if (!isPlainObject(p) || p.canary !== true || typeof p.pipeline !== 'string' || p.pipeline.length === 0) return undefined;
+  return normalizeEventTime(p.sentAt);
+}
+
+/** True for a decoded record that is a canary envelope: `v: 1`, `source` CANARY_SOURCE and a canary payload. */
 export function isCanary(decoded: unknown): decoded is CanaryEnvelope {
-  if (!isPlainObject(decoded) || decoded.v !== 1 || decoded.source !== CANARY_SOURCE) return false;
-  const p = decoded.payload;
-  return isPlainObject(p)
-    && p.canary === true
-    && normalizeEventTime(p.sentAt) !== undefined
-    && typeof p.pipeline === 'string' && p.pipeline.length > 0;
+  return isPlainObject(decoded) && decoded.v === 1 && decoded.source === CANARY_SOURCE && isCanaryPayload(decoded.payload);
+}
+
+/**
+ * True for record data (the UTF-8 JSON bytes put on the stream, a byte order mark ignored as the handler's decoder
+ * does) that is a canary envelope; used where records are read back as bytes (dead letters of a local run).
+ */
+export function isCanaryData(data: Buffer): boolean {
+  if (!data.includes(CANARY_SOURCE)) return false;
+  try {
+    return isCanary(JSON.parse(data.toString('utf8', hasUtf8Bom(data) ? 3 : 0)));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The envelope the ingest handler processes for a canary record, or undefined when `decoded` is not a canary
+ * ({@link isCanary}). Canaries skip the natural key, schema and transform: their id is the producer's, else the
+ * record id of the payload with the whole payload as the key; the event time is sentAt.
+ */
+export function canaryEnvelope(decoded: Record<string, unknown>, namespace: string): Envelope | undefined {
+  // v and source first: two property reads for every non-canary record of the hot path.
+  if (decoded.v !== 1 || decoded.source !== CANARY_SOURCE) return undefined;
+  const payload = decoded.payload as Record<string, unknown>;
+  const sentAt = canaryPayloadSentAt(payload);
+  if (sentAt === undefined) return undefined;
+  const id = typeof decoded.id === 'string' && decoded.id.length > 0 ? decoded.id : recordId(payload, namespace, []);
+  return {
+    v: 1,
+    id,
+    correlationId: typeof decoded.correlationId === 'string' && decoded.correlationId !== '' ? decoded.correlationId : id,
+    source: CANARY_SOURCE,
+    eventTime: sentAt,
+    hops: Array.isArray(decoded.hops) ? (decoded.hops as Envelope['hops']) : [],
+    payload,
+  };
 }
 
 /** Latency of a canary received at `nowMs`: nowMs - sentAt, in ms; 0 when the clocks disagree (sentAt in the future). */

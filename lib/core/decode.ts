@@ -1,4 +1,5 @@
 import * as nodeBuffer from 'node:buffer';
+import { InvalidArgumentError } from './errors';
 import { FailureReason, boundMessage, describeValue } from './failure';
 
 /** Limits applied while decoding a record. */
@@ -127,7 +128,7 @@ function checkLimit(name: string, value: number | undefined, dflt: number, min: 
     return dflt;
   }
   if (!Number.isInteger(value) || value < min) {
-    throw new RangeError(`decodeData: ${name} must be an integer >= ${min}; got ${describeValue(value)}`);
+    throw new InvalidArgumentError(`decodeData: ${name} must be an integer >= ${min}; got ${describeValue(value)}`);
   }
   return value;
 }
@@ -218,6 +219,77 @@ function sameKey(text: string, a: number, b: number, len: number): boolean {
   return true;
 }
 
+/**
+ * Checks the escapes of one string for the verbatim proof: from the backslash at `backslash` to the string's closing
+ * quote at `end`, each backslash starts an escape (JSON.parse accepted the text). Returns the next backslash at or
+ * after `end` (text.length when none), or -1 when an escape is not one JSON.stringify writes.
+ */
+function verbatimEscapes(text: string, backslash: number, end: number): number {
+  let k = backslash;
+  while (k < end) {
+    const e = text.charCodeAt(k + 1);
+    if ((e >= 128 || STRINGIFY_ESCAPE[e] === 0) && (e !== LOWER_U || !isStringifyUnicodeEscape(text, k))) return -1;
+    k = text.indexOf('\\', k + 2);
+    if (k < 0) k = text.length;
+  }
+  return k;
+}
+
+/** True for a key of digits only (V8 orders integer keys first, so JSON.stringify would not keep its place). */
+function isDigitKey(text: string, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) {
+    const d = text.charCodeAt(k);
+    if (d < ZERO || d > NINE) return false;
+  }
+  return end > start;
+}
+
+/**
+ * Records the key [start, end) of the object at `depth` for the verbatim proof: it must not be digits only nor a key
+ * already met in the same object, and the object must have at most MAX_VERBATIM_MEMBERS members. Returns the new
+ * number of keys held, or -1 when the text is not verbatim.
+ */
+function addVerbatimKey(text: string, start: number, end: number, depth: number, keys: number): number {
+  const len = end - start;
+  const base = objectBase[depth];
+  if (keys - base >= MAX_VERBATIM_MEMBERS || isDigitKey(text, start, end)) return -1;
+  // Keys of other lengths cannot be equal: compare only when a key of this length (mod 32) was seen.
+  /* eslint-disable no-bitwise -- a 32-bit set of key lengths */
+  const bit = 1 << (len & 31);
+  const seen = (objectLengths[depth] & bit) !== 0;
+  objectLengths[depth] |= bit;
+  /* eslint-enable no-bitwise */
+  if (seen) {
+    for (let k = base; k < keys; k++) {
+      if (keyLen[k] === len && sameKey(text, keyStart[k], start, len)) return -1;
+    }
+  }
+  if (keys === keyStart.length) {
+    const grownStart = new Int32Array(keys * 2);
+    const grownLen = new Int32Array(keys * 2);
+    grownStart.set(keyStart);
+    grownLen.set(keyLen);
+    keyStart = grownStart;
+    keyLen = grownLen;
+  }
+  keyStart[keys] = start;
+  keyLen[keys] = len;
+  return keys + 1;
+}
+
+/**
+ * True when the number literal [i, j) without exponent (`dot` = index of its '.', -1 when none) is in Number#toString
+ * form: at most 15 digits (then they are the shortest round trip), no -0, no trailing fraction zero, no fraction
+ * starting with 6 zeros (written as an exponent).
+ */
+function isNumberToStringForm(text: string, i: number, j: number, dot: number): boolean {
+  const intStart = text.charCodeAt(i) === MINUS ? i + 1 : i;
+  if (j - intStart > (dot < 0 ? 15 : 16)) return false;
+  if (dot < 0) return !(intStart > i && j - intStart === 1 && text.charCodeAt(intStart) === ZERO); // -0 -> 0
+  if (text.charCodeAt(j - 1) === ZERO) return false; // 1.50 -> 1.5, 1.0 -> 1
+  return !(text.charCodeAt(intStart) === ZERO && j - dot > 6 && text.startsWith('000000', dot + 1)); // 0.0000001 -> 1e-7
+}
+
 /** Set by {@link scanText} when asked: the text is exactly what JSON.stringify writes for its parsed value. */
 let scanVerbatim = false;
 
@@ -267,64 +339,12 @@ function scanText(text: string, maxDepth: number, maxNumberDigits: number, verba
       }
       if (verbatim) {
         if (backslash < j) {
-          // Escapes inside this string: each backslash starts one (well formed, JSON.parse accepted the text).
-          let k = backslash;
-          while (k < j) {
-            const e = text.charCodeAt(k + 1);
-            if (e >= 128 || STRINGIFY_ESCAPE[e] === 0) {
-              if (e !== LOWER_U || !isStringifyUnicodeEscape(text, k)) {
-                verbatim = false;
-                break;
-              }
-            }
-            k = text.indexOf('\\', k + 2);
-            if (k < 0) k = n;
-          }
-          backslash = k;
+          backslash = verbatimEscapes(text, backslash, j);
+          verbatim = backslash >= 0;
         }
         if (verbatim && text.charCodeAt(j + 1) === COLON) {
-          // A key: not digits only, and not already a key of the same object.
-          const start = i + 1;
-          const len = j - start;
-          let digits = false;
-          const first = text.charCodeAt(start);
-          if (first >= ZERO && first <= NINE) {
-            digits = true;
-            for (let k = start + 1; k < j && digits; k++) {
-              const d = text.charCodeAt(k);
-              digits = d >= ZERO && d <= NINE;
-            }
-          }
-          const base = objectBase[depth];
-          if (digits || keys - base >= MAX_VERBATIM_MEMBERS) {
-            verbatim = false;
-          } else {
-            // Keys of other lengths cannot be equal: compare only when a key of this length (mod 32) was seen.
-            /* eslint-disable no-bitwise -- a 32-bit set of key lengths */
-            const bit = 1 << (len & 31);
-            const seen = (objectLengths[depth] & bit) !== 0;
-            objectLengths[depth] |= bit;
-            /* eslint-enable no-bitwise */
-            if (seen) {
-              for (let k = base; k < keys; k++) {
-                if (keyLen[k] === len && sameKey(text, keyStart[k], start, len)) {
-                  verbatim = false;
-                  break;
-                }
-              }
-            }
-            if (keys === keyStart.length) {
-              const grownStart = new Int32Array(keys * 2);
-              const grownLen = new Int32Array(keys * 2);
-              grownStart.set(keyStart);
-              grownLen.set(keyLen);
-              keyStart = grownStart;
-              keyLen = grownLen;
-            }
-            keyStart[keys] = start;
-            keyLen[keys] = len;
-            keys++;
-          }
+          keys = addVerbatimKey(text, i + 1, j, depth, keys);
+          verbatim = keys >= 0;
         }
       }
       i = j + 1;
@@ -366,19 +386,7 @@ function scanText(text: string, maxDepth: number, maxNumberDigits: number, verba
           return `record JSON has a number that cannot be represented exactly: ${problem}`;
         }
       }
-      if (verbatim) {
-        // Number#toString form: the literal's digits are the shortest round trip when there are at most 15 of them.
-        const intStart = c === MINUS ? i + 1 : i;
-        if (exponent || j - intStart > (dot < 0 ? 15 : 16)) {
-          verbatim = false;
-        } else if (dot < 0) {
-          if (c === MINUS && j - intStart === 1 && text.charCodeAt(intStart) === ZERO) verbatim = false; // -0 -> 0
-        } else if (text.charCodeAt(j - 1) === ZERO) {
-          verbatim = false; // 1.50 -> 1.5, 1.0 -> 1
-        } else if (text.charCodeAt(intStart) === ZERO && j - dot > 6 && text.startsWith('000000', dot + 1)) {
-          verbatim = false; // 0.0000001 -> 1e-7
-        }
-      }
+      if (verbatim) verbatim = !exponent && isNumberToStringForm(text, i, j, dot);
       i = j;
     } else {
       if (c <= SPACE) verbatim = false; // whitespace outside strings
@@ -427,7 +435,7 @@ export function decodeData(base64Data: string, limits: DecodeLimits, verbatim?: 
     verbatim.utf8 = undefined;
   }
   if (!Number.isInteger(limits.maxBytes) || limits.maxBytes < 1) {
-    throw new RangeError(`decodeData: maxBytes must be an integer >= 1; got ${describeValue(limits.maxBytes)}`);
+    throw new InvalidArgumentError(`decodeData: maxBytes must be an integer >= 1; got ${describeValue(limits.maxBytes)}`);
   }
   const maxDepth = checkLimit('maxDepth', limits.maxDepth, DEFAULT_MAX_DEPTH, 1);
   const maxNumberDigits = checkLimit('maxNumberDigits', limits.maxNumberDigits, DEFAULT_MAX_NUMBER_DIGITS, 1);

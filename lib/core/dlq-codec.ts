@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeBase64Strict } from './decode';
+import { InvalidArgumentError } from './errors';
 import { FailureReason, PermanentError, describeValue, isReasonClass } from './failure';
 import { DLQ_OVERFLOW_PREFIX, REASON_CLASSES } from '../../constructs/contract';
 
@@ -133,7 +134,7 @@ function attributesBytes(attrs: Record<string, string>): number {
  */
 export function encodeDlqMessage(msg: DlqMessage, maxMessageBytes: number): { body: string; bytes: number; fits: boolean } {
   if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) {
-    throw new RangeError(`encodeDlqMessage: maxMessageBytes must be an integer >= 1; got ${describeValue(maxMessageBytes)}`);
+    throw new InvalidArgumentError(`encodeDlqMessage: maxMessageBytes must be an integer >= 1; got ${describeValue(maxMessageBytes)}`);
   }
   const checked = checkDlqMessage(msg);
   const body = JSON.stringify(checked);
@@ -169,7 +170,7 @@ export function overflowKey(msg: DlqMessage): string {
 /** A copy of the message whose payload was moved to S3: payload null, payloadRef `s3://bucket/key`. */
 export function withPayloadRef(msg: DlqMessage, ref: string): DlqMessage {
   checkS3Ref(ref, (message) => {
-    throw new TypeError(`withPayloadRef: ${message}`);
+    throw new InvalidArgumentError(`withPayloadRef: ${message}`);
   });
   return { ...msg, source: { ...msg.source }, reason: { ...msg.reason }, payload: null, payloadRef: ref };
 }

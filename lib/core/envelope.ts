@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from './errors';
 import { PermanentError, PhoenixError, describeValue } from './failure';
 import { getPath, recordIdOf, type CanonicalSlot } from './ids';
 
@@ -212,11 +213,11 @@ function checkReplay(x: unknown): ReplayMark | undefined {
 /** Checks the context; returns arrivedAtMs, known to be convertible by isoFromMs (formatted only when used). */
 function checkContext(ctx: EnvelopeContext): number {
   if (typeof ctx.source !== 'string' || ctx.source.length === 0) {
-    throw new TypeError(`toEnvelope: context source must be a non-empty string; got ${describeValue(ctx.source)}`);
+    throw new InvalidArgumentError(`toEnvelope: context source must be a non-empty string; got ${describeValue(ctx.source)}`);
   }
   const ms = ctx.arrivedAtMs;
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < MIN_TIME_MS || ms > MAX_TIME_MS) {
-    throw new RangeError(`toEnvelope: context arrivedAtMs must be epoch milliseconds (years 0000-9999); got ${describeValue(ctx.arrivedAtMs)}`);
+    throw new InvalidArgumentError(`toEnvelope: context arrivedAtMs must be epoch milliseconds (years 0000-9999); got ${describeValue(ctx.arrivedAtMs)}`);
   }
   return ms;
 }
@@ -262,7 +263,7 @@ function payloadEventTime(payload: Record<string, unknown>, arrivedMs: number, f
 export function toEnvelope(decoded: Record<string, unknown>, ctx: EnvelopeContext, slot?: CanonicalSlot): Envelope {
   const arrived = checkContext(ctx);
   if (!isPlainObject(decoded)) {
-    throw new TypeError(`toEnvelope: decoded record must be an object; got ${describeValue(decoded)}`);
+    throw new InvalidArgumentError(`toEnvelope: decoded record must be an object; got ${describeValue(decoded)}`);
   }
   if (decoded.v === 1 && isPlainObject(decoded.payload)) {
     const payload = decoded.payload;
@@ -309,13 +310,13 @@ export function toEnvelope(decoded: Record<string, unknown>, ctx: EnvelopeContex
 
 function checkMs(fn: string, name: string, x: number): void {
   if (typeof x !== 'number' || !Number.isFinite(x)) {
-    throw new RangeError(`${fn}: ${name} must be a finite number (epoch ms); got ${describeValue(x)}`);
+    throw new InvalidArgumentError(`${fn}: ${name} must be a finite number (epoch ms); got ${describeValue(x)}`);
   }
 }
 
 function checkStage(fn: string, stage: string): void {
   if (typeof stage !== 'string' || stage.length === 0) {
-    throw new TypeError(`${fn}: stage must be a non-empty string; got ${describeValue(stage)}`);
+    throw new InvalidArgumentError(`${fn}: stage must be a non-empty string; got ${describeValue(stage)}`);
   }
 }
 
@@ -324,7 +325,7 @@ export function openHop(env: Envelope, stage: string, nowMs: number, attempt: nu
   checkStage('openHop', stage);
   checkMs('openHop', 'nowMs', nowMs);
   if (!Number.isInteger(attempt) || attempt < 1) {
-    throw new RangeError(`openHop: attempt must be an integer >= 1; got ${describeValue(attempt)}`);
+    throw new InvalidArgumentError(`openHop: attempt must be an integer >= 1; got ${describeValue(attempt)}`);
   }
   return { ...env, hops: [...env.hops, { stage, in: nowMs, attempt }] };
 }
@@ -361,7 +362,7 @@ export function sealEnvelope(
   if (typeof inMs !== 'number' || !Number.isFinite(inMs)) checkMs('sealEnvelope', 'inMs', inMs);
   if (typeof outMs !== 'number' || !Number.isFinite(outMs)) checkMs('sealEnvelope', 'outMs', outMs);
   if (!Number.isInteger(attempt) || attempt < 1) {
-    throw new RangeError(`sealEnvelope: attempt must be an integer >= 1; got ${describeValue(attempt)}`);
+    throw new InvalidArgumentError(`sealEnvelope: attempt must be an integer >= 1; got ${describeValue(attempt)}`);
   }
   const prior = env.hops;
   const hops: Hop[] = new Array(prior.length + 1);
@@ -415,11 +416,11 @@ export function hopDurations(env: Envelope): Array<{ stage: string; ms: number; 
 /** A new envelope marked as replayed from the DLQ or the archive at `at`. */
 export function markReplay(env: Envelope, of: 'dlq' | 'archive', at: Date): Envelope {
   if (of !== 'dlq' && of !== 'archive') {
-    throw new TypeError(`markReplay: of must be 'dlq' or 'archive'; got ${describeValue(of)}`);
+    throw new InvalidArgumentError(`markReplay: of must be 'dlq' or 'archive'; got ${describeValue(of)}`);
   }
   const iso = at instanceof Date ? isoFromMs(at.getTime()) : undefined;
   if (iso === undefined) {
-    throw new RangeError(`markReplay: at must be a valid Date (years 0000-9999); got ${String(at)}`);
+    throw new InvalidArgumentError(`markReplay: at must be a valid Date (years 0000-9999); got ${String(at)}`);
   }
   return { ...env, replay: { of, at: iso } };
 }

@@ -1,5 +1,5 @@
+import { InvalidArgumentError, PhoenixError } from './errors';
 import { REASON_CLASSES } from '../../constructs/contract';
-import { PhoenixError } from './errors';
 
 /** Reason class of a failed record (DLQ message v1 `reason.class`). */
 export type ReasonClass = typeof REASON_CLASSES[number];
@@ -37,7 +37,7 @@ export class PermanentError extends PhoenixError {
 
   constructor(reasonClass: ReasonClass, message: string, options?: { cause?: unknown }) {
     if (!isReasonClass(reasonClass)) {
-      throw new TypeError(`PermanentError: reason class must be one of ${REASON_CLASSES.join(', ')}; got ${describeValue(reasonClass)}`);
+      throw new InvalidArgumentError(`PermanentError: reason class must be one of ${REASON_CLASSES.join(', ')}; got ${describeValue(reasonClass)}`);
     }
     super('PERMANENT', message, options);
     this.reasonClass = reasonClass;
@@ -284,7 +284,7 @@ function classifyShape(err: unknown, depth: number): Classification | undefined 
  */
 export function classifyError(err: unknown, defaultPermanentClass?: ReasonClass): Classification {
   if (defaultPermanentClass !== undefined && !isReasonClass(defaultPermanentClass)) {
-    throw new TypeError(`classifyError: defaultPermanentClass must be one of ${REASON_CLASSES.join(', ')}; got ${describeValue(defaultPermanentClass)}`);
+    throw new InvalidArgumentError(`classifyError: defaultPermanentClass must be one of ${REASON_CLASSES.join(', ')}; got ${describeValue(defaultPermanentClass)}`);
   }
   const known = classifyShape(err, 0);
   if (known !== undefined) {

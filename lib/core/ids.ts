@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 // uuid is bundled into the handler assets by esbuild (lib/ is never published as source), hence a devDependency.
 import { parse as uuidParse, v5 as uuidv5, validate as uuidValidate } from 'uuid';
 import { canonicalJson } from './canonical';
+import { InvalidArgumentError } from './errors';
 import { PermanentError, describeValue } from './failure';
 import { ROOT_ID_NAMESPACE } from '../../constructs/contract';
 
@@ -11,10 +12,10 @@ import { ROOT_ID_NAMESPACE } from '../../constructs/contract';
  */
 export function idNamespaceFor(pipeline: string): string {
   if (typeof pipeline !== 'string') {
-    throw new TypeError(`idNamespaceFor: pipeline must be a non-empty string; got ${describeValue(pipeline)}`);
+    throw new InvalidArgumentError(`idNamespaceFor: pipeline must be a non-empty string; got ${describeValue(pipeline)}`);
   }
   if (pipeline.length === 0) {
-    throw new RangeError('idNamespaceFor: pipeline must be a non-empty string; got ""');
+    throw new InvalidArgumentError('idNamespaceFor: pipeline must be a non-empty string; got ""');
   }
   return uuidv5(pipeline, ROOT_ID_NAMESPACE);
 }
@@ -34,10 +35,10 @@ export function validateKeyPath(path: string): void {
     return;
   }
   if (typeof path !== 'string' || path.length === 0) {
-    throw new TypeError(`natural key path must be a non-empty string; got ${describeValue(path)}`);
+    throw new InvalidArgumentError(`natural key path must be a non-empty string; got ${describeValue(path)}`);
   }
   if (path.split('.').some((s) => s.length === 0)) {
-    throw new TypeError(`natural key path ${JSON.stringify(path)} has an empty segment: use dot paths such as "user.id"`);
+    throw new InvalidArgumentError(`natural key path ${JSON.stringify(path)} has an empty segment: use dot paths such as "user.id"`);
   }
   if (validPaths.size >= MAX_CACHED_PATHS) {
     validPaths.clear();
@@ -99,16 +100,16 @@ export function parseKeyFields(json: string | undefined): string[] {
   try {
     parsed = JSON.parse(json);
   } catch (e) {
-    throw new TypeError(`key fields must be a JSON array of dot paths such as ["user.id"]; got ${describeValue(json)} (${(e as Error).message})`);
+    throw new InvalidArgumentError(`key fields must be a JSON array of dot paths such as ["user.id"]; got ${describeValue(json)} (${(e as Error).message})`);
   }
   if (!Array.isArray(parsed)) {
-    throw new TypeError(`key fields must be a JSON array of dot paths such as ["user.id"]; got ${describeValue(parsed)}`);
+    throw new InvalidArgumentError(`key fields must be a JSON array of dot paths such as ["user.id"]; got ${describeValue(parsed)}`);
   }
   const seen = new Set<string>();
   for (const p of parsed) {
     validateKeyPath(p as string);
     if (seen.has(p as string)) {
-      throw new TypeError(`key fields name ${JSON.stringify(p)} twice in ${json}: each path may appear once`);
+      throw new InvalidArgumentError(`key fields name ${JSON.stringify(p)} twice in ${json}: each path may appear once`);
     }
     seen.add(p as string);
   }
@@ -124,7 +125,7 @@ function namespaceOf(namespace: string): Buffer {
   let bytes = namespaceBytes.get(namespace);
   if (bytes === undefined) {
     if (typeof namespace !== 'string' || !uuidValidate(namespace)) {
-      throw new TypeError(`record id namespace must be a UUID (see idNamespaceFor); got ${describeValue(namespace)}`);
+      throw new InvalidArgumentError(`record id namespace must be a UUID (see idNamespaceFor); got ${describeValue(namespace)}`);
     }
     bytes = Buffer.from(uuidParse(namespace));
     if (namespaceBytes.size >= MAX_CACHED_NAMESPACES) {
@@ -212,7 +213,7 @@ export function recordIdOf(
 ): string {
   const ns = namespaceOf(namespace);
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    throw new TypeError(`recordId: payload must be an object; got ${describeValue(payload)}`);
+    throw new InvalidArgumentError(`recordId: payload must be an object; got ${describeValue(payload)}`);
   }
   let name: string;
   if (keyFields.length === 0) {

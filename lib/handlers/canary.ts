@@ -9,13 +9,15 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { PutRecordCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
 import { ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
 import { CANARY_METRIC, MONITOR_ENV } from '../../constructs/monitoring/contract';
+import { kinesisClient } from '../aws/clients';
 import { buildCanaryEnvelope } from '../core/canary';
+import { ConfigError } from '../core/errors';
 import { describeError } from '../core/failure';
-import { KINESIS_CLIENT_OPTIONS } from './ports/kinesis-client';
+import { isResourceName, RESOURCE_NAME_ALLOWED } from '../core/names';
 
 /** What one run did (also the function's return value, visible in the invocation record). */
 /** One scheduled run (the Lambda handler once configured). */
@@ -44,30 +46,21 @@ export interface CanaryDeps {
   readonly now?: () => number;
 }
 
-/** A configuration problem: names the variable, its value and what is allowed. */
-export class CanaryConfigError extends Error {
-  constructor(variable: string, value: string | undefined, allowed: string) {
-    super(`Invalid configuration: ${variable}=${value === undefined ? '<unset>' : JSON.stringify(value)}; allowed: ${allowed}`);
-    this.name = 'CanaryConfigError';
-  }
-}
-
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const STREAM_ARN = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]{1,128}$/;
 
 /** The canary's configuration from the environment (PHX_PIPELINE, PHX_CANARY_STREAM_ARN, PHX_CANARY_ENTRY_STAGE). */
 export function loadCanaryConfig(env: Readonly<Record<string, string | undefined>>): { pipeline: string; entryStage: string; streamArn: string } {
   const pipeline = env[ENV.pipeline];
-  if (pipeline === undefined || !NAME.test(pipeline)) {
-    throw new CanaryConfigError(ENV.pipeline, pipeline, '1-64 characters of A-Z, a-z, 0-9, - and _');
+  if (pipeline === undefined || !isResourceName(pipeline)) {
+    throw new ConfigError(ENV.pipeline, pipeline, RESOURCE_NAME_ALLOWED);
   }
   const entryStage = env[MONITOR_ENV.canaryEntryStage] ?? 'ingest';
-  if (!NAME.test(entryStage)) {
-    throw new CanaryConfigError(MONITOR_ENV.canaryEntryStage, entryStage, '1-64 characters of A-Z, a-z, 0-9, - and _');
+  if (!isResourceName(entryStage)) {
+    throw new ConfigError(MONITOR_ENV.canaryEntryStage, entryStage, RESOURCE_NAME_ALLOWED);
   }
   const streamArn = env[MONITOR_ENV.canaryStreamArn];
   if (streamArn === undefined || !STREAM_ARN.test(streamArn)) {
-    throw new CanaryConfigError(MONITOR_ENV.canaryStreamArn, streamArn, 'a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)');
+    throw new ConfigError(MONITOR_ENV.canaryStreamArn, streamArn, 'a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)');
   }
   return { pipeline, entryStage, streamArn };
 }
@@ -120,7 +113,7 @@ export function createCanaryHandler(env: Readonly<Record<string, string | undefi
   return createCanary({
     pipeline: cfg.pipeline,
     entryStage: cfg.entryStage,
-    stream: kinesisCanaryStream(new KinesisClient({ ...KINESIS_CLIENT_OPTIONS }), cfg.streamArn),
+    stream: kinesisCanaryStream(kinesisClient(), cfg.streamArn),
     logger: new Logger({
       serviceName: env.POWERTOOLS_SERVICE_NAME || `phoenix-${cfg.pipeline}`,
       persistentKeys: { pipeline: cfg.pipeline, stage: 'canary' },

@@ -6,6 +6,8 @@
  */
 import { ENV, SINK_KINDS } from '../../constructs/contract';
 import { validateKeyPath } from '../core';
+import { ConfigError } from '../core/errors';
+import { isResourceName, RESOURCE_NAME_ALLOWED } from '../core/names';
 
 export type SinkKind = (typeof SINK_KINDS)[number];
 
@@ -52,24 +54,6 @@ export const CONFIG_DEFAULTS = {
   retryMaxAttempts: 6,
   recordConcurrency: 1,
 } as const;
-
-/** A configuration problem detected at cold start. The message names the variable, its value and what is allowed. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    readonly value: string | undefined,
-    readonly allowed: string,
-  ) {
-    super(`Invalid configuration: ${variable}=${quote(value)}; allowed: ${allowed}`);
-    this.name = 'ConfigError';
-  }
-}
-
-function quote(value: string | undefined): string {
-  if (value === undefined) return '<unset>';
-  const v = value.length > 200 ? `${value.slice(0, 200)}...(${value.length} chars)` : value;
-  return JSON.stringify(v);
-}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -152,8 +136,8 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): IngestCon
     throw new ConfigError(ENV.pipeline, env[ENV.pipeline], 'a non-empty pipeline name');
   }
   const stage = overrides.stage ?? nonEmpty(env, ENV.stage) ?? CONFIG_DEFAULTS.stage;
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(stage)) {
-    throw new ConfigError(ENV.stage, stage, '1-64 characters of A-Z a-z 0-9 . _ -');
+  if (!isResourceName(stage)) {
+    throw new ConfigError(ENV.stage, stage, RESOURCE_NAME_ALLOWED);
   }
 
   const idNamespace = overrides.idNamespace ?? nonEmpty(env, ENV.idNamespace);

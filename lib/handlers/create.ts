@@ -7,7 +7,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { ConfigError, loadConfig, type IngestConfig, type RetryConfig } from './config';
+import { loadConfig, type IngestConfig, type RetryConfig } from './config';
+import { ConfigError } from '../core/errors';
 import { createConfiguredDlq, createConfiguredSink } from './ports/factory';
 import type { DlqPort, SinkPort } from './ports/types';
 import { createProcessor, type Clock, type Transform } from './processor';

@@ -16,7 +16,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
-  CloudFormationClient,
+  type CloudFormationClient,
   DescribeStackDriftDetectionStatusCommand,
   DescribeStackResourceDriftsCommand,
   DetectStackDriftCommand,
@@ -25,7 +25,10 @@ import {
 import type { Context } from 'aws-lambda';
 import { ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
 import { DRIFT_METRIC, MONITOR_ENV, STACK_NAME_DIMENSION } from '../../constructs/monitoring/contract';
+import { cloudFormationClient } from '../aws/clients';
+import { ConfigError } from '../core/errors';
 import { describeError } from '../core/failure';
+import { isResourceName, RESOURCE_NAME_ALLOWED } from '../core/names';
 
 /** Outcome of one stack's check. */
 /** One scheduled run (the Lambda handler once configured). */
@@ -76,22 +79,13 @@ export const DEFAULT_SAFETY_MARGIN_MS = 5_000;
 /** Drifted resources listed in the log per stack (one DescribeStackResourceDrifts page). */
 export const MAX_LISTED_RESOURCES = 100;
 
-/** A configuration problem: names the variable, its value and what is allowed. */
-export class DriftConfigError extends Error {
-  constructor(variable: string, value: string | undefined, allowed: string) {
-    super(`Invalid configuration: ${variable}=${value === undefined ? '<unset>' : JSON.stringify(value)}; allowed: ${allowed}`);
-    this.name = 'DriftConfigError';
-  }
-}
-
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** CloudFormation stack names: a letter, then letters, digits and hyphens, up to 128 characters. */
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 
 export function loadDriftConfig(env: Readonly<Record<string, string | undefined>>): { pipeline: string; stackNames: string[]; pollMs: number } {
   const pipeline = env[ENV.pipeline];
-  if (pipeline === undefined || !NAME.test(pipeline)) {
-    throw new DriftConfigError(ENV.pipeline, pipeline, '1-64 characters of A-Z, a-z, 0-9, - and _');
+  if (pipeline === undefined || !isResourceName(pipeline)) {
+    throw new ConfigError(ENV.pipeline, pipeline, RESOURCE_NAME_ALLOWED);
   }
   const raw = env[MONITOR_ENV.driftStacks];
   let stackNames: unknown;
@@ -102,12 +96,12 @@ export function loadDriftConfig(env: Readonly<Record<string, string | undefined>
   }
   if (!Array.isArray(stackNames) || stackNames.length === 0 || stackNames.some((s) => typeof s !== 'string' || !STACK_NAME.test(s))
     || new Set(stackNames).size !== stackNames.length) {
-    throw new DriftConfigError(MONITOR_ENV.driftStacks, raw, 'a JSON array of distinct CloudFormation stack names, at least one');
+    throw new ConfigError(MONITOR_ENV.driftStacks, raw, 'a JSON array of distinct CloudFormation stack names, at least one');
   }
   const pollRaw = env[MONITOR_ENV.driftPollMs];
   const pollMs = pollRaw === undefined ? DEFAULT_POLL_MS : Number(pollRaw);
   if (!Number.isInteger(pollMs) || pollMs < 100 || pollMs > MAX_POLL_MS) {
-    throw new DriftConfigError(MONITOR_ENV.driftPollMs, pollRaw, `an integer between 100 and ${MAX_POLL_MS} (milliseconds)`);
+    throw new ConfigError(MONITOR_ENV.driftPollMs, pollRaw, `an integer between 100 and ${MAX_POLL_MS} (milliseconds)`);
   }
   return { pipeline, stackNames: stackNames as string[], pollMs };
 }
@@ -228,7 +222,7 @@ export function createDriftDetectorHandler(env: Readonly<Record<string, string |
     pipeline: cfg.pipeline,
     stackNames: cfg.stackNames,
     pollMs: cfg.pollMs,
-    cloudFormation: new CloudFormationClient({}),
+    cloudFormation: cloudFormationClient(),
     logger: new Logger({
       serviceName: env.POWERTOOLS_SERVICE_NAME || `phoenix-${cfg.pipeline}`,
       persistentKeys: { pipeline: cfg.pipeline, stage: 'drift-detector' },

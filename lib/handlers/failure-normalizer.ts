@@ -16,21 +16,21 @@
  * At-least-once: a retried invocation may send a message twice; replaying both is harmless (idempotent sinks).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ENV } from '../../constructs/contract';
+import { kinesisClient, s3Client, sqsClient } from '../aws/clients';
 import {
-  DEFAULT_DLQ_MAX_MESSAGE_BYTES, describeError, dlqMessageAttributes, encodeDlqMessage, idNamespaceFor, overflowKey, parseKeyFields, withPayloadRef,
-  type DlqMessage,
+  DEFAULT_DLQ_MAX_MESSAGE_BYTES, describeError, idNamespaceFor, parseKeyFields, type DlqMessage,
 } from '../core';
+import { ConfigError } from '../core/errors';
 import { dlqMessagesFor, expiredMessage, OnFailureFormatError, parseOnFailure, type IdRules, type OnFailure } from '../replay/on-failure';
 import { readBatchBack } from '../replay/readback';
-import { KINESIS_CLIENT_OPTIONS } from './ports/kinesis-client';
 import { s3OverflowStore } from './ports/s3-overflow';
 import { SqsDlq } from './ports/sqs-dlq';
 import type { DlqPort } from './ports/types';
+import { sendDlqMessage } from './processor/dead-letter-step';
 
 export interface NormalizerConfig {
   readonly stage: string;
@@ -61,29 +61,19 @@ export interface NormalizeResult {
 export function normalizerConfig(env: Readonly<Record<string, string | undefined>>): NormalizerConfig {
   const maxRaw = env[ENV.dlqMaxMessageBytes];
   const max = maxRaw === undefined || maxRaw === '' ? DEFAULT_DLQ_MAX_MESSAGE_BYTES : Number(maxRaw);
-  if (!Number.isInteger(max) || max < 1024) throw new Error(`Invalid configuration: ${ENV.dlqMaxMessageBytes}=${maxRaw}; allowed: an integer >= 1024`);
+  if (!Number.isInteger(max) || max < 1024) throw new ConfigError(ENV.dlqMaxMessageBytes, maxRaw, 'an integer >= 1024');
   let rules: IdRules | undefined;
   if (env[ENV.keyFields] !== undefined) {
     const pipeline = env[ENV.pipeline];
     const namespace = env[ENV.idNamespace] || (pipeline ? idNamespaceFor(pipeline) : undefined);
-    if (!namespace) throw new Error(`Invalid configuration: ${ENV.keyFields} is set but neither ${ENV.idNamespace} nor ${ENV.pipeline} is`);
+    if (!namespace) {
+      throw new ConfigError(ENV.idNamespace, env[ENV.idNamespace], `a UUID, or ${ENV.pipeline} set to derive it, when ${ENV.keyFields} is set (neither is)`);
+    }
     const maxRecord = Number(env[ENV.maxRecordBytes] || 1_048_576);
     const maxRecordBytes = Number.isInteger(maxRecord) && maxRecord > 0 ? maxRecord : 1_048_576;
     rules = { namespace, keyFields: parseKeyFields(env[ENV.keyFields]), maxRecordBytes };
   }
   return { stage: env[ENV.stage] || 'ingest', maxMessageBytes: max, rules };
-}
-
-/** Sends one DLQ message, moving its payload to the overflow bucket when it does not fit. */
-async function send(dlq: DlqPort, msg: DlqMessage, maxBytes: number): Promise<void> {
-  let m = msg;
-  let enc = encodeDlqMessage(m, maxBytes);
-  if (!enc.fits) {
-    if (!dlq.putOverflow || m.payload === null) throw new Error(`dead letter of ${enc.bytes} bytes exceeds ${maxBytes} bytes and there is no overflow bucket`);
-    m = withPayloadRef(m, await dlq.putOverflow(overflowKey(m), m.payload));
-    enc = encodeDlqMessage(m, maxBytes);
-  }
-  await dlq.sendMessage(enc.body, dlqMessageAttributes(m));
 }
 
 export function createFailureNormalizer(deps: NormalizerDeps): {
@@ -119,7 +109,7 @@ export function createFailureNormalizer(deps: NormalizerDeps): {
     }
     out.unshift(...dlqMessagesFor(f, records, config.stage, config.rules));
     for (const m of out) {
-      await send(deps.dlq, m, config.maxMessageBytes);
+      await sendDlqMessage(deps.dlq, m, config.maxMessageBytes);
       result.messages++;
     }
     logger.info('on-failure record normalized', { where, condition: f.condition, ...result });
@@ -169,14 +159,14 @@ export async function handler(event: S3Event | SQSEvent, context: Context): Prom
   if (!instance) {
     const config = normalizerConfig(process.env);
     const queueUrl = process.env[ENV.dlqUrl];
-    if (!queueUrl) throw new Error(`Invalid configuration: ${ENV.dlqUrl} is not set`);
+    if (!queueUrl) throw new ConfigError(ENV.dlqUrl, queueUrl, 'the SQS queue URL of the DLQ');
     const bucket = process.env[ENV.dlqOverflowBucket];
-    const s3 = new S3Client({});
+    const s3 = s3Client();
     instance = createFailureNormalizer({
       config,
       s3,
-      kinesis: new KinesisClient({ ...KINESIS_CLIENT_OPTIONS }),
-      dlq: new SqsDlq(new SQSClient({ useQueueUrlAsEndpoint: false }), queueUrl, bucket ? { bucket, store: s3OverflowStore(bucket, s3) } : undefined),
+      kinesis: kinesisClient(),
+      dlq: new SqsDlq(sqsClient(), queueUrl, bucket ? { bucket, store: s3OverflowStore(bucket, s3) } : undefined),
       logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'phoenix-failure-normalizer' }),
     });
   }

@@ -7,6 +7,14 @@
 import { gunzipSync } from 'node:zlib';
 import { PROFILER_ENV, PROFILES_PREFIX } from '../../constructs/contract';
 import type { QualityRule } from '../../constructs/quality-rules';
+import { PhoenixError } from '../core/errors';
+
+/** A profiler that cannot run: bad configuration (PHX_QUALITY_RULES, window sizes) or a window event it cannot use. */
+export class ProfilerError extends PhoenixError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PROFILER', message, options);
+  }
+}
 
 export { PROFILER_ENV, QUALITY_METRIC, QUALITY_DIMENSIONS, PROFILES_PREFIX, PROFILER_ASSET_DIR } from '../../constructs/contract';
 
@@ -46,6 +54,6 @@ export const profileKeys = {
 export function decodeRules(text: string): QualityRule[] {
   const json = text.startsWith('gz:') ? gunzipSync(Buffer.from(text.slice(3), 'base64')).toString('utf8') : text;
   const rules = JSON.parse(json) as unknown;
-  if (!Array.isArray(rules)) throw new Error(`${PROFILER_ENV.rules} must be a JSON array of rules (given ${typeof rules})`);
+  if (!Array.isArray(rules)) throw new ProfilerError(`${PROFILER_ENV.rules} must be a JSON array of rules (given ${typeof rules})`);
   return rules as QualityRule[];
 }

@@ -24,8 +24,10 @@
  * last window before traffic stops waits for the next record.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { PROFILES_PREFIX, QUALITY_DIMENSIONS, QUALITY_METRIC, RULE_STATUS_VALUE, profileKeys, windowKey } from './profiler-contract';
+import { ProfilerError, PROFILES_PREFIX, QUALITY_DIMENSIONS, QUALITY_METRIC, RULE_STATUS_VALUE, profileKeys, windowKey } from './profiler-contract';
 import { METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
+
+export { ProfilerError };
 import { QualityMetric, type QualityRule } from '../../constructs/quality-rules';
 import { isCanary } from '../core/canary';
 import {
@@ -136,13 +138,6 @@ export interface ResultsDocument {
   readonly history: string[];
   readonly evaluatedAt: string;
   readonly results: RuleResult[];
-}
-
-export class ProfilerError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProfilerError';
-  }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

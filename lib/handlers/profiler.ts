@@ -7,12 +7,12 @@
  * Configuration (set by the construct): PHX_PIPELINE, PHX_PROFILE_BUCKET, PHX_QUALITY_RULES (JSON or gz:base64),
  * PHX_PROFILE_WINDOW_SECONDS, PHX_PROFILE_HISTORY_WINDOWS, PHX_PROFILE_EVENT_TIME_FIELD (empty: none).
  */
-import { S3Client } from '@aws-sdk/client-s3';
 import { PROFILER_ENV, decodeRules } from './profiler-contract';
 import { S3ProfileStore } from './profiler-s3';
 import { ProfilerError, WindowProfiler, type ProfilerConfig, type WindowEvent, type WindowResponse } from './profiler-window';
 import { ENV } from '../../constructs/contract';
 import { validateQualityRules } from '../../constructs/quality-rules';
+import { s3Client } from '../aws/clients';
 
 /** Reads and checks the configuration; throws ProfilerError naming the variable, its value and what is allowed. */
 export function profilerConfigFromEnv(env: NodeJS.ProcessEnv): ProfilerConfig & { bucket: string } {
@@ -35,7 +35,7 @@ export function profilerConfigFromEnv(env: NodeJS.ProcessEnv): ProfilerConfig & 
   try {
     rules = decodeRules(required(PROFILER_ENV.rules));
   } catch (e) {
-    throw new ProfilerError(`${PROFILER_ENV.rules} is not a valid rule list: ${(e as Error).message}`);
+    throw new ProfilerError(`${PROFILER_ENV.rules} is not a valid rule list: ${(e as Error).message}`, { cause: e });
   }
   const errors = validateQualityRules(rules, undefined, windowSeconds);
   if (errors.length > 0) throw new ProfilerError(`${PROFILER_ENV.rules}: ${errors.join('; ')}`);
@@ -50,7 +50,7 @@ export async function handler(event: WindowEvent): Promise<WindowResponse> {
   if (!instance) {
     const config = profilerConfigFromEnv(process.env);
     instance = new WindowProfiler(config, {
-      store: new S3ProfileStore(new S3Client({}), config.bucket),
+      store: new S3ProfileStore(s3Client(), config.bucket),
       // EMF and logs as bare JSON lines (console.log would prefix them, and CloudWatch extracts EMF from JSON lines).
       emit: (line) => process.stdout.write(line + '\n'),
     });

@@ -13,14 +13,14 @@
  * PHX_REPLAY_ARCHIVE_PREFIX, PHX_REPLAY_RATE, PHX_REPLAY_TARGET_STREAM (the stream used when a record names none).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
+import { kinesisClient, s3Client, sqsClient } from '../aws/clients';
 import { ARCHIVE_PREFIX, frameFirehoseRecords, type FirehoseKinesisEvent, type FirehoseTransformationResult } from '../replay/archive';
 import { runReplay, type ReplaySource, type ReplaySummary } from '../replay/engine';
 import { InputError, parseFilter, type RawFilter } from '../replay/filter';
-import { KINESIS_CLIENT_OPTIONS } from './ports/kinesis-client';
 
 export const REPLAY_ENV = {
   queueUrl: 'PHX_REPLAY_QUEUE_URL',
@@ -97,9 +97,9 @@ export async function handler(event: ReplayEvent, context: Context): Promise<Rep
   replayInstance ??= createReplayHandler({
     env: process.env,
     clients: {
-      sqs: new SQSClient({ useQueueUrlAsEndpoint: false }),
-      s3: new S3Client({}),
-      kinesis: new KinesisClient({ ...KINESIS_CLIENT_OPTIONS }),
+      sqs: sqsClient(),
+      s3: s3Client(),
+      kinesis: kinesisClient(),
     },
     logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'phoenix-replay' }),
   });

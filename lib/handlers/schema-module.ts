@@ -6,10 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from './config';
 import { summarizeSchemaErrors, type PayloadValidator } from './schema-errors';
 import { ENV } from '../../constructs/contract';
 import { canonicalJson, sha256Hex } from '../core';
+import { ConfigError, PhoenixError } from '../core/errors';
 
 /** Environment variable naming the module file inside the function's code directory (to be added to constructs/contract.ts ENV). */
 export const SCHEMA_MODULE_ENV = ENV.schemaModule;
@@ -56,7 +56,7 @@ export function validatorFromModuleSource(source: string, expectedFingerprint?: 
   const mod: { exports: unknown } = { exports: {} };
   const req = (name: string): unknown => {
     const m = runtimeModule(name);
-    if (m === undefined) throw new Error(`it requires ${JSON.stringify(name)}, which the handler does not provide (${STANDALONE_RUNTIME_MODULES.join(', ')})`);
+    if (m === undefined) throw new PhoenixError('SCHEMA_MODULE_INVALID', `it requires ${JSON.stringify(name)}, which the handler does not provide (${STANDALONE_RUNTIME_MODULES.join(', ')})`);
     return m;
   };
   let validate: StandaloneValidate;
@@ -67,9 +67,9 @@ export function validatorFromModuleSource(source: string, expectedFingerprint?: 
     new Function('module', 'exports', 'require', source)(mod, mod.exports, req);
     const exported = mod.exports as { default?: unknown };
     validate = (typeof exported === 'function' ? exported : exported.default) as StandaloneValidate;
-    if (typeof validate !== 'function') throw new Error('it exports no validate function');
+    if (typeof validate !== 'function') throw new PhoenixError('SCHEMA_MODULE_INVALID', 'it exports no validate function');
   } catch (err) {
-    throw new ConfigError(variable, value, `a schema validator module written at synth by the construct (compileStandaloneValidator) — ${(err as Error).message}`);
+    throw new ConfigError(variable, value, `a schema validator module written at synth by the construct (compileStandaloneValidator) — ${(err as Error).message}`, { cause: err });
   }
   if (expectedFingerprint !== undefined && validate.phxSchemaFingerprint !== expectedFingerprint) {
     throw new ConfigError(variable, value,

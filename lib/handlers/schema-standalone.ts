@@ -4,10 +4,10 @@
  * validates exactly as ajv would, without shipping ajv. Called by the construct through the runtime bundle
  * (assets/lib/runtime/index/index.js exports compileStandaloneValidator), never at run time.
  */
-import { ConfigError } from './config';
 import { AJV_OPTIONS, loadAjv, loadFormats } from './schema';
 import { schemaFingerprint, STANDALONE_RUNTIME_MODULES } from './schema-module';
 import { ENV } from '../../constructs/contract';
+import { ConfigError } from '../core/errors';
 
 type StandaloneCode = (ajv: unknown, validate: unknown) => string;
 

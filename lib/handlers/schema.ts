@@ -7,9 +7,9 @@
  * class, none or draft-07/06 the default class; other drafts are rejected at cold start (ajv: no such meta-schema).
  */
 import type { ValidateFunction } from 'ajv';
-import { ConfigError } from './config';
 import { summarizeSchemaErrors, type PayloadValidator } from './schema-errors';
 import { ENV } from '../../constructs/contract';
+import { ConfigError } from '../core/errors';
 
 export { MAX_LISTED_SCHEMA_ERRORS, summarizeSchemaErrors, type PayloadValidator } from './schema-errors';
 

@@ -2,24 +2,7 @@ import type { LatencySummary } from './metrics';
 import { summarize } from './metrics';
 import { canonicalPayload, sha256, type DeadLetter, type SinkEnvelope } from './verify';
 import type { WorkloadRecord } from './workloads/types';
-import { CANARY_SOURCE } from '../../constructs/contract';
-
-/** A synthetic canary's payload (`{ canary: true, sentAt, pipeline }`, constructs/contract.ts). */
-function isCanaryPayload(payload: unknown): boolean {
-  const p = payload as { canary?: unknown; sentAt?: unknown } | null;
-  return typeof p === 'object' && p !== null && p.canary === true && typeof p.sentAt === 'string';
-}
-
-/** A dead letter's record bytes that are a synthetic canary envelope (source CANARY_SOURCE). */
-function isCanaryRecord(data: Buffer): boolean {
-  if (!data.includes(CANARY_SOURCE)) return false;
-  try {
-    const env = JSON.parse(data.toString('utf8')) as { source?: unknown; payload?: unknown };
-    return env.source === CANARY_SOURCE && isCanaryPayload(env.payload);
-  } catch {
-    return false;
-  }
-}
+import { isCanaryData, isCanaryPayload } from '../core/canary';
 
 /** What was put on the stream, by logical record. */
 export class ProducedLog {
@@ -181,7 +164,7 @@ export function account(produced: ProducedLog, sink: readonly SinkEnvelope[], le
     }
     const hash = sha256(l.data);
     const rec = produced.byHash.get(hash);
-    if (!rec && isCanaryRecord(l.data)) {
+    if (!rec && isCanaryData(l.data)) {
       canaryDeadLetters++;
       continue;
     }

@@ -1,39 +1,20 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { KINESIS_CLIENT_OPTIONS } from '../handlers/ports/kinesis-client';
+import { LOCAL_CREDENTIALS, serviceClients, type ServiceClients } from '../aws/clients';
 
 /** SDK clients of the local environment itself (provisioning, pollers, producer, verification). */
-export interface LocalClients {
-  readonly kinesis: KinesisClient;
-  readonly dynamodb: DynamoDBClient;
-  readonly sqs: SQSClient;
-  readonly s3: S3Client;
+export interface LocalClients extends ServiceClients {
   /** SNS over the Query protocol (fauxqs): just what the local environment needs. */
   readonly sns: LocalSns;
-  destroy(): void;
 }
 
-/** Dummy credentials: the local environment never uses the user's AWS credentials. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'LOCALACCESSKEY', secretAccessKey: 'local-secret-access-key' };
+export { LOCAL_CREDENTIALS };
 
 export function createLocalClients(endpoints: { kinesis: string; dynamodb: string; fauxqs: string }, region: string): LocalClients {
-  const common = { region, credentials: LOCAL_CREDENTIALS, maxAttempts: 5 };
   // Kinesis: the SDK's HTTP/2 handler (the emulator host serves kinesalite over HTTP/2), one session shared by the calls.
-  const kinesis = new KinesisClient({ ...common, ...KINESIS_CLIENT_OPTIONS, endpoint: endpoints.kinesis });
-  const dynamodb = new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb });
-  const sqs = new SQSClient({ ...common, endpoint: endpoints.fauxqs });
-  const s3 = new S3Client({ ...common, endpoint: endpoints.fauxqs, forcePathStyle: true });
-  const sns = new LocalSns(endpoints.fauxqs, region);
-  return {
-    kinesis,
-    dynamodb,
-    sqs,
-    s3,
-    sns,
-    destroy: () => { kinesis.destroy(); dynamodb.destroy(); sqs.destroy(); s3.destroy(); },
-  };
+  const clients = serviceClients(
+    { region, credentials: LOCAL_CREDENTIALS, maxAttempts: 5 },
+    { kinesis: endpoints.kinesis, dynamodb: endpoints.dynamodb, sqs: endpoints.fauxqs, s3: endpoints.fauxqs },
+  );
+  return { ...clients, sns: new LocalSns(endpoints.fauxqs, region) };
 }
 
 /** A minimal SNS Query-protocol client for fauxqs (CreateTopic, Subscribe, Publish). */

@@ -33,7 +33,7 @@ import { LocalStack } from './template/stack';
 import { startUnemulatedEndpoint } from './unemulated';
 import { readDeadLetters, readSink, type SinkEnvelope } from './verify';
 import { createWorkload, type PipelineRules, type Workload } from './workloads';
-import { METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
+import { ESM_ON_FAILURE_PREFIX, METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
 import { loadConfig, type IngestConfig } from '../handlers/config';
 import { compileValidator } from '../handlers/schema';
 import type { LocalEnvFile } from '../replay/targets';
@@ -504,7 +504,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     const dlqQueues = provisioned.queues.filter((q) => q.url === pipeline.config.dlqUrl
       || (pipeline.mapping.onFailure?.kind === 'sqs' && pipeline.mapping.onFailure.queueArn === q.arn));
     if (pipeline.config.dlqUrl && dlqQueues.length === 0) log(`PHX_DLQ_URL ${pipeline.config.dlqUrl} is not a queue of this stack: its dead letters cannot be read`);
-    const onFailureBuckets = pipeline.mapping.onFailure?.kind === 's3' ? [{ bucket: pipeline.mapping.onFailure.bucket, prefix: `aws/lambda/${pipeline.mapping.uuid}/` }] : [];
+    const onFailureBuckets = pipeline.mapping.onFailure?.kind === 's3' ? [{ bucket: pipeline.mapping.onFailure.bucket, prefix: `${ESM_ON_FAILURE_PREFIX}${pipeline.mapping.uuid}/` }] : [];
     const letters = await guard(readDeadLetters(clients, emulators.endpoints.fauxqs, dlqQueues, onFailureBuckets));
     const accounting = account(produced, sink, letters);
     writeJsonLines(path.join(runDir, 'sink.jsonl'), sink.map((e) => ({ ...e, producedAt: produced.valid.get(e.id)?.firstAttemptAt })));

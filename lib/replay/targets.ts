@@ -9,13 +9,9 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InputError } from './filter';
-import { KINESIS_CLIENT_OPTIONS } from '../handlers/ports/kinesis-client';
+import { cloudFormationClient, LOCAL_CREDENTIALS, serviceClients, type ServiceClients } from '../aws/clients';
 
 /** Output names a pipeline's stack may carry. */
 export const OUTPUT_NAMES = [
@@ -46,25 +42,15 @@ export interface Connection {
   readonly endpoints?: LocalEnvFile['endpoints'];
 }
 
-export interface Clients {
-  readonly sqs: SQSClient;
-  readonly s3: S3Client;
-  readonly kinesis: KinesisClient;
-  readonly dynamodb: DynamoDBClient;
-  destroy(): void;
-}
+export type Clients = ServiceClients;
 
-const LOCAL_CREDENTIALS = { accessKeyId: 'LOCALACCESSKEY', secretAccessKey: 'local-secret-access-key' };
-
-/** SDK clients; the queue URL's host is never used as the endpoint (local queue URLs do not resolve). */
+/** SDK clients of AWS, or of the local environment's emulators (local credentials) when it has endpoints. */
 export function createClients(conn: Connection): Clients {
   const e = conn.endpoints;
-  const common = { region: conn.region, maxAttempts: 5, ...(e ? { credentials: LOCAL_CREDENTIALS } : {}) };
-  const sqs = new SQSClient({ ...common, useQueueUrlAsEndpoint: false, ...(e ? { endpoint: e.sqs } : {}) });
-  const s3 = new S3Client({ ...common, ...(e ? { endpoint: e.s3, forcePathStyle: true } : {}) });
-  const kinesis = new KinesisClient({ ...common, ...KINESIS_CLIENT_OPTIONS, ...(e ? { endpoint: e.kinesis } : {}) });
-  const dynamodb = new DynamoDBClient({ ...common, ...(e?.dynamodb ? { endpoint: e.dynamodb } : {}) });
-  return { sqs, s3, kinesis, dynamodb, destroy: () => { sqs.destroy(); s3.destroy(); kinesis.destroy(); dynamodb.destroy(); } };
+  return serviceClients(
+    { region: conn.region, maxAttempts: 5, ...(e ? { credentials: LOCAL_CREDENTIALS } : {}) },
+    e ? { sqs: e.sqs, s3: e.s3, kinesis: e.kinesis, dynamodb: e.dynamodb } : {},
+  );
 }
 
 /** Region of an SQS queue URL (`https://sqs.<region>.amazonaws.com/...`), if it names one. */
@@ -177,7 +163,7 @@ export function pipelineOutputs(
 
 /** Outputs of a deployed stack (CloudFormation DescribeStacks). */
 export async function stackOutputs(region: string, stack: string, pipeline?: string): Promise<PipelineOutputs> {
-  const cfn = new CloudFormationClient({ region });
+  const cfn = cloudFormationClient({ region });
   try {
     const res = await cfn.send(new DescribeStacksCommand({ StackName: stack }));
     const s = res.Stacks?.[0];

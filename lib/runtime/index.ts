@@ -21,7 +21,7 @@ import { createIngestHandlerWith, type IngestHandler, type IngestHandlerOptions,
 import { compileValidator } from '../handlers/schema';
 import { loadStandaloneValidator, SCHEMA_MODULE_ENV } from '../handlers/schema-module';
 
-export { ConfigError } from '../handlers/config';
+export { ConfigError } from '../core/errors';
 export type { IngestConfig, RetryConfig, SinkKind } from '../handlers/config';
 export type { IngestHandler, IngestHandlerOptions } from '../handlers/create';
 export { MemoryDlq, MemorySink } from '../handlers/ports/memory';

@@ -8,6 +8,7 @@ import {
   fullJitterDelayMs,
   retryWithBackoff,
 } from '../../lib/core';
+import { InvalidArgumentError } from '../../lib/core/errors';
 
 /** A fake clock: sleep advances time instantly and records every delay. */
 function fakeClock(startMs = 1_000_000): { now: () => number; sleep: (ms: number) => Promise<void>; sleeps: number[] } {
@@ -64,7 +65,7 @@ describe('fullJitterDelayMs', () => {
     [0, { baseMs: 10, capMs: 5 }, /capMs must be a finite number >= baseMs \(10\); got number 5/],
     [0, { baseMs: 10, capMs: Number.POSITIVE_INFINITY }, /capMs must be a finite number/],
   ])('rejects attempt %d with %j', (attempt, opts, message) => {
-    expect(() => fullJitterDelayMs(attempt, opts)).toThrow(RangeError);
+    expect(() => fullJitterDelayMs(attempt, opts)).toThrow(InvalidArgumentError);
     expect(() => fullJitterDelayMs(attempt, opts)).toThrow(message);
   });
 

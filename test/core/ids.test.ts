@@ -3,6 +3,7 @@ import { v5 as uuidv5, validate, version } from 'uuid';
 import { describe, expect, it } from 'vitest';
 import { ROOT_ID_NAMESPACE } from '../../constructs/contract';
 import { PermanentError, canonicalJson, getPath, idNamespaceFor, parseKeyFields, recordId } from '../../lib/core';
+import { InvalidArgumentError } from '../../lib/core/errors';
 
 const NS = idNamespaceFor('clickstream');
 const RFC4122_V5 = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -40,7 +41,7 @@ describe('idNamespaceFor', () => {
   });
 
   it('rejects empty and non-string names', () => {
-    expect(() => idNamespaceFor('')).toThrow(RangeError);
+    expect(() => idNamespaceFor('')).toThrow(InvalidArgumentError);
     expect(() => idNamespaceFor(undefined as never)).toThrow(/pipeline must be a non-empty string; got undefined/);
   });
 });
@@ -71,7 +72,7 @@ describe('getPath', () => {
   });
 
   it('rejects malformed paths', () => {
-    expect(() => getPath(obj, '')).toThrow(TypeError);
+    expect(() => getPath(obj, '')).toThrow(InvalidArgumentError);
     expect(() => getPath(obj, 'user..id')).toThrow(/"user..id" has an empty segment/);
     expect(() => getPath(obj, '.id')).toThrow(/empty segment/);
   });

@@ -6,7 +6,8 @@ import { fakeDynamoDb, fakeS3, fakeSqs } from './support/fake-aws';
 import { BASE_ENV } from './support/harness';
 import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from './support/kinesis';
 import { idNamespaceFor, recordId } from '../../lib/core';
-import { ConfigError, loadConfig } from '../../lib/handlers/config';
+import { ConfigError } from '../../lib/core/errors';
+import { loadConfig } from '../../lib/handlers/config';
 import { compileValidator } from '../../lib/handlers/schema';
 import { createIngestHandler } from '../../lib/runtime';
 

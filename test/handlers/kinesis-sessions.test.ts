@@ -8,11 +8,11 @@ import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KINESIS_CLIENT_OPTIONS } from '../../lib/handlers/ports/kinesis-client';
-import { createConfiguredSink } from '../../lib/handlers/ports/factory';
-import { createClients } from '../../lib/replay/targets';
-import { createLocalClients } from '../../lib/local/clients';
+import { KINESIS_CLIENT_OPTIONS } from '../../lib/aws/clients';
 import type { Envelope } from '../../lib/core';
+import { createConfiguredSink } from '../../lib/handlers/ports/factory';
+import { createLocalClients } from '../../lib/local/clients';
+import { createClients } from '../../lib/replay/targets';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 let server: http2.Http2Server;

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { harness, type Harness } from './support/harness';
 import { kinesisEvent, lambdaContext } from './support/kinesis';
-import { ConfigError } from '../../lib/handlers/config';
+import { ConfigError } from '../../lib/core/errors';
 import { createIngestHandlerWith, standaloneSchemaResolver } from '../../lib/handlers/create';
 import { compileValidator } from '../../lib/handlers/schema';
 import { loadStandaloneValidator, schemaFingerprint, validatorFromModuleSource } from '../../lib/handlers/schema-module';

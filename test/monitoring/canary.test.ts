@@ -6,10 +6,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { emittedMetrics } from './support/metrics';
 import { CANARY_SOURCE, METRIC } from '../../constructs/contract';
 import { idNamespaceFor, recordId, toEnvelope } from '../../lib/core';
-import { buildCanaryEnvelope, canaryCorrelationId, canaryLatencyMs, isCanary } from '../../lib/core/canary';
-import { canaryMetrics, CanaryConfigError, createCanary, handler as canaryHandler, kinesisCanaryStream, loadCanaryConfig } from '../../lib/handlers/canary';
+import { buildCanaryEnvelope, canaryCorrelationId, canaryLatencyMs, isCanary, canaryEnvelope } from '../../lib/core/canary';
+import { ConfigError } from '../../lib/core/errors';
+import { canaryMetrics, createCanary, handler as canaryHandler, kinesisCanaryStream, loadCanaryConfig } from '../../lib/handlers/canary';
 import { MemoryDlq, MemorySink } from '../../lib/handlers/ports/memory';
-import { canaryEnvelope } from '../../lib/handlers/processor';
 import { createIngestHandler } from '../../lib/runtime';
 import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from '../handlers/support/kinesis';
 
@@ -95,7 +95,7 @@ describe('canary handler configuration', () => {
     expect(loadCanaryConfig({ ...ok, PHX_CANARY_ENTRY_STAGE: 'raw' }).entryStage).toBe('raw');
   });
   it('fails naming the variable, its value and what is allowed', () => {
-    expect(() => loadCanaryConfig({ PHX_CANARY_STREAM_ARN: STREAM_ARN })).toThrow(CanaryConfigError);
+    expect(() => loadCanaryConfig({ PHX_CANARY_STREAM_ARN: STREAM_ARN })).toThrow(ConfigError);
     expect(() => loadCanaryConfig({ PHX_CANARY_STREAM_ARN: STREAM_ARN })).toThrow(/PHX_PIPELINE=<unset>; allowed: 1-64 characters/);
     expect(() => loadCanaryConfig({ ...ok, PHX_CANARY_STREAM_ARN: 'orders-ingest' })).toThrow(/PHX_CANARY_STREAM_ARN="orders-ingest"; allowed: a Kinesis stream ARN/);
     expect(() => loadCanaryConfig({ ...ok, PHX_CANARY_ENTRY_STAGE: 'a b' })).toThrow(/PHX_CANARY_ENTRY_STAGE="a b"/);

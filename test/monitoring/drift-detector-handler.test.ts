@@ -8,9 +8,9 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { emittedMetrics } from './support/metrics';
+import { ConfigError } from '../../lib/core/errors';
 import {
   createDriftDetector,
-  DriftConfigError,
   driftMetrics,
   loadDriftConfig,
   MAX_POLL_MS,
@@ -158,7 +158,7 @@ describe('drift detector configuration', () => {
     expect(loadDriftConfig({ PHX_PIPELINE: 'orders', PHX_DRIFT_STACKS: '["A"]', PHX_DRIFT_POLL_MS: '1000' }).pollMs).toBe(1_000);
   });
   it('fails naming the variable, its value and what is allowed', () => {
-    expect(() => loadDriftConfig({ PHX_DRIFT_STACKS: '["A"]' })).toThrow(DriftConfigError);
+    expect(() => loadDriftConfig({ PHX_DRIFT_STACKS: '["A"]' })).toThrow(ConfigError);
     expect(() => loadDriftConfig({ PHX_PIPELINE: 'orders', PHX_DRIFT_STACKS: '[]' })).toThrow(/PHX_DRIFT_STACKS="\[\]"; allowed: a JSON array of distinct CloudFormation stack names/);
     expect(() => loadDriftConfig({ PHX_PIPELINE: 'orders', PHX_DRIFT_STACKS: '["A","A"]' })).toThrow(/PHX_DRIFT_STACKS/);
     expect(() => loadDriftConfig({ PHX_PIPELINE: 'orders', PHX_DRIFT_STACKS: 'A' })).toThrow(/PHX_DRIFT_STACKS="A"/);

@@ -3,6 +3,7 @@
  * Float arrays are written as float32 when every value survives the round trip exactly (integers below 2^24,
  * many decimals do not), else as float64: serialization is always lossless.
  */
+import { CorruptSketchError } from '../errors';
 
 /** Encodes bytes as base64. */
 export function bytesToBase64(bytes: Uint8Array): string {
@@ -42,5 +43,5 @@ export function decodeFloats(text: string): number[] {
   if (kind === 'f8:' && bytes.length % 8 === 0) {
     return Array.from(new Float64Array(bytes.buffer, 0, bytes.length / 8));
   }
-  throw new Error(`invalid float array encoding (prefix '${kind}', ${bytes.length} bytes)`);
+  throw new CorruptSketchError(`invalid float array encoding (prefix '${kind}', ${bytes.length} bytes)`);
 }

@@ -6,8 +6,9 @@
  * Numeric bins are equal-mass bins of the baseline (edges at baseline quantiles, deduplicated so point masses
  * keep one bin). Categorical bins are the union of both frequent-item summaries plus an "other" bin.
  */
+import { InvalidArgumentError } from '../errors';
+import { ColumnProfile } from './column';
 import { KllSketch } from './kll';
-import { ColumnProfile } from './profile';
 
 /** Smallest bin fraction used by PSI (empty bins would give an infinite log ratio). */
 export const PSI_EPSILON = 1e-4;
@@ -22,7 +23,7 @@ function normalize(counts: readonly number[]): number[] {
  * fractions). Fractions below `epsilon` are raised to it and the histogram renormalized.
  */
 export function psi(expected: readonly number[], actual: readonly number[], epsilon = PSI_EPSILON): number {
-  if (expected.length !== actual.length) throw new RangeError(`psi: histograms differ in length (${expected.length} and ${actual.length})`);
+  if (expected.length !== actual.length) throw new InvalidArgumentError(`psi: histograms differ in length (${expected.length} and ${actual.length})`);
   const smooth = (h: readonly number[]) => normalize(normalize(h).map((x) => Math.max(x, epsilon)));
   const e = smooth(expected);
   const a = smooth(actual);
@@ -33,7 +34,7 @@ export function psi(expected: readonly number[], actual: readonly number[], epsi
 
 /** Hellinger distance ||sqrt(p) - sqrt(q)||_2 / sqrt(2) in [0, 1] of two histograms over the same bins. */
 export function hellinger(p: readonly number[], q: readonly number[]): number {
-  if (p.length !== q.length) throw new RangeError(`hellinger: histograms differ in length (${p.length} and ${q.length})`);
+  if (p.length !== q.length) throw new InvalidArgumentError(`hellinger: histograms differ in length (${p.length} and ${q.length})`);
   const a = normalize(p);
   const b = normalize(q);
   let s = 0;

@@ -9,6 +9,7 @@
  * <= maxError. Strings longer than MAX_ITEM_CHARS are truncated (bounded state).
  */
 
+import { CorruptSketchError, InvalidArgumentError } from '../errors';
 import { hashOut, hashString } from './hash';
 
 export const DEFAULT_FREQUENT_ITEMS = 64;
@@ -19,7 +20,7 @@ export class MisraGries {
   /** Rebuilds a sketch from its serialized form; throws on a corrupt state. */
   static deserialize(s: FrequentState): MisraGries {
     const mg = new MisraGries(s.cap);
-    if (s.items.length > s.cap) throw new Error(`invalid frequent items: ${s.items.length} items above capacity ${s.cap}`);
+    if (s.items.length > s.cap) throw new CorruptSketchError(`invalid frequent items: ${s.items.length} items above capacity ${s.cap}`);
     for (const [k, v] of s.items) {
       hashString(k);
       mg.insertNew(k, hashOut.h1 | 0, v);
@@ -64,7 +65,7 @@ export class MisraGries {
 
   constructor(capacity: number = DEFAULT_FREQUENT_ITEMS) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 4096) {
-      throw new RangeError(`frequent items capacity must be an integer between 1 and 4096 (given ${capacity})`);
+      throw new InvalidArgumentError(`frequent items capacity must be an integer between 1 and 4096 (given ${capacity})`);
     }
     this.capacity = capacity;
     let t = 4;
@@ -213,7 +214,7 @@ export class MisraGries {
   /** Merges another summary (in place); the result has this summary's capacity. */
   merge(other: MisraGries): this {
     if (other.capacity !== this.capacity) {
-      throw new RangeError(`cannot merge frequent-item summaries of different capacity (${this.capacity} and ${other.capacity})`);
+      throw new InvalidArgumentError(`cannot merge frequent-item summaries of different capacity (${this.capacity} and ${other.capacity})`);
     }
     const all = this.counts;
     for (const [k, c] of other.counts) all.set(k, (all.get(k) ?? 0) + c);

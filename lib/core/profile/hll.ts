@@ -11,6 +11,7 @@
  * m = 2^lgK registers of 6 bits (values 0..q+1 with q = 64 - lgK). Default lgK = 12: 4096 registers,
  * relative standard error ~1.6%, 3072 bytes packed. Merge = register-wise max (associative, commutative, idempotent).
  */
+import { CorruptSketchError, InvalidArgumentError } from '../errors';
 import { bytesToBase64, base64ToBytes } from './codec';
 import { hashOut } from './hash';
 
@@ -22,20 +23,20 @@ export class HyperLogLog {
   /** Rebuilds a sketch from its serialized form; throws on a corrupt state. */
   static deserialize(text: string): HyperLogLog {
     const m = /^([sd])(\d+):(.*)$/s.exec(text);
-    if (!m) throw new Error('invalid HLL encoding');
+    if (!m) throw new CorruptSketchError('invalid HLL encoding');
     const hll = new HyperLogLog(Number(m[2]));
     const bytes = base64ToBytes(m[3]);
     const regs = hll.registers;
     const q = 64 - hll.lgK;
     if (m[1] === 's') {
-      if (bytes.length % 3 !== 0) throw new Error('invalid sparse HLL encoding');
+      if (bytes.length % 3 !== 0) throw new CorruptSketchError('invalid sparse HLL encoding');
       for (let j = 0; j < bytes.length; j += 3) {
         const idx = (bytes[j] << 8) | bytes[j + 1];
-        if (idx >= regs.length) throw new Error('invalid sparse HLL register index');
+        if (idx >= regs.length) throw new CorruptSketchError('invalid sparse HLL register index');
         regs[idx] = bytes[j + 2];
       }
     } else {
-      if (bytes.length !== Math.ceil((regs.length * 6) / 8)) throw new Error('invalid dense HLL length');
+      if (bytes.length !== Math.ceil((regs.length * 6) / 8)) throw new CorruptSketchError('invalid dense HLL length');
       let bit = 0;
       for (let i = 0; i < regs.length; i++, bit += 6) {
         const byte = bit >>> 3;
@@ -46,7 +47,7 @@ export class HyperLogLog {
     }
     let nz = 0;
     for (let i = 0; i < regs.length; i++) {
-      if (regs[i] > q + 1) throw new Error('invalid HLL register value');
+      if (regs[i] > q + 1) throw new CorruptSketchError('invalid HLL register value');
       if (regs[i] !== 0) nz++;
     }
     hll.nonZero = nz;
@@ -60,7 +61,7 @@ export class HyperLogLog {
 
   constructor(lgK: number = DEFAULT_HLL_LG_K) {
     if (!Number.isInteger(lgK) || lgK < MIN_LG_K || lgK > MAX_LG_K) {
-      throw new RangeError(`HLL lgK must be an integer between ${MIN_LG_K} and ${MAX_LG_K} (given ${lgK})`);
+      throw new InvalidArgumentError(`HLL lgK must be an integer between ${MIN_LG_K} and ${MAX_LG_K} (given ${lgK})`);
     }
     this.lgK = lgK;
     this.registers = new Uint8Array(1 << lgK);
@@ -87,7 +88,7 @@ export class HyperLogLog {
   /** Register-wise max with another sketch of the same lgK (in place). */
   merge(other: HyperLogLog): this {
     if (other.lgK !== this.lgK) {
-      throw new RangeError(`cannot merge HLL sketches of different lgK (${this.lgK} and ${other.lgK})`);
+      throw new InvalidArgumentError(`cannot merge HLL sketches of different lgK (${this.lgK} and ${other.lgK})`);
     }
     const a = this.registers;
     const b = other.registers;

@@ -1,5 +1,11 @@
 /** Data-quality profiling (pure): mergeable window profiles, drift statistics, rule evaluation and suggestion. */
 export * from './profile';
+export * from './column';
+export * from './merge';
+export * from './profile-codec';
+export * from './summary';
+export * from './format';
+export { ProfileError } from '../errors';
 export * from './drift';
 export * from './rules';
 export * from './suggest';

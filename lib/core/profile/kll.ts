@@ -4,9 +4,8 @@
  * implementation (github.com/edoliberty/streaming-quantiles).
  *
  * Why KLL and not DDSketch (@datadog/sketches-js): DDSketch bounds the RELATIVE VALUE error, which is the wrong
- * guarantee for data-quality profiling. Measured at alpha = 1% on 100k values: N(1000, 10) p50 rank error 9.4%
- * (values far from zero relative to their spread land in two or three buckets), integers 0..20 p99 rank error
- * 3.6% (the sketch returns a bucket midpoint, not a value of the data). Drift statistics (PSI bins, KS) need
+ * guarantee for data-quality profiling: values far from zero relative to their spread land in two or three buckets,
+ * and it returns bucket midpoints, not values of the data (rank errors measured in docs/quality.md). Drift statistics (PSI bins, KS) need
  * CDFs with bounded RANK error whatever the offset or duplication of the data, which is what KLL gives
  * (whylogs and Deequ use KLL too). No maintained KLL exists on npm (no DataSketches port).
  *
@@ -15,6 +14,7 @@
  * level at capacity is sorted and every other item (random offset) is promoted. Normalized rank error is
  * about 2.296 / k^0.9723 (99% confidence, single query): ~0.9% at k = 200, ~0.7% at k = 256.
  */
+import { CorruptSketchError, InvalidArgumentError } from '../errors';
 import { decodeFloats, encodeFloats } from './codec';
 import { XorShift32 } from './hash';
 
@@ -37,7 +37,7 @@ export class KllSketch {
     const sk = new KllSketch(s.k);
     const items = decodeFloats(s.items);
     const total = s.sizes.reduce((a, b) => a + b, 0);
-    if (total !== items.length) throw new Error(`invalid KLL state: sizes sum to ${total}, ${items.length} items`);
+    if (total !== items.length) throw new CorruptSketchError(`invalid KLL state: sizes sum to ${total}, ${items.length} items`);
     let off = 0;
     sk.lv = s.sizes.map((len) => {
       const l = items.slice(off, off + len);
@@ -74,7 +74,7 @@ export class KllSketch {
 
   constructor(k: number = DEFAULT_KLL_K) {
     if (!Number.isInteger(k) || k < 8 || k > 65535) {
-      throw new RangeError(`KLL k must be an integer between 8 and 65535 (given ${k})`);
+      throw new InvalidArgumentError(`KLL k must be an integer between 8 and 65535 (given ${k})`);
     }
     this.k = k;
     this.buf0 = new Float64Array(Math.max(MIN_LEVEL0_CAPACITY, k) + 2);
@@ -228,7 +228,7 @@ export class KllSketch {
 
   /** Merges another sketch of the same k into this one (in place). */
   merge(other: KllSketch): this {
-    if (other.k !== this.k) throw new RangeError(`cannot merge KLL sketches of different k (${this.k} and ${other.k})`);
+    if (other.k !== this.k) throw new InvalidArgumentError(`cannot merge KLL sketches of different k (${this.k} and ${other.k})`);
     if (other.n === 0) return this;
     this.flush0();
     const theirs = other.levels;
@@ -335,13 +335,12 @@ const scratch = { buf: new Float64Array(1024) };
 /**
  * Sorts level 0 ascending in place, exactly as the native typed-array sort would (same order, -0 before 0).
  *
- * The native sort is a comparison sort whose branches the CPU mostly mispredicts on random data: it cost ~42 ns
- * per value on 257 values and was the largest single cost of profiling numeric columns. A bucket sort
- * (distribute by linear interpolation between min and max into 256 buckets, then an insertion sort that only moves
- * values within their bucket) measured 12-23 ns per value on uniform, normal, lognormal and integer data. Data it
- * suits badly falls back to the native sort: -0 present (insertion sort would not order it before 0), a range that
- * is not finite, or a distribution so skewed that the insertion sort exceeds a budget of moves (one huge outlier:
- * ~1.5x the native cost then, bounded).
+ * The native sort is a comparison sort whose branches the CPU mostly mispredicts on random data, the largest single
+ * cost of profiling numeric columns. A bucket sort (distribute by linear interpolation between min and max into 256
+ * buckets, then an insertion sort that only moves values within their bucket) is several times cheaper (figures in
+ * docs/quality.md). Data it suits badly falls back to the native sort: -0 present (insertion sort would not order it
+ * before 0), a range that is not finite, or a distribution so skewed that the insertion sort exceeds a budget of
+ * moves (one huge outlier: the cost stays bounded).
  */
 function sortLevel0(a: Float64Array): void {
   const n = a.length;
@@ -433,8 +432,7 @@ function mergeStrided(a: number[], b: Float64Array, offset: number, count: numbe
 
 /**
  * {@link mergeStrided} for a `number[]` source (the levels above 0). Kept as a separate copy on purpose: one function
- * taking both a Float64Array and a number[] turns its element loads polymorphic, measured 7-17 % slower in a merge
- * micro-benchmark (200 + 200 items, both call sites interleaved, 3 rounds).
+ * taking both a Float64Array and a number[] turns its element loads polymorphic, which is slower (docs/quality.md).
  */
 function mergeStridedArray(a: number[], b: number[], offset: number, count: number): number[] {
   const out = new Array<number>(a.length + count);

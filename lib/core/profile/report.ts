@@ -1,28 +1,12 @@
 /**
  * Text renderings of profiles, rule results and suggested rules (for `phoenix profile show | suggest`). Pure.
  */
-import { Profile, VALUE_TYPES, columnStats } from './profile';
+import { VALUE_TYPES } from './column';
+import { formatNumber, formatTextTable } from './format';
+import type { Profile } from './profile';
 import type { RuleResult } from './rules';
+import { columnStats } from './summary';
 import { QualityRule, QualityRuleKind, QualityMetric, DriftMethod, QualityValueType } from '../../../constructs/quality-rules';
-
-/** Compact number: integers as is, otherwise 5 significant digits (exponent form for very small or large values). */
-export function formatNumber(x: number): string {
-  if (!Number.isFinite(x)) return Number.isNaN(x) ? '-' : String(x);
-  if (Number.isInteger(x) && Math.abs(x) < 1e15) return String(x);
-  const a = Math.abs(x);
-  return a !== 0 && (a < 1e-3 || a >= 1e9) ? x.toExponential(3) : String(Number(x.toPrecision(5)));
-}
-
-/** Rows as left-aligned text columns separated by two spaces (one string per line, the header first). */
-export function formatTextTable(header: string[], rows: string[][]): string[] {
-  return table(header, rows);
-}
-
-function table(header: string[], rows: string[][]): string[] {
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  return all.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
-}
 
 function truncate(s: string, max: number): string {
   return s.length <= max ? s : s.slice(0, max - 1) + '…';
@@ -67,7 +51,7 @@ export function formatProfileTable(profile: Profile, opts: { topItems?: number }
       topValues,
     ]);
   }
-  lines.push(...table(['column', 'count', 'nulls', 'types', 'min', 'p50', 'p99', 'max', 'mean', 'stddev', 'distinct', 'top values'], rows));
+  lines.push(...formatTextTable(['column', 'count', 'nulls', 'types', 'min', 'p50', 'p99', 'max', 'mean', 'stddev', 'distinct', 'top values'], rows));
   return lines.join('\n');
 }
 
@@ -77,7 +61,7 @@ export function formatResultsTable(results: readonly RuleResult[]): string {
   const rows = results.map((r) => [
     r.status.toUpperCase(), r.rule, r.kind, r.column ?? '-', r.observed === null ? '-' : formatNumber(r.observed), b(r.warn), b(r.fail), r.reason ?? '',
   ]);
-  return table(['status', 'rule', 'kind', 'column', 'observed', 'warn', 'fail', 'reason'], rows).join('\n');
+  return formatTextTable(['status', 'rule', 'kind', 'column', 'observed', 'warn', 'fail', 'reason'], rows).join('\n');
 }
 
 function enumRef(enumName: string, e: Record<string, string>, value: string): string {

@@ -2,6 +2,8 @@
  * Evaluation of data-quality rules (constructs/quality-rules.ts) against the profile of the current window and
  * the profiles of previous windows. Pure: the caller loads the history and decides what to do with results.
  */
+import { PhoenixError } from '../errors';
+import { ColumnProfile } from './column';
 import {
   alignCategories,
   binFractions,
@@ -12,8 +14,9 @@ import {
   psi,
   quantileEdges,
 } from './drift';
+import { mergeColumnProfiles } from './merge';
 import { variance } from './moments';
-import { ColumnProfile, ConditionSpec, Profile, mergeColumnProfiles } from './profile';
+import { ConditionSpec, Profile } from './profile';
 import {
   DriftMethod,
   QUALITY_DEFAULTS,
@@ -69,7 +72,12 @@ function outside(b: QualityBounds | undefined, x: number): boolean {
   return b !== undefined && ((b.min !== undefined && x < b.min) || (b.max !== undefined && x > b.max));
 }
 
-class Skip extends Error {}
+/** A rule that cannot be evaluated on this profile (reported as skipped, never thrown out of evaluateRules). */
+class Skip extends PhoenixError {
+  constructor(reason: string) {
+    super('RULE_SKIPPED', reason);
+  }
+}
 function skip(reason: string): never {
   throw new Skip(reason);
 }

@@ -2,24 +2,24 @@
  * Builds the sink configured by PHX_SINK_KIND. Each adapter module (and so its AWS SDK client) is loaded only when
  * it is the configured one: loading all four clients costs ~100 ms of cold start, one ~50 ms.
  */
+import { dynamoDbClient, kinesisClient, s3Client } from '../../aws/clients';
 import type { IngestConfig } from '../config';
-import { KINESIS_CLIENT_OPTIONS } from './kinesis-client';
 import type { DlqPort, SinkPort } from './types';
 
 export async function createConfiguredSink(config: Pick<IngestConfig, 'sinkKind' | 'sinkTarget'>): Promise<SinkPort> {
   const target = config.sinkTarget!;
   switch (config.sinkKind) {
     case 'dynamodb': {
-      const [{ DynamoDbSink }, { DynamoDBClient }] = await Promise.all([import('./dynamodb.js'), import('@aws-sdk/client-dynamodb')]);
-      return new DynamoDbSink(new DynamoDBClient({}), target);
+      const { DynamoDbSink } = await import('./dynamodb.js');
+      return new DynamoDbSink(dynamoDbClient(), target);
     }
     case 's3': {
-      const [{ S3Sink }, { S3Client }] = await Promise.all([import('./s3.js'), import('@aws-sdk/client-s3')]);
-      return new S3Sink(new S3Client({}), target);
+      const { S3Sink } = await import('./s3.js');
+      return new S3Sink(s3Client(), target);
     }
     case 'kinesis': {
-      const [{ KinesisSink }, { KinesisClient }] = await Promise.all([import('./kinesis.js'), import('@aws-sdk/client-kinesis')]);
-      return new KinesisSink(new KinesisClient({ ...KINESIS_CLIENT_OPTIONS }), target);
+      const { KinesisSink } = await import('./kinesis.js');
+      return new KinesisSink(kinesisClient(), target);
     }
     case 'none': {
       const { NoneSink } = await import('./none.js');

@@ -1,8 +1,9 @@
 /**
  * DLQ port on SQS, with S3 for dead letters too large for a message (the processor decides on overflow).
  */
-import { SendMessageCommand, SQSClient, type MessageAttributeValue } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DlqPort } from './types';
+import { sqsClient } from '../../aws/clients';
 
 type OverflowStore = (key: string, base64Data: string) => Promise<string>;
 
@@ -39,5 +40,5 @@ export class SqsDlq implements DlqPort {
 
 /** The DLQ port of the ingest function: SQS (endpoint from the SDK configuration, never from the queue URL). */
 export function createSqsDlq(queueUrl: string, overflowBucket: string | undefined): SqsDlq {
-  return new SqsDlq(new SQSClient({ useQueueUrlAsEndpoint: false }), queueUrl, overflowBucket ? { bucket: overflowBucket } : undefined);
+  return new SqsDlq(sqsClient(), queueUrl, overflowBucket ? { bucket: overflowBucket } : undefined);
 }

@@ -9,6 +9,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { EsmClients, InvokeResult, OnFailureDestination } from './types';
 import { responseContext } from './util';
+import { ESM_ON_FAILURE_PREFIX } from '../../../constructs/contract';
 
 export type FailureCondition = 'RetryAttemptsExhausted' | 'RecordAgeExceeded';
 
@@ -55,7 +56,7 @@ export function s3OnFailureKey(mappingUuid: string, shardId: string, nowMs: numb
   const iso = new Date(nowMs).toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
   const [y, m, d] = [iso.slice(0, 4), iso.slice(5, 7), iso.slice(8, 10)];
   const stamp = `${iso.slice(0, 10)}T${iso.slice(11, 19).replace(/:/g, '.')}`;
-  return `aws/lambda/${mappingUuid}/${shardId}/${y}/${m}/${d}/${stamp}-${id}`;
+  return `${ESM_ON_FAILURE_PREFIX}${mappingUuid}/${shardId}/${y}/${m}/${d}/${stamp}-${id}`;
 }
 
 /** Writes one on-failure record; throws if the destination rejects it (the caller retries: records are never dropped silently). */

@@ -1,17 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ProfileError } from '../../../lib/core/errors';
 import { XorShift32 } from '../../../lib/core/profile/hash';
-import {
-  Profile,
-  ProfileError,
-  columnStats,
-  createProfile,
-  deserializeProfile,
-  mergeProfiles,
-  profileSummary,
-  serializeProfile,
-  updateProfile,
-} from '../../../lib/core/profile/profile';
+import { mergeProfiles } from '../../../lib/core/profile/merge';
+import { Profile, createProfile, updateProfile } from '../../../lib/core/profile/profile';
+import { deserializeProfile, serializeProfile } from '../../../lib/core/profile/profile-codec';
+import { columnStats, profileSummary } from '../../../lib/core/profile/summary';
 
 const CONDITIONS = [
   { id: 'country-code', column: 'country', pattern: '^[A-Z]{2}$' },

@@ -1,0 +1,88 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixture } from './support';
+import { METRICS_NAMESPACE } from '../../../../constructs/contract';
+import { RetryTokenBucket, TransientError } from '../../../../lib/core';
+import type { SinkPort } from '../../../../lib/handlers/ports/types';
+import { lowestNotCompleted, processBatch, processByPartitionKey, type BatchDeps } from '../../../../lib/handlers/processor/batch';
+import { retryPolicy } from '../../../../lib/handlers/processor/retry-budget';
+import { captureStdout, kinesisEvent, kinesisRecord, lambdaContext } from '../../../handlers/support/kinesis';
+
+let out: ReturnType<typeof captureStdout> | undefined;
+afterEach(() => out?.restore());
+
+function batchDeps(f: ReturnType<typeof fixture>): BatchDeps {
+  const bucket = new RetryTokenBucket();
+  return {
+    ctx: f.ctx,
+    logger: new Logger({ serviceName: 'test' }),
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'test' }),
+    tokenBucket: bucket,
+    retry: retryPolicy(f.config, bucket, f.clock),
+    marginMs: 1_000,
+  };
+}
+
+describe('batch orchestration', () => {
+  it('lowestNotCompleted compares sequence numbers as integers', () => {
+    const records = [kinesisRecord('a', 0, { sequenceNumber: '100' }), kinesisRecord('b', 1, { sequenceNumber: '99' }), kinesisRecord('c', 2, { sequenceNumber: '1000' })];
+    expect(lowestNotCompleted(records, Uint8Array.from([0, 0, 0]))).toBe('99');
+    expect(lowestNotCompleted(records, Uint8Array.from([0, 1, 0]))).toBe('100');
+    expect(lowestNotCompleted(records, Uint8Array.from([1, 1, 1]))).toBeUndefined();
+  });
+
+  it('processByPartitionKey keeps order within a key and starts nothing once stopped', async () => {
+    const records = ['a', 'b', 'a', 'b', 'a'].map((pk, i) => kinesisRecord('x', i, { partitionKey: pk }));
+    const order: number[] = [];
+    await processByPartitionKey(records, 2, async (i) => {
+      order.push(i);
+      return true;
+    }, () => false);
+    expect(order.filter((i) => records[i].kinesis.partitionKey === 'a')).toEqual([0, 2, 4]);
+    expect(order.filter((i) => records[i].kinesis.partitionKey === 'b')).toEqual([1, 3]);
+    const started: number[] = [];
+    await processByPartitionKey(records, 1, async (i) => {
+      started.push(i);
+      return i !== 2;
+    }, () => false);
+    expect(started).toEqual([0, 2]);
+  });
+
+  it('processes a batch: writes, dead letters, one summary line and no failure', async () => {
+    out = captureStdout();
+    const f = fixture();
+    const res = await processBatch(batchDeps(f), kinesisEvent([{ orderId: 'o-1' }, 'bad', { orderId: 'o-2' }]).Records, lambdaContext(f.clock));
+    const summary = out.json().find((l) => l.message === 'batch processed');
+    out.restore();
+    expect(res).toEqual({ batchItemFailures: [] });
+    expect(f.sink.items.size).toBe(2);
+    expect(f.dlq.messages).toHaveLength(1);
+    expect(summary).toMatchObject({ records: 3, written: 2, deadLettered: 1, notCompleted: 0 });
+  });
+
+  it('stops at a record that keeps failing and reports it as the only batchItemFailure', async () => {
+    out = captureStdout();
+    const sink: SinkPort = {
+      write: async (env) => {
+        if ((env.payload as { orderId: string }).orderId === 'o-2') throw new TransientError('throttled');
+        return 'written';
+      },
+    };
+    const f = fixture({ PHX_RETRY_MAX_ATTEMPTS: '2', PHX_RETRY_BASE_MS: '1', PHX_RETRY_CAP_MS: '2' }, { sink });
+    const records = kinesisEvent([{ orderId: 'o-1' }, { orderId: 'o-2' }, { orderId: 'o-3' }]).Records;
+    const res = await processBatch(batchDeps(f), records, lambdaContext(f.clock));
+    out.restore();
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: records[1].kinesis.sequenceNumber }] });
+  });
+
+  it('starts no record when the invocation time is nearly spent', async () => {
+    out = captureStdout();
+    const f = fixture();
+    const records = kinesisEvent([{ orderId: 'o-1' }]).Records;
+    const res = await processBatch(batchDeps(f), records, lambdaContext(f.clock, 500));
+    out.restore();
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: records[0].kinesis.sequenceNumber }] });
+    expect(f.sink.calls).toHaveLength(0);
+  });
+});

@@ -1,0 +1,49 @@
+/** Fixtures of the processor step tests: a step context over in-memory ports and a fake clock. */
+import { idNamespaceFor } from '../../../../lib/core';
+import { loadConfig, type IngestConfig } from '../../../../lib/handlers/config';
+import { MemoryDlq, MemorySink } from '../../../../lib/handlers/ports/memory';
+import type { DlqPort, SinkPort } from '../../../../lib/handlers/ports/types';
+import { stepContext, newRecordState, type ProcessorDeps, type RecordState, type StepContext } from '../../../../lib/handlers/processor/types';
+import { FakeClock, kinesisRecord, type RecordData, type RecordOptions } from '../../../handlers/support/kinesis';
+
+export const NAMESPACE = idNamespaceFor('orders');
+
+export interface Fixture {
+  readonly ctx: StepContext;
+  readonly sink: MemorySink;
+  readonly dlq: MemoryDlq;
+  readonly clock: FakeClock;
+  readonly config: IngestConfig;
+}
+
+export function fixture(env: Record<string, string> = {}, deps: Partial<Pick<ProcessorDeps, 'transform' | 'validate' | 'terminal'>> & { sink?: SinkPort; dlq?: DlqPort } = {}): Fixture {
+  const config = loadConfig({
+    PHX_PIPELINE: 'orders',
+    PHX_KEY_FIELDS: '["orderId"]',
+    PHX_SINK_KIND: 'dynamodb',
+    PHX_SINK_TARGET: 'orders-table',
+    ...env,
+  });
+  const sink = new MemorySink();
+  const dlq = new MemoryDlq();
+  const clock = new FakeClock();
+  const ctx = stepContext({
+    config,
+    namespace: NAMESPACE,
+    sink: deps.sink ?? sink,
+    dlq: deps.dlq ?? dlq,
+    logger: undefined as never,
+    metrics: undefined as never,
+    tokenBucket: undefined as never,
+    clock,
+    transform: deps.transform,
+    validate: deps.validate,
+    terminal: deps.terminal,
+  });
+  return { ctx, sink, dlq, clock, config };
+}
+
+/** A record state for `data` (the index sets its sequence number and arrival time). */
+export function state(data: RecordData, clock: FakeClock, index = 0, opts: RecordOptions = {}): RecordState {
+  return newRecordState(kinesisRecord(data, index, opts), clock.now());
+}
