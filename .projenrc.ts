@@ -75,7 +75,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     include: ['../lib/**/*.ts', '../bin/**/*.ts', '../examples/**/*.ts', '../bench/**/*.ts', '../constructs/**/*.ts', '../.projenrc.ts'],
     compilerOptions: {},
   },
-  gitignore: ['cdk.out/', 'dist-runtime/', 'coverage/', 'test-reports/', '.phoenix/', 'validation-report.json', '*.tsbuildinfo'],
+  gitignore: ['/node_modules', 'cdk.out/', 'dist-runtime/', 'coverage/', 'test-reports/', '.phoenix/', 'validation-report.json', '*.tsbuildinfo'],
   npmignoreEnabled: true,
   npmIgnoreOptions: {
     ignorePatterns: ['/bench/', '/examples/', '/bin/', '/lib/', '/coverage/', '/test-reports/', 'vitest.config.mts', '/cdk.out/', '/.ci/', '/docs/', '/.phoenix/',
