@@ -12,7 +12,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
 import { ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
-import { CANARY_METRIC, MONITOR_ENV } from '../../constructs/monitoring/contract';
+import { CANARY_METRIC, MONITOR_ENV } from '../../constructs/contract';
 import { buildCanaryEnvelope } from '../core/canary';
 import { describeError } from '../core/failure';
 import { KINESIS_CLIENT_OPTIONS } from './ports/kinesis-client';

@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import type { Context } from 'aws-lambda';
 import { ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
-import { DRIFT_METRIC, MONITOR_ENV, STACK_NAME_DIMENSION } from '../../constructs/monitoring/contract';
+import { DRIFT_METRIC, MONITOR_ENV, STACK_NAME_DIMENSION } from '../../constructs/contract';
 import { describeError } from '../core/failure';
 
 /** Outcome of one stack's check. */

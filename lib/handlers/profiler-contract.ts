@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { PROFILER_ENV, PROFILES_PREFIX } from '../../constructs/contract';
 import type { QualityRule } from '../../constructs/quality-rules';
 
-export { PROFILER_ENV, QUALITY_METRIC, QUALITY_DIMENSIONS, PROFILES_PREFIX, PROFILER_ASSET_DIR } from '../../constructs/contract';
+export { PROFILER_ENV, QUALITY_METRIC, QUALITY_DIMENSIONS, PROFILES_PREFIX } from '../../constructs/contract';
 
 /** Status values of QualityRuleStatus. */
 export const RULE_STATUS_VALUE = { pass: 0, warn: 1, fail: 2 } as const;

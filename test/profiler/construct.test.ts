@@ -20,7 +20,8 @@ import { CorrelatedMonitor } from '../../constructs/monitoring/correlated-monito
 import { Phoenix, PhoenixMode } from '../../constructs/phoenix';
 import { QualityProfiler, type QualityProfilerProps } from '../../constructs/quality-profiler';
 import { DriftMethod, QualityMetric, QualityRuleKind, type QualityRule } from '../../constructs/quality-rules';
-import { PROFILER_ASSET_DIR, PROFILER_ENV, QUALITY_METRIC, decodeRules } from '../../lib/handlers/profiler-contract';
+import { HANDLER_ASSET_DIR } from '../../constructs/contract';
+import { PROFILER_ENV, QUALITY_METRIC, decodeRules } from '../../lib/handlers/profiler-contract';
 import { TEST_ENV, actionsOf, handlerEnv, policyStatements } from '../support/stacks';
 
 ensureProfilerBundle();
@@ -50,7 +51,7 @@ describe('QualityProfiler defaults', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, Handler: 'index.handler', MemorySize: 512, Timeout: 60,
     });
-    expect(fs.existsSync(path.join(__dirname, '..', '..', PROFILER_ASSET_DIR, 'index.js'))).toBe(true);
+    expect(fs.existsSync(path.join(__dirname, '..', '..', HANDLER_ASSET_DIR.profiler, 'index.js'))).toBe(true);
   });
 
   it('its environment is the handler contract: pipeline, bucket, rules, window 300 s, 10 history windows, no event time', () => {
