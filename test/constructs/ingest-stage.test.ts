@@ -415,7 +415,7 @@ describe('IngestStage validation', () => {
     ['pipelineName is longer than 64 characters', { pipelineName: 'p'.repeat(65) }, /pipelineName must be 1-64 characters .*given 'p{65}'/],
     ['pipelineName is empty', { pipelineName: '' }, /pipelineName must be 1-64 characters .*given ''/],
     ['stageName has invalid characters', { stageName: 'in/gest' }, /stageName must be .*given 'in\/gest'/],
-    ['batchSize is above 10000', { batchSize: 20_000 }, /IngestStage batchSize must be an integer between 1 and 10000 \(given 20000\)/],
+    ['batchSize is above 10000', { batchSize: 20_000 }, /^IngestStage at Test\/Ingest: batchSize must be an integer between 1 and 10000 \(given 20000\)/],
     ['batchSize is 0', { batchSize: 0 }, /batchSize .*between 1 and 10000 \(given 0\)/],
     ['batchSize is not an integer', { batchSize: 1.5 }, /batchSize .*\(given 1.5\)/],
     ['maxBatchingWindow is above 300 s', { maxBatchingWindow: Duration.minutes(6) }, /maxBatchingWindow must be .*between 0 and 300 seconds \(given 6 minutes\)/],

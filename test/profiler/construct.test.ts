@@ -184,7 +184,7 @@ describe('QualityProfiler options', () => {
   it('fails when the rules cannot fit Lambda\'s 4 KB environment', () => {
     const values = Array.from({ length: 3000 }, (_, i) => `v-${(i * 7919) % 100003}-${i}`);
     expect(() => build({ rules: [{ name: 'a', kind: QualityRuleKind.ALLOWED_VALUES, column: 'x', allowedValues: values }] }))
-      .toThrow(/environment variables take \d+ bytes \(at most 4096 bytes allowed by Lambda\)/);
+      .toThrow(/^QualityProfiler at Test\/Quality: environment variables take \d+ bytes \(at most 4096 bytes allowed by Lambda, counting 256 bytes for each deploy-time value\); PHX_QUALITY_RULES alone is \d+ bytes after compression/);
   });
 
   it('adds its metrics and a failure alarm to a CorrelatedMonitor', () => {
@@ -255,8 +255,8 @@ describe('QualityProfiler validation', () => {
     fails({ windowSeconds: 900, historyWindows: 100, historyRetention: Duration.days(1) }, /historyRetention must cover historyWindows \+ 1 windows/);
   });
   it('fails when alertEmails are not addresses or more than 20', () => {
-    fails({ alertEmails: ['nope'] }, /alertEmails entries must be e-mail addresses \(given 'nope'\)/);
-    fails({ alertEmails: Array.from({ length: 21 }, (_, i) => `a${i}@example.com`) }, /at most 20 addresses \(given 21\)/);
+    fails({ alertEmails: ['nope'] }, /alertEmails entries must be e-mail addresses such as oncall@example.com \(given 'nope'\)/);
+    fails({ alertEmails: Array.from({ length: 21 }, (_, i) => `a${i}@example.com`) }, /alertEmails must list at most 20 addresses; subscribe a distribution list instead \(given 21\)/);
   });
   it('fails when pipelineName is not a name', () => fails({ pipelineName: 'a b' }, /pipelineName must be 1-64 characters/));
   it('skips checks of unresolved tokens', () => {
