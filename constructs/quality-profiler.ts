@@ -412,7 +412,7 @@ export class QualityProfiler extends Construct {
 
   private checkRules(props: QualityProfilerProps): void {
     if (this.rules.length === 0) {
-      throw validationError(this, `rules must list at least one rule (given none; e.g. { name: 'volume', kind: QualityRuleKind.VOLUME })`);
+      throw validationError(this, 'rules must list at least one rule (given none; e.g. { name: \'volume\', kind: QualityRuleKind.VOLUME })');
     }
     const known = props.schema !== undefined ? schemaColumns(props.schema) : undefined;
     const errors = validateQualityRules(this.rules, known, this.windowSeconds);
@@ -481,7 +481,8 @@ export class QualityProfiler extends Construct {
   }
 
   /** The tumbling-window mapping: one window state per shard, the final invocation of a window writes its profile. */
-  private createMapping(props: QualityProfilerProps, fn: lambda.IFunction, o: { batchSize: number; retryAttempts: number; maxRecordAge: Duration }): lambda.IEventSourceMapping {
+  private createMapping(props: QualityProfilerProps, fn: lambda.IFunction,
+    o: { batchSize: number; retryAttempts: number; maxRecordAge: Duration }): lambda.IEventSourceMapping {
     props.stream.grantRead(fn);
     const mapping = new lambda.EventSourceMapping(this, 'StreamMapping', {
       target: fn,

@@ -458,7 +458,8 @@ export class CorrelatedMonitor extends Construct {
     checkMillis(this, 'endToEndLatencySlo', o.slo, 1_000, 86_400_000);
     checkWholeMinutes(this, 'alarmPeriod', o.period, 1, 60);
     checkRange(this, 'evaluationPeriods', o.evaluationPeriods, 1, 100);
-    if (!o.period.isUnresolved() && !Token.isUnresolved(o.evaluationPeriods) && o.period.toSeconds() * o.evaluationPeriods > MAX_ALARM_WINDOW_SECONDS) {
+    const window = o.period.isUnresolved() || Token.isUnresolved(o.evaluationPeriods) ? 0 : o.period.toSeconds() * o.evaluationPeriods;
+    if (window > MAX_ALARM_WINDOW_SECONDS) {
       throw validationError(this, `alarmPeriod x evaluationPeriods must be at most 1 day, CloudWatch's longest alarm evaluation (given ${o.period.toHumanString()} x ${o.evaluationPeriods})`);
     }
     checkMillis(this, 'iteratorAgeAlarmThreshold', o.iteratorAgeThreshold, 1_000, 7 * 86_400_000);

@@ -5,10 +5,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import type { IMonitorablePipeline, IMonitorableStage } from './pipeline';
-import { stageMetric } from './private/metrics';
-import { ScheduledFunction } from './private/scheduled-function';
 import { CANARY_METRIC, ENV, METRIC, MONITOR_ENV } from '../contract';
 import type { PipelineFunctionOptions } from '../function-options';
+import { stageMetric } from './private/metrics';
+import { ScheduledFunction } from './private/scheduled-function';
 import { validationError } from '../private/errors';
 import { logLevelEnvironment, resolveFunctionOptions } from '../private/function';
 import { checkMillis, checkPipeline, checkWholeMinutes } from '../private/validate';
@@ -107,7 +107,9 @@ export class SyntheticCanary extends Construct {
     const latencyThreshold = props.latencyAlarmThreshold ?? Duration.minutes(5);
     checkMillis(this, 'latencyAlarmThreshold', latencyThreshold, 1_000, 86_400_000);
 
-    const fnOptions = resolveFunctionOptions(this, props, { memorySize: 256, timeout: Duration.seconds(30), logRetention: logs.RetentionDays.ONE_MONTH });
+    const fnOptions = resolveFunctionOptions(this, props, {
+      memorySize: 256, timeout: Duration.seconds(30), logRetention: logs.RetentionDays.ONE_MONTH,
+    });
 
     const pipelineName = props.pipeline.pipelineName;
     const fn = new ScheduledFunction(this, 'Sender', {

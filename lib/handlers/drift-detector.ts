@@ -23,8 +23,7 @@ import {
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
 import type { Context } from 'aws-lambda';
-import { ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
-import { DRIFT_METRIC, MONITOR_ENV, STACK_NAME_DIMENSION } from '../../constructs/contract';
+import { DRIFT_METRIC, ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE, MONITOR_ENV, STACK_NAME_DIMENSION } from '../../constructs/contract';
 import { describeError } from '../core/failure';
 
 /** Outcome of one stack's check. */

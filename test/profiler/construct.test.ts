@@ -13,14 +13,13 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { ensureProfilerBundle } from './bundle';
-import { ENV, METRICS_NAMESPACE } from '../../constructs/contract';
+import { ENV, HANDLER_ASSET_DIR, METRICS_NAMESPACE } from '../../constructs/contract';
 import { IngestSink } from '../../constructs/ingest-sink';
 import { IngestStage } from '../../constructs/ingest-stage';
 import { CorrelatedMonitor } from '../../constructs/monitoring/correlated-monitor';
 import { Phoenix, PhoenixMode } from '../../constructs/phoenix';
 import { QualityProfiler, type QualityProfilerProps } from '../../constructs/quality-profiler';
 import { DriftMethod, QualityMetric, QualityRuleKind, type QualityRule } from '../../constructs/quality-rules';
-import { HANDLER_ASSET_DIR } from '../../constructs/contract';
 import { PROFILER_ENV, QUALITY_METRIC, decodeRules } from '../../lib/handlers/profiler-contract';
 import { TEST_ENV, actionsOf, handlerEnv, policyStatements } from '../support/stacks';
 
