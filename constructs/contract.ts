@@ -78,8 +78,15 @@ export const REASON_CLASSES = [
  */
 export const ROOT_ID_NAMESPACE = '6f1c8f0e-3b5a-5d3e-9a77-2b1f0c9d4e10';
 
-/** Relative location (from the package root) of the pre-bundled handler assets. */
-export const HANDLER_ASSET_DIR = { ingest: 'assets/lib/handlers/ingest' } as const;
+/** Relative location (from the package root) of every pre-bundled handler asset (`<dir>/index.js`). */
+export const HANDLER_ASSET_DIR = {
+  ingest: 'assets/lib/handlers/ingest',
+  profiler: 'assets/lib/handlers/profiler',
+  replay: 'assets/lib/handlers/replay',
+  failureNormalizer: 'assets/lib/handlers/failure-normalizer',
+  canary: 'assets/lib/handlers/canary',
+  driftDetector: 'assets/lib/handlers/drift-detector',
+} as const;
 
 /** Relative location (from the package root) of the runtime bundle (`cdk-phoenix-pipelines/runtime`). */
 export const RUNTIME_BUNDLE = 'assets/lib/runtime/index/index.js';
@@ -132,5 +139,42 @@ export const QUALITY_DIMENSIONS = { rule: 'Rule', column: 'Column' } as const;
 /** Key prefix of the profiler's history bucket (profiles/<window-start>/...). */
 export const PROFILES_PREFIX = 'profiles/';
 
-/** Relative location (from the package root) of the profiler handler bundle. */
-export const PROFILER_ASSET_DIR = 'assets/lib/handlers/profiler';
+// ---------------------------------------------------------------------------------------------------------------
+// Monitoring constructs <-> canary and drift-detector handlers (lib/handlers/canary.ts, lib/handlers/drift-detector.ts)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Metrics of the synthetic canary's sender (dimensions `{ Pipeline, Stage }`, Stage = the stage the canary enters). */
+export const CANARY_METRIC = {
+  /** Canary envelopes put into the entry stream (1 per run; 0 when the put failed). */
+  canariesSent: 'CanariesSent',
+} as const;
+
+/** Extra dimension of the per-stack drift metrics. */
+export const STACK_NAME_DIMENSION = 'StackName';
+
+/**
+ * Metrics of the drift detector. Per stack (dimensions `{ Pipeline, StackName }`): `StackDrifted`,
+ * `DriftedResources`. Per run (dimensions `{ Pipeline }`): `StacksDrifted`, `DriftDetectionFailures`.
+ */
+export const DRIFT_METRIC = {
+  /** 1 when the stack's drift status is DRIFTED, else 0. Per stack. */
+  stackDrifted: 'StackDrifted',
+  /** Number of resources whose actual configuration differs from the template (MODIFIED or DELETED). Per stack. */
+  driftedResources: 'DriftedResources',
+  /** Number of checked stacks found DRIFTED in this run. Per run. */
+  stacksDrifted: 'StacksDrifted',
+  /** Number of stacks whose detection failed or did not finish in time in this run (0 when all finished). Per run. */
+  driftDetectionFailures: 'DriftDetectionFailures',
+} as const;
+
+/** Environment variables of the monitoring handlers. */
+export const MONITOR_ENV = {
+  /** ARN of the stream the canary writes to. */
+  canaryStreamArn: 'PHX_CANARY_STREAM_ARN',
+  /** Stage the canary enters (`Stage` dimension of CanariesSent). */
+  canaryEntryStage: 'PHX_CANARY_ENTRY_STAGE',
+  /** JSON array of the stack names the drift detector checks. */
+  driftStacks: 'PHX_DRIFT_STACKS',
+  /** Delay between two DescribeStackDriftDetectionStatus calls of one stack, in milliseconds. */
+  driftPollMs: 'PHX_DRIFT_POLL_MS',
+} as const;

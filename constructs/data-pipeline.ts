@@ -6,6 +6,7 @@ import { IngestSink } from './ingest-sink';
 import { IngestStage, type IngestStageOptions } from './ingest-stage';
 import type { IMonitorablePipeline, IMonitorableStage } from './monitoring/pipeline';
 import { Phoenix, PhoenixMode } from './phoenix';
+import { validationError } from './private/errors';
 import { checkName } from './private/validate';
 import { QualityProfiler, type QualityProfilerOptions } from './quality-profiler';
 import { FailureNormalizer } from './replay/failure-normalizer';
@@ -146,10 +147,10 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
 
   constructor(scope: Construct, id: string, props: DataPipelineProps) {
     super(scope, id);
-    checkName('DataPipeline', 'pipelineName', props.pipelineName);
+    checkName(this, 'pipelineName', props.pipelineName);
     this.pipelineName = props.pipelineName;
     if (props.retainSinks === true && (props.phoenixMode ?? Phoenix.modeOf(this)) === PhoenixMode.EPHEMERAL) {
-      throw new Error(`DataPipeline retainSinks applies to PhoenixMode.PRODUCTION only: an ephemeral pipeline keeps nothing (given retainSinks true with phoenixMode EPHEMERAL${props.phoenixMode ? '' : ' inherited'})`);
+      throw validationError(this, `retainSinks applies to PhoenixMode.PRODUCTION only: an ephemeral pipeline keeps nothing (given retainSinks true with phoenixMode EPHEMERAL${props.phoenixMode ? '' : ' inherited'})`);
     }
     // Before any child: every stateful child asks Phoenix.removalPolicyFor(itself, kind).
     Phoenix.configure(this, { mode: props.phoenixMode, retainSinks: props.retainSinks });
@@ -158,7 +159,7 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
 
     const ingest = props.ingest ?? {};
     if (props.alarmTopic && (ingest.deadLetters || ingest.deadLetterProps?.alarmTopic)) {
-      throw new Error(`DataPipeline alarmTopic cannot be combined with ${ingest.deadLetters ? 'ingest.deadLetters' : 'ingest.deadLetterProps.alarmTopic'} (given both)`);
+      throw validationError(this, `alarmTopic cannot be combined with ${ingest.deadLetters ? 'ingest.deadLetters' : 'ingest.deadLetterProps.alarmTopic'} (given both)`);
     }
     this.alarmTopic = props.alarmTopic;
 

@@ -3,14 +3,14 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct, type IConstruct } from 'constructs';
-import { DLQ_OVERFLOW_PREFIX } from './contract';
+import { DLQ_OVERFLOW_PREFIX, ESM_ON_FAILURE_PREFIX } from './contract';
 import { Phoenix, StatefulKind } from './phoenix';
-import { accessLogsBucket } from './private/buckets';
+import { loggedBucket, useBucketPolicyForAccessLogs } from './private/buckets';
+import { validationError } from './private/errors';
 import { acknowledge } from './private/nag';
 import { checkRange, checkSeconds } from './private/validate';
 
@@ -143,7 +143,6 @@ export interface DlqWithReplayAttributes {
   readonly maxMessageBytes?: number;
 }
 
-const OWNER = 'DlqWithReplay';
 const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
 
 /**
@@ -160,7 +159,7 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
   public static readonly OVERFLOW_PREFIX = DLQ_OVERFLOW_PREFIX;
 
   /** Key prefix under which Lambda writes event source mapping on-failure records (set by AWS). */
-  public static readonly ON_FAILURE_PREFIX = 'aws/lambda/';
+  public static readonly ON_FAILURE_PREFIX = ESM_ON_FAILURE_PREFIX;
 
   /**
    * Dead letters created elsewhere (another stack or app), for example to share one DLQ between pipelines.
@@ -170,12 +169,10 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
    * @param attrs the queue and the overflow bucket
    */
   public static fromDlqAttributes(scope: Construct, id: string, attrs: DlqWithReplayAttributes): IDlqWithReplay {
-    const maxMessageBytes = attrs.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    checkRange(OWNER, 'maxMessageBytes', maxMessageBytes, 4_096, 1_048_576);
-    class Import extends Construct implements IDlqWithReplay {
+    class ImportedDlqWithReplay extends Construct implements IDlqWithReplay {
       public readonly queue = attrs.queue;
       public readonly overflowBucket = attrs.overflowBucket;
-      public readonly maxMessageBytes = maxMessageBytes;
+      public readonly maxMessageBytes = attrs.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
       public readonly overflowPrefix = DlqWithReplay.OVERFLOW_PREFIX;
       public grantSend(grantee: iam.IGrantable): iam.Grant {
         return grantSend(this, grantee);
@@ -184,7 +181,9 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
         return grantConsume(this, grantee);
       }
     }
-    return new Import(scope, id);
+    const imported = new ImportedDlqWithReplay(scope, id);
+    checkRange(imported, 'maxMessageBytes', imported.maxMessageBytes, 4_096, 1_048_576);
+    return imported;
   }
 
   /** The queue of DLQ messages. */
@@ -204,33 +203,14 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
 
   constructor(scope: Construct, id: string, props: DlqWithReplayProps = {}) {
     super(scope, id);
-    // Grant S3 log delivery through a bucket policy, never through ACLs (buckets here enforce bucket-owner
-    // object ownership), whatever the app's feature flags say.
-    this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
-
+    useBucketPolicyForAccessLogs(this);
     const retentionPeriod = props.retentionPeriod ?? Duration.days(14);
     const overflowExpiration = props.overflowExpiration ?? Duration.days(30);
     const ageThreshold = props.oldestMessageAgeAlarmThreshold ?? Duration.days(1);
     const depthThreshold = props.depthAlarmThreshold ?? 1;
     this.maxMessageBytes = props.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const removalPolicy = props.removalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.DEAD_LETTERS);
-
-    checkSeconds(OWNER, 'retentionPeriod', retentionPeriod, 60, 1_209_600);
-    checkRange(OWNER, 'maxMessageBytes', this.maxMessageBytes, 4_096, 1_048_576);
-    checkRange(OWNER, 'depthAlarmThreshold', depthThreshold, 1, 1_000_000_000);
-    checkSeconds(OWNER, 'oldestMessageAgeAlarmThreshold', ageThreshold, 60, 1_209_600);
-    if (!overflowExpiration.isUnresolved() && !retentionPeriod.isUnresolved()) {
-      const days = overflowExpiration.toDays({ integral: false });
-      if (!Number.isInteger(days) || days < 1) {
-        throw new Error(`${OWNER} overflowExpiration must be a whole number of days, at least 1 (given ${overflowExpiration.toHumanString()})`);
-      }
-      if (overflowExpiration.toSeconds() < retentionPeriod.toSeconds()) {
-        throw new Error(`${OWNER} overflowExpiration must be at least the queue retentionPeriod, or messages outlive their payloads (given ${overflowExpiration.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()})`);
-      }
-    }
-    if (!ageThreshold.isUnresolved() && !retentionPeriod.isUnresolved() && ageThreshold.toSeconds() > retentionPeriod.toSeconds()) {
-      throw new Error(`${OWNER} oldestMessageAgeAlarmThreshold must not exceed retentionPeriod, or the alarm can never fire (given ${ageThreshold.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()})`);
-    }
+    this.checkProps({ retentionPeriod, overflowExpiration, ageThreshold, depthThreshold });
 
     const queue = new sqs.Queue(this, 'Queue', {
       encryption: props.encryptionKey ? sqs.QueueEncryption.KMS : sqs.QueueEncryption.KMS_MANAGED,
@@ -245,35 +225,17 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
       'This queue is itself the dead-letter queue: the ingest handler writes DLQ messages to it, so it has no dead-letter queue of its own.',
       'AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy');
 
-    const autoDeleteObjects = Phoenix.autoDeleteObjects(removalPolicy);
-    if (props.serverAccessLogsBucket) {
-      this.serverAccessLogsBucket = props.serverAccessLogsBucket;
-    } else {
-      this.serverAccessLogsBucket = accessLogsBucket(this, 'AccessLogs', {
-        of: 'the overflow bucket',
-        lifecycleRules: [{ expiration: overflowExpiration, noncurrentVersionExpiration: Duration.days(1) }],
-        removalPolicy,
-        autoDeleteObjects,
-        acknowledgeReplication,
-      });
-    }
-
-    const bucket = new s3.Bucket(this, 'Overflow', {
-      encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.KMS_MANAGED,
+    const { bucket, serverAccessLogsBucket } = loggedBucket(this, 'Overflow', {
+      of: 'the overflow bucket',
       encryptionKey: props.encryptionKey,
-      bucketKeyEnabled: props.encryptionKey ? true : undefined,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      versioned: true,
       lifecycleRules: [{ expiration: overflowExpiration, noncurrentVersionExpiration: Duration.days(1) }],
-      serverAccessLogsBucket: this.serverAccessLogsBucket,
+      serverAccessLogsBucket: props.serverAccessLogsBucket,
       serverAccessLogsPrefix: 'overflow/',
       removalPolicy,
-      autoDeleteObjects,
+      noReplicationReason: 'Dead letters are short-lived working data (lifecycle expiry) kept in the pipeline\'s region; cross-region replication is a disaster-recovery decision of the account, not of this construct.',
     });
     this.overflowBucket = bucket;
-    acknowledgeReplication(bucket);
+    this.serverAccessLogsBucket = serverAccessLogsBucket;
 
     this.depthAlarm = this.metricDepth().createAlarm(this, 'DepthAlarm', {
       alarmDescription: `Dead letters waiting in ${queue.node.path}: inspect and replay them (threshold ${depthThreshold} visible messages).`,
@@ -289,22 +251,7 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    if (props.alarmTopic) {
-      const action = new cw_actions.SnsAction(props.alarmTopic);
-      this.depthAlarm.addAlarmAction(action);
-      this.oldestMessageAgeAlarm.addAlarmAction(action);
-    } else {
-      // Without a topic the alarms still have a use (dashboards, a CorrelatedMonitor's health alarm, an action the
-      // team adds), so they are created; the missing notification is said at synth time instead of failing NIST.
-      for (const alarm of [this.depthAlarm, this.oldestMessageAgeAlarm]) {
-        acknowledge(alarm,
-          'No alarmTopic was given: the alarm is for dashboards, a CorrelatedMonitor\'s pipeline-health alarm or an action the team adds (a synth warning says so).',
-          'NIST.800.53.R5-CloudWatchAlarmAction', 'HIPAA.Security-CloudWatchAlarmAction');
-      }
-      Annotations.of(this).addWarningV2('cdk-phoenix-pipelines:dlqAlarmsWithoutAction',
-        'DlqWithReplay has no alarmTopic: its depth and oldest-age alarms notify nobody. Pass alarmTopic (DataPipeline: alarmTopic), '
-        + 'or watch the pipeline with a CorrelatedMonitor that notifies.');
-    }
+    this.addAlarmActions(props.alarmTopic);
   }
 
   /**
@@ -342,6 +289,44 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
   public metricOldestAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.queue.metricApproximateAgeOfOldestMessage({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1), ...props });
   }
+
+  private checkProps(p: { retentionPeriod: Duration; overflowExpiration: Duration; ageThreshold: Duration; depthThreshold: number }): void {
+    checkSeconds(this, 'retentionPeriod', p.retentionPeriod, 60, 1_209_600);
+    checkRange(this, 'maxMessageBytes', this.maxMessageBytes, 4_096, 1_048_576);
+    checkRange(this, 'depthAlarmThreshold', p.depthThreshold, 1, 1_000_000_000);
+    checkSeconds(this, 'oldestMessageAgeAlarmThreshold', p.ageThreshold, 60, 1_209_600);
+    const { retentionPeriod, overflowExpiration, ageThreshold } = p;
+    if (!overflowExpiration.isUnresolved() && !retentionPeriod.isUnresolved()) {
+      const days = overflowExpiration.toDays({ integral: false });
+      if (!Number.isInteger(days) || days < 1) {
+        throw validationError(this, `overflowExpiration must be a whole number of days, at least 1 (given ${overflowExpiration.toHumanString()})`);
+      }
+      if (overflowExpiration.toSeconds() < retentionPeriod.toSeconds()) {
+        throw validationError(this, `overflowExpiration must be at least the queue retentionPeriod, or messages outlive their payloads (given ${overflowExpiration.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()})`);
+      }
+    }
+    if (!ageThreshold.isUnresolved() && !retentionPeriod.isUnresolved() && ageThreshold.toSeconds() > retentionPeriod.toSeconds()) {
+      throw validationError(this, `oldestMessageAgeAlarmThreshold must not exceed retentionPeriod, or the alarm can never fire (given ${ageThreshold.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()})`);
+    }
+  }
+
+  /** Notifies the topic; without one, the alarms stay for dashboards and a monitor, and a synth warning says so. */
+  private addAlarmActions(alarmTopic: sns.ITopic | undefined): void {
+    if (alarmTopic) {
+      const action = new cw_actions.SnsAction(alarmTopic);
+      this.depthAlarm.addAlarmAction(action);
+      this.oldestMessageAgeAlarm.addAlarmAction(action);
+      return;
+    }
+    for (const alarm of [this.depthAlarm, this.oldestMessageAgeAlarm]) {
+      acknowledge(alarm,
+        'No alarmTopic was given: the alarm is for dashboards, a CorrelatedMonitor\'s pipeline-health alarm or an action the team adds (a synth warning says so).',
+        'NIST.800.53.R5-CloudWatchAlarmAction', 'HIPAA.Security-CloudWatchAlarmAction');
+    }
+    Annotations.of(this).addWarningV2('cdk-phoenix-pipelines:dlqAlarmsWithoutAction',
+      'DlqWithReplay has no alarmTopic: its depth and oldest-age alarms notify nobody. Pass alarmTopic (DataPipeline: alarmTopic), '
+      + 'or watch the pipeline with a CorrelatedMonitor that notifies.');
+  }
 }
 
 function grantSend(dlq: IDlqWithReplay, grantee: iam.IGrantable): iam.Grant {
@@ -358,10 +343,3 @@ function grantSend(dlq: IDlqWithReplay, grantee: iam.IGrantable): iam.Grant {
 function grantConsume(dlq: IDlqWithReplay, grantee: iam.IGrantable): iam.Grant {
   return dlq.queue.grantConsumeMessages(grantee).combine(dlq.overflowBucket.grantRead(grantee));
 }
-
-function acknowledgeReplication(bucket: IConstruct): void {
-  acknowledge(bucket,
-    'Dead letters are short-lived working data (lifecycle expiry) kept in the pipeline\'s region; cross-region replication is a disaster-recovery decision of the account, not of this construct.',
-    'NIST.800.53.R5-S3BucketReplicationEnabled', 'HIPAA.Security-S3BucketReplicationEnabled', 'PCI.DSS.321-S3BucketReplicationEnabled');
-}
-

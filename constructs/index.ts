@@ -1,4 +1,5 @@
 export * from './dlq-with-replay';
+export * from './function-options';
 export * from './ingest-sink';
 export * from './ingest-stage';
 export * from './data-pipeline';

@@ -1,36 +1,49 @@
-import * as path from 'path';
-import { Duration, type RemovalPolicy, Token, Tokenization } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Tokenization } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ENV, HANDLER_ASSET_DIR, METRIC, METRICS_NAMESPACE, METRIC_DIMENSIONS, RUNTIME_BUNDLE, SCHEMA_VALIDATOR_FILE } from './contract';
+import { ENV, ESM_ON_FAILURE_PREFIX, METRIC, METRICS_NAMESPACE, SCHEMA_VALIDATOR_FILE } from './contract';
 import { DlqWithReplay, type DlqWithReplayProps, type IDlqWithReplay } from './dlq-with-replay';
+import { LogLevel, type PipelineFunctionOptions } from './function-options';
 import { IngestSink, type IngestSinkConfig } from './ingest-sink';
 import type { IMonitorableStage } from './monitoring/pipeline';
+import { stageMetric } from './monitoring/private/metrics';
 import { Phoenix, StatefulKind } from './phoenix';
-import { handlerAssetCode, ingestCodeWithSchema } from './private/asset';
+import { handlerAssetCode, handlerAssetDir, ingestCodeWithSchema } from './private/asset';
+import { validationError } from './private/errors';
+import { checkEnvironmentSize, pipelineFunction, resolveFunctionOptions } from './private/function';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
 import { checkFieldPath, checkKeyFields, checkSchema } from './private/schema';
 import { checkMillis, checkName, checkRange, checkSeconds } from './private/validate';
 
-/** Log levels of the handler (Powertools `POWERTOOLS_LOG_LEVEL`). */
-const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
-/** Lambda's limit on the total size of a function's environment variables (keys and values). */
-const LAMBDA_ENV_LIMIT_BYTES = 4096;
-/** Size assumed for a value only known at deploy time (queue URL, bucket or table name, stream ARN). */
-const UNRESOLVED_VALUE_BYTES = 256;
-const OWNER = 'IngestStage';
+/** Settings of the stage resolved against their defaults. */
+interface StageSettings {
+  readonly batchSize: number;
+  readonly maxBatchingWindow: Duration;
+  readonly retryAttempts: number;
+  readonly maxRecordAge: Duration;
+  readonly parallelizationFactor: number;
+  readonly startingPosition: lambda.StartingPosition;
+  readonly maxRecordSizeBytes: number;
+  readonly recordConcurrency: number;
+  readonly retryBaseDelay: Duration;
+  readonly retryMaxDelay: Duration;
+  readonly retryMaxAttempts: number;
+  readonly retryBudget: Duration;
+  readonly schemaText: string;
+}
 
 /**
  * Options of an ingest stage: everything but the pipeline name and the sink
- * (what {@link DataPipeline} passes through).
+ * (what {@link DataPipeline} passes through). Function settings: {@link PipelineFunctionOptions} (memory 512 MiB,
+ * timeout 1 minute, log level INFO by default).
  */
-export interface IngestStageOptions {
+export interface IngestStageOptions extends PipelineFunctionOptions {
   /**
    * Stage name: the value of `PHX_STAGE`, the `Stage` metric dimension and the hop name in envelopes.
    * 1-64 characters of `[A-Za-z0-9_-]`.
@@ -178,50 +191,6 @@ export interface IngestStageOptions {
    */
   readonly handler?: string;
 
-  /**
-   * Memory of the processor function, in MiB. Allowed: 128-10,240.
-   *
-   * @default 512
-   */
-  readonly memorySize?: number;
-
-  /**
-   * Timeout of the processor function. Allowed: 1 second to 15 minutes.
-   *
-   * @default Duration.minutes(1)
-   */
-  readonly timeout?: Duration;
-
-  /**
-   * Log level of the handler (`POWERTOOLS_LOG_LEVEL`): TRACE, DEBUG, INFO, WARN, ERROR, CRITICAL or SILENT.
-   *
-   * @default 'INFO'
-   */
-  readonly logLevel?: string;
-
-  /**
-   * Retention of the processor's log group.
-   *
-   * @default logs.RetentionDays.THREE_MONTHS
-   */
-  readonly logRetention?: logs.RetentionDays;
-
-  /**
-   * Customer managed KMS key encrypting the processor's log group. Its key policy must allow the CloudWatch Logs
-   * service principal (`logs.<region>.amazonaws.com`) to use it.
-   *
-   * @default - CloudWatch Logs' service-managed encryption
-   */
-  readonly logEncryptionKey?: kms.IKey;
-
-  /**
-   * Removal policy of the processor's log group.
-   *
-   * @default - `Phoenix.removalPolicyFor(scope, StatefulKind.LOGS)`: RemovalPolicy.DESTROY in both Phoenix modes
-   * (set RemovalPolicy.RETAIN to keep logs after a teardown until their retention expires)
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
-
   // ----- event source mapping -----
 
   /**
@@ -358,162 +327,58 @@ export class IngestStage extends Construct implements IMonitorableStage {
 
   constructor(scope: Construct, id: string, props: IngestStageProps) {
     super(scope, id);
-
     this.pipelineName = props.pipelineName;
     this.stageName = props.stageName ?? 'ingest';
-    checkName(OWNER, 'pipelineName', this.pipelineName);
-    checkName(OWNER, 'stageName', this.stageName);
+    this.keyFields = [...(props.keyFields ?? [])];
+    checkName(this, 'pipelineName', this.pipelineName);
+    checkName(this, 'stageName', this.stageName);
+    const fnOptions = resolveFunctionOptions(this, props, { memorySize: 512, timeout: Duration.minutes(1) });
+    const settings = this.resolveSettings(props, fnOptions.timeout);
 
-    const timeout = props.timeout ?? Duration.minutes(1);
-    const memorySize = props.memorySize ?? 512;
-    const batchSize = props.batchSize ?? 100;
-    const maxBatchingWindow = props.maxBatchingWindow ?? Duration.seconds(1);
-    const retryAttempts = props.retryAttempts ?? 10;
-    const maxRecordAge = props.maxRecordAge ?? Duration.hours(24);
-    const parallelizationFactor = props.parallelizationFactor ?? 1;
-    const startingPosition = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
-    const maxRecordSizeBytes = props.maxRecordSizeBytes ?? 1_048_576;
-    const recordConcurrency = props.recordConcurrency ?? 1;
-    const retryBaseDelay = props.retryBaseDelay ?? Duration.millis(50);
-    const retryMaxDelay = props.retryMaxDelay ?? Duration.seconds(2);
-    const retryMaxAttempts = props.retryMaxAttempts ?? 6;
-    const retryBudget = props.retryBudget ?? (timeout.isUnresolved()
-      ? Duration.seconds(10)
-      : Duration.millis(Math.min(10_000, Math.floor(timeout.toMilliseconds() / 2))));
-    const logLevel = props.logLevel ?? 'INFO';
-    const keyFields = props.keyFields ?? [];
-    this.keyFields = [...keyFields];
-
-    checkRange(OWNER, 'batchSize', batchSize, 1, 10_000);
-    checkSeconds(OWNER, 'maxBatchingWindow', maxBatchingWindow, 0, 300);
-    checkRange(OWNER, 'retryAttempts', retryAttempts, 0, 10_000);
-    checkSeconds(OWNER, 'maxRecordAge', maxRecordAge, 60, 604_800);
-    checkRange(OWNER, 'parallelizationFactor', parallelizationFactor, 1, 10);
-    checkRange(OWNER, 'maxRecordSizeBytes', maxRecordSizeBytes, 1, 10_485_760);
-    checkRange(OWNER, 'recordConcurrency', recordConcurrency, 1, 100);
-    checkRange(OWNER, 'memorySize', memorySize, 128, 10_240, 'MiB');
-    checkSeconds(OWNER, 'timeout', timeout, 1, 900);
-    checkMillis(OWNER, 'retryBaseDelay', retryBaseDelay, 1, 60_000);
-    checkMillis(OWNER, 'retryMaxDelay', retryMaxDelay, 1, 300_000);
-    checkRange(OWNER, 'retryMaxAttempts', retryMaxAttempts, 1, 100);
-    if (!retryBaseDelay.isUnresolved() && !retryMaxDelay.isUnresolved() && retryMaxDelay.toMilliseconds() < retryBaseDelay.toMilliseconds()) {
-      throw new Error(`${OWNER} retryMaxDelay must be at least retryBaseDelay (given ${retryMaxDelay.toHumanString()}, retryBaseDelay ${retryBaseDelay.toHumanString()})`);
-    }
-    if (!retryBudget.isUnresolved() && !timeout.isUnresolved()
-      && (retryBudget.toMilliseconds() < 0 || retryBudget.toMilliseconds() >= timeout.toMilliseconds())) {
-      throw new Error(`${OWNER} retryBudget must be shorter than timeout, or the function times out while retrying (given ${retryBudget.toHumanString()}, timeout ${timeout.toHumanString()})`);
-    }
-    if (!Token.isUnresolved(logLevel) && !LOG_LEVELS.includes(logLevel)) {
-      throw new Error(`${OWNER} logLevel must be one of ${LOG_LEVELS.join(', ')} (given '${logLevel}')`);
-    }
-    if (props.handler !== undefined && props.code === undefined) {
-      throw new Error(`${OWNER} handler can only be set together with code (given handler '${props.handler}' and no code)`);
-    }
-    if ((startingPosition === lambda.StartingPosition.AT_TIMESTAMP) !== (props.startingPositionTimestamp !== undefined)) {
-      throw new Error(`${OWNER} startingPositionTimestamp is required with StartingPosition.AT_TIMESTAMP and not allowed otherwise (given startingPosition ${startingPosition}, startingPositionTimestamp ${props.startingPositionTimestamp ?? 'unset'})`);
-    }
-    if (props.deadLetters && props.deadLetterProps) {
-      throw new Error(`${OWNER} deadLetterProps describe created dead letters and cannot be combined with deadLetters (given both)`);
-    }
-    const schemaText = props.schema === undefined ? '' : checkSchema(OWNER, props.schema);
-    checkKeyFields(OWNER, keyFields, props.schema);
-    if (props.eventTimeField !== undefined) {
-      checkFieldPath(OWNER, 'eventTimeField', props.eventTimeField, props.schema);
-    }
-
-    // ----- stream -----
-    this.stream = this.createOrUseStream(props, maxRecordAge);
-
-    // ----- dead letters -----
+    this.stream = this.createOrUseStream(props, settings.maxRecordAge);
     this.deadLetters = props.deadLetters ?? new DlqWithReplay(this, 'DeadLetters', props.deadLetterProps);
 
-    // ----- processor -----
-    this.logGroup = new logs.LogGroup(this, 'ProcessorLogs', {
-      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-      encryptionKey: props.logEncryptionKey,
-      removalPolicy: props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS),
-    });
-    // A role without the AWSLambdaBasicExecutionRole managed policy: logs are granted on the stage's log group only.
-    const role = new iam.Role(this, 'ProcessorRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Processor of ${this.node.path}`,
-    });
-    this.logGroup.grantWrite(role);
-
-    const fn = new lambda.Function(this, 'Processor', {
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
+    const { fn, role, logGroup } = pipelineFunction(this, 'Processor', {
+      owner: this,
       // The default processor validates with a module compiled here from the schema (no ajv in the function);
       // a team's own code (createIngestHandler) compiles PHX_SCHEMA with ajv at cold start.
-      code: props.code ?? (props.schema === undefined
-        ? handlerAssetCode(OWNER, path.join(__dirname, '..', HANDLER_ASSET_DIR.ingest))
-        : ingestCodeWithSchema(OWNER, path.join(__dirname, '..', HANDLER_ASSET_DIR.ingest), path.join(__dirname, '..', RUNTIME_BUNDLE), props.schema, SCHEMA_VALIDATOR_FILE)),
-      handler: props.handler ?? 'index.handler',
-      memorySize,
-      timeout,
-      tracing: lambda.Tracing.ACTIVE,
-      role,
-      logGroup: this.logGroup,
+      code: props.code ?? (props.schema === undefined ? handlerAssetCode(this, handlerAssetDir('ingest')) : ingestCodeWithSchema(this, props.schema)),
+      handler: props.handler,
       description: `Phoenix ingest stage '${this.stageName}' of pipeline '${this.pipelineName}'`,
+      roleDescription: `Processor of ${this.node.path}`,
+      ...fnOptions,
+      noVpcReason: 'The function is a Kinesis stream consumer reaching only AWS service endpoints (Kinesis, SQS, S3, DynamoDB); it needs no VPC resources.',
+      noReservedConcurrencyReason: 'Concurrency is bounded by the event source mapping (shards x parallelizationFactor); reserved concurrency would only add throttling.',
+      noDlqReason: 'The function is invoked synchronously by the Kinesis event source mapping: failed batches go to the mapping\'s on-failure destination (the overflow bucket), failed records to the DLQ queue; an asynchronous-invocation DLQ would never receive anything.',
+      bundle: props.code ? false : 'ingest',
     });
     this.processor = fn;
+    this.logGroup = logGroup;
 
-    // ----- sink -----
     this.sink = props.sink ?? IngestSink.dynamoDb();
     this.sinkConfig = this.sink.bind(this, { grantee: fn });
-
-    // ----- dead letters: handler writes -----
     this.deadLetters.grantSend(fn);
+    this.addEnvironment(fn, props, settings, fnOptions.logLevel ?? LogLevel.INFO);
 
-    // ----- environment -----
-    const environment: Record<string, string> = {
-      [ENV.pipeline]: this.pipelineName,
-      [ENV.stage]: this.stageName,
-      [ENV.keyFields]: JSON.stringify(keyFields),
-      ...(props.eventTimeField !== undefined ? { [ENV.eventTimeField]: props.eventTimeField } : {}),
-      [ENV.schema]: schemaText,
-      ...(props.schema !== undefined && props.code === undefined ? { [ENV.schemaModule]: SCHEMA_VALIDATOR_FILE } : {}),
-      [ENV.maxRecordBytes]: Tokenization.stringifyNumber(maxRecordSizeBytes),
-      [ENV.sinkKind]: this.sinkConfig.kind,
-      [ENV.sinkTarget]: this.sinkConfig.target,
-      [ENV.dlqUrl]: this.deadLetters.queue.queueUrl,
-      [ENV.dlqOverflowBucket]: this.deadLetters.overflowBucket.bucketName,
-      [ENV.dlqMaxMessageBytes]: Tokenization.stringifyNumber(this.deadLetters.maxMessageBytes),
-      [ENV.retryBudgetMs]: Tokenization.stringifyNumber(retryBudget.toMilliseconds()),
-      [ENV.retryBaseMs]: Tokenization.stringifyNumber(retryBaseDelay.toMilliseconds()),
-      [ENV.retryCapMs]: Tokenization.stringifyNumber(retryMaxDelay.toMilliseconds()),
-      [ENV.retryMaxAttempts]: Tokenization.stringifyNumber(retryMaxAttempts),
-      [ENV.recordConcurrency]: Tokenization.stringifyNumber(recordConcurrency),
-      POWERTOOLS_SERVICE_NAME: this.pipelineName,
-      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-      POWERTOOLS_LOG_LEVEL: logLevel,
-    };
-    checkEnvironmentSize(environment);
-    for (const [k, v] of Object.entries(environment)) {
-      fn.addEnvironment(k, v);
-    }
-
-    // ----- event source mapping -----
     this.stream.grantRead(fn);
     const mapping = new lambda.EventSourceMapping(this, 'StreamMapping', {
       target: fn,
       eventSourceArn: this.stream.streamArn,
-      startingPosition,
+      startingPosition: settings.startingPosition,
       startingPositionTimestamp: props.startingPositionTimestamp,
-      batchSize,
-      maxBatchingWindow,
+      batchSize: settings.batchSize,
+      maxBatchingWindow: settings.maxBatchingWindow,
       bisectBatchOnError: props.bisectBatchOnError ?? true,
-      retryAttempts,
-      maxRecordAge,
-      parallelizationFactor,
+      retryAttempts: settings.retryAttempts,
+      maxRecordAge: settings.maxRecordAge,
+      parallelizationFactor: settings.parallelizationFactor,
       reportBatchItemFailures: true,
       onFailure: new OverflowBucketOnFailure(this.deadLetters.overflowBucket),
       supportS3OnFailureDestination: true,
     });
     this.eventSourceMapping = mapping;
     this.eventSourceMappingId = mapping.eventSourceMappingId;
-
-    this.acknowledgeDesignFindings(role, fn, props);
+    this.acknowledgeDesignFindings(role, props);
   }
 
   /**
@@ -540,14 +405,7 @@ export class IngestStage extends Construct implements IMonitorableStage {
    * @default - statistic Sum, period 5 minutes
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName,
-      dimensionsMap: { [METRIC_DIMENSIONS.pipeline]: this.pipelineName, [METRIC_DIMENSIONS.stage]: this.stageName },
-      statistic: cloudwatch.Stats.SUM,
-      period: Duration.minutes(5),
-      ...props,
-    });
+    return stageMetric(this, metricName, props);
   }
 
   /**
@@ -595,28 +453,120 @@ export class IngestStage extends Construct implements IMonitorableStage {
     return this.processor.metric('IteratorAge', { statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(5), ...props });
   }
 
+  /** Resolves the stage's settings against their defaults and checks every prop (tokens are skipped). */
+  private resolveSettings(props: IngestStageProps, timeout: Duration): StageSettings {
+    const settings: StageSettings = {
+      batchSize: props.batchSize ?? 100,
+      maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
+      retryAttempts: props.retryAttempts ?? 10,
+      maxRecordAge: props.maxRecordAge ?? Duration.hours(24),
+      parallelizationFactor: props.parallelizationFactor ?? 1,
+      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      maxRecordSizeBytes: props.maxRecordSizeBytes ?? 1_048_576,
+      recordConcurrency: props.recordConcurrency ?? 1,
+      retryBaseDelay: props.retryBaseDelay ?? Duration.millis(50),
+      retryMaxDelay: props.retryMaxDelay ?? Duration.seconds(2),
+      retryMaxAttempts: props.retryMaxAttempts ?? 6,
+      retryBudget: props.retryBudget ?? (timeout.isUnresolved()
+        ? Duration.seconds(10)
+        : Duration.millis(Math.min(10_000, Math.floor(timeout.toMilliseconds() / 2)))),
+      schemaText: '',
+    };
+    checkRange(this, 'batchSize', settings.batchSize, 1, 10_000);
+    checkSeconds(this, 'maxBatchingWindow', settings.maxBatchingWindow, 0, 300);
+    checkRange(this, 'retryAttempts', settings.retryAttempts, 0, 10_000);
+    checkSeconds(this, 'maxRecordAge', settings.maxRecordAge, 60, 604_800);
+    checkRange(this, 'parallelizationFactor', settings.parallelizationFactor, 1, 10);
+    checkRange(this, 'maxRecordSizeBytes', settings.maxRecordSizeBytes, 1, 10_485_760);
+    checkRange(this, 'recordConcurrency', settings.recordConcurrency, 1, 100);
+    this.checkRetries(settings, timeout);
+    this.checkCombinations(props, settings.startingPosition);
+    const schemaText = props.schema === undefined ? '' : checkSchema(this, props.schema);
+    checkKeyFields(this, this.keyFields, props.schema);
+    if (props.eventTimeField !== undefined) {
+      checkFieldPath(this, 'eventTimeField', props.eventTimeField, props.schema);
+    }
+    return { ...settings, schemaText };
+  }
+
+  private checkRetries(s: StageSettings, timeout: Duration): void {
+    checkMillis(this, 'retryBaseDelay', s.retryBaseDelay, 1, 60_000);
+    checkMillis(this, 'retryMaxDelay', s.retryMaxDelay, 1, 300_000);
+    checkRange(this, 'retryMaxAttempts', s.retryMaxAttempts, 1, 100);
+    if (!s.retryBaseDelay.isUnresolved() && !s.retryMaxDelay.isUnresolved() && s.retryMaxDelay.toMilliseconds() < s.retryBaseDelay.toMilliseconds()) {
+      throw validationError(this, `retryMaxDelay must be at least retryBaseDelay (given ${s.retryMaxDelay.toHumanString()}, retryBaseDelay ${s.retryBaseDelay.toHumanString()})`);
+    }
+    const budget = s.retryBudget;
+    if (!budget.isUnresolved() && !timeout.isUnresolved() && (budget.toMilliseconds() < 0 || budget.toMilliseconds() >= timeout.toMilliseconds())) {
+      throw validationError(this, `retryBudget must be shorter than timeout, or the function times out while retrying (given ${budget.toHumanString()}, timeout ${timeout.toHumanString()})`);
+    }
+  }
+
+  private checkCombinations(props: IngestStageProps, startingPosition: lambda.StartingPosition): void {
+    if (props.handler !== undefined && props.code === undefined) {
+      throw validationError(this, `handler can only be set together with code (given handler '${props.handler}' and no code)`);
+    }
+    if ((startingPosition === lambda.StartingPosition.AT_TIMESTAMP) !== (props.startingPositionTimestamp !== undefined)) {
+      throw validationError(this, `startingPositionTimestamp is required with StartingPosition.AT_TIMESTAMP and not allowed otherwise (given startingPosition ${startingPosition}, startingPositionTimestamp ${props.startingPositionTimestamp ?? 'unset'})`);
+    }
+    if (props.deadLetters && props.deadLetterProps) {
+      throw validationError(this, 'deadLetterProps describe created dead letters and cannot be combined with deadLetters (given both)');
+    }
+  }
+
+  /** The handler's configuration (ARCHITECTURE: handler configuration), checked against Lambda's 4 KB limit. */
+  private addEnvironment(fn: lambda.Function, props: IngestStageProps, s: StageSettings, logLevel: LogLevel): void {
+    const environment: Record<string, string> = {
+      [ENV.pipeline]: this.pipelineName,
+      [ENV.stage]: this.stageName,
+      [ENV.keyFields]: JSON.stringify(this.keyFields),
+      ...(props.eventTimeField !== undefined ? { [ENV.eventTimeField]: props.eventTimeField } : {}),
+      [ENV.schema]: s.schemaText,
+      ...(props.schema !== undefined && props.code === undefined ? { [ENV.schemaModule]: SCHEMA_VALIDATOR_FILE } : {}),
+      [ENV.maxRecordBytes]: Tokenization.stringifyNumber(s.maxRecordSizeBytes),
+      [ENV.sinkKind]: this.sinkConfig.kind,
+      [ENV.sinkTarget]: this.sinkConfig.target,
+      [ENV.dlqUrl]: this.deadLetters.queue.queueUrl,
+      [ENV.dlqOverflowBucket]: this.deadLetters.overflowBucket.bucketName,
+      [ENV.dlqMaxMessageBytes]: Tokenization.stringifyNumber(this.deadLetters.maxMessageBytes),
+      [ENV.retryBudgetMs]: Tokenization.stringifyNumber(s.retryBudget.toMilliseconds()),
+      [ENV.retryBaseMs]: Tokenization.stringifyNumber(s.retryBaseDelay.toMilliseconds()),
+      [ENV.retryCapMs]: Tokenization.stringifyNumber(s.retryMaxDelay.toMilliseconds()),
+      [ENV.retryMaxAttempts]: Tokenization.stringifyNumber(s.retryMaxAttempts),
+      [ENV.recordConcurrency]: Tokenization.stringifyNumber(s.recordConcurrency),
+      POWERTOOLS_SERVICE_NAME: this.pipelineName,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      POWERTOOLS_LOG_LEVEL: logLevel,
+    };
+    checkEnvironmentSize(this, environment,
+      `${ENV.schema} alone is ${Buffer.byteLength(s.schemaText)} bytes: shorten the schema (drop descriptions, examples) or validate fewer fields`);
+    for (const [k, v] of Object.entries(environment)) {
+      fn.addEnvironment(k, v);
+    }
+  }
+
   private createOrUseStream(props: IngestStageProps, maxRecordAge: Duration): kinesis.IStream {
     if (props.stream) {
       const conflicting = (['streamMode', 'shardCount', 'retentionPeriod', 'encryptionKey', 'removalPolicy'] as const)
         .filter((k) => props[k] !== undefined);
       if (conflicting.length > 0) {
-        throw new Error(`${OWNER} ${conflicting.join(', ')} describe a created stream and cannot be combined with stream (given ${conflicting.join(', ')} and stream)`);
+        throw validationError(this, `${conflicting.join(', ')} describe a created stream and cannot be combined with stream (given ${conflicting.join(', ')} and stream)`);
       }
       return props.stream;
     }
     const streamMode = props.streamMode ?? kinesis.StreamMode.ON_DEMAND;
     const retentionPeriod = props.retentionPeriod ?? Duration.days(7);
     if (streamMode === kinesis.StreamMode.ON_DEMAND && props.shardCount !== undefined) {
-      throw new Error(`${OWNER} shardCount requires streamMode PROVISIONED (given shardCount ${props.shardCount} with ON_DEMAND)`);
+      throw validationError(this, `shardCount requires streamMode PROVISIONED (given shardCount ${props.shardCount} with ON_DEMAND)`);
     }
-    checkRange(OWNER, 'shardCount', props.shardCount, 1, 10_000);
+    checkRange(this, 'shardCount', props.shardCount, 1, 10_000);
     if (!retentionPeriod.isUnresolved()) {
       const hours = retentionPeriod.toHours({ integral: false });
       if (!Number.isInteger(hours) || hours < 24 || hours > 8_760) {
-        throw new Error(`${OWNER} retentionPeriod must be a whole number of hours between 24 and 8760 (given ${retentionPeriod.toHumanString()})`);
+        throw validationError(this, `retentionPeriod must be a whole number of hours between 24 and 8760 (given ${retentionPeriod.toHumanString()})`);
       }
       if (!maxRecordAge.isUnresolved() && maxRecordAge.toSeconds() > retentionPeriod.toSeconds()) {
-        throw new Error(`${OWNER} maxRecordAge must not exceed the stream retentionPeriod (given ${maxRecordAge.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()})`);
+        throw validationError(this, `maxRecordAge must not exceed the stream retentionPeriod (given ${maxRecordAge.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()})`);
       }
     }
     return new kinesis.Stream(this, 'Stream', {
@@ -629,47 +579,22 @@ export class IngestStage extends Construct implements IMonitorableStage {
     });
   }
 
-  /** Acknowledges the policy-validation findings inherent to the design, each with its cause. */
-  private acknowledgeDesignFindings(role: iam.Role, fn: lambda.Function, props: IngestStageProps): void {
+  /** Acknowledges the findings inherent to the stage's design (the function's own: {@link pipelineFunction}). */
+  private acknowledgeDesignFindings(role: iam.Role, props: IngestStageProps): void {
     if (!props.stream && !props.encryptionKey) {
       acknowledge(this.stream,
         'The stream is encrypted with the AWS managed key alias/aws/kinesis by default; pass encryptionKey to use a customer managed key.',
         'AwsSolutions-KDS3');
     }
-    if (!props.logEncryptionKey) {
-      acknowledge(this.logGroup,
-        'CloudWatch Logs encrypts log data at rest with service-managed keys by default; pass logEncryptionKey to use a customer managed key.',
-        'NIST.800.53.R5-CloudWatchLogGroupEncrypted', 'HIPAA.Security-CloudWatchLogGroupEncrypted', 'PCI.DSS.321-CloudWatchLogGroupEncrypted');
-    }
-    acknowledge(role,
-      'The role is created for this function only; CDK attaches its per-resource least-privilege grants as an AWS::IAM::Policy of this role, which no other principal could reuse as a managed policy.',
-      'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
-    acknowledge(role,
-      'AWS X-Ray (tracing ACTIVE) has no resource-level permissions: xray:PutTraceSegments and xray:PutTelemetryRecords require Resource "*".',
-      'AwsSolutions-IAM5[Resource::*]');
     const overflow = this.deadLetters.overflowBucket;
     acknowledge(role,
-      `The handler writes oversize dead-letter payloads under ${this.deadLetters.overflowPrefix} and the event source mapping writes on-failure records under ${DlqWithReplay.ON_FAILURE_PREFIX} of the overflow bucket: object keys are generated, so the grants are scoped to those prefixes.`,
+      `The handler writes oversize dead-letter payloads under ${this.deadLetters.overflowPrefix} and the event source mapping writes on-failure records under ${ESM_ON_FAILURE_PREFIX} of the overflow bucket: object keys are generated, so the grants are scoped to those prefixes.`,
       wildcardResourceFinding(this, overflow.arnForObjects(`${this.deadLetters.overflowPrefix}*`)),
-      wildcardResourceFinding(this, overflow.arnForObjects(`${DlqWithReplay.ON_FAILURE_PREFIX}*`)));
+      wildcardResourceFinding(this, overflow.arnForObjects(`${ESM_ON_FAILURE_PREFIX}*`)));
     if (this.sinkConfig.kind === 's3' && this.sinkConfig.bucket) {
       acknowledge(role,
         `The S3 sink writes objects <prefix><id>.json: keys are record ids, so the grant is scoped to the prefix '${this.sinkConfig.prefix ?? ''}'.`,
         wildcardResourceFinding(this, this.sinkConfig.bucket.arnForObjects(`${this.sinkConfig.prefix ?? ''}*`)));
-    }
-    acknowledge(fn,
-      'The function is a Kinesis stream consumer reaching only AWS service endpoints (Kinesis, SQS, S3, DynamoDB); it needs no VPC resources.',
-      'NIST.800.53.R5-LambdaInsideVPC', 'HIPAA.Security-LambdaInsideVPC', 'PCI.DSS.321-LambdaInsideVPC');
-    acknowledge(fn,
-      'Concurrency is bounded by the event source mapping (shards x parallelizationFactor); reserved concurrency would only add throttling.',
-      'NIST.800.53.R5-LambdaConcurrency', 'HIPAA.Security-LambdaConcurrency');
-    acknowledge(fn,
-      'The function is invoked synchronously by the Kinesis event source mapping: failed batches go to the mapping\'s on-failure destination (the overflow bucket), failed records to the DLQ queue; an asynchronous-invocation DLQ would never receive anything.',
-      'NIST.800.53.R5-LambdaDLQ', 'HIPAA.Security-LambdaDLQ', 'Serverless-LambdaDLQ');
-    if (!props.code) {
-      acknowledge(fn,
-        'The pre-bundled ingest handler is built for Node.js 22 (esbuild target node22); the runtime follows the bundle target.',
-        'AwsSolutions-L1', 'Serverless-LambdaLatestVersion');
     }
   }
 }
@@ -677,7 +602,7 @@ export class IngestStage extends Construct implements IMonitorableStage {
 /**
  * On-failure destination into the dead letters' overflow bucket, keeping the failed records (Lambda writes the
  * whole invocation record to S3 destinations). Unlike `S3OnFailureDestination`, which grants read/write on the
- * whole bucket, this grants only what Lambda needs: `s3:PutObject` under `aws/lambda/` and `s3:ListBucket`.
+ * whole bucket, this grants only what Lambda needs: `s3:PutObject` under ESM_ON_FAILURE_PREFIX and `s3:ListBucket`.
  */
 class OverflowBucketOnFailure implements lambda.IEventSourceDlq {
   constructor(private readonly bucket: s3.IBucket) {}
@@ -686,23 +611,10 @@ class OverflowBucketOnFailure implements lambda.IEventSourceDlq {
     iam.Grant.addToPrincipal({
       grantee: targetHandler,
       actions: ['s3:PutObject'],
-      resourceArns: [this.bucket.arnForObjects(`${DlqWithReplay.ON_FAILURE_PREFIX}*`)],
+      resourceArns: [this.bucket.arnForObjects(`${ESM_ON_FAILURE_PREFIX}*`)],
     });
     iam.Grant.addToPrincipal({ grantee: targetHandler, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn] });
     this.bucket.encryptionKey?.grantEncrypt(targetHandler);
     return { destination: this.bucket.bucketArn };
   }
 }
-
-/** Lambda rejects a function whose environment (keys and values) exceeds 4 KB: fail at synth instead of deploy. */
-function checkEnvironmentSize(env: Record<string, string>): void {
-  let total = 0;
-  for (const [k, v] of Object.entries(env)) {
-    total += Buffer.byteLength(k) + (Token.isUnresolved(v) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(v));
-  }
-  if (total > LAMBDA_ENV_LIMIT_BYTES) {
-    const schemaBytes = Buffer.byteLength(env[ENV.schema] ?? '');
-    throw new Error(`${OWNER} environment variables take ${total} bytes (at most ${LAMBDA_ENV_LIMIT_BYTES} bytes allowed by Lambda, counting ${UNRESOLVED_VALUE_BYTES} bytes for each deploy-time value); ${ENV.schema} alone is ${schemaBytes} bytes: shorten the schema (drop descriptions, examples) or validate fewer fields`);
-  }
-}
-

@@ -1,31 +1,27 @@
-import * as path from 'path';
 import { gzipSync } from 'zlib';
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as cxapi from 'aws-cdk-lib/cx-api';
-import { Construct, type IConstruct } from 'constructs';
-import { ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS, PROFILER_ASSET_DIR, PROFILER_ENV, PROFILES_PREFIX, QUALITY_DIMENSIONS, QUALITY_METRIC } from './contract';
+import { Construct } from 'constructs';
+import { ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS, PROFILER_ENV, PROFILES_PREFIX, QUALITY_DIMENSIONS, QUALITY_METRIC } from './contract';
+import type { PipelineFunctionOptions } from './function-options';
 import type { CorrelatedMonitor } from './monitoring/correlated-monitor';
 import { Phoenix, StatefulKind } from './phoenix';
-import { handlerAssetCode } from './private/asset';
-import { accessLogsBucket } from './private/buckets';
+import { handlerAssetCode, handlerAssetDir } from './private/asset';
+import { loggedBucket, useBucketPolicyForAccessLogs } from './private/buckets';
+import { validationError } from './private/errors';
+import { checkEnvironmentSize, pipelineFunction, resolveFunctionOptions } from './private/function';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
-import { checkName, checkRange, checkSeconds } from './private/validate';
+import { checkEmails, checkName, checkRange, checkSeconds } from './private/validate';
 import { QUALITY_DEFAULTS, QualityRule, QualityRuleKind, validateQualityRules } from './quality-rules';
 
-const OWNER = 'QualityProfiler';
-/** Lambda's limit on the total size of a function's environment variables (keys and values). */
-const LAMBDA_ENV_LIMIT_BYTES = 4096;
-/** Size assumed for a value only known at deploy time (the bucket name). */
-const UNRESOLVED_VALUE_BYTES = 256;
 const MAX_ALERT_EMAILS = 20;
 /** CloudWatch allows 100 metrics per graph widget. */
 const MAX_WIDGET_METRICS = 100;
@@ -34,8 +30,10 @@ const RULES_COMPRESS_ABOVE_BYTES = 1024;
 
 /**
  * Options of a {@link QualityProfiler}: everything but the stream and the pipeline name (what a pipeline passes through).
+ * Function settings: {@link PipelineFunctionOptions} (memory 512 MiB, timeout 1 minute by default; rule warnings and
+ * failures are logged to the function's log group; `logLevel` is not supported).
  */
-export interface QualityProfilerOptions {
+export interface QualityProfilerOptions extends PipelineFunctionOptions {
   /**
    * Data-quality rules evaluated on every window (see {@link QualityRule}); checked at synth with
    * `QualityRules.validate`. At least one.
@@ -148,43 +146,6 @@ export interface QualityProfilerOptions {
    * @default Duration.hours(24)
    */
   readonly maxRecordAge?: Duration;
-
-  /**
-   * Memory of the profiler function, in MiB. Allowed: 128-10,240.
-   *
-   * @default 512
-   */
-  readonly memorySize?: number;
-
-  /**
-   * Timeout of the profiler function. Allowed: 1 second to 15 minutes.
-   *
-   * @default Duration.minutes(1)
-   */
-  readonly timeout?: Duration;
-
-  /**
-   * Retention of the profiler's log group (rule warnings and failures are logged there).
-   *
-   * @default logs.RetentionDays.THREE_MONTHS
-   */
-  readonly logRetention?: logs.RetentionDays;
-
-  /**
-   * Customer managed KMS key encrypting the profiler's log group. Its key policy must allow the CloudWatch Logs
-   * service principal (`logs.<region>.amazonaws.com`) to use it.
-   *
-   * @default - CloudWatch Logs' service-managed encryption
-   */
-  readonly logEncryptionKey?: kms.IKey;
-
-  /**
-   * Removal policy of the profiler's log group.
-   *
-   * @default - `Phoenix.removalPolicyFor(this, StatefulKind.LOGS)`: DESTROY in every Phoenix mode (the log holds
-   * rule results, which the history bucket keeps too)
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -256,10 +217,8 @@ export class QualityProfiler extends Construct {
 
   constructor(scope: Construct, id: string, props: QualityProfilerProps) {
     super(scope, id);
-    // Grant S3 log delivery through a bucket policy, never through ACLs (the buckets enforce bucket-owner object
-    // ownership), whatever the app's feature flags say.
-    this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
-    checkName(OWNER, 'pipelineName', props.pipelineName);
+    useBucketPolicyForAccessLogs(this);
+    checkName(this, 'pipelineName', props.pipelineName);
     this.pipelineName = props.pipelineName;
     this.windowSeconds = props.windowSeconds ?? 300;
     this.historyWindows = props.historyWindows ?? 10;
@@ -267,148 +226,52 @@ export class QualityProfiler extends Construct {
     const batchSize = props.batchSize ?? 1000;
     const retryAttempts = props.retryAttempts ?? 10;
     const maxRecordAge = props.maxRecordAge ?? Duration.hours(24);
-    const memorySize = props.memorySize ?? 512;
-    const timeout = props.timeout ?? Duration.minutes(1);
     const historyRetention = props.historyRetention ?? Duration.days(90);
     const alertEmails = props.alertEmails ?? [];
     const removalPolicy = props.removalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.PROFILE_HISTORY);
-
-    checkRange(OWNER, 'windowSeconds', this.windowSeconds, 1, 900);
-    checkRange(OWNER, 'historyWindows', this.historyWindows, 1, 100);
-    checkRange(OWNER, 'batchSize', batchSize, 1, 10_000);
-    checkRange(OWNER, 'retryAttempts', retryAttempts, 0, 10_000);
-    checkSeconds(OWNER, 'maxRecordAge', maxRecordAge, 60, 604_800);
-    checkRange(OWNER, 'memorySize', memorySize, 128, 10_240, 'MiB');
-    checkSeconds(OWNER, 'timeout', timeout, 1, 900);
-    checkRetention(historyRetention, this.windowSeconds, this.historyWindows);
-    checkEmails(alertEmails);
+    checkRange(this, 'windowSeconds', this.windowSeconds, 1, 900);
+    checkRange(this, 'historyWindows', this.historyWindows, 1, 100);
+    checkRange(this, 'batchSize', batchSize, 1, 10_000);
+    checkRange(this, 'retryAttempts', retryAttempts, 0, 10_000);
+    checkSeconds(this, 'maxRecordAge', maxRecordAge, 60, 604_800);
+    const fnOptions = resolveFunctionOptions(this, props, { memorySize: 512, timeout: Duration.minutes(1) });
+    if (props.logLevel !== undefined) {
+      throw validationError(this, `logLevel is not supported: the profiler logs only rule warnings and failures (given '${props.logLevel}')`);
+    }
+    this.checkRetention(historyRetention);
+    checkEmails(this, 'alertEmails', alertEmails, MAX_ALERT_EMAILS);
     if (props.eventTimeField !== undefined && !/^[^.\s]+(\.[^.\s]+)*$/.test(props.eventTimeField)) {
-      throw new Error(`${OWNER} eventTimeField must be a dot path such as 'eventTime' or 'meta.ts' (given '${props.eventTimeField}')`);
+      throw validationError(this, `eventTimeField must be a dot path such as 'eventTime' or 'meta.ts' (given '${props.eventTimeField}')`);
     }
     this.checkRules(props);
     this.metricPeriod = Duration.seconds(Math.max(60, Math.ceil(this.windowSeconds / 60) * 60));
 
-    // ----- history bucket -----
-    const autoDeleteObjects = Phoenix.autoDeleteObjects(removalPolicy);
-    const lifecycleRules: s3.LifecycleRule[] = [{ expiration: historyRetention, noncurrentVersionExpiration: Duration.days(1) }];
-    if (props.serverAccessLogsBucket) {
-      this.serverAccessLogsBucket = props.serverAccessLogsBucket;
-    } else {
-      this.serverAccessLogsBucket = accessLogsBucket(this, 'AccessLogs', {
-        of: 'the profile history bucket',
-        lifecycleRules,
-        removalPolicy,
-        autoDeleteObjects,
-        acknowledgeReplication,
-      });
-    }
-    const bucket = new s3.Bucket(this, 'History', {
-      encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.KMS_MANAGED,
+    const { bucket, serverAccessLogsBucket } = loggedBucket(this, 'History', {
+      of: 'the profile history bucket',
       encryptionKey: props.encryptionKey,
-      bucketKeyEnabled: props.encryptionKey ? true : undefined,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      versioned: true,
-      lifecycleRules,
-      serverAccessLogsBucket: this.serverAccessLogsBucket,
+      lifecycleRules: [{ expiration: historyRetention, noncurrentVersionExpiration: Duration.days(1) }],
+      serverAccessLogsBucket: props.serverAccessLogsBucket,
       serverAccessLogsPrefix: 'profile-history/',
       removalPolicy,
-      autoDeleteObjects,
+      noReplicationReason: 'Profiles are derived data (recomputed by replaying the records) kept in the pipeline\'s region with lifecycle expiry; cross-region replication is a disaster-recovery decision of the account, not of this construct.',
     });
     this.historyBucket = bucket;
-    acknowledgeReplication(bucket);
+    this.serverAccessLogsBucket = serverAccessLogsBucket;
 
-    // ----- function -----
-    this.logGroup = new logs.LogGroup(this, 'ProfilerLogs', {
-      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-      encryptionKey: props.logEncryptionKey,
-      removalPolicy: props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS),
-    });
-    // A role without the AWSLambdaBasicExecutionRole managed policy: logs are granted on the profiler's log group only.
-    const role = new iam.Role(this, 'ProfilerRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Quality profiler of ${this.node.path}`,
-    });
-    this.logGroup.grantWrite(role);
-
-    const environment: Record<string, string> = {
-      [ENV.pipeline]: this.pipelineName,
-      [PROFILER_ENV.bucket]: bucket.bucketName,
-      [PROFILER_ENV.rules]: encodeRules(this.rules),
-      [PROFILER_ENV.windowSeconds]: String(this.windowSeconds),
-      [PROFILER_ENV.historyWindows]: String(this.historyWindows),
-      [PROFILER_ENV.eventTimeField]: props.eventTimeField ?? '',
-      POWERTOOLS_SERVICE_NAME: this.pipelineName,
-    };
-    checkEnvironmentSize(environment);
-    const fn = new lambda.Function(this, 'Profiler', {
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      code: handlerAssetCode(OWNER, path.join(__dirname, '..', PROFILER_ASSET_DIR)),
-      handler: 'index.handler',
-      memorySize,
-      timeout,
-      tracing: lambda.Tracing.ACTIVE,
-      role,
-      logGroup: this.logGroup,
-      environment,
-      description: `Phoenix quality profiler of pipeline '${this.pipelineName}'`,
-    });
+    const { fn, role, logGroup } = this.createFunction(props, fnOptions, bucket);
     this.profilerFunction = fn;
-
-    // Objects under profiles/ only: GetObject and PutObject (no delete), ListBucket for the window folders.
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject', 's3:PutObject'], resourceArns: [bucket.arnForObjects(`${PROFILES_PREFIX}*`)] });
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn] });
-    props.encryptionKey?.grantEncryptDecrypt(fn);
-
-    props.stream.grantRead(fn);
-    const mapping = new lambda.EventSourceMapping(this, 'StreamMapping', {
-      target: fn,
-      eventSourceArn: props.stream.streamArn,
-      startingPosition: props.startingPosition ?? lambda.StartingPosition.LATEST,
-      batchSize,
-      tumblingWindow: Duration.seconds(this.windowSeconds),
-      bisectBatchOnError: true,
-      retryAttempts,
-      maxRecordAge,
-      parallelizationFactor: 1,
-      reportBatchItemFailures: true,
-    });
-    this.eventSourceMapping = mapping;
-    acknowledge(mapping,
-      'The profiler only reads the stream, which keeps the records: a batch the mapping gives up on after its bounded retries leaves a gap in one window\'s profile (visible as fewer rows), there is no record to dead-letter.',
-      'Serverless-LambdaEventSourceMappingDestination');
-
-    // ----- alarms -----
+    this.logGroup = logGroup;
+    this.eventSourceMapping = this.createMapping(props, fn, { batchSize, retryAttempts, maxRecordAge });
     this.alarmTopic = props.alarmTopic ?? this.createTopic();
-    alertEmails.forEach((email, i) => {
-      const subscription = new sns.Subscription(this, `AlertEmail${i}`, { topic: this.alarmTopic, protocol: sns.SubscriptionProtocol.EMAIL, endpoint: email });
-      acknowledge(subscription,
-        'An alert e-mail that SNS cannot deliver after its delivery retries has no later use in a queue: the quality alarm stays in ALARM and the results stay in the history bucket.',
-        'Serverless-SNSRedrivePolicy');
-    });
+    this.subscribe(alertEmails);
     const action = new cw_actions.SnsAction(this.alarmTopic);
-    this.failAlarm = this.metricFailures().createAlarm(this, 'FailAlarm', {
-      alarmDescription: `A data-quality rule of pipeline '${this.pipelineName}' failed. Rule results: s3://<history bucket>/${PROFILES_PREFIX}<window>/results.json `
-        + `(phoenix profile show), 'quality rule fail' lines in ${this.logGroup.node.path}.`,
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.warnAlarm = this.metricWarnings().createAlarm(this, 'WarnAlarm', {
-      alarmDescription: `A data-quality rule of pipeline '${this.pipelineName}' is outside its warn bounds. Rule results: s3://<history bucket>/${PROFILES_PREFIX}<window>/results.json `
-        + `(phoenix profile show), 'quality rule warn' lines in ${this.logGroup.node.path}.`,
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    this.failAlarm = this.createAlarm('FailAlarm', this.metricFailures(), 'failed', 'fail');
+    this.warnAlarm = this.createAlarm('WarnAlarm', this.metricWarnings(), 'is outside its warn bounds', 'warn');
     this.failAlarm.addAlarmAction(action);
     this.warnAlarm.addAlarmAction(action);
-
-    this.acknowledgeDesignFindings(role, fn, bucket, props);
+    acknowledge(role,
+      `The profiler writes and reads objects keyed by window start and shard under ${PROFILES_PREFIX} of its history bucket: the keys are generated, so the grant is scoped to that prefix.`,
+      wildcardResourceFinding(this, bucket.arnForObjects(`${PROFILES_PREFIX}*`)));
   }
 
   /**
@@ -459,7 +322,7 @@ export class QualityProfiler extends Construct {
    */
   public metricColumnCompleteness(column: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     if (!Token.isUnresolved(column) && !this.rules.some((r) => r.column === column)) {
-      throw new Error(`${OWNER} metricColumnCompleteness column must be named by a rule (given '${column}'; rule columns: ${[...new Set(this.rules.map((r) => r.column).filter(Boolean))].join(', ') || 'none'})`);
+      throw validationError(this, `metricColumnCompleteness column must be named by a rule (given '${column}'; rule columns: ${[...new Set(this.rules.map((r) => r.column).filter(Boolean))].join(', ') || 'none'})`);
     }
     return this.metric(QUALITY_METRIC.columnCompleteness, { [QUALITY_DIMENSIONS.column]: column }, { statistic: cloudwatch.Stats.MINIMUM, ...props });
   }
@@ -542,14 +405,14 @@ export class QualityProfiler extends Construct {
 
   private ruleName(name: string): string {
     if (!Token.isUnresolved(name) && !this.rules.some((r) => r.name === name)) {
-      throw new Error(`${OWNER} has no rule '${name}' (rules: ${this.rules.map((r) => r.name).join(', ')})`);
+      throw validationError(this, `has no rule '${name}' (rules: ${this.rules.map((r) => r.name).join(', ')})`);
     }
     return name;
   }
 
   private checkRules(props: QualityProfilerProps): void {
     if (this.rules.length === 0) {
-      throw new Error(`${OWNER} rules must list at least one rule (given none; e.g. { name: 'volume', kind: QualityRuleKind.VOLUME })`);
+      throw validationError(this, 'rules must list at least one rule (given none; e.g. { name: \'volume\', kind: QualityRuleKind.VOLUME })');
     }
     const known = props.schema !== undefined ? schemaColumns(props.schema) : undefined;
     const errors = validateQualityRules(this.rules, known, this.windowSeconds);
@@ -563,7 +426,7 @@ export class QualityProfiler extends Construct {
       }
     }
     if (errors.length > 0) {
-      throw new Error(`${OWNER} rules are invalid:\n  - ${errors.join('\n  - ')}`);
+      throw validationError(this, `rules are invalid:\n  - ${errors.join('\n  - ')}`);
     }
   }
 
@@ -586,34 +449,89 @@ export class QualityProfiler extends Construct {
     return topic;
   }
 
-  /** Acknowledges the policy-validation findings inherent to the design, each with its cause. */
-  private acknowledgeDesignFindings(role: iam.Role, fn: lambda.Function, bucket: s3.IBucket, props: QualityProfilerProps): void {
-    if (!props.logEncryptionKey) {
-      acknowledge(this.logGroup,
-        'CloudWatch Logs encrypts log data at rest with service-managed keys by default; pass logEncryptionKey to use a customer managed key.',
-        'NIST.800.53.R5-CloudWatchLogGroupEncrypted', 'HIPAA.Security-CloudWatchLogGroupEncrypted', 'PCI.DSS.321-CloudWatchLogGroupEncrypted');
+  private createFunction(props: QualityProfilerProps, fnOptions: ReturnType<typeof resolveFunctionOptions>, bucket: s3.IBucket) {
+    const environment: Record<string, string> = {
+      [ENV.pipeline]: this.pipelineName,
+      [PROFILER_ENV.bucket]: bucket.bucketName,
+      [PROFILER_ENV.rules]: encodeRules(this.rules),
+      [PROFILER_ENV.windowSeconds]: String(this.windowSeconds),
+      [PROFILER_ENV.historyWindows]: String(this.historyWindows),
+      [PROFILER_ENV.eventTimeField]: props.eventTimeField ?? '',
+      POWERTOOLS_SERVICE_NAME: this.pipelineName,
+    };
+    checkEnvironmentSize(this, environment,
+      `${PROFILER_ENV.rules} alone is ${Buffer.byteLength(environment[PROFILER_ENV.rules])} bytes after compression: use fewer rules or shorter allowed-value lists`);
+    const created = pipelineFunction(this, 'Profiler', {
+      owner: this,
+      code: handlerAssetCode(this, handlerAssetDir('profiler')),
+      description: `Phoenix quality profiler of pipeline '${this.pipelineName}'`,
+      roleDescription: `Quality profiler of ${this.node.path}`,
+      ...fnOptions,
+      environment,
+      noVpcReason: 'The function is a Kinesis stream consumer reaching only AWS service endpoints (Kinesis, S3); it needs no VPC resources.',
+      noReservedConcurrencyReason: 'Concurrency is bounded by the event source mapping (one batch per shard at a time); reserved concurrency would only add throttling.',
+      noDlqReason: 'The function is invoked synchronously by the Kinesis event source mapping; records are only read (the stream keeps them), and a batch the mapping gives up on after its bounded retries only leaves a gap in one window\'s profile: there is nothing to dead-letter.',
+      bundle: 'profiler',
+    });
+    // Objects under profiles/ only: GetObject and PutObject (no delete), ListBucket for the window folders.
+    iam.Grant.addToPrincipal({ grantee: created.fn, actions: ['s3:GetObject', 's3:PutObject'], resourceArns: [bucket.arnForObjects(`${PROFILES_PREFIX}*`)] });
+    iam.Grant.addToPrincipal({ grantee: created.fn, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn] });
+    props.encryptionKey?.grantEncryptDecrypt(created.fn);
+    return created;
+  }
+
+  /** The tumbling-window mapping: one window state per shard, the final invocation of a window writes its profile. */
+  private createMapping(props: QualityProfilerProps, fn: lambda.IFunction,
+    o: { batchSize: number; retryAttempts: number; maxRecordAge: Duration }): lambda.IEventSourceMapping {
+    props.stream.grantRead(fn);
+    const mapping = new lambda.EventSourceMapping(this, 'StreamMapping', {
+      target: fn,
+      eventSourceArn: props.stream.streamArn,
+      startingPosition: props.startingPosition ?? lambda.StartingPosition.LATEST,
+      batchSize: o.batchSize,
+      tumblingWindow: Duration.seconds(this.windowSeconds),
+      bisectBatchOnError: true,
+      retryAttempts: o.retryAttempts,
+      maxRecordAge: o.maxRecordAge,
+      parallelizationFactor: 1,
+      reportBatchItemFailures: true,
+    });
+    acknowledge(mapping,
+      'The profiler only reads the stream, which keeps the records: a batch the mapping gives up on after its bounded retries leaves a gap in one window\'s profile (visible as fewer rows), there is no record to dead-letter.',
+      'Serverless-LambdaEventSourceMappingDestination');
+    return mapping;
+  }
+
+  private subscribe(alertEmails: string[]): void {
+    alertEmails.forEach((email, i) => {
+      const subscription = new sns.Subscription(this, `AlertEmail${i}`, { topic: this.alarmTopic, protocol: sns.SubscriptionProtocol.EMAIL, endpoint: email });
+      acknowledge(subscription,
+        'An alert e-mail that SNS cannot deliver after its delivery retries has no later use in a queue: the quality alarm stays in ALARM and the results stay in the history bucket.',
+        'Serverless-SNSRedrivePolicy');
+    });
+  }
+
+  /** An alarm on one of the per-window rule counts (`failed` / `is outside its warn bounds`). */
+  private createAlarm(id: string, metric: cloudwatch.Metric, what: string, level: string): cloudwatch.Alarm {
+    return metric.createAlarm(this, id, {
+      alarmDescription: `A data-quality rule of pipeline '${this.pipelineName}' ${what}. Rule results: s3://<history bucket>/${PROFILES_PREFIX}<window>/results.json `
+        + `(phoenix profile show), 'quality rule ${level}' lines in ${this.logGroup.node.path}.`,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  private checkRetention(retention: Duration): void {
+    if (retention.isUnresolved()) return;
+    const days = retention.toDays({ integral: false });
+    if (!Number.isInteger(days) || days < 1) {
+      throw validationError(this, `historyRetention must be a whole number of days, at least 1 (given ${retention.toHumanString()})`);
     }
-    acknowledge(role,
-      'The role is created for this function only; CDK attaches its per-resource least-privilege grants as an AWS::IAM::Policy of this role, which no other principal could reuse as a managed policy.',
-      'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
-    acknowledge(role,
-      'AWS X-Ray (tracing ACTIVE) has no resource-level permissions: xray:PutTraceSegments and xray:PutTelemetryRecords require Resource "*".',
-      'AwsSolutions-IAM5[Resource::*]');
-    acknowledge(role,
-      `The profiler writes and reads objects keyed by window start and shard under ${PROFILES_PREFIX} of its history bucket: the keys are generated, so the grant is scoped to that prefix.`,
-      wildcardResourceFinding(this, bucket.arnForObjects(`${PROFILES_PREFIX}*`)));
-    acknowledge(fn,
-      'The function is a Kinesis stream consumer reaching only AWS service endpoints (Kinesis, S3); it needs no VPC resources.',
-      'NIST.800.53.R5-LambdaInsideVPC', 'HIPAA.Security-LambdaInsideVPC', 'PCI.DSS.321-LambdaInsideVPC');
-    acknowledge(fn,
-      'Concurrency is bounded by the event source mapping (one batch per shard at a time); reserved concurrency would only add throttling.',
-      'NIST.800.53.R5-LambdaConcurrency', 'HIPAA.Security-LambdaConcurrency');
-    acknowledge(fn,
-      'The function is invoked synchronously by the Kinesis event source mapping; records are only read (the stream keeps them), and a batch the mapping gives up on after its bounded retries only leaves a gap in one window\'s profile: there is nothing to dead-letter.',
-      'NIST.800.53.R5-LambdaDLQ', 'HIPAA.Security-LambdaDLQ', 'Serverless-LambdaDLQ');
-    acknowledge(fn,
-      'The pre-bundled profiler handler is built for Node.js 22 (esbuild target node22); the runtime follows the bundle target.',
-      'AwsSolutions-L1', 'Serverless-LambdaLatestVersion');
+    if (retention.toSeconds() < this.windowSeconds * (this.historyWindows + 1)) {
+      throw validationError(this, `historyRetention must cover historyWindows + 1 windows (given ${retention.toHumanString()}, ${this.historyWindows + 1} windows of ${this.windowSeconds} s)`);
+    }
   }
 }
 
@@ -654,44 +572,4 @@ function schemaColumns(schema: { [key: string]: any }): string[] {
   };
   walk(schema, '', 0);
   return out;
-}
-
-function checkRetention(retention: Duration, windowSeconds: number, historyWindows: number): void {
-  if (retention.isUnresolved()) return;
-  const days = retention.toDays({ integral: false });
-  if (!Number.isInteger(days) || days < 1) {
-    throw new Error(`${OWNER} historyRetention must be a whole number of days, at least 1 (given ${retention.toHumanString()})`);
-  }
-  if (retention.toSeconds() < windowSeconds * (historyWindows + 1)) {
-    throw new Error(`${OWNER} historyRetention must cover historyWindows + 1 windows (given ${retention.toHumanString()}, ${historyWindows + 1} windows of ${windowSeconds} s)`);
-  }
-}
-
-function checkEmails(emails: string[]): void {
-  if (emails.length > MAX_ALERT_EMAILS) {
-    throw new Error(`${OWNER} alertEmails must list at most ${MAX_ALERT_EMAILS} addresses (given ${emails.length})`);
-  }
-  for (const e of emails) {
-    if (!Token.isUnresolved(e) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) {
-      throw new Error(`${OWNER} alertEmails entries must be e-mail addresses (given '${e}')`);
-    }
-  }
-}
-
-/** Lambda rejects a function whose environment (keys and values) exceeds 4 KB: fail at synth instead of deploy. */
-function checkEnvironmentSize(env: Record<string, string>): void {
-  let total = 0;
-  for (const [k, v] of Object.entries(env)) {
-    total += Buffer.byteLength(k) + (Token.isUnresolved(v) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(v));
-  }
-  if (total > LAMBDA_ENV_LIMIT_BYTES) {
-    throw new Error(`${OWNER} environment variables take ${total} bytes (at most ${LAMBDA_ENV_LIMIT_BYTES} bytes allowed by Lambda); `
-      + `${PROFILER_ENV.rules} alone is ${Buffer.byteLength(env[PROFILER_ENV.rules])} bytes after compression: use fewer rules or shorter allowed-value lists`);
-  }
-}
-
-function acknowledgeReplication(bucket: IConstruct): void {
-  acknowledge(bucket,
-    'Profiles are derived data (recomputed by replaying the records) kept in the pipeline\'s region with lifecycle expiry; cross-region replication is a disaster-recovery decision of the account, not of this construct.',
-    'NIST.800.53.R5-S3BucketReplicationEnabled', 'HIPAA.Security-S3BucketReplicationEnabled', 'PCI.DSS.321-S3BucketReplicationEnabled');
 }

@@ -253,7 +253,6 @@ export function validateQualityRules(rules: readonly QualityRule[], knownColumns
   }
   const known = knownColumns ? new Set(knownColumns) : undefined;
   const names = new Set<string>();
-  const kinds = new Set<string>(Object.values(QualityRuleKind));
   rules.forEach((rule, index) => {
     const label = `rule ${JSON.stringify(rule.name ?? `#${index}`)}`;
     const err = (msg: string) => errors.push(`${label}: ${msg}`);
@@ -264,140 +263,167 @@ export function validateQualityRules(rules: readonly QualityRule[], knownColumns
     } else {
       names.add(rule.name);
     }
-    if (!kinds.has(rule.kind)) {
-      err(`unknown kind ${JSON.stringify(rule.kind)} (allowed: ${[...kinds].join(', ')})`);
+    if (!KINDS.has(rule.kind)) {
+      err(`unknown kind ${JSON.stringify(rule.kind)} (allowed: ${[...KINDS].join(', ')})`);
       return;
     }
-    const kind = rule.kind;
-
-    // Column
-    const metricIsTable = rule.metric !== undefined && TABLE_METRICS.has(rule.metric);
-    const needsColumn = COLUMN_KINDS.has(kind) || (kind === QualityRuleKind.ANOMALY && !metricIsTable) ||
-      (kind === QualityRuleKind.SCHEMA && rule.expectedType !== undefined);
-    if (needsColumn && (rule.column === undefined || rule.column === '')) {
-      err(`${kind} rules need a column (given none)`);
-    }
-    const checkColumn = (c: string, what: string) => {
-      if (known && !isKnown(c, known)) err(`${what} '${c}' is not a known column (known: ${[...known].join(', ')})`);
-    };
-    if (rule.column) checkColumn(rule.column, 'column');
-    for (const c of rule.requiredColumns ?? []) checkColumn(c, 'required column');
-
-    // Metric
-    const allowedMetrics = METRICS_BY_KIND[kind];
-    if (allowedMetrics) {
-      if (rule.metric === undefined) {
-        err(`${kind} rules need a metric (allowed: ${allowedMetrics.join(', ')})`);
-      } else if (!allowedMetrics.includes(rule.metric)) {
-        err(`metric ${JSON.stringify(rule.metric)} is not allowed for ${kind} rules (allowed: ${allowedMetrics.join(', ')})`);
-      }
-    } else if (rule.metric !== undefined) {
-      err(`metric is only used by range, statistic and anomaly rules (given ${rule.metric} on a ${kind} rule)`);
-    }
-    if (rule.metric === QualityMetric.QUANTILE) {
-      if (rule.quantile === undefined || !(rule.quantile >= 0 && rule.quantile <= 1)) {
-        err(`quantile must be between 0 and 1 inclusive for metric quantile (given ${rule.quantile ?? 'none'})`);
-      }
-    } else if (rule.quantile !== undefined) {
-      err(`quantile is only used with metric quantile (given ${rule.quantile})`);
-    }
-
-    // History windows
-    if (rule.lastWindows !== undefined) {
-      const relativeKinds = [QualityRuleKind.VOLUME, QualityRuleKind.STATISTIC, QualityRuleKind.DRIFT, QualityRuleKind.ANOMALY];
-      const minK = kind === QualityRuleKind.ANOMALY ? 2 : 1;
-      if (!relativeKinds.includes(kind)) {
-        err(`lastWindows is only used by volume, statistic, drift and anomaly rules (given ${rule.lastWindows} on a ${kind} rule)`);
-      } else if (!Number.isInteger(rule.lastWindows) || rule.lastWindows < minK || rule.lastWindows > MAX_LAST_WINDOWS) {
-        err(`lastWindows must be an integer between ${minK} and ${MAX_LAST_WINDOWS} (given ${rule.lastWindows})`);
-      }
-    }
-
-    // Kind-specific properties
-    if (kind === QualityRuleKind.ALLOWED_VALUES && (!rule.allowedValues || rule.allowedValues.length === 0)) {
-      err(`allowed-values rules need a non-empty allowedValues list (given ${JSON.stringify(rule.allowedValues ?? null)})`);
-    }
-    if (kind === QualityRuleKind.PATTERN) {
-      if (rule.pattern === undefined || rule.pattern === '') {
-        err('pattern rules need a pattern (given none)');
-      } else {
-        try {
-          new RegExp(rule.pattern);
-        } catch (e) {
-          err(`pattern ${JSON.stringify(rule.pattern)} is not a valid regular expression (${(e as Error).message})`);
-        }
-      }
-    }
-    if (kind === QualityRuleKind.SCHEMA) {
-      const checks = (rule.requiredColumns?.length ?? 0) + (rule.expectedType ? 1 : 0) + (rule.expectedColumns ? 1 : 0);
-      if (checks === 0) err('schema rules need requiredColumns, expectedType (with column) or expectedColumns (given none)');
-      if (rule.expectedType !== undefined && !Object.values(QualityValueType).includes(rule.expectedType)) {
-        err(`expectedType ${JSON.stringify(rule.expectedType)} is not a type (allowed: ${Object.values(QualityValueType).join(', ')})`);
-      }
-    }
-    if (kind === QualityRuleKind.DRIFT) {
-      if (rule.driftMethod !== undefined && !Object.values(DriftMethod).includes(rule.driftMethod)) {
-        err(`driftMethod ${JSON.stringify(rule.driftMethod)} is unknown (allowed: ${Object.values(DriftMethod).join(', ')})`);
-      }
-      if (rule.bins !== undefined && (!Number.isInteger(rule.bins) || rule.bins < 2 || rule.bins > 100)) {
-        err(`bins must be an integer between 2 and 100 (given ${rule.bins})`);
-      }
-      if (rule.minBaselineRows !== undefined && (!Number.isInteger(rule.minBaselineRows) || rule.minBaselineRows < 0)) {
-        err(`minBaselineRows must be a non-negative integer (given ${rule.minBaselineRows})`);
-      }
-    } else {
-      if (rule.driftMethod !== undefined) err(`driftMethod is only used by drift rules (given ${rule.driftMethod})`);
-      if (rule.bins !== undefined) err(`bins is only used by drift rules (given ${rule.bins})`);
-      if (rule.minBaselineRows !== undefined) err(`minBaselineRows is only used by drift rules (given ${rule.minBaselineRows})`);
-    }
-    if (rule.minRows !== undefined) {
-      if (kind !== QualityRuleKind.DRIFT && kind !== QualityRuleKind.ANOMALY) {
-        err(`minRows is only used by drift and anomaly rules (given ${rule.minRows} on a ${kind} rule)`);
-      } else if (!Number.isInteger(rule.minRows) || rule.minRows < 0) {
-        err(`minRows must be a non-negative integer (given ${rule.minRows})`);
-      }
-    }
-
-    // Bounds
-    const { warn, fail } = QualityRules.effectiveBounds(rule);
-    if (!warn && !fail) {
-      err(`${kind} rules need warn or fail bounds (given none; e.g. fail: { min: 0, max: 100 })`);
-      return;
-    }
-    for (const [level, b] of [['warn', warn], ['fail', fail]] as const) {
-      if (!b) continue;
-      if (b.min === undefined && b.max === undefined) err(`${level} bounds need min or max (given ${fmtBounds(b)})`);
-      for (const v of [b.min, b.max]) {
-        if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) err(`${level} bounds must be numbers (given ${fmtBounds(b)})`);
-      }
-      if (b.min !== undefined && b.max !== undefined && b.min > b.max) {
-        err(`${level}.min must be <= ${level}.max (given ${fmtBounds(b)})`);
-      }
-      const range = boundsRange(rule);
-      for (const v of [b.min, b.max]) {
-        if (v !== undefined && (v < range.lo || v > range.hi)) {
-          err(`${level} bounds of ${describe(rule)} must be between ${range.lo} and ${range.hi} (given ${fmtBounds(b)})`);
-          break;
-        }
-      }
-      const side = boundSide(rule);
-      if (side === 'max' && b.min !== undefined && b.max === undefined) {
-        err(`${describe(rule)} is checked against an upper bound: use ${level}.max (given ${fmtBounds(b)})`);
-      }
-      if (side === 'min' && b.max !== undefined && b.min === undefined) {
-        err(`${describe(rule)} is checked against a lower bound: use ${level}.min (given ${fmtBounds(b)})`);
-      }
-    }
-    if (warn && fail) {
-      const inverted =
-        (warn.min !== undefined && fail.min !== undefined && warn.min < fail.min) ||
-        (warn.max !== undefined && fail.max !== undefined && warn.max > fail.max);
-      if (inverted) {
-        err(`warn bounds must lie inside fail bounds (warn fires first): given warn ${fmtBounds(warn)}, fail ${fmtBounds(fail)}`);
-      }
-    }
+    checkColumns(rule, known, err);
+    checkMetric(rule, err);
+    checkLastWindows(rule, err);
+    checkKindProperties(rule, err);
+    checkDriftProperties(rule, err);
+    checkBounds(rule, err);
   });
   return errors;
+}
+
+/** Reports one problem of the rule being checked. */
+type RuleError = (message: string) => void;
+
+const KINDS = new Set<string>(Object.values(QualityRuleKind));
+
+function checkColumns(rule: QualityRule, known: ReadonlySet<string> | undefined, err: RuleError): void {
+  const kind = rule.kind;
+  const metricIsTable = rule.metric !== undefined && TABLE_METRICS.has(rule.metric);
+  const needsColumn = COLUMN_KINDS.has(kind) || (kind === QualityRuleKind.ANOMALY && !metricIsTable) ||
+    (kind === QualityRuleKind.SCHEMA && rule.expectedType !== undefined);
+  if (needsColumn && (rule.column === undefined || rule.column === '')) {
+    err(`${kind} rules need a column (given none)`);
+  }
+  const checkColumn = (c: string, what: string) => {
+    if (known && !isKnown(c, known)) err(`${what} '${c}' is not a known column (known: ${[...known].join(', ')})`);
+  };
+  if (rule.column) checkColumn(rule.column, 'column');
+  for (const c of rule.requiredColumns ?? []) checkColumn(c, 'required column');
+}
+
+function checkMetric(rule: QualityRule, err: RuleError): void {
+  const kind = rule.kind;
+  const allowedMetrics = METRICS_BY_KIND[kind];
+  if (allowedMetrics) {
+    if (rule.metric === undefined) {
+      err(`${kind} rules need a metric (allowed: ${allowedMetrics.join(', ')})`);
+    } else if (!allowedMetrics.includes(rule.metric)) {
+      err(`metric ${JSON.stringify(rule.metric)} is not allowed for ${kind} rules (allowed: ${allowedMetrics.join(', ')})`);
+    }
+  } else if (rule.metric !== undefined) {
+    err(`metric is only used by range, statistic and anomaly rules (given ${rule.metric} on a ${kind} rule)`);
+  }
+  if (rule.metric === QualityMetric.QUANTILE) {
+    if (rule.quantile === undefined || !(rule.quantile >= 0 && rule.quantile <= 1)) {
+      err(`quantile must be between 0 and 1 inclusive for metric quantile (given ${rule.quantile ?? 'none'})`);
+    }
+  } else if (rule.quantile !== undefined) {
+    err(`quantile is only used with metric quantile (given ${rule.quantile})`);
+  }
+}
+
+function checkLastWindows(rule: QualityRule, err: RuleError): void {
+  if (rule.lastWindows === undefined) return;
+  const kind = rule.kind;
+  const relativeKinds = [QualityRuleKind.VOLUME, QualityRuleKind.STATISTIC, QualityRuleKind.DRIFT, QualityRuleKind.ANOMALY];
+  const minK = kind === QualityRuleKind.ANOMALY ? 2 : 1;
+  if (!relativeKinds.includes(kind)) {
+    err(`lastWindows is only used by volume, statistic, drift and anomaly rules (given ${rule.lastWindows} on a ${kind} rule)`);
+  } else if (!Number.isInteger(rule.lastWindows) || rule.lastWindows < minK || rule.lastWindows > MAX_LAST_WINDOWS) {
+    err(`lastWindows must be an integer between ${minK} and ${MAX_LAST_WINDOWS} (given ${rule.lastWindows})`);
+  }
+}
+
+/** Properties of allowed-values, pattern and schema rules. */
+function checkKindProperties(rule: QualityRule, err: RuleError): void {
+  const kind = rule.kind;
+  if (kind === QualityRuleKind.ALLOWED_VALUES && (!rule.allowedValues || rule.allowedValues.length === 0)) {
+    err(`allowed-values rules need a non-empty allowedValues list (given ${JSON.stringify(rule.allowedValues ?? null)})`);
+  }
+  if (kind === QualityRuleKind.PATTERN) {
+    if (rule.pattern === undefined || rule.pattern === '') {
+      err('pattern rules need a pattern (given none)');
+    } else {
+      try {
+        new RegExp(rule.pattern);
+      } catch (e) {
+        err(`pattern ${JSON.stringify(rule.pattern)} is not a valid regular expression (${(e as Error).message})`);
+      }
+    }
+  }
+  if (kind === QualityRuleKind.SCHEMA) {
+    const checks = (rule.requiredColumns?.length ?? 0) + (rule.expectedType ? 1 : 0) + (rule.expectedColumns ? 1 : 0);
+    if (checks === 0) err('schema rules need requiredColumns, expectedType (with column) or expectedColumns (given none)');
+    if (rule.expectedType !== undefined && !Object.values(QualityValueType).includes(rule.expectedType)) {
+      err(`expectedType ${JSON.stringify(rule.expectedType)} is not a type (allowed: ${Object.values(QualityValueType).join(', ')})`);
+    }
+  }
+}
+
+/** driftMethod, bins, minBaselineRows (drift rules only) and minRows (drift and anomaly rules). */
+function checkDriftProperties(rule: QualityRule, err: RuleError): void {
+  const kind = rule.kind;
+  if (kind === QualityRuleKind.DRIFT) {
+    if (rule.driftMethod !== undefined && !Object.values(DriftMethod).includes(rule.driftMethod)) {
+      err(`driftMethod ${JSON.stringify(rule.driftMethod)} is unknown (allowed: ${Object.values(DriftMethod).join(', ')})`);
+    }
+    if (rule.bins !== undefined && (!Number.isInteger(rule.bins) || rule.bins < 2 || rule.bins > 100)) {
+      err(`bins must be an integer between 2 and 100 (given ${rule.bins})`);
+    }
+    if (rule.minBaselineRows !== undefined && (!Number.isInteger(rule.minBaselineRows) || rule.minBaselineRows < 0)) {
+      err(`minBaselineRows must be a non-negative integer (given ${rule.minBaselineRows})`);
+    }
+  } else {
+    if (rule.driftMethod !== undefined) err(`driftMethod is only used by drift rules (given ${rule.driftMethod})`);
+    if (rule.bins !== undefined) err(`bins is only used by drift rules (given ${rule.bins})`);
+    if (rule.minBaselineRows !== undefined) err(`minBaselineRows is only used by drift rules (given ${rule.minBaselineRows})`);
+  }
+  if (rule.minRows !== undefined) {
+    if (kind !== QualityRuleKind.DRIFT && kind !== QualityRuleKind.ANOMALY) {
+      err(`minRows is only used by drift and anomaly rules (given ${rule.minRows} on a ${kind} rule)`);
+    } else if (!Number.isInteger(rule.minRows) || rule.minRows < 0) {
+      err(`minRows must be a non-negative integer (given ${rule.minRows})`);
+    }
+  }
+}
+
+function checkBounds(rule: QualityRule, err: RuleError): void {
+  const { warn, fail } = QualityRules.effectiveBounds(rule);
+  if (!warn && !fail) {
+    err(`${rule.kind} rules need warn or fail bounds (given none; e.g. fail: { min: 0, max: 100 })`);
+    return;
+  }
+  for (const [level, b] of [['warn', warn], ['fail', fail]] as const) {
+    if (b) checkLevelBounds(rule, level, b, err);
+  }
+  if (warn && fail) {
+    const inverted =
+      (warn.min !== undefined && fail.min !== undefined && warn.min < fail.min) ||
+      (warn.max !== undefined && fail.max !== undefined && warn.max > fail.max);
+    if (inverted) {
+      err(`warn bounds must lie inside fail bounds (warn fires first): given warn ${fmtBounds(warn)}, fail ${fmtBounds(fail)}`);
+    }
+  }
+}
+
+function checkLevelBounds(rule: QualityRule, level: 'warn' | 'fail', b: QualityBounds, err: RuleError): void {
+  if (b.min === undefined && b.max === undefined) err(`${level} bounds need min or max (given ${fmtBounds(b)})`);
+  for (const v of [b.min, b.max]) {
+    if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) err(`${level} bounds must be numbers (given ${fmtBounds(b)})`);
+  }
+  if (b.min !== undefined && b.max !== undefined && b.min > b.max) {
+    err(`${level}.min must be <= ${level}.max (given ${fmtBounds(b)})`);
+  }
+  const range = boundsRange(rule);
+  for (const v of [b.min, b.max]) {
+    if (v !== undefined && (v < range.lo || v > range.hi)) {
+      err(`${level} bounds of ${describe(rule)} must be between ${range.lo} and ${range.hi} (given ${fmtBounds(b)})`);
+      break;
+    }
+  }
+  const side = boundSide(rule);
+  if (side === 'max' && b.min !== undefined && b.max === undefined) {
+    err(`${describe(rule)} is checked against an upper bound: use ${level}.max (given ${fmtBounds(b)})`);
+  }
+  if (side === 'min' && b.max !== undefined && b.min === undefined) {
+    err(`${describe(rule)} is checked against a lower bound: use ${level}.min (given ${fmtBounds(b)})`);
+  }
 }
 
 function describe(rule: QualityRule): string {

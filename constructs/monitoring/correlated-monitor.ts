@@ -18,18 +18,18 @@ import {
   slowestBatchesQuery,
   slowestHopsQuery,
 } from './private/queries';
-import { checkEmails, checkPipeline, checkPositive, checkWholeMinutes } from './private/validate';
 import { SyntheticCanary, type SyntheticCanaryOptions } from './synthetic-canary';
 import { METRIC } from '../contract';
 import { Phoenix, StatefulKind } from '../phoenix';
+import { constructLabel, validationError } from '../private/errors';
 import { acknowledge } from '../private/nag';
-import { checkMillis, checkRange, checkSeconds } from '../private/validate';
+import { checkEmails, checkMillis, checkName, checkPipeline, checkPositive, checkRange, checkSeconds, checkWholeMinutes } from '../private/validate';
 
-const OWNER = 'CorrelatedMonitor';
 /** CloudWatch evaluates at most one day of data for an alarm (period x evaluation periods). */
 const MAX_ALARM_WINDOW_SECONDS = 86_400;
 /** Child alarms a composite alarm rule may reference (PutCompositeAlarm). */
 const MAX_COMPOSITE_CHILDREN = 100;
+const MAX_ALERT_EMAILS = 20;
 
 /**
  * Properties of a {@link CorrelatedMonitor}.
@@ -211,6 +211,20 @@ export enum StageAlarmKind {
   DLQ_OLDEST_AGE = 'dlqOldestAge',
 }
 
+/** Thresholds and names of a monitor, resolved against their defaults. */
+interface MonitorSettings {
+  readonly slo: Duration;
+  readonly period: Duration;
+  readonly evaluationPeriods: number;
+  readonly iteratorAgeThreshold: Duration;
+  readonly errorRate: number;
+  readonly throttles: number;
+  readonly dlqDepth: number;
+  readonly dlqAge: Duration;
+  readonly retryLoopAttempts: number;
+  readonly dashboardName: string;
+}
+
 /** Alarms of one stage. */
 interface StageAlarms {
   readonly iteratorAge: cloudwatch.Alarm;
@@ -271,54 +285,19 @@ export class CorrelatedMonitor extends Construct {
 
   constructor(scope: Construct, id: string, props: CorrelatedMonitorProps) {
     super(scope, id);
-    checkPipeline(OWNER, props.pipeline);
+    checkPipeline(this, props.pipeline);
     const pipeline = props.pipeline;
     this.pipelineName = pipeline.pipelineName;
     const stages = pipeline.stages;
     const terminal = stages[stages.length - 1];
 
-    const slo = props.endToEndLatencySlo ?? Duration.minutes(5);
-    const period = props.alarmPeriod ?? Duration.minutes(5);
-    const evaluationPeriods = props.evaluationPeriods ?? 3;
-    const iteratorAgeThreshold = props.iteratorAgeAlarmThreshold ?? Duration.minutes(5);
-    const errorRate = props.errorRateAlarmThresholdPercent ?? 1;
-    const throttles = props.throttlesAlarmThreshold ?? 1;
-    const dlqDepth = props.dlqDepthAlarmThreshold ?? 1;
-    const dlqAge = props.dlqOldestMessageAgeAlarmThreshold ?? Duration.days(1);
-    const retryLoopAttempts = props.retryLoopAttempts ?? 3;
-    const dashboardName = props.dashboardName ?? defaultDashboardName(Stack.of(this).stackName, this.pipelineName);
-    const alertEmails = props.alertEmails ?? [];
+    const o = this.resolveSettings(props);
+    const { slo, period, evaluationPeriods, iteratorAgeThreshold, dashboardName } = o;
     this.notifyEveryAlarm = props.notifyEveryAlarm ?? false;
-
-    checkMillis(OWNER, 'endToEndLatencySlo', slo, 1_000, 86_400_000);
-    checkWholeMinutes(OWNER, 'alarmPeriod', period, 1, 60);
-    checkRange(OWNER, 'evaluationPeriods', evaluationPeriods, 1, 100);
-    if (!period.isUnresolved() && !Token.isUnresolved(evaluationPeriods) && period.toSeconds() * evaluationPeriods > MAX_ALARM_WINDOW_SECONDS) {
-      throw new Error(`${OWNER} alarmPeriod x evaluationPeriods must be at most 1 day, CloudWatch's longest alarm evaluation (given ${period.toHumanString()} x ${evaluationPeriods})`);
-    }
-    checkMillis(OWNER, 'iteratorAgeAlarmThreshold', iteratorAgeThreshold, 1_000, 7 * 86_400_000);
-    checkPositive(OWNER, 'errorRateAlarmThresholdPercent', errorRate, 100, '%');
-    checkRange(OWNER, 'throttlesAlarmThreshold', throttles, 1, 1_000_000);
-    checkRange(OWNER, 'dlqDepthAlarmThreshold', dlqDepth, 1, 1_000_000_000);
-    checkSeconds(OWNER, 'dlqOldestMessageAgeAlarmThreshold', dlqAge, 60, 1_209_600);
-    checkRange(OWNER, 'retryLoopAttempts', retryLoopAttempts, 1, 1_000);
-    if (!Token.isUnresolved(dashboardName) && !/^[A-Za-z0-9_-]{1,255}$/.test(dashboardName)) {
-      throw new Error(`${OWNER} dashboardName must be 1-255 characters of A-Z, a-z, 0-9, '-' and '_' (given '${dashboardName}')`);
-    }
-    if (!Token.isUnresolved(alertEmails) && alertEmails.length > 20) {
-      throw new Error(`${OWNER} alertEmails must list at most 20 addresses; subscribe a distribution list instead (given ${alertEmails.length})`);
-    }
-    checkEmails(OWNER, 'alertEmails', alertEmails);
-    if (props.canary && props.enableCanary === false) {
-      throw new Error(`${OWNER} canary options require enableCanary (given canary options and enableCanary false)`);
-    }
-    if (props.topicKeyRemovalPolicy !== undefined && props.alarmTopic) {
-      throw new Error(`${OWNER} topicKeyRemovalPolicy applies to the created topic's key and cannot be combined with alarmTopic (given both)`);
-    }
 
     // ----- notifications -----
     this.alarmTopic = props.alarmTopic ?? this.createTopic(props.topicKeyRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.KEY));
-    alertEmails.forEach((email, i) => {
+    (props.alertEmails ?? []).forEach((email, i) => {
       const subscription = new sns.Subscription(this, `AlertEmail${i}`, {
         topic: this.alarmTopic,
         protocol: sns.SubscriptionProtocol.EMAIL,
@@ -341,9 +320,7 @@ export class CorrelatedMonitor extends Construct {
 
     // ----- alarms -----
     for (const stage of stages) {
-      this.stageAlarms.set(stage.stageName, this.createStageAlarms(stage, {
-        period, evaluationPeriods, iteratorAgeThreshold, errorRate, throttles, dlqDepth, dlqAge,
-      }));
+      this.stageAlarms.set(stage.stageName, this.createStageAlarms(stage, o));
     }
     this.endToEndLatencyAlarm = stageMetric(terminal, METRIC.endToEndAgeMs, { statistic: cloudwatch.Stats.p(99), period })
       .createAlarm(this, 'EndToEndLatencyAlarm', {
@@ -369,7 +346,7 @@ export class CorrelatedMonitor extends Construct {
     // Alarms can be added until synthesis: check CloudWatch's limit on the composite's children then.
     this.node.addValidation({
       validate: () => (alarms.length > MAX_COMPOSITE_CHILDREN
-        ? [`${OWNER} pipeline-health alarm can have at most ${MAX_COMPOSITE_CHILDREN} child alarms, CloudWatch's limit for a composite alarm rule (given ${alarms.length}): split the pipeline into several monitors`]
+        ? [`${constructLabel(this)}: pipeline-health alarm can have at most ${MAX_COMPOSITE_CHILDREN} child alarms, CloudWatch's limit for a composite alarm rule (given ${alarms.length}): split the pipeline into several monitors`]
         : []),
     });
     this.healthAlarm.addAlarmAction(this.action);
@@ -379,7 +356,7 @@ export class CorrelatedMonitor extends Construct {
     const logGroups = [...(this.canary ? [this.canary.logGroup] : []), ...stages.map((s) => s.logGroup)];
     this.addQuery('RecordJourney', 'record-journey', journeyQuery(), logGroups);
     this.addQuery('RecordHops', 'record-hops', hopsQuery(), logGroups);
-    this.addQuery('RetryLoops', 'retry-loops', retryLoopsQuery(retryLoopAttempts), stages.map((s) => s.logGroup));
+    this.addQuery('RetryLoops', 'retry-loops', retryLoopsQuery(o.retryLoopAttempts), stages.map((s) => s.logGroup));
     this.addQuery('DeadLetterReasons', 'dead-letter-reasons', deadLetterReasonsQuery(), stages.map((s) => s.logGroup));
     this.addQuery('SlowestHops', 'slowest-hops', slowestHopsQuery(), stages.map((s) => s.logGroup));
     this.addQuery('SlowestBatches', 'slowest-batches', slowestBatchesQuery(), stages.map((s) => s.logGroup));
@@ -421,13 +398,13 @@ export class CorrelatedMonitor extends Construct {
    */
   public addQualityMetrics(id: string, props: QualityMetricsProps): cloudwatch.IAlarm | undefined {
     if (props.metrics.length === 0 || props.metrics.length > 100) {
-      throw new Error(`${OWNER} addQualityMetrics metrics must list 1-100 metrics (given ${props.metrics.length})`);
+      throw validationError(this, `addQualityMetrics metrics must list 1-100 metrics (given ${props.metrics.length})`);
     }
     if (props.failureThreshold !== undefined && !props.failureMetric) {
-      throw new Error(`${OWNER} addQualityMetrics failureThreshold requires failureMetric (given failureThreshold ${props.failureThreshold} and no failureMetric)`);
+      throw validationError(this, `addQualityMetrics failureThreshold requires failureMetric (given failureThreshold ${props.failureThreshold} and no failureMetric)`);
     }
     const threshold = props.failureThreshold ?? 1;
-    checkPositive(OWNER, 'addQualityMetrics failureThreshold', threshold, Number.MAX_SAFE_INTEGER);
+    checkPositive(this, 'addQualityMetrics failureThreshold', threshold, Number.MAX_SAFE_INTEGER);
     if (!this.qualitySectionAdded) {
       this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: '## Data quality', width: 24, height: 1 }));
       this.qualitySectionAdded = true;
@@ -455,13 +432,51 @@ export class CorrelatedMonitor extends Construct {
   public stageAlarm(stageName: string, kind: StageAlarmKind): cloudwatch.IAlarm {
     const alarms = this.stageAlarms.get(stageName);
     if (!alarms) {
-      throw new Error(`${OWNER} has no stage '${stageName}' (stages: ${[...this.stageAlarms.keys()].join(', ')})`);
+      throw validationError(this, `has no stage '${stageName}' (stages: ${[...this.stageAlarms.keys()].join(', ')})`);
     }
     const alarm = (alarms as unknown as Record<string, cloudwatch.IAlarm | undefined>)[kind];
     if (!alarm) {
-      throw new Error(`${OWNER} stage alarm kind must be one of ${Object.values(StageAlarmKind).join(', ')} (given '${kind}')`);
+      throw validationError(this, `stage alarm kind must be one of ${Object.values(StageAlarmKind).join(', ')} (given '${kind}')`);
     }
     return alarm;
+  }
+
+  /** Resolves the thresholds against their defaults and checks every prop (tokens are skipped). */
+  private resolveSettings(props: CorrelatedMonitorProps): MonitorSettings {
+    const o: MonitorSettings = {
+      slo: props.endToEndLatencySlo ?? Duration.minutes(5),
+      period: props.alarmPeriod ?? Duration.minutes(5),
+      evaluationPeriods: props.evaluationPeriods ?? 3,
+      iteratorAgeThreshold: props.iteratorAgeAlarmThreshold ?? Duration.minutes(5),
+      errorRate: props.errorRateAlarmThresholdPercent ?? 1,
+      throttles: props.throttlesAlarmThreshold ?? 1,
+      dlqDepth: props.dlqDepthAlarmThreshold ?? 1,
+      dlqAge: props.dlqOldestMessageAgeAlarmThreshold ?? Duration.days(1),
+      retryLoopAttempts: props.retryLoopAttempts ?? 3,
+      dashboardName: props.dashboardName ?? defaultDashboardName(Stack.of(this).stackName, this.pipelineName),
+    };
+    checkMillis(this, 'endToEndLatencySlo', o.slo, 1_000, 86_400_000);
+    checkWholeMinutes(this, 'alarmPeriod', o.period, 1, 60);
+    checkRange(this, 'evaluationPeriods', o.evaluationPeriods, 1, 100);
+    const window = o.period.isUnresolved() || Token.isUnresolved(o.evaluationPeriods) ? 0 : o.period.toSeconds() * o.evaluationPeriods;
+    if (window > MAX_ALARM_WINDOW_SECONDS) {
+      throw validationError(this, `alarmPeriod x evaluationPeriods must be at most 1 day, CloudWatch's longest alarm evaluation (given ${o.period.toHumanString()} x ${o.evaluationPeriods})`);
+    }
+    checkMillis(this, 'iteratorAgeAlarmThreshold', o.iteratorAgeThreshold, 1_000, 7 * 86_400_000);
+    checkPositive(this, 'errorRateAlarmThresholdPercent', o.errorRate, 100, '%');
+    checkRange(this, 'throttlesAlarmThreshold', o.throttles, 1, 1_000_000);
+    checkRange(this, 'dlqDepthAlarmThreshold', o.dlqDepth, 1, 1_000_000_000);
+    checkSeconds(this, 'dlqOldestMessageAgeAlarmThreshold', o.dlqAge, 60, 1_209_600);
+    checkRange(this, 'retryLoopAttempts', o.retryLoopAttempts, 1, 1_000);
+    checkName(this, 'dashboardName', o.dashboardName, 255);
+    checkEmails(this, 'alertEmails', props.alertEmails ?? [], MAX_ALERT_EMAILS);
+    if (props.canary && props.enableCanary === false) {
+      throw validationError(this, 'canary options require enableCanary (given canary options and enableCanary false)');
+    }
+    if (props.topicKeyRemovalPolicy !== undefined && props.alarmTopic) {
+      throw validationError(this, 'topicKeyRemovalPolicy applies to the created topic\'s key and cannot be combined with alarmTopic (given both)');
+    }
+    return o;
   }
 
   private register(alarm: cloudwatch.Alarm): void {
@@ -503,15 +518,7 @@ export class CorrelatedMonitor extends Construct {
     this.queryNames.push(queryName);
   }
 
-  private createStageAlarms(stage: IMonitorableStage, o: {
-    period: Duration;
-    evaluationPeriods: number;
-    iteratorAgeThreshold: Duration;
-    errorRate: number;
-    throttles: number;
-    dlqDepth: number;
-    dlqAge: Duration;
-  }): StageAlarms {
+  private createStageAlarms(stage: IMonitorableStage, o: MonitorSettings): StageAlarms {
     const scope = new Construct(this, `Stage-${stage.stageName}`);
     const where = `stage '${stage.stageName}' of pipeline '${this.pipelineName}'`;
     const sustained = `for ${o.evaluationPeriods} x ${o.period.toHumanString()}`;

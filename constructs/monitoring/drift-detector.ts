@@ -1,23 +1,20 @@
-import * as path from 'path';
-import { Duration, type RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { DRIFT_METRIC, MONITOR_ASSET_DIR, MONITOR_ENV, STACK_NAME_DIMENSION } from './contract';
-import { ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS } from '../contract';
-import { Phoenix, StatefulKind } from '../phoenix';
+import { DRIFT_METRIC, ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS, MONITOR_ENV, STACK_NAME_DIMENSION } from '../contract';
+import type { PipelineFunctionOptions } from '../function-options';
 import { ScheduledFunction } from './private/scheduled-function';
-import { checkWholeMinutes } from './private/validate';
+import { validationError } from '../private/errors';
+import { logLevelEnvironment, resolveFunctionOptions } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
-import { checkName, checkSeconds } from '../private/validate';
+import { checkName, checkWholeMinutes } from '../private/validate';
 
-const OWNER = 'DriftDetector';
 const MAX_STACKS = 50;
 /** CloudFormation stack names: a letter, then letters, digits and hyphens, up to 128 characters. */
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
@@ -53,9 +50,11 @@ const PIPELINE_READ_ACTIONS: readonly string[] = [
 ];
 
 /**
- * Properties of a {@link DriftDetector}.
+ * Properties of a {@link DriftDetector}. Function settings: {@link PipelineFunctionOptions} (memory 256 MiB; timeout
+ * 10 minutes by default, 1 to 15 minutes allowed: how long the function waits for the detections to finish, a
+ * detection not finished by then counts as a failure; drifted resources and property paths are logged).
  */
-export interface DriftDetectorProps {
+export interface DriftDetectorProps extends PipelineFunctionOptions {
   /**
    * Pipeline name: the `Pipeline` dimension of the drift metrics. 1-64 characters of `[A-Za-z0-9_-]`.
    */
@@ -78,14 +77,6 @@ export interface DriftDetectorProps {
   readonly interval?: Duration;
 
   /**
-   * Timeout of the detector function: how long it waits for the detections to finish (a detection not finished by
-   * then counts as a failure). Allowed: 1 to 15 minutes, whole seconds.
-   *
-   * @default Duration.minutes(10)
-   */
-  readonly timeout?: Duration;
-
-  /**
    * Read-only IAM actions granted on all resources (`*`) so that CloudFormation can read the live configuration of
    * the stacks' resources (drift detection runs with the caller's permissions). A resource the detector cannot read
    * makes the detection fail (`DriftDetectionFailures`), it is never reported as in sync.
@@ -102,29 +93,6 @@ export interface DriftDetectorProps {
    * @default - no alarm action (add the alarms to a {@link CorrelatedMonitor} with `addAlarm`)
    */
   readonly alarmTopic?: sns.ITopic;
-
-  /**
-   * Retention of the detector function's log group (drifted resources and property paths are logged there).
-   *
-   * @default logs.RetentionDays.THREE_MONTHS
-   */
-  readonly logRetention?: logs.RetentionDays;
-
-  /**
-   * Customer managed KMS key encrypting the detector function's log group. Its key policy must allow the CloudWatch
-   * Logs service principal (`logs.<region>.amazonaws.com`) to use it.
-   *
-   * @default - CloudWatch Logs' service-managed encryption
-   */
-  readonly logEncryptionKey?: kms.IKey;
-
-  /**
-   * Removal policy of the detector function's log group.
-   *
-   * @default - `Phoenix.removalPolicyFor(scope, StatefulKind.LOGS)`: RemovalPolicy.DESTROY in both Phoenix modes
-   * (the log holds configuration differences, no business data)
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -166,34 +134,31 @@ export class DriftDetector extends Construct {
 
   constructor(scope: Construct, id: string, props: DriftDetectorProps) {
     super(scope, id);
-    checkName(OWNER, 'pipelineName', props.pipelineName);
+    checkName(this, 'pipelineName', props.pipelineName);
     this.pipelineName = props.pipelineName;
     this.stackNames = props.stackNames ?? [Stack.of(this).stackName];
-    checkStackNames(this.stackNames);
+    this.checkStackNames(this.stackNames);
     this.interval = props.interval ?? Duration.hours(1);
-    checkWholeMinutes(OWNER, 'interval', this.interval, 15, 12 * 60);
-    const timeout = props.timeout ?? Duration.minutes(10);
-    checkSeconds(OWNER, 'timeout', timeout, 60, 900);
+    checkWholeMinutes(this, 'interval', this.interval, 15, 12 * 60);
+    const fnOptions = resolveFunctionOptions(this, props, { memorySize: 256, timeout: Duration.minutes(10), timeoutSeconds: [60, 900] });
     const readActions = props.readActions ?? DriftDetector.PIPELINE_READ_ACTIONS;
     if (readActions.length === 0 || readActions.some((a) => typeof a !== 'string' || !/^[a-z0-9-]+:[A-Za-z0-9*]+$/.test(a))) {
-      throw new Error(`${OWNER} readActions must be IAM actions such as 'kinesis:DescribeStream', at least one (given ${JSON.stringify(readActions)})`);
+      throw validationError(this, `readActions must be IAM actions such as 'kinesis:DescribeStream', at least one (given ${JSON.stringify(readActions)})`);
     }
 
     const fn = new ScheduledFunction(this, 'Detector', {
-      owner: OWNER,
-      assetDir: path.join(__dirname, '..', '..', MONITOR_ASSET_DIR.driftDetector),
+      owner: this,
+      ownerName: 'DriftDetector',
+      handler: 'driftDetector',
       description: `Phoenix drift detector of pipeline '${this.pipelineName}'`,
       environment: {
         [ENV.pipeline]: this.pipelineName,
         [MONITOR_ENV.driftStacks]: Stack.of(this).toJsonString(this.stackNames),
         POWERTOOLS_SERVICE_NAME: this.pipelineName,
+        ...logLevelEnvironment(fnOptions.logLevel),
       },
       interval: this.interval,
-      timeout,
-      memorySize: 256,
-      logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-      logEncryptionKey: props.logEncryptionKey,
-      logRemovalPolicy: props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS),
+      ...fnOptions,
       failureSignal: 'a run that does not report leaves DriftDetectionFailures without data, which the detection alarm treats as breaching.',
     });
     this.detectorFunction = fn.fn;
@@ -296,22 +261,22 @@ export class DriftDetector extends Construct {
       ...props,
     });
   }
-}
 
-function checkStackNames(names: string[]): void {
-  if (Token.isUnresolved(names)) return;
-  if (names.length === 0 || names.length > MAX_STACKS) {
-    throw new Error(`${OWNER} stackNames must list between 1 and ${MAX_STACKS} stacks (given ${names.length})`);
-  }
-  const seen = new Set<string>();
-  for (const name of names) {
-    if (Token.isUnresolved(name)) continue;
-    if (!STACK_NAME.test(name)) {
-      throw new Error(`${OWNER} stackNames entries must be CloudFormation stack names: a letter, then letters, digits and hyphens, up to 128 characters (given '${name}')`);
+  private checkStackNames(names: string[]): void {
+    if (Token.isUnresolved(names)) return;
+    if (names.length === 0 || names.length > MAX_STACKS) {
+      throw validationError(this, `stackNames must list between 1 and ${MAX_STACKS} stacks (given ${names.length})`);
     }
-    if (seen.has(name)) {
-      throw new Error(`${OWNER} stackNames must not repeat a stack (given '${name}' twice)`);
+    const seen = new Set<string>();
+    for (const name of names) {
+      if (Token.isUnresolved(name)) continue;
+      if (!STACK_NAME.test(name)) {
+        throw validationError(this, `stackNames entries must be CloudFormation stack names: a letter, then letters, digits and hyphens, up to 128 characters (given '${name}')`);
+      }
+      if (seen.has(name)) {
+        throw validationError(this, `stackNames must not repeat a stack (given '${name}' twice)`);
+      }
+      seen.add(name);
     }
-    seen.add(name);
   }
 }

@@ -1,28 +1,27 @@
-import * as path from 'path';
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
-import { CANARY_METRIC, MONITOR_ASSET_DIR, MONITOR_ENV } from './contract';
 import type { IMonitorablePipeline, IMonitorableStage } from './pipeline';
-import { ENV, METRIC } from '../contract';
-import { Phoenix, StatefulKind } from '../phoenix';
+import { CANARY_METRIC, ENV, METRIC, MONITOR_ENV } from '../contract';
+import type { PipelineFunctionOptions } from '../function-options';
 import { stageMetric } from './private/metrics';
 import { ScheduledFunction } from './private/scheduled-function';
-import { checkPipeline, checkWholeMinutes } from './private/validate';
-import { checkMillis } from '../private/validate';
+import { validationError } from '../private/errors';
+import { logLevelEnvironment, resolveFunctionOptions } from '../private/function';
+import { checkMillis, checkPipeline, checkWholeMinutes } from '../private/validate';
 
-const OWNER = 'SyntheticCanary';
 /** CloudWatch evaluates at most one day of data for an alarm (period x evaluation periods). */
 const MAX_ALARM_WINDOW_MINUTES = 24 * 60;
 
 /**
  * Options of a {@link SyntheticCanary}: everything but the pipeline (what {@link CorrelatedMonitor} passes through).
+ * Function settings: {@link PipelineFunctionOptions} (memory 256 MiB, timeout 30 seconds, log retention one month by
+ * default; canary logs hold no business data).
  */
-export interface SyntheticCanaryOptions {
+export interface SyntheticCanaryOptions extends PipelineFunctionOptions {
   /**
    * Time between two canaries. Whole minutes, from 1 minute (EventBridge Scheduler's finest rate) to 12 hours
    * (the missing-canary window must hold two intervals within CloudWatch's one-day alarm window).
@@ -47,29 +46,6 @@ export interface SyntheticCanaryOptions {
    * @default Duration.minutes(5)
    */
   readonly latencyAlarmThreshold?: Duration;
-
-  /**
-   * Retention of the canary function's log group.
-   *
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-
-  /**
-   * Customer managed KMS key encrypting the canary function's log group. Its key policy must allow the CloudWatch
-   * Logs service principal (`logs.<region>.amazonaws.com`) to use it.
-   *
-   * @default - CloudWatch Logs' service-managed encryption
-   */
-  readonly logEncryptionKey?: kms.IKey;
-
-  /**
-   * Removal policy of the canary function's log group.
-   *
-   * @default - `Phoenix.removalPolicyFor(scope, StatefulKind.LOGS)`: RemovalPolicy.DESTROY in both Phoenix modes
-   * (canary logs hold no business data)
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -115,39 +91,41 @@ export class SyntheticCanary extends Construct {
 
   constructor(scope: Construct, id: string, props: SyntheticCanaryProps) {
     super(scope, id);
-    checkPipeline(OWNER, props.pipeline);
+    checkPipeline(this, props.pipeline);
     this.entry = props.pipeline.stages[0];
     this.terminal = props.pipeline.stages[props.pipeline.stages.length - 1];
 
     this.interval = props.interval ?? Duration.minutes(5);
-    checkWholeMinutes(OWNER, 'interval', this.interval, 1, MAX_ALARM_WINDOW_MINUTES / 2);
+    checkWholeMinutes(this, 'interval', this.interval, 1, MAX_ALARM_WINDOW_MINUTES / 2);
     this.missingAlarmWindow = props.missingAlarmWindow
       ?? (this.interval.isUnresolved() ? Duration.minutes(15) : Duration.minutes(this.interval.toMinutes() * 3));
-    checkWholeMinutes(OWNER, 'missingAlarmWindow', this.missingAlarmWindow, 1, MAX_ALARM_WINDOW_MINUTES);
+    checkWholeMinutes(this, 'missingAlarmWindow', this.missingAlarmWindow, 1, MAX_ALARM_WINDOW_MINUTES);
     if (!this.interval.isUnresolved() && !this.missingAlarmWindow.isUnresolved()
       && this.missingAlarmWindow.toMinutes() < 2 * this.interval.toMinutes()) {
-      throw new Error(`${OWNER} missingAlarmWindow must be at least twice interval, or a canary still on its way (or one failed run) fires the alarm (given missingAlarmWindow ${this.missingAlarmWindow.toHumanString()}, interval ${this.interval.toHumanString()})`);
+      throw validationError(this, `missingAlarmWindow must be at least twice interval, or a canary still on its way (or one failed run) fires the alarm (given missingAlarmWindow ${this.missingAlarmWindow.toHumanString()}, interval ${this.interval.toHumanString()})`);
     }
     const latencyThreshold = props.latencyAlarmThreshold ?? Duration.minutes(5);
-    checkMillis(OWNER, 'latencyAlarmThreshold', latencyThreshold, 1_000, 86_400_000);
+    checkMillis(this, 'latencyAlarmThreshold', latencyThreshold, 1_000, 86_400_000);
+
+    const fnOptions = resolveFunctionOptions(this, props, {
+      memorySize: 256, timeout: Duration.seconds(30), logRetention: logs.RetentionDays.ONE_MONTH,
+    });
 
     const pipelineName = props.pipeline.pipelineName;
     const fn = new ScheduledFunction(this, 'Sender', {
-      owner: OWNER,
-      assetDir: path.join(__dirname, '..', '..', MONITOR_ASSET_DIR.canary),
+      owner: this,
+      ownerName: 'SyntheticCanary',
+      handler: 'canary',
       description: `Phoenix synthetic canary of pipeline '${pipelineName}' (stage '${this.entry.stageName}')`,
       environment: {
         [ENV.pipeline]: pipelineName,
         [MONITOR_ENV.canaryStreamArn]: this.entry.stream.streamArn,
         [MONITOR_ENV.canaryEntryStage]: this.entry.stageName,
         POWERTOOLS_SERVICE_NAME: pipelineName,
+        ...logLevelEnvironment(fnOptions.logLevel),
       },
       interval: this.interval,
-      timeout: Duration.seconds(30),
-      memorySize: 256,
-      logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      logEncryptionKey: props.logEncryptionKey,
-      logRemovalPolicy: props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS),
+      ...fnOptions,
       failureSignal: 'a canary that was not sent is not received: the missing-canary alarm fires.',
     });
     this.canaryFunction = fn.fn;

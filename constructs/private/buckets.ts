@@ -1,7 +1,70 @@
 import { type RemovalPolicy } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
 import { acknowledge } from './nag';
+import { Phoenix } from '../phoenix';
+
+/** Options of {@link loggedBucket}. */
+export interface LoggedBucketOptions {
+  /** What the bucket is, for the access-log acknowledgement, e.g. 'the archive bucket'. */
+  readonly of: string;
+  /** Customer managed key; without one, the AWS managed key `alias/aws/s3` (SSE-KMS). */
+  readonly encryptionKey?: kms.IKey;
+  readonly lifecycleRules: s3.LifecycleRule[];
+  /** Lifecycle of the created access-log bucket. @default lifecycleRules */
+  readonly accessLogsLifecycleRules?: s3.LifecycleRule[];
+  /** The access-log target to use; created (id `AccessLogs`) when undefined. */
+  readonly serverAccessLogsBucket?: s3.IBucket;
+  readonly serverAccessLogsPrefix: string;
+  /** Both buckets' removal policy; they are emptied on deletion exactly when it is DESTROY. */
+  readonly removalPolicy: RemovalPolicy;
+  /** Why the data needs no cross-region replication (acknowledged on both buckets). */
+  readonly noReplicationReason: string;
+}
+
+/**
+ * Makes S3 server access log delivery use a bucket policy, never ACLs (the library's buckets enforce bucket-owner
+ * object ownership), whatever the app's feature flags say. Call first in the constructor: context can only be set
+ * on a construct without children.
+ */
+export function useBucketPolicyForAccessLogs(scope: Construct): void {
+  scope.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+}
+
+/**
+ * A data bucket of the library: SSE-KMS, private, TLS only, versioned, server access logs to `serverAccessLogsBucket`
+ * (or to a created {@link accessLogsBucket}), with the owner's lifecycle and removal policy.
+ */
+export function loggedBucket(scope: Construct, id: string, o: LoggedBucketOptions): { bucket: s3.Bucket; serverAccessLogsBucket: s3.IBucket } {
+  const autoDeleteObjects = Phoenix.autoDeleteObjects(o.removalPolicy);
+  const acknowledgeReplication = (bucket: Construct) => acknowledge(bucket, o.noReplicationReason,
+    'NIST.800.53.R5-S3BucketReplicationEnabled', 'HIPAA.Security-S3BucketReplicationEnabled', 'PCI.DSS.321-S3BucketReplicationEnabled');
+  const serverAccessLogsBucket = o.serverAccessLogsBucket ?? accessLogsBucket(scope, 'AccessLogs', {
+    of: o.of,
+    lifecycleRules: o.accessLogsLifecycleRules ?? o.lifecycleRules,
+    removalPolicy: o.removalPolicy,
+    autoDeleteObjects,
+    acknowledgeReplication,
+  });
+  const bucket = new s3.Bucket(scope, id, {
+    encryption: o.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.KMS_MANAGED,
+    encryptionKey: o.encryptionKey,
+    bucketKeyEnabled: o.encryptionKey ? true : undefined,
+    blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    enforceSSL: true,
+    versioned: true,
+    lifecycleRules: o.lifecycleRules,
+    serverAccessLogsBucket,
+    serverAccessLogsPrefix: o.serverAccessLogsPrefix,
+    removalPolicy: o.removalPolicy,
+    autoDeleteObjects,
+  });
+  acknowledgeReplication(bucket);
+  return { bucket, serverAccessLogsBucket };
+}
 
 /** Options of {@link accessLogsBucket}. */
 export interface AccessLogsBucketOptions {

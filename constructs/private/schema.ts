@@ -1,3 +1,6 @@
+import type { IConstruct } from 'constructs';
+import { validationError } from './errors';
+
 /**
  * Structural checks of a JSON Schema given to a construct at synth time.
  *
@@ -18,63 +21,63 @@ const SCHEMA_ARRAYS = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
  * Checks that `schema` is a JSON Schema for JSON objects; returns its minified JSON text.
  * @throws Error naming the JSON pointer of the first problem.
  */
-export function checkSchema(owner: string, schema: unknown): string {
+export function checkSchema(owner: IConstruct, schema: unknown): string {
   if (!isPlainObject(schema)) {
-    throw new Error(`${owner} schema must be a JSON Schema object (given ${describe(schema)})`);
+    throw validationError(owner, `schema must be a JSON Schema object (given ${describe(schema)})`);
   }
   if (schema.type !== 'object') {
-    throw new Error(`${owner} schema must describe JSON objects: its top-level "type" must be "object" (given ${describe(schema.type)})`);
+    throw validationError(owner, `schema must describe JSON objects: its top-level "type" must be "object" (given ${describe(schema.type)})`);
   }
   checkSubschema(owner, schema, '#');
   let text: string;
   try {
     text = JSON.stringify(schema);
   } catch (e) {
-    throw new Error(`${owner} schema must be JSON-serializable (${(e as Error).message})`);
+    throw validationError(owner, `schema must be JSON-serializable (${(e as Error).message})`);
   }
   return text;
 }
 
-function checkSubschema(owner: string, s: unknown, at: string): void {
+function checkSubschema(owner: IConstruct, s: unknown, at: string): void {
   if (typeof s === 'boolean') {
     return;
   }
   if (!isPlainObject(s)) {
-    throw new Error(`${owner} schema at ${at} must be a schema object or boolean (given ${describe(s)})`);
+    throw validationError(owner, `schema at ${at} must be a schema object or boolean (given ${describe(s)})`);
   }
   for (const [k, v] of Object.entries(s)) {
     if (typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint' || v === undefined) {
-      throw new Error(`${owner} schema at ${at}/${k} must be a JSON value (given ${typeof v})`);
+      throw validationError(owner, `schema at ${at}/${k} must be a JSON value (given ${typeof v})`);
     }
   }
   if (s.type !== undefined) {
     const types = Array.isArray(s.type) ? s.type : [s.type];
     for (const t of types) {
       if (typeof t !== 'string' || !JSON_TYPES.has(t)) {
-        throw new Error(`${owner} schema at ${at}/type must be one of ${[...JSON_TYPES].join(', ')} (given ${describe(t)})`);
+        throw validationError(owner, `schema at ${at}/type must be one of ${[...JSON_TYPES].join(', ')} (given ${describe(t)})`);
       }
     }
   }
   if (s.required !== undefined) {
     if (!Array.isArray(s.required) || s.required.some((r) => typeof r !== 'string')) {
-      throw new Error(`${owner} schema at ${at}/required must be an array of property names (given ${describe(s.required)})`);
+      throw validationError(owner, `schema at ${at}/required must be an array of property names (given ${describe(s.required)})`);
     }
   }
   if (s.enum !== undefined && (!Array.isArray(s.enum) || s.enum.length === 0)) {
-    throw new Error(`${owner} schema at ${at}/enum must be a non-empty array (given ${describe(s.enum)})`);
+    throw validationError(owner, `schema at ${at}/enum must be a non-empty array (given ${describe(s.enum)})`);
   }
   if (s.pattern !== undefined) {
     try {
       new RegExp(String(s.pattern), 'u');
     } catch {
-      throw new Error(`${owner} schema at ${at}/pattern is not a valid regular expression (given ${describe(s.pattern)})`);
+      throw validationError(owner, `schema at ${at}/pattern is not a valid regular expression (given ${describe(s.pattern)})`);
     }
   }
   for (const key of SCHEMA_MAPS) {
     const map = s[key];
     if (map === undefined) continue;
     if (!isPlainObject(map)) {
-      throw new Error(`${owner} schema at ${at}/${key} must be an object of subschemas (given ${describe(map)})`);
+      throw validationError(owner, `schema at ${at}/${key} must be an object of subschemas (given ${describe(map)})`);
     }
     for (const [name, sub] of Object.entries(map)) {
       checkSubschema(owner, sub, `${at}/${key}/${escapePointer(name)}`);
@@ -93,7 +96,7 @@ function checkSubschema(owner: string, s: unknown, at: string): void {
     const arr = s[key];
     if (arr === undefined) continue;
     if (!Array.isArray(arr) || arr.length === 0) {
-      throw new Error(`${owner} schema at ${at}/${key} must be a non-empty array of subschemas (given ${describe(arr)})`);
+      throw validationError(owner, `schema at ${at}/${key} must be a non-empty array of subschemas (given ${describe(arr)})`);
     }
     arr.forEach((x, i) => checkSubschema(owner, x, `${at}/${key}/${i}`));
   }
@@ -103,14 +106,14 @@ function checkSubschema(owner: string, s: unknown, at: string): void {
  * Checks natural-key field paths: non-empty dot paths without duplicates and, when a schema is given,
  * declared in the schema's (nested) `properties`.
  */
-export function checkKeyFields(owner: string, keyFields: readonly string[], schema: Record<string, unknown> | undefined): void {
+export function checkKeyFields(owner: IConstruct, keyFields: readonly string[], schema: Record<string, unknown> | undefined): void {
   const seen = new Set<string>();
   for (const field of keyFields) {
     if (typeof field !== 'string' || !/^[^.]+(\.[^.]+)*$/.test(field)) {
-      throw new Error(`${owner} keyFields entries must be non-empty dot paths such as 'user.id' (given ${describe(field)})`);
+      throw validationError(owner, `keyFields entries must be non-empty dot paths such as 'user.id' (given ${describe(field)})`);
     }
     if (seen.has(field)) {
-      throw new Error(`${owner} keyFields must not repeat a field (given '${field}' twice)`);
+      throw validationError(owner, `keyFields must not repeat a field (given '${field}' twice)`);
     }
     seen.add(field);
     checkDeclared(owner, 'keyFields entry', field, schema);
@@ -118,14 +121,14 @@ export function checkKeyFields(owner: string, keyFields: readonly string[], sche
 }
 
 /** A single dot-path prop (e.g. eventTimeField): well formed and, with a schema, declared in its properties. */
-export function checkFieldPath(owner: string, prop: string, field: string, schema: Record<string, unknown> | undefined): void {
+export function checkFieldPath(owner: IConstruct, prop: string, field: string, schema: Record<string, unknown> | undefined): void {
   if (typeof field !== 'string' || !/^[^.]+(\.[^.]+)*$/.test(field)) {
-    throw new Error(`${owner} ${prop} must be a non-empty dot path such as 'event.time' (given ${describe(field)})`);
+    throw validationError(owner, `${prop} must be a non-empty dot path such as 'event.time' (given ${describe(field)})`);
   }
   checkDeclared(owner, prop, field, schema);
 }
 
-function checkDeclared(owner: string, what: string, field: string, schema: Record<string, unknown> | undefined): void {
+function checkDeclared(owner: IConstruct, what: string, field: string, schema: Record<string, unknown> | undefined): void {
   if (schema === undefined) return;
   let node: unknown = schema;
   const segments = field.split('.');
@@ -134,7 +137,7 @@ function checkDeclared(owner: string, what: string, field: string, schema: Recor
     if (!props || !Object.prototype.hasOwnProperty.call(props, segments[i])) {
       const parent = i === 0 ? 'the schema' : `'${segments.slice(0, i).join('.')}'`;
       const known = props ? Object.keys(props).join(', ') || 'none' : 'none (no "properties")';
-      throw new Error(`${owner} ${what} '${field}' is not a property of ${parent} (declared properties: ${known})`);
+      throw validationError(owner, `${what} '${field}' is not a property of ${parent} (declared properties: ${known})`);
     }
     node = props[segments[i]];
   }

@@ -2,15 +2,16 @@ import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
-import { REPLAY_ASSET_DIR, toolFunction } from './function';
-import { ENV } from '../contract';
-import { DlqWithReplay, type IDlqWithReplay } from '../dlq-with-replay';
+import { ENV, ESM_ON_FAILURE_PREFIX } from '../contract';
+import type { IDlqWithReplay } from '../dlq-with-replay';
 import { Phoenix, StatefulKind } from '../phoenix';
+import { handlerAssetCode, handlerAssetDir } from '../private/asset';
+import { pipelineFunction, REPLAY_TOOL_REASONS } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
 import { checkName } from '../private/validate';
 
@@ -57,8 +58,6 @@ export interface FailureNormalizerProps {
   readonly logRemovalPolicy?: RemovalPolicy;
 }
 
-const OWNER = 'FailureNormalizer';
-
 /**
  * One dead-letter format for every failure: a function triggered by the on-failure objects the event source mapping
  * writes under `aws/lambda/` of the dead letters' overflow bucket, turning each failed batch into one DLQ message v1
@@ -85,9 +84,9 @@ export class FailureNormalizer extends Construct {
 
   constructor(scope: Construct, id: string, props: FailureNormalizerProps) {
     super(scope, id);
-    checkName(OWNER, 'pipelineName', props.pipelineName);
+    checkName(this, 'pipelineName', props.pipelineName);
     const stageName = props.stageName ?? 'ingest';
-    checkName(OWNER, 'stageName', stageName);
+    checkName(this, 'stageName', stageName);
     const dl = props.deadLetters;
 
     const failed = new sqs.Queue(this, 'FailedEvents', {
@@ -111,31 +110,36 @@ export class FailureNormalizer extends Construct {
     };
     if (props.keyFields !== undefined) environment[ENV.keyFields] = JSON.stringify(props.keyFields);
 
-    const { fn, role, logGroup } = toolFunction(this, 'Function', {
-      owner: OWNER,
-      asset: REPLAY_ASSET_DIR.failureNormalizer,
-      handler: 'index.handler',
-      description: `Phoenix failure normalizer of pipeline '${props.pipelineName}': on-failure batches to DLQ messages v1`,
+    const description = `Phoenix failure normalizer of pipeline '${props.pipelineName}': on-failure batches to DLQ messages v1`;
+    const { fn, role, logGroup } = pipelineFunction(this, 'Function', {
+      owner: this,
+      code: handlerAssetCode(this, handlerAssetDir('failureNormalizer')),
+      description,
+      roleDescription: `${description} (${this.node.path})`,
       timeout: Duration.minutes(5),
       memorySize: 512,
       environment,
       deadLetterQueue: failed,
-      logRemovalPolicy: props.logRemovalPolicy,
+      logRetention: logs.RetentionDays.THREE_MONTHS,
+      logRemovalPolicy: props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS),
+      noVpcReason: REPLAY_TOOL_REASONS.noVpc,
+      noReservedConcurrencyReason: REPLAY_TOOL_REASONS.noReservedConcurrency,
+      bundle: '',
     });
     this.lambdaFunction = fn;
     this.logGroup = logGroup;
 
     // Writes DLQ messages (and oversize payloads under dlq/); reads on-failure objects; reads the stream back.
     dl.grantSend(fn);
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [dl.overflowBucket.arnForObjects(`${DlqWithReplay.ON_FAILURE_PREFIX}*`)] });
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [dl.overflowBucket.arnForObjects(`${ESM_ON_FAILURE_PREFIX}*`)] });
     dl.overflowBucket.encryptionKey?.grantDecrypt(fn);
     props.stream.grantRead(fn);
 
-    dl.overflowBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fn), { prefix: DlqWithReplay.ON_FAILURE_PREFIX });
+    dl.overflowBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fn), { prefix: ESM_ON_FAILURE_PREFIX });
 
     acknowledge(role,
-      `The function reads the on-failure objects Lambda writes under ${DlqWithReplay.ON_FAILURE_PREFIX} and writes oversize payloads under ${dl.overflowPrefix}: object keys are generated, so the grants are scoped to those prefixes.`,
-      wildcardResourceFinding(this, dl.overflowBucket.arnForObjects(`${DlqWithReplay.ON_FAILURE_PREFIX}*`)),
+      `The function reads the on-failure objects Lambda writes under ${ESM_ON_FAILURE_PREFIX} and writes oversize payloads under ${dl.overflowPrefix}: object keys are generated, so the grants are scoped to those prefixes.`,
+      wildcardResourceFinding(this, dl.overflowBucket.arnForObjects(`${ESM_ON_FAILURE_PREFIX}*`)),
       wildcardResourceFinding(this, dl.overflowBucket.arnForObjects(`${dl.overflowPrefix}*`)));
     acknowledgeNotificationsHandler(this);
     const notifications = dl.overflowBucket.node.tryFindChild('Notifications');

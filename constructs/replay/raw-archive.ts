@@ -4,12 +4,13 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as cxapi from 'aws-cdk-lib/cx-api';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { REPLAY_ASSET_DIR, toolFunction } from './function';
 import { Phoenix, StatefulKind } from '../phoenix';
-import { accessLogsBucket } from '../private/buckets';
+import { handlerAssetCode, handlerAssetDir } from '../private/asset';
+import { loggedBucket, useBucketPolicyForAccessLogs } from '../private/buckets';
+import { validationError } from '../private/errors';
+import { pipelineFunction, REPLAY_TOOL_REASONS } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
 import { checkSeconds } from '../private/validate';
 
@@ -81,8 +82,6 @@ export interface RawArchiveProps {
   readonly serverAccessLogsBucket?: s3.IBucket;
 }
 
-const OWNER = 'RawArchive';
-
 /**
  * The raw archive: every record of a stream, as put by producers, kept in an encrypted, versioned, private S3 bucket
  * that survives Phoenix rebuilds (retained in PhoenixMode.PRODUCTION, the default), so that a rebuilt pipeline can be refilled with
@@ -114,61 +113,48 @@ export class RawArchive extends Construct {
 
   constructor(scope: Construct, id: string, props: RawArchiveProps) {
     super(scope, id);
-    this.node.setContext(cxapi.S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+    useBucketPolicyForAccessLogs(this);
     const prefix = props.prefix ?? RawArchive.DEFAULT_PREFIX;
     if (!/^([A-Za-z0-9_.-]+\/)+$/.test(prefix)) {
-      throw new Error(`${OWNER} prefix must be one or more path segments of [A-Za-z0-9_.-], each ending in '/' (given '${prefix}')`);
+      throw validationError(this, `prefix must be one or more path segments of [A-Za-z0-9_.-], each ending in '/' (given '${prefix}')`);
     }
     this.prefix = prefix;
     const interval = props.bufferingInterval ?? Duration.seconds(60);
-    checkSeconds(OWNER, 'bufferingInterval', interval, 0, 900);
+    checkSeconds(this, 'bufferingInterval', interval, 0, 900);
     const removalPolicy = props.removalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.ARCHIVE);
-    const autoDeleteObjects = Phoenix.autoDeleteObjects(removalPolicy);
     const logRemovalPolicy = props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS);
     const lifecycleRules: s3.LifecycleRule[] = [
       { noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(7) },
     ];
     if (props.expiration) lifecycleRules.push({ expiration: props.expiration });
-
-    if (props.serverAccessLogsBucket) {
-      this.serverAccessLogsBucket = props.serverAccessLogsBucket;
-    } else {
-      this.serverAccessLogsBucket = accessLogsBucket(this, 'AccessLogs', {
-        of: 'the archive bucket',
-        lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(1) }],
-        removalPolicy,
-        autoDeleteObjects,
-        acknowledgeReplication,
-      });
-    }
-
-    const bucket = new s3.Bucket(this, 'Bucket', {
-      encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.KMS_MANAGED,
+    const { bucket, serverAccessLogsBucket } = loggedBucket(this, 'Bucket', {
+      of: 'the archive bucket',
       encryptionKey: props.encryptionKey,
-      bucketKeyEnabled: props.encryptionKey ? true : undefined,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      versioned: true,
       lifecycleRules,
-      serverAccessLogsBucket: this.serverAccessLogsBucket,
+      accessLogsLifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(1) }],
+      serverAccessLogsBucket: props.serverAccessLogsBucket,
       serverAccessLogsPrefix: 'archive/',
       removalPolicy,
-      autoDeleteObjects,
+      noReplicationReason: 'The archive stays in the pipeline\'s region; cross-region replication is a disaster-recovery decision of the account, not of this construct.',
     });
     this.bucket = bucket;
-    acknowledgeReplication(bucket);
+    this.serverAccessLogsBucket = serverAccessLogsBucket;
 
-    const { fn } = toolFunction(this, 'Framer', {
-      owner: OWNER,
-      asset: REPLAY_ASSET_DIR.replay,
+    const { fn } = pipelineFunction(this, 'Framer', {
+      owner: this,
+      code: handlerAssetCode(this, handlerAssetDir('replay')),
       handler: 'index.archiveFramer',
       description: 'Phoenix raw archive: frames each stream record as one archive record line (Firehose processor)',
+      roleDescription: `Phoenix raw archive: frames each stream record as one archive record line (Firehose processor) (${this.node.path})`,
       timeout: Duration.minutes(1),
       memorySize: 256,
       environment: {},
+      logRetention: logs.RetentionDays.THREE_MONTHS,
       logRemovalPolicy,
+      noVpcReason: REPLAY_TOOL_REASONS.noVpc,
+      noReservedConcurrencyReason: REPLAY_TOOL_REASONS.noReservedConcurrency,
       noDlqReason: 'Firehose invokes the processor synchronously and retries it; records it cannot process go to the delivery stream\'s error prefix, so an asynchronous-invocation DLQ would never receive anything.',
+      bundle: '',
     });
     this.framer = fn;
 
@@ -220,10 +206,4 @@ export class RawArchive extends Construct {
     new CfnOutput(this, 'ArchiveBucket', { value: bucket.bucketName, description: `Raw archive bucket${what}` });
     new CfnOutput(this, 'ArchivePrefix', { value: prefix, description: `Raw archive key prefix${what}` });
   }
-}
-
-function acknowledgeReplication(bucket: Construct): void {
-  acknowledge(bucket,
-    'The archive stays in the pipeline\'s region; cross-region replication is a disaster-recovery decision of the account, not of this construct.',
-    'NIST.800.53.R5-S3BucketReplicationEnabled', 'HIPAA.Security-S3BucketReplicationEnabled', 'PCI.DSS.321-S3BucketReplicationEnabled');
 }

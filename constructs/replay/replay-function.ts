@@ -1,19 +1,24 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { REPLAY_ASSET_DIR, toolFunction } from './function';
 import type { IDlqWithReplay } from '../dlq-with-replay';
+import type { PipelineFunctionOptions } from '../function-options';
+import { handlerAssetCode, handlerAssetDir } from '../private/asset';
+import { validationError } from '../private/errors';
+import { logLevelEnvironment, pipelineFunction, REPLAY_TOOL_REASONS, resolveFunctionOptions } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
-import { checkRange, checkSeconds } from '../private/validate';
+import { checkRange } from '../private/validate';
 
 /**
- * Properties of a {@link ReplayFunction}.
+ * Properties of a {@link ReplayFunction}. Function settings: {@link PipelineFunctionOptions} (memory 1024 MiB,
+ * timeout 15 minutes by default; allowed timeout 30 seconds to 15 minutes, and a replay stops starting work 10
+ * seconds before it: invoke again to continue).
  */
-export interface ReplayFunctionProps {
+export interface ReplayFunctionProps extends PipelineFunctionOptions {
   /**
    * Streams the function may put records on: the streams dead letters and archived records came from (replays go
    * back to the record's own stream by default) and any `targetStream` the event may name.
@@ -55,31 +60,7 @@ export interface ReplayFunctionProps {
    * @default 500
    */
   readonly defaultRate?: number;
-
-  /**
-   * Timeout of the function; a replay stops starting work 10 seconds before it (invoke again to continue).
-   * Allowed: 30 seconds to 15 minutes.
-   *
-   * @default Duration.minutes(15)
-   */
-  readonly timeout?: Duration;
-
-  /**
-   * Retention of the function's log group.
-   *
-   * @default logs.RetentionDays.THREE_MONTHS
-   */
-  readonly logRetention?: logs.RetentionDays;
-
-  /**
-   * Removal policy of the function's log group.
-   *
-   * @default - `Phoenix.removalPolicyFor(this, StatefulKind.LOGS)`: RemovalPolicy.DESTROY in both Phoenix modes
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
 }
-
-const OWNER = 'ReplayFunction';
 
 /**
  * The in-cloud replay: a function that takes the `phoenix replay` filter as its event
@@ -99,15 +80,14 @@ export class ReplayFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ReplayFunctionProps) {
     super(scope, id);
-    const timeout = props.timeout ?? Duration.minutes(15);
-    checkSeconds(OWNER, 'timeout', timeout, 30, 900);
+    const fnOptions = resolveFunctionOptions(this, props, { memorySize: 1024, timeout: Duration.minutes(15), timeoutSeconds: [30, 900] });
     const rate = props.defaultRate ?? 500;
-    checkRange(OWNER, 'defaultRate', rate, 1, 100_000);
-    if (props.streams.length === 0) throw new Error(`${OWNER} streams must name at least one stream to put records on (given none)`);
-    if (!props.deadLetters && !props.archiveBucket) throw new Error(`${OWNER} needs deadLetters or archiveBucket: there is nothing to replay from (given neither)`);
+    checkRange(this, 'defaultRate', rate, 1, 100_000);
+    if (props.streams.length === 0) throw validationError(this, 'streams must name at least one stream to put records on (given none)');
+    if (!props.deadLetters && !props.archiveBucket) throw validationError(this, 'needs deadLetters or archiveBucket: there is nothing to replay from (given neither)');
     const prefix = props.archivePrefix ?? 'raw/';
 
-    const environment: Record<string, string> = { PHX_REPLAY_RATE: String(rate) };
+    const environment: Record<string, string> = { PHX_REPLAY_RATE: String(rate), ...logLevelEnvironment(fnOptions.logLevel) };
     if (props.deadLetters) environment.PHX_REPLAY_QUEUE_URL = props.deadLetters.queue.queueUrl;
     if (props.archiveBucket) {
       environment.PHX_REPLAY_ARCHIVE_BUCKET = props.archiveBucket.bucketName;
@@ -115,18 +95,18 @@ export class ReplayFunction extends Construct {
     }
     if (props.archiveTargetStream) environment.PHX_REPLAY_TARGET_STREAM = props.archiveTargetStream.streamArn;
 
-    const { fn, role, logGroup } = toolFunction(this, 'Function', {
-      owner: OWNER,
-      asset: REPLAY_ASSET_DIR.replay,
-      handler: 'index.handler',
-      description: 'Phoenix replay: re-puts dead letters or archived records (event: the phoenix replay filter)',
-      timeout,
-      memorySize: 1024,
+    const description = 'Phoenix replay: re-puts dead letters or archived records (event: the phoenix replay filter)';
+    const { fn, role, logGroup } = pipelineFunction(this, 'Function', {
+      owner: this,
+      code: handlerAssetCode(this, handlerAssetDir('replay')),
+      description,
+      roleDescription: `${description} (${this.node.path})`,
+      ...fnOptions,
       environment,
-      logRetention: props.logRetention,
-      logRemovalPolicy: props.logRemovalPolicy,
       reservedConcurrentExecutions: 1,
+      noVpcReason: REPLAY_TOOL_REASONS.noVpc,
       noDlqReason: 'The function is invoked synchronously by an operator, who gets the result or the error; it keeps no state between invocations, so an asynchronous-invocation DLQ would never receive anything.',
+      bundle: '',
     });
     this.lambdaFunction = fn;
     this.logGroup = logGroup;

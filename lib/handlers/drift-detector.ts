@@ -23,8 +23,7 @@ import {
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
 import type { Context } from 'aws-lambda';
-import { ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
-import { DRIFT_METRIC, MONITOR_ENV, STACK_NAME_DIMENSION } from '../../constructs/monitoring/contract';
+import { DRIFT_METRIC, ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE, MONITOR_ENV, STACK_NAME_DIMENSION } from '../../constructs/contract';
 import { cloudFormationClient } from '../aws/clients';
 import { ConfigError } from '../core/errors';
 import { describeError } from '../core/failure';

@@ -16,7 +16,7 @@ export class ProfilerError extends PhoenixError {
   }
 }
 
-export { PROFILER_ENV, QUALITY_METRIC, QUALITY_DIMENSIONS, PROFILES_PREFIX, PROFILER_ASSET_DIR } from '../../constructs/contract';
+export { PROFILER_ENV, QUALITY_METRIC, QUALITY_DIMENSIONS, PROFILES_PREFIX } from '../../constructs/contract';
 
 /** Status values of QualityRuleStatus. */
 export const RULE_STATUS_VALUE = { pass: 0, warn: 1, fail: 2 } as const;

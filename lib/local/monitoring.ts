@@ -7,8 +7,7 @@ import { summarize, type LatencySummary, type MetricsStore } from './metrics';
 import type { ProvisionedStack } from './provision';
 import { ServiceMetrics } from './service-metrics';
 import type { LocalStack } from './template/stack';
-import { ENV, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
-import { CANARY_METRIC } from '../../constructs/monitoring/contract';
+import { CANARY_METRIC, ENV, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
 
 /**
  * The local run's monitoring: service metrics sampled into the metrics store, the template's alarms evaluated every

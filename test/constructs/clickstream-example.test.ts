@@ -1,16 +1,12 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { App, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
-import type { Construct } from 'constructs';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { PhoenixMode, QualityRuleKind, QualityRules } from '../../constructs';
 import { ENV } from '../../constructs/contract';
 import { clickQuality, clickQualityRules } from '../../examples/clickstream/quality';
 import { CLICK_EVENT_TYPES, clickEventKeyFields, clickEventSchema } from '../../examples/clickstream/schema';
 import { ClickstreamStack } from '../../examples/clickstream/stack';
+import { expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, retainedResources } from '../support/examples';
 import { handlerEnv, TEST_ENV } from '../support/stacks';
 
 function clickstreamTemplate(phoenixMode?: PhoenixMode): Template {
@@ -31,22 +27,7 @@ describe('clickstream example', () => {
     expect(env[ENV.sinkKind]).toBe('dynamodb');
   });
   it('routes every alarm to the encrypted topic CloudWatch can use: directly, or through the pipeline-health composite alarm', () => {
-    const t = clickstreamTemplate();
-    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AlarmTopicKey'), 'Arn'] } });
-    const [key] = Object.entries(t.findResources('AWS::KMS::Key')).filter(([id]) => id.startsWith('AlarmTopicKey')).map(([, k]) => k);
-    expect(JSON.stringify(key.Properties.KeyPolicy)).toContain('cloudwatch.amazonaws.com');
-    // the example's topic is the only one: the monitor and the profiler use it, they create none
-    t.resourceCountIs('AWS::SNS::Topic', 1);
-    const [health] = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'));
-    expect(health.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmTopic/) }]);
-    const rule = JSON.stringify(health.Properties.AlarmRule);
-    const [topicId] = Object.keys(t.findResources('AWS::SNS::Topic'));
-    const alarms = Object.entries(t.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms.length).toBeGreaterThan(10);
-    for (const [id, alarm] of alarms) {
-      const direct = JSON.stringify(alarm.Properties.AlarmActions) === JSON.stringify([{ Ref: topicId }]);
-      expect({ id, notifies: direct || rule.includes(id) }).toEqual({ id, notifies: true });
-    }
+    expectEveryAlarmNotifiesTheTopic(clickstreamTemplate());
   });
 
   it('is the full showcase: failure normalizer, raw archive, replay function, quality profiler, monitor with canary, drift detector', () => {
@@ -66,10 +47,7 @@ describe('clickstream example', () => {
     t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'Phoenix-PhoenixClickstream-clickstream' });
     // the composite health alarm covers the profiler's failures and both drift alarms
-    const rule = JSON.stringify(Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'))[0].Properties.AlarmRule);
-    for (const c of [monitor.node.tryFindChild(`Quality${pipeline.profiler!.node.id}`), drift.driftAlarm, drift.detectionAlarm]) {
-      expect(rule).toContain(stack.getLogicalId((c as Construct).node.defaultChild as never));
-    }
+    expectHealthAlarmCovers(t, stack, [monitor.node.tryFindChild(`Quality${pipeline.profiler!.node.id}`), drift.driftAlarm, drift.detectionAlarm]);
   });
 
   it('profiles the stream with rules on the click schema (key completeness, event types, URLs, volume, drift, freshness)', () => {
@@ -87,29 +65,17 @@ describe('clickstream example', () => {
   });
 
   it('PRODUCTION keeps the raw archive (bucket and access logs) and the clicks table only; EPHEMERAL keeps nothing', () => {
-    const retained = (t: Template) => Object.entries(t.toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string }>)
-      .filter(([, r]) => r.DeletionPolicy === 'Retain').map(([id, r]) => `${r.Type} ${id.replace(/[0-9A-F]{8}$/, '')}`).sort();
-    expect(retained(clickstreamTemplate())).toEqual([
+    expect(retainedResources(clickstreamTemplate())).toEqual([
       'AWS::DynamoDB::Table ClickstreamIngestSinkTable',
       'AWS::S3::Bucket ClickstreamArchiveAccessLogs',
       'AWS::S3::Bucket ClickstreamArchiveBucket',
     ]);
-    expect(retained(clickstreamTemplate(PhoenixMode.EPHEMERAL))).toEqual([]);
+    expect(retainedResources(clickstreamTemplate(PhoenixMode.EPHEMERAL))).toEqual([]);
   });
 
-  it('synthesizes with zero unacknowledged findings of the five cdk-nag packs (EPHEMERAL; PRODUCTION: test/nag)', () => {
-    const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'phx-clicks-')) });
-    Validations.of(app).addPlugins(
-      new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app),
-    );
+  it('synthesizes with zero unacknowledged findings of the five cdk-nag packs (EPHEMERAL; PRODUCTION: test/constructs/compliance.test.ts)', () => {
+    const app = nagCheckedApp();
     new ClickstreamStack(app, 'Clickstream', { phoenixMode: PhoenixMode.EPHEMERAL });
-    let text = '';
-    try {
-      app.synth();
-    } catch (e) {
-      const report = path.join(app.outdir, 'validation-report.json');
-      text = String((e as Error).message) + (fs.existsSync(report) ? fs.readFileSync(report, 'utf8') : '');
-    }
-    expect(text).toBe('');
+    expect(nagFindings(app)).toBe('');
   });
 });

@@ -175,7 +175,7 @@ describe('DataPipeline', () => {
 
   it('quality: rules are checked against the ingest schema (a column it does not declare fails the synth)', () => {
     const rules = [{ name: 'customer', kind: QualityRuleKind.COMPLETENESS, column: 'customerId' }];
-    expect(() => pipeline({ ingest: { schema: SCHEMA }, quality: { rules } })).toThrow(/QualityProfiler rules are invalid[\s\S]*customerId/);
+    expect(() => pipeline({ ingest: { schema: SCHEMA }, quality: { rules } })).toThrow(/^QualityProfiler at Test\/Orders\/Profiler: rules are invalid[\s\S]*customerId/);
     // without a schema on either side, columns are not checked
     expect(() => pipeline({ quality: { rules } })).not.toThrow();
   });
@@ -236,18 +236,18 @@ describe('DataPipeline', () => {
   });
 
   it.each(['', 'orders pipeline', 'x'.repeat(65), 'orders.v2'])('fails when pipelineName is %j', (name) => {
-    expect(() => pipeline({ pipelineName: name })).toThrow(/DataPipeline pipelineName must be 1-64 characters of A-Z, a-z, 0-9, '-' and '_' \(given '.*'\)/);
+    expect(() => pipeline({ pipelineName: name })).toThrow(/^DataPipeline at Test\/Orders: pipelineName must be 1-64 characters of A-Z, a-z, 0-9, '-' and '_' \(given '.*'\)/);
   });
   it('fails when alarmTopic is combined with given dead letters', () => {
     const stack = testStack();
     const deadLetters = new DlqWithReplay(stack, 'Dlq');
     expect(() => new DataPipeline(stack, 'Orders', { pipelineName: 'orders', alarmTopic: new sns.Topic(stack, 'T'), ingest: { deadLetters } }))
-      .toThrow(/DataPipeline alarmTopic cannot be combined with ingest.deadLetters \(given both\)/);
+      .toThrow(/^DataPipeline at Test\/Orders: alarmTopic cannot be combined with ingest.deadLetters \(given both\)/);
   });
   it('fails when alarmTopic is combined with deadLetterProps.alarmTopic', () => {
     const stack = testStack();
     const topic = new sns.Topic(stack, 'T');
     expect(() => new DataPipeline(stack, 'Orders', { pipelineName: 'orders', alarmTopic: topic, ingest: { deadLetterProps: { alarmTopic: topic } } }))
-      .toThrow(/DataPipeline alarmTopic cannot be combined with ingest.deadLetterProps.alarmTopic \(given both\)/);
+      .toThrow(/^DataPipeline at Test\/Orders: alarmTopic cannot be combined with ingest.deadLetterProps.alarmTopic \(given both\)/);
   });
 });

@@ -256,7 +256,7 @@ describe('DlqWithReplay.fromDlqAttributes', () => {
 
 describe('DlqWithReplay validation', () => {
   const cases: Array<[string, DlqWithReplayProps, RegExp]> = [
-    ['retentionPeriod is above 14 days', { retentionPeriod: Duration.days(15), overflowExpiration: Duration.days(30) }, /DlqWithReplay retentionPeriod must be .*between 60 and 1209600 seconds \(given 15 days\)/],
+    ['retentionPeriod is above 14 days', { retentionPeriod: Duration.days(15), overflowExpiration: Duration.days(30) }, /^DlqWithReplay at Test\/Dlq: retentionPeriod must be .*between 60 and 1209600 seconds \(given 15 days\)/],
     ['retentionPeriod is below 1 minute', { retentionPeriod: Duration.seconds(30), oldestMessageAgeAlarmThreshold: Duration.seconds(60) }, /retentionPeriod .*\(given 30 seconds\)/],
     ['maxMessageBytes is below 4 KiB', { maxMessageBytes: 1024 }, /maxMessageBytes .*\(given 1024\)/],
     ['maxMessageBytes is above 1 MiB', { maxMessageBytes: 2_000_000 }, /maxMessageBytes must be an integer between 4096 and 1048576 \(given 2000000\)/],

@@ -9,7 +9,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DlqWithReplay, IngestSink, IngestStage, type IngestStageProps } from '../../constructs';
+import { DlqWithReplay, IngestSink, IngestStage, type IngestStageProps, LogLevel } from '../../constructs';
 import { ENV, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
 import { actionsOf, handlerEnv, policyStatements, templateOf, testStack } from '../support/stacks';
 
@@ -167,7 +167,7 @@ describe('IngestStage options', () => {
       retryBaseDelay: Duration.millis(50),
       retryMaxDelay: Duration.seconds(2),
       retryMaxAttempts: 3,
-      logLevel: 'DEBUG',
+      logLevel: LogLevel.DEBUG,
       stageName: 'enrich',
     }));
     expect(JSON.parse(env[ENV.schema] as string)).toEqual(SCHEMA);
@@ -415,7 +415,7 @@ describe('IngestStage validation', () => {
     ['pipelineName is longer than 64 characters', { pipelineName: 'p'.repeat(65) }, /pipelineName must be 1-64 characters .*given 'p{65}'/],
     ['pipelineName is empty', { pipelineName: '' }, /pipelineName must be 1-64 characters .*given ''/],
     ['stageName has invalid characters', { stageName: 'in/gest' }, /stageName must be .*given 'in\/gest'/],
-    ['batchSize is above 10000', { batchSize: 20_000 }, /IngestStage batchSize must be an integer between 1 and 10000 \(given 20000\)/],
+    ['batchSize is above 10000', { batchSize: 20_000 }, /^IngestStage at Test\/Ingest: batchSize must be an integer between 1 and 10000 \(given 20000\)/],
     ['batchSize is 0', { batchSize: 0 }, /batchSize .*between 1 and 10000 \(given 0\)/],
     ['batchSize is not an integer', { batchSize: 1.5 }, /batchSize .*\(given 1.5\)/],
     ['maxBatchingWindow is above 300 s', { maxBatchingWindow: Duration.minutes(6) }, /maxBatchingWindow must be .*between 0 and 300 seconds \(given 6 minutes\)/],
@@ -436,7 +436,7 @@ describe('IngestStage validation', () => {
     ['retryMaxDelay is below retryBaseDelay', { retryBaseDelay: Duration.seconds(2), retryMaxDelay: Duration.seconds(1) }, /retryMaxDelay must be at least retryBaseDelay \(given 1 second, retryBaseDelay 2 seconds\)/],
     ['retryMaxAttempts is 0', { retryMaxAttempts: 0 }, /retryMaxAttempts must be an integer between 1 and 100 \(given 0\)/],
     ['retryBudget is not shorter than the timeout', { retryBudget: Duration.minutes(1), timeout: Duration.minutes(1) }, /retryBudget must be shorter than timeout.*\(given 1 minute, timeout 1 minute\)/],
-    ['logLevel is unknown', { logLevel: 'VERBOSE' }, /logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, CRITICAL, SILENT \(given 'VERBOSE'\)/],
+    ['logLevel is unknown', { logLevel: 'VERBOSE' as LogLevel }, /logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, CRITICAL, SILENT \(given 'VERBOSE'\)/],
     ['handler is set without code', { handler: 'index.main' }, /handler can only be set together with code \(given handler 'index.main' and no code\)/],
     ['AT_TIMESTAMP has no timestamp', { startingPosition: lambda.StartingPosition.AT_TIMESTAMP }, /startingPositionTimestamp is required with StartingPosition.AT_TIMESTAMP.*given startingPosition AT_TIMESTAMP, startingPositionTimestamp unset/],
     ['a timestamp is given without AT_TIMESTAMP', { startingPositionTimestamp: 1 }, /startingPositionTimestamp .*not allowed otherwise \(given startingPosition TRIM_HORIZON, startingPositionTimestamp 1\)/],

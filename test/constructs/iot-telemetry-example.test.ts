@@ -1,11 +1,6 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
-import type { Construct } from 'constructs';
+import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { checkedApp } from '../../bin/app';
 import { DriftMethod, PhoenixMode, QualityMetric, QualityRuleKind, QualityRules } from '../../constructs';
 import { ENV } from '../../constructs/contract';
 import { buildIotTelemetryApp, IOT_TELEMETRY_STACK_NAME } from '../../examples/iot-telemetry/app';
@@ -13,6 +8,7 @@ import { telemetryQuality, telemetryQualityRules } from '../../examples/iot-tele
 import { IOT_FIRMWARE, IOT_SITES, telemetryKeyFields, telemetrySchema } from '../../examples/iot-telemetry/schema';
 import { IotTelemetryStack } from '../../examples/iot-telemetry/stack';
 import { compileValidator } from '../../lib/handlers/schema';
+import { expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, retainedResources, tempOutdir } from '../support/examples';
 import { handlerEnv, TEST_ENV } from '../support/stacks';
 
 function iotTemplate(phoenixMode?: PhoenixMode): Template {
@@ -20,19 +16,6 @@ function iotTemplate(phoenixMode?: PhoenixMode): Template {
   const app = new App({ analyticsReporting: false });
   return Template.fromStack(new IotTelemetryStack(app, 'IotTelemetry', { env: TEST_ENV, stackName: IOT_TELEMETRY_STACK_NAME, phoenixMode }));
 }
-
-/** Synthesizes and returns the validation failure text ('' when there is none). */
-function nagFindings(app: App): string {
-  try {
-    app.synth();
-    return '';
-  } catch (e) {
-    const report = path.join(app.outdir, 'validation-report.json');
-    return String((e as Error).message) + (fs.existsSync(report) ? fs.readFileSync(report, 'utf8') : '');
-  }
-}
-
-const outdir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'phx-iot-'));
 
 describe('IoT telemetry example', () => {
   it('matches the snapshot (asset hashes normalized)', () => {
@@ -63,21 +46,7 @@ describe('IoT telemetry example', () => {
   });
 
   it('routes every alarm to the encrypted topic CloudWatch can use: directly, or through the pipeline-health composite alarm', () => {
-    const t = iotTemplate();
-    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AlarmTopicKey'), 'Arn'] } });
-    const [key] = Object.entries(t.findResources('AWS::KMS::Key')).filter(([id]) => id.startsWith('AlarmTopicKey')).map(([, k]) => k);
-    expect(JSON.stringify(key.Properties.KeyPolicy)).toContain('cloudwatch.amazonaws.com');
-    t.resourceCountIs('AWS::SNS::Topic', 1);
-    const [health] = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'));
-    expect(health.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmTopic/) }]);
-    const rule = JSON.stringify(health.Properties.AlarmRule);
-    const [topicId] = Object.keys(t.findResources('AWS::SNS::Topic'));
-    const alarms = Object.entries(t.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms.length).toBeGreaterThan(10);
-    for (const [id, alarm] of alarms) {
-      const direct = JSON.stringify(alarm.Properties.AlarmActions) === JSON.stringify([{ Ref: topicId }]);
-      expect({ id, notifies: direct || rule.includes(id) }).toEqual({ id, notifies: true });
-    }
+    expectEveryAlarmNotifiesTheTopic(iotTemplate());
   });
 
   it('has the archive, replay function, quality profiler, monitor with canary and stack drift detection', () => {
@@ -98,10 +67,7 @@ describe('IoT telemetry example', () => {
     const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping')).map((m) => m.Properties);
     expect(mappings.filter((m) => m.TumblingWindowInSeconds === 300)).toHaveLength(1);
     // the composite health alarm covers the profiler's failures and both stack-drift alarms
-    const rule = JSON.stringify(Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'))[0].Properties.AlarmRule);
-    for (const c of [monitor.node.tryFindChild(`Quality${pipeline.profiler!.node.id}`), stackDrift.driftAlarm, stackDrift.detectionAlarm]) {
-      expect(rule).toContain(stack.getLogicalId((c as Construct).node.defaultChild as never));
-    }
+    expectHealthAlarmCovers(t, stack, [monitor.node.tryFindChild(`Quality${pipeline.profiler!.node.id}`), stackDrift.driftAlarm, stackDrift.detectionAlarm]);
   });
 
   it('profiles the fleet: completeness, ranges, allowed sites and firmware, freshness, volume, drift with a minRows gate, anomaly; warn inside fail', () => {
@@ -127,24 +93,22 @@ describe('IoT telemetry example', () => {
   });
 
   it('PRODUCTION keeps the raw archive (bucket and access logs) and the readings table only; EPHEMERAL keeps nothing', () => {
-    const retained = (t: Template) => Object.entries(t.toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string }>)
-      .filter(([, r]) => r.DeletionPolicy === 'Retain').map(([id, r]) => `${r.Type} ${id.replace(/[0-9A-F]{8}$/, '')}`).sort();
-    expect(retained(iotTemplate())).toEqual([
+    expect(retainedResources(iotTemplate())).toEqual([
       'AWS::DynamoDB::Table TelemetryIngestSinkTable',
       'AWS::S3::Bucket TelemetryArchiveAccessLogs',
       'AWS::S3::Bucket TelemetryArchiveBucket',
     ]);
-    expect(retained(iotTemplate(PhoenixMode.EPHEMERAL))).toEqual([]);
+    expect(retainedResources(iotTemplate(PhoenixMode.EPHEMERAL))).toEqual([]);
   });
 
   it('its app synthesizes one stack with zero unacknowledged findings of the five cdk-nag packs (PRODUCTION)', () => {
-    const app = buildIotTelemetryApp({ appProps: { outdir: outdir() } });
+    const app = buildIotTelemetryApp({ appProps: { outdir: tempOutdir() } });
     expect(nagFindings(app)).toBe('');
     expect(app.synth().stacks.map((s) => s.stackName)).toEqual([IOT_TELEMETRY_STACK_NAME]);
   });
 
   it('synthesizes with zero unacknowledged findings of the five cdk-nag packs (EPHEMERAL)', () => {
-    const app = checkedApp({ appProps: { outdir: outdir() } });
+    const app = nagCheckedApp();
     new IotTelemetryStack(app, 'IotTelemetry', { phoenixMode: PhoenixMode.EPHEMERAL });
     expect(nagFindings(app)).toBe('');
   });

@@ -1,31 +1,19 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { App, Validations } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { PhoenixMode } from '../../constructs';
 import { ENV } from '../../constructs/contract';
 import { buildOrdersApp, ORDERS_STACK_NAME } from '../../examples/orders/app';
 import { orderEventKeyFields, orderEventSchema } from '../../examples/orders/schema';
 import { OrdersStack } from '../../examples/orders/stack';
+import { nagCheckedApp, nagFindings, retainedResources, tempOutdir } from '../support/examples';
 import { handlerEnv, TEST_ENV } from '../support/stacks';
 
-/** An app with the five cdk-nag packs the example app uses; returns the findings ('' when none). */
-function nagFindings(mode?: PhoenixMode): string {
-  const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'phx-orders-')) });
-  Validations.of(app).addPlugins(
-    new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app),
-  );
+/** The orders stack in an app with the five cdk-nag packs; returns the findings ('' when none). */
+function ordersFindings(mode?: PhoenixMode): string {
+  const app = nagCheckedApp();
   new OrdersStack(app, 'Orders', { phoenixMode: mode });
-  try {
-    app.synth();
-    return '';
-  } catch (e) {
-    const report = path.join(app.outdir, 'validation-report.json');
-    return String((e as Error).message) + (fs.existsSync(report) ? fs.readFileSync(report, 'utf8') : '');
-  }
+  return nagFindings(app);
 }
 
 function template(mode?: PhoenixMode): Template {
@@ -34,13 +22,13 @@ function template(mode?: PhoenixMode): Template {
 
 describe('orders example', () => {
   it('synthesizes with zero unacknowledged findings of the five cdk-nag packs (PRODUCTION)', () => {
-    expect(nagFindings()).toBe('');
+    expect(ordersFindings()).toBe('');
   });
   it('synthesizes with zero unacknowledged findings of the five cdk-nag packs (EPHEMERAL)', () => {
-    expect(nagFindings(PhoenixMode.EPHEMERAL)).toBe('');
+    expect(ordersFindings(PhoenixMode.EPHEMERAL)).toBe('');
   });
   it('its app (examples/orders/app.ts) synthesizes the one orders stack with the five packs and no findings', () => {
-    const app = buildOrdersApp({ appProps: { outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'phx-orders-app-')) } });
+    const app = buildOrdersApp({ appProps: { outdir: tempOutdir() } });
     let text = '';
     try {
       app.synth();
@@ -63,14 +51,12 @@ describe('orders example', () => {
     expect(orderEventSchema.properties.eventTime).toEqual({ type: 'string', format: 'date-time' });
   });
   it('PRODUCTION keeps the orders table and the raw archive (bucket and access logs) and nothing else; EPHEMERAL keeps nothing', () => {
-    const retained = (t: Template) => Object.entries(t.toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string }>)
-      .filter(([, r]) => r.DeletionPolicy === 'Retain').map(([id, r]) => `${r.Type} ${id.replace(/[0-9A-F]{8}$/, '')}`).sort();
-    expect(retained(template())).toEqual([
+    expect(retainedResources(template())).toEqual([
       'AWS::DynamoDB::Table OrdersIngestSinkTable',
       'AWS::S3::Bucket OrdersArchiveAccessLogs',
       'AWS::S3::Bucket OrdersArchiveBucket',
     ]);
-    expect(retained(template(PhoenixMode.EPHEMERAL))).toEqual([]);
+    expect(retainedResources(template(PhoenixMode.EPHEMERAL))).toEqual([]);
   });
   it('routes the alarms to the encrypted topic', () => {
     const t = template();

@@ -174,7 +174,7 @@ describe('Phoenix mode: removal policy of every stateful resource', () => {
 
   it('fails when retainSinks is true with EPHEMERAL', () => {
     expect(() => build({ phoenixMode: PhoenixMode.EPHEMERAL, retainSinks: true }))
-      .toThrow(/DataPipeline retainSinks applies to PhoenixMode.PRODUCTION only.*given retainSinks true with phoenixMode EPHEMERAL\)/);
+      .toThrow(/^DataPipeline at Orders\/Orders: retainSinks applies to PhoenixMode.PRODUCTION only.*given retainSinks true with phoenixMode EPHEMERAL\)/);
   });
 
   it('fails when retainSinks is true and the inherited mode is EPHEMERAL', () => {

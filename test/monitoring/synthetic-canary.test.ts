@@ -132,7 +132,7 @@ describe('SyntheticCanary options', () => {
 describe('SyntheticCanary validation', () => {
   it('fails when interval is below 1 minute (the schedule would be faster than EventBridge Scheduler runs)', () => {
     expect(() => build({ interval: Duration.seconds(30) }))
-      .toThrow(/SyntheticCanary interval must be a whole number of minutes between 1 and 720 minutes \(given 30 seconds\)/);
+      .toThrow(/^SyntheticCanary at Monitoring\/Canary: interval must be a whole number of minutes between 1 and 720 minutes \(given 30 seconds\)/);
   });
   it('fails when interval is not whole minutes', () => {
     expect(() => build({ interval: Duration.seconds(90) })).toThrow(/given 1 minute 30 seconds/);

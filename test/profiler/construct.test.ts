@@ -13,14 +13,14 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { ensureProfilerBundle } from './bundle';
-import { ENV, METRICS_NAMESPACE } from '../../constructs/contract';
+import { ENV, HANDLER_ASSET_DIR, METRICS_NAMESPACE } from '../../constructs/contract';
 import { IngestSink } from '../../constructs/ingest-sink';
 import { IngestStage } from '../../constructs/ingest-stage';
 import { CorrelatedMonitor } from '../../constructs/monitoring/correlated-monitor';
 import { Phoenix, PhoenixMode } from '../../constructs/phoenix';
 import { QualityProfiler, type QualityProfilerProps } from '../../constructs/quality-profiler';
 import { DriftMethod, QualityMetric, QualityRuleKind, type QualityRule } from '../../constructs/quality-rules';
-import { PROFILER_ASSET_DIR, PROFILER_ENV, QUALITY_METRIC, decodeRules } from '../../lib/handlers/profiler-contract';
+import { PROFILER_ENV, QUALITY_METRIC, decodeRules } from '../../lib/handlers/profiler-contract';
 import { TEST_ENV, actionsOf, handlerEnv, policyStatements } from '../support/stacks';
 
 ensureProfilerBundle();
@@ -50,7 +50,7 @@ describe('QualityProfiler defaults', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' }, Handler: 'index.handler', MemorySize: 512, Timeout: 60,
     });
-    expect(fs.existsSync(path.join(__dirname, '..', '..', PROFILER_ASSET_DIR, 'index.js'))).toBe(true);
+    expect(fs.existsSync(path.join(__dirname, '..', '..', HANDLER_ASSET_DIR.profiler, 'index.js'))).toBe(true);
   });
 
   it('its environment is the handler contract: pipeline, bucket, rules, window 300 s, 10 history windows, no event time', () => {
@@ -183,7 +183,7 @@ describe('QualityProfiler options', () => {
   it('fails when the rules cannot fit Lambda\'s 4 KB environment', () => {
     const values = Array.from({ length: 3000 }, (_, i) => `v-${(i * 7919) % 100003}-${i}`);
     expect(() => build({ rules: [{ name: 'a', kind: QualityRuleKind.ALLOWED_VALUES, column: 'x', allowedValues: values }] }))
-      .toThrow(/environment variables take \d+ bytes \(at most 4096 bytes allowed by Lambda\)/);
+      .toThrow(/^QualityProfiler at Test\/Quality: environment variables take \d+ bytes \(at most 4096 bytes allowed by Lambda, counting 256 bytes for each deploy-time value\); PHX_QUALITY_RULES alone is \d+ bytes after compression/);
   });
 
   it('adds its metrics and a failure alarm to a CorrelatedMonitor', () => {
@@ -254,8 +254,8 @@ describe('QualityProfiler validation', () => {
     fails({ windowSeconds: 900, historyWindows: 100, historyRetention: Duration.days(1) }, /historyRetention must cover historyWindows \+ 1 windows/);
   });
   it('fails when alertEmails are not addresses or more than 20', () => {
-    fails({ alertEmails: ['nope'] }, /alertEmails entries must be e-mail addresses \(given 'nope'\)/);
-    fails({ alertEmails: Array.from({ length: 21 }, (_, i) => `a${i}@example.com`) }, /at most 20 addresses \(given 21\)/);
+    fails({ alertEmails: ['nope'] }, /alertEmails entries must be e-mail addresses such as oncall@example.com \(given 'nope'\)/);
+    fails({ alertEmails: Array.from({ length: 21 }, (_, i) => `a${i}@example.com`) }, /alertEmails must list at most 20 addresses; subscribe a distribution list instead \(given 21\)/);
   });
   it('fails when pipelineName is not a name', () => fails({ pipelineName: 'a b' }, /pipelineName must be 1-64 characters/));
   it('skips checks of unresolved tokens', () => {

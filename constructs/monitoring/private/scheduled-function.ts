@@ -1,20 +1,24 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
-import { Construct } from 'constructs';
-import { handlerAssetCode } from '../../private/asset';
+import { Construct, type IConstruct } from 'constructs';
+import type { HANDLER_ASSET_DIR } from '../../contract';
+import { handlerAssetCode, handlerAssetDir } from '../../private/asset';
+import { pipelineFunction } from '../../private/function';
 import { acknowledge, wildcardResourceFinding } from '../../private/nag';
 
 /** Options shared by the scheduled monitoring functions (canary, drift detector). */
 export interface ScheduledFunctionProps {
-  /** Construct name used in error messages. */
-  readonly owner: string;
-  /** Directory of the pre-bundled handler (`<dir>/index.js`). */
-  readonly assetDir: string;
+  /** The monitoring construct the function belongs to (errors name it). */
+  readonly owner: IConstruct;
+  /** Class name of the owner, for the role description. */
+  readonly ownerName: string;
+  /** The pre-bundled handler. */
+  readonly handler: keyof typeof HANDLER_ASSET_DIR;
   readonly description: string;
   readonly environment: Record<string, string>;
   readonly interval: Duration;
@@ -40,33 +44,31 @@ export class ScheduledFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ScheduledFunctionProps) {
     super(scope, id);
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention,
-      encryptionKey: props.logEncryptionKey,
-      removalPolicy: props.logRemovalPolicy,
-    });
-    // No AWSLambdaBasicExecutionRole: logs are granted on this function's log group only.
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `${props.owner} function of ${this.node.path}`,
-    });
-    this.logGroup.grantWrite(this.role);
-    this.fn = new lambda.Function(this, 'Function', {
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      code: handlerAssetCode(props.owner, props.assetDir),
-      handler: 'index.handler',
+    const created = pipelineFunction(this, 'Function', {
+      owner: props.owner,
+      code: handlerAssetCode(props.owner, handlerAssetDir(props.handler)),
+      description: props.description,
+      roleDescription: `${props.ownerName} function of ${this.node.path}`,
+      environment: props.environment,
       memorySize: props.memorySize,
       timeout: props.timeout,
-      tracing: lambda.Tracing.ACTIVE,
-      role: this.role,
-      logGroup: this.logGroup,
-      description: props.description,
-      environment: props.environment,
+      logRetention: props.logRetention,
+      logEncryptionKey: props.logEncryptionKey,
+      logRemovalPolicy: props.logRemovalPolicy,
+      logGroupId: 'Logs',
+      roleId: 'Role',
       // A late run is worthless: the next scheduled run replaces a failed one.
       retryAttempts: 0,
       maxEventAge: Duration.minutes(1),
+      noVpcReason: 'The function is invoked by an EventBridge Scheduler schedule and reaches only AWS service endpoints; it needs no VPC resources.',
+      noReservedConcurrencyReason: 'At most one run per schedule interval; reserved concurrency would take capacity from the account (and fails to deploy in accounts at the minimum unreserved concurrency) without bounding anything.',
+      noDlqReason: `Runs are not retried and have nothing to redrive: the next scheduled run replaces a failed one, and ${props.failureSignal}`,
+      noDlqExtraFindings: ['Serverless-LambdaAsyncFailureDestination'],
+      bundle: '',
     });
+    this.fn = created.fn;
+    this.role = created.role;
+    this.logGroup = created.logGroup;
     // The schedule's own role (the target would otherwise create one shared by the whole stack).
     const schedulerRole = new iam.Role(this, 'ScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
@@ -85,29 +87,5 @@ export class ScheduledFunction extends Construct {
     acknowledge(schedulerRole,
       'The scheduler target grants lambda:InvokeFunction on the function and its versions and aliases (<function ARN>:*); it invokes only this function.',
       wildcardResourceFinding(this, `${this.fn.functionArn}:*`));
-
-    if (!props.logEncryptionKey) {
-      acknowledge(this.logGroup,
-        'CloudWatch Logs encrypts log data at rest with service-managed keys by default; pass logEncryptionKey to use a customer managed key.',
-        'NIST.800.53.R5-CloudWatchLogGroupEncrypted', 'HIPAA.Security-CloudWatchLogGroupEncrypted', 'PCI.DSS.321-CloudWatchLogGroupEncrypted');
-    }
-    acknowledge(this.role,
-      'The role is created for this function only; CDK attaches its per-resource least-privilege grants as an AWS::IAM::Policy of this role, which no other principal could reuse as a managed policy.',
-      'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
-    acknowledge(this.role,
-      'AWS X-Ray (tracing ACTIVE) has no resource-level permissions: xray:PutTraceSegments and xray:PutTelemetryRecords require Resource "*".',
-      'AwsSolutions-IAM5[Resource::*]');
-    acknowledge(this.fn,
-      'The function is invoked by an EventBridge Scheduler schedule and reaches only AWS service endpoints; it needs no VPC resources.',
-      'NIST.800.53.R5-LambdaInsideVPC', 'HIPAA.Security-LambdaInsideVPC', 'PCI.DSS.321-LambdaInsideVPC');
-    acknowledge(this.fn,
-      'At most one run per schedule interval; reserved concurrency would take capacity from the account (and fails to deploy in accounts at the minimum unreserved concurrency) without bounding anything.',
-      'NIST.800.53.R5-LambdaConcurrency', 'HIPAA.Security-LambdaConcurrency');
-    acknowledge(this.fn,
-      `Runs are not retried and have nothing to redrive: the next scheduled run replaces a failed one, and ${props.failureSignal}`,
-      'NIST.800.53.R5-LambdaDLQ', 'HIPAA.Security-LambdaDLQ', 'Serverless-LambdaDLQ', 'Serverless-LambdaAsyncFailureDestination');
-    acknowledge(this.fn,
-      'The pre-bundled handler is built for Node.js 22 (esbuild target node22); the runtime follows the bundle target.',
-      'AwsSolutions-L1', 'Serverless-LambdaLatestVersion');
   }
 }

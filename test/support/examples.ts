@@ -1,0 +1,65 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { App } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import type { Construct } from 'constructs';
+import { expect } from 'vitest';
+import { checkedApp } from '../../bin/app';
+
+/** A fresh temporary directory for a cloud assembly. */
+export function tempOutdir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'phx-example-'));
+}
+
+/** An app checked by the five cdk-nag packs of bin/app.ts, synthesizing into a fresh temporary directory. */
+export function nagCheckedApp(): App {
+  return checkedApp({ appProps: { outdir: tempOutdir() } });
+}
+
+/** Synthesizes; returns the validation failure message and report ('' when there is none). */
+export function nagFindings(app: App): string {
+  try {
+    app.synth();
+    return '';
+  } catch (e) {
+    const report = path.join(app.outdir, 'validation-report.json');
+    return String((e as Error).message) + (fs.existsSync(report) ? fs.readFileSync(report, 'utf8') : '');
+  }
+}
+
+/** Resource types and logical ids (hash suffix dropped) of the resources a template retains on deletion. */
+export function retainedResources(t: Template): string[] {
+  return Object.entries(t.toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string }>)
+    .filter(([, r]) => r.DeletionPolicy === 'Retain').map(([id, r]) => `${r.Type} ${id.replace(/[0-9A-F]{8}$/, '')}`).sort();
+}
+
+/**
+ * Every alarm of the template reaches the one topic (encrypted with a key CloudWatch may use): directly, or through
+ * the pipeline-health composite alarm.
+ */
+export function expectEveryAlarmNotifiesTheTopic(t: Template): void {
+  t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^AlarmTopicKey'), 'Arn'] } });
+  const [key] = Object.entries(t.findResources('AWS::KMS::Key')).filter(([id]) => id.startsWith('AlarmTopicKey')).map(([, k]) => k);
+  expect(JSON.stringify(key.Properties.KeyPolicy)).toContain('cloudwatch.amazonaws.com');
+  // the example's topic is the only one: the monitor and the profiler use it, they create none
+  t.resourceCountIs('AWS::SNS::Topic', 1);
+  const [health] = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'));
+  expect(health.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmTopic/) }]);
+  const rule = JSON.stringify(health.Properties.AlarmRule);
+  const [topicId] = Object.keys(t.findResources('AWS::SNS::Topic'));
+  const alarms = Object.entries(t.findResources('AWS::CloudWatch::Alarm'));
+  expect(alarms.length).toBeGreaterThan(10);
+  for (const [id, alarm] of alarms) {
+    const direct = JSON.stringify(alarm.Properties.AlarmActions) === JSON.stringify([{ Ref: topicId }]);
+    expect({ id, notifies: direct || rule.includes(id) }).toEqual({ id, notifies: true });
+  }
+}
+
+/** The pipeline-health composite alarm of the template names every one of `alarms` (logical ids of their defaults). */
+export function expectHealthAlarmCovers(t: Template, stack: { getLogicalId(e: never): string }, alarms: Array<Construct | undefined>): void {
+  const rule = JSON.stringify(Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'))[0].Properties.AlarmRule);
+  for (const c of alarms) {
+    expect(rule).toContain(stack.getLogicalId((c as Construct).node.defaultChild as never));
+  }
+}
