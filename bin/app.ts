@@ -1,14 +1,8 @@
-import { App, type AppProps, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
+import type { App } from 'aws-cdk-lib';
+import { checkedApp, type BuildAppOptions } from '../examples/checked-app';
 import { ClickstreamStack } from '../examples/clickstream/stack';
 
-/** Options of {@link buildApp}. */
-export interface BuildAppOptions {
-  /** Props of the App (outdir, context), e.g. for tests. */
-  readonly appProps?: AppProps;
-  /** Register the five cdk-nag packs as validation plugins (default true). */
-  readonly nag?: boolean;
-}
+export { checkedApp, type BuildAppOptions };
 
 /** Stack name of the example pipeline. */
 export const CLICKSTREAM_STACK_NAME = 'PhoenixClickstream';
@@ -21,25 +15,6 @@ export const CLICKSTREAM_STACK_NAME = 'PhoenixClickstream';
 export function buildApp(opts: BuildAppOptions = {}): App {
   const app = checkedApp(opts);
   new ClickstreamStack(app, 'Clickstream', { stackName: CLICKSTREAM_STACK_NAME });
-  return app;
-}
-
-/**
- * An empty App with the five cdk-nag packs registered as validation plugins (unless `nag` is false): what every
- * example app builds on. Each example has its own app of one stack (e.g. `examples/iot-telemetry/app.ts`), so that
- * this one, `npm start` and `phoenix local run` without `--stack` keep running the clickstream alone.
- */
-export function checkedApp(opts: BuildAppOptions = {}): App {
-  const app = new App(opts.appProps);
-  if (opts.nag ?? true) {
-    Validations.of(app).addPlugins(
-      new AwsSolutionsChecks(app),
-      new ServerlessChecks(app),
-      new NIST80053R5Checks(app),
-      new HIPAASecurityChecks(app),
-      new PCIDSS321Checks(app),
-    );
-  }
   return app;
 }
 

@@ -1,6 +1,6 @@
 import type { App } from 'aws-cdk-lib';
 import { IotTelemetryStack } from './stack';
-import { checkedApp, type BuildAppOptions } from '../../bin/app';
+import { checkedApp, type BuildAppOptions } from '../checked-app';
 
 /** Stack name of the IoT telemetry example. */
 export const IOT_TELEMETRY_STACK_NAME = 'PhoenixIotTelemetry';

@@ -1,6 +1,6 @@
 import type { App } from 'aws-cdk-lib';
 import { OrdersStack } from './stack';
-import { checkedApp, type BuildAppOptions } from '../../bin/app';
+import { checkedApp, type BuildAppOptions } from '../checked-app';
 
 /** Stack name of the orders example. */
 export const ORDERS_STACK_NAME = 'PhoenixOrders';
