@@ -36,7 +36,8 @@ import { createWorkload, type PipelineRules, type Workload } from './workloads';
 import { METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
 import { loadConfig, type IngestConfig } from '../handlers/config';
 import { compileValidator } from '../handlers/schema';
-import type { LocalEnvFile } from '../replay/targets';
+import type { LocalEnvFile } from './keep';
+import { PhoenixError } from '../core/errors';
 
 export interface LocalRunOptions {
   /** Project directory: cdk.json, and where `.phoenix/runs/<ts>` is created. */
@@ -191,10 +192,9 @@ export interface TraceResult {
 }
 
 /** An error of the run with a one-line message (the CLI prints it and exits non-zero). */
-export class LocalRunError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LocalRunError';
+export class LocalRunError extends PhoenixError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('LOCAL_RUN', message, options);
   }
 }
 

@@ -44,6 +44,7 @@ import { Random } from '../local/random';
 import { LocalStack } from '../local/template/stack';
 import { readSink, type SinkEnvelope } from '../local/verify';
 import { ClickstreamWorkload, type PipelineRules } from '../local/workload';
+import { PhoenixError } from '../core/errors';
 
 export interface DrillOptions {
   readonly cwd: string;
@@ -80,10 +81,9 @@ export interface DrillReport {
   durationsMs: Record<string, number>;
 }
 
-export class DrillError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DrillError';
+export class DrillError extends PhoenixError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DRILL', message, options);
   }
 }
 
