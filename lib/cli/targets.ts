@@ -14,10 +14,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { KINESIS_CLIENT_OPTIONS } from '../handlers/ports/kinesis-client';
 import { LOCAL_ENV_FILE, type LocalEnvFile } from '../local/keep';
 import { pipelineOutputs, type PipelineOutputs } from '../local/pipeline-outputs';
 import { InputError } from '../replay/filter';
-import { KINESIS_CLIENT_OPTIONS } from '../handlers/ports/kinesis-client';
 
 export interface Connection {
   readonly region: string;

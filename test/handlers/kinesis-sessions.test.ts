@@ -10,7 +10,7 @@ import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KINESIS_CLIENT_OPTIONS } from '../../lib/handlers/ports/kinesis-client';
 import { createConfiguredSink } from '../../lib/handlers/ports/factory';
-import { createClients } from '../../lib/replay/targets';
+import { createClients } from '../../lib/cli/targets';
 import { createLocalClients } from '../../lib/local/clients';
 import type { Envelope } from '../../lib/core';
 

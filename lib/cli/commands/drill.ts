@@ -3,9 +3,9 @@
  * destruction and after the rebuild from the archive; exits 1 when they differ.
  */
 import type { Command } from 'commander';
-import { interruptible, intFlag } from '../options';
 import { DrillError, runDrill, type DrillReport } from '../../replay/drill';
 import { UsageError } from '../errors';
+import { interruptible, intFlag } from '../options';
 import { defaultDrainTimeoutSeconds } from './local';
 
 interface DrillFlags {

@@ -6,8 +6,8 @@ import { formatQuality } from '../../local/quality';
 import { runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
 import type { SinkEnvelope } from '../../local/verify';
 import { allowedWorkloads, DEFAULT_WORKLOAD, isWorkloadModule, workloadProblem } from '../../local/workloads';
-import { LOCAL_RUNS_DIR, runDirsWith } from '../targets';
 import { UsageError } from '../errors';
+import { LOCAL_RUNS_DIR, runDirsWith } from '../targets';
 
 /** Defaults of `phoenix local run` (also used by `phoenix start`). */
 export const LOCAL_RUN_DEFAULTS = {
