@@ -1,9 +1,9 @@
 /**
- * `phoenix drill`: the Phoenix drill on the local environment (lib/replay/drill.ts). Prints the sink hash before the
+ * `phoenix drill`: the Phoenix drill on the local environment (lib/local/drill/). Prints the sink hash before the
  * destruction and after the rebuild from the archive; exits 1 when they differ.
  */
 import type { Command } from 'commander';
-import { DrillError, runDrill, type DrillReport } from '../../replay/drill';
+import { DrillError, runDrill, type DrillReport } from '../../local/drill';
 import { UsageError } from '../errors';
 import { interruptible, intFlag } from '../options';
 import { defaultDrainTimeoutSeconds } from './local';

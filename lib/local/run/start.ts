@@ -127,7 +127,8 @@ function createPollers(ctx: RunContext, i: StartInput, queueUrlForArn: (arn: str
         kinesisMappings.push({ config, fn, logicalId: m.logicalId });
         const poller = new KinesisEventSourcePoller(config, recordingIteratorAge(fn, ctx.metrics), esmClients, { log: ctx.log });
         quality.track(m.logicalId, poller);
-        ctx.pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName, windowSeconds: config.tumblingWindowInSeconds });
+        const windowSeconds = config.tumblingWindowInSeconds;
+        ctx.pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName, windowSeconds });
       } else {
         const config = parseSqsMapping(m.props, ctxParse);
         const poller = new SqsEventSourcePoller(config, fn, esmClients, { log: ctx.log });
