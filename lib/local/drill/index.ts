@@ -29,6 +29,7 @@ import { Lifecycle } from '../lifecycle';
 import { MetricsStore } from '../metrics';
 import { childScript } from '../paths';
 import { produce } from '../producer';
+import type { ProvisionedStack } from '../provision';
 import { Random } from '../random';
 import { createRunDir } from '../run/context';
 import { drainPollers } from '../run/drain';
@@ -128,7 +129,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       after: { hash: after.hash, items: after.states.size },
       equal: before.hash === after.hash,
       differences: stateDifferences(before.states, after.states),
-      archive: { bucket: archive.bucket, prefix: archive.prefix, objects: archiver.objects, records: archiver.records, fromTemplate: archive.fromTemplate },
+      archive: {
+        bucket: archive.bucket, prefix: archive.prefix, objects: archiver.objects, records: archiver.records, fromTemplate: archive.fromTemplate,
+      },
       destroyed,
       replay,
       durationsMs: ph.durations,
@@ -141,7 +144,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
 }
 
 /** The template's RawArchive bucket, else a drill bucket the drill archives the stream into the same way. */
-async function chooseArchive(env: DrillEnv, first: { provisioned: Parameters<typeof templateArchive>[0]; pipeline: DrillPipeline }): Promise<Archive> {
+async function chooseArchive(env: DrillEnv, first: { provisioned: ProvisionedStack; pipeline: DrillPipeline }): Promise<Archive> {
   const found = templateArchive(first.provisioned, first.pipeline.streamArn);
   if (found) return { ...found, fromTemplate: true };
   const archive = { bucket: `phoenix-drill-archive-${process.pid}`, prefix: ARCHIVE_PREFIX, fromTemplate: false };

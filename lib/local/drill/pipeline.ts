@@ -1,6 +1,5 @@
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import type { IngestConfig } from '../../handlers/config';
-import { loadConfig } from '../../handlers/config';
+import { loadConfig, type IngestConfig } from '../../handlers/config';
 import type { AssemblyStack } from '../assembly';
 import type { LocalClients } from '../clients';
 import { eventSourceKind, KinesisEventSourcePoller, parseKinesisMapping, type EventSourcePoller, type MappingParseContext } from '../esm';
@@ -30,6 +29,12 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+export interface PipelineUp {
+  readonly provisioned: ProvisionedStack;
+  readonly running: Running;
+  readonly pipeline: DrillPipeline;
+}
+
 export interface DrillEnv {
   readonly stack: LocalStack;
   readonly assembly: AssemblyStack;
@@ -46,7 +51,7 @@ export interface DrillEnv {
  * Creates the stack's resources and starts its functions and Kinesis mappings. `keepBucket`: the archive bucket
  * that survived a destruction; its "creation" from the template finds it in place.
  */
-export async function bringUp(env: DrillEnv, keepBucket?: string): Promise<{ provisioned: ProvisionedStack; running: Running; pipeline: DrillPipeline }> {
+export async function bringUp(env: DrillEnv, keepBucket?: string): Promise<PipelineUp> {
   const { clients, emulators } = env.services;
   const provisioned = await provision(env.stack, env.assembly, keepingBucket(clients, keepBucket), {
     onDemandShards: DEFAULT_ON_DEMAND_SHARDS, runDir: env.runDir, log: env.log,
@@ -107,7 +112,8 @@ function kinesisPollers(env: DrillEnv, provisioned: ProvisionedStack, functions:
   let pipeline: DrillPipeline | undefined;
   const queueUrlForArn = queueUrlLookup(provisioned, (m) => new DrillError(m));
   for (const m of provisioned.mappings) {
-    const ctx: MappingParseContext = { uuid: m.uuid, region: env.stack.region, accountId: env.stack.accountId, logicalId: m.logicalId, queueUrlForArn };
+    const { uuid, logicalId } = m;
+    const ctx: MappingParseContext = { uuid, region: env.stack.region, accountId: env.stack.accountId, logicalId, queueUrlForArn };
     if (eventSourceKind(m.props, ctx) !== 'kinesis') continue;
     const config = parseKinesisMapping(m.props, ctx);
     const fn = functionByRef(functions, m.props.FunctionName);
