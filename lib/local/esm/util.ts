@@ -16,20 +16,6 @@ export function emptyStats(): EsmStats {
   };
 }
 
-/** Resolves after `ms`, or early (without throwing) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted || ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** Wake-up signal: `wait` resolves on the next `notify`, after `timeoutMs`, or when `signal` aborts. */
 export class Notifier {
   private waiters: Array<() => void> = [];
