@@ -31,7 +31,7 @@ import type {
   KinesisMappingConfig,
   PollerOptions,
 } from './types';
-import { backoffMs, emptyStats, errorMessage, errorName, Notifier, parseBatchItemFailures, responseObject } from './util';
+import { backoffMs, emptyStats, errorMessage, errorName, Notifier, parseBatchItemFailures, responseObject, pollerDefaults } from './util';
 import { abortableSleep } from '../lifecycle';
 
 /** Lambda's synchronous invocation payload limit. */
@@ -172,11 +172,8 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     private readonly clients: EsmClients,
     opts: PollerOptions = {},
   ) {
-    this.now = opts.now ?? Date.now;
-    this.log = opts.log ?? (() => undefined);
+    ({ now: this.now, log: this.log, retryBaseMs: this.retryBaseMs, retryCapMs: this.retryCapMs } = pollerDefaults(opts));
     this.pollIntervalMs = opts.pollIntervalMs ?? 200;
-    this.retryBaseMs = opts.retryBackoffMs ?? 100;
-    this.retryCapMs = opts.retryBackoffCapMs ?? 2_000;
     this.invokeIdentityArn = opts.invokeIdentityArn ?? `arn:aws:iam::${config.accountId}:role/${invoker.functionName}-role`;
     if (config.onFailure?.kind === 'sns' && !clients.sns) {
       throw new Error(`mapping ${config.uuid}: on-failure destination ${config.onFailure.topicArn} needs clients.sns`);

@@ -15,7 +15,7 @@ import {
   type MessageAttributeValue,
 } from '@aws-sdk/client-sqs';
 import type { EsmClients, EsmStats, EventSourcePoller, FunctionInvoker, InvokeResult, PollerOptions, SqsMappingConfig } from './types';
-import { backoffMs, emptyStats, errorMessage, parseBatchItemFailures } from './util';
+import { backoffMs, emptyStats, errorMessage, parseBatchItemFailures, pollerDefaults } from './util';
 import { abortableSleep } from '../lifecycle';
 
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -62,11 +62,8 @@ export class SqsEventSourcePoller implements EventSourcePoller {
     private readonly clients: EsmClients,
     opts: PollerOptions = {},
   ) {
-    this.now = opts.now ?? Date.now;
-    this.log = opts.log ?? (() => undefined);
+    ({ now: this.now, log: this.log, retryBaseMs: this.retryBaseMs, retryCapMs: this.retryCapMs } = pollerDefaults(opts));
     this.pollers = Math.max(1, Math.min(config.maximumConcurrency ?? Infinity, opts.sqsPollers ?? DEFAULT_POLLERS));
-    this.retryBaseMs = opts.retryBackoffMs ?? 100;
-    this.retryCapMs = opts.retryBackoffCapMs ?? 2_000;
   }
 
   start(): void {

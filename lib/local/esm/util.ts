@@ -1,4 +1,4 @@
-import type { EsmStats, InvokeResult } from './types';
+import type { EsmStats, InvokeResult, PollerOptions } from './types';
 
 export function emptyStats(): EsmStats {
   return {
@@ -101,4 +101,14 @@ export function errorName(err: unknown): string {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The clock, log and retry backoff every poller takes from its options, with their defaults. */
+export function pollerDefaults(opts: PollerOptions): { now: () => number; log: (line: string) => void; retryBaseMs: number; retryCapMs: number } {
+  return {
+    now: opts.now ?? Date.now,
+    log: opts.log ?? (() => undefined),
+    retryBaseMs: opts.retryBackoffMs ?? 100,
+    retryCapMs: opts.retryBackoffCapMs ?? 2_000,
+  };
 }
