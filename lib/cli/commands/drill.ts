@@ -64,7 +64,7 @@ export function registerDrill(program: Command): void {
           onPhase: (p) => { if (!f.json && process.stderr.isTTY) process.stderr.write(`phoenix drill: ${p}\n`); },
         });
       } catch (e) {
-        if (e instanceof DrillError) throw new Error(`drill: ${e.message}`);
+        if (e instanceof DrillError) throw new DrillError(`drill: ${e.message}`, { cause: e });
         throw e;
       } finally {
         intr.dispose();

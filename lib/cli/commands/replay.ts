@@ -25,7 +25,7 @@ interface ReplayFlags extends TargetFlags, RawFilter {
 }
 
 function usage(e: unknown): never {
-  if (e instanceof InputError) throw new UsageError(e.message);
+  if (e instanceof InputError) throw new UsageError(e.message, { cause: e });
   throw e;
 }
 
