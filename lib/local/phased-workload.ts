@@ -99,7 +99,7 @@ export class PhasedWorkload implements Workload {
   private readonly guardMs: number;
   /**
    * A record is put only while more than this is left of its window (three quarters of the guard): the time a
-   * PutRecords may take to arrive. On a loaded 2-core machine with the emulators busy, puts took up to ~750 ms.
+   * PutRecords may take to arrive (measured figures: docs/local-environment.md, "Measured timings").
    */
   private readonly cutoffMs: number;
   private readonly base: ClickstreamWorkload;

@@ -27,9 +27,9 @@ export const LOCAL_RUN_DEFAULTS = {
 } as const;
 
 /**
- * The pipeline rate the default drain timeout assumes: the local DynamoDB emulator sustains ~150-250 conditional puts/s
- * on 2 cores, so a large run needs longer than the fixed default to drain (a run that times out reports the records
- * still in the stream as not found).
+ * The pipeline rate the default drain timeout assumes (the local DynamoDB emulator's conditional-put rate, measured in
+ * docs/local-environment.md): a large run needs longer than the fixed default to drain (a run that times out reports
+ * the records still in the stream as not found).
  */
 export const DRAIN_RECORDS_PER_SECOND = 40;
 
