@@ -25,7 +25,7 @@
 import { createHash } from 'node:crypto';
 import { recordId } from '../core';
 import { Random } from './random';
-import { ClickstreamWorkload, type PipelineRules, type Workload, type WorkloadOptions, type WorkloadRecord } from './workload';
+import { ClickstreamWorkload, type PipelineRules, type Workload, type WorkloadOptions, type WorkloadRecord } from './workloads';
 import { InputError } from '../replay/filter';
 
 export const PHASES = ['clean', 'nulls', 'drop', 'shift'] as const;
