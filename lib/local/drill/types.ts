@@ -1,11 +1,8 @@
 import { PhoenixError } from '../../core/errors';
 import type { ReplaySummary } from '../../replay/engine';
+import type { SynthOptions } from '../run/synth';
 
-export interface DrillOptions {
-  readonly cwd: string;
-  readonly app?: string;
-  readonly assembly?: string;
-  readonly stack?: string;
+export interface DrillOptions extends SynthOptions {
   readonly records: number;
   readonly seed?: number;
   readonly poisonRate?: number;

@@ -5,6 +5,7 @@ import type { Lifecycle } from '../lifecycle';
 import { LocalStack } from '../template/stack';
 
 export interface SynthOptions {
+  /** Project directory: cdk.json, and where `.phoenix/runs/<ts>` is created. */
   readonly cwd: string;
   /** App command (default: cdk.json "app" in cwd). */
   readonly app?: string;

@@ -1,5 +1,6 @@
 import type { Accounting } from '../accounting';
 import type { EsmStats } from '../esm';
+import type { SynthOptions } from './synth';
 import type { FaultProxyStats } from '../fault-proxy';
 import type { LocalDeliveryStreams } from '../firehose';
 import type { FunctionStats } from '../functions';
@@ -11,14 +12,7 @@ import type { Phase } from '../phased-workload';
 import type { LocalQualityReport } from '../quality';
 import type { LocalSchedules } from '../scheduler';
 
-export interface LocalRunOptions {
-  /** Project directory: cdk.json, and where `.phoenix/runs/<ts>` is created. */
-  readonly cwd: string;
-  /** App command to synthesize (default: cdk.json "app" in cwd). */
-  readonly app?: string;
-  /** An existing cloud assembly directory instead of synthesizing. */
-  readonly assembly?: string;
-  readonly stack?: string;
+export interface LocalRunOptions extends SynthOptions {
   /** Stream the workload is put on (logical id or name); default: the stream of the pipeline's event source mapping. */
   readonly stream?: string;
   readonly records: number;
