@@ -1,13 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands';
-
-/** A CLI input error: reported as one line with exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+import { UsageError } from './errors';
 
 /** Builds the `phoenix` program. Each command module registers itself in ./commands/index.ts. */
 export function buildProgram(): Command {

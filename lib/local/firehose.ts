@@ -91,7 +91,7 @@ export function evaluatePrefix(prefix: string, t: Date, errorOutputType?: string
   return hasExpr ? out : `${out}${t.getUTCFullYear()}/${pad(t.getUTCMonth() + 1)}/${pad(t.getUTCDate())}/${pad(t.getUTCHours())}/`;
 }
 
-function plan(d: ProvisionedStack['deliveryStreams'][number], provisioned: ProvisionedStack): Plan {
+function planOf(d: ProvisionedStack['deliveryStreams'][number], provisioned: ProvisionedStack): Plan {
   const p = d.props;
   const fail = (prop: string, detail: string): never => { throw new UnsupportedTemplateError(d.logicalId, TYPE, prop, detail); };
   const type = String(p.DeliveryStreamType ?? 'DirectPut');
@@ -166,181 +166,219 @@ interface SourceRecord {
   arrivedAt: number;
 }
 
+type ProcessorResponse = Array<{ recordId?: string; result?: string; data?: string }>;
+type FailedRecord = { r: SourceRecord; code: string; message: string; attempts: number };
+
+interface DeliveryOptions {
+  readonly log: (line: string) => void;
+  readonly now: () => number;
+}
+
 export function startDeliveryStreams(
   provisioned: ProvisionedStack,
   functions: readonly LocalFunction[],
   clients: LocalClients,
-  opts: { log: (line: string) => void; now: () => number },
+  opts: DeliveryOptions,
 ): LocalDeliveryStreams {
-  const plans = provisioned.deliveryStreams.map((d) => plan(d, provisioned));
-  const stats: Record<string, DeliveryStats> = {};
+  const plans = provisioned.deliveryStreams.map((d) => planOf(d, provisioned));
   const abort = new AbortController();
-  const loops: Promise<void>[] = [];
-  const flushers: Array<() => Promise<void>> = [];
-
-  for (const p of plans) {
-    const st: DeliveryStats = { records: 0, bytes: 0, objects: 0, keys: [], processorInvocations: 0, dropped: 0, processingFailed: 0 };
-    stats[p.logicalId] = st;
-    let buffer: SourceRecord[] = [];
-    let bufferBytes = 0;
-    let bufferSince = opts.now();
-    const iterators = new Map<string, string | undefined>();
-    // Reads and writes are serialized: the polling loop and the final flush share the shard iterators and the buffer.
-    let chain: Promise<unknown> = Promise.resolve();
-    const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
-      const next = chain.then(fn, fn);
-      chain = next.catch(() => undefined);
-      return next;
-    };
-    const processorFn = p.processor ? functions.find((f) => p.processor!.functionArn === f.functionArn || p.processor!.functionArn.startsWith(`${f.functionArn}:`)) : undefined;
-
-    const putObject = async (prefix: string, body: Buffer, gzip: boolean, extension: string): Promise<string> => {
-      const t = new Date(opts.now());
-      const stamp = `${t.getUTCFullYear()}-${pad(t.getUTCMonth() + 1)}-${pad(t.getUTCDate())}-${pad(t.getUTCHours())}-${pad(t.getUTCMinutes())}-${pad(t.getUTCSeconds())}`;
-      const key = `${prefix}${p.name}-1-${stamp}-${randomUUID()}${extension}`;
-      await clients.s3.send(new PutObjectCommand({ Bucket: p.bucket, Key: key, Body: gzip ? gzipSync(body) : body }));
-      return key;
-    };
-
-    /** Runs the Lambda processor over the records; returns the delivered data and writes failures to the error output. */
-    const process = async (records: SourceRecord[]): Promise<Buffer[]> => {
-      if (!p.processor || !processorFn) return records.map((r) => r.data);
-      const out: Buffer[] = [];
-      const failed: Array<{ r: SourceRecord; code: string; message: string; attempts: number }> = [];
-      for (let start = 0; start < records.length;) {
-        // Chunks of BufferSizeInMBs (at least one record), within Lambda's 6 MB synchronous payload.
-        let end = start;
-        let size = 0;
-        while (end < records.length && (end === start || size + records[end].data.length * 1.4 < Math.min(p.processor.bufferBytes, 5_500_000))) {
-          size += records[end].data.length * 1.4;
-          end++;
-        }
-        const chunk = records.slice(start, end);
-        start = end;
-        const ids = chunk.map((_, i) => `${Date.now()}${String(i).padStart(6, '0')}`);
-        const event = {
-          invocationId: randomUUID(),
-          deliveryStreamArn: p.arn,
-          sourceKinesisStreamArn: p.streamArn,
-          region: 'us-east-1',
-          records: chunk.map((r, i) => ({
-            recordId: ids[i],
-            approximateArrivalTimestamp: r.arrivedAt,
-            data: r.data.toString('base64'),
-            kinesisRecordMetadata: {
-              sequenceNumber: r.sequenceNumber,
-              subsequenceNumber: 0,
-              partitionKey: r.partitionKey,
-              shardId: r.shardId,
-              approximateArrivalTimestamp: r.arrivedAt,
-            },
-          })),
-        };
-        let response: Array<{ recordId?: string; result?: string; data?: string }> | undefined;
-        let lastError = '';
-        let attempts = 0;
-        for (; attempts <= p.processor.retries && !response; attempts++) {
-          st.processorInvocations++;
-          const res = await processorFn.invoke(event);
-          if (!res.ok) { lastError = `${res.errorType}: ${res.message}`; continue; }
-          const recs = (res.payload as { records?: unknown } | null)?.records;
-          if (!Array.isArray(recs)) { lastError = 'the processor response has no records array'; continue; }
-          response = recs as Array<{ recordId?: string; result?: string; data?: string }>;
-        }
-        if (!response) {
-          for (const r of chunk) failed.push({ r, code: 'Lambda.FunctionError', message: lastError, attempts });
-          continue;
-        }
-        const byId = new Map(response.map((x) => [String(x.recordId), x]));
-        chunk.forEach((r, i) => {
-          const x = byId.get(ids[i]);
-          if (!x) { failed.push({ r, code: 'Lambda.MissingRecordId', message: `record ${ids[i]} is missing from the response`, attempts }); return; }
-          if (x.result === 'Ok' && typeof x.data === 'string') out.push(Buffer.from(x.data, 'base64'));
-          else if (x.result === 'Dropped') st.dropped++;
-          else failed.push({ r, code: 'Lambda.ProcessingFailed', message: `result ${String(x.result)}`, attempts });
-        });
-      }
-      if (failed.length > 0) {
-        st.processingFailed += failed.length;
-        const lines = failed.map((f) => JSON.stringify({
-          attemptsMade: f.attempts,
-          arrivalTimestamp: f.r.arrivedAt,
-          errorCode: f.code,
-          errorMessage: f.message,
-          attemptEndingTimestamp: opts.now(),
-          rawData: f.r.data.toString('base64'),
-          lambdaArn: p.processor!.functionArn,
-        }));
-        await putObject(evaluatePrefix(p.errorPrefix, new Date(opts.now()), 'processing-failed'), Buffer.from(`${lines.join('\n')}\n`), false, '');
-        opts.log(`${p.logicalId}: ${failed.length} record(s) failed the processor ${p.processor.functionArn.split(':').pop()} (written under ${p.errorPrefix || 'the error prefix'})`);
-      }
-      return out;
-    };
-
-    const write = async (): Promise<void> => {
-      if (buffer.length === 0) return;
-      const records = buffer;
-      buffer = [];
-      bufferBytes = 0;
-      bufferSince = opts.now();
-      st.records += records.length;
-      let parts = await process(records);
-      if (p.appendDelimiter) parts = parts.map((b) => Buffer.concat([b, Buffer.from('\n')]));
-      if (parts.length === 0) return;
-      const body = Buffer.concat(parts);
-      const key = await putObject(evaluatePrefix(p.prefix, new Date(opts.now())), body, p.gzip, p.extension);
-      st.objects++;
-      st.bytes += body.length;
-      if (st.keys.length < 100) st.keys.push(key);
-    };
-
-    /** Reads every shard once; returns true when all shards are caught up. */
-    const readOnce = async (): Promise<boolean> => {
-      const shards = (await clients.kinesis.send(new ListShardsCommand({ StreamName: p.streamName }))).Shards ?? [];
-      let caughtUp = true;
-      for (const s of shards) {
-        const id = s.ShardId!;
-        if (!iterators.has(id)) {
-          const res = await clients.kinesis.send(new GetShardIteratorCommand({ StreamName: p.streamName, ShardId: id, ShardIteratorType: 'TRIM_HORIZON' }));
-          iterators.set(id, res.ShardIterator);
-        }
-        const it = iterators.get(id);
-        if (!it) continue;
-        const res = await clients.kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }), { abortSignal: abort.signal });
-        iterators.set(id, res.NextShardIterator);
-        for (const r of res.Records ?? []) {
-          const data = Buffer.from(r.Data ?? new Uint8Array());
-          buffer.push({ data, sequenceNumber: r.SequenceNumber ?? '', partitionKey: r.PartitionKey ?? '', shardId: id, arrivedAt: r.ApproximateArrivalTimestamp?.getTime() ?? opts.now() });
-          bufferBytes += data.length;
-          if (bufferBytes >= p.sizeBytes) await write();
-        }
-        if ((res.Records ?? []).length > 0 || (res.MillisBehindLatest ?? 0) > 0) caughtUp = false;
-      }
-      if (buffer.length > 0 && opts.now() - bufferSince >= p.intervalMs) await write();
-      return caughtUp;
-    };
-
-    loops.push((async () => {
-      while (!abort.signal.aborted) {
-        try {
-          await serialized(readOnce);
-        } catch (e) {
-          if (!abort.signal.aborted) opts.log(`${p.logicalId}: delivery from ${p.streamName} failed: ${(e as Error).message}`);
-        }
-        await abortableSleep(1000, abort.signal);
-      }
-    })());
-    flushers.push(() => serialized(async () => {
-      for (let i = 0; i < 100 && !(await readOnce()); i++) { /* read to the end */ }
-      await write();
-    }));
-  }
+  const streams = plans.map((p) => new DeliveryStream(p, functions, clients, opts, abort.signal));
+  const loops = streams.map((d) => d.run());
   if (plans.length > 0) {
     opts.log(`${plans.length} delivery stream(s) run locally: ${plans.map((p) => `${p.logicalId} ${p.streamName} -> ${p.processor ? `${p.processor.functionArn.split(':').pop()} -> ` : ''}s3://${p.bucket}/${p.prefix}`).join(', ')}`);
   }
   return {
-    stats,
-    flush: async () => { for (const f of flushers) await f(); },
+    stats: Object.fromEntries(streams.map((d) => [d.plan.logicalId, d.stats])),
+    flush: async () => { for (const d of streams) await d.flush(); },
     stop: async () => { abort.abort(); await Promise.allSettled(loops); },
   };
+}
+
+/** One delivery stream: reads its source shards into a buffer and writes the buffer as objects (through its processor). */
+class DeliveryStream {
+  readonly stats: DeliveryStats = { records: 0, bytes: 0, objects: 0, keys: [], processorInvocations: 0, dropped: 0, processingFailed: 0 };
+  private buffer: SourceRecord[] = [];
+  private bufferBytes = 0;
+  private bufferSince: number;
+  private readonly iterators = new Map<string, string | undefined>();
+  /** Reads and writes are serialized: the polling loop and the final flush share the shard iterators and the buffer. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly processorFn?: LocalFunction;
+
+  constructor(
+    readonly plan: Plan,
+    functions: readonly LocalFunction[],
+    private readonly clients: LocalClients,
+    private readonly opts: DeliveryOptions,
+    private readonly signal: AbortSignal,
+  ) {
+    this.bufferSince = opts.now();
+    const arn = plan.processor?.functionArn;
+    this.processorFn = arn ? functions.find((f) => arn === f.functionArn || arn.startsWith(`${f.functionArn}:`)) : undefined;
+  }
+
+  /** The polling loop: reads every shard once a second until stopped. */
+  async run(): Promise<void> {
+    while (!this.signal.aborted) {
+      try {
+        await this.serialized(() => this.readOnce());
+      } catch (e) {
+        if (!this.signal.aborted) this.opts.log(`${this.plan.logicalId}: delivery from ${this.plan.streamName} failed: ${(e as Error).message}`);
+      }
+      await abortableSleep(1000, this.signal);
+    }
+  }
+
+  /** Reads the source to its current end and writes what is buffered. */
+  flush(): Promise<void> {
+    return this.serialized(async () => {
+      for (let i = 0; i < 100 && !(await this.readOnce()); i++) { /* read to the end */ }
+      await this.write();
+    });
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Reads every shard once; returns true when all shards are caught up. */
+  private async readOnce(): Promise<boolean> {
+    const { plan: p, clients, opts } = this;
+    const shards = (await clients.kinesis.send(new ListShardsCommand({ StreamName: p.streamName }))).Shards ?? [];
+    let caughtUp = true;
+    for (const s of shards) {
+      const id = s.ShardId!;
+      if (!this.iterators.has(id)) {
+        const res = await clients.kinesis.send(new GetShardIteratorCommand({ StreamName: p.streamName, ShardId: id, ShardIteratorType: 'TRIM_HORIZON' }));
+        this.iterators.set(id, res.ShardIterator);
+      }
+      const it = this.iterators.get(id);
+      if (!it) continue;
+      const res = await clients.kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }), { abortSignal: this.signal });
+      this.iterators.set(id, res.NextShardIterator);
+      for (const r of res.Records ?? []) {
+        const data = Buffer.from(r.Data ?? new Uint8Array());
+        this.buffer.push({ data, sequenceNumber: r.SequenceNumber ?? '', partitionKey: r.PartitionKey ?? '', shardId: id, arrivedAt: r.ApproximateArrivalTimestamp?.getTime() ?? opts.now() });
+        this.bufferBytes += data.length;
+        if (this.bufferBytes >= p.sizeBytes) await this.write();
+      }
+      if ((res.Records ?? []).length > 0 || (res.MillisBehindLatest ?? 0) > 0) caughtUp = false;
+    }
+    if (this.buffer.length > 0 && opts.now() - this.bufferSince >= p.intervalMs) await this.write();
+    return caughtUp;
+  }
+
+  /** Writes the buffer as one object (after the processors). */
+  private async write(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const { plan: p, stats: st } = this;
+    const records = this.buffer;
+    this.buffer = [];
+    this.bufferBytes = 0;
+    this.bufferSince = this.opts.now();
+    st.records += records.length;
+    let parts = await this.process(records);
+    if (p.appendDelimiter) parts = parts.map((b) => Buffer.concat([b, Buffer.from('\n')]));
+    if (parts.length === 0) return;
+    const body = Buffer.concat(parts);
+    const key = await this.putObject(evaluatePrefix(p.prefix, new Date(this.opts.now())), body, p.gzip, p.extension);
+    st.objects++;
+    st.bytes += body.length;
+    if (st.keys.length < 100) st.keys.push(key);
+  }
+
+  private async putObject(prefix: string, body: Buffer, gzip: boolean, extension: string): Promise<string> {
+    const t = new Date(this.opts.now());
+    const stamp = `${t.getUTCFullYear()}-${pad(t.getUTCMonth() + 1)}-${pad(t.getUTCDate())}-${pad(t.getUTCHours())}-${pad(t.getUTCMinutes())}-${pad(t.getUTCSeconds())}`;
+    const key = `${prefix}${this.plan.name}-1-${stamp}-${randomUUID()}${extension}`;
+    await this.clients.s3.send(new PutObjectCommand({ Bucket: this.plan.bucket, Key: key, Body: gzip ? gzipSync(body) : body }));
+    return key;
+  }
+
+  /** Runs the Lambda processor over the records; returns the delivered data and writes failures to the error output. */
+  private async process(records: SourceRecord[]): Promise<Buffer[]> {
+    const processor = this.plan.processor;
+    if (!processor || !this.processorFn) return records.map((r) => r.data);
+    const out: Buffer[] = [];
+    const failed: FailedRecord[] = [];
+    for (let start = 0; start < records.length;) {
+      // Chunks of BufferSizeInMBs (at least one record), within Lambda's 6 MB synchronous payload.
+      let end = start;
+      let size = 0;
+      while (end < records.length && (end === start || size + records[end].data.length * 1.4 < Math.min(processor.bufferBytes, 5_500_000))) {
+        size += records[end].data.length * 1.4;
+        end++;
+      }
+      await this.processChunk(records.slice(start, end), out, failed);
+      start = end;
+    }
+    if (failed.length > 0) await this.writeFailures(failed);
+    return out;
+  }
+
+  /** One processor invocation (with its retries) over a chunk: delivered data into `out`, failures into `failed`. */
+  private async processChunk(chunk: SourceRecord[], out: Buffer[], failed: FailedRecord[]): Promise<void> {
+    const { plan: p, stats: st } = this;
+    const ids = chunk.map((_, i) => `${Date.now()}${String(i).padStart(6, '0')}`);
+    const event = {
+      invocationId: randomUUID(),
+      deliveryStreamArn: p.arn,
+      sourceKinesisStreamArn: p.streamArn,
+      region: 'us-east-1',
+      records: chunk.map((r, i) => ({
+        recordId: ids[i],
+        approximateArrivalTimestamp: r.arrivedAt,
+        data: r.data.toString('base64'),
+        kinesisRecordMetadata: {
+          sequenceNumber: r.sequenceNumber,
+          subsequenceNumber: 0,
+          partitionKey: r.partitionKey,
+          shardId: r.shardId,
+          approximateArrivalTimestamp: r.arrivedAt,
+        },
+      })),
+    };
+    let response: ProcessorResponse | undefined;
+    let lastError = '';
+    let attempts = 0;
+    for (; attempts <= p.processor!.retries && !response; attempts++) {
+      st.processorInvocations++;
+      const res = await this.processorFn!.invoke(event);
+      if (!res.ok) { lastError = `${res.errorType}: ${res.message}`; continue; }
+      const recs = (res.payload as { records?: unknown } | null)?.records;
+      if (!Array.isArray(recs)) { lastError = 'the processor response has no records array'; continue; }
+      response = recs as ProcessorResponse;
+    }
+    if (!response) {
+      for (const r of chunk) failed.push({ r, code: 'Lambda.FunctionError', message: lastError, attempts });
+      return;
+    }
+    const byId = new Map(response.map((x) => [String(x.recordId), x]));
+    chunk.forEach((r, i) => {
+      const x = byId.get(ids[i]);
+      if (!x) { failed.push({ r, code: 'Lambda.MissingRecordId', message: `record ${ids[i]} is missing from the response`, attempts }); return; }
+      if (x.result === 'Ok' && typeof x.data === 'string') out.push(Buffer.from(x.data, 'base64'));
+      else if (x.result === 'Dropped') st.dropped++;
+      else failed.push({ r, code: 'Lambda.ProcessingFailed', message: `result ${String(x.result)}`, attempts });
+    });
+  }
+
+  /** Failed records as JSON lines under the error prefix (`processing-failed`), as Firehose writes them. */
+  private async writeFailures(failed: FailedRecord[]): Promise<void> {
+    const { plan: p, opts } = this;
+    this.stats.processingFailed += failed.length;
+    const lines = failed.map((f) => JSON.stringify({
+      attemptsMade: f.attempts,
+      arrivalTimestamp: f.r.arrivedAt,
+      errorCode: f.code,
+      errorMessage: f.message,
+      attemptEndingTimestamp: opts.now(),
+      rawData: f.r.data.toString('base64'),
+      lambdaArn: p.processor!.functionArn,
+    }));
+    await this.putObject(evaluatePrefix(p.errorPrefix, new Date(opts.now()), 'processing-failed'), Buffer.from(`${lines.join('\n')}\n`), false, '');
+    opts.log(`${p.logicalId}: ${failed.length} record(s) failed the processor ${p.processor!.functionArn.split(':').pop()} (written under ${p.errorPrefix || 'the error prefix'})`);
+  }
 }

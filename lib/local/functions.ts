@@ -8,6 +8,7 @@ import { sdkNodeModules } from './paths';
 import type { Random } from './random';
 import type { ParentToRunner, RunnerToParent } from './runner/protocol';
 import { ENV } from '../../constructs/contract';
+import { PhoenixError } from '../core/errors';
 
 /** A function of the template, resolved to local values. */
 export interface FunctionDefinition {
@@ -122,10 +123,9 @@ export function stageFunctionCode(def: FunctionDefinition, baseDir: string): Fun
 }
 
 /** Error thrown when a function cannot start (its code does not load): one line. */
-export class FunctionInitError extends Error {
+export class FunctionInitError extends PhoenixError {
   constructor(functionName: string, errorType: string, message: string) {
-    super(`function ${functionName} failed to initialize: ${errorType}: ${message}`);
-    this.name = 'FunctionInitError';
+    super('FUNCTION_INIT', `function ${functionName} failed to initialize: ${errorType}: ${message}`);
   }
 }
 

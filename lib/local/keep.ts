@@ -7,7 +7,23 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { LOCAL_ENV_FILE, pipelineOutputs, type LocalEnvFile, type PipelineOutputs } from '../replay/targets';
+import { pipelineOfDescription, pipelineOutputs, type PipelineOutputs } from './pipeline-outputs';
+
+/** The file a local environment writes into its directory for the tools (`--local <dir>`). */
+export const LOCAL_ENV_FILE = 'local-env.json';
+
+export interface LocalEnvFile {
+  readonly region: string;
+  readonly endpoints: { readonly kinesis: string; readonly sqs: string; readonly s3: string; readonly dynamodb?: string };
+  /** The pipeline's outputs, resolved to local values. */
+  readonly outputs: PipelineOutputs;
+  /** The process serving the environment (`phoenix local run --keep`): the file is stale once it is gone. */
+  readonly pid?: number;
+  /** Stack name (display). */
+  readonly stack?: string;
+  /** When the environment was kept (ISO-8601). */
+  readonly keptAt?: string;
+}
 
 /** Writes `<runDir>/local-env.json`; returns its path. */
 export function writeLocalEnv(runDir: string, env: LocalEnvFile): string {
@@ -33,7 +49,7 @@ export function localPipelineOutputs(
   streamName: string,
 ): PipelineOutputs {
   const list = Object.entries(outputs).map(([k, v]) => ({ OutputKey: k, OutputValue: v, Description: descriptions[k] }));
-  const pipelines = new Set(list.map((o) => /\(pipeline ([^)]+)\)\s*$/.exec(o.Description ?? '')?.[1]).filter((p): p is string => p !== undefined));
+  const pipelines = new Set(list.map((o) => pipelineOfDescription(o.Description)).filter((p): p is string => p !== undefined));
   for (const p of pipelines) {
     const o = pipelineOutputs(list, stackName, p);
     if (o.StreamName === streamName) return o;

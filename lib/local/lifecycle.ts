@@ -73,10 +73,10 @@ export class Lifecycle {
   }
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts; leaves no listener behind either way. */
+/** Resolves after `ms` (at once when `ms` <= 0), or early when `signal` aborts; leaves no listener behind either way. */
 export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted || ms <= 0) return Promise.resolve();
   return new Promise((resolve) => {
-    if (signal?.aborted) { resolve(); return; }
     const onAbort = (): void => { clearTimeout(timer); resolve(); };
     const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });

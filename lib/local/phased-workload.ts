@@ -25,7 +25,8 @@
 import { createHash } from 'node:crypto';
 import { recordId } from '../core';
 import { Random } from './random';
-import { ClickstreamWorkload, type PipelineRules, type Workload, type WorkloadOptions, type WorkloadRecord } from './workload';
+import { ClickstreamWorkload, type PipelineRules, type Workload, type WorkloadOptions, type WorkloadRecord } from './workloads';
+import { InputError } from '../replay/filter';
 
 export const PHASES = ['clean', 'nulls', 'drop', 'shift'] as const;
 export type Phase = typeof PHASES[number];
@@ -55,11 +56,11 @@ export function parsePhases(text: string): Phase[] {
     const m = /^([a-z]+)(?:\*(\d+))?$/.exec(entry);
     const phase = m?.[1] as Phase | undefined;
     if (!m || !phase || !PHASES.includes(phase)) {
-      throw new Error(`--phases: ${JSON.stringify(entry)} is not a phase (allowed: ${PHASES.join(', ')}, each optionally followed by *N, comma-separated)`);
+      throw new InputError(`--phases: ${JSON.stringify(entry)} is not a phase (allowed: ${PHASES.join(', ')}, each optionally followed by *N, comma-separated)`);
     }
     const n = m[2] === undefined ? 1 : Number(m[2]);
     if (!Number.isInteger(n) || n < 1 || out.length + n > MAX_PHASE_WINDOWS) {
-      throw new Error(`--phases: ${JSON.stringify(entry)} repeats a phase ${m[2]} times; the list may have 1 to ${MAX_PHASE_WINDOWS} windows in all`);
+      throw new InputError(`--phases: ${JSON.stringify(entry)} repeats a phase ${m[2]} times; the list may have 1 to ${MAX_PHASE_WINDOWS} windows in all`);
     }
     for (let i = 0; i < n; i++) out.push(phase);
   }
@@ -98,7 +99,7 @@ export class PhasedWorkload implements Workload {
   private readonly guardMs: number;
   /**
    * A record is put only while more than this is left of its window (three quarters of the guard): the time a
-   * PutRecords may take to arrive. On a loaded 2-core machine with the emulators busy, puts took up to ~750 ms.
+   * PutRecords may take to arrive (measured figures: docs/local-environment.md, "Measured timings").
    */
   private readonly cutoffMs: number;
   private readonly base: ClickstreamWorkload;
@@ -115,17 +116,17 @@ export class PhasedWorkload implements Workload {
 
   constructor(private readonly opts: PhasedWorkloadOptions, private readonly rules: PipelineRules) {
     if (!(opts.rate > 0) || !Number.isFinite(opts.rate)) {
-      throw new Error(`--phases needs --rate above 0: the records per second of a clean window (given ${opts.rate})`);
+      throw new InputError(`--phases needs --rate above 0: the records per second of a clean window (given ${opts.rate})`);
     }
     if (!Number.isInteger(opts.windowSeconds) || opts.windowSeconds < 1 || opts.windowSeconds > 900) {
-      throw new Error(`phase windows must be 1-900 seconds (given ${opts.windowSeconds})`);
+      throw new InputError(`phase windows must be 1-900 seconds (given ${opts.windowSeconds})`);
     }
-    if (opts.phases.length === 0) throw new Error('--phases: the list is empty');
+    if (opts.phases.length === 0) throw new InputError('--phases: the list is empty');
     this.windowMs = opts.windowSeconds * 1000;
     this.guardMs = Math.min(2000, Math.max(250, Math.round(this.windowMs * 0.5)));
     this.cutoffMs = Math.round(this.guardMs * 0.75);
     const perWindow = Math.round(opts.rate * opts.windowSeconds);
-    if (perWindow < 1) throw new Error(`--rate ${opts.rate} x ${opts.windowSeconds}-s windows is less than one record per window`);
+    if (perWindow < 1) throw new InputError(`--rate ${opts.rate} x ${opts.windowSeconds}-s windows is less than one record per window`);
     this.windows = opts.phases.map((phase) => ({
       phase,
       records: phase === 'drop' ? Math.max(1, Math.round(perWindow * DROP_FRACTION)) : perWindow,

@@ -1,6 +1,6 @@
 import { PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { abortableSleep } from './lifecycle';
-import type { Workload, WorkloadRecord } from './workload';
+import type { Workload, WorkloadRecord } from './workloads';
 
 /** PutRecords limits: 500 records and 5 MiB per request. */
 const MAX_BATCH_RECORDS = 500;

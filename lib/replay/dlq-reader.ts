@@ -9,6 +9,7 @@
  * (DlqWithReplay), so that count has no effect. If the process is killed, held messages reappear by themselves when
  * their visibility timeout ends.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
@@ -47,8 +48,6 @@ export interface DlqReaderOptions {
   readonly now?: () => number;
 }
 
-const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 function chunks<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
@@ -82,7 +81,7 @@ export class DlqReader {
 
   /** Yields every message of the queue once, in receive order, in batches of up to 10. */
   async *read(): AsyncGenerator<DlqEntry[]> {
-    const sleep = this.opts.sleep ?? sleepReal;
+    const sleep = this.opts.sleep ?? delay;
     const now = this.opts.now ?? Date.now;
     const emptyPolls = this.opts.emptyPolls ?? 2;
     const maxReceives = this.opts.maxReceives ?? 1_000_000;
@@ -167,7 +166,7 @@ export class DlqReader {
         } catch {
           // a transient SQS error: retried; the ids still in `todo` are reported
           if (attempt === 3) break;
-          await (this.opts.sleep ?? sleepReal)(200 * attempt);
+          await (this.opts.sleep ?? delay)(200 * attempt);
         }
       }
       failed.push(...todo);

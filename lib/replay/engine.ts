@@ -14,9 +14,9 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { decodeBase64Strict, decodePayload, describeError, hasUtf8Bom, isEnvelope, recordId, type DlqMessage } from '../core';
 import { archiveKeyInRange, archiveListPrefixes, parseArchiveObject, type ArchiveRecord } from './archive';
-import { DlqReader } from './dlq-reader';
+import { DlqReader, type DlqEntry } from './dlq-reader';
 import { describeFilter, inTimeRange, InputError, matchesDlq, type ReplayFilter } from './filter';
-import { checkStreamExists, KinesisPutter, type PutItem } from './putter';
+import { checkStreamExists, KinesisPutter, type PutItem, type PutOutcome, type PutPipeline } from './putter';
 import { decodeForReplay, replayData, replayPartitionKey } from './records';
 
 export type ReplaySource =
@@ -168,237 +168,281 @@ function addError(s: ReplaySummary, e: string): void {
 /** Runs a replay; resolves with its summary. Throws InputError for a target stream that does not exist. */
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const started = Date.now();
-  const at = opts.at ?? new Date();
-  const dryRun = opts.dryRun ?? false;
-  const sourceName = opts.source.kind === 'dlq' ? opts.source.queueUrl : `s3://${opts.source.bucket}/${opts.source.prefix}`;
-  const s = newSummary(sourceName, opts.filter, dryRun);
-  const putter = new KinesisPutter(opts.clients.kinesis, { ratePerSecond: opts.ratePerSecond, lanes: opts.lanes });
-  const checked = new Map<string, Promise<void>>();
-  // A full PutRecords call per lane; with a rate limit, about one second of records, so that dead letters are
-  // deleted steadily as their records are accepted (a killed replay then has little to put again).
-  const defaultFlush = opts.ratePerSecond !== undefined ? Math.max(10, Math.ceil(opts.ratePerSecond)) : putter.lanes * 500;
-  const flushAt = Math.max(1, Math.min(opts.flushRecords ?? defaultFlush, putter.lanes * 500, 10_000));
-  const progress = (): void => opts.onProgress?.({
-    scanned: s.scanned, matched: s.matched, replayed: s.replayed, deleted: s.deleted, failed: s.failed, total: s.total,
-  });
-  const limitReached = (): boolean => opts.filter.limit !== undefined && s.matched >= opts.filter.limit;
-
-  if (opts.targetStream && !dryRun) {
-    await checkStreamExists(opts.clients.kinesis, opts.targetStream);
-    checked.set(opts.targetStream, Promise.resolve());
-  }
-
-  const ensureTarget = (stream: string): Promise<void> => {
-    let p = checked.get(stream);
-    if (!p) {
-      p = checkStreamExists(opts.clients.kinesis, stream);
-      checked.set(stream, p);
-    }
-    return p;
-  };
-
-  /** Puts the pending records; returns the message ids of the accepted ones. */
-  const flush = async (pending: Pending[]): Promise<string[]> => {
-    if (pending.length === 0) return [];
-    if (dryRun) {
-      s.replayed += pending.length;
-      for (const p of pending) s.targets[p.item.stream] = (s.targets[p.item.stream] ?? 0) + 1;
-      return [];
-    }
-    for (const stream of new Set(pending.map((p) => p.item.stream))) await ensureTarget(stream);
-    const out = await putter.putAll(pending.map((p) => p.item));
-    s.retried += out.retried;
-    s.putCalls += out.calls;
-    const acceptedIds: string[] = [];
-    for (const i of out.accepted) {
-      const p = pending[i];
-      s.replayed++;
-      s.targets[p.item.stream] = (s.targets[p.item.stream] ?? 0) + 1;
-      if (p.messageId) acceptedIds.push(p.messageId);
-    }
-    for (const f of out.failed) {
-      s.failed++;
-      addError(s, `${pending[f.tag].id ?? pending[f.tag].messageId ?? 'record'}: not accepted by Kinesis: ${f.error}`);
-    }
-    return acceptedIds;
-  };
-
-  const track = (id: string | null): void => {
-    if (id && s.sampleIds.length < MAX_SAMPLE_IDS) s.sampleIds.push(id);
-  };
-
-  if (opts.source.kind === 'dlq') {
-    if (!opts.clients.sqs) throw new Error('runReplay: an SQS client is required for --from dlq');
-    const reader = new DlqReader(opts.clients.sqs, opts.source.queueUrl, {
-      visibilityTimeoutSec: opts.visibilityTimeoutSec ?? 300,
-      inFlightWaitMs: opts.inFlightWaitMs ?? 0,
-      signal: opts.signal,
-    });
-    try {
-      const c = await reader.counts();
-      s.total = c.visible;
-      progress();
-      let pending: Pending[] = [];
-      const flushAndDelete = async (): Promise<void> => {
-        const batch = pending;
-        pending = [];
-        const accepted = await flush(batch);
-        if (accepted.length > 0) {
-          const notDeleted = await reader.delete(accepted);
-          s.deleted += accepted.length - notDeleted.length;
-          for (const id of notDeleted) addError(s, `message ${id}: its record was replayed but the message could not be deleted (a rerun puts it again; the sink deduplicates)`);
-        }
-        progress();
-      };
-      for await (const entries of reader.read()) {
-        for (const e of entries) {
-          if (limitReached()) break;
-          s.scanned++;
-          if (!e.msg) {
-            s.skipped.invalid++;
-            addError(s, `message ${e.messageId}: ${e.invalid}`);
-            continue;
-          }
-          if (!matchesDlq(opts.filter, e.msg)) {
-            s.skipped.notMatching++;
-            continue;
-          }
-          const msg = e.msg;
-          s.matched++;
-          track(msg.id);
-          const stream = opts.targetStream ?? msg.source.streamArn;
-          if (!stream) {
-            s.skipped.noTarget++;
-            addError(s, `message ${e.messageId}: the dead letter names no source stream; pass --target-stream`);
-            continue;
-          }
-          let bytes: Buffer | null;
-          try {
-            bytes = await dlqPayloadBytes(msg, opts.clients.s3, opts.signal);
-          } catch (err) {
-            s.failed++;
-            addError(s, `message ${e.messageId}: cannot read the payload: ${describeError(err)}`);
-            continue;
-          }
-          if (bytes === null) {
-            s.skipped.noPayload++;
-            continue;
-          }
-          const rd = replayData(bytes, { of: 'dlq', id: msg.id, correlationId: msg.correlationId, arrivedAt: msg.source.arrivedAt }, at);
-          if (rd.kind === 'envelope') s.envelopes++;
-          else s.raw++;
-          pending.push({
-            item: { stream, partitionKey: replayPartitionKey(msg.source.partitionKey, msg.id, bytes), data: rd.data, tag: pending.length },
-            messageId: e.messageId,
-            id: msg.id,
-          });
-          if (pending.length >= flushAt) await flushAndDelete();
-        }
-        progress();
-        if (limitReached() || opts.signal?.aborted) break;
-      }
-      await flushAndDelete();
-      s.inFlightElsewhere = reader.inFlightElsewhere;
-    } finally {
-      // Everything not deleted (not matching, failed, invalid) becomes visible again now.
-      await reader.releaseAll();
-    }
-  } else {
-    const { bucket, prefix } = opts.source;
-    const s3 = opts.clients.s3;
-    if (!s3) throw new Error('runReplay: an S3 client is required for --from archive');
-    if (opts.filter.reasons) throw new InputError('--reason applies to dead letters only: archived records have no failure reason');
-    if (opts.filter.ids && !opts.idRules) throw new InputError('--id with --from archive needs the pipeline\'s id rules: pass --pipeline and --key-fields (or use --correlation-id)');
-    const keys: string[] = [];
-    for (const p of archiveListPrefixes(prefix, opts.filter.sinceMs, opts.filter.untilMs)) {
-      let token: string | undefined;
-      do {
-        const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, ContinuationToken: token }), { abortSignal: opts.signal });
-        for (const o of res.Contents ?? []) {
-          if (o.Key && archiveKeyInRange(o.Key, prefix, opts.filter.sinceMs, opts.filter.untilMs)) keys.push(o.Key);
-        }
-        token = res.IsTruncated ? res.NextContinuationToken : undefined;
-      } while (token);
-    }
-    keys.sort();
-    const seen = new Set<string>();
-    const checkedStreams = new Set<string>();
-    // Records are put while the next ones are read: each lane sends a call as soon as it holds a full one.
-    const pipeline = dryRun ? undefined : putter.pipeline<{ readonly stream: string; readonly id: string | null }>((out) => {
-      s.retried += out.retried;
-      s.putCalls += out.calls;
-      for (const t of out.accepted) {
-        s.replayed++;
-        s.targets[t.stream] = (s.targets[t.stream] ?? 0) + 1;
-      }
-      for (const f of out.failed) {
-        s.failed++;
-        addError(s, `${f.tag.id ?? 'record'}: not accepted by Kinesis: ${f.error}`);
-      }
-      progress();
-    }, { maxBatch: Math.ceil(flushAt / putter.lanes) });
-    // The next object is fetched and decompressed (off the main thread) while the current one is framed and put.
-    const load = (key: string): Promise<Buffer> => {
-      const gzipped = (raw: Buffer): boolean => raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b;
-      const p = getObjectBytes(s3, bucket, key, opts.signal).then((raw) => (gzipped(raw) ? gunzipAsync(raw) : raw));
-      p.catch(() => undefined); // awaited (and its error thrown) in order below; not an unhandled rejection meanwhile
-      return p;
-    };
-    let next = keys.length > 0 ? load(keys[0]) : undefined;
-    for (let k = 0; k < keys.length; k++) {
-      const key = keys[k];
-      if (limitReached() || opts.signal?.aborted) break;
-      const raw = await next!;
-      next = k + 1 < keys.length ? load(keys[k + 1]) : undefined;
-      const parsed = parseArchiveObject(raw.toString('utf8'));
-      if (parsed.bad > 0) {
-        s.skipped.invalid += parsed.bad;
-        addError(s, `s3://${bucket}/${key}: ${parsed.bad} line(s) are not archive records (lines ${parsed.badLines.slice(0, 5).join(', ')}${parsed.bad > 5 ? ', ...' : ''})`);
-      }
-      for (const rec of parsed.records) {
-        if (limitReached()) break;
-        s.scanned++;
-        const dedupe = `${rec.shardId}/${rec.sequenceNumber}`;
-        if (rec.sequenceNumber !== '' && seen.has(dedupe)) {
-          s.skipped.duplicates++;
-          continue;
-        }
-        seen.add(dedupe);
-        const bytes = Buffer.from(rec.data, 'base64');
-        const decoded = decodeForReplay(bytes);
-        const ids = archiveIds(bytes, decoded, opts.idRules);
-        if (!matchesArchive(opts.filter, rec, ids)) {
-          s.skipped.notMatching++;
-          continue;
-        }
-        s.matched++;
-        track(ids.id);
-        const stream = opts.targetStream ?? rec.streamArn;
-        if (!stream) throw new InputError(`archived records of s3://${bucket}/${key} do not name their stream: pass --target-stream`);
-        const rd = replayData(bytes, { of: 'archive', id: ids.id, arrivedAt: rec.arrivedAt }, at, decoded);
-        if (rd.kind === 'envelope') s.envelopes++;
-        else s.raw++;
-        const partitionKey = replayPartitionKey(rec.partitionKey, ids.id, bytes);
-        if (!pipeline) {
-          s.replayed++;
-          s.targets[stream] = (s.targets[stream] ?? 0) + 1;
-          continue;
-        }
-        if (!checkedStreams.has(stream)) {
-          await ensureTarget(stream);
-          checkedStreams.add(stream);
-        }
-        await pipeline.add({ stream, partitionKey, data: rd.data, tag: { stream, id: ids.id } });
-      }
-      progress();
-    }
-    await pipeline?.drain();
-    progress();
-  }
+  const run = new ReplayRun(opts);
+  if (opts.targetStream && !run.dryRun) await run.ensureTarget(opts.targetStream);
+  if (opts.source.kind === 'dlq') await replayDlq(run, opts.source.queueUrl);
+  else await replayArchive(run, opts.source.bucket, opts.source.prefix);
+  const s = run.summary;
   s.interrupted = opts.signal?.aborted ?? false;
   s.durationMs = Date.now() - started;
   s.recordsPerSecond = s.durationMs > 0 ? Math.round((s.replayed / s.durationMs) * 1000 * 10) / 10 : 0;
   return s;
+}
+
+/** The state of one replay: its summary, the putter, the target streams checked, and the bookkeeping of outcomes. */
+class ReplayRun {
+  readonly summary: ReplaySummary;
+  readonly at: Date;
+  readonly dryRun: boolean;
+  readonly putter: KinesisPutter;
+  /** Records gathered before they are put (DLQ), or the records of one lane's call times the lanes (archive). */
+  readonly flushAt: number;
+  private readonly checked = new Map<string, Promise<void>>();
+
+  constructor(readonly opts: ReplayOptions) {
+    this.at = opts.at ?? new Date();
+    this.dryRun = opts.dryRun ?? false;
+    const sourceName = opts.source.kind === 'dlq' ? opts.source.queueUrl : `s3://${opts.source.bucket}/${opts.source.prefix}`;
+    this.summary = newSummary(sourceName, opts.filter, this.dryRun);
+    this.putter = new KinesisPutter(opts.clients.kinesis, { ratePerSecond: opts.ratePerSecond, lanes: opts.lanes });
+    // A full PutRecords call per lane; with a rate limit, about one second of records, so that dead letters are
+    // deleted steadily as their records are accepted (a killed replay then has little to put again).
+    const defaultFlush = opts.ratePerSecond !== undefined ? Math.max(10, Math.ceil(opts.ratePerSecond)) : this.putter.lanes * 500;
+    this.flushAt = Math.max(1, Math.min(opts.flushRecords ?? defaultFlush, this.putter.lanes * 500, 10_000));
+  }
+
+  progress(): void {
+    const s = this.summary;
+    this.opts.onProgress?.({ scanned: s.scanned, matched: s.matched, replayed: s.replayed, deleted: s.deleted, failed: s.failed, total: s.total });
+  }
+
+  limitReached(): boolean {
+    return this.opts.filter.limit !== undefined && this.summary.matched >= this.opts.filter.limit;
+  }
+
+  /** Checks once per stream that it exists (InputError otherwise). */
+  ensureTarget(stream: string): Promise<void> {
+    let p = this.checked.get(stream);
+    if (!p) {
+      p = checkStreamExists(this.opts.clients.kinesis, stream);
+      this.checked.set(stream, p);
+    }
+    return p;
+  }
+
+  /** A matched record (its id among the sample ids). */
+  matched(id: string | null): void {
+    this.summary.matched++;
+    if (id && this.summary.sampleIds.length < MAX_SAMPLE_IDS) this.summary.sampleIds.push(id);
+  }
+
+  /** The record's bytes as replayed: a marked envelope or the original bytes (counted). */
+  countKind(kind: 'envelope' | 'raw'): void {
+    if (kind === 'envelope') this.summary.envelopes++;
+    else this.summary.raw++;
+  }
+
+  replayed(stream: string): void {
+    this.summary.replayed++;
+    this.summary.targets[stream] = (this.summary.targets[stream] ?? 0) + 1;
+  }
+
+  /** Counts a put outcome's calls, retries, accepted and failed records; `label` names a failed record. */
+  settled<T>(out: PutOutcome<T>, accepted: (tag: T) => void, label: (tag: T) => string): void {
+    this.summary.retried += out.retried;
+    this.summary.putCalls += out.calls;
+    for (const tag of out.accepted) accepted(tag);
+    for (const f of out.failed) {
+      this.summary.failed++;
+      addError(this.summary, `${label(f.tag)}: not accepted by Kinesis: ${f.error}`);
+    }
+  }
+}
+
+/** Puts pending dead letters' records; returns the message ids of the accepted ones. */
+async function putPending(run: ReplayRun, pending: Pending[]): Promise<string[]> {
+  if (pending.length === 0) return [];
+  if (run.dryRun) {
+    for (const p of pending) run.replayed(p.item.stream);
+    return [];
+  }
+  for (const stream of new Set(pending.map((p) => p.item.stream))) await run.ensureTarget(stream);
+  const out = await run.putter.putAll(pending.map((p) => p.item));
+  const acceptedIds: string[] = [];
+  run.settled(out, (i) => {
+    const p = pending[i];
+    run.replayed(p.item.stream);
+    if (p.messageId) acceptedIds.push(p.messageId);
+  }, (i) => pending[i].id ?? pending[i].messageId ?? 'record');
+  return acceptedIds;
+}
+
+/** DLQ replay: reads the queue, puts the matching records, deletes each dead letter once its record is accepted. */
+async function replayDlq(run: ReplayRun, queueUrl: string): Promise<void> {
+  const { opts, summary: s } = run;
+  if (!opts.clients.sqs) throw new Error('runReplay: an SQS client is required for --from dlq');
+  const reader = new DlqReader(opts.clients.sqs, queueUrl, {
+    visibilityTimeoutSec: opts.visibilityTimeoutSec ?? 300,
+    inFlightWaitMs: opts.inFlightWaitMs ?? 0,
+    signal: opts.signal,
+  });
+  try {
+    s.total = (await reader.counts()).visible;
+    run.progress();
+    let pending: Pending[] = [];
+    const flushAndDelete = async (): Promise<void> => {
+      const batch = pending;
+      pending = [];
+      const accepted = await putPending(run, batch);
+      if (accepted.length > 0) {
+        const notDeleted = await reader.delete(accepted);
+        s.deleted += accepted.length - notDeleted.length;
+        for (const id of notDeleted) addError(s, `message ${id}: its record was replayed but the message could not be deleted (a rerun puts it again; the sink deduplicates)`);
+      }
+      run.progress();
+    };
+    for await (const entries of reader.read()) {
+      for (const e of entries) {
+        if (run.limitReached()) break;
+        const p = await dlqEntryToPut(run, e, pending.length);
+        if (p) pending.push(p);
+        if (pending.length >= run.flushAt) await flushAndDelete();
+      }
+      run.progress();
+      if (run.limitReached() || opts.signal?.aborted) break;
+    }
+    await flushAndDelete();
+    s.inFlightElsewhere = reader.inFlightElsewhere;
+  } finally {
+    // Everything not deleted (not matching, failed, invalid) becomes visible again now.
+    await reader.releaseAll();
+  }
+}
+
+/** The put of one dead letter, or undefined when it is skipped (counted in the summary). */
+async function dlqEntryToPut(run: ReplayRun, e: DlqEntry, tag: number): Promise<Pending | undefined> {
+  const { opts, summary: s } = run;
+  s.scanned++;
+  if (!e.msg) {
+    s.skipped.invalid++;
+    addError(s, `message ${e.messageId}: ${e.invalid}`);
+    return undefined;
+  }
+  if (!matchesDlq(opts.filter, e.msg)) {
+    s.skipped.notMatching++;
+    return undefined;
+  }
+  const msg = e.msg;
+  run.matched(msg.id);
+  const stream = opts.targetStream ?? msg.source.streamArn;
+  if (!stream) {
+    s.skipped.noTarget++;
+    addError(s, `message ${e.messageId}: the dead letter names no source stream; pass --target-stream`);
+    return undefined;
+  }
+  let bytes: Buffer | null;
+  try {
+    bytes = await dlqPayloadBytes(msg, opts.clients.s3, opts.signal);
+  } catch (err) {
+    s.failed++;
+    addError(s, `message ${e.messageId}: cannot read the payload: ${describeError(err)}`);
+    return undefined;
+  }
+  if (bytes === null) {
+    s.skipped.noPayload++;
+    return undefined;
+  }
+  const rd = replayData(bytes, { of: 'dlq', id: msg.id, correlationId: msg.correlationId, arrivedAt: msg.source.arrivedAt }, run.at);
+  run.countKind(rd.kind);
+  return {
+    item: { stream, partitionKey: replayPartitionKey(msg.source.partitionKey, msg.id, bytes), data: rd.data, tag },
+    messageId: e.messageId,
+    id: msg.id,
+  };
+}
+
+/** The archive objects under `prefix` in the filter's time range, in key (time) order. */
+async function archiveKeys(s3: S3Client, bucket: string, prefix: string, filter: ReplayFilter, signal?: AbortSignal): Promise<string[]> {
+  const keys: string[] = [];
+  for (const p of archiveListPrefixes(prefix, filter.sinceMs, filter.untilMs)) {
+    let token: string | undefined;
+    do {
+      const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, ContinuationToken: token }), { abortSignal: signal });
+      for (const o of res.Contents ?? []) {
+        if (o.Key && archiveKeyInRange(o.Key, prefix, filter.sinceMs, filter.untilMs)) keys.push(o.Key);
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+  }
+  return keys.sort();
+}
+
+type ArchiveTag = { readonly stream: string; readonly id: string | null };
+
+/** Archive replay: reads the archive objects in time order and puts the matching records while the next ones are read. */
+async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Promise<void> {
+  const { opts } = run;
+  const s3 = opts.clients.s3;
+  if (!s3) throw new Error('runReplay: an S3 client is required for --from archive');
+  if (opts.filter.reasons) throw new InputError('--reason applies to dead letters only: archived records have no failure reason');
+  if (opts.filter.ids && !opts.idRules) throw new InputError('--id with --from archive needs the pipeline\'s id rules: pass --pipeline and --key-fields (or use --correlation-id)');
+  const keys = await archiveKeys(s3, bucket, prefix, opts.filter, opts.signal);
+  const seen = new Set<string>();
+  // Records are put while the next ones are read: each lane sends a call as soon as it holds a full one.
+  const pipeline = run.dryRun ? undefined : run.putter.pipeline<ArchiveTag>((out) => {
+    run.settled(out, (t) => run.replayed(t.stream), (t) => t.id ?? 'record');
+    run.progress();
+  }, { maxBatch: Math.ceil(run.flushAt / run.putter.lanes) });
+  // The next object is fetched and decompressed (off the main thread) while the current one is framed and put.
+  const load = (key: string): Promise<Buffer> => {
+    const p = getObjectBytes(s3, bucket, key, opts.signal).then((raw) => (isGzip(raw) ? gunzipAsync(raw) : raw));
+    p.catch(() => undefined); // awaited (and its error thrown) in order below; not an unhandled rejection meanwhile
+    return p;
+  };
+  let next = keys.length > 0 ? load(keys[0]) : undefined;
+  for (let k = 0; k < keys.length; k++) {
+    if (run.limitReached() || opts.signal?.aborted) break;
+    const raw = await next!;
+    next = k + 1 < keys.length ? load(keys[k + 1]) : undefined;
+    await replayArchiveObject(run, `s3://${bucket}/${keys[k]}`, raw, seen, pipeline);
+    run.progress();
+  }
+  await pipeline?.drain();
+  run.progress();
+}
+
+function isGzip(raw: Buffer): boolean {
+  return raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b;
+}
+
+/** Puts the matching records of one archive object (`where`: its s3:// URL); `seen` drops Firehose's redeliveries. */
+async function replayArchiveObject(
+  run: ReplayRun, where: string, raw: Buffer, seen: Set<string>, pipeline: PutPipeline<ArchiveTag> | undefined,
+): Promise<void> {
+  const { opts, summary: s } = run;
+  const parsed = parseArchiveObject(raw.toString('utf8'));
+  if (parsed.bad > 0) {
+    s.skipped.invalid += parsed.bad;
+    addError(s, `${where}: ${parsed.bad} line(s) are not archive records (lines ${parsed.badLines.slice(0, 5).join(', ')}${parsed.bad > 5 ? ', ...' : ''})`);
+  }
+  for (const rec of parsed.records) {
+    if (run.limitReached()) break;
+    s.scanned++;
+    const dedupe = `${rec.shardId}/${rec.sequenceNumber}`;
+    if (rec.sequenceNumber !== '' && seen.has(dedupe)) {
+      s.skipped.duplicates++;
+      continue;
+    }
+    seen.add(dedupe);
+    const bytes = Buffer.from(rec.data, 'base64');
+    const decoded = decodeForReplay(bytes);
+    const ids = archiveIds(bytes, decoded, opts.idRules);
+    if (!matchesArchive(opts.filter, rec, ids)) {
+      s.skipped.notMatching++;
+      continue;
+    }
+    run.matched(ids.id);
+    const stream = opts.targetStream ?? rec.streamArn;
+    if (!stream) throw new InputError(`archived records of ${where} do not name their stream: pass --target-stream`);
+    const rd = replayData(bytes, { of: 'archive', id: ids.id, arrivedAt: rec.arrivedAt }, run.at, decoded);
+    run.countKind(rd.kind);
+    if (!pipeline) {
+      run.replayed(stream);
+      continue;
+    }
+    await run.ensureTarget(stream);
+    await pipeline.add({ stream, partitionKey: replayPartitionKey(rec.partitionKey, ids.id, bytes), data: rd.data, tag: { stream, id: ids.id } });
+  }
 }
 
 /**

@@ -5,12 +5,12 @@
  */
 import { REASON_CLASSES } from '../../constructs/contract';
 import { isReasonClass, normalizeEventTime, type DlqMessage, type ReasonClass } from '../core';
+import { PhoenixError } from '../core/errors';
 
 /** Invalid user input (a flag or a field of the replay event). One line; the CLI maps it to exit code 2. */
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
+export class InputError extends PhoenixError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INPUT', message, options);
   }
 }
 

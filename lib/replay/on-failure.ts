@@ -7,6 +7,7 @@
  * the stream (see readBatchBack in engine code) while the stream still retains them.
  */
 import { decodeData, describeError, toEnvelope, type DlqMessage, type DlqSource } from '../core';
+import { PhoenixError } from '../core/errors';
 
 /** KinesisBatchInfo of an on-failure record. Sequence numbers are decimal strings of up to 129 digits. */
 export interface BatchInfo {
@@ -43,10 +44,9 @@ export interface OnFailure {
 }
 
 /** Not an on-failure record at all (the object/message is reported and left alone). */
-export class OnFailureFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OnFailureFormatError';
+export class OnFailureFormatError extends PhoenixError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ON_FAILURE_FORMAT', message, options);
   }
 }
 

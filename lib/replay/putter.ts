@@ -4,6 +4,7 @@
  * rate limit, and a few batches in flight in "lanes" chosen by partition key, so that the records of one key keep
  * their order.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { DescribeStreamSummaryCommand, PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { classifyError, describeError, fullJitterDelayMs } from '../core';
 import { InputError } from './filter';
@@ -43,8 +44,6 @@ export interface PutterOptions {
   readonly now?: () => number;
   readonly random?: () => number;
 }
-
-const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A token-bucket rate limiter (capacity = one second of rate). */
 export class RateLimiter {
@@ -106,7 +105,7 @@ export class KinesisPutter {
   readonly lanes: number;
 
   constructor(private readonly kinesis: KinesisClient, opts: PutterOptions = {}) {
-    this.sleep = opts.sleep ?? sleepReal;
+    this.sleep = opts.sleep ?? delay;
     this.random = opts.random ?? Math.random;
     this.maxAttempts = opts.maxAttempts ?? 8;
     this.baseMs = opts.baseMs ?? 100;

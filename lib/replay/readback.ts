@@ -5,6 +5,7 @@
  * Bounded in calls and time. Records already trimmed (past the stream's retention) cannot be read: they are reported
  * as missing.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { classifyError, describeError, fullJitterDelayMs } from '../core';
 import type { BatchInfo, FailedRecord } from './on-failure';
@@ -28,11 +29,9 @@ export interface ReadBackOptions {
   readonly now?: () => number;
 }
 
-const sleepReal = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export async function readBatchBack(kinesis: KinesisClient, info: BatchInfo, opts: ReadBackOptions = {}): Promise<ReadBackResult> {
   const now = opts.now ?? Date.now;
-  const sleep = opts.sleep ?? sleepReal;
+  const sleep = opts.sleep ?? delay;
   const maxCalls = opts.maxCalls ?? 200;
   const start = BigInt(info.startSequenceNumber);
   const end = BigInt(info.endSequenceNumber);

@@ -12,7 +12,7 @@ import { KINESIS_CLIENT_OPTIONS } from '../../lib/aws/clients';
 import type { Envelope } from '../../lib/core';
 import { createConfiguredSink } from '../../lib/handlers/ports/factory';
 import { createLocalClients } from '../../lib/local/clients';
-import { createClients } from '../../lib/replay/targets';
+import { createClients } from '../../lib/cli/targets';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 let server: http2.Http2Server;

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from './support';
-import type { LocalEnvFile } from '../../lib/replay/targets';
+import type { LocalEnvFile } from '../../lib/local/keep';
 import { mutatedAssembly, REPO, synthExample, tempDir } from '../local/env/support';
 
 const CLI = path.join(REPO, 'assets', 'bin', 'phoenix', 'index.js');

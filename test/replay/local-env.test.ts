@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { localPipelineOutputs } from '../../lib/local/keep';
-import { findRunningLocalEnv, LOCAL_ENV_FILE, processAlive, readLocalEnv } from '../../lib/replay/targets';
+import { findRunningLocalEnv, processAlive, readLocalEnv } from '../../lib/cli/targets';
+import { LOCAL_ENV_FILE, localPipelineOutputs } from '../../lib/local/keep';
 
 /** The pid of a process that has exited. */
 function deadPid(): number {

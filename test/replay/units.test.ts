@@ -4,15 +4,15 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { cli } from './support';
+import { dlqStats, renderPayload } from '../../lib/cli/inspect';
 import { decodeData, idNamespaceFor, toEnvelope, type DlqMessage } from '../../lib/core';
+import { outputNameOf, pipelineOutputs } from '../../lib/local/pipeline-outputs';
 import { archiveHourOfKey, archiveKeyInRange, archiveListPrefixes, frameFirehoseRecords, parseArchiveObject } from '../../lib/replay/archive';
 import { runReplay, type ReplayProgress } from '../../lib/replay/engine';
 import { InputError, matchesDlq, parseFilter } from '../../lib/replay/filter';
-import { dlqStats, renderPayload } from '../../lib/replay/inspect';
 import { compareSequenceNumbers, dlqMessagesFor, expiredMessage, OnFailureFormatError, parseOnFailure } from '../../lib/replay/on-failure';
 import { KinesisPutter, PutPipeline, type PutItem, type PutOutcome } from '../../lib/replay/putter';
 import { replayData } from '../../lib/replay/records';
-import { outputNameOf, pipelineOutputs } from '../../lib/replay/targets';
 
 const NOW = Date.parse('2025-11-30T12:00:00.000Z');
 const NS = idNamespaceFor('orders');

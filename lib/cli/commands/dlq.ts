@@ -7,13 +7,13 @@
  */
 import type { Command } from 'commander';
 import { describeError, type DlqMessage } from '../../core';
-import { addFilterOptions, addTargetOptions, interruptible, intFlag, visibilityOption } from '../../replay/cli';
 import { DlqReader, type DlqEntry } from '../../replay/dlq-reader';
 import { dlqPayloadBytes } from '../../replay/engine';
 import { InputError, matchesDlq, parseFilter, type RawFilter } from '../../replay/filter';
-import { dlqStats, formatListLine, formatStats, LIST_HEADER, renderPayload } from '../../replay/inspect';
-import { createClients, resolveTargets, type Clients, type TargetFlags } from '../../replay/targets';
-import { UsageError } from '../index';
+import { UsageError } from '../errors';
+import { dlqStats, formatListLine, formatStats, LIST_HEADER, renderPayload } from '../inspect';
+import { addFilterOptions, addTargetOptions, interruptible, intFlag, visibilityOption } from '../options';
+import { createClients, resolveTargets, type Clients, type TargetFlags } from '../targets';
 
 interface CommonFlags extends TargetFlags, RawFilter {
   json?: boolean;
@@ -21,7 +21,7 @@ interface CommonFlags extends TargetFlags, RawFilter {
 }
 
 function usage(e: unknown): never {
-  if (e instanceof InputError) throw new UsageError(e.message);
+  if (e instanceof InputError) throw new UsageError(e.message, { cause: e });
   throw e;
 }
 

@@ -1,11 +1,11 @@
 /**
- * `phoenix drill`: the Phoenix drill on the local environment (lib/replay/drill.ts). Prints the sink hash before the
+ * `phoenix drill`: the Phoenix drill on the local environment (lib/local/drill/). Prints the sink hash before the
  * destruction and after the rebuild from the archive; exits 1 when they differ.
  */
 import type { Command } from 'commander';
-import { interruptible, intFlag } from '../../replay/cli';
-import { DrillError, runDrill, type DrillReport } from '../../replay/drill';
-import { UsageError } from '../index';
+import { DrillError, runDrill, type DrillReport } from '../../local/drill';
+import { UsageError } from '../errors';
+import { interruptible, intFlag } from '../options';
 import { defaultDrainTimeoutSeconds } from './local';
 
 interface DrillFlags {
@@ -64,7 +64,7 @@ export function registerDrill(program: Command): void {
           onPhase: (p) => { if (!f.json && process.stderr.isTTY) process.stderr.write(`phoenix drill: ${p}\n`); },
         });
       } catch (e) {
-        if (e instanceof DrillError) throw new Error(`drill: ${e.message}`);
+        if (e instanceof DrillError) throw new DrillError(`drill: ${e.message}`, { cause: e });
         throw e;
       } finally {
         intr.dispose();

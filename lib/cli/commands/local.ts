@@ -6,8 +6,8 @@ import { formatQuality } from '../../local/quality';
 import { runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
 import type { SinkEnvelope } from '../../local/verify';
 import { allowedWorkloads, DEFAULT_WORKLOAD, isWorkloadModule, workloadProblem } from '../../local/workloads';
-import { LOCAL_RUNS_DIR, runDirsWith } from '../../replay/targets';
-import { UsageError } from '../index';
+import { UsageError } from '../errors';
+import { LOCAL_RUNS_DIR, runDirsWith } from '../targets';
 
 /** Defaults of `phoenix local run` (also used by `phoenix start`). */
 export const LOCAL_RUN_DEFAULTS = {
@@ -27,9 +27,9 @@ export const LOCAL_RUN_DEFAULTS = {
 } as const;
 
 /**
- * The pipeline rate the default drain timeout assumes: the local DynamoDB emulator sustains ~150-250 conditional puts/s
- * on 2 cores, so a large run needs longer than the fixed default to drain (a run that times out reports the records
- * still in the stream as not found).
+ * The pipeline rate the default drain timeout assumes (the local DynamoDB emulator's conditional-put rate, measured in
+ * docs/local-environment.md): a large run needs longer than the fixed default to drain (a run that times out reports
+ * the records still in the stream as not found).
  */
 export const DRAIN_RECORDS_PER_SECOND = 40;
 

@@ -20,7 +20,7 @@ import {
   updateProfile,
   type RuleResult,
 } from '../../core/profile';
-import { UsageError } from '../index';
+import { UsageError } from '../errors';
 
 interface ShowFlags {
   top: string;

@@ -5,11 +5,11 @@
 import type { Command } from 'commander';
 import { idNamespaceFor, parseKeyFields } from '../../core';
 import { ARCHIVE_PREFIX } from '../../replay/archive';
-import { addFilterOptions, addTargetOptions, interruptible, intFlag, progressBar, visibilityOption } from '../../replay/cli';
 import { runReplay, type ReplaySource, type ReplaySummary } from '../../replay/engine';
 import { InputError, parseFilter, type RawFilter, type ReplayFilter } from '../../replay/filter';
-import { createClients, resolveTargets, type TargetFlags } from '../../replay/targets';
-import { UsageError } from '../index';
+import { UsageError } from '../errors';
+import { addFilterOptions, addTargetOptions, interruptible, intFlag, progressBar, visibilityOption } from '../options';
+import { createClients, resolveTargets, type TargetFlags } from '../targets';
 
 interface ReplayFlags extends TargetFlags, RawFilter {
   from?: string;
@@ -25,7 +25,7 @@ interface ReplayFlags extends TargetFlags, RawFilter {
 }
 
 function usage(e: unknown): never {
-  if (e instanceof InputError) throw new UsageError(e.message);
+  if (e instanceof InputError) throw new UsageError(e.message, { cause: e });
   throw e;
 }
 

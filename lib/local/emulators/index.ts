@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { IamGateConfig } from '../gates';
 import { childScript, sdkNodeModules } from '../paths';
 import type { AccessDeniedReport, EmulatorHostConfig, EmulatorName, HostToParent } from './protocol';
+import { PhoenixError } from '../../core/errors';
 
 export { EMULATOR_LABEL, type AccessDeniedReport, type EmulatorName } from './protocol';
 
@@ -32,10 +33,9 @@ export interface RunningEmulators {
 }
 
 /** Error thrown when the emulators cannot be started; its message is one line. */
-export class EmulatorError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EmulatorError';
+export class EmulatorError extends PhoenixError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EMULATOR', message, options);
   }
 }
 

@@ -31,7 +31,8 @@ import type {
   KinesisMappingConfig,
   PollerOptions,
 } from './types';
-import { backoffMs, emptyStats, errorMessage, errorName, Notifier, parseBatchItemFailures, responseObject, sleep } from './util';
+import { backoffMs, emptyStats, errorMessage, errorName, Notifier, parseBatchItemFailures, responseObject, pollerDefaults } from './util';
+import { abortableSleep } from '../lifecycle';
 
 /** Lambda's synchronous invocation payload limit. */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -171,11 +172,8 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     private readonly clients: EsmClients,
     opts: PollerOptions = {},
   ) {
-    this.now = opts.now ?? Date.now;
-    this.log = opts.log ?? (() => undefined);
+    ({ now: this.now, log: this.log, retryBaseMs: this.retryBaseMs, retryCapMs: this.retryCapMs } = pollerDefaults(opts));
     this.pollIntervalMs = opts.pollIntervalMs ?? 200;
-    this.retryBaseMs = opts.retryBackoffMs ?? 100;
-    this.retryCapMs = opts.retryBackoffCapMs ?? 2_000;
     this.invokeIdentityArn = opts.invokeIdentityArn ?? `arn:aws:iam::${config.accountId}:role/${invoker.functionName}-role`;
     if (config.onFailure?.kind === 'sns' && !clients.sns) {
       throw new Error(`mapping ${config.uuid}: on-failure destination ${config.onFailure.topicArn} needs clients.sns`);
@@ -214,7 +212,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     if (!this.running) return false;
     while (!this.initialized) {
       if (!this.running || Date.now() >= deadline) return false;
-      await sleep(Math.min(20, deadline - Date.now()));
+      await abortableSleep(Math.min(20, deadline - Date.now()));
     }
     try {
       await this.refreshShards();
@@ -231,7 +229,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       }
       if (drained) return true;
       if (!this.running || Date.now() >= deadline) return false;
-      await sleep(Math.min(25, deadline - Date.now()));
+      await abortableSleep(Math.min(25, deadline - Date.now()));
     }
   }
 
@@ -259,7 +257,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       for (const { lane } of lanes) lane.wake.notify();
       while (lanes.some(({ lane }) => lane.window !== undefined || lane.busy)) {
         if (!this.running || Date.now() >= deadline) return result;
-        await sleep(Math.min(20, deadline - Date.now()));
+        await abortableSleep(Math.min(20, deadline - Date.now()));
       }
     } finally {
       this.closing = false;
@@ -294,7 +292,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         this.initialized = true;
       } catch (err) {
         this.log(`kinesis ${this.config.streamName}: ListShards failed: ${errorMessage(err)}`);
-        await sleep(backoffMs(attempt++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+        await abortableSleep(backoffMs(attempt++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
       }
     }
     while (this.running) {
@@ -411,13 +409,13 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         }
         iterator = res.NextShardIterator;
         if (!iterator) break;
-        if (records.length === 0) await sleep(this.pollIntervalMs, this.abort.signal);
+        if (records.length === 0) await abortableSleep(this.pollIntervalMs, this.abort.signal);
       } catch (err) {
         if (!this.running) break;
         const name = errorName(err);
         if (name === 'ExpiredIteratorException' || name === 'InvalidArgumentException') iterator = undefined;
         this.log(`kinesis ${this.config.streamName} ${w.shardId}: ${name || 'error'} reading: ${errorMessage(err)}`);
-        await sleep(backoffMs(failures++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+        await abortableSleep(backoffMs(failures++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
       }
     }
     if (!this.running) return;
@@ -516,7 +514,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       if (!this.running && outcome.kind !== 'success') return;
 
       if (outcome.kind === 'throttled') {
-        await sleep(backoffMs(throttles++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+        await abortableSleep(backoffMs(throttles++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
         continue;
       }
       throttles = 0;
@@ -546,7 +544,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       }
       item.retriesUsed++;
       this.stats.retries++;
-      await sleep(backoffMs(item.retriesUsed - 1, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+      await abortableSleep(backoffMs(item.retriesUsed - 1, this.retryBaseMs, this.retryCapMs), this.abort.signal);
     }
   }
 
@@ -619,7 +617,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       } catch (err) {
         if (!this.running) return;
         this.log(`kinesis ${w.shardId}: on-failure destination rejected the batch (${errorMessage(err)}); retrying`);
-        await sleep(backoffMs(attempt, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+        await abortableSleep(backoffMs(attempt, this.retryBaseMs, this.retryCapMs), this.abort.signal);
       }
     }
   }
@@ -710,7 +708,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         }
         if (result.errorType !== 'throttled') this.stats.functionErrors++;
         this.log(`kinesis ${w.shardId}: final window invocation failed (${result.errorType}: ${result.message}); retrying`);
-        await sleep(backoffMs(attempt, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+        await abortableSleep(backoffMs(attempt, this.retryBaseMs, this.retryCapMs), this.abort.signal);
       }
       return false;
     } finally {

@@ -4,6 +4,14 @@
  * is rejected with an error naming the property, rather than silently ignored.
  */
 import type { KinesisMappingConfig, MappingParseContext, OnFailureDestination, SqsMappingConfig } from './types';
+import { PhoenixError } from '../../core/errors';
+
+/** A mapping property the local pollers cannot reproduce faithfully, or an invalid one; the message names it. */
+export class MappingConfigError extends PhoenixError {
+  constructor(message: string) {
+    super('MAPPING_CONFIG', message);
+  }
+}
 
 /** Properties that only make sense for other event sources (Kafka, MQ, DocumentDB, self-managed) or features not emulated. */
 const UNSUPPORTED_ANYWHERE = [
@@ -37,48 +45,43 @@ export function eventSourceKind(resolvedProps: Record<string, unknown>, ctx?: { 
   const arn = resolvedProps.EventSourceArn;
   const where = describe(ctx);
   if (typeof arn !== 'string' || !arn.startsWith('arn:')) {
-    throw new Error(`${where}: EventSourceArn must be a resolved ARN string (got ${JSON.stringify(arn)})`);
+    throw new MappingConfigError(`${where}: EventSourceArn must be a resolved ARN string (got ${JSON.stringify(arn)})`);
   }
   const service = arn.split(':')[2];
   if (service === 'kinesis') return 'kinesis';
   if (service === 'sqs') return 'sqs';
-  throw new Error(`${where}: EventSourceArn service '${service}' is not supported locally (only kinesis and sqs)`);
+  throw new MappingConfigError(`${where}: EventSourceArn service '${service}' is not supported locally (only kinesis and sqs)`);
 }
 
 export function parseKinesisMapping(resolvedProps: Record<string, unknown>, ctx: MappingParseContext): KinesisMappingConfig {
-  const where = describe(ctx);
-  checkProperties(resolvedProps, KINESIS_PROPS, where);
-  const p = new Props(resolvedProps, where);
-
-  const streamArn = p.string('EventSourceArn', true)!;
-  const arnParts = streamArn.split(':');
+  const { where, p, arn: streamArn, arnParts } = openMapping(resolvedProps, ctx, KINESIS_PROPS);
   const resource = arnParts.slice(5).join(':');
   if (arnParts[2] !== 'kinesis' || !resource.startsWith('stream/')) {
-    throw new Error(`${where}: EventSourceArn ${streamArn} is not a Kinesis stream ARN`);
+    throw new MappingConfigError(`${where}: EventSourceArn ${streamArn} is not a Kinesis stream ARN`);
   }
   const streamPath = resource.slice('stream/'.length);
   if (streamPath.includes('/consumer/')) {
-    throw new Error(`${where}: EventSourceArn: enhanced fan-out consumers are not supported locally (${streamArn})`);
+    throw new MappingConfigError(`${where}: EventSourceArn: enhanced fan-out consumers are not supported locally (${streamArn})`);
   }
   if (streamPath.length === 0 || streamPath.includes('/')) {
-    throw new Error(`${where}: EventSourceArn ${streamArn} has no valid stream name`);
+    throw new MappingConfigError(`${where}: EventSourceArn ${streamArn} has no valid stream name`);
   }
 
   const startingPosition = p.string('StartingPosition', true)!;
   if (startingPosition !== 'TRIM_HORIZON' && startingPosition !== 'LATEST' && startingPosition !== 'AT_TIMESTAMP') {
-    throw new Error(`${where}: StartingPosition must be TRIM_HORIZON, LATEST or AT_TIMESTAMP (got ${startingPosition})`);
+    throw new MappingConfigError(`${where}: StartingPosition must be TRIM_HORIZON, LATEST or AT_TIMESTAMP (got ${startingPosition})`);
   }
   const startingPositionTimestamp = p.number('StartingPositionTimestamp', undefined, 0, Number.MAX_SAFE_INTEGER);
   if (startingPosition === 'AT_TIMESTAMP' && startingPositionTimestamp === undefined) {
-    throw new Error(`${where}: StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP`);
+    throw new MappingConfigError(`${where}: StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP`);
   }
   if (startingPosition !== 'AT_TIMESTAMP' && startingPositionTimestamp !== undefined) {
-    throw new Error(`${where}: StartingPositionTimestamp is only allowed with StartingPosition AT_TIMESTAMP`);
+    throw new MappingConfigError(`${where}: StartingPositionTimestamp is only allowed with StartingPosition AT_TIMESTAMP`);
   }
 
   const maximumRecordAgeInSeconds = p.integer('MaximumRecordAgeInSeconds', -1, -1, 604_800)!;
   if (maximumRecordAgeInSeconds !== -1 && maximumRecordAgeInSeconds < 60) {
-    throw new Error(`${where}: MaximumRecordAgeInSeconds must be -1 or between 60 and 604800 (got ${maximumRecordAgeInSeconds})`);
+    throw new MappingConfigError(`${where}: MaximumRecordAgeInSeconds must be -1 or between 60 and 604800 (got ${maximumRecordAgeInSeconds})`);
   }
 
   return {
@@ -103,31 +106,26 @@ export function parseKinesisMapping(resolvedProps: Record<string, unknown>, ctx:
 }
 
 export function parseSqsMapping(resolvedProps: Record<string, unknown>, ctx: MappingParseContext): SqsMappingConfig {
-  const where = describe(ctx);
-  checkProperties(resolvedProps, SQS_PROPS, where);
-  const p = new Props(resolvedProps, where);
-
-  const queueArn = p.string('EventSourceArn', true)!;
-  const arnParts = queueArn.split(':');
+  const { where, p, arn: queueArn, arnParts } = openMapping(resolvedProps, ctx, SQS_PROPS);
   if (arnParts.length !== 6 || arnParts[2] !== 'sqs' || arnParts[5] === '') {
-    throw new Error(`${where}: EventSourceArn ${queueArn} is not an SQS queue ARN`);
+    throw new MappingConfigError(`${where}: EventSourceArn ${queueArn} is not an SQS queue ARN`);
   }
   const fifo = arnParts[5].endsWith('.fifo');
   const batchSize = p.integer('BatchSize', 10, 1, fifo ? 10 : 10_000)!;
   const maximumBatchingWindowInSeconds = p.integer('MaximumBatchingWindowInSeconds', 0, 0, 300)!;
   if (batchSize > 10 && maximumBatchingWindowInSeconds < 1) {
-    throw new Error(`${where}: BatchSize above 10 requires MaximumBatchingWindowInSeconds of at least 1 (AWS rejects it)`);
+    throw new MappingConfigError(`${where}: BatchSize above 10 requires MaximumBatchingWindowInSeconds of at least 1 (AWS rejects it)`);
   }
   if (fifo && maximumBatchingWindowInSeconds > 0) {
-    throw new Error(`${where}: MaximumBatchingWindowInSeconds is not supported for FIFO queues`);
+    throw new MappingConfigError(`${where}: MaximumBatchingWindowInSeconds is not supported for FIFO queues`);
   }
 
   let maximumConcurrency: number | undefined;
   const scaling = resolvedProps.ScalingConfig;
   if (scaling !== undefined) {
-    if (!isRecord(scaling)) throw new Error(`${where}: ScalingConfig must be an object`);
+    if (!isRecord(scaling)) throw new MappingConfigError(`${where}: ScalingConfig must be an object`);
     for (const key of Object.keys(scaling)) {
-      if (key !== 'MaximumConcurrency') throw new Error(`${where}: ScalingConfig.${key} is not supported`);
+      if (key !== 'MaximumConcurrency') throw new MappingConfigError(`${where}: ScalingConfig.${key} is not supported`);
     }
     maximumConcurrency = new Props(scaling, `${where}: ScalingConfig`).integer('MaximumConcurrency', undefined, 2, 1000);
   }
@@ -136,7 +134,7 @@ export function parseSqsMapping(resolvedProps: Record<string, unknown>, ctx: Map
   try {
     queueUrl = ctx.queueUrlForArn(queueArn);
   } catch (err) {
-    throw new Error(`${where}: EventSourceArn ${queueArn}: ${(err as Error).message}`);
+    throw new MappingConfigError(`${where}: EventSourceArn ${queueArn}: ${(err as Error).message}`);
   }
 
   return {
@@ -154,19 +152,19 @@ export function parseSqsMapping(resolvedProps: Record<string, unknown>, ctx: Map
 
 function onFailure(destinationConfig: unknown, ctx: MappingParseContext, where: string): { onFailure?: OnFailureDestination } {
   if (destinationConfig === undefined) return {};
-  if (!isRecord(destinationConfig)) throw new Error(`${where}: DestinationConfig must be an object`);
+  if (!isRecord(destinationConfig)) throw new MappingConfigError(`${where}: DestinationConfig must be an object`);
   for (const key of Object.keys(destinationConfig)) {
-    if (key !== 'OnFailure') throw new Error(`${where}: DestinationConfig.${key} is not supported locally`);
+    if (key !== 'OnFailure') throw new MappingConfigError(`${where}: DestinationConfig.${key} is not supported locally`);
   }
   const target = destinationConfig.OnFailure;
   if (target === undefined) return {};
-  if (!isRecord(target)) throw new Error(`${where}: DestinationConfig.OnFailure must be an object`);
+  if (!isRecord(target)) throw new MappingConfigError(`${where}: DestinationConfig.OnFailure must be an object`);
   for (const key of Object.keys(target)) {
-    if (key !== 'Destination') throw new Error(`${where}: DestinationConfig.OnFailure.${key} is not supported locally`);
+    if (key !== 'Destination') throw new MappingConfigError(`${where}: DestinationConfig.OnFailure.${key} is not supported locally`);
   }
   const arn = target.Destination;
   if (typeof arn !== 'string' || !arn.startsWith('arn:')) {
-    throw new Error(`${where}: DestinationConfig.OnFailure.Destination must be a resolved ARN (got ${JSON.stringify(arn)})`);
+    throw new MappingConfigError(`${where}: DestinationConfig.OnFailure.Destination must be a resolved ARN (got ${JSON.stringify(arn)})`);
   }
   const parts = arn.split(':');
   switch (parts[2]) {
@@ -175,27 +173,38 @@ function onFailure(destinationConfig: unknown, ctx: MappingParseContext, where: 
       try {
         queueUrl = ctx.queueUrlForArn(arn);
       } catch (err) {
-        throw new Error(`${where}: DestinationConfig.OnFailure.Destination ${arn}: ${(err as Error).message}`);
+        throw new MappingConfigError(`${where}: DestinationConfig.OnFailure.Destination ${arn}: ${(err as Error).message}`);
       }
       return { onFailure: { kind: 'sqs', queueUrl, queueArn: arn } };
     }
     case 's3': {
       const bucket = parts.slice(5).join(':');
-      if (!bucket || bucket.includes('/')) throw new Error(`${where}: DestinationConfig.OnFailure.Destination ${arn} is not a bucket ARN`);
+      if (!bucket || bucket.includes('/')) throw new MappingConfigError(`${where}: DestinationConfig.OnFailure.Destination ${arn} is not a bucket ARN`);
       return { onFailure: { kind: 's3', bucket, bucketArn: arn } };
     }
     case 'sns':
       return { onFailure: { kind: 'sns', topicArn: arn } };
     default:
-      throw new Error(`${where}: DestinationConfig.OnFailure.Destination ${arn}: only SQS, SNS and S3 destinations exist`);
+      throw new MappingConfigError(`${where}: DestinationConfig.OnFailure.Destination ${arn}: only SQS, SNS and S3 destinations exist`);
   }
+}
+
+/** Checks the properties against `allowed`; the typed accessors and the EventSourceArn split at ':'. */
+function openMapping(resolvedProps: Record<string, unknown>, ctx: MappingParseContext, allowed: string[]): {
+  where: string; p: Props; arn: string; arnParts: string[];
+} {
+  const where = describe(ctx);
+  checkProperties(resolvedProps, allowed, where);
+  const p = new Props(resolvedProps, where);
+  const arn = p.string('EventSourceArn', true)!;
+  return { where, p, arn, arnParts: arn.split(':') };
 }
 
 function checkProperties(props: Record<string, unknown>, allowed: string[], where: string): void {
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || allowed.includes(key) || IGNORED.includes(key)) continue;
-    if (UNSUPPORTED_ANYWHERE.includes(key)) throw new Error(`${where}: ${key} is not supported by the local event source mappings`);
-    throw new Error(`${where}: property ${key} is not supported for this event source`);
+    if (UNSUPPORTED_ANYWHERE.includes(key)) throw new MappingConfigError(`${where}: ${key} is not supported by the local event source mappings`);
+    throw new MappingConfigError(`${where}: property ${key} is not supported for this event source`);
   }
 }
 
@@ -214,10 +223,10 @@ class Props {
   string(name: string, required: boolean): string | undefined {
     const v = this.props[name];
     if (v === undefined) {
-      if (required) throw new Error(`${this.where}: ${name} is required`);
+      if (required) throw new MappingConfigError(`${this.where}: ${name} is required`);
       return undefined;
     }
-    if (typeof v !== 'string') throw new Error(`${this.where}: ${name} must be a string (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'string') throw new MappingConfigError(`${this.where}: ${name} must be a string (got ${JSON.stringify(v)})`);
     return v;
   }
 
@@ -226,14 +235,14 @@ class Props {
     if (v === undefined) return dflt;
     const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
     if (!Number.isFinite(n) || n < min || n > max) {
-      throw new Error(`${this.where}: ${name} must be a number between ${min} and ${max} (got ${JSON.stringify(v)})`);
+      throw new MappingConfigError(`${this.where}: ${name} must be a number between ${min} and ${max} (got ${JSON.stringify(v)})`);
     }
     return n;
   }
 
   integer(name: string, dflt: number | undefined, min: number, max: number): number | undefined {
     const n = this.number(name, dflt, min, max);
-    if (n !== undefined && !Number.isInteger(n)) throw new Error(`${this.where}: ${name} must be an integer (got ${n})`);
+    if (n !== undefined && !Number.isInteger(n)) throw new MappingConfigError(`${this.where}: ${name} must be an integer (got ${n})`);
     return n;
   }
 
@@ -242,15 +251,15 @@ class Props {
     if (v === undefined) return dflt;
     if (v === true || v === 'true') return true;
     if (v === false || v === 'false') return false;
-    throw new Error(`${this.where}: ${name} must be a boolean (got ${JSON.stringify(v)})`);
+    throw new MappingConfigError(`${this.where}: ${name} must be a boolean (got ${JSON.stringify(v)})`);
   }
 
   functionResponseTypes(): boolean {
     const v = this.props.FunctionResponseTypes;
     if (v === undefined) return false;
-    if (!Array.isArray(v)) throw new Error(`${this.where}: FunctionResponseTypes must be a list`);
+    if (!Array.isArray(v)) throw new MappingConfigError(`${this.where}: FunctionResponseTypes must be a list`);
     for (const t of v) {
-      if (t !== 'ReportBatchItemFailures') throw new Error(`${this.where}: FunctionResponseTypes value ${JSON.stringify(t)} is not supported`);
+      if (t !== 'ReportBatchItemFailures') throw new MappingConfigError(`${this.where}: FunctionResponseTypes value ${JSON.stringify(t)} is not supported`);
     }
     return v.length > 0;
   }

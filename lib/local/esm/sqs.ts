@@ -15,7 +15,8 @@ import {
   type MessageAttributeValue,
 } from '@aws-sdk/client-sqs';
 import type { EsmClients, EsmStats, EventSourcePoller, FunctionInvoker, InvokeResult, PollerOptions, SqsMappingConfig } from './types';
-import { backoffMs, emptyStats, errorMessage, parseBatchItemFailures, sleep } from './util';
+import { backoffMs, emptyStats, errorMessage, parseBatchItemFailures, pollerDefaults } from './util';
+import { abortableSleep } from '../lifecycle';
 
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 const RECORD_OVERHEAD_BYTES = 1024;
@@ -61,11 +62,8 @@ export class SqsEventSourcePoller implements EventSourcePoller {
     private readonly clients: EsmClients,
     opts: PollerOptions = {},
   ) {
-    this.now = opts.now ?? Date.now;
-    this.log = opts.log ?? (() => undefined);
+    ({ now: this.now, log: this.log, retryBaseMs: this.retryBaseMs, retryCapMs: this.retryCapMs } = pollerDefaults(opts));
     this.pollers = Math.max(1, Math.min(config.maximumConcurrency ?? Infinity, opts.sqsPollers ?? DEFAULT_POLLERS));
-    this.retryBaseMs = opts.retryBackoffMs ?? 100;
-    this.retryCapMs = opts.retryBackoffCapMs ?? 2_000;
   }
 
   start(): void {
@@ -107,7 +105,7 @@ export class SqsEventSourcePoller implements EventSourcePoller {
         }
       }
       if (Date.now() >= deadline) return false;
-      await sleep(Math.min(50, deadline - Date.now()));
+      await abortableSleep(Math.min(50, deadline - Date.now()));
     }
     return false;
   }
@@ -122,7 +120,7 @@ export class SqsEventSourcePoller implements EventSourcePoller {
       } catch (err) {
         if (!this.running) return;
         this.log(`sqs ${this.config.queueArn}: ReceiveMessage failed: ${errorMessage(err)}`);
-        await sleep(backoffMs(failures++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+        await abortableSleep(backoffMs(failures++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
         continue;
       }
       if (messages.length === 0) continue;

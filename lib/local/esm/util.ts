@@ -1,4 +1,4 @@
-import type { EsmStats, InvokeResult } from './types';
+import type { EsmStats, InvokeResult, PollerOptions } from './types';
 
 export function emptyStats(): EsmStats {
   return {
@@ -14,20 +14,6 @@ export function emptyStats(): EsmStats {
     expiredByAge: 0,
     iteratorAgeMs: 0,
   };
-}
-
-/** Resolves after `ms`, or early (without throwing) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted || ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Wake-up signal: `wait` resolves on the next `notify`, after `timeoutMs`, or when `signal` aborts. */
@@ -115,4 +101,14 @@ export function errorName(err: unknown): string {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The clock, log and retry backoff every poller takes from its options, with their defaults. */
+export function pollerDefaults(opts: PollerOptions): { now: () => number; log: (line: string) => void; retryBaseMs: number; retryCapMs: number } {
+  return {
+    now: opts.now ?? Date.now,
+    log: opts.log ?? (() => undefined),
+    retryBaseMs: opts.retryBackoffMs ?? 100,
+    retryCapMs: opts.retryBackoffCapMs ?? 2_000,
+  };
 }

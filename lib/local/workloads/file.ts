@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { KINESIS_MAX_RECORD_BYTES, sha256, type PipelineRules, type Workload, type WorkloadRecord } from './types';
 import { recordId } from '../../core';
+import { InputError } from '../../replay/filter';
 
 /**
  * Records from a file, one per line: a JSON text (put as its UTF-8 bytes), or `base64:` followed by the raw bytes in
@@ -18,7 +19,7 @@ export class FileWorkload implements Workload {
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {
-      throw new Error(`cannot read --input ${file}: ${(e as Error).message}`);
+      throw new InputError(`cannot read --input ${file}: ${(e as Error).message}`);
     }
     const seen = new Map<string, WorkloadRecord>();
     const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -31,13 +32,13 @@ export class FileWorkload implements Workload {
       let data: Buffer;
       if (trimmed.startsWith('base64:')) {
         const b64 = trimmed.slice(7).trim();
-        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw new Error(`--input ${file}:${lineNo}: invalid base64 after "base64:"`);
+        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw new InputError(`--input ${file}:${lineNo}: invalid base64 after "base64:"`);
         data = Buffer.from(b64, 'base64');
       } else {
         data = Buffer.from(trimmed, 'utf8');
       }
       if (data.length === 0) { empty++; continue; }
-      if (data.length > KINESIS_MAX_RECORD_BYTES - 256) throw new Error(`--input ${file}:${lineNo}: ${data.length} bytes is above the Kinesis record limit`);
+      if (data.length > KINESIS_MAX_RECORD_BYTES - 256) throw new InputError(`--input ${file}:${lineNo}: ${data.length} bytes is above the Kinesis record limit`);
       const index = this.records.length;
       const hash = sha256(data);
       const earlier = seen.get(hash);

@@ -1,5 +1,6 @@
 import { KINESIS_MAX_RECORD_BYTES, POISON_KINDS, sha256, type PipelineRules, type PoisonKind, type Workload, type WorkloadOptions, type WorkloadRecord } from './types';
 import { recordId } from '../../core';
+import { InputError } from '../../replay/filter';
 import { Random } from '../random';
 
 /** A valid event of a generator and where it goes. */
@@ -52,13 +53,13 @@ export abstract class GeneratedWorkload implements Workload {
   protected checkMatches(probe: Record<string, unknown>): void {
     const problem = this.rules.validate?.(probe);
     if (problem) {
-      throw new Error(`the built-in ${this.name} workload does not match the function's schema (${problem}); `
+      throw new InputError(`the built-in ${this.name} workload does not match the function's schema (${problem}); `
         + 'pass --input FILE or another --workload (a built-in name or your own module)');
     }
     try {
       recordId(probe, this.rules.namespace, this.rules.keyFields);
     } catch (e) {
-      throw new Error(`the built-in ${this.name} workload lacks the function's key fields ${JSON.stringify(this.rules.keyFields)}: `
+      throw new InputError(`the built-in ${this.name} workload lacks the function's key fields ${JSON.stringify(this.rules.keyFields)}: `
         + `${(e as Error).message}; pass --input FILE or another --workload`);
     }
   }

@@ -5,6 +5,7 @@ import { IotTelemetryWorkload } from './iot-telemetry';
 import { loadWorkloadModule, WORKLOAD_MODULE_EXTENSIONS } from './module';
 import { OrdersWorkload } from './orders';
 import type { PipelineRules, Workload, WorkloadOptions } from './types';
+import { InputError } from '../../replay/filter';
 
 export * from './types';
 export { GeneratedWorkload, type GeneratedEvent } from './generator';
@@ -59,12 +60,12 @@ export interface WorkloadSelection extends WorkloadOptions {
  * or a team's module (`workload` is a path). Throws one line when the selection is not usable.
  */
 export async function createWorkload(sel: WorkloadSelection, rules: PipelineRules): Promise<Workload> {
-  if (sel.input !== undefined && sel.workload !== undefined) throw new Error('--input and --workload exclude each other');
+  if (sel.input !== undefined && sel.workload !== undefined) throw new InputError('--input and --workload exclude each other');
   if (sel.input !== undefined) return new FileWorkload(path.resolve(sel.cwd, sel.input), rules);
   const spec = sel.workload ?? DEFAULT_WORKLOAD;
   const options: WorkloadOptions = { records: sel.records, seed: sel.seed, poisonRate: sel.poisonRate, duplicateRate: sel.duplicateRate };
   if (isBuiltIn(spec)) return BUILT_IN_WORKLOADS[spec](options, rules);
   const problem = workloadProblem(spec);
-  if (problem) throw new Error(problem);
+  if (problem) throw new InputError(problem);
   return loadWorkloadModule(spec, sel.cwd, options, rules);
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KINESIS_MAX_RECORD_BYTES, POISON_KINDS, sha256, type PipelineRules, type PoisonKind, type Workload, type WorkloadOptions, type WorkloadRecord } from './types';
 import { recordId } from '../../core';
+import { InputError } from '../../replay/filter';
 import { packageRoot } from '../paths';
 import { Random } from '../random';
 
@@ -43,7 +44,7 @@ export function workloadKit(options: WorkloadOptions, rules: PipelineRules): Wor
     poisonKinds: POISON_KINDS,
     valid(payload, partitionKey, version) {
       const problem = rules.validate?.(payload);
-      if (problem) throw new Error(`kit.valid: the function's schema rejects the payload (${problem})`);
+      if (problem) throw new InputError(`kit.valid: the function's schema rejects the payload (${problem})`);
       const id = recordId(payload, rules.namespace, rules.keyFields);
       return record('valid', Buffer.from(JSON.stringify(payload), 'utf8'), partitionKey, { id, payload, ...(version !== undefined ? { version } : {}) });
     },
@@ -51,7 +52,7 @@ export function workloadKit(options: WorkloadOptions, rules: PipelineRules): Wor
       return record('poison', Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8'), partitionKey, { poisonKind: kind });
     },
     duplicate(of) {
-      if (of.kind === 'poison' || of.id === undefined) throw new Error('kit.duplicate: only a valid record can be duplicated');
+      if (of.kind === 'poison' || of.id === undefined) throw new InputError('kit.duplicate: only a valid record can be duplicated');
       return { ...of, kind: 'duplicate' };
     },
   };
@@ -72,7 +73,7 @@ async function loadModule(file: string, spec: string): Promise<Loaded> {
         // not resolvable from there
       }
     }
-    if (!tsx) throw new Error(`--workload ${spec}: loading a TypeScript module needs tsx (npm install --save-dev tsx), or compile it to .js`);
+    if (!tsx) throw new InputError(`--workload ${spec}: loading a TypeScript module needs tsx (npm install --save-dev tsx), or compile it to .js`);
     return tsx.require(file, __filename) as Loaded;
   }
   if (ext !== '.mjs') {
@@ -93,25 +94,25 @@ async function loadModule(file: string, spec: string): Promise<Loaded> {
  */
 export async function loadWorkloadModule(spec: string, cwd: string, options: WorkloadOptions, rules: PipelineRules): Promise<Workload> {
   const file = path.resolve(cwd, spec);
-  if (!existsSync(file) || !statSync(file).isFile()) throw new Error(`--workload ${spec}: no such file (${file})`);
+  if (!existsSync(file) || !statSync(file).isFile()) throw new InputError(`--workload ${spec}: no such file (${file})`);
   if (!(WORKLOAD_MODULE_EXTENSIONS as readonly string[]).includes(path.extname(file))) {
-    throw new Error(`--workload ${spec}: a workload module must be a ${WORKLOAD_MODULE_EXTENSIONS.join(', ')} file (given ${path.extname(file) || 'no extension'})`);
+    throw new InputError(`--workload ${spec}: a workload module must be a ${WORKLOAD_MODULE_EXTENSIONS.join(', ')} file (given ${path.extname(file) || 'no extension'})`);
   }
   let mod: Loaded;
   try {
     mod = await loadModule(file, spec);
   } catch (e) {
     const m = (e as Error).message.split('\n')[0];
-    throw new Error(m.startsWith('--workload') ? m : `--workload ${spec}: cannot load the module: ${m}`);
+    throw new InputError(m.startsWith('--workload') ? m : `--workload ${spec}: cannot load the module: ${m}`);
   }
   const create = (typeof mod.createWorkload === 'function' ? mod.createWorkload
     : (mod.default as Loaded | undefined)?.createWorkload) as CreateWorkload | undefined;
   if (typeof create !== 'function') {
-    throw new Error(`--workload ${spec}: the module exports no createWorkload function (it exports: ${Object.keys(mod).join(', ') || 'nothing'})`);
+    throw new InputError(`--workload ${spec}: the module exports no createWorkload function (it exports: ${Object.keys(mod).join(', ') || 'nothing'})`);
   }
   const inner = create(options, rules, workloadKit(options, rules));
   if (!inner || typeof inner.next !== 'function' || !Number.isInteger(inner.total) || inner.total < 0) {
-    throw new Error(`--workload ${spec}: createWorkload must return { total: a non-negative integer, notes: string[], next(): record | undefined }`);
+    throw new InputError(`--workload ${spec}: createWorkload must return { total: a non-negative integer, notes: string[], next(): record | undefined }`);
   }
   return new CheckedWorkload(spec, inner, rules);
 }
@@ -132,7 +133,7 @@ class CheckedWorkload implements Workload {
     const rec = this.inner.next();
     if (rec === undefined) return undefined;
     const index = this.index++;
-    const bad = (why: string): never => { throw new Error(`--workload ${this.spec}: record ${index}: ${why}`); };
+    const bad = (why: string): never => { throw new InputError(`--workload ${this.spec}: record ${index}: ${why}`); };
     if (!rec || typeof rec !== 'object') return bad('next() must return a record object or undefined');
     if (!KINDS.has(rec.kind)) bad(`kind must be valid, duplicate or poison (given ${JSON.stringify(rec.kind)})`);
     if (!Buffer.isBuffer(rec.data) || rec.data.length === 0) bad('data must be a non-empty Buffer (Kinesis rejects records with no data)');

@@ -7,7 +7,7 @@ import { compileValidator } from '../../../lib/handlers/schema';
 import { describePhases, parsePhases, PhasedWorkload, type Phase } from '../../../lib/local/phased-workload';
 import { produce, type ProducerStats } from '../../../lib/local/producer';
 import { DEFAULT_LOCAL_WINDOW_SECONDS, formatQuality, localWindowSeconds, type LocalQualityReport } from '../../../lib/local/quality';
-import type { PipelineRules, WorkloadRecord } from '../../../lib/local/workload';
+import type { PipelineRules, WorkloadRecord } from '../../../lib/local/workloads';
 
 const rules: PipelineRules = {
   namespace: '3f1c8f0e-3b5a-5d3e-9a77-2b1f0c9d4e10',

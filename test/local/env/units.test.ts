@@ -16,7 +16,7 @@ import type { ProvisionedStack } from '../../../lib/local/provision';
 import { nextFire, parseScheduleExpression, startSchedules } from '../../../lib/local/scheduler';
 import { ACCEPTED_TYPES, RUN_TYPES } from '../../../lib/local/template/resource-types';
 import { sha256, type DeadLetter, type SinkEnvelope } from '../../../lib/local/verify';
-import { ClickstreamWorkload, FileWorkload, type PipelineRules, type WorkloadRecord } from '../../../lib/local/workload';
+import { ClickstreamWorkload, FileWorkload, type PipelineRules, type WorkloadRecord } from '../../../lib/local/workloads';
 
 const NS = '3f1c8f0e-3b5a-5d3e-9a77-2b1f0c9d4e10';
 const rules: PipelineRules = {

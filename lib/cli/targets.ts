@@ -10,31 +10,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { InputError } from './filter';
 import { cloudFormationClient, LOCAL_CREDENTIALS, serviceClients, type ServiceClients } from '../aws/clients';
-
-/** Output names a pipeline's stack may carry. */
-export const OUTPUT_NAMES = [
-  'StreamName', 'StreamArn', 'ProcessorName', 'DlqUrl', 'DlqOverflowBucket', 'SinkKind', 'SinkTarget', 'ArchiveBucket', 'ArchivePrefix',
-] as const;
-export type OutputName = typeof OUTPUT_NAMES[number];
-export type PipelineOutputs = Partial<Record<OutputName, string>>;
-
-/** The file a local environment writes into its directory for the tools (`--local <dir>`). */
-export const LOCAL_ENV_FILE = 'local-env.json';
-
-export interface LocalEnvFile {
-  readonly region: string;
-  readonly endpoints: { readonly kinesis: string; readonly sqs: string; readonly s3: string; readonly dynamodb?: string };
-  /** The pipeline's outputs, resolved to local values. */
-  readonly outputs: PipelineOutputs;
-  /** The process serving the environment (`phoenix local run --keep`): the file is stale once it is gone. */
-  readonly pid?: number;
-  /** Stack name (display). */
-  readonly stack?: string;
-  /** When the environment was kept (ISO-8601). */
-  readonly keptAt?: string;
-}
+import { LOCAL_ENV_FILE, type LocalEnvFile } from '../local/keep';
+import { pipelineOutputs, type PipelineOutputs } from '../local/pipeline-outputs';
+import { InputError } from '../replay/filter';
 
 export interface Connection {
   readonly region: string;
@@ -119,46 +98,6 @@ export function readLocalEnv(dir: string): LocalEnvFile {
     throw new InputError(`--local ${dir}: the local environment that wrote ${LOCAL_ENV_FILE} (pid ${parsed.pid}) is no longer running; start one with \`phoenix local run --keep\``);
   }
   return { ...parsed, outputs: parsed.outputs ?? {} };
-}
-
-const PIPELINE_IN_DESCRIPTION = /\(pipeline ([^)]+)\)\s*$/;
-
-/** The output name of an output key (`ClickstreamDlqUrl1A2B3C4D` -> `DlqUrl`), or undefined. */
-export function outputNameOf(outputKey: string): OutputName | undefined {
-  for (const n of OUTPUT_NAMES) {
-    if (outputKey === n) return n;
-    // CDK names an output <construct path><id><8 hex digits of hash>.
-    if (new RegExp(`${n}[0-9A-F]{8}$`).test(outputKey)) return n;
-  }
-  return undefined;
-}
-
-/** Groups stack outputs by pipeline (from the description `(pipeline <name>)`) and picks one. */
-export function pipelineOutputs(
-  outputs: ReadonlyArray<{ OutputKey?: string; OutputValue?: string; Description?: string }>,
-  stack: string,
-  pipeline?: string,
-): PipelineOutputs {
-  const byPipeline = new Map<string, PipelineOutputs>();
-  for (const o of outputs) {
-    if (!o.OutputKey || o.OutputValue === undefined) continue;
-    const name = outputNameOf(o.OutputKey);
-    if (!name) continue;
-    const p = PIPELINE_IN_DESCRIPTION.exec(o.Description ?? '')?.[1] ?? '';
-    const m = byPipeline.get(p) ?? {};
-    m[name] = o.OutputValue;
-    byPipeline.set(p, m);
-  }
-  const names = [...byPipeline.keys()].filter((p) => p !== '');
-  if (pipeline !== undefined) {
-    const m = byPipeline.get(pipeline);
-    if (!m) throw new InputError(`stack ${stack} has no pipeline ${pipeline} (pipelines: ${names.join(', ') || 'none'})`);
-    return { ...byPipeline.get(''), ...m };
-  }
-  if (names.length > 1) throw new InputError(`stack ${stack} has ${names.length} pipelines (${names.join(', ')}): choose one with --pipeline`);
-  const found = names.length === 1 ? { ...byPipeline.get(''), ...byPipeline.get(names[0]) } : byPipeline.get('');
-  if (!found) throw new InputError(`stack ${stack} has no pipeline outputs (DlqUrl, StreamArn, ...): is it a stack with a DataPipeline?`);
-  return found;
 }
 
 /** Outputs of a deployed stack (CloudFormation DescribeStacks). */

@@ -1,0 +1,182 @@
+/**
+ * The Phoenix drill on the local environment: prove that a pipeline can be destroyed and rebuilt from its template
+ * and its raw archive alone.
+ *
+ * 1. Start the emulators, create the stack's resources from the template, run its functions and event source
+ *    mappings, put a workload (the clickstream generator) on the pipeline's stream, and archive the stream the way
+ *    RawArchive does (Firehose + the framer: archive record v1 lines, GZIP, `raw/YYYY/MM/DD/HH/`).
+ * 2. Hash the sink state: canonical and order-independent, sorted by id, over payload and eventTime (not hops, not
+ *    the replay mark).
+ * 3. Destroy every resource except the archive bucket (streams, queues, tables, other buckets; functions and pollers
+ *    stopped), then recreate everything from the template.
+ * 4. Replay the archive onto the recreated stream with the replay engine, let the pipeline process it, hash again.
+ * The two hashes must be equal.
+ *
+ * The archive bucket is the template's RawArchive bucket when the stack has one, else a drill bucket.
+ */
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { ArchiveLoop, templateArchive } from './archive-loop';
+import { destroyAllButArchive } from './destroy';
+import { bringUp, type DrillEnv, type DrillPipeline, type Running } from './pipeline';
+import { sinkHash, stateDifferences } from './sink-hash';
+import { DrillError, type DrillOptions, type DrillPhase, type DrillReport } from './types';
+import { ARCHIVE_PREFIX } from '../../replay/archive';
+import { runReplay } from '../../replay/engine';
+import { parseFilter } from '../../replay/filter';
+import { Lifecycle } from '../lifecycle';
+import { MetricsStore } from '../metrics';
+import { childScript } from '../paths';
+import { produce } from '../producer';
+import type { ProvisionedStack } from '../provision';
+import { Random } from '../random';
+import { createRunDir } from '../run/context';
+import { drainPollers } from '../run/drain';
+import { startServices } from '../run/provision';
+import { synthStack } from '../run/synth';
+import { readSink } from '../verify';
+import { ClickstreamWorkload } from '../workloads';
+
+export { sinkHash } from './sink-hash';
+export { DrillError, type DrillOptions, type DrillPhase, type DrillReport } from './types';
+
+type Archive = { bucket: string; prefix: string; fromTemplate: boolean };
+
+/** Times the drill's phases and reports them to `onPhase`; `check` throws once the drill is interrupted. */
+class Phases {
+  readonly durations: Record<string, number> = {};
+  private t = Date.now();
+  constructor(private readonly opts: DrillOptions) {}
+  enter(p: DrillPhase): void { this.opts.onPhase?.(p); }
+  lap(name: string): void { this.durations[name] = Date.now() - this.t; this.t = Date.now(); }
+  check(): void { if (this.opts.signal?.aborted) throw new DrillError('interrupted'); }
+}
+
+export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
+  const log = opts.log ?? (() => undefined);
+  const runDir = createRunDir(opts.cwd, opts.runsDir, 'drill-');
+  const life = new Lifecycle();
+  const ph = new Phases(opts);
+  try {
+    ph.enter('synth');
+    const { assembly, stack } = await synthStack(opts, runDir, life);
+    ph.lap('synth');
+    ph.check();
+
+    ph.enter('start');
+    const services = await startServices(stack, runDir, life);
+    const env: DrillEnv = {
+      stack,
+      assembly,
+      services,
+      runDir,
+      life,
+      log,
+      metrics: new MetricsStore(),
+      random: new Random(opts.seed ?? 1),
+      runnerScript: childScript('function-runner', path.join(runDir, 'bin')),
+    };
+    const first = await bringUp(env);
+    let running: Running | undefined = first.running;
+    life.add('pipeline', async () => { await running?.stop(); });
+    const archive = await chooseArchive(env, first);
+    const archiver = new ArchiveLoop(services.clients, first.pipeline.streamName, first.pipeline.streamArn, archive.bucket, archive.prefix);
+    ph.lap('start');
+    ph.check();
+
+    await produceAndArchive(env, opts, ph, first.pipeline, first.running, archiver);
+
+    ph.enter('hash');
+    const sinkKind = first.pipeline.config.sinkKind;
+    if (sinkKind === 'none') throw new DrillError('the pipeline has no sink (PHX_SINK_KIND=none): there is no state to compare');
+    const before = sinkHash(await readSink(services.clients, sinkKind, first.pipeline.config.sinkTarget!));
+    ph.lap('hash');
+
+    ph.enter('destroy');
+    await first.running.stop();
+    running = undefined;
+    const destroyed = await destroyAllButArchive(services.clients, first.provisioned, archive.bucket);
+    ph.lap('destroy');
+    ph.check();
+
+    ph.enter('recreate');
+    const second = await bringUp(env, archive.bucket);
+    running = second.running;
+    const afterEmpty = await readSink(services.clients, sinkKind, second.pipeline.config.sinkTarget!);
+    if (afterEmpty.length > 0) throw new DrillError(`the recreated sink is not empty (${afterEmpty.length} items): the destruction did not remove it`);
+    ph.lap('recreate');
+
+    ph.enter('replay');
+    const replay = await runReplay({
+      source: { kind: 'archive', bucket: archive.bucket, prefix: archive.prefix },
+      filter: parseFilter({}),
+      targetStream: second.pipeline.streamName,
+      clients: { kinesis: services.clients.kinesis, s3: services.clients.s3 },
+      signal: opts.signal,
+    });
+    if (replay.failed > 0) throw new DrillError(`${replay.failed} archived records were not accepted by Kinesis: ${replay.errors[0] ?? ''}`);
+    await drain(second.running, opts);
+    const after = sinkHash(await readSink(services.clients, sinkKind, second.pipeline.config.sinkTarget!));
+    ph.lap('replay');
+
+    ph.enter('done');
+    const report: DrillReport = {
+      stack: assembly.displayName,
+      runDir,
+      records: opts.records,
+      before: { hash: before.hash, items: before.states.size },
+      after: { hash: after.hash, items: after.states.size },
+      equal: before.hash === after.hash,
+      differences: stateDifferences(before.states, after.states),
+      archive: {
+        bucket: archive.bucket, prefix: archive.prefix, objects: archiver.objects, records: archiver.records, fromTemplate: archive.fromTemplate,
+      },
+      destroyed,
+      replay,
+      durationsMs: ph.durations,
+    };
+    writeFileSync(path.join(runDir, 'drill.json'), `${JSON.stringify(report, null, 2)}\n`);
+    return report;
+  } finally {
+    await life.stopAll();
+  }
+}
+
+/** The template's RawArchive bucket, else a drill bucket the drill archives the stream into the same way. */
+async function chooseArchive(env: DrillEnv, first: { provisioned: ProvisionedStack; pipeline: DrillPipeline }): Promise<Archive> {
+  const found = templateArchive(first.provisioned, first.pipeline.streamArn);
+  if (found) return { ...found, fromTemplate: true };
+  const archive = { bucket: `phoenix-drill-archive-${process.pid}`, prefix: ARCHIVE_PREFIX, fromTemplate: false };
+  await env.services.clients.s3.send(new CreateBucketCommand({ Bucket: archive.bucket }));
+  env.log(`the stack has no RawArchive on ${first.pipeline.streamName}: the drill archives the stream into ${archive.bucket} the same way`);
+  return archive;
+}
+
+/** Produce and drain phases: the clickstream workload on the pipeline's stream, processed and archived. */
+async function produceAndArchive(
+  env: DrillEnv, opts: DrillOptions, ph: Phases, pipeline: DrillPipeline, running: Running, archiver: ArchiveLoop,
+): Promise<void> {
+  ph.enter('produce');
+  const workload = new ClickstreamWorkload(
+    { records: opts.records, seed: opts.seed ?? 1, poisonRate: opts.poisonRate ?? 0.02, duplicateRate: opts.duplicateRate ?? 0.02 },
+    pipeline.rules,
+  );
+  for (const n of workload.notes) env.log(n);
+  const stats = { put: 0, failed: 0, retriedEntries: 0, putRecordsCalls: 0 };
+  await produce(env.services.clients.kinesis, workload, { streamName: pipeline.streamName, rate: 0, signal: opts.signal }, stats);
+  if (stats.failed > 0) throw new DrillError(`${stats.failed} workload records could not be put on ${pipeline.streamName}`);
+  ph.lap('produce');
+  ph.enter('drain');
+  await drain(running, opts);
+  await archiver.flush();
+  ph.lap('drain');
+  ph.check();
+}
+
+async function drain(running: Running, opts: DrillOptions): Promise<void> {
+  const drainMs = opts.drainTimeoutMs ?? 120_000;
+  if (!(await drainPollers(running.pollers, Date.now() + drainMs, { failFast: true }))) {
+    throw new DrillError(`the pipeline did not finish processing within ${Math.round(drainMs / 1000)} s`);
+  }
+}

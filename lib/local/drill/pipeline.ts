@@ -1,0 +1,134 @@
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { loadConfig, type IngestConfig } from '../../handlers/config';
+import type { AssemblyStack } from '../assembly';
+import type { LocalClients } from '../clients';
+import { eventSourceKind, KinesisEventSourcePoller, parseKinesisMapping, type EventSourcePoller, type MappingParseContext } from '../esm';
+import type { LocalFunction } from '../functions';
+import type { Lifecycle } from '../lifecycle';
+import type { MetricsStore } from '../metrics';
+import { DEFAULT_ON_DEMAND_SHARDS, provision, type ProvisionedStack } from '../provision';
+import type { Random } from '../random';
+import { createFunctions, functionByRef } from '../run/functions';
+import { pipelineRules } from '../run/pipeline';
+import { queueUrlLookup, type LocalServices } from '../run/provision';
+import type { LocalStack } from '../template/stack';
+import type { PipelineRules } from '../workloads';
+import { DrillError } from './types';
+
+export interface DrillPipeline {
+  readonly config: IngestConfig;
+  readonly rules: PipelineRules;
+  readonly streamName: string;
+  readonly streamArn: string;
+}
+
+export interface Running {
+  readonly functions: LocalFunction[];
+  /** The pollers drained before hashing (not the tumbling-window ones). */
+  readonly pollers: EventSourcePoller[];
+  stop(): Promise<void>;
+}
+
+export interface PipelineUp {
+  readonly provisioned: ProvisionedStack;
+  readonly running: Running;
+  readonly pipeline: DrillPipeline;
+}
+
+export interface DrillEnv {
+  readonly stack: LocalStack;
+  readonly assembly: AssemblyStack;
+  readonly services: LocalServices;
+  readonly runDir: string;
+  readonly runnerScript: string;
+  readonly life: Lifecycle;
+  readonly metrics: MetricsStore;
+  readonly random: Random;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Creates the stack's resources and starts its functions and Kinesis mappings. `keepBucket`: the archive bucket
+ * that survived a destruction; its "creation" from the template finds it in place.
+ */
+export async function bringUp(env: DrillEnv, keepBucket?: string): Promise<PipelineUp> {
+  const { clients, emulators } = env.services;
+  const provisioned = await provision(env.stack, env.assembly, keepingBucket(clients, keepBucket), {
+    onDemandShards: DEFAULT_ON_DEMAND_SHARDS, runDir: env.runDir, log: env.log,
+  });
+  const functions = createFunctions(provisioned, {
+    runnerScript: env.runnerScript,
+    runDir: env.runDir,
+    region: env.stack.region,
+    emulators,
+    metrics: env.metrics,
+    random: env.random,
+    life: env.life,
+    maxEnvironments: 2,
+    faults: { throttleRate: 0, crashRate: 0 },
+    taskRootPrefix: 'phoenix-drill-functions-',
+  });
+  const stopFns = async (): Promise<void> => { await Promise.all(functions.map((f) => f.stop())); };
+  try {
+    await Promise.all(functions.map((f) => f.warmUp()));
+  } catch (e) {
+    await stopFns();
+    throw e;
+  }
+  const { pollers, windowed, pipeline } = kinesisPollers(env, provisioned, functions);
+  if (!pipeline) {
+    await stopFns();
+    throw new DrillError('the stack has no Kinesis event source mapping into a pipeline function (PHX_PIPELINE): nothing to drill');
+  }
+  for (const p of [...pollers, ...windowed]) p.start();
+  const stop = async (): Promise<void> => {
+    await Promise.all([...pollers, ...windowed].map((p) => p.stop()));
+    await stopFns();
+  };
+  return { provisioned, running: { functions, pollers, stop }, pipeline };
+}
+
+/** An S3 client whose CreateBucket of `keep` succeeds without a call (the bucket already exists). */
+function keepingBucket(clients: LocalClients, keep: string | undefined): LocalClients {
+  const s3 = new Proxy(clients.s3, {
+    get(target, prop, receiver) {
+      if (prop !== 'send') return Reflect.get(target, prop, receiver);
+      return (cmd: unknown, ...rest: unknown[]) => {
+        if (keep && cmd instanceof CreateBucketCommand && cmd.input.Bucket === keep) return Promise.resolve({});
+        return (target.send as (c: unknown, ...r: unknown[]) => Promise<unknown>)(cmd, ...rest);
+      };
+    },
+  });
+  return { ...clients, s3 };
+}
+
+/** Pollers of the Kinesis mappings (not started), and the pipeline stage: the first mapped function with a sink. */
+function kinesisPollers(env: DrillEnv, provisioned: ProvisionedStack, functions: readonly LocalFunction[]): {
+  pollers: EventSourcePoller[]; windowed: EventSourcePoller[]; pipeline?: DrillPipeline;
+} {
+  const { clients } = env.services;
+  const pollers: EventSourcePoller[] = [];
+  const windowed: EventSourcePoller[] = [];
+  let pipeline: DrillPipeline | undefined;
+  const queueUrlForArn = queueUrlLookup(provisioned, (m) => new DrillError(m));
+  for (const m of provisioned.mappings) {
+    const { uuid, logicalId } = m;
+    const ctx: MappingParseContext = { uuid, region: env.stack.region, accountId: env.stack.accountId, logicalId, queueUrlForArn };
+    if (eventSourceKind(m.props, ctx) !== 'kinesis') continue;
+    const config = parseKinesisMapping(m.props, ctx);
+    const fn = functionByRef(functions, m.props.FunctionName);
+    if (!fn) continue;
+    const esmClients = { kinesis: clients.kinesis, sqs: clients.sqs, s3: clients.s3, sns: clients.sns };
+    const poller = new KinesisEventSourcePoller(config, fn, esmClients, { log: env.log });
+    // A tumbling-window mapping (the data-quality profiler) aggregates until its window closes and never writes the
+    // sink: it runs, but the drill does not wait for its open window (as `phoenix local run`).
+    if (config.tumblingWindowInSeconds > 0) windowed.push(poller);
+    else pollers.push(poller);
+    // The pipeline stage is the function with a sink (PHX_SINK_KIND); the profiler and normalizer have none.
+    if (fn.def.environment.PHX_SINK_KIND !== undefined && !pipeline) {
+      const cfg = loadConfig(fn.def.environment);
+      pipeline = { config: cfg, rules: pipelineRules(cfg), streamName: config.streamName, streamArn: config.streamArn };
+    }
+  }
+  return { pollers, windowed, pipeline };
+}
