@@ -1,6 +1,6 @@
 /**
  * The record core: pure logic shared by the handlers, the runtime and the local environment.
- * No AWS SDK and no I/O (enforced by test/core/no-sdk.test.ts).
+ * No AWS SDK and no I/O (enforced by test/import-boundaries.test.ts).
  */
 export * from './failure';
 export * from './canonical';

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp, checkedApp, CLICKSTREAM_STACK_NAME } from '../../bin/app';
 import { CorrelatedMonitor, DataPipeline, DriftDetector, IngestSink } from '../../constructs';
 import { ClickstreamStack } from '../../examples/clickstream/stack';
-import { encryptedTopic, monitorStack, onePipeline, twoStagePipeline } from '../monitoring/support/stacks';
+import { encryptedTopic, monitorStack, onePipeline, twoStagePipeline } from './monitoring/support/stacks';
 import { nagFindings } from '../support/examples';
 
 /*

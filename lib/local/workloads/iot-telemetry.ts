@@ -3,7 +3,7 @@ import type { PipelineRules, WorkloadOptions } from './types';
 
 /**
  * Sites and firmware of the generated fleet: the IoT telemetry example's IOT_SITES and IOT_FIRMWARE (examples/ is not
- * imported by lib/; test/local/env/workloads.test.ts checks that the two agree), with each site's typical indoor
+ * imported by lib/; test/lib/local/workloads/workloads.test.ts checks that the two agree), with each site's typical indoor
  * temperature in °C.
  */
 const SITES: ReadonlyArray<{ site: string; celsius: number; weight: number }> = [

@@ -2,7 +2,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import { METRIC, METRICS_NAMESPACE } from '../../../../constructs/contract';
 import { countOutcome, emitBatchMetrics, MAX_METRIC_VALUES, MetricSample, newBatchStats } from '../../../../lib/handlers/processor/batch-metrics';
-import { captureStdout } from '../../../handlers/support/kinesis';
+import { captureStdout } from '../support/kinesis';
 
 let out: ReturnType<typeof captureStdout> | undefined;
 afterEach(() => out?.restore());

@@ -7,7 +7,7 @@ import { RetryTokenBucket, TransientError } from '../../../../lib/core';
 import type { SinkPort } from '../../../../lib/handlers/ports/types';
 import { lowestNotCompleted, processBatch, processByPartitionKey, type BatchDeps } from '../../../../lib/handlers/processor/batch';
 import { retryPolicy } from '../../../../lib/handlers/processor/retry-budget';
-import { captureStdout, kinesisEvent, kinesisRecord, lambdaContext } from '../../../handlers/support/kinesis';
+import { captureStdout, kinesisEvent, kinesisRecord, lambdaContext } from '../support/kinesis';
 
 let out: ReturnType<typeof captureStdout> | undefined;
 afterEach(() => out?.restore());

@@ -4,7 +4,7 @@ import { decodeDlqMessage, TransientError } from '../../../../lib/core';
 import type { DlqPort } from '../../../../lib/handlers/ports/types';
 import { deadLetterMessage, deadLetterStep, sendDlqMessage, shardIdOf, sourceOf } from '../../../../lib/handlers/processor/dead-letter-step';
 import { prepare } from '../../../../lib/handlers/processor/envelope-step';
-import { ARRIVAL_SECONDS, SHARD_ID, STREAM_ARN } from '../../../handlers/support/kinesis';
+import { ARRIVAL_SECONDS, SHARD_ID, STREAM_ARN } from '../support/kinesis';
 
 describe('dead-letter step', () => {
   it('describes the record source from the Kinesis event record', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fixture } from './support';
 import { RetryTokenBucket, TransientError } from '../../../../lib/core';
 import { retryInBudget, retryPolicy, timeLeftMs } from '../../../../lib/handlers/processor/retry-budget';
-import { FakeClock, lambdaContext } from '../../../handlers/support/kinesis';
+import { FakeClock, lambdaContext } from '../support/kinesis';
 
 describe('retry budget', () => {
   it('takes the backoff parameters and budget from the configuration', () => {

@@ -4,7 +4,7 @@ import { loadConfig, type IngestConfig } from '../../../../lib/handlers/config';
 import { MemoryDlq, MemorySink } from '../../../../lib/handlers/ports/memory';
 import type { DlqPort, SinkPort } from '../../../../lib/handlers/ports/types';
 import { stepContext, newRecordState, type ProcessorDeps, type RecordState, type StepContext } from '../../../../lib/handlers/processor/types';
-import { FakeClock, kinesisRecord, type RecordData, type RecordOptions } from '../../../handlers/support/kinesis';
+import { FakeClock, kinesisRecord, type RecordData, type RecordOptions } from '../support/kinesis';
 
 export const NAMESPACE = idNamespaceFor('orders');
 

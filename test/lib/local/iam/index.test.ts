@@ -8,7 +8,7 @@ import { iamGateConfig, inProcessAuthorizer, OPERATOR_ACCESS_KEY_ID } from '../.
 import type { PrincipalRegistry } from '../../../../lib/local/iam/principals';
 import { LocalStack } from '../../../../lib/local/template/stack';
 import { LOCAL_REGION } from '../../../../lib/local/template/types';
-import { removeDir, synthExample, tempDir } from '../../../local/env/support';
+import { removeDir, synthExample, tempDir } from '../support';
 
 // The emulator host with the IAM gate on the synthesized clickstream example: calls signed with the principals'
 // access keys are authorized against the template's policies before an emulator sees them.

@@ -5,7 +5,7 @@ import { iamGateConfig, inProcessAuthorizer, type InProcessAuthorizer } from '..
 import { IamTemplateError } from '../../../../lib/local/iam/policies';
 import { IamPolicyError } from '../../../../lib/local/iam/policy';
 import { LocalStack } from '../../../../lib/local/template/stack';
-import { removeDir, synthExample } from '../../../local/env/support';
+import { removeDir, synthExample } from '../support';
 
 // The policies of the synthesized clickstream example, evaluated in-process: what AWS would allow and deny.
 let template: Record<string, any>;

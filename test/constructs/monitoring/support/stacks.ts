@@ -1,0 +1,62 @@
+/**
+ * Stacks for the monitoring tests: a DataPipeline (its ingest stage is the monitored stage), optionally a second
+ * IngestStage reading the first stage's sink stream (a two-stage pipeline), with a fixed env.
+ */
+import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
+import type { Construct } from 'constructs';
+import { bundleMonitorHandlers } from '../../../support/bundle';
+import { DataPipeline, IngestSink, IngestStage } from '../../../../constructs';
+import type { IMonitorablePipeline } from '../../../../constructs/monitoring';
+import { TEST_ENV } from '../../../support/stacks';
+
+bundleMonitorHandlers();
+
+export const PIPELINE = 'orders';
+
+/** A one-stage pipeline (`ingest`) in `scope`. */
+export function onePipeline(scope: Construct, alarmTopic?: sns.ITopic): { data: DataPipeline; pipeline: IMonitorablePipeline } {
+  const data = new DataPipeline(scope, 'Orders', { pipelineName: PIPELINE, alarmTopic });
+  return { data, pipeline: { pipelineName: PIPELINE, stages: [data.ingest] } };
+}
+
+/** A two-stage pipeline: `ingest` writes to a Kinesis stream that `enrich` consumes. */
+export function twoStagePipeline(scope: Construct, alarmTopic?: sns.ITopic): IMonitorablePipeline {
+  const enrich = new IngestStage(scope, 'Enrich', {
+    pipelineName: PIPELINE,
+    stageName: 'enrich',
+    sink: IngestSink.none(),
+    deadLetterProps: alarmTopic ? { alarmTopic } : undefined,
+  });
+  const ingest = new IngestStage(scope, 'Ingest', {
+    pipelineName: PIPELINE,
+    sink: IngestSink.kinesis(enrich.stream),
+    deadLetterProps: alarmTopic ? { alarmTopic } : undefined,
+  });
+  return { pipelineName: PIPELINE, stages: [ingest, enrich] };
+}
+
+/** A stack with a fixed env in a fresh app, optionally checked by the five cdk-nag packs. */
+export function monitorStack(opts: { nag?: boolean; outdir?: string } = {}): { app: App; stack: Stack } {
+  const app = new App(opts.outdir ? { outdir: opts.outdir } : undefined);
+  if (opts.nag) {
+    Validations.of(app).addPlugins(
+      new AwsSolutionsChecks(app),
+      new ServerlessChecks(app),
+      new NIST80053R5Checks(app),
+      new HIPAASecurityChecks(app),
+      new PCIDSS321Checks(app),
+    );
+  }
+  return { app, stack: new Stack(app, 'Monitoring', { env: TEST_ENV }) };
+}
+
+/** An alarm topic CloudWatch can publish to (customer managed key usable by cloudwatch.amazonaws.com). */
+export function encryptedTopic(scope: Construct): sns.Topic {
+  const key = new kms.Key(scope, 'TopicKey', { enableKeyRotation: true, removalPolicy: RemovalPolicy.DESTROY });
+  key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+  return new sns.Topic(scope, 'Topic', { masterKey: key, enforceSSL: true });
+}

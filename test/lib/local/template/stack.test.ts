@@ -1,0 +1,129 @@
+import { spawnSync } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { handWrittenAssembly, liveChildren, REPO, runOptions, tempDir } from '../support';
+import { startEmulators } from '../../../../lib/local/emulators';
+import { runLocal } from '../../../../lib/local/run';
+import { UnsupportedTemplateError } from '../../../../lib/local/template/errors';
+import { generatedName, LocalStack } from '../../../../lib/local/template/stack';
+
+const queue = { Type: 'AWS::SQS::Queue', Properties: { VisibilityTimeout: 30 } };
+
+function stack(resources: Record<string, unknown>, extra: Record<string, unknown> = {}): LocalStack {
+  const s = new LocalStack('Demo', { Resources: resources as never, ...extra });
+  s.bindEndpoints({ sqs: 'http://127.0.0.1:4566' });
+  return s;
+}
+
+describe('template model', () => {
+  it('resolves Ref, GetAtt, Join, Sub, Select, Split and pseudo parameters to local names, URLs and ARNs', () => {
+    const s = stack({
+      Q: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orders' } },
+      T: { Type: 'AWS::DynamoDB::Table', Properties: { KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }] } },
+      S: { Type: 'AWS::Kinesis::Stream', Properties: { ShardCount: 1 } },
+    });
+    const where = { logicalId: 'X', type: 'AWS::Lambda::Function', property: 'Environment' };
+    expect(s.resolve({ Ref: 'Q' }, where)).toBe('http://127.0.0.1:4566/000000000000/orders');
+    expect(s.resolve({ 'Fn::GetAtt': ['Q', 'Arn'] }, where)).toBe('arn:aws:sqs:us-east-1:000000000000:orders');
+    expect(s.resolve({ 'Fn::GetAtt': 'Q.QueueName' }, where)).toBe('orders');
+    expect(s.resolve({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::', 'b']] }, where)).toBe('arn:aws:s3:::b');
+    expect(s.resolve({ 'Fn::Sub': '${AWS::Region}/${AWS::AccountId}/${AWS::StackName}/${T}/${!Literal}' }, where))
+      .toBe(`us-east-1/000000000000/Demo/${generatedName('Demo', 'T', 255)}/\${Literal}`);
+    expect(s.resolve({ 'Fn::Sub': ['${Name}-${S.Arn}', { Name: { Ref: 'AWS::URLSuffix' } }] }, where))
+      .toBe(`amazonaws.com-arn:aws:kinesis:us-east-1:000000000000:stream/${generatedName('Demo', 'S', 128)}`);
+    expect(s.resolve({ 'Fn::Select': [1, { 'Fn::Split': [',', 'a,b,c'] }] }, where)).toBe('b');
+    expect(s.resolve({ A: { Ref: 'AWS::NoValue' }, B: 1 }, where)).toEqual({ B: 1 });
+  });
+
+  it('generates names the way CloudFormation does, within the service limit', () => {
+    const name = generatedName('PhoenixClickstream', 'ClickstreamIngestProcessorFE567F39', 64);
+    expect(name.length).toBeLessThanOrEqual(64);
+    expect(name).toMatch(/^PhoenixClickstream-ClickstreamIngestProcessor[A-Z0-9]*-[A-Z0-9]{12}$/);
+    expect(generatedName('Stack', 'Bucket', 63, { lower: true })).toMatch(/^stack-bucket-[a-z0-9]{12}$/);
+    expect(generatedName('Stack', 'Queue', 80, { fifo: true })).toMatch(/\.fifo$/);
+  });
+
+  it('orders creation by references and DependsOn', () => {
+    const s = stack({
+      Main: { Type: 'AWS::SQS::Queue', Properties: { RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['Dlq', 'Arn'] }, maxReceiveCount: 3 } } },
+      Dlq: queue,
+      Later: { ...queue, DependsOn: 'Main' },
+    });
+    expect(s.creationOrder().map((r) => r.logicalId)).toEqual(['Dlq', 'Main', 'Later']);
+  });
+
+  it('stops on a resource type it cannot run, naming the logical id and type', () => {
+    expect(() => stack({ Net: { Type: 'AWS::EC2::VPC', Properties: { CidrBlock: '10.0.0.0/16' } } }))
+      .toThrow(/resource Net \(AWS::EC2::VPC\): this resource type is not supported/);
+  });
+
+  it('stops on a property that changes behaviour it cannot reproduce, naming it', () => {
+    expect(() => stack({ B: { Type: 'AWS::S3::Bucket', Properties: { NotificationConfiguration: { QueueConfigurations: [] } } } }))
+      .toThrow(/resource B \(AWS::S3::Bucket\), property NotificationConfiguration: this property is not supported/);
+  });
+
+  it('accepts permissions, keys, logs and alarms explicitly, and custom-resource provider functions with them', () => {
+    const s = stack({
+      Role: { Type: 'AWS::IAM::Role', Properties: {} },
+      Key: { Type: 'AWS::KMS::Key', Properties: {} },
+      Alarm: { Type: 'AWS::CloudWatch::Alarm', Properties: {} },
+      Provider: { Type: 'AWS::Lambda::Function', Properties: { Runtime: 'nodejs22.x', Handler: 'index.handler', Code: { S3Key: 'x.zip' } } },
+      AutoDelete: { Type: 'Custom::S3AutoDeleteObjects', Properties: { ServiceToken: { 'Fn::GetAtt': ['Provider', 'Arn'] } } },
+    });
+    expect([...s.resources.values()].map((r) => `${r.logicalId}:${r.local}`).sort())
+      .toEqual(['Alarm:accept', 'AutoDelete:accept', 'Key:accept', 'Provider:accept', 'Role:accept']);
+    expect(s.get('Provider').reason).toMatch(/provider of Custom::S3AutoDeleteObjects/);
+  });
+
+  it('an unknown custom resource stops the run', () => {
+    expect(() => stack({ C: { Type: 'Custom::SeedTable', Properties: { ServiceToken: 'arn:aws:lambda:us-east-1:1:function:x' } } }))
+      .toThrow(/resource C \(Custom::SeedTable\): custom resources run only during deployment/);
+  });
+
+  it('a GetAtt with no local value names the attribute', () => {
+    const s = stack({ Q: queue });
+    expect(() => s.resolve({ 'Fn::GetAtt': ['Q', 'Nope'] }, { logicalId: 'F', type: 'AWS::Lambda::Function', property: 'Environment' }))
+      .toThrow(/resource F \(AWS::Lambda::Function\), property Environment: Fn::GetAtt Q.Nope \(AWS::SQS::Queue\) has no local value/);
+  });
+});
+
+describe('local run: failures before anything runs', () => {
+  it('an unsupported resource type stops the run with its name, and nothing is left running', async () => {
+    const assembly = handWrittenAssembly('Bad', {
+      Resources: {
+        Stream: { Type: 'AWS::Kinesis::Stream', Properties: { ShardCount: 1 } },
+        Cluster: { Type: 'AWS::ECS::Cluster', Properties: {} },
+      },
+    });
+    const err = await runLocal(runOptions(assembly)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedTemplateError);
+    expect((err as Error).message).toBe('resource Cluster (AWS::ECS::Cluster): this resource type is not supported by the local environment '
+      + '(see docs/local-environment.md for the supported types)');
+    expect(liveChildren()).toEqual([]);
+  });
+
+  it('an app that fails to synthesize: one clear line, non-zero exit', () => {
+    const res = spawnSync(process.execPath, [path.join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(REPO, 'bin', 'phoenix.ts'), 'local', 'run', '--json',
+      '--runs-dir', tempDir('synthfail'), '--app', 'node -e "console.error(\'Error: ValidationError: bucket name is invalid\'); process.exit(3)"'], {
+      cwd: REPO, encoding: 'utf8', timeout: 60_000,
+    });
+    expect(res.status).toBe(1);
+    const lines = res.stderr.split('\n').filter((l) => l.trim() !== '');
+    expect(lines).toEqual(['phoenix: the app failed to synthesize (exit code 3): Error: ValidationError: bucket name is invalid']);
+    expect(res.stdout).toBe('');
+  });
+
+  it('a port already in use: one line naming the port and the emulator, nothing left running', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const err = await startEmulators({ runDir: tempDir('port'), region: 'us-east-1', portBase: port }).catch((e: unknown) => e);
+      expect((err as Error).message).toBe(`port ${port} for the Kinesis emulator (kinesalite) is already in use on 127.0.0.1`);
+      expect(liveChildren()).toEqual([]);
+    } finally {
+      blocker.close();
+    }
+  });
+});
