@@ -11,9 +11,9 @@ import * as path from 'path';
 import { buildSync } from 'esbuild';
 import { XorShift32, hashNumber, hashString } from '../lib/core/profile/hash';
 import { HyperLogLog } from '../lib/core/profile/hll';
-import { KllSketch } from '../lib/core/profile/kll';
 import { createProfile, updateProfile } from '../lib/core/profile/profile';
 import { serializeProfile } from '../lib/core/profile/profile-codec';
+import { kllRankErrors, twentyColumnRecord } from '../test/support/profile-data';
 
 export interface ProfileBenchFigures {
   /** Through the sources as loaded here (tsx: one CommonJS module per file, imports read through getters). */
@@ -72,41 +72,13 @@ function bundledProfileApi(): ProfileApi {
   return require(outfile) as ProfileApi;
 }
 
-const CATEGORIES = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta'];
-
-/** A 20-column record: 8 numbers (ints and fractions), 6 strings (categorical and high-cardinality), 2 booleans, 4 mixed. */
-function makeRecord(r: XorShift32, i: number): Record<string, unknown> {
-  return {
-    id: `evt-${i}-${r.nextU32().toString(36)}`,
-    user: `u${r.nextU32() % 50_000}`,
-    country: CATEGORIES[r.nextU32() & 7],
-    device: r.next() < 0.7 ? 'mobile' : 'desktop',
-    page: `/p/${r.nextU32() % 500}`,
-    referrer: r.next() < 0.2 ? null : `https://ref${r.nextU32() % 40}.example`,
-    amount: Math.round(Math.exp(r.normal() + 3) * 100) / 100,
-    quantity: 1 + (r.nextU32() % 5),
-    latencyMs: Math.round(Math.exp(r.normal() * 0.5 + 4)),
-    score: r.next(),
-    lat: 48 + r.normal(),
-    lon: 11 + r.normal(),
-    ts: 1_770_000_000_000 + i * 10,
-    seq: i,
-    premium: r.next() < 0.1,
-    consent: r.next() < 0.9,
-    version: r.nextU32() % 3,
-    campaign: r.next() < 0.5 ? null : `c${r.nextU32() % 20}`,
-    sessionLength: r.nextU32() % 3600,
-    bucket: r.nextU32() % 100,
-  };
-}
-
 function rate(n: number, ms: number): number {
   return ms > 0 ? (n * 1000) / ms : Infinity;
 }
 
 function measureThroughput(records: number, api: ProfileApi): Throughput & { profileBytes: number } {
   const r = new XorShift32(1);
-  const lines = Array.from({ length: records }, (_, i) => JSON.stringify(makeRecord(r, i)));
+  const lines = Array.from({ length: records }, (_, i) => JSON.stringify(twentyColumnRecord(r, i)));
   let sink = 0;
   const parseOnly = () => {
     const t0 = performance.now();
@@ -155,9 +127,9 @@ function measureHeapAndState(): { heap: ProfileBenchFigures['heap']; state: Prof
     return process.memoryUsage().heapUsed;
   };
   let i = 0;
-  for (; i < 10_000; i++) updateProfile(p, makeRecord(r, i));
+  for (; i < 10_000; i++) updateProfile(p, twentyColumnRecord(r, i));
   const at1e4 = heapAfterGc();
-  for (; i < 1_000_000; i++) updateProfile(p, makeRecord(r, i));
+  for (; i < 1_000_000; i++) updateProfile(p, twentyColumnRecord(r, i));
   const at1e6 = heapAfterGc();
   return {
     heap: {
@@ -168,25 +140,6 @@ function measureHeapAndState(): { heap: ProfileBenchFigures['heap']; state: Prof
     },
     state: { records: 1_000_000, columns: p.columns.size, serializedBytes: Buffer.byteLength(serializeProfile(p)), limitBytes: 1024 * 1024 },
   };
-}
-
-function rankError(sorted: Float64Array, v: number, q: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  const rLo = lo / sorted.length;
-  hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  const rHi = lo / sorted.length;
-  return q < rLo ? rLo - q : q > rHi ? q - rHi : 0;
 }
 
 function measureAccuracy(): ProfileBenchFigures['accuracy'] {
@@ -200,17 +153,10 @@ function measureAccuracy(): ProfileBenchFigures['accuracy'] {
   const quantiles = dists.map(([distribution, gen]) => {
     const worst = { p50: 0, p95: 0, p99: 0 };
     for (let seed = 1; seed <= 3; seed++) {
-      const r = new XorShift32(seed * 104729);
-      const sk = new KllSketch();
-      const xs = new Float64Array(100_000);
-      for (let i = 0; i < xs.length; i++) {
-        xs[i] = gen(r);
-        sk.update(xs[i]);
-      }
-      xs.sort();
-      worst.p50 = Math.max(worst.p50, rankError(xs, sk.quantile(0.5), 0.5));
-      worst.p95 = Math.max(worst.p95, rankError(xs, sk.quantile(0.95), 0.95));
-      worst.p99 = Math.max(worst.p99, rankError(xs, sk.quantile(0.99), 0.99));
+      const e = kllRankErrors(gen, new XorShift32(seed * 104729));
+      worst.p50 = Math.max(worst.p50, e.p50);
+      worst.p95 = Math.max(worst.p95, e.p95);
+      worst.p99 = Math.max(worst.p99, e.p99);
     }
     return { distribution, ...worst };
   });

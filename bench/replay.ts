@@ -11,9 +11,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Logger } from '@aws-lambda-powertools/logger';
-import {
-  CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, PutRecordCommand,
-} from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { processCpuSeconds } from './local';
@@ -23,6 +21,8 @@ import { frameFirehoseRecords } from '../lib/replay/archive';
 import { runReplay } from '../lib/replay/engine';
 import { parseFilter } from '../lib/replay/filter';
 import { createIngestHandler, MemoryDlq, MemorySink } from '../lib/runtime';
+import { createActiveStream } from '../test/lib/local/esm/support';
+import { readStream } from '../test/support/replay';
 
 export interface ReplayBenchOptions {
   /** Records replayed by the engine. Default 20,000. */
@@ -37,47 +37,6 @@ export interface ReplayBenchOptions {
 
 const REGION = 'us-east-1';
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-
-async function createStream(k: KinesisClient, name: string, shards: number): Promise<string> {
-  await k.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-  for (let i = 0; i < 200; i++) {
-    const d = await k.send(new DescribeStreamSummaryCommand({ StreamName: name }));
-    if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return d.StreamDescriptionSummary.StreamARN!;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`stream ${name} did not become ACTIVE`);
-}
-
-async function readAll(k: KinesisClient, name: string, arn: string): Promise<KinesisStreamRecord[]> {
-  const out: KinesisStreamRecord[] = [];
-  for (const s of (await k.send(new ListShardsCommand({ StreamName: name }))).Shards ?? []) {
-    let it = (await k.send(new GetShardIteratorCommand({ StreamName: name, ShardId: s.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
-    for (let i = 0; i < 10_000 && it; i++) {
-      const r = await k.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
-      for (const rec of r.Records ?? []) {
-        out.push({
-          kinesis: {
-            kinesisSchemaVersion: '1.0',
-            partitionKey: rec.PartitionKey!,
-            sequenceNumber: rec.SequenceNumber!,
-            data: Buffer.from(rec.Data!).toString('base64'),
-            approximateArrivalTimestamp: rec.ApproximateArrivalTimestamp!.getTime() / 1000,
-          },
-          eventSource: 'aws:kinesis',
-          eventVersion: '1.0',
-          eventID: `${s.ShardId}:${rec.SequenceNumber}`,
-          eventName: 'aws:kinesis:record',
-          invokeIdentityArn: 'arn:aws:iam::000000000000:role/bench',
-          awsRegion: REGION,
-          eventSourceARN: arn,
-        });
-      }
-      if ((r.Records ?? []).length === 0 && (r.MillisBehindLatest ?? 0) === 0) break;
-      it = r.NextShardIterator;
-    }
-  }
-  return out;
-}
 
 /** Archive objects (framed, GZIP) of `n` order records, 1,000 per object. */
 async function writeArchive(s3: S3Client, bucket: string, streamArn: string, n: number, tag: string): Promise<void> {
@@ -114,7 +73,7 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
   const kinesis = new KinesisClient({ region: REGION, endpoint: emulators.endpoints.kinesis, credentials });
   const s3 = new S3Client({ region: REGION, endpoint: emulators.endpoints.fauxqs, credentials, forcePathStyle: true });
   try {
-    const streamArn = await createStream(kinesis, 'bench', shards);
+    const streamArn = await createActiveStream(kinesis, 'bench', shards);
     await s3.send(new CreateBucketCommand({ Bucket: 'archive' }));
     await writeArchive(s3, 'archive', streamArn, records, 'main');
 
@@ -157,14 +116,14 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
     const baselineRate = baselineRecords / (baselineMs / 1000);
 
     // 3. The same set replayed twice into a fresh stream, consumed by the ingest handler: duplicates in the sink.
-    const dupArn = await createStream(kinesis, 'dups', shards);
+    const dupArn = await createActiveStream(kinesis, 'dups', shards);
     await s3.send(new CreateBucketCommand({ Bucket: 'dups' }));
     await writeArchive(s3, 'dups', dupArn, dupRecords, 'dup');
     for (let round = 0; round < 2; round++) {
       const s = await runReplay({ source: { kind: 'archive', bucket: 'dups', prefix: 'raw/' }, filter: parseFilter({}), clients: { kinesis, s3 } });
       if (s.replayed !== dupRecords) throw new Error(`duplicate check: replayed ${s.replayed}/${dupRecords}`);
     }
-    const put = await readAll(kinesis, 'dups', dupArn);
+    const put = await readStream(kinesis, 'dups', dupArn);
     const sink = new MemorySink();
     const handler = createIngestHandler({
       env: {}, pipeline: 'bench', keyFields: ['orderId'], sink, dlq: new MemoryDlq(), logger: new Logger({ serviceName: 'bench', logLevel: 'SILENT' }),

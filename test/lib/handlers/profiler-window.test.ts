@@ -9,6 +9,7 @@ import { PROFILER_ENV, QUALITY_METRIC, decodeRules, profileKeys } from '../../..
 import { S3ProfileStore } from '../../../lib/handlers/profiler-s3';
 import { CANARY_RECORD, ProfilerError, WindowProfiler, recordPayload, type ProfilerState, type ResultsDocument } from '../../../lib/handlers/profiler-window';
 import { MetricsStore } from '../../../lib/local/metrics';
+import { twentyColumnRecord } from '../../support/profile-data';
 
 const RULES: QualityRule[] = [
   { name: 'volume', kind: QualityRuleKind.VOLUME, lastWindows: 2, warn: { min: 0.8 }, fail: { min: 0.5 } },
@@ -99,34 +100,12 @@ describe('WindowProfiler: window state', () => {
   it('keeps the window state of 20-column records under 256 KB whatever the record count', async () => {
     const { profiler } = setup();
     const r = new XorShift32(3);
-    const cats = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
     let state: Record<string, unknown> = {};
     const sizes: number[] = [];
     for (let batch = 0; batch < 60; batch++) {
       const recs = Array.from({ length: 1000 }, (_, j) => {
         const i = batch * 1000 + j;
-        return record({
-          id: `evt-${i}-${r.nextU32().toString(36)}`,
-          user: `u${r.nextU32() % 50_000}`,
-          country: cats[r.nextU32() % 8],
-          device: r.next() < 0.7 ? 'mobile' : 'desktop',
-          page: `/p/${r.nextU32() % 500}`,
-          referrer: r.next() < 0.2 ? null : `https://ref${r.nextU32() % 40}.example`,
-          amount: Math.round(Math.exp(r.normal() + 3) * 100) / 100,
-          quantity: 1 + (r.nextU32() % 5),
-          latencyMs: Math.round(Math.exp(r.normal() * 0.5 + 4)),
-          score: r.next(),
-          lat: 48 + r.normal(),
-          lon: 11 + r.normal(),
-          ts: 1_770_000_000_000 + i * 10,
-          seq: i,
-          premium: r.next() < 0.1,
-          consent: r.next() < 0.9,
-          version: r.nextU32() % 3,
-          campaign: r.next() < 0.5 ? null : `c${r.nextU32() % 20}`,
-          sessionLength: r.nextU32() % 3600,
-          bucket: r.nextU32() % 100,
-        });
+        return record(twentyColumnRecord(r, i));
       });
       state = (await profiler.handle(batchEvent(win(0), state, recs))).state;
       if (batch % 20 === 19) sizes.push(Buffer.byteLength(JSON.stringify(state)));

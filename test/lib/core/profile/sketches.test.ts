@@ -6,24 +6,9 @@ import { XorShift32, hashNumber, hashString } from '../../../../lib/core/profile
 import { HyperLogLog } from '../../../../lib/core/profile/hll';
 import { KllSketch } from '../../../../lib/core/profile/kll';
 import { addValue, emptyMoments, mergeMoments, variance } from '../../../../lib/core/profile/moments';
+import { kllRankErrors, rankError } from '../../../support/profile-data';
 
 /** Rank error of `v` as the q-quantile of sorted `xs`: distance from q to the rank interval of v. */
-function rankError(sorted: Float64Array, v: number, q: number): number {
-  const lower = (pred: (x: number) => boolean) => {
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (pred(sorted[mid])) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  const rLo = lower((x) => x < v) / sorted.length;
-  const rHi = lower((x) => x <= v) / sorted.length;
-  return q < rLo ? rLo - q : q > rHi ? q - rHi : 0;
-}
-
 const DISTRIBUTIONS: Array<[string, (r: XorShift32) => number]> = [
   ['uniform', (r) => r.next() * 1000],
   ['normal', (r) => r.normal()],
@@ -36,17 +21,8 @@ const DISTRIBUTIONS: Array<[string, (r: XorShift32) => number]> = [
 describe('KLL quantile sketch', () => {
   it.each(DISTRIBUTIONS)('rank error of p50/p95/p99 at most 1 percent on 100k values: %s', (_name, gen) => {
     for (const seed of [1, 2, 3]) {
-      const r = new XorShift32(seed * 7919);
-      const sk = new KllSketch();
-      const xs = new Float64Array(100_000);
-      for (let i = 0; i < xs.length; i++) {
-        xs[i] = gen(r);
-        sk.update(xs[i]);
-      }
-      xs.sort();
-      for (const q of [0.5, 0.95, 0.99]) {
-        expect(rankError(xs, sk.quantile(q), q)).toBeLessThanOrEqual(0.01);
-      }
+      const { sketch: sk, sorted: xs, p50, p95, p99 } = kllRankErrors(gen, new XorShift32(seed * 7919));
+      for (const e of [p50, p95, p99]) expect(e).toBeLessThanOrEqual(0.01);
       expect(sk.n).toBe(100_000);
       expect(sk.quantile(0)).toBe(xs[0]);
       expect(sk.quantile(1)).toBe(xs[xs.length - 1]);

@@ -21,6 +21,17 @@ export interface Kinesalite {
   stop(): Promise<void>;
 }
 
+/** Creates a stream and waits until it is ACTIVE (bounded); resolves to its ARN. */
+export async function createActiveStream(client: KinesisClient, name: string, shards: number): Promise<string> {
+  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  for (let i = 0; i < 200; i++) {
+    const d = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+    if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return d.StreamDescriptionSummary.StreamARN!;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`stream ${name} did not become ACTIVE`);
+}
+
 export async function startKinesalite(): Promise<Kinesalite> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const kinesalite = require('kinesalite') as (opts: Record<string, unknown>) => import('node:http').Server;
@@ -41,15 +52,7 @@ export async function startKinesalite(): Promise<Kinesalite> {
   return {
     endpoint,
     client,
-    async createStream(name, shards) {
-      await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-      for (let i = 0; i < 100; i++) {
-        const d = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
-        if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return d.StreamDescriptionSummary.StreamARN!;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error(`stream ${name} did not become ACTIVE`);
-    },
+    createStream: (name, shards) => createActiveStream(client, name, shards),
     async stop() {
       client.destroy();
       for (const s of sessions) s.destroy();
