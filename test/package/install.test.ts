@@ -268,7 +268,7 @@ describe.skipIf(SKIP)('npm package: pack, install into a fresh project, use', ()
     const report = JSON.parse(out) as Report;
     expect(report).toMatchObject({ recordsIn: 150, sinkRecords: 150, lost: 0, duplicatesInSink: 0 });
     expect(report.invariant.holds).toBe(true);
-  });
+  }, 600_000); // its install and run steps are bounded at 240 s each, not by the default 60 s test timeout
 
   it('jsii-pacmak generates the Python bindings from the installed package', () => {
     const pkgDir = path.join(consumer, 'node_modules', 'cdk-phoenix-pipelines');
