@@ -7,7 +7,6 @@ import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecor
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { main } from '../../lib/cli';
 import { createIngestHandler, MemoryDlq, MemorySink, type IngestHandlerOptions } from '../../lib/runtime';
 import { startFauxqs, startKinesalite, REGION, type Fauxqs, type Kinesalite } from '../lib/local/esm/support';
 
@@ -162,30 +161,6 @@ export async function queueDepth(sqs: SQSClient, url: string): Promise<{ visible
   return { visible: Number(a.ApproximateNumberOfMessages ?? 0), notVisible: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) };
 }
 
-/** Runs the CLI in-process; captures stdout/stderr and the exit code. */
-export async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array) => { stdout += c.toString(); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => { stderr += c.toString(); return true; }) as typeof process.stderr.write;
-  const prevExit = process.exitCode;
-  process.exitCode = undefined;
-  let code: number;
-  try {
-    code = await main(['node', 'phoenix', ...args]);
-  } catch (e) {
-    stderr += `phoenix: ${(e as Error).message}\n`;
-    code = 1;
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-    process.exitCode = prevExit;
-  }
-  return { code, stdout, stderr };
-}
-
 /** Sink state as comparable data: id -> eventTime and payload (hops and replay marks excluded). */
 export function sinkState(sink: MemorySink): Record<string, { eventTime: string; payload: unknown }> {
   const out: Record<string, { eventTime: string; payload: unknown }> = {};
@@ -195,3 +170,5 @@ export function sinkState(sink: MemorySink): Record<string, { eventTime: string;
   }
   return out;
 }
+
+export { cli } from './cli';

@@ -1,6 +1,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'vitest';
 import { buildApp, CLICKSTREAM_STACK_NAME } from '../../../bin/app';
 import type { LocalRunOptions, LocalRunReport } from '../../../lib/local/run';
 
@@ -102,4 +103,16 @@ export function ingestMapping(r: LocalRunReport): LocalRunReport['eventSourceMap
   const found = Object.entries(r.eventSourceMappings).filter(([id]) => id.startsWith('ClickstreamIngestStreamMapping'));
   if (found.length !== 1) throw new Error(`expected one ingest mapping, got ${Object.keys(r.eventSourceMappings).join(', ')}`);
   return found[0][1];
+}
+
+/** The local run's accounting invariant: every valid record in the sink once, every bad one dead-lettered, nothing lost. */
+export function expectInvariant(r: LocalRunReport): void {
+  expect(r.invariant.problems).toEqual([]);
+  expect(r.lost).toBe(0);
+  expect(r.duplicatesInSink).toBe(0);
+  expect(r.accounting.validInDlq).toBe(0);
+  expect(r.accounting.unexpectedSinkItems).toBe(0);
+  expect(r.sinkRecords).toBe(r.validRecords);
+  expect(r.dlqRecords).toBe(r.poisonRecords);
+  expect(r.drained).toBe(true);
 }

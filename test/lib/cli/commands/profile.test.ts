@@ -3,27 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateQualityRules, type QualityRule } from '../../../../constructs/quality-rules';
-import { main } from '../../../../lib/cli';
 import { XorShift32, createProfile, profileToSerialized, updateProfile } from '../../../../lib/core/profile';
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array) => { stdout += c.toString(); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => { stderr += c.toString(); return true; }) as typeof process.stderr.write;
-  const prevExit = process.exitCode;
-  process.exitCode = undefined;
-  try {
-    const code = await main(['node', 'phoenix', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-    process.exitCode = prevExit;
-  }
-}
+import { cli } from '../../../support/cli';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-profile-cli-'));
 const rng = new XorShift32(7);

@@ -10,11 +10,11 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, ingestHandler, putAll, queueDepth, readStream, sinkState, startReplayEnv, type ReplayEnv } from '../../../support/replay';
 import { decodeDlqMessage, type DlqMessage } from '../../../../lib/core';
 import { SqsDlq } from '../../../../lib/handlers/ports/sqs-dlq';
 import { archiveListPrefixes, frameFirehoseRecords } from '../../../../lib/replay/archive';
 import { MemoryDlq, MemorySink } from '../../../../lib/runtime';
+import { cli, ingestHandler, putAll, queueDepth, readStream, sinkState, startReplayEnv, type ReplayEnv } from '../../../support/replay';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const N_GOOD = 60;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { liveChildren, mutatedAssembly, runOptions, synthExample } from '../support';
 import { runLocal, type LocalRunReport } from '../../../../lib/local/run';
+import { liveChildren, mutatedAssembly, runOptions, synthExample } from '../support';
 
 /**
  * The example's alarms evaluated by `phoenix local run`, clean vs with a stalled sink. Time scale 60: one local

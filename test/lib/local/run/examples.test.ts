@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { liveChildren, runOptions, tempDir } from '../support';
 import { buildOrdersApp, ORDERS_STACK_NAME } from '../../../../examples/orders/app';
-import { runLocal, type LocalRunReport } from '../../../../lib/local/run';
-
-function expectInvariant(r: LocalRunReport): void {
-  expect(r.invariant.problems).toEqual([]);
-  expect(r.lost).toBe(0);
-  expect(r.duplicatesInSink).toBe(0);
-  expect(r.accounting.validInDlq).toBe(0);
-  expect(r.accounting.unexpectedSinkItems).toBe(0);
-  expect(r.sinkRecords).toBe(r.validRecords);
-  expect(r.dlqRecords).toBe(r.poisonRecords);
-  expect(r.drained).toBe(true);
-}
+import { runLocal } from '../../../../lib/local/run';
+import { expectInvariant, liveChildren, runOptions, tempDir } from '../support';
 
 describe('phoenix local run on the other examples (--workload)', () => {
   it('IoT telemetry, synthesized from its own app.ts: every reading in the sink once, every bad one dead-lettered', async () => {

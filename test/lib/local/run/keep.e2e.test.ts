@@ -10,8 +10,8 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli } from '../../../support/replay';
 import type { LocalEnvFile } from '../../../../lib/local/keep';
+import { cli } from '../../../support/replay';
 import { mutatedAssembly, REPO, synthExample, tempDir } from '../support';
 
 const CLI = path.join(REPO, 'assets', 'bin', 'phoenix', 'index.js');

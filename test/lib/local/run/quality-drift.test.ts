@@ -9,7 +9,6 @@ import { randomUUID } from 'node:crypto';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, ListObjectsV2Command, GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureProfilerBundle } from '../../handlers/support/profiler-bundle';
 import { DriftMethod, QualityRuleKind, type QualityRule } from '../../../../constructs/quality-rules';
 import { XorShift32, deserializeProfile } from '../../../../lib/core/profile';
 import { profilerConfigFromEnv } from '../../../../lib/handlers/profiler';
@@ -20,6 +19,7 @@ import { KinesisEventSourcePoller } from '../../../../lib/local/esm/kinesis';
 import { parseKinesisMapping } from '../../../../lib/local/esm/parse';
 import type { FunctionInvoker, InvokeResult } from '../../../../lib/local/esm/types';
 import { MetricsStore } from '../../../../lib/local/metrics';
+import { ensureProfilerBundle } from '../../handlers/support/profiler-bundle';
 import { ACCOUNT, REGION, startFauxqs, startKinesalite, type Fauxqs, type Kinesalite } from '../esm/support';
 
 const WINDOW_SECONDS = 2;

@@ -6,11 +6,11 @@
  * the final invocations the run sends when it ends.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runOptions, synthExample } from '../support';
 import { formatSummary } from '../../../../lib/cli/commands/local';
 import type { Phase } from '../../../../lib/local/phased-workload';
 import type { ProfilerQualityReport } from '../../../../lib/local/quality';
 import { runLocal, type LocalRunReport } from '../../../../lib/local/run';
+import { runOptions, synthExample } from '../support';
 
 /**
  * 360 records per 3-s window: above the example's drift rules' minimum rows (300 per window, 1,000 of baseline); the

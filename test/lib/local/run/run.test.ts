@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ingestMapping, liveChildren, mutatedAssembly, runOptions, synthExample, tempDir } from '../support';
 import { LocalRunError, runLocal, type LocalRunReport } from '../../../../lib/local/run';
+import { expectInvariant, ingestMapping, liveChildren, mutatedAssembly, runOptions, synthExample, tempDir } from '../support';
 
 /** Reason classes the pipeline may give each kind of bad record (which check fires first is the handler's business). */
 const EXPECTED_CLASSES: Record<string, string[]> = {
@@ -15,17 +15,6 @@ const EXPECTED_CLASSES: Record<string, string[]> = {
   'missing-key': ['missing-key', 'schema'],
   'oversize': ['oversize'],
 };
-
-function expectInvariant(r: LocalRunReport): void {
-  expect(r.invariant.problems).toEqual([]);
-  expect(r.lost).toBe(0);
-  expect(r.duplicatesInSink).toBe(0);
-  expect(r.accounting.validInDlq).toBe(0);
-  expect(r.accounting.unexpectedSinkItems).toBe(0);
-  expect(r.sinkRecords).toBe(r.validRecords);
-  expect(r.dlqRecords).toBe(r.poisonRecords);
-  expect(r.drained).toBe(true);
-}
 
 function deadLetters(r: LocalRunReport): Array<{ reason: string; message?: string; data?: string }> {
   return readFileSync(path.join(r.runDir, 'dlq.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
