@@ -12,7 +12,6 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { ensureProfilerBundle } from '../lib/handlers/support/profiler-bundle';
 import { ENV, HANDLER_ASSET_DIR, METRICS_NAMESPACE } from '../../constructs/contract';
 import { IngestSink } from '../../constructs/ingest-sink';
 import { IngestStage } from '../../constructs/ingest-stage';
@@ -21,9 +20,10 @@ import { Phoenix, PhoenixMode } from '../../constructs/phoenix';
 import { QualityProfiler, type QualityProfilerProps } from '../../constructs/quality-profiler';
 import { DriftMethod, QualityMetric, QualityRuleKind, type QualityRule } from '../../constructs/quality-rules';
 import { PROFILER_ENV, QUALITY_METRIC, decodeRules } from '../../lib/handlers/profiler-contract';
+import { ensureHandlerBundle } from '../support/bundle';
 import { TEST_ENV, actionsOf, handlerEnv, policyStatements } from '../support/stacks';
 
-ensureProfilerBundle();
+ensureHandlerBundle('profiler');
 
 /** The profiler function: the one whose environment names the profile bucket. */
 const profilerEnv = (template: Template) => handlerEnv(template, (env) => env[PROFILER_ENV.bucket] !== undefined);

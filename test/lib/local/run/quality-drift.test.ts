@@ -19,7 +19,7 @@ import { KinesisEventSourcePoller } from '../../../../lib/local/esm/kinesis';
 import { parseKinesisMapping } from '../../../../lib/local/esm/parse';
 import type { FunctionInvoker, InvokeResult } from '../../../../lib/local/esm/types';
 import { MetricsStore } from '../../../../lib/local/metrics';
-import { ensureProfilerBundle } from '../../handlers/support/profiler-bundle';
+import { ensureHandlerBundle } from '../../../support/bundle';
 import { ACCOUNT, REGION, startFauxqs, startKinesalite, type Fauxqs, type Kinesalite } from '../esm/support';
 
 const WINDOW_SECONDS = 2;
@@ -186,7 +186,7 @@ describe('profiler on the local Kinesis event source mapping with tumbling windo
   });
 
   it('the bundled handler writes through AWS_ENDPOINT_URL_S3 (what the local environment sets)', async () => {
-    const bundle = ensureProfilerBundle();
+    const bundle = ensureHandlerBundle('profiler');
     const bucket = `quality-${randomUUID().slice(0, 8)}`;
     await faux.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const saved = { ...process.env };
