@@ -33,6 +33,22 @@ export async function destroyStack(
   return { result, destroyed };
 }
 
+function named(r: ResourceOutcome): { logicalId: string; type: string; physicalName: string } {
+  return { logicalId: r.logicalId, type: r.type, physicalName: r.physicalId };
+}
+
+/** The deletion's part of the drill report. */
+export function deletionReport(
+  result: DestroyResult, destroyed: DrillReport['destroyed'],
+): Pick<DrillReport, 'destroyed' | 'orphaned' | 'deleted' | 'failed'> {
+  return {
+    destroyed,
+    orphaned: result.orphaned.map(named),
+    deleted: result.deleted.length,
+    failed: result.failed.map((f) => ({ ...named(f), reason: f.reason })),
+  };
+}
+
 /** Deletes a resource the model deleted, if the emulators hold it; returns its kind. */
 async function deletePhysical(clients: LocalClients, p: ProvisionedStack, r: ResourceOutcome): Promise<keyof DrillReport['destroyed'] | undefined> {
   switch (r.type) {

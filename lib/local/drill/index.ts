@@ -20,15 +20,15 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { ArchiveLoop, templateArchive } from './archive-loop';
-import { destroyStack } from './destroy';
+import { deletionReport, destroyStack } from './destroy';
 import { compareNames, deployedNames } from './names';
 import { bringUp, type DrillEnv, type DrillPipeline, type Running } from './pipeline';
 import { sinkHash, stateDifferences } from './sink-hash';
 import { DrillError, type DrillOptions, type DrillPhase, type DrillReport } from './types';
 import { ARCHIVE_PREFIX } from '../../replay/archive';
-import { runReplay } from '../../replay/engine';
+import { runReplay, type ReplaySummary } from '../../replay/engine';
 import { parseFilter } from '../../replay/filter';
-import type { CloudFormationModel, DestroyResult, ResourceOutcome } from '../cloudformation/lifecycle';
+import type { CloudFormationModel, DestroyResult } from '../cloudformation/lifecycle';
 import { Lifecycle } from '../lifecycle';
 import { MetricsStore } from '../metrics';
 import { childScript } from '../paths';
@@ -118,14 +118,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ph.lap('recreate');
 
     ph.enter('replay');
-    const replay = await runReplay({
-      source: { kind: 'archive', bucket: source, prefix: archive.prefix },
-      filter: parseFilter({}),
-      targetStream: second.pipeline.streamName,
-      clients: { kinesis: services.clients.kinesis, s3: services.clients.s3 },
-      signal: opts.signal,
-    });
-    if (replay.failed > 0) throw new DrillError(`${replay.failed} archived records were not accepted by Kinesis: ${replay.errors[0] ?? ''}`);
+    const replay = await replayArchive(env, opts, { bucket: source, prefix: archive.prefix }, second.pipeline.streamName);
     await drain(second.running, opts);
     const after = sinkHash(await readSink(services.clients, sinkKind, second.pipeline.config.sinkTarget!));
     ph.lap('replay');
@@ -142,11 +135,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       archive: {
         bucket: archive.bucket, prefix: archive.prefix, objects: archiver.objects, records: archiver.records, fromTemplate: archive.fromTemplate,
       },
-      destroyed,
+      ...deletionReport(deletion, destroyed),
       ...compareNames(firstNames, secondNames),
-      orphaned: deletion.orphaned.map(named),
-      deleted: deletion.deleted.length,
-      failed: deletion.failed.map((f) => ({ ...named(f), reason: f.reason })),
       replay,
       durationsMs: ph.durations,
     };
@@ -157,8 +147,16 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   }
 }
 
-function named(r: ResourceOutcome): { logicalId: string; type: string; physicalName: string } {
-  return { logicalId: r.logicalId, type: r.type, physicalName: r.physicalId };
+/** Replays the archive onto `targetStream`; every archived record must be accepted. */
+async function replayArchive(
+  env: DrillEnv, opts: DrillOptions, from: { bucket: string; prefix: string }, targetStream: string,
+): Promise<ReplaySummary> {
+  const { kinesis, s3 } = env.services.clients;
+  const replay = await runReplay({
+    source: { kind: 'archive', ...from }, filter: parseFilter({}), targetStream, clients: { kinesis, s3 }, signal: opts.signal,
+  });
+  if (replay.failed > 0) throw new DrillError(`${replay.failed} archived records were not accepted by Kinesis: ${replay.errors[0] ?? ''}`);
+  return replay;
 }
 
 /**

@@ -4,11 +4,11 @@
  * bucket is orphaned and left alone.
  */
 import { describe, expect, it } from 'vitest';
-import { destroyStack } from '../../../../lib/local/drill/destroy';
 import type { LocalClients } from '../../../../lib/local/clients';
+import { destroyStack } from '../../../../lib/local/drill/destroy';
 import type { ProvisionedStack } from '../../../../lib/local/provision';
-import { deployStack } from '../../../../lib/local/run/provision';
 import { localAccountModel } from '../../../../lib/local/run/context';
+import { deployStack } from '../../../../lib/local/run/provision';
 import { LocalStack } from '../../../../lib/local/template/stack';
 
 const AUTO_DELETE_TAG = [{ Key: 'aws-cdk:auto-delete-objects', Value: 'true' }];
