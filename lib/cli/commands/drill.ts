@@ -24,7 +24,12 @@ export function formatDrill(r: DrillReport): string {
     `stack ${r.stack}: ${r.records} records; archive s3://${r.archive.bucket}/${r.archive.prefix} (${r.archive.objects} objects, ${r.archive.records} records${r.archive.fromTemplate ? ', the template\'s RawArchive' : ', drill bucket'})`,
     `before  ${r.before.hash}  (${r.before.items} items)`,
     `after   ${r.after.hash}  (${r.after.items} items)`,
-    `destroyed ${r.destroyed.streams} stream(s), ${r.destroyed.queues} queue(s), ${r.destroyed.tables} table(s), ${r.destroyed.buckets} bucket(s); replayed ${r.replay.replayed} record(s) from the archive`,
+    `deleted ${r.deleted} resource(s) with the stack (${r.destroyed.streams} stream(s), ${r.destroyed.queues} queue(s), ${r.destroyed.tables} table(s), ${r.destroyed.buckets} bucket(s) on the emulators); replayed ${r.replay.replayed} record(s) from the archive`,
+    `orphaned ${r.orphaned.length} retained resource(s): ${r.orphaned.map((o) => `${o.logicalId} (${o.physicalName})`).join(', ') || 'none'}`,
+    `failed ${r.failed.length} deletion(s)${r.failed.map((f) => `; ${f.logicalId}: ${f.reason}`).join('')}`,
+    r.namesChanged
+      ? `names: every generated name is new in the re-created stack${r.unchanged.length > 0 ? ` (explicit names kept: ${r.unchanged.map((u) => u.physicalName).join(', ')})` : ''}`
+      : `names: NOT all new: ${r.unchanged.filter((u) => !u.explicit).map((u) => `${u.logicalId} (${u.physicalName})`).join(', ')}`,
     r.equal ? 'PASS: the rebuilt pipeline holds exactly the same state' : `FAIL: the states differ (${r.differences.length} shown in ${r.runDir}/drill.json)`,
   ];
   for (const d of r.differences.slice(0, 5)) lines.push(`  ${d.id}: before ${d.before ?? 'absent'} / after ${d.after ?? 'absent'}`);
@@ -34,7 +39,8 @@ export function formatDrill(r: DrillReport): string {
 export function registerDrill(program: Command): void {
   program
     .command('drill')
-    .description('Phoenix drill (local): run a workload, hash the sink, destroy all but the archive, rebuild from the template, replay the archive, hash again')
+    .description('Phoenix drill (local): run a workload, hash the sink, delete the stack as CloudFormation does (the retained archive '
+      + 'stays: PhoenixMode PRODUCTION), create it again under new names, replay the old archive, hash again')
     .option('--app <command>', 'CDK app command (default: cdk.json "app")')
     .option('--assembly <dir>', 'an existing cloud assembly instead of synthesizing')
     .option('--stack <name>', 'stack to drill (when the app has several)')

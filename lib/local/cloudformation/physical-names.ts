@@ -52,6 +52,7 @@ export const NAME_RULES: Readonly<Record<string, NameRule>> = {
   'AWS::Logs::LogGroup': { nameProperty: 'LogGroupName', maxLength: 512, style: 'prefix', scope: 'region', handler: 'registry' },
   'AWS::KinesisFirehose::DeliveryStream': { nameProperty: 'DeliveryStreamName', maxLength: 64, style: 'prefix', scope: 'region', handler: 'registry' },
   'AWS::CloudWatch::Alarm': { nameProperty: 'AlarmName', maxLength: 255, style: 'legacy', scope: 'region', handler: 'legacy' },
+  'AWS::CloudWatch::CompositeAlarm': { nameProperty: 'AlarmName', maxLength: 255, style: 'registry', scope: 'region', handler: 'registry' },
   'AWS::CloudWatch::Dashboard': { nameProperty: 'DashboardName', maxLength: 255, style: 'registry', scope: 'global', handler: 'registry' },
   'AWS::Scheduler::Schedule': { nameProperty: 'Name', maxLength: 64, style: 'registry', scope: 'region', handler: 'registry' },
   'AWS::Events::Rule': { nameProperty: 'Name', maxLength: 64, style: 'legacy', scope: 'region', handler: 'legacy' },

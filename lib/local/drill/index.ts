@@ -7,33 +7,37 @@
  *    RawArchive does (Firehose + the framer: archive record v1 lines, GZIP, `raw/YYYY/MM/DD/HH/`).
  * 2. Hash the sink state: canonical and order-independent, sorted by id, over payload and eventTime (not hops, not
  *    the replay mark).
- * 3. Destroy every resource except the archive bucket (streams, queues, tables, other buckets; functions and pollers
- *    stopped), then recreate everything from the template.
- * 4. Replay the archive onto the recreated stream with the replay engine, let the pipeline process it, hash again.
- * The two hashes must be equal.
+ * 3. Delete the stack as CloudFormation does (functions and pollers stopped first): the account model
+ *    (lib/local/cloudformation) applies each resource's DeletionPolicy; what it deletes is deleted on the emulators,
+ *    what it retains stays, orphaned, with its data. Then create the stack again: every generated name is new.
+ * 4. Replay the old archive bucket (orphaned) onto the new stream with the replay engine, let the pipeline process it,
+ *    hash again. The two hashes must be equal.
  *
- * The archive bucket is the template's RawArchive bucket when the stack has one, else a drill bucket.
+ * The archive bucket is the template's RawArchive bucket when the stack has one (it must be retained: PhoenixMode
+ * PRODUCTION), else a drill bucket outside the stack.
  */
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { ArchiveLoop, templateArchive } from './archive-loop';
-import { destroyAllButArchive } from './destroy';
+import { deletionReport, destroyStack } from './destroy';
+import { compareNames, deployedNames } from './names';
 import { bringUp, type DrillEnv, type DrillPipeline, type Running } from './pipeline';
 import { sinkHash, stateDifferences } from './sink-hash';
 import { DrillError, type DrillOptions, type DrillPhase, type DrillReport } from './types';
 import { ARCHIVE_PREFIX } from '../../replay/archive';
-import { runReplay } from '../../replay/engine';
+import { runReplay, type ReplaySummary } from '../../replay/engine';
 import { parseFilter } from '../../replay/filter';
+import type { CloudFormationModel, DestroyResult } from '../cloudformation/lifecycle';
 import { Lifecycle } from '../lifecycle';
 import { MetricsStore } from '../metrics';
 import { childScript } from '../paths';
 import { produce } from '../producer';
 import type { ProvisionedStack } from '../provision';
 import { Random } from '../random';
-import { createRunDir } from '../run/context';
+import { createRunDir, localAccountModel } from '../run/context';
 import { drainPollers } from '../run/drain';
-import { startServices } from '../run/provision';
+import { deployStack, startServices } from '../run/provision';
 import { synthStack } from '../run/synth';
 import { readSink } from '../verify';
 import { ClickstreamWorkload } from '../workloads';
@@ -42,6 +46,8 @@ export { sinkHash } from './sink-hash';
 export { DrillError, type DrillOptions, type DrillPhase, type DrillReport } from './types';
 
 type Archive = { bucket: string; prefix: string; fromTemplate: boolean };
+
+const drillFail = (message: string, cause: unknown): Error => new DrillError(message, { cause });
 
 /** Times the drill's phases and reports them to `onPhase`; `check` throws once the drill is interrupted. */
 class Phases {
@@ -65,6 +71,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ph.check();
 
     ph.enter('start');
+    const model = localAccountModel();
+    const firstNames = deployedNames(deployStack(model, stack, drillFail));
     const services = await startServices(stack, runDir, life);
     const env: DrillEnv = {
       stack,
@@ -80,7 +88,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     const first = await bringUp(env);
     let running: Running | undefined = first.running;
     life.add('pipeline', async () => { await running?.stop(); });
-    const archive = await chooseArchive(env, first);
+    const archive = await chooseArchive(env, model, first);
     const archiver = new ArchiveLoop(services.clients, first.pipeline.streamName, first.pipeline.streamArn, archive.bucket, archive.prefix);
     ph.lap('start');
     ph.check();
@@ -96,26 +104,21 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ph.enter('destroy');
     await first.running.stop();
     running = undefined;
-    const destroyed = await destroyAllButArchive(services.clients, first.provisioned, archive.bucket);
+    const { result: deletion, destroyed } = await destroyStack(services.clients, model, stack, first.provisioned);
+    const source = archiveAfterDeletion(deletion, archive);
     ph.lap('destroy');
     ph.check();
 
     ph.enter('recreate');
-    const second = await bringUp(env, archive.bucket);
+    const secondNames = deployedNames(deployStack(model, stack, drillFail));
+    const second = await bringUp(env);
     running = second.running;
     const afterEmpty = await readSink(services.clients, sinkKind, second.pipeline.config.sinkTarget!);
     if (afterEmpty.length > 0) throw new DrillError(`the recreated sink is not empty (${afterEmpty.length} items): the destruction did not remove it`);
     ph.lap('recreate');
 
     ph.enter('replay');
-    const replay = await runReplay({
-      source: { kind: 'archive', bucket: archive.bucket, prefix: archive.prefix },
-      filter: parseFilter({}),
-      targetStream: second.pipeline.streamName,
-      clients: { kinesis: services.clients.kinesis, s3: services.clients.s3 },
-      signal: opts.signal,
-    });
-    if (replay.failed > 0) throw new DrillError(`${replay.failed} archived records were not accepted by Kinesis: ${replay.errors[0] ?? ''}`);
+    const replay = await replayArchive(env, opts, { bucket: source, prefix: archive.prefix }, second.pipeline.streamName);
     await drain(second.running, opts);
     const after = sinkHash(await readSink(services.clients, sinkKind, second.pipeline.config.sinkTarget!));
     ph.lap('replay');
@@ -132,7 +135,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       archive: {
         bucket: archive.bucket, prefix: archive.prefix, objects: archiver.objects, records: archiver.records, fromTemplate: archive.fromTemplate,
       },
-      destroyed,
+      ...deletionReport(deletion, destroyed),
+      ...compareNames(firstNames, secondNames),
       replay,
       durationsMs: ph.durations,
     };
@@ -143,14 +147,56 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   }
 }
 
-/** The template's RawArchive bucket, else a drill bucket the drill archives the stream into the same way. */
-async function chooseArchive(env: DrillEnv, first: { provisioned: ProvisionedStack; pipeline: DrillPipeline }): Promise<Archive> {
+/** Replays the archive onto `targetStream`; every archived record must be accepted. */
+async function replayArchive(
+  env: DrillEnv, opts: DrillOptions, from: { bucket: string; prefix: string }, targetStream: string,
+): Promise<ReplaySummary> {
+  const { kinesis, s3 } = env.services.clients;
+  const replay = await runReplay({
+    source: { kind: 'archive', ...from }, filter: parseFilter({}), targetStream, clients: { kinesis, s3 }, signal: opts.signal,
+  });
+  if (replay.failed > 0) throw new DrillError(`${replay.failed} archived records were not accepted by Kinesis: ${replay.errors[0] ?? ''}`);
+  return replay;
+}
+
+/**
+ * The template's RawArchive bucket, which must outlive the stack (DeletionPolicy Retain: PhoenixMode PRODUCTION), else
+ * a drill bucket outside the stack that the drill archives the stream into the same way.
+ */
+async function chooseArchive(
+  env: DrillEnv, model: CloudFormationModel, first: { provisioned: ProvisionedStack; pipeline: DrillPipeline },
+): Promise<Archive> {
   const found = templateArchive(first.provisioned, first.pipeline.streamArn);
-  if (found) return { ...found, fromTemplate: true };
+  if (found) {
+    const bucket = model.find('AWS::S3::Bucket', found.bucket, env.stack.region);
+    if (bucket?.deletion !== 'Retain' && bucket?.deletion !== 'RetainExceptOnCreate') {
+      throw new DrillError(`the archive bucket ${bucket?.logicalId ?? found.bucket} has DeletionPolicy ${bucket?.deletion ?? 'unknown'}: `
+        + 'it would be deleted with the stack and there would be nothing to replay; synthesize the stack in PhoenixMode.PRODUCTION '
+        + '(the default; not EPHEMERAL, e.g. -c phoenix:mode=EPHEMERAL) for the drill');
+    }
+    return { ...found, fromTemplate: true };
+  }
   const archive = { bucket: `phoenix-drill-archive-${process.pid}`, prefix: ARCHIVE_PREFIX, fromTemplate: false };
   await env.services.clients.s3.send(new CreateBucketCommand({ Bucket: archive.bucket }));
+  model.addExternal('AWS::S3::Bucket', archive.bucket, env.stack.region);
   env.log(`the stack has no RawArchive on ${first.pipeline.streamName}: the drill archives the stream into ${archive.bucket} the same way`);
   return archive;
+}
+
+/**
+ * The bucket to replay after the stack's deletion: the template's archive bucket, now orphaned (retained, in no stack),
+ * or the drill's own bucket. A failed deletion ends the drill with CloudFormation's reasons (the stack cannot be created
+ * again while it is DELETE_FAILED).
+ */
+function archiveAfterDeletion(deletion: DestroyResult, archive: Archive): string {
+  if (deletion.failed.length > 0) {
+    const reasons = deletion.failed.map((f) => `${f.logicalId} (${f.physicalId}): ${f.reason}`).join('; ');
+    throw new DrillError(`the stack's deletion failed (${deletion.status}): ${reasons}`);
+  }
+  if (!archive.fromTemplate) return archive.bucket;
+  const orphaned = deletion.orphaned.find((o) => o.type === 'AWS::S3::Bucket' && o.physicalId === archive.bucket);
+  if (!orphaned) throw new DrillError(`the archive bucket ${archive.bucket} was not retained by the stack's deletion`);
+  return orphaned.physicalId;
 }
 
 /** Produce and drain phases: the clickstream workload on the pipeline's stream, processed and archived. */

@@ -1,7 +1,5 @@
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { loadConfig, type IngestConfig } from '../../handlers/config';
 import type { AssemblyStack } from '../assembly';
-import type { LocalClients } from '../clients';
 import { eventSourceKind, KinesisEventSourcePoller, parseKinesisMapping, type EventSourcePoller, type MappingParseContext } from '../esm';
 import type { LocalFunction } from '../functions';
 import type { Lifecycle } from '../lifecycle';
@@ -47,13 +45,10 @@ export interface DrillEnv {
   readonly log: (line: string) => void;
 }
 
-/**
- * Creates the stack's resources and starts its functions and Kinesis mappings. `keepBucket`: the archive bucket
- * that survived a destruction; its "creation" from the template finds it in place.
- */
-export async function bringUp(env: DrillEnv, keepBucket?: string): Promise<PipelineUp> {
+/** Creates the stack's resources under the names of its last deployment and starts its functions and Kinesis mappings. */
+export async function bringUp(env: DrillEnv): Promise<PipelineUp> {
   const { clients, emulators } = env.services;
-  const provisioned = await provision(env.stack, env.assembly, keepingBucket(clients, keepBucket), {
+  const provisioned = await provision(env.stack, env.assembly, clients, {
     onDemandShards: DEFAULT_ON_DEMAND_SHARDS, runDir: env.runDir, log: env.log,
   });
   const functions = createFunctions(provisioned, {
@@ -86,20 +81,6 @@ export async function bringUp(env: DrillEnv, keepBucket?: string): Promise<Pipel
     await stopFns();
   };
   return { provisioned, running: { functions, pollers, stop }, pipeline };
-}
-
-/** An S3 client whose CreateBucket of `keep` succeeds without a call (the bucket already exists). */
-function keepingBucket(clients: LocalClients, keep: string | undefined): LocalClients {
-  const s3 = new Proxy(clients.s3, {
-    get(target, prop, receiver) {
-      if (prop !== 'send') return Reflect.get(target, prop, receiver);
-      return (cmd: unknown, ...rest: unknown[]) => {
-        if (keep && cmd instanceof CreateBucketCommand && cmd.input.Bucket === keep) return Promise.resolve({});
-        return (target.send as (c: unknown, ...r: unknown[]) => Promise<unknown>)(cmd, ...rest);
-      };
-    },
-  });
-  return { ...clients, s3 };
 }
 
 /** Pollers of the Kinesis mappings (not started), and the pipeline stage: the first mapped function with a sink. */

@@ -28,7 +28,20 @@ export interface DrillReport {
   /** When they differ: the first ids whose state differs (bounded). */
   differences: Array<{ id: string; before?: string; after?: string }>;
   archive: { bucket: string; prefix: string; objects: number; records: number; fromTemplate: boolean };
+  /** Resources deleted on the emulators by the stack's deletion, by kind. */
   destroyed: { streams: number; queues: number; tables: number; buckets: number };
+  /** Physical names (logical id -> name) of the first creation of the stack and of its re-creation. */
+  names: { before: Record<string, string>; after: Record<string, string> };
+  /** Every resource created by both deployments got a new generated name (explicit names are kept, listed in `unchanged`). */
+  namesChanged: boolean;
+  /** Resources created by both deployments under the same name; `explicit`: the template sets it. */
+  unchanged: Array<{ logicalId: string; physicalName: string; explicit: boolean }>;
+  /** What the stack's deletion left in the account (DeletionPolicy Retain), still holding its data. */
+  orphaned: Array<{ logicalId: string; type: string; physicalName: string }>;
+  /** Number of resources the stack's deletion deleted (every type, not only those on the emulators). */
+  deleted: number;
+  /** Resources whose deletion failed, with CloudFormation's reason. */
+  failed: Array<{ logicalId: string; type: string; physicalName: string; reason: string }>;
   replay: ReplaySummary;
   durationsMs: Record<string, number>;
 }

@@ -3,11 +3,14 @@ import * as path from 'node:path';
 import { LocalRunError } from './errors';
 import type { LocalRunOptions, LocalRunReport, RunProgress } from './types';
 import { METRIC } from '../../../constructs/contract';
+import { CloudFormationModel } from '../cloudformation/lifecycle';
+import type { Rng } from '../cloudformation/physical-names';
 import type { EventSourcePoller } from '../esm';
 import type { LocalFunction } from '../functions';
 import { Lifecycle } from '../lifecycle';
 import { MetricsStore } from '../metrics';
 import { Random } from '../random';
+import { LOCAL_ACCOUNT } from '../template/types';
 
 /** An event source mapping of the run; `windowSeconds`: its tumbling window (an open window is not waited for when draining). */
 export interface RunPoller {
@@ -31,6 +34,14 @@ export function createRunDir(cwd: string, runsDir: string | undefined, suffix?: 
 }
 
 /**
+ * The account of one local environment (CloudFormation's view of its stacks), kept across a drill's destroy and
+ * redeploy. Names draw on `rng`: unseeded by default, so that every run (and every creation) gets new names.
+ */
+export function localAccountModel(rng: Rng = Math.random): CloudFormationModel {
+  return new CloudFormationModel({ accountId: LOCAL_ACCOUNT, rng });
+}
+
+/**
  * What every phase of `runLocal` shares: the run directory, what was started (stopped by {@link dispose}), the
  * metrics, the progress and the phase durations, and the fatal promise that ends the run when an emulator exits or the
  * run is interrupted ({@link guard} races a phase's promise against it).
@@ -41,6 +52,8 @@ export class RunContext {
   readonly life = new Lifecycle();
   readonly metrics = new MetricsStore();
   readonly random: Random;
+  /** The account model the stack is deployed into before its resources are created. */
+  readonly model = localAccountModel();
   readonly functions: LocalFunction[] = [];
   readonly pollers: RunPoller[] = [];
   readonly progress: RunProgress = {

@@ -13,7 +13,7 @@ import { asRunError, LocalRunError } from './errors';
 import { keepEnvironment } from './keep';
 import { choosePipeline } from './pipeline';
 import { createRunWorkload, produceWorkload } from './produce';
-import { startServices } from './provision';
+import { deployStack, startServices } from './provision';
 import { buildReport, resolveOutputs } from './report';
 import { startStack } from './start';
 import { synthStack } from './synth';
@@ -40,6 +40,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     ctx.lap();
     ctx.enter('start');
     ctx.startProgressTimer();
+    deployStack(ctx.model, stack, (m, cause) => new LocalRunError(m, { cause }));
     const services = await startServices(stack, ctx.runDir, ctx.life, {
       portBase: opts.portBase, onUnexpectedExit: (message) => ctx.fail(new LocalRunError(message)), guard: (p) => ctx.guard(p),
     });

@@ -1,4 +1,5 @@
 import { createLocalClients, type LocalClients } from '../clients';
+import { StackOperationError, type CloudFormationModel, type DeployResult } from '../cloudformation/lifecycle';
 import { startEmulators, type RunningEmulators } from '../emulators';
 import type { Lifecycle } from '../lifecycle';
 import type { ProvisionedStack } from '../provision';
@@ -34,4 +35,27 @@ export function queueUrlLookup(provisioned: ProvisionedStack, fail: (message: st
     if (!q) throw fail(`queue ${arn} is not a queue of this stack`);
     return q.url;
   };
+}
+
+/**
+ * CloudFormation's create (or update) of the stack in the account model, before anything is created on the emulators:
+ * from then on the stack resolves to the deployment's physical ids (new generated names on every creation). A failed
+ * operation (e.g. an explicit name that exists) becomes `fail(CloudFormation's message)`.
+ */
+export function deployStack(model: CloudFormationModel, stack: LocalStack, fail: (message: string, cause: unknown) => Error): DeployResult {
+  let result: DeployResult;
+  try {
+    result = model.deploy({ stackName: stack.stackName, region: stack.region, template: stack.template });
+  } catch (e) {
+    if (!(e instanceof StackOperationError)) throw e;
+    throw fail(`stack ${stack.stackName}: ${e.status}${e.logicalId ? ` (resource ${e.logicalId})` : ''}: ${e.reason}`, e);
+  }
+  stack.deployed({ stackId: result.stackId, physicalIds: physicalIds(model, stack) });
+  return result;
+}
+
+/** logical id -> physical id of every resource the model has in the stack. */
+export function physicalIds(model: CloudFormationModel, stack: LocalStack): Map<string, string> {
+  const view = model.stack(stack.stackName, stack.region);
+  return new Map([...view?.resources ?? []].map(([id, r]) => [id, r.physicalId]));
 }

@@ -66,21 +66,30 @@ interface Physical {
   readonly attrs: Record<string, unknown>;
 }
 
+/** A deployment of the stack (CloudFormationModel.deploy): its stack id and every resource's physical id. */
+export interface StackDeployment {
+  readonly stackId: string;
+  /** logical id -> physical id (names, or UUIDs of mappings and keys) */
+  readonly physicalIds: ReadonlyMap<string, string>;
+}
+
 /**
  * The local view of one stack: validation against the supported resource table, dependency order, and the
  * resolution of intrinsics to local names, URLs and ARNs (region us-east-1, account 000000000000).
+ * Names are those of the last {@link deployed} deployment; before one (template analysis), deterministic ones.
  */
 export class LocalStack implements ResolveContext {
   readonly region = LOCAL_REGION;
   readonly accountId = LOCAL_ACCOUNT;
-  readonly stackId: string;
   readonly resources: ReadonlyMap<string, StackResource>;
+  private deployment: StackDeployment;
   private readonly physical = new Map<string, Physical>();
   private readonly computing = new Set<string>();
   private endpoints: LocalEndpoints | undefined;
 
   constructor(readonly stackName: string, readonly template: CfnTemplate) {
-    this.stackId = `arn:aws:cloudformation:${this.region}:${this.accountId}:stack/${stackName}/${localUuid('stack', stackName)}`;
+    const stackId = `arn:aws:cloudformation:${this.region}:${this.accountId}:stack/${stackName}/${localUuid('stack', stackName)}`;
+    this.deployment = { stackId, physicalIds: new Map() };
     if (template.Transform !== undefined) {
       throw new AssemblyError(`stack ${stackName}: template transforms (${JSON.stringify(template.Transform)}) are not supported locally`);
     }
@@ -139,6 +148,21 @@ export class LocalStack implements ResolveContext {
           'this property is not supported by the local environment (it may change behaviour the local run cannot reproduce)');
       }
     }
+  }
+
+  get stackId(): string {
+    return this.deployment.stackId;
+  }
+
+  /** Resolves names, ARNs and URLs to the physical ids of `d` from now on (every CloudFormation create draws new ones). */
+  deployed(d: StackDeployment): void {
+    this.deployment = d;
+    this.physical.clear();
+  }
+
+  /** The physical id of a resource in the last deployment, else `fallback()` (no deployment yet). */
+  private deployedId(logicalId: string, fallback: () => string): string {
+    return this.deployment.physicalIds.get(logicalId) ?? fallback();
   }
 
   /** Sets the endpoints local URLs point at; required before resolving queue URLs. */
@@ -235,7 +259,7 @@ export class LocalStack implements ResolveContext {
     }
   }
 
-  /** A name property's local value, or a generated one. */
+  /** A name property's value, else the deployment's physical id, else a deterministic generated one. */
   private nameOf(
     logicalId: string, resource: CfnResource, prop: string | undefined, max: number, opts: { lower?: boolean; fifo?: boolean } = {},
   ): string {
@@ -244,7 +268,7 @@ export class LocalStack implements ResolveContext {
       const v = this.resolve(given, { logicalId, type: resource.Type, property: prop });
       if (v !== undefined) return String(v);
     }
-    return generatedName(this.stackName, logicalId, max, opts);
+    return this.deployedId(logicalId, () => generatedName(this.stackName, logicalId, max, opts));
   }
 
   private isTrue(resource: CfnResource, prop: string, logicalId: string): boolean {
@@ -258,7 +282,8 @@ export class LocalStack implements ResolveContext {
     const { region: R, accountId: A } = this;
     const arn = (service: string, resourcePart: string, opts: { noRegion?: boolean; noAccount?: boolean } = {}): string =>
       `arn:aws:${service}:${opts.noRegion ? '' : R}:${opts.noAccount ? '' : A}:${resourcePart}`;
-    const generic = (): Physical => ({ ref: generatedName(this.stackName, logicalId, 64), attrs: {} });
+    const generic = (): Physical => ({ ref: this.deployedId(logicalId, () => generatedName(this.stackName, logicalId, 64)), attrs: {} });
+    const uuid = (kind: string): string => this.deployedId(logicalId, () => localUuid(kind, this.stackName, logicalId));
     switch (resource.Type) {
       case 'AWS::Kinesis::Stream': {
         const name = this.nameOf(logicalId, resource, 'Name', 128);
@@ -295,7 +320,7 @@ export class LocalStack implements ResolveContext {
         return { ref: name, attrs: { Arn: arn('lambda', `function:${name}`) } };
       }
       case 'AWS::Lambda::EventSourceMapping': {
-        const id = localUuid('esm', this.stackName, logicalId);
+        const id = uuid('esm');
         return { ref: id, attrs: { Id: id, EventSourceMappingArn: arn('lambda', `event-source-mapping:${id}`) } };
       }
       case 'AWS::Scheduler::Schedule': {
@@ -316,12 +341,12 @@ export class LocalStack implements ResolveContext {
         return { ref: topicArn, attrs: { TopicArn: topicArn, TopicName: name } };
       }
       case 'AWS::SNS::Subscription': {
-        const subArn = arn('sns', `subscription:${localUuid('sub', this.stackName, logicalId)}`);
+        const subArn = arn('sns', `subscription:${localUuid('sub', this.stackId, logicalId)}`);
         return { ref: subArn, attrs: { Arn: subArn } };
       }
       case 'AWS::IAM::Role': {
         const name = this.nameOf(logicalId, resource, 'RoleName', 64);
-        return { ref: name, attrs: { Arn: arn('iam', `role/${name}`, { noRegion: true }), RoleId: `AROA${suffix(this.stackName, logicalId)}` } };
+        return { ref: name, attrs: { Arn: arn('iam', `role/${name}`, { noRegion: true }), RoleId: `AROA${suffix(this.stackId, logicalId)}` } };
       }
       case 'AWS::IAM::ManagedPolicy': {
         const name = this.nameOf(logicalId, resource, 'ManagedPolicyName', 128);
@@ -329,7 +354,7 @@ export class LocalStack implements ResolveContext {
         return { ref: policyArn, attrs: { PolicyArn: policyArn } };
       }
       case 'AWS::KMS::Key': {
-        const id = localUuid('kms', this.stackName, logicalId);
+        const id = uuid('kms');
         return { ref: id, attrs: { Arn: arn('kms', `key/${id}`), KeyId: id } };
       }
       case 'AWS::KMS::Alias': {

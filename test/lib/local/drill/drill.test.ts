@@ -29,7 +29,7 @@ describe('sink hash', () => {
 });
 
 describe('phoenix drill', () => {
-  it('runs a workload, destroys all but the archive, rebuilds from the template and the archive: same hash', async () => {
+  it('runs a workload, deletes the stack (the archive retained), rebuilds from the template and the archive: same hash', async () => {
     const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-drill-'));
     try {
       const r = await cli(['drill', '--records', '250', '--json', '--runs-dir', runsDir]);
@@ -45,7 +45,10 @@ describe('phoenix drill', () => {
       expect(report.archive.records).toBe(250);
       expect(report.replay).toMatchObject({ replayed: 250, failed: 0 });
       expect(report.destroyed.streams).toBeGreaterThan(0);
-      expect(report.destroyed.tables).toBeGreaterThan(0);
+      // PRODUCTION mode: the sink table is retained with the archive (orphaned, not deleted); the new stack has new ones.
+      expect(report.destroyed.tables).toBe(0);
+      expect(report.orphaned.map((o: { type: string }) => o.type).sort()).toEqual(['AWS::DynamoDB::Table', 'AWS::S3::Bucket', 'AWS::S3::Bucket']);
+      expect(report.namesChanged).toBe(true);
     } finally {
       fs.rmSync(runsDir, { recursive: true, force: true });
     }

@@ -125,7 +125,7 @@ describe('phoenix local run on the example clickstream pipeline', () => {
     expect(archive.records).toBe(r.recordsIn + r.canary.sent);
     expect(archive.objects).toBeGreaterThanOrEqual(1);
     for (const key of archive.keys) {
-      expect(key).toMatch(/^archive\/\d{4}\/\d{2}\/\d{2}\/PhoenixClickstream-Archive-[A-Z0-9]{12}-1-\d{4}(-\d{2}){5}-[0-9a-f-]{36}\.gz$/);
+      expect(key).toMatch(/^archive\/\d{4}\/\d{2}\/\d{2}\/PhoenixClickstream-Archive-[A-Za-z0-9]{12}-1-\d{4}(-\d{2}){5}-[0-9a-f-]{36}\.gz$/);
     }
     expect(liveChildren()).toEqual([]);
   }, 150_000);

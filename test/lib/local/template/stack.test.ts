@@ -2,11 +2,14 @@ import { spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { handWrittenAssembly, liveChildren, REPO, runOptions, tempDir } from '../support';
+import { CloudFormationModel } from '../../../../lib/local/cloudformation/lifecycle';
 import { startEmulators } from '../../../../lib/local/emulators';
+import { Random } from '../../../../lib/local/random';
 import { runLocal } from '../../../../lib/local/run';
 import { UnsupportedTemplateError } from '../../../../lib/local/template/errors';
 import { generatedName, LocalStack } from '../../../../lib/local/template/stack';
+import type { CfnTemplate } from '../../../../lib/local/template/types';
+import { handWrittenAssembly, liveChildren, REPO, runOptions, tempDir } from '../support';
 
 const queue = { Type: 'AWS::SQS::Queue', Properties: { VisibilityTimeout: 30 } };
 
@@ -125,5 +128,58 @@ describe('local run: failures before anything runs', () => {
     } finally {
       blocker.close();
     }
+  });
+});
+
+/** LocalStack resolves names, ARNs and URLs to the physical ids of its last deployment (the account model's). */
+const deployable: CfnTemplate = {
+  Resources: {
+    Stream: { Type: 'AWS::Kinesis::Stream', Properties: { ShardCount: 1 } },
+    Queue: { Type: 'AWS::SQS::Queue' },
+    Archive: { Type: 'AWS::S3::Bucket' },
+    Named: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orders' } },
+    Fn: { Type: 'AWS::Lambda::Function', Properties: { Runtime: 'nodejs20.x', Handler: 'index.handler', Code: { ZipFile: 'x' }, Role: 'arn:aws:iam::000000000000:role/r' } },
+    Mapping: { Type: 'AWS::Lambda::EventSourceMapping', Properties: { FunctionName: { Ref: 'Fn' }, EventSourceArn: { 'Fn::GetAtt': ['Stream', 'Arn'] }, StartingPosition: 'TRIM_HORIZON' } },
+  },
+};
+
+const where = { logicalId: 'X', type: 'AWS::Lambda::Function' };
+
+function deploy(model: CloudFormationModel, s: LocalStack): Map<string, string> {
+  const r = model.deploy({ stackName: s.stackName, region: s.region, template: s.template });
+  const ids = new Map(r.created.map((c) => [c.logicalId, c.physicalId]));
+  s.deployed({ stackId: r.stackId, physicalIds: ids });
+  return ids;
+}
+
+describe('LocalStack names of a deployment', () => {
+  it('resolves Ref, GetAtt and URLs to the deployment\'s physical ids, new on every creation; explicit names stay', () => {
+    const s = new LocalStack('Demo', deployable);
+    s.bindEndpoints({ sqs: 'http://127.0.0.1:4566' });
+    const rng = new Random(7);
+    const model = new CloudFormationModel({ accountId: '000000000000', rng: () => rng.next() });
+    const first = deploy(model, s);
+    expect(s.ref('Stream', where)).toBe(first.get('Stream'));
+    expect(s.getAtt('Stream', 'Arn', where)).toBe(`arn:aws:kinesis:us-east-1:000000000000:stream/${first.get('Stream')}`);
+    expect(s.ref('Queue', where)).toBe(`http://127.0.0.1:4566/000000000000/${first.get('Queue')}`);
+    expect(s.ref('Archive', where)).toMatch(/^demo-archive-[a-z0-9]{12}$/);
+    expect(s.ref('Mapping', where)).toBe(first.get('Mapping'));
+    expect(s.stackId).toMatch(/^arn:aws:cloudformation:us-east-1:000000000000:stack\/Demo\/[0-9a-f-]{36}$/);
+    const firstStackId = s.stackId;
+
+    model.destroy('Demo', 'us-east-1');
+    const second = deploy(model, s);
+    for (const id of ['Stream', 'Queue', 'Archive', 'Fn', 'Mapping']) {
+      expect(second.get(id)).not.toBe(first.get(id));
+      expect(s.ref(id, where)).not.toBe(id === 'Queue' ? `http://127.0.0.1:4566/000000000000/${first.get(id)}` : first.get(id));
+    }
+    expect(s.stackId).not.toBe(firstStackId);
+    expect(s.getAtt('Named', 'QueueName', where)).toBe('orders');
+  });
+
+  it('before any deployment (template analysis) resolves deterministic generated names', () => {
+    const s = new LocalStack('Demo', deployable);
+    expect(s.ref('Stream', where)).toBe(generatedName('Demo', 'Stream', 128));
+    expect(new LocalStack('Demo', deployable).ref('Stream', where)).toBe(s.ref('Stream', where));
   });
 });
