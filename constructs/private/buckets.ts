@@ -49,7 +49,9 @@ export function useBucketPolicyForAccessLogs(scope: Construct): void {
  * A data bucket of the library: SSE-KMS, private, TLS only, versioned, server access logs to `serverAccessLogsBucket`
  * (or to a created {@link accessLogsBucket}), with the owner's lifecycle and removal policy.
  */
-export function loggedBucket(scope: Construct, id: string, props: BucketProps, o: LoggedBucketOptions): { bucket: s3.Bucket; serverAccessLogsBucket: s3.IBucket } {
+export function loggedBucket(
+  scope: Construct, id: string, props: BucketProps, o: LoggedBucketOptions,
+): { bucket: s3.Bucket; serverAccessLogsBucket: s3.IBucket } {
   const autoDeleteObjects = Phoenix.autoDeleteObjects(o.removalPolicy);
   const noReplicationReason = `${o.residency}; cross-region replication is a disaster-recovery decision of the account, not of this construct.`;
   const acknowledgeReplication = (bucket: Construct) => acknowledge(bucket, noReplicationReason,
