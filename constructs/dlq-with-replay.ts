@@ -9,7 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { DLQ_OVERFLOW_PREFIX, ESM_ON_FAILURE_PREFIX } from './contract';
 import { Phoenix, StatefulKind } from './phoenix';
-import { loggedBucket, useBucketPolicyForAccessLogs } from './private/buckets';
+import { expiringAfter, loggedBucket, useBucketPolicyForAccessLogs } from './private/buckets';
 import { validationError } from './private/errors';
 import { acknowledge } from './private/nag';
 import { checkRange, checkSeconds } from './private/validate';
@@ -225,14 +225,12 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
       'This queue is itself the dead-letter queue: the ingest handler writes DLQ messages to it, so it has no dead-letter queue of its own.',
       'AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy');
 
-    const { bucket, serverAccessLogsBucket } = loggedBucket(this, 'Overflow', {
+    const { bucket, serverAccessLogsBucket } = loggedBucket(this, 'Overflow', props, {
       of: 'the overflow bucket',
-      encryptionKey: props.encryptionKey,
-      lifecycleRules: [{ expiration: overflowExpiration, noncurrentVersionExpiration: Duration.days(1) }],
-      serverAccessLogsBucket: props.serverAccessLogsBucket,
+      lifecycleRules: expiringAfter(overflowExpiration),
       serverAccessLogsPrefix: 'overflow/',
       removalPolicy,
-      noReplicationReason: 'Dead letters are short-lived working data (lifecycle expiry) kept in the pipeline\'s region; cross-region replication is a disaster-recovery decision of the account, not of this construct.',
+      residency: 'Dead letters are short-lived working data (lifecycle expiry) kept in the pipeline\'s region',
     });
     this.overflowBucket = bucket;
     this.serverAccessLogsBucket = serverAccessLogsBucket;

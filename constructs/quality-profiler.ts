@@ -15,7 +15,7 @@ import type { PipelineFunctionOptions } from './function-options';
 import type { CorrelatedMonitor } from './monitoring/correlated-monitor';
 import { Phoenix, StatefulKind } from './phoenix';
 import { handlerAssetCode, handlerAssetDir } from './private/asset';
-import { loggedBucket, useBucketPolicyForAccessLogs } from './private/buckets';
+import { expiringAfter, loggedBucket, useBucketPolicyForAccessLogs } from './private/buckets';
 import { validationError } from './private/errors';
 import { checkEnvironmentSize, pipelineFunction, resolveFunctionOptions } from './private/function';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
@@ -246,14 +246,12 @@ export class QualityProfiler extends Construct {
     this.checkRules(props);
     this.metricPeriod = Duration.seconds(Math.max(60, Math.ceil(this.windowSeconds / 60) * 60));
 
-    const { bucket, serverAccessLogsBucket } = loggedBucket(this, 'History', {
+    const { bucket, serverAccessLogsBucket } = loggedBucket(this, 'History', props, {
       of: 'the profile history bucket',
-      encryptionKey: props.encryptionKey,
-      lifecycleRules: [{ expiration: historyRetention, noncurrentVersionExpiration: Duration.days(1) }],
-      serverAccessLogsBucket: props.serverAccessLogsBucket,
+      lifecycleRules: expiringAfter(historyRetention),
       serverAccessLogsPrefix: 'profile-history/',
       removalPolicy,
-      noReplicationReason: 'Profiles are derived data (recomputed by replaying the records) kept in the pipeline\'s region with lifecycle expiry; cross-region replication is a disaster-recovery decision of the account, not of this construct.',
+      residency: 'Profiles are derived data (recomputed by replaying the records) kept in the pipeline\'s region with lifecycle expiry',
     });
     this.historyBucket = bucket;
     this.serverAccessLogsBucket = serverAccessLogsBucket;

@@ -7,11 +7,11 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { DRIFT_METRIC, ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS, MONITOR_ENV, STACK_NAME_DIMENSION } from '../contract';
+import { DRIFT_METRIC, METRICS_NAMESPACE, METRIC_DIMENSIONS, MONITOR_ENV, STACK_NAME_DIMENSION } from '../contract';
 import type { PipelineFunctionOptions } from '../function-options';
 import { ScheduledFunction } from './private/scheduled-function';
 import { validationError } from '../private/errors';
-import { logLevelEnvironment, resolveFunctionOptions } from '../private/function';
+import { resolveFunctionOptions } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
 import { checkName, checkWholeMinutes } from '../private/validate';
 
@@ -151,47 +151,41 @@ export class DriftDetector extends Construct {
       ownerName: 'DriftDetector',
       handler: 'driftDetector',
       description: `Phoenix drift detector of pipeline '${this.pipelineName}'`,
-      environment: {
-        [ENV.pipeline]: this.pipelineName,
-        [MONITOR_ENV.driftStacks]: Stack.of(this).toJsonString(this.stackNames),
-        POWERTOOLS_SERVICE_NAME: this.pipelineName,
-        ...logLevelEnvironment(fnOptions.logLevel),
-      },
+      pipelineName: this.pipelineName,
+      environment: { [MONITOR_ENV.driftStacks]: Stack.of(this).toJsonString(this.stackNames) },
       interval: this.interval,
       ...fnOptions,
       failureSignal: 'a run that does not report leaves DriftDetectionFailures without data, which the detection alarm treats as breaching.',
     });
-    this.detectorFunction = fn.fn;
-    this.role = fn.role;
-    this.logGroup = fn.logGroup;
+    ({ fn: this.detectorFunction, role: this.role, logGroup: this.logGroup } = fn.function);
     this.schedule = fn.schedule;
 
     const stack = Stack.of(this);
     const stackArns = this.stackNames.map((name) => stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${name}/*` }));
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({
+    fn.function.role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'DetectDrift',
       actions: ['cloudformation:DetectStackDrift', 'cloudformation:DetectStackResourceDrift', 'cloudformation:DescribeStackResourceDrifts'],
       resources: stackArns,
     }));
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({
+    fn.function.role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'DetectionStatus',
       // DescribeStackDriftDetectionStatus has no resource-level permissions.
       actions: ['cloudformation:DescribeStackDriftDetectionStatus'],
       resources: ['*'],
     }));
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadLiveConfiguration', actions: [...readActions], resources: ['*'] }));
-    acknowledge(fn.role,
+    fn.function.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadLiveConfiguration', actions: [...readActions], resources: ['*'] }));
+    acknowledge(fn.function.role,
       'Drift detection reads the live configuration of every resource of the checked stacks with the caller\'s permissions, and their physical names are not known to the detector: '
       + 'configuration reads (never data reads) are granted on "*", as are X-Ray writes and cloudformation:DescribeStackDriftDetectionStatus, which have no resource-level permissions.',
       'AwsSolutions-IAM5[Resource::*]');
-    acknowledge(fn.role,
+    acknowledge(fn.function.role,
       'A stack ARN ends in the stack id, a UUID assigned at creation: the grant names the stack and wildcards its id.',
       ...stackArns.map((arn) => wildcardResourceFinding(this, arn)));
 
     const action = props.alarmTopic ? new cw_actions.SnsAction(props.alarmTopic) : undefined;
     this.driftAlarm = this.metricStacksDrifted({ period: this.interval }).createAlarm(this, 'DriftAlarm', {
       alarmDescription: `A CloudFormation stack of pipeline '${this.pipelineName}' drifted from its template (checked: ${Token.isUnresolved(this.stackNames) ? 'see the detector' : this.stackNames.join(', ')}). `
-        + `The detector's log (${fn.logGroup.node.path}) lists the drifted resources and property paths ('stack drifted').`,
+        + `The detector's log (${this.logGroup.node.path}) lists the drifted resources and property paths ('stack drifted').`,
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,

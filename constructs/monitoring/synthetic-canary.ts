@@ -5,12 +5,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import type { IMonitorablePipeline, IMonitorableStage } from './pipeline';
-import { CANARY_METRIC, ENV, METRIC, MONITOR_ENV } from '../contract';
+import { CANARY_METRIC, METRIC, MONITOR_ENV } from '../contract';
 import type { PipelineFunctionOptions } from '../function-options';
 import { stageMetric } from './private/metrics';
 import { ScheduledFunction } from './private/scheduled-function';
 import { validationError } from '../private/errors';
-import { logLevelEnvironment, resolveFunctionOptions } from '../private/function';
+import { resolveFunctionOptions } from '../private/function';
 import { checkMillis, checkPipeline, checkWholeMinutes } from '../private/validate';
 
 /** CloudWatch evaluates at most one day of data for an alarm (period x evaluation periods). */
@@ -117,21 +117,18 @@ export class SyntheticCanary extends Construct {
       ownerName: 'SyntheticCanary',
       handler: 'canary',
       description: `Phoenix synthetic canary of pipeline '${pipelineName}' (stage '${this.entry.stageName}')`,
+      pipelineName,
       environment: {
-        [ENV.pipeline]: pipelineName,
         [MONITOR_ENV.canaryStreamArn]: this.entry.stream.streamArn,
         [MONITOR_ENV.canaryEntryStage]: this.entry.stageName,
-        POWERTOOLS_SERVICE_NAME: pipelineName,
-        ...logLevelEnvironment(fnOptions.logLevel),
       },
       interval: this.interval,
       ...fnOptions,
       failureSignal: 'a canary that was not sent is not received: the missing-canary alarm fires.',
     });
-    this.canaryFunction = fn.fn;
-    this.logGroup = fn.logGroup;
+    ({ fn: this.canaryFunction, logGroup: this.logGroup } = fn.function);
     this.schedule = fn.schedule;
-    this.entry.stream.grantWrite(fn.fn);
+    this.entry.stream.grantWrite(this.canaryFunction);
 
     const window = this.missingAlarmWindow;
     this.missingAlarm = this.metricCanariesReceived({ period: window }).createAlarm(this, 'MissingAlarm', {

@@ -1,4 +1,4 @@
-import { type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
@@ -6,22 +6,34 @@ import type { Construct } from 'constructs';
 import { acknowledge } from './nag';
 import { Phoenix } from '../phoenix';
 
-/** Options of {@link loggedBucket}. */
+/** The bucket settings a construct's props carry (the props of DlqWithReplay, QualityProfiler, RawArchive). */
+export interface BucketProps {
+  /** Customer managed key; without one, the AWS managed key `alias/aws/s3` (SSE-KMS). */
+  readonly encryptionKey?: kms.IKey;
+  /** The access-log target to use; created (id `AccessLogs`) when undefined. */
+  readonly serverAccessLogsBucket?: s3.IBucket;
+}
+
+/** Options of {@link loggedBucket}: what the owning construct decides. */
 export interface LoggedBucketOptions {
   /** What the bucket is, for the access-log acknowledgement, e.g. 'the archive bucket'. */
   readonly of: string;
-  /** Customer managed key; without one, the AWS managed key `alias/aws/s3` (SSE-KMS). */
-  readonly encryptionKey?: kms.IKey;
   readonly lifecycleRules: s3.LifecycleRule[];
   /** Lifecycle of the created access-log bucket. @default lifecycleRules */
   readonly accessLogsLifecycleRules?: s3.LifecycleRule[];
-  /** The access-log target to use; created (id `AccessLogs`) when undefined. */
-  readonly serverAccessLogsBucket?: s3.IBucket;
   readonly serverAccessLogsPrefix: string;
   /** Both buckets' removal policy; they are emptied on deletion exactly when it is DESTROY. */
   readonly removalPolicy: RemovalPolicy;
-  /** Why the data needs no cross-region replication (acknowledged on both buckets). */
-  readonly noReplicationReason: string;
+  /**
+   * Where the data stays and why, e.g. "The archive stays in the pipeline's region": the reason the data needs no
+   * cross-region replication (acknowledged on both buckets) goes on from there.
+   */
+  readonly residency: string;
+}
+
+/** Lifecycle of a bucket whose objects expire after `expiration` (older versions a day after they are replaced). */
+export function expiringAfter(expiration: Duration): s3.LifecycleRule[] {
+  return [{ expiration, noncurrentVersionExpiration: Duration.days(1) }];
 }
 
 /**
@@ -37,11 +49,14 @@ export function useBucketPolicyForAccessLogs(scope: Construct): void {
  * A data bucket of the library: SSE-KMS, private, TLS only, versioned, server access logs to `serverAccessLogsBucket`
  * (or to a created {@link accessLogsBucket}), with the owner's lifecycle and removal policy.
  */
-export function loggedBucket(scope: Construct, id: string, o: LoggedBucketOptions): { bucket: s3.Bucket; serverAccessLogsBucket: s3.IBucket } {
+export function loggedBucket(
+  scope: Construct, id: string, props: BucketProps, o: LoggedBucketOptions,
+): { bucket: s3.Bucket; serverAccessLogsBucket: s3.IBucket } {
   const autoDeleteObjects = Phoenix.autoDeleteObjects(o.removalPolicy);
-  const acknowledgeReplication = (bucket: Construct) => acknowledge(bucket, o.noReplicationReason,
+  const noReplicationReason = `${o.residency}; cross-region replication is a disaster-recovery decision of the account, not of this construct.`;
+  const acknowledgeReplication = (bucket: Construct) => acknowledge(bucket, noReplicationReason,
     'NIST.800.53.R5-S3BucketReplicationEnabled', 'HIPAA.Security-S3BucketReplicationEnabled', 'PCI.DSS.321-S3BucketReplicationEnabled');
-  const serverAccessLogsBucket = o.serverAccessLogsBucket ?? accessLogsBucket(scope, 'AccessLogs', {
+  const serverAccessLogsBucket = props.serverAccessLogsBucket ?? accessLogsBucket(scope, 'AccessLogs', {
     of: o.of,
     lifecycleRules: o.accessLogsLifecycleRules ?? o.lifecycleRules,
     removalPolicy: o.removalPolicy,
@@ -49,9 +64,9 @@ export function loggedBucket(scope: Construct, id: string, o: LoggedBucketOption
     acknowledgeReplication,
   });
   const bucket = new s3.Bucket(scope, id, {
-    encryption: o.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.KMS_MANAGED,
-    encryptionKey: o.encryptionKey,
-    bucketKeyEnabled: o.encryptionKey ? true : undefined,
+    encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.KMS_MANAGED,
+    encryptionKey: props.encryptionKey,
+    bucketKeyEnabled: props.encryptionKey ? true : undefined,
     blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
     objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     enforceSSL: true,

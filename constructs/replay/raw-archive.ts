@@ -8,7 +8,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { Phoenix, StatefulKind } from '../phoenix';
 import { handlerAssetCode, handlerAssetDir } from '../private/asset';
-import { loggedBucket, useBucketPolicyForAccessLogs } from '../private/buckets';
+import { expiringAfter, loggedBucket, useBucketPolicyForAccessLogs } from '../private/buckets';
 import { validationError } from '../private/errors';
 import { pipelineFunction, REPLAY_TOOL_REASONS } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
@@ -127,15 +127,13 @@ export class RawArchive extends Construct {
       { noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(7) },
     ];
     if (props.expiration) lifecycleRules.push({ expiration: props.expiration });
-    const { bucket, serverAccessLogsBucket } = loggedBucket(this, 'Bucket', {
+    const { bucket, serverAccessLogsBucket } = loggedBucket(this, 'Bucket', props, {
       of: 'the archive bucket',
-      encryptionKey: props.encryptionKey,
       lifecycleRules,
-      accessLogsLifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(1) }],
-      serverAccessLogsBucket: props.serverAccessLogsBucket,
+      accessLogsLifecycleRules: expiringAfter(Duration.days(365)),
       serverAccessLogsPrefix: 'archive/',
       removalPolicy,
-      noReplicationReason: 'The archive stays in the pipeline\'s region; cross-region replication is a disaster-recovery decision of the account, not of this construct.',
+      residency: 'The archive stays in the pipeline\'s region',
     });
     this.bucket = bucket;
     this.serverAccessLogsBucket = serverAccessLogsBucket;

@@ -1,11 +1,10 @@
-import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as sns from 'aws-cdk-lib/aws-sns';
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { clickQuality } from './quality';
 import { clickEventKeyFields, clickEventSchema } from './schema';
-import { CorrelatedMonitor, DataPipeline, DriftDetector, IngestSink, Phoenix, PhoenixMode, StatefulKind } from '../../constructs';
+import { type CorrelatedMonitor, DataPipeline, type DriftDetector, IngestSink, Phoenix, PhoenixMode, StatefulKind } from '../../constructs';
+import { alarmTopic, monitorPipeline } from '../shared';
 
 /** Properties of a {@link ClickstreamStack}. */
 export interface ClickstreamStackProps extends StackProps {
@@ -45,21 +44,9 @@ export class ClickstreamStack extends Stack {
     // The whole stack follows the pipeline's mode (the alarm topic below included).
     Phoenix.configure(this, { mode: phoenixMode });
 
-    // On-call notifications. CloudWatch alarms can only publish to an encrypted topic whose key lets
-    // cloudwatch.amazonaws.com use it, hence a customer managed key (the AWS managed alias/aws/sns key would not do).
-    const topicRemovalPolicy = Phoenix.removalPolicyFor(this, StatefulKind.KEY);
-    const alarmKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: 'Encrypts the clickstream alarm topic',
-      enableKeyRotation: true,
-      removalPolicy: topicRemovalPolicy,
-    });
-    alarmKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
-      displayName: 'Clickstream pipeline alarms',
-      masterKey: alarmKey,
-      enforceSSL: true,
-    });
-    this.alarmTopic.applyRemovalPolicy(topicRemovalPolicy);
+    // On-call notifications; the topic follows the mode like its key.
+    this.alarmTopic = alarmTopic(this, 'clickstream');
+    this.alarmTopic.applyRemovalPolicy(Phoenix.removalPolicyFor(this, StatefulKind.KEY));
 
     this.pipeline = new DataPipeline(this, 'Clickstream', {
       pipelineName: 'clickstream',
@@ -81,19 +68,8 @@ export class ClickstreamStack extends Stack {
       quality: clickQuality,
     });
 
-    // Dashboard, per-stage alarms, saved Logs Insights queries and a synthetic canary every 5 minutes; one
-    // notification per incident (the pipeline-health composite alarm) on the same topic.
-    this.monitor = new CorrelatedMonitor(this, 'Monitor', {
-      pipeline: this.pipeline,
-      alarmTopic: this.alarmTopic,
-      endToEndLatencySlo: Duration.minutes(1),
-      canary: { interval: Duration.minutes(5) },
-    });
-    this.pipeline.profiler!.addToMonitor(this.monitor);
-
-    // Hourly CloudFormation drift detection of this stack (a console edit to the pipeline is an incident).
-    this.drift = new DriftDetector(this, 'Drift', { pipelineName: 'clickstream' });
-    this.monitor.addAlarm(this.drift.driftAlarm);
-    this.monitor.addAlarm(this.drift.detectionAlarm);
+    // Dashboard, alarms, saved queries, a synthetic canary and the profiler's alarms on the same topic (one notification
+    // per incident); hourly drift detection of this stack (a console edit to the pipeline is an incident).
+    ({ monitor: this.monitor, drift: this.drift } = monitorPipeline(this, this.pipeline, this.alarmTopic, 'Drift'));
   }
 }

@@ -1,11 +1,10 @@
-import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as sns from 'aws-cdk-lib/aws-sns';
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { telemetryQuality } from './quality';
 import { telemetryKeyFields, telemetrySchema } from './schema';
-import { CorrelatedMonitor, DataPipeline, DriftDetector, IngestSink, Phoenix, PhoenixMode, StatefulKind } from '../../constructs';
+import { type CorrelatedMonitor, DataPipeline, type DriftDetector, IngestSink, Phoenix, PhoenixMode, StatefulKind } from '../../constructs';
+import { alarmTopic, monitorPipeline } from '../shared';
 
 /** Properties of an {@link IotTelemetryStack}. */
 export interface IotTelemetryStackProps extends StackProps {
@@ -42,16 +41,9 @@ export class IotTelemetryStack extends Stack {
     // The whole stack follows the pipeline's mode (the alarm topic below included).
     Phoenix.configure(this, { mode: phoenixMode });
 
-    // CloudWatch alarms publish only to a topic whose key lets cloudwatch.amazonaws.com use it: a customer managed key.
-    const topicRemovalPolicy = Phoenix.removalPolicyFor(this, StatefulKind.KEY);
-    const alarmKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: 'Encrypts the IoT telemetry alarm topic',
-      enableKeyRotation: true,
-      removalPolicy: topicRemovalPolicy,
-    });
-    alarmKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'IoT telemetry pipeline alarms', masterKey: alarmKey, enforceSSL: true });
-    this.alarmTopic.applyRemovalPolicy(topicRemovalPolicy);
+    // On-call notifications; the topic follows the mode like its key.
+    this.alarmTopic = alarmTopic(this, 'IoT telemetry');
+    this.alarmTopic.applyRemovalPolicy(Phoenix.removalPolicyFor(this, StatefulKind.KEY));
 
     this.pipeline = new DataPipeline(this, 'Telemetry', {
       pipelineName: 'iot-telemetry',
@@ -73,19 +65,8 @@ export class IotTelemetryStack extends Stack {
       quality: telemetryQuality,
     });
 
-    // Dashboard, per-stage alarms, saved queries and a synthetic canary every 5 minutes; the pipeline-health composite
-    // alarm (one notification per incident) covers the profiler's fail levels too.
-    this.monitor = new CorrelatedMonitor(this, 'Monitor', {
-      pipeline: this.pipeline,
-      alarmTopic: this.alarmTopic,
-      endToEndLatencySlo: Duration.minutes(1),
-      canary: { interval: Duration.minutes(5) },
-    });
-    this.pipeline.profiler!.addToMonitor(this.monitor);
-
-    // Hourly CloudFormation drift detection: a console edit to the pipeline is an incident.
-    this.stackDrift = new DriftDetector(this, 'StackDrift', { pipelineName: 'iot-telemetry' });
-    this.monitor.addAlarm(this.stackDrift.driftAlarm);
-    this.monitor.addAlarm(this.stackDrift.detectionAlarm);
+    // Dashboard, alarms, saved queries, a synthetic canary; the pipeline-health composite alarm (one notification per
+    // incident) covers the profiler's fail levels too. Hourly drift detection: a console edit to the pipeline is an incident.
+    ({ monitor: this.monitor, drift: this.stackDrift } = monitorPipeline(this, this.pipeline, this.alarmTopic, 'StackDrift'));
   }
 }

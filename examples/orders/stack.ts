@@ -1,10 +1,9 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { orderEventKeyFields, orderEventSchema } from './schema';
-import { DataPipeline, IngestSink, Phoenix, PhoenixMode, StatefulKind } from '../../constructs';
+import { DataPipeline, IngestSink, Phoenix, PhoenixMode } from '../../constructs';
+import { alarmTopic } from '../shared';
 
 /** Properties of an {@link OrdersStack}. */
 export interface OrdersStackProps extends StackProps {
@@ -35,14 +34,7 @@ export class OrdersStack extends Stack {
     // The whole stack follows the pipeline's mode (the alarm key below included).
     Phoenix.configure(this, { mode: phoenixMode });
 
-    // CloudWatch alarms publish only to a topic whose key lets cloudwatch.amazonaws.com use it: a customer managed key.
-    const alarmKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: 'Encrypts the orders alarm topic',
-      enableKeyRotation: true,
-      removalPolicy: Phoenix.removalPolicyFor(this, StatefulKind.KEY),
-    });
-    alarmKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'Orders pipeline alarms', masterKey: alarmKey, enforceSSL: true });
+    this.alarmTopic = alarmTopic(this, 'orders');
 
     this.pipeline = new DataPipeline(this, 'Orders', {
       pipelineName: 'orders',

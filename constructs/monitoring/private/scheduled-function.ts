@@ -1,14 +1,14 @@
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct, type IConstruct } from 'constructs';
-import type { HANDLER_ASSET_DIR } from '../../contract';
+import { ENV, type HANDLER_ASSET_DIR } from '../../contract';
+import type { LogLevel } from '../../function-options';
 import { handlerAssetCode, handlerAssetDir } from '../../private/asset';
-import { pipelineFunction } from '../../private/function';
+import { logLevelEnvironment, type PipelineFunction, pipelineFunction } from '../../private/function';
 import { acknowledge, wildcardResourceFinding } from '../../private/nag';
 
 /** Options shared by the scheduled monitoring functions (canary, drift detector). */
@@ -20,7 +20,11 @@ export interface ScheduledFunctionProps {
   /** The pre-bundled handler. */
   readonly handler: keyof typeof HANDLER_ASSET_DIR;
   readonly description: string;
+  /** The monitored pipeline: the function's `PHOENIX_PIPELINE` and Powertools service name. */
+  readonly pipelineName: string;
+  /** Variables of this function besides the pipeline name and log level. */
   readonly environment: Record<string, string>;
+  readonly logLevel?: LogLevel;
   readonly interval: Duration;
   readonly timeout: Duration;
   readonly memorySize: number;
@@ -37,19 +41,23 @@ export interface ScheduledFunctionProps {
  * shows up in the alarms of the construct that owns it.
  */
 export class ScheduledFunction extends Construct {
-  public readonly fn: lambda.Function;
-  public readonly role: iam.Role;
-  public readonly logGroup: logs.LogGroup;
+  /** The function with its role and log group. */
+  public readonly function: PipelineFunction;
   public readonly schedule: scheduler.Schedule;
 
   constructor(scope: Construct, id: string, props: ScheduledFunctionProps) {
     super(scope, id);
-    const created = pipelineFunction(this, 'Function', {
+    this.function = pipelineFunction(this, 'Function', {
       owner: props.owner,
       code: handlerAssetCode(props.owner, handlerAssetDir(props.handler)),
       description: props.description,
       roleDescription: `${props.ownerName} function of ${this.node.path}`,
-      environment: props.environment,
+      environment: {
+        [ENV.pipeline]: props.pipelineName,
+        ...props.environment,
+        POWERTOOLS_SERVICE_NAME: props.pipelineName,
+        ...logLevelEnvironment(props.logLevel),
+      },
       memorySize: props.memorySize,
       timeout: props.timeout,
       logRetention: props.logRetention,
@@ -66,9 +74,6 @@ export class ScheduledFunction extends Construct {
       noDlqExtraFindings: ['Serverless-LambdaAsyncFailureDestination'],
       bundle: '',
     });
-    this.fn = created.fn;
-    this.role = created.role;
-    this.logGroup = created.logGroup;
     // The schedule's own role (the target would otherwise create one shared by the whole stack).
     const schedulerRole = new iam.Role(this, 'ScheduleRole', {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
@@ -78,7 +83,7 @@ export class ScheduledFunction extends Construct {
     });
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       schedule: scheduler.ScheduleExpression.rate(props.interval),
-      target: new targets.LambdaInvoke(this.fn, { role: schedulerRole, retryAttempts: 0, maxEventAge: Duration.minutes(1) }),
+      target: new targets.LambdaInvoke(this.function.fn, { role: schedulerRole, retryAttempts: 0, maxEventAge: Duration.minutes(1) }),
       description: props.description,
     });
     acknowledge(schedulerRole,
@@ -86,6 +91,6 @@ export class ScheduledFunction extends Construct {
       'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
     acknowledge(schedulerRole,
       'The scheduler target grants lambda:InvokeFunction on the function and its versions and aliases (<function ARN>:*); it invokes only this function.',
-      wildcardResourceFinding(this, `${this.fn.functionArn}:*`));
+      wildcardResourceFinding(this, `${this.function.fn.functionArn}:*`));
   }
 }

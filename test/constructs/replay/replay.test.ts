@@ -1,15 +1,15 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { DataPipeline, IngestStage, type IDlqWithReplay } from '../../../constructs';
 import { FailureNormalizer, RawArchive, ReplayFunction } from '../../../constructs/replay';
+import { nagCheckedApp, nagFindings } from '../../support/examples';
 import { TEST_ENV } from '../../support/stacks';
 
 const outdir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'phx-replay-'));
@@ -32,24 +32,11 @@ function build(app: App): { stack: Stack; pipeline: { ingest: IngestStage; deadL
   return { stack, pipeline, archive };
 }
 
-function findings(app: App): string {
-  try {
-    app.synth();
-    return '';
-  } catch (e) {
-    const report = path.join(app.outdir, 'validation-report.json');
-    return String((e as Error).message) + (fs.existsSync(report) ? fs.readFileSync(report, 'utf8') : '');
-  }
-}
-
 describe('replay constructs', () => {
   it('synthesize with zero unacknowledged findings of the five cdk-nag packs', () => {
-    const app = new App({ outdir: outdir() });
-    Validations.of(app).addPlugins(
-      new AwsSolutionsChecks(app), new ServerlessChecks(app), new NIST80053R5Checks(app), new HIPAASecurityChecks(app), new PCIDSS321Checks(app),
-    );
+    const app = nagCheckedApp();
     build(app);
-    const text = findings(app);
+    const text = nagFindings(app);
     // Only the rule ids, for a readable failure.
     expect([...new Set(text.match(/(AwsSolutions|Serverless|NIST\.800\.53\.R5|HIPAA\.Security|PCI\.DSS\.321)-[A-Za-z0-9]+(\[[^\]]*\])?/g) ?? [])]).toEqual([]);
     expect(text).toBe('');

@@ -2,15 +2,15 @@
  * Stacks for the monitoring tests: a DataPipeline (its ingest stage is the monitored stage), optionally a second
  * IngestStage reading the first stage's sink stream (a two-stage pipeline), with a fixed env.
  */
-import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
-import { bundleMonitorHandlers } from '../../../support/bundle';
 import { DataPipeline, IngestSink, IngestStage } from '../../../../constructs';
 import type { IMonitorablePipeline } from '../../../../constructs/monitoring';
+import { checkedApp } from '../../../../examples/checked-app';
+import { bundleMonitorHandlers } from '../../../support/bundle';
 import { TEST_ENV } from '../../../support/stacks';
 
 bundleMonitorHandlers();
@@ -41,16 +41,7 @@ export function twoStagePipeline(scope: Construct, alarmTopic?: sns.ITopic): IMo
 
 /** A stack with a fixed env in a fresh app, optionally checked by the five cdk-nag packs. */
 export function monitorStack(opts: { nag?: boolean; outdir?: string } = {}): { app: App; stack: Stack } {
-  const app = new App(opts.outdir ? { outdir: opts.outdir } : undefined);
-  if (opts.nag) {
-    Validations.of(app).addPlugins(
-      new AwsSolutionsChecks(app),
-      new ServerlessChecks(app),
-      new NIST80053R5Checks(app),
-      new HIPAASecurityChecks(app),
-      new PCIDSS321Checks(app),
-    );
-  }
+  const app = checkedApp({ appProps: opts.outdir ? { outdir: opts.outdir } : undefined, nag: opts.nag ?? false });
   return { app, stack: new Stack(app, 'Monitoring', { env: TEST_ENV }) };
 }
 

@@ -1,0 +1,46 @@
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { CorrelatedMonitor, type DataPipeline, DriftDetector, Phoenix, StatefulKind } from '../constructs';
+
+/**
+ * The on-call topic of an example pipeline (`name`, e.g. 'orders'). CloudWatch alarms publish only to a topic whose
+ * key lets cloudwatch.amazonaws.com use it, hence a customer managed key (alias/aws/sns would not do).
+ */
+export function alarmTopic(scope: Construct, name: string): sns.Topic {
+  const alarmKey = new kms.Key(scope, 'AlarmTopicKey', {
+    description: `Encrypts the ${name} alarm topic`,
+    enableKeyRotation: true,
+    removalPolicy: Phoenix.removalPolicyFor(scope, StatefulKind.KEY),
+  });
+  alarmKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+  const displayName = `${name.charAt(0).toUpperCase()}${name.slice(1)} pipeline alarms`;
+  return new sns.Topic(scope, 'AlarmTopic', { displayName, masterKey: alarmKey, enforceSSL: true });
+}
+
+/** What {@link monitorPipeline} creates. */
+export interface PipelineMonitoring {
+  readonly monitor: CorrelatedMonitor;
+  readonly drift: DriftDetector;
+}
+
+/**
+ * The examples' monitoring of a pipeline with a quality profiler: dashboard, per-stage alarms, saved queries and a
+ * synthetic canary every 5 minutes, the profiler's alarms in the pipeline-health composite (one notification per
+ * incident on `topic`), and hourly CloudFormation drift detection of the stack (construct id `driftId`).
+ */
+export function monitorPipeline(scope: Construct, pipeline: DataPipeline, topic: sns.ITopic, driftId: string): PipelineMonitoring {
+  const monitor = new CorrelatedMonitor(scope, 'Monitor', {
+    pipeline,
+    alarmTopic: topic,
+    endToEndLatencySlo: Duration.minutes(1),
+    canary: { interval: Duration.minutes(5) },
+  });
+  pipeline.profiler!.addToMonitor(monitor);
+  const drift = new DriftDetector(scope, driftId, { pipelineName: pipeline.pipelineName });
+  monitor.addAlarm(drift.driftAlarm);
+  monitor.addAlarm(drift.detectionAlarm);
+  return { monitor, drift };
+}
