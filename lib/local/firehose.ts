@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { LocalClients } from './clients';
+import { consumerGetRecords } from './esm/util';
 import type { LocalFunction } from './functions';
 import { abortableSleep } from './lifecycle';
 import type { ProvisionedStack } from './provision';
@@ -256,7 +257,7 @@ class DeliveryStream {
       }
       const it = this.iterators.get(id);
       if (!it) continue;
-      const res = await clients.kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }), { abortSignal: this.signal });
+      const res = await clients.kinesis.send(consumerGetRecords({ ShardIterator: it, Limit: 10_000 }, `firehose:${p.name}`), { abortSignal: this.signal });
       this.iterators.set(id, res.NextShardIterator);
       for (const r of res.Records ?? []) {
         const data = Buffer.from(r.Data ?? new Uint8Array());
