@@ -413,7 +413,8 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         if (!this.running) break;
         const name = errorName(err);
         if (name === 'ExpiredIteratorException' || name === 'InvalidArgumentException') iterator = undefined;
-        this.log(`kinesis ${this.config.streamName} ${w.shardId}: ${name || 'error'} reading: ${errorMessage(err)}`);
+        // Read throttling (the shard's shared GetRecords limits) is counted by the emulator host per consumer, not logged.
+        if (name !== 'ProvisionedThroughputExceededException') this.log(`kinesis ${this.config.streamName} ${w.shardId}: ${name || 'error'} reading: ${errorMessage(err)}`);
         await abortableSleep(backoffMs(failures++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
       }
     }
