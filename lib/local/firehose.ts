@@ -4,8 +4,8 @@ import { GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kine
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { LocalClients } from './clients';
 import { consumerGetRecords } from './esm/util';
-import { firehoseBufferDelayMs } from './gates/latency';
 import type { LocalFunction } from './functions';
+import { firehoseBufferDelayMs } from './gates/latency';
 import { abortableSleep } from './lifecycle';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
@@ -244,7 +244,7 @@ class DeliveryStream {
         if (state === 'throttled') {
           throttledRounds++;
           await abortableSleep(1000, this.signal);
-        } else reads++;
+        } else {reads++;}
       }
       await this.write();
     });

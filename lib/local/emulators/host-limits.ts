@@ -3,10 +3,9 @@
  * they fail (sent to the emulator without them, merged back into its answer) and the Kinesis traffic per consumer
  * and writer the run report shows.
  */
-import type { LimitsHostConfig } from './protocol';
+import type { LimitsHostConfig, LimitsRegistration } from './protocol';
 import { LatencyGate } from '../gates/latency';
 import { LimitsGate } from '../gates/limits';
-import type { ShardShape } from '../gates/limits-shards';
 import { mergeFailed, withoutFailed } from '../gates/partial';
 import { CONSUMER_HEADER, TrafficRecorder } from '../gates/traffic';
 import type { AwsCall, EntryFailure, RequestGate } from '../gates/types';
@@ -32,9 +31,9 @@ export class HostLimits {
     return [this.limits, this.latency];
   }
 
-  register(streams: ReadonlyArray<{ arn: string; shards: readonly ShardShape[] }>, queues: ReadonlyArray<{ arn: string; maximumMessageSize: number }>): void {
-    for (const s of streams) this.limits.setStream(s.arn, s.shards);
-    for (const q of queues) this.limits.setQueue(q.arn, q.maximumMessageSize);
+  register(registration: LimitsRegistration): void {
+    for (const s of registration.streams) this.limits.setStream(s.arn, s.shards);
+    for (const q of registration.queues) this.limits.setQueue(q.arn, q.maximumMessageSize);
   }
 
   /** Counts a Kinesis call the gates answered: forwarded (with `failures` entries failed) or rejected with `errorType`. */

@@ -106,7 +106,8 @@ function measured(res: ResponseLike, done: (bytes: number, body: unknown) => voi
 function gateFailure(err: unknown): HttpReply {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`gate failure: ${message}\n`);
-  return { status: 500, headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'InternalFailure' }, body: JSON.stringify({ __type: 'InternalFailure', message }) };
+  const headers = { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'InternalFailure' };
+  return { status: 500, headers, body: JSON.stringify({ __type: 'InternalFailure', message }) };
 }
 
 function checked(name: EmulatorKind, info: HttpRequestInfo): ChainResult | HttpReply {
@@ -123,7 +124,9 @@ function checked(name: EmulatorKind, info: HttpRequestInfo): ChainResult | HttpR
  * The body the emulator gets and how its answer is rewritten: without the entries of a batch the gates failed, and
  * with them merged back (`answerOnly`: every entry failed, the answer is given without the emulator).
  */
-function partialPlan(operation: string, body: Buffer, failures: readonly EntryFailure[]): { body: Buffer; rewrite?: (text: string) => string; answerOnly?: string } {
+interface PartialPlan { body: Buffer; rewrite?: (text: string) => string; answerOnly?: string }
+
+function partialPlan(operation: string, body: Buffer, failures: readonly EntryFailure[]): PartialPlan {
   if (failures.length === 0) return { body };
   const plan = partialBatch(operation, body, failures);
   if (!plan.forward) return { body, answerOnly: JSON.stringify(plan.answer(undefined)) };
@@ -329,7 +332,7 @@ function onParentMessage(m: ParentToHost): void {
   if (m.type === 'stop') { void stopAll(0); return; }
   if (!limits) { send({ type: 'reply', id: m.id, error: 'service limits are not enabled in this emulator host' }); return; }
   try {
-    if (m.type === 'limits') limits.register(m.registration.streams, m.registration.queues);
+    if (m.type === 'limits') limits.register(m.registration);
     send({ type: 'reply', id: m.id, traffic: m.type === 'traffic' ? limits.traffic.report() : undefined });
   } catch (err) {
     send({ type: 'reply', id: m.id, error: err instanceof Error ? err.message : String(err) });

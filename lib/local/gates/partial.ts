@@ -15,8 +15,9 @@ const BATCH_FIELD: Readonly<Record<string, string>> = { PutRecords: 'Records', S
 function entriesOf(operation: string, request: Json): unknown[] {
   const field = BATCH_FIELD[operation];
   const entries = field ? request[field] : undefined;
-  if (!Array.isArray(entries)) throw new PhoenixError('GATE_PARTIAL', `${operation} cannot fail partly: no ${field ?? 'batch'} field in the request (partial operations: ${Object.keys(BATCH_FIELD).join(', ')})`);
-  return entries;
+  if (Array.isArray(entries)) return entries;
+  const allowed = Object.keys(BATCH_FIELD).join(', ');
+  throw new PhoenixError('GATE_PARTIAL', `${operation} cannot fail partly: no ${field ?? 'batch'} field in the request (partial operations: ${allowed})`);
 }
 
 /** The request without the failed entries; undefined when every entry failed (nothing goes to the emulator). */
@@ -34,7 +35,8 @@ export function withoutFailed(operation: string, request: Json, failures: readon
 export function mergeFailed(operation: string, request: Json, response: Json | undefined, failures: readonly EntryFailure[]): Json {
   const entries = entriesOf(operation, request);
   if (operation === 'PutRecords') return mergePutRecords(entries.length, response, failures);
-  const failed = failures.map((f) => ({ Id: (entries[f.index] as { Id?: unknown }).Id, SenderFault: true, Code: f.errorCode, Message: f.errorMessage }));
+  const idOf = (index: number): unknown => (entries[index] as { Id?: unknown }).Id;
+  const failed = failures.map((f) => ({ Id: idOf(f.index), SenderFault: true, Code: f.errorCode, Message: f.errorMessage }));
   return {
     ...response,
     Successful: (response?.Successful as unknown[] | undefined) ?? [],

@@ -86,7 +86,8 @@ export class TrafficRecorder {
     const key = `${consumer}\n${streamArn}`;
     let c = this.consumers.get(key);
     if (!c) {
-      c = { consumer, stream: streamName(streamArn), getRecordsCalls: 0, throttles: 0, records: 0, bytes: 0, iteratorAgeMs: { max: 0, final: 0 }, lastAge: new Map() };
+      const counts = { getRecordsCalls: 0, throttles: 0, records: 0, bytes: 0 };
+      c = { consumer, stream: streamName(streamArn), ...counts, iteratorAgeMs: { max: 0, final: 0 }, lastAge: new Map() };
       this.consumers.set(key, c);
     }
     return c;

@@ -133,7 +133,8 @@ function dynamodbItems(body: Record<string, unknown>): number[] {
   for (const writes of Object.values((body.RequestItems ?? {}) as Record<string, Array<{ PutRequest?: { Item?: Item } }>>)) {
     if (Array.isArray(writes)) for (const w of writes) if (w?.PutRequest?.Item) items.push(w.PutRequest.Item);
   }
-  if (Array.isArray(body.TransactItems)) for (const t of body.TransactItems as Array<{ Put?: { Item?: Item } }>) if (t?.Put?.Item) items.push(t.Put.Item);
+  const transact = Array.isArray(body.TransactItems) ? body.TransactItems as Array<{ Put?: { Item?: Item } }> : [];
+  for (const t of transact) if (t?.Put?.Item) items.push(t.Put.Item);
   try {
     return items.map(dynamodbItemSize);
   } catch {
@@ -150,8 +151,8 @@ function sqsMessageSize(m: { MessageBody?: unknown; MessageAttributes?: unknown 
 
 function sqsSizes(body: Record<string, unknown>, operation: string): PayloadSizes | undefined {
   if (operation === 'SendMessage') return { sqsMessages: [sqsMessageSize(body)] };
-  if (operation === 'SendMessageBatch' && Array.isArray(body.Entries)) return { sqsMessages: (body.Entries as Array<Record<string, unknown>>).map(sqsMessageSize) };
-  return undefined;
+  if (operation !== 'SendMessageBatch' || !Array.isArray(body.Entries)) return undefined;
+  return { sqsMessages: (body.Entries as Array<Record<string, unknown>>).map(sqsMessageSize) };
 }
 
 function describeSqs(req: HttpRequestInfo, operation: string, ctx: RequestContextInfo): UnsignedCall[] {

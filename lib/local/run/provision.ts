@@ -18,10 +18,13 @@ export async function startServices(
   stack: LocalStack,
   runDir: string,
   life: Lifecycle,
-  o: { portBase?: number; onUnexpectedExit?: (message: string) => void; guard?: <T>(p: Promise<T>) => Promise<T>; limits?: LimitsHostConfig } = {},
+  o: {
+    portBase?: number; onUnexpectedExit?: (message: string) => void; guard?: <T>(p: Promise<T>) => Promise<T>; limits?: LimitsHostConfig;
+  } = {},
 ): Promise<LocalServices> {
   const guard = o.guard ?? ((p) => p);
-  const emulators = await guard(startEmulators({ runDir, region: stack.region, portBase: o.portBase, onUnexpectedExit: o.onUnexpectedExit, limits: o.limits }));
+  const { portBase, onUnexpectedExit, limits } = o;
+  const emulators = await guard(startEmulators({ runDir, region: stack.region, portBase, onUnexpectedExit, limits }));
   life.add('emulators', () => emulators.stop());
   const untrack = life.track(emulators.pid);
   life.add('emulator pid', () => untrack());
@@ -61,5 +64,9 @@ async function listShards(kinesis: LocalClients['kinesis'], streamName: string):
     shards.push(...(res.Shards ?? []));
     token = res.NextToken;
   } while (token);
-  return shards.map((s) => ({ ShardId: s.ShardId!, HashKeyRange: { StartingHashKey: s.HashKeyRange!.StartingHashKey!, EndingHashKey: s.HashKeyRange!.EndingHashKey! }, SequenceNumberRange: s.SequenceNumberRange }));
+  return shards.map((s) => ({
+    ShardId: s.ShardId!,
+    HashKeyRange: { StartingHashKey: s.HashKeyRange!.StartingHashKey!, EndingHashKey: s.HashKeyRange!.EndingHashKey! },
+    SequenceNumberRange: s.SequenceNumberRange,
+  }));
 }
