@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { LocalClients } from './clients';
+import { consumerGetRecords } from './esm/util';
 import type { LocalFunction } from './functions';
+import { firehoseBufferDelayMs } from './gates/latency';
 import { abortableSleep } from './lifecycle';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
@@ -67,6 +69,8 @@ interface Plan {
 }
 
 const TYPE = 'AWS::KinesisFirehose::DeliveryStream';
+/** Rounds of a final flush that may find a source shard's reads throttled (one second apart) before it writes what it has. */
+const MAX_THROTTLED_FLUSH_ROUNDS = 300;
 
 function pad(n: number, w = 2): string {
   return String(n).padStart(w, '0');
@@ -151,7 +155,7 @@ function planOf(d: ProvisionedStack['deliveryStreams'][number], provisioned: Pro
     streamName: stream!.name,
     bucket,
     prefix,
-    intervalMs: Number(hints.IntervalInSeconds ?? 300) * 1000,
+    intervalMs: firehoseBufferDelayMs(hints),
     sizeBytes: Number(hints.SizeInMBs ?? 5) * 1_048_576,
     gzip: compression === 'GZIP',
     extension: dest!.FileExtension !== undefined ? String(dest!.FileExtension) : compression === 'GZIP' ? '.gz' : '',
@@ -229,10 +233,19 @@ class DeliveryStream {
     }
   }
 
-  /** Reads the source to its current end and writes what is buffered. */
+  /** Reads the source to its current end and writes what is buffered (waiting out read throttling, boundedly). */
   flush(): Promise<void> {
     return this.serialized(async () => {
-      for (let i = 0; i < 100 && !(await this.readOnce()); i++) { /* read to the end */ }
+      let reads = 0;
+      let throttledRounds = 0;
+      while (reads < 100 && throttledRounds < MAX_THROTTLED_FLUSH_ROUNDS && !this.signal.aborted) {
+        const state = await this.readOnce();
+        if (state === 'caught-up') break;
+        if (state === 'throttled') {
+          throttledRounds++;
+          await abortableSleep(1000, this.signal);
+        } else {reads++;}
+      }
       await this.write();
     });
   }
@@ -243,11 +256,11 @@ class DeliveryStream {
     return next;
   }
 
-  /** Reads every shard once; returns true when all shards are caught up. */
-  private async readOnce(): Promise<boolean> {
+  /** Reads every shard once: all caught up, some behind, or some refused by the shard's read limits (read again later). */
+  private async readOnce(): Promise<'caught-up' | 'behind' | 'throttled'> {
     const { plan: p, clients, opts } = this;
     const shards = (await clients.kinesis.send(new ListShardsCommand({ StreamName: p.streamName }))).Shards ?? [];
-    let caughtUp = true;
+    let state: 'caught-up' | 'behind' | 'throttled' = 'caught-up';
     for (const s of shards) {
       const id = s.ShardId!;
       if (!this.iterators.has(id)) {
@@ -256,7 +269,9 @@ class DeliveryStream {
       }
       const it = this.iterators.get(id);
       if (!it) continue;
-      const res = await clients.kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }), { abortSignal: this.signal });
+      const res = await clients.kinesis.send(consumerGetRecords({ ShardIterator: it, Limit: 10_000 }, `firehose:${p.name}`), { abortSignal: this.signal })
+        .catch((e: Error) => { if (e.name === 'ProvisionedThroughputExceededException') return undefined; throw e; });
+      if (!res) { state = 'throttled'; continue; }
       this.iterators.set(id, res.NextShardIterator);
       for (const r of res.Records ?? []) {
         const data = Buffer.from(r.Data ?? new Uint8Array());
@@ -264,10 +279,10 @@ class DeliveryStream {
         this.bufferBytes += data.length;
         if (this.bufferBytes >= p.sizeBytes) await this.write();
       }
-      if ((res.Records ?? []).length > 0 || (res.MillisBehindLatest ?? 0) > 0) caughtUp = false;
+      if (state === 'caught-up' && ((res.Records ?? []).length > 0 || (res.MillisBehindLatest ?? 0) > 0)) state = 'behind';
     }
     if (this.buffer.length > 0 && opts.now() - this.bufferSince >= p.intervalMs) await this.write();
-    return caughtUp;
+    return state;
   }
 
   /** Writes the buffer as one object (after the processors). */

@@ -7,6 +7,8 @@ const MAX_BATCH_RECORDS = 500;
 const MAX_BATCH_BYTES = 5 * 1024 * 1024;
 /** Attempts per record (the first put and retries of failed entries) before the record counts as not produced. */
 const MAX_ATTEMPTS = 12;
+/** A throttled entry (the shard's write limit) is retried until it goes in: it does not use up an attempt. */
+const THROTTLED = 'ProvisionedThroughputExceededException';
 
 export interface ProducerStats {
   /** Records accepted by Kinesis. */
@@ -15,6 +17,8 @@ export interface ProducerStats {
   failed: number;
   /** Entries retried after a partial failure (FailedRecordCount) or a failed call. */
   retriedEntries: number;
+  /** Of those, entries refused by the shard's write limit (ProvisionedThroughputExceededException). */
+  throttledEntries: number;
   putRecordsCalls: number;
   /** Epoch ms of the first and last accepted put. */
   firstPutAt?: number;
@@ -30,12 +34,13 @@ export interface ProduceOptions {
   readonly signal?: AbortSignal;
 }
 
-interface Pending { rec: WorkloadRecord; attempts: number; firstAttemptAt: number }
+/** `attempts`: failed puts counted against MAX_ATTEMPTS; `tries`: every put, throttled ones too (the backoff's exponent). */
+interface Pending { rec: WorkloadRecord; attempts: number; tries: number; firstAttemptAt: number }
 
 /**
  * Puts a workload on a Kinesis stream with PutRecords batches (<= 500 records, <= 5 MiB), paced to `rate` records/s.
  * A partial failure does not throw in Kinesis: only the failed entries (ErrorCode set) are retried, with full-jitter
- * backoff, up to MAX_ATTEMPTS per record. As with PutRecords in AWS, a partial failure can reorder the records of a key.
+ * backoff, up to MAX_ATTEMPTS per record (throttled entries until they go in: the SDK does not retry them). As with PutRecords in AWS, a partial failure can reorder the records of a key.
  */
 export async function produce(kinesis: KinesisClient, workload: Workload, opts: ProduceOptions, stats: ProducerStats): Promise<void> {
   const startedAt = Date.now();
@@ -65,11 +70,11 @@ export async function produce(kinesis: KinesisClient, workload: Workload, opts: 
         generated++;
         if (!fits(rec)) {
           // Does not fit this batch: it goes first into the next one.
-          retry.unshift({ rec, attempts: 0, firstAttemptAt: Date.now() });
+          retry.unshift({ rec, attempts: 0, tries: 0, firstAttemptAt: Date.now() });
           break;
         }
         bytes += size(rec);
-        batch.push({ rec, attempts: 0, firstAttemptAt: Date.now() });
+        batch.push({ rec, attempts: 0, tries: 0, firstAttemptAt: Date.now() });
       }
     }
     if (batch.length === 0) {
@@ -81,7 +86,7 @@ export async function produce(kinesis: KinesisClient, workload: Workload, opts: 
     }
     const failed = await putBatch(kinesis, opts, batch, stats);
     if (failed.length > 0) {
-      const attempts = Math.max(...failed.map((f) => f.attempts));
+      const attempts = Math.max(...failed.map((f) => f.tries));
       retry = failed.concat(retry);
       // Full jitter, base 100 ms, cap 2 s.
       await abortableSleep(Math.random() * Math.min(2000, 100 * 2 ** Math.min(attempts, 10)), opts.signal);
@@ -91,7 +96,7 @@ export async function produce(kinesis: KinesisClient, workload: Workload, opts: 
 
 async function putBatch(kinesis: KinesisClient, opts: ProduceOptions, batch: Pending[], stats: ProducerStats): Promise<Pending[]> {
   const entries: PutRecordsRequestEntry[] = batch.map((p) => ({ Data: p.rec.data, PartitionKey: p.rec.partitionKey }));
-  for (const p of batch) p.attempts++;
+  for (const p of batch) { p.attempts++; p.tries++; }
   stats.putRecordsCalls++;
   let results: Array<{ ErrorCode?: string }>;
   try {
@@ -112,6 +117,11 @@ async function putBatch(kinesis: KinesisClient, opts: ProduceOptions, batch: Pen
       stats.firstPutAt ??= now;
       stats.lastPutAt = now;
       opts.onPut?.(p.rec, p.firstAttemptAt);
+    } else if (r.ErrorCode === THROTTLED) {
+      p.attempts--;
+      stats.throttledEntries++;
+      stats.retriedEntries++;
+      failed.push(p);
     } else if (p.attempts >= MAX_ATTEMPTS) {
       stats.failed++;
     } else {

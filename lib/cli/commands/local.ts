@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
+import type { LatencyMode } from '../../local/gates/latency';
 import { parsePhases, type Phase } from '../../local/phased-workload';
 import { formatQuality } from '../../local/quality';
 import { runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
@@ -24,6 +25,8 @@ export const LOCAL_RUN_DEFAULTS = {
   maxEnvironments: 4,
   drainTimeoutSeconds: 120,
   timeScale: 1,
+  limitsScale: 1,
+  latency: 'none',
 } as const;
 
 /**
@@ -67,6 +70,8 @@ export interface LocalRunCliOptions {
   timeScale: number;
   realTimeSchedules?: boolean;
   stallSink?: boolean;
+  limitsScale: number;
+  latency: LatencyMode;
 }
 
 function number(name: string, opts: { min: number; max: number; integer?: boolean }): (v: string) => number {
@@ -80,6 +85,11 @@ function number(name: string, opts: { min: number; max: number; integer?: boolea
 }
 
 const rate = (name: string): ((v: string) => number) => number(name, { min: 0, max: 1 });
+
+function latencyOption(v: string): LatencyMode {
+  if (v !== 'aws' && v !== 'none') throw new UsageError(`--latency must be aws or none; got ${JSON.stringify(v)}`);
+  return v;
+}
 
 function phasesOption(v: string): Phase[] {
   try {
@@ -112,6 +122,9 @@ export function addRunOptions(cmd: Command): Command {
     .option('--time-scale <n>', 'local time compression: alarm periods, duration thresholds and rate() schedule intervals are divided by n (1 = AWS timing)',
       number('--time-scale', { min: 1, max: 3600 }), LOCAL_RUN_DEFAULTS.timeScale)
     .option('--real-time-schedules', 'rate() schedules first fire one interval after start, as in AWS (default: once right after start, then every interval)')
+    .option('--limits-scale <n>', 'divide the service rate limits (Kinesis per-shard reads and writes) by n, e.g. 10: one shard takes 100 records/s (1 = AWS\'s limits)',
+      number('--limits-scale', { min: 1, max: 1_000_000 }), LOCAL_RUN_DEFAULTS.limitsScale)
+    .option('--latency <mode>', 'aws: each emulated call waits a draw from its operation\'s AWS latency distribution; none: no added latency', latencyOption, LOCAL_RUN_DEFAULTS.latency)
     .option('--on-demand-shards <n>', 'shards of on-demand streams (kinesalite has no on-demand mode)', number('--on-demand-shards', { min: 1, max: 64, integer: true }), LOCAL_RUN_DEFAULTS.onDemandShards)
     .option('--port-base <port>', 'emulator ports: Kinesis=port, DynamoDB=port+1, SQS/SNS/S3=port+2 (0 = free ports)', number('--port-base', { min: 0, max: 65533, integer: true }), LOCAL_RUN_DEFAULTS.portBase)
     .option('--max-environments <n>', 'most concurrent execution environments (processes) per function', number('--max-environments', { min: 1, max: 64, integer: true }), LOCAL_RUN_DEFAULTS.maxEnvironments)
@@ -133,6 +146,16 @@ function progressLine(p: RunProgress): string {
 const fmt = (n: number | undefined): string => (n === undefined ? '-' : String(Math.round(n)));
 
 /** The human summary of a run. */
+/** The run's service limits and Kinesis traffic: one line per writer and per consumer of each stream. */
+export function formatLimits(l: LocalRunReport['limits']): string[] {
+  const lines = [`limits            rate limits / ${l.scale}, latency ${l.latency}`];
+  for (const w of l.writers) lines.push(`  writes          ${w.stream} by ${w.writer}: ${w.records} records, ${w.throttled} throttled`);
+  for (const c of l.consumers) {
+    lines.push(`  reads           ${c.stream} by ${c.consumer}: ${c.records} records in ${c.getRecordsCalls} GetRecords, ${c.throttles} throttled; iterator age max ${c.iteratorAgeMs.max} ms, final ${c.iteratorAgeMs.final} ms`);
+  }
+  return lines;
+}
+
 export function formatSummary(r: LocalRunReport): string {
   const a = r.accounting;
   const lines: string[] = [];
@@ -164,6 +187,7 @@ export function formatSummary(r: LocalRunReport): string {
     lines.push(`notifications     ${name}: ${n.objectsSeen} new objects, ${n.events} events, ${n.delivered} delivered, ${n.failed} failed`);
   }
   for (const [name, s] of Object.entries(r.schedules)) lines.push(`schedule          ${name}: fired ${s.fired}, failed ${s.failed}, next ${s.nextAt ?? 'never'}`);
+  lines.push(...formatLimits(r.limits));
   if (r.canary.sent > 0 || r.canary.received > 0) {
     const c = r.canary.latencyMs;
     lines.push(`canary            ${r.canary.sent} sent, ${r.canary.received} received; latency p50 ${fmt(c.p50)} ms, max ${fmt(c.max)} ms`);
@@ -275,6 +299,8 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     timeScale: o.timeScale,
     fireSchedulesAtStart: !o.realTimeSchedules,
     stallSink: o.stallSink === true,
+    limitsScale: o.limitsScale,
+    latency: o.latency,
     signal: abort.signal,
     keep: o.keep,
     onKept: ({ report, file }) => {

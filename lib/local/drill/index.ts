@@ -209,7 +209,7 @@ async function produceAndArchive(
     pipeline.rules,
   );
   for (const n of workload.notes) env.log(n);
-  const stats = { put: 0, failed: 0, retriedEntries: 0, putRecordsCalls: 0 };
+  const stats = { put: 0, failed: 0, retriedEntries: 0, throttledEntries: 0, putRecordsCalls: 0 };
   await produce(env.services.clients.kinesis, workload, { streamName: pipeline.streamName, rate: 0, signal: opts.signal }, stats);
   if (stats.failed > 0) throw new DrillError(`${stats.failed} workload records could not be put on ${pipeline.streamName}`);
   ph.lap('produce');

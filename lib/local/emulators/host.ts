@@ -22,9 +22,11 @@ import type { Server as HttpServer } from 'node:http';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { createHostGateChain, readIamGateConfig, type GateChain, type HttpReply } from '../gates';
-import { EMULATOR_LABEL, type EmulatorHostConfig, type EmulatorName, type HostToParent } from './protocol';
-import type { AwsCall } from '../gates/types';
+import { HostLimits, partialBatch } from './host-limits';
+import { EMULATOR_LABEL, type EmulatorHostConfig, type EmulatorName, type HostToParent, type ParentToHost } from './protocol';
+import { createHostGateChain, readIamGateConfig, type ChainResult, type EmulatorKind, type GateChain, type HttpReply } from '../gates';
+import type { AwsCall, EntryFailure } from '../gates/types';
+import type { HttpRequestInfo } from '../iam/requests';
 import { LOCAL_ACCOUNT } from '../template/types';
 
 interface Closable { name: EmulatorName; close(): Promise<void> }
@@ -83,6 +85,7 @@ interface RequestLike extends EventEmitter { method?: string; url?: string; head
 interface ResponseLike { writeHead(status: number, headers: Record<string, string>): void; end(body?: unknown, ...rest: unknown[]): unknown }
 
 let chain: GateChain;
+let limits: HostLimits | undefined;
 
 /** Answers a rejected request in the service's error shape. */
 function writeReply(res: ResponseLike, reply: HttpReply): void {
@@ -91,11 +94,57 @@ function writeReply(res: ResponseLike, reply: HttpReply): void {
 }
 
 /** Counts the bytes of the response body for the gates' `after` (read limits count bytes returned). */
-function measured(res: ResponseLike, done: (bytes: number) => void): void {
+function measured(res: ResponseLike, done: (bytes: number, body: unknown) => void): void {
   const end = res.end.bind(res);
   res.end = (body?: unknown, ...rest: unknown[]) => {
-    done(typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : 0);
+    done(typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : 0, body);
     return end(body, ...rest);
+  };
+}
+
+/** A gate that failed on a request it could not judge (a bug or an unregistered resource): answered as AWS's 500. */
+function gateFailure(err: unknown): HttpReply {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`gate failure: ${message}\n`);
+  const headers = { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'InternalFailure' };
+  return { status: 500, headers, body: JSON.stringify({ __type: 'InternalFailure', message }) };
+}
+
+function checked(name: EmulatorKind, info: HttpRequestInfo): ChainResult | HttpReply {
+  try {
+    const verdict = chain.check(name, info, Date.now());
+    limits?.observe(verdict.calls, info.headers, verdict.kind === 'reject' ? { errorType: verdict.errorType } : { failures: verdict.failures });
+    return verdict;
+  } catch (err) {
+    return gateFailure(err);
+  }
+}
+
+/**
+ * The body the emulator gets and how its answer is rewritten: without the entries of a batch the gates failed, and
+ * with them merged back (`answerOnly`: every entry failed, the answer is given without the emulator).
+ */
+interface PartialPlan { body: Buffer; rewrite?: (text: string) => string; answerOnly?: string }
+
+function partialPlan(operation: string, body: Buffer, failures: readonly EntryFailure[]): PartialPlan {
+  if (failures.length === 0) return { body };
+  const plan = partialBatch(operation, body, failures);
+  if (!plan.forward) return { body, answerOnly: JSON.stringify(plan.answer(undefined)) };
+  const rewrite = (text: string): string => {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    return parsed.__type ? text : JSON.stringify(plan.answer(parsed)); // an error answer stays as it is
+  };
+  return { body: Buffer.from(JSON.stringify(plan.forward), 'utf8'), rewrite };
+}
+
+/** Rewrites the emulator's answer (a whole body sent with `end`) before it leaves. */
+function rewritten(res: ResponseLike & { setHeader?(n: string, v: string): void }, rewrite: (text: string) => string): void {
+  const end = res.end.bind(res);
+  res.end = (body?: unknown, ...rest: unknown[]) => {
+    if (typeof body !== 'string' && !Buffer.isBuffer(body)) return end(body, ...rest);
+    const text = rewrite(body.toString());
+    res.setHeader?.('Content-Length', String(Buffer.byteLength(text)));
+    return end(text, ...rest);
   };
 }
 
@@ -111,18 +160,25 @@ function gatedListener(name: 'kinesis' | 'dynamodb', listener: Listener, transfo
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('error', (err: Error) => fail(name, `the ${EMULATOR_LABEL[name]} failed reading a request: ${err.message}`));
     req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const verdict = chain.check(name, { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body }, Date.now());
+      const info = { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) };
+      const verdict = checked(name, info);
+      if (!('kind' in verdict)) { writeReply(res, verdict); return; }
       if (verdict.kind === 'reject') { writeReply(res, verdict.reply); return; }
-      measured(res, (bytes) => chain.after(verdict.calls, bytes, Date.now()));
-      const forward = (): void => {
+      const plan = partialPlan(verdict.calls[0]?.operation ?? '', info.body, verdict.failures);
+      const respond = (): void => {
+        if (plan.answerOnly !== undefined) { writeReply(res, { status: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: plan.answerOnly }); return; }
+        if (plan.rewrite) rewritten(res, plan.rewrite);
+        measured(res, (bytes, body) => {
+          chain.after(verdict.calls, bytes, Date.now());
+          if (typeof body === 'string' || Buffer.isBuffer(body)) limits?.observeResponse(verdict.calls, info.headers, body.toString(), Date.now());
+        });
         const inner = Object.assign(new EventEmitter(), { method: req.method, url: req.url, headers: req.headers });
         listener(inner, res);
-        if (body.length > 0) inner.emit('data', transform(body));
+        if (plan.body.length > 0) inner.emit('data', transform(plan.body));
         inner.emit('end');
       };
-      if (verdict.delayMs > 0) setTimeout(forward, verdict.delayMs);
-      else forward();
+      if (verdict.delayMs > 0) setTimeout(respond, verdict.delayMs);
+      else respond();
     });
   };
 }
@@ -187,24 +243,39 @@ interface FastifyReplyLike {
   send(b: string): FastifyReplyLike;
 }
 
+/** The body of a fauxqs request as the gates read it: JSON (SQS) re-serialized, SNS form fields, S3 bytes. */
+function fauxqsBody(request: FastifyRequestLike): HttpRequestInfo['body'] {
+  const raw = request.body;
+  if (Buffer.isBuffer(raw)) return raw;
+  const form = String(request.headers['content-type'] ?? '').includes('x-www-form-urlencoded');
+  return raw && typeof raw === 'object' && !form ? Buffer.from(JSON.stringify(raw), 'utf8') : (raw as Record<string, string> | undefined);
+}
+
 /** The gate chain on fauxqs' requests, once its content-type parsers have read the body (SQS JSON, SNS form, S3 bytes). */
 function gateFauxqs(app: FastifyLike): void {
-  const forwarded = new WeakMap<object, readonly AwsCall[]>();
+  const forwarded = new WeakMap<object, { calls: readonly AwsCall[]; rewrite?: (text: string) => string }>();
   app.addHook('preHandler', async (request: FastifyRequestLike, reply: FastifyReplyLike) => {
-    const raw = request.body;
-    const body = Buffer.isBuffer(raw) ? raw
-      : raw && typeof raw === 'object' && !String(request.headers['content-type'] ?? '').includes('x-www-form-urlencoded')
-        ? Buffer.from(JSON.stringify(raw), 'utf8') : (raw as Record<string, string> | undefined);
-    const verdict = chain.check('fauxqs', { method: request.method, url: request.originalUrl ?? request.url, headers: request.headers, body }, Date.now());
-    if (verdict.kind === 'reject') return reply.code(verdict.reply.status).headers(verdict.reply.headers).send(verdict.reply.body);
-    forwarded.set(request, verdict.calls);
-    if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
+    const verdict = checked('fauxqs', { method: request.method, url: request.originalUrl ?? request.url, headers: request.headers, body: fauxqsBody(request) });
+    const rejection = !('kind' in verdict) ? verdict : verdict.kind === 'reject' ? verdict.reply : undefined;
+    if (rejection) return reply.code(rejection.status).headers(rejection.headers).send(rejection.body);
+    const v = verdict as Extract<ChainResult, { kind: 'forward' }>;
+    let rewrite: ((text: string) => string) | undefined;
+    if (v.failures.length > 0) {
+      const body = request.body as Record<string, unknown>;
+      const plan = partialBatch(v.calls[0].operation, { ...body }, v.failures);
+      if (!plan.forward) return reply.code(200).headers({ 'content-type': 'application/x-amz-json-1.0' }).send(JSON.stringify(plan.answer(undefined)));
+      Object.assign(body, plan.forward);
+      rewrite = (text) => JSON.stringify(plan.answer(JSON.parse(text) as Record<string, unknown>));
+    }
+    forwarded.set(request, { calls: v.calls, rewrite });
+    if (v.delayMs > 0) await new Promise((r) => setTimeout(r, v.delayMs));
     return undefined;
   });
-  app.addHook('onSend', async (request: object, _reply: unknown, payload: unknown) => {
-    const calls = forwarded.get(request);
-    if (calls) chain.after(calls, typeof payload === 'string' ? Buffer.byteLength(payload) : Buffer.isBuffer(payload) ? payload.length : 0, Date.now());
-    return payload;
+  app.addHook('onSend', async (request: object, reply: { statusCode: number }, payload: unknown) => {
+    const f = forwarded.get(request);
+    if (!f) return payload;
+    chain.after(f.calls, typeof payload === 'string' ? Buffer.byteLength(payload) : Buffer.isBuffer(payload) ? payload.length : 0, Date.now());
+    return f.rewrite && typeof payload === 'string' && reply.statusCode === 200 ? f.rewrite(payload) : payload;
   });
 }
 
@@ -256,6 +327,18 @@ function fail(emulator: EmulatorName | undefined, message: string): void {
   void stopAll(1);
 }
 
+function onParentMessage(m: ParentToHost): void {
+  if (!m) return;
+  if (m.type === 'stop') { void stopAll(0); return; }
+  if (!limits) { send({ type: 'reply', id: m.id, error: 'service limits are not enabled in this emulator host' }); return; }
+  try {
+    if (m.type === 'limits') limits.register(m.registration);
+    send({ type: 'reply', id: m.id, traffic: m.type === 'traffic' ? limits.traffic.report() : undefined });
+  } catch (err) {
+    send({ type: 'reply', id: m.id, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
 async function main(): Promise<void> {
   const raw = process.env.PHX_EMULATOR_HOST_CONFIG;
   if (!raw) throw new Error('PHX_EMULATOR_HOST_CONFIG is not set');
@@ -264,14 +347,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
   // Ctrl-C reaches the whole process group: the parent stops the emulators last, after the functions and pollers.
   process.on('SIGINT', () => undefined);
-  process.on('message', (m: { type?: string }) => { if (m && m.type === 'stop') void stopAll(0); });
+  process.on('message', (m: ParentToHost) => onParentMessage(m));
   process.on('uncaughtException', (err) => fail(undefined, `an emulator crashed: ${err.message}`));
+  limits = config.limits ? new HostLimits(config.limits, LOCAL_ACCOUNT) : undefined;
   chain = createHostGateChain({
     region: config.region,
     account: LOCAL_ACCOUNT,
     iam: config.iamConfigFile ? readIamGateConfig(config.iamConfigFile) : undefined,
     onDenied: (denial) => send({ type: 'accessDenied', denial }),
     decodeIterator,
+    gates: limits?.gates,
   });
   const kinesis = await startKinesis(config);
   const dynamodb = await startDynamo(config);

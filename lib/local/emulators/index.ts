@@ -3,10 +3,12 @@ import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs
 import * as path from 'node:path';
 import type { IamGateConfig } from '../gates';
 import { childScript, sdkNodeModules } from '../paths';
-import type { AccessDeniedReport, EmulatorHostConfig, EmulatorName, HostToParent } from './protocol';
+import type { AccessDeniedReport, EmulatorHostConfig, EmulatorName, HostToParent, LimitsHostConfig, LimitsRegistration, ParentToHost } from './protocol';
 import { PhoenixError } from '../../core/errors';
 
-export { EMULATOR_LABEL, type AccessDeniedReport, type EmulatorName } from './protocol';
+import type { TrafficReport } from '../gates/traffic';
+
+export { EMULATOR_LABEL, type AccessDeniedReport, type EmulatorName, type LimitsHostConfig, type LimitsRegistration } from './protocol';
 
 export interface EmulatorOptions {
   /** First port (Kinesis), then DynamoDB = base+1, SQS/SNS/S3 = base+2. 0 = free ports chosen by the OS. */
@@ -22,6 +24,8 @@ export interface EmulatorOptions {
   readonly iam?: IamGateConfig;
   /** Called for every call the IAM gate denied. */
   readonly onAccessDenied?: (denial: AccessDeniedReport) => void;
+  /** Service limits and latency model in front of the emulators; undefined = neither. */
+  readonly limits?: LimitsHostConfig;
 }
 
 export interface RunningEmulators {
@@ -30,6 +34,10 @@ export interface RunningEmulators {
   readonly ports: Record<EmulatorName, number>;
   /** Stops the emulator host (SIGTERM, then SIGKILL after a grace period); resolves when it exited. */
   stop(): Promise<void>;
+  /** Tells the limit gate the streams' shards and the queues' message size limits (after creating or resharding them). */
+  registerLimits(registration: LimitsRegistration): Promise<void>;
+  /** Kinesis traffic per consumer and writer so far (service limits enabled only). */
+  traffic(): Promise<TrafficReport>;
 }
 
 /** Error thrown when the emulators cannot be started; its message is one line. */
@@ -81,6 +89,7 @@ export async function startEmulators(opts: EmulatorOptions): Promise<RunningEmul
     region: opts.region,
     kinesisShardLimit: 500,
     iamConfigFile: opts.iam ? path.join(opts.runDir, 'iam.json') : undefined,
+    limits: opts.limits,
   };
   const script = childScript('emulator-host', path.join(opts.runDir, 'bin'));
   mkdirSync(path.join(opts.runDir, 'logs'), { recursive: true });
@@ -134,6 +143,7 @@ export async function startEmulators(opts: EmulatorOptions): Promise<RunningEmul
     reported = true;
     opts.onUnexpectedExit?.(message);
   };
+  const ask = hostRequests(child);
   child.on('message', (m: HostToParent) => {
     if (m.type === 'error') report(m.message);
     if (m.type === 'accessDenied') opts.onAccessDenied?.(m.denial);
@@ -152,7 +162,34 @@ export async function startEmulators(opts: EmulatorOptions): Promise<RunningEmul
       stopped = true;
       await killChild(child, 3000);
     },
+    registerLimits: async (registration) => { await ask({ type: 'limits', registration }); },
+    traffic: async () => (await ask({ type: 'traffic' })).traffic ?? { consumers: [], writers: [] },
   };
+}
+
+type HostRequest = Extract<ParentToHost, { id: number }> extends infer T ? T extends { id: number } ? Omit<T, 'id'> : never : never;
+type HostReply = Extract<HostToParent, { type: 'reply' }>;
+
+/** Requests to the host answered by a `reply` with the same id (rejected with the host's error, or when it exits). */
+function hostRequests(child: ChildProcess): (request: HostRequest) => Promise<HostReply> {
+  let next = 0;
+  const waiting = new Map<number, { resolve: (r: HostReply) => void; reject: (e: Error) => void }>();
+  child.on('message', (m: HostToParent) => {
+    if (m.type !== 'reply') return;
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.error !== undefined) w?.reject(new EmulatorError(m.error));
+    else w?.resolve(m);
+  });
+  child.once('exit', () => {
+    for (const w of waiting.values()) w.reject(new EmulatorError('the emulator host exited before answering'));
+    waiting.clear();
+  });
+  return (request) => new Promise((resolve, reject) => {
+    const id = ++next;
+    waiting.set(id, { resolve, reject });
+    child.send({ ...request, id } as ParentToHost);
+  });
 }
 
 function lastLine(text: string): string {

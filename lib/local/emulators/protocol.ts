@@ -1,4 +1,7 @@
 /** IPC messages between the local environment (parent) and its emulator host child process. */
+import type { LatencyMode } from '../gates/latency';
+import type { ShardShape } from '../gates/limits-shards';
+import type { TrafficReport } from '../gates/traffic';
 
 /** Which emulator serves which AWS service. */
 export type EmulatorName = 'kinesis' | 'dynamodb' | 'fauxqs';
@@ -21,6 +24,21 @@ export interface EmulatorHostConfig {
   readonly kinesisShardLimit: number;
   /** JSON file of the IAM gate configuration (lib/local/gates IamGateConfig); absent = IAM not enforced. */
   readonly iamConfigFile?: string;
+  /** Service limits and latency model in front of the emulators; absent = neither. */
+  readonly limits?: LimitsHostConfig;
+}
+
+/** `--limits-scale` (rate limits divided by it), `--latency`, and the seed of the latency draws. */
+export interface LimitsHostConfig {
+  readonly scale: number;
+  readonly latency: LatencyMode;
+  readonly seed: number;
+}
+
+/** What the limit gate must know of the provisioned resources: each stream's shards, each queue's MaximumMessageSize. */
+export interface LimitsRegistration {
+  readonly streams: ReadonlyArray<{ readonly arn: string; readonly shards: readonly ShardShape[] }>;
+  readonly queues: ReadonlyArray<{ readonly arn: string; readonly maximumMessageSize: number }>;
 }
 
 /** A call the IAM gate denied (principal, action, resource), for the run report's accessDenied. */
@@ -35,6 +53,11 @@ export interface AccessDeniedReport {
 export type HostToParent =
   | { type: 'ready'; ports: Record<EmulatorName, number> }
   | { type: 'error'; emulator?: EmulatorName; message: string }
-  | { type: 'accessDenied'; denial: AccessDeniedReport };
+  | { type: 'accessDenied'; denial: AccessDeniedReport }
+  /** Answer to a request of the parent that carries an `id`. */
+  | { type: 'reply'; id: number; traffic?: TrafficReport; error?: string };
 
-export type ParentToHost = { type: 'stop' };
+export type ParentToHost =
+  | { type: 'stop' }
+  | { type: 'limits'; id: number; registration: LimitsRegistration }
+  | { type: 'traffic'; id: number };

@@ -15,7 +15,6 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  GetRecordsCommand,
   GetShardIteratorCommand,
   ListShardsCommand,
   type GetShardIteratorCommandInput,
@@ -31,7 +30,7 @@ import type {
   KinesisMappingConfig,
   PollerOptions,
 } from './types';
-import { backoffMs, emptyStats, errorMessage, errorName, Notifier, parseBatchItemFailures, responseObject, pollerDefaults } from './util';
+import { backoffMs, consumerGetRecords, emptyStats, errorMessage, errorName, Notifier, parseBatchItemFailures, responseObject, pollerDefaults } from './util';
 import { abortableSleep } from '../lifecycle';
 
 /** Lambda's synchronous invocation payload limit. */
@@ -379,7 +378,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         const epoch = ++w.readEpoch;
         const startedAt = this.now();
         const res = await this.clients.kinesis.send(
-          new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(10_000, maxBufferedRecords - buffered.records) }),
+          consumerGetRecords({ ShardIterator: iterator, Limit: Math.min(10_000, maxBufferedRecords - buffered.records) }, `esm:${this.invoker.functionName}`),
           { abortSignal: this.abort.signal },
         );
         failures = 0;
@@ -414,7 +413,8 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         if (!this.running) break;
         const name = errorName(err);
         if (name === 'ExpiredIteratorException' || name === 'InvalidArgumentException') iterator = undefined;
-        this.log(`kinesis ${this.config.streamName} ${w.shardId}: ${name || 'error'} reading: ${errorMessage(err)}`);
+        // Read throttling (the shard's shared GetRecords limits) is counted by the emulator host per consumer, not logged.
+        if (name !== 'ProvisionedThroughputExceededException') this.log(`kinesis ${this.config.streamName} ${w.shardId}: ${name || 'error'} reading: ${errorMessage(err)}`);
         await abortableSleep(backoffMs(failures++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
       }
     }

@@ -1,4 +1,6 @@
+import { GetRecordsCommand, type GetRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import type { EsmStats, InvokeResult, PollerOptions } from './types';
+import { CONSUMER_HEADER } from '../gates/traffic';
 
 export function emptyStats(): EsmStats {
   return {
@@ -111,4 +113,15 @@ export function pollerDefaults(opts: PollerOptions): { now: () => number; log: (
     retryBaseMs: opts.retryBackoffMs ?? 100,
     retryCapMs: opts.retryBackoffCapMs ?? 2_000,
   };
+}
+
+/** A GetRecords command that names its consumer to the emulator host (the run report's traffic per consumer). */
+export function consumerGetRecords(input: GetRecordsCommandInput, consumer: string): GetRecordsCommand {
+  const command = new GetRecordsCommand(input);
+  command.middlewareStack.add((next) => async (args) => {
+    const request = args.request as { headers?: Record<string, string> };
+    if (request.headers) request.headers[CONSUMER_HEADER] = consumer;
+    return next(args);
+  }, { step: 'build', name: 'phoenixConsumerHeader' });
+  return command;
 }

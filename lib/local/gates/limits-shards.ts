@@ -28,21 +28,30 @@ export function shardFor(shards: readonly ShardShape[], partitionKey: string, ex
 /**
  * A budget per whole second of the clock (`floor(now / 1000)`): what a second's calls use is counted against the
  * limit of that second, and nothing carries over (Kinesis limits are "per second", without a documented burst).
+ * A scaled limit below 1 per second is a budget of `limit * n` per window of n = ceil(1 / limit) seconds, and an
+ * amount over a window's budget (a record larger than a scaled byte limit) goes into an unused window and uses up
+ * the following ones, so the average rate stays the limit.
  */
 export class PerSecondBudget {
-  private second = Number.NaN;
+  private window = Number.NaN;
   private used = 0;
+  private readonly windowMs: number;
+  private readonly perWindow: number;
 
-  constructor(private readonly limit: number) {}
+  constructor(limit: number) {
+    const seconds = limit >= 1 ? 1 : Math.ceil(1 / limit);
+    this.windowMs = seconds * 1000;
+    this.perWindow = limit * seconds;
+  }
 
-  /** Takes `amount` if it fits in this second's budget; false (and nothing taken) otherwise. */
+  /** Takes `amount` if it fits in this window's budget; false (and nothing taken) otherwise. A negative amount gives back. */
   take(amount: number, nowMs: number): boolean {
-    const second = Math.floor(nowMs / 1000);
-    if (second !== this.second) {
-      this.second = second;
-      this.used = 0;
+    const window = Math.floor(nowMs / this.windowMs);
+    if (window !== this.window) {
+      this.used = Number.isNaN(this.window) ? 0 : Math.max(0, this.used - this.perWindow * (window - this.window));
+      this.window = window;
     }
-    if (this.used + amount > this.limit) return false;
+    if (amount > 0 && this.used > 0 && this.used + amount > this.perWindow) return false;
     this.used += amount;
     return true;
   }

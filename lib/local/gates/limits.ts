@@ -4,7 +4,7 @@
  */
 import { PerSecondBudget, ReadDebt, shardFor, type ShardShape } from './limits-shards';
 import type { EntryFailure, LimitsCall, LimitsVerdict } from './limits-types';
-import type { GateVerdict } from './types';
+import type { GateVerdict, RequestGate } from './types';
 import { PhoenixError } from '../../core/errors';
 
 const MiB = 1024 * 1024;
@@ -43,7 +43,7 @@ interface ShardBudgets {
   readonly readDebt: ReadDebt;
 }
 
-export class LimitsGate {
+export class LimitsGate implements RequestGate {
   readonly name = 'limits';
   private readonly scale: number;
   private readonly streams = new Map<string, readonly ShardShape[]>();

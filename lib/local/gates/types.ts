@@ -47,6 +47,26 @@ export interface AwsCall {
   readonly via?: AwsService;
   /** Extra IAM condition keys of the request (e.g. `s3:x-amz-server-side-encryption`). */
   readonly context?: Readonly<Record<string, string>>;
+  /** Payload sizes the request size alone does not give (service size limits). */
+  readonly sizes?: PayloadSizes;
+}
+
+/** Sizes the call builder computes from the request body. */
+export interface PayloadSizes {
+  /** DynamoDB: size of each item written (PutItem: one; BatchWriteItem: each PutRequest), per `dynamodbItemSize`. */
+  readonly dynamodbItems?: readonly number[];
+  /** SQS: size of each message (body plus message attributes: names, types and values), in request order. */
+  readonly sqsMessages?: readonly number[];
+  /** Firehose: data size of each record (before base64), in request order. */
+  readonly firehoseRecords?: readonly number[];
+}
+
+/** One failed entry of a batch call that goes on for its other entries. */
+export interface EntryFailure {
+  /** 0-based index of the entry in the request. */
+  readonly index: number;
+  readonly errorCode: string;
+  readonly errorMessage: string;
 }
 
 /** What a gate decides before the emulator answers. */
@@ -55,7 +75,12 @@ export type GateVerdict =
   /** Delay the call by `ms` milliseconds, then go on (latency model). */
   | { readonly kind: 'delay'; readonly ms: number }
   /** Fail the call as AWS would: HTTP status, the service's error type (`AccessDeniedException`) and message. */
-  | { readonly kind: 'reject'; readonly status: number; readonly errorType: string; readonly message: string };
+  | { readonly kind: 'reject'; readonly status: number; readonly errorType: string; readonly message: string }
+  /**
+   * The call goes on, but the listed entries of a batch (PutRecords, SendMessageBatch) fail with the given code and
+   * are not sent to the emulator; the response reports them as the service does.
+   */
+  | { readonly kind: 'partial'; readonly failures: readonly EntryFailure[] };
 
 /** A check in front of the emulators. `after` sees the response size (read limits count bytes returned). */
 export interface RequestGate {

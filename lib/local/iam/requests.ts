@@ -6,7 +6,8 @@
  * Protocols: Kinesis JSON 1.1 and DynamoDB/SQS JSON 1.0 (X-Amz-Target), SNS Query, S3 REST (path or virtual host).
  */
 import { queueArnOfUrl } from './policies';
-import type { AwsCall, AwsService, KinesisRecordSize } from '../gates/types';
+import { dynamodbItemSize } from '../gates/limits-item-size';
+import type { AwsCall, AwsService, KinesisRecordSize, PayloadSizes } from '../gates/types';
 
 /** How an emulator speaks: the error shape of a rejection follows it. */
 export type WireProtocol = 'json' | 'query' | 's3';
@@ -120,7 +121,38 @@ function describeDynamo(req: HttpRequestInfo, operation: string, ctx: RequestCon
       for (const part of Object.values(item)) if (part?.TableName) tables.add(tableArn(part.TableName));
     }
   }
-  return [call('dynamodb', operation, tables.size ? [...tables] : ['*'], req)];
+  return [call('dynamodb', operation, tables.size ? [...tables] : ['*'], req, { sizes: { dynamodbItems: dynamodbItems(body) } })];
+}
+
+type Item = Parameters<typeof dynamodbItemSize>[0];
+
+/** Sizes of the items a write carries (PutItem, BatchWriteItem puts, TransactWriteItems puts), for the 400 KB limit. */
+function dynamodbItems(body: Record<string, unknown>): number[] {
+  const items: Item[] = [];
+  if (body.Item && typeof body.Item === 'object') items.push(body.Item as Item);
+  for (const writes of Object.values((body.RequestItems ?? {}) as Record<string, Array<{ PutRequest?: { Item?: Item } }>>)) {
+    if (Array.isArray(writes)) for (const w of writes) if (w?.PutRequest?.Item) items.push(w.PutRequest.Item);
+  }
+  const transact = Array.isArray(body.TransactItems) ? body.TransactItems as Array<{ Put?: { Item?: Item } }> : [];
+  for (const t of transact) if (t?.Put?.Item) items.push(t.Put.Item);
+  try {
+    return items.map(dynamodbItemSize);
+  } catch {
+    return []; // a malformed item: dynalite answers it with its own validation error
+  }
+}
+
+/** An SQS message's size: body plus each attribute's name, data type and value. */
+function sqsMessageSize(m: { MessageBody?: unknown; MessageAttributes?: unknown }): number {
+  const attrs = (m.MessageAttributes ?? {}) as Record<string, { DataType?: string; StringValue?: string; BinaryValue?: string }>;
+  return Buffer.byteLength(String(m.MessageBody ?? ''), 'utf8') + Object.entries(attrs).reduce((n, [name, a]) => n + Buffer.byteLength(name)
+    + Buffer.byteLength(a?.DataType ?? '') + Buffer.byteLength(a?.StringValue ?? '') + (a?.BinaryValue ? Buffer.byteLength(a.BinaryValue, 'base64') : 0), 0);
+}
+
+function sqsSizes(body: Record<string, unknown>, operation: string): PayloadSizes | undefined {
+  if (operation === 'SendMessage') return { sqsMessages: [sqsMessageSize(body)] };
+  if (operation !== 'SendMessageBatch' || !Array.isArray(body.Entries)) return undefined;
+  return { sqsMessages: (body.Entries as Array<Record<string, unknown>>).map(sqsMessageSize) };
 }
 
 function describeSqs(req: HttpRequestInfo, operation: string, ctx: RequestContextInfo): UnsignedCall[] {
@@ -129,7 +161,7 @@ function describeSqs(req: HttpRequestInfo, operation: string, ctx: RequestContex
     ? queueArnOfUrl(body.QueueUrl, ctx.region, ctx.account)
     : typeof body.QueueName === 'string' ? `arn:aws:sqs:${ctx.region}:${ctx.account}:${body.QueueName}` : '*';
   const kms = operation.startsWith('SendMessage') ? ['GenerateDataKey', 'Decrypt'] : operation === 'ReceiveMessage' ? ['Decrypt'] : [];
-  return [call('sqs', operation, [queueArn], req), ...kmsCalls(ctx, 'sqs', queueArn, kms)];
+  return [call('sqs', operation, [queueArn], req, { sizes: sqsSizes(body, operation) }), ...kmsCalls(ctx, 'sqs', queueArn, kms)];
 }
 
 function describeSns(req: HttpRequestInfo, ctx: RequestContextInfo): UnsignedCall[] {

@@ -13,7 +13,7 @@ import { asRunError, LocalRunError } from './errors';
 import { keepEnvironment } from './keep';
 import { choosePipeline } from './pipeline';
 import { createRunWorkload, produceWorkload } from './produce';
-import { deployStack, startServices } from './provision';
+import { deployStack, registerLimits, startServices } from './provision';
 import { buildReport, resolveOutputs } from './report';
 import { startStack } from './start';
 import { synthStack } from './synth';
@@ -42,11 +42,15 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     ctx.startProgressTimer();
     deployStack(ctx.model, stack, (m, cause) => new LocalRunError(m, { cause }));
     const services = await startServices(stack, ctx.runDir, ctx.life, {
-      portBase: opts.portBase, onUnexpectedExit: (message) => ctx.fail(new LocalRunError(message)), guard: (p) => ctx.guard(p),
+      portBase: opts.portBase,
+      onUnexpectedExit: (message) => ctx.fail(new LocalRunError(message)),
+      guard: (p) => ctx.guard(p),
+      limits: { scale: opts.limitsScale ?? 1, latency: opts.latency ?? 'none', seed: opts.seed },
     });
     const provisioned = await ctx.guard(provision(stack, assembly, services.clients, {
       onDemandShards: opts.onDemandShards ?? DEFAULT_ON_DEMAND_SHARDS, runDir: ctx.runDir, log: ctx.log,
     }));
+    await ctx.guard(registerLimits(services, provisioned));
     for (const n of provisioned.notes) ctx.log(n);
     const started = await startStack(ctx, { stack, services, provisioned, quality });
     const pipeline = choosePipeline(started.kinesisMappings, opts.stream, provisioned);
@@ -66,6 +70,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     ctx.lap();
     ctx.enter('verify');
     const { sink, accounting } = await verifyRun(ctx, services, provisioned, pipeline, produced);
+    const traffic = await ctx.guard(services.emulators.traffic());
     ctx.lapEnd('verify');
 
     ctx.finish();
@@ -81,6 +86,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       started,
       outputs: resolveOutputs(stack),
       stageDimensions: { [METRIC_DIMENSIONS.pipeline]: pipeline.config.pipeline, [METRIC_DIMENSIONS.stage]: pipeline.config.stage },
+      traffic,
     });
     if (qualityReport) report.quality = qualityReport;
     writeFileSync(path.join(ctx.runDir, 'summary.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -31,7 +31,7 @@ export async function produceWorkload(
   workload: Workload,
 ): Promise<{ produced: ProducedLog; producerStats: ProducerStats }> {
   const produced = new ProducedLog();
-  const producerStats: ProducerStats = { put: 0, failed: 0, retriedEntries: 0, putRecordsCalls: 0 };
+  const producerStats: ProducerStats = { put: 0, failed: 0, retriedEntries: 0, throttledEntries: 0, putRecordsCalls: 0 };
   const produceAbort = new AbortController();
   ctx.life.add('producer', () => produceAbort.abort());
   ctx.opts.signal?.addEventListener('abort', () => produceAbort.abort(), { once: true });

@@ -1,6 +1,10 @@
+import { ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createLocalClients, type LocalClients } from '../clients';
 import { StackOperationError, type CloudFormationModel, type DeployResult } from '../cloudformation/lifecycle';
-import { startEmulators, type RunningEmulators } from '../emulators';
+import { startEmulators, type LimitsHostConfig, type LimitsRegistration, type RunningEmulators } from '../emulators';
+import { SQS_DEFAULT_MAX_MESSAGE_BYTES } from '../gates/limits';
+import type { ShardShape } from '../gates/limits-shards';
 import type { Lifecycle } from '../lifecycle';
 import type { ProvisionedStack } from '../provision';
 import type { LocalStack } from '../template/stack';
@@ -15,10 +19,13 @@ export async function startServices(
   stack: LocalStack,
   runDir: string,
   life: Lifecycle,
-  o: { portBase?: number; onUnexpectedExit?: (message: string) => void; guard?: <T>(p: Promise<T>) => Promise<T> } = {},
+  o: {
+    portBase?: number; onUnexpectedExit?: (message: string) => void; guard?: <T>(p: Promise<T>) => Promise<T>; limits?: LimitsHostConfig;
+  } = {},
 ): Promise<LocalServices> {
   const guard = o.guard ?? ((p) => p);
-  const emulators = await guard(startEmulators({ runDir, region: stack.region, portBase: o.portBase, onUnexpectedExit: o.onUnexpectedExit }));
+  const { portBase, onUnexpectedExit, limits } = o;
+  const emulators = await guard(startEmulators({ runDir, region: stack.region, portBase, onUnexpectedExit, limits }));
   life.add('emulators', () => emulators.stop());
   const untrack = life.track(emulators.pid);
   life.add('emulator pid', () => untrack());
@@ -58,4 +65,32 @@ export function deployStack(model: CloudFormationModel, stack: LocalStack, fail:
 export function physicalIds(model: CloudFormationModel, stack: LocalStack): Map<string, string> {
   const view = model.stack(stack.stackName, stack.region);
   return new Map([...view?.resources ?? []].map(([id, r]) => [id, r.physicalId]));
+}
+
+/** Tells the emulators' limit gate every stream's shards and every queue's MaximumMessageSize (after provisioning). */
+export async function registerLimits(services: LocalServices, provisioned: ProvisionedStack): Promise<LimitsRegistration> {
+  const { kinesis, sqs } = services.clients;
+  const streams = await Promise.all(provisioned.streams.map(async (s) => ({ arn: s.arn, shards: await listShards(kinesis, s.name) })));
+  const queues = await Promise.all(provisioned.queues.map(async (q) => {
+    const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.url, AttributeNames: ['MaximumMessageSize'] }));
+    return { arn: q.arn, maximumMessageSize: Number(attrs.Attributes?.MaximumMessageSize ?? SQS_DEFAULT_MAX_MESSAGE_BYTES) };
+  }));
+  const registration = { streams, queues };
+  await services.emulators.registerLimits(registration);
+  return registration;
+}
+
+async function listShards(kinesis: LocalClients['kinesis'], streamName: string): Promise<ShardShape[]> {
+  const shards: Shard[] = [];
+  let token: string | undefined;
+  do {
+    const res = await kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: streamName }));
+    shards.push(...(res.Shards ?? []));
+    token = res.NextToken;
+  } while (token);
+  return shards.map((s) => ({
+    ShardId: s.ShardId!,
+    HashKeyRange: { StartingHashKey: s.HashKeyRange!.StartingHashKey!, EndingHashKey: s.HashKeyRange!.EndingHashKey! },
+    SequenceNumberRange: s.SequenceNumberRange,
+  }));
 }

@@ -4,6 +4,8 @@ import type { SynthOptions } from './synth';
 import type { FaultProxyStats } from '../fault-proxy';
 import type { LocalDeliveryStreams } from '../firehose';
 import type { FunctionStats } from '../functions';
+import type { LatencyMode } from '../gates/latency';
+import type { TrafficReport } from '../gates/traffic';
 import type { LocalEnvFile } from '../keep';
 import type { LatencySummary } from '../metrics';
 import type { LocalAlarmsReport, LocalCanaryReport } from '../monitoring';
@@ -67,6 +69,10 @@ export interface LocalRunOptions extends SynthOptions {
   readonly stallSink?: boolean;
   /** How often alarms are evaluated during the run (default 1000 ms). */
   readonly alarmEvaluationIntervalMs?: number;
+  /** Service rate limits (Kinesis per-shard reads and writes) divided by this (>= 1, default 1 = AWS's limits). */
+  readonly limitsScale?: number;
+  /** `aws`: every emulated call waits a draw from its operation's latency distribution; `none` (default): no added latency. */
+  readonly latency?: LatencyMode;
 }
 
 export interface RunProgress {
@@ -145,6 +151,8 @@ export interface LocalRunReport {
   alarms: LocalAlarmsReport;
   /** The synthetic canary's figures (all 0 without a canary). */
   canary: LocalCanaryReport;
+  /** Service limits and latency model of the run, and the Kinesis traffic per consumer and writer under them. */
+  limits: { scale: number; latency: LatencyMode } & TrafficReport;
 }
 
 export interface TraceResult {

@@ -126,7 +126,7 @@ describe('phased workload', () => {
     const putAt: number[] = [];
     const send = async (cmd: { input: { Records: unknown[] } }) => ({ Records: cmd.input.Records.map(() => ({})) });
     const kinesis = { send } as unknown as KinesisClient;
-    const stats: ProducerStats = { put: 0, failed: 0, retriedEntries: 0, putRecordsCalls: 0 };
+    const stats: ProducerStats = { put: 0, failed: 0, retriedEntries: 0, throttledEntries: 0, putRecordsCalls: 0 };
     // rate 1/s would take 19 s for 20 records: the workload's own pace (20 ms apart) is used instead.
     await produce(kinesis, workload, { streamName: 's', rate: 1, onPut: (_r, at) => putAt.push(at) }, stats);
     expect(stats.put).toBe(20);

@@ -100,7 +100,7 @@ describe('producer', () => {
     } as unknown as KinesisClient;
     const records = Array.from({ length: 700 }, (_, i): WorkloadRecord => ({ index: i, kind: 'valid', data: Buffer.from(`r${i}`), partitionKey: `k${i % 7}`, hash: String(i) }));
     let n = 0;
-    const stats: ProducerStats = { put: 0, failed: 0, retriedEntries: 0, putRecordsCalls: 0 };
+    const stats: ProducerStats = { put: 0, failed: 0, retriedEntries: 0, throttledEntries: 0, putRecordsCalls: 0 };
     const put: number[] = [];
     await produce(kinesis, { total: 700, notes: [], next: () => records[n++] }, { streamName: 's', rate: 0, onPut: (r) => put.push(r.index) }, stats);
     expect(stats.put).toBe(700);

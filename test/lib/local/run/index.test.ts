@@ -1,0 +1,33 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runLocal } from '../../../../lib/local/run';
+import { removeDir, runOptions, synthExample } from '../support';
+
+// A local run under scaled service limits: one shard taking 1,000 / 20 = 50 records/s and one GetRecords per
+// second shared by the pipeline's three consumers, the producer putting as fast as it can.
+describe('phoenix local run under service limits', () => {
+  let example: string;
+  beforeAll(() => {
+    example = synthExample().dir;
+  }, 120_000);
+
+  it('--limits-scale 20 on one shard: write and read throttles are counted per writer and consumer, and nothing is lost', async () => {
+    const opts = runOptions(example, { records: 300, onDemandShards: 1, limitsScale: 20, seed: 3, drainTimeoutMs: 90_000 });
+    const r = await runLocal(opts);
+    try {
+      expect(r.invariant.problems).toEqual([]);
+      expect(r.lost).toBe(0);
+      expect(r.drained).toBe(true);
+      expect(r.limits).toMatchObject({ scale: 20, latency: 'none' });
+      const producer = r.limits.writers.find((w) => w.writer === 'phoenix-local');
+      expect(producer?.records).toBe(r.recordsIn + r.canary.sent); // the monitor's canary writes to the stream too
+      expect(producer?.throttled).toBeGreaterThan(0);
+      const consumers = r.limits.consumers.map((c) => c.consumer).sort();
+      expect(consumers.filter((c) => c.startsWith('esm:'))).toHaveLength(2); // ingest and profiler mappings
+      expect(consumers.filter((c) => c.startsWith('firehose:'))).toHaveLength(1);
+      expect(r.limits.consumers.reduce((n, c) => n + c.throttles, 0)).toBeGreaterThan(0);
+      for (const c of r.limits.consumers) expect(c.iteratorAgeMs.max).toBeGreaterThan(0);
+    } finally {
+      removeDir(opts.runsDir!);
+    }
+  }, 240_000);
+});
