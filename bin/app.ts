@@ -1,5 +1,5 @@
 import type { App } from 'aws-cdk-lib';
-import { checkedApp, type BuildAppOptions } from '../examples/checked-app';
+import { checkedApp, exampleApp, type BuildAppOptions } from '../examples/checked-app';
 import { ClickstreamStack } from '../examples/clickstream/stack';
 
 export { checkedApp, type BuildAppOptions };
@@ -13,9 +13,7 @@ export const CLICKSTREAM_STACK_NAME = 'PhoenixClickstream';
  * Environment-agnostic: no account or region.
  */
 export function buildApp(opts: BuildAppOptions = {}): App {
-  const app = checkedApp(opts);
-  new ClickstreamStack(app, 'Clickstream', { stackName: CLICKSTREAM_STACK_NAME });
-  return app;
+  return exampleApp(ClickstreamStack, 'Clickstream', CLICKSTREAM_STACK_NAME, opts);
 }
 
 if (require.main === module) {

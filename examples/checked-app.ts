@@ -1,5 +1,6 @@
-import { App, type AppProps, Validations } from 'aws-cdk-lib';
+import { App, type AppProps, type Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks, ServerlessChecks } from 'cdk-nag';
+import type { Construct } from 'constructs';
 
 /** Options of the example apps (`checkedApp`, bin/app.ts `buildApp`). */
 export interface BuildAppOptions {
@@ -25,5 +26,14 @@ export function checkedApp(opts: BuildAppOptions = {}): App {
       new PCIDSS321Checks(app),
     );
   }
+  return app;
+}
+
+/** A checked App of one example stack (construct id `id`, CloudFormation stack name `stackName`). */
+export function exampleApp(
+  stack: new (scope: Construct, id: string, props: StackProps) => Stack, id: string, stackName: string, opts: BuildAppOptions = {},
+): App {
+  const app = checkedApp(opts);
+  new stack(app, id, { stackName });
   return app;
 }

@@ -1,6 +1,6 @@
 import type { App } from 'aws-cdk-lib';
 import { IotTelemetryStack } from './stack';
-import { checkedApp, type BuildAppOptions } from '../checked-app';
+import { exampleApp, type BuildAppOptions } from '../checked-app';
 
 /** Stack name of the IoT telemetry example. */
 export const IOT_TELEMETRY_STACK_NAME = 'PhoenixIotTelemetry';
@@ -11,9 +11,7 @@ export const IOT_TELEMETRY_STACK_NAME = 'PhoenixIotTelemetry';
  * `npx phoenix local run --app "npx tsx examples/iot-telemetry/app.ts" --workload iot-telemetry`.
  */
 export function buildIotTelemetryApp(opts: BuildAppOptions = {}): App {
-  const app = checkedApp(opts);
-  new IotTelemetryStack(app, 'IotTelemetry', { stackName: IOT_TELEMETRY_STACK_NAME });
-  return app;
+  return exampleApp(IotTelemetryStack, 'IotTelemetry', IOT_TELEMETRY_STACK_NAME, opts);
 }
 
 if (require.main === module) {

@@ -1,6 +1,6 @@
 import type { App } from 'aws-cdk-lib';
 import { OrdersStack } from './stack';
-import { checkedApp, type BuildAppOptions } from '../checked-app';
+import { exampleApp, type BuildAppOptions } from '../checked-app';
 
 /** Stack name of the orders example. */
 export const ORDERS_STACK_NAME = 'PhoenixOrders';
@@ -11,9 +11,7 @@ export const ORDERS_STACK_NAME = 'PhoenixOrders';
  * `npx phoenix local run --app "npx tsx examples/orders/app.ts" --workload orders`.
  */
 export function buildOrdersApp(opts: BuildAppOptions = {}): App {
-  const app = checkedApp(opts);
-  new OrdersStack(app, 'Orders', { stackName: ORDERS_STACK_NAME });
-  return app;
+  return exampleApp(OrdersStack, 'Orders', ORDERS_STACK_NAME, opts);
 }
 
 if (require.main === module) {

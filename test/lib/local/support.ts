@@ -1,7 +1,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expect } from 'vitest';
+import { beforeAll, expect } from 'vitest';
 import { buildApp, CLICKSTREAM_STACK_NAME } from '../../../bin/app';
 import type { LocalRunOptions, LocalRunReport } from '../../../lib/local/run';
 
@@ -115,4 +115,13 @@ export function expectInvariant(r: LocalRunReport): void {
   expect(r.sinkRecords).toBe(r.validRecords);
   expect(r.dlqRecords).toBe(r.poisonRecords);
   expect(r.drained).toBe(true);
+}
+
+/** Synthesizes the example app once for the calling describe block; the returned function gives its assembly dir. */
+export function synthesizedExample(): () => string {
+  let dir = '';
+  beforeAll(() => {
+    dir = synthExample().dir;
+  }, 120_000);
+  return () => dir;
 }

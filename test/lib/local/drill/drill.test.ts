@@ -6,9 +6,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli } from '../../../support/replay';
 import { sinkHash } from '../../../../lib/local/drill';
 import type { SinkEnvelope } from '../../../../lib/local/verify';
+import { cli } from '../../../support/replay';
 
 const item = (id: string, eventTime: string, payload: unknown, hops = 1): SinkEnvelope => ({
   id, eventTime, payload, location: `t/${id}`, hops: Array.from({ length: hops }, (_, i) => ({ stage: 'ingest', in: i, out: i + 1, attempt: 1 })),

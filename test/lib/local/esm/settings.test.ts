@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ingestMapping, liveChildren, mutatedAssembly, runOptions, synthExample } from '../support';
+import { describe, expect, it } from 'vitest';
 import { runLocal } from '../../../../lib/local/run';
 import { UnsupportedTemplateError } from '../../../../lib/local/template/errors';
+import { ingestMapping, liveChildren, mutatedAssembly, runOptions, synthesizedExample } from '../support';
 
 type Template = Record<string, any>;
 
@@ -16,20 +16,17 @@ function ingestFunction(t: Template): Record<string, any> {
   return t.Resources[ingestFunctionId(t)].Properties;
 }
 
-/** The mapping into the ingest function (the example has a profiler mapping on the same stream too). */
+/** The mapping into the ingest function (the exampleDir() has a profiler mapping on the same stream too). */
 function mapping(t: Template): Record<string, any> {
   const fn = ingestFunctionId(t);
   return Object.values<any>(t.Resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName?.Ref === fn).Properties;
 }
 
 describe('event source mapping settings behave as in AWS', () => {
-  let example: string;
-  beforeAll(() => {
-    example = synthExample().dir;
-  }, 120_000);
+  const exampleDir = synthesizedExample();
 
   it('a setting AWS rejects (BatchSize above 10,000) stops the run, naming the mapping and the property', async () => {
-    const assembly = mutatedAssembly(example, (t) => { mapping(t).BatchSize = 20_000; });
+    const assembly = mutatedAssembly(exampleDir(), (t) => { mapping(t).BatchSize = 20_000; });
     const err = await runLocal(runOptions(assembly)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnsupportedTemplateError);
     expect((err as Error).message).toMatch(/^resource ClickstreamIngestStreamMapping[0-9A-F]+ \(AWS::Lambda::EventSourceMapping\): .*BatchSize/);
@@ -45,7 +42,7 @@ describe('event source mapping settings behave as in AWS', () => {
   };
 
   it('with ReportBatchItemFailures, records the handler reports as failed are retried from the lowest failure: none lost', async () => {
-    const assembly = mutatedAssembly(example, retryOnce);
+    const assembly = mutatedAssembly(exampleDir(), retryOnce);
     const r = await runLocal(runOptions(assembly, { records: 400, sinkFailureRate: 0.02, seed: 21 }));
     const esm = ingestMapping(r);
     expect(esm.partialFailures).toBeGreaterThan(0);
@@ -58,7 +55,7 @@ describe('event source mapping settings behave as in AWS', () => {
   }, 150_000);
 
   it('without ReportBatchItemFailures, the partial-failure response is ignored as in AWS: records are lost, and the run says so', async () => {
-    const assembly = mutatedAssembly(example, (t) => {
+    const assembly = mutatedAssembly(exampleDir(), (t) => {
       retryOnce(t);
       delete mapping(t).FunctionResponseTypes;
     });
@@ -73,7 +70,7 @@ describe('event source mapping settings behave as in AWS', () => {
   }, 150_000);
 
   it('MaximumRetryAttempts 0: a failed remainder goes to the on-failure bucket at once and is normalized into the DLQ; nothing is lost', async () => {
-    const assembly = mutatedAssembly(example, (t) => {
+    const assembly = mutatedAssembly(exampleDir(), (t) => {
       retryOnce(t);
       mapping(t).MaximumRetryAttempts = 0;
     });

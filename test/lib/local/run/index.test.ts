@@ -1,17 +1,14 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runLocal } from '../../../../lib/local/run';
-import { removeDir, runOptions, synthExample } from '../support';
+import { removeDir, runOptions, synthesizedExample } from '../support';
 
 // A local run under scaled service limits: one shard taking 1,000 / 20 = 50 records/s and one GetRecords per
 // second shared by the pipeline's three consumers, the producer putting as fast as it can.
 describe('phoenix local run under service limits', () => {
-  let example: string;
-  beforeAll(() => {
-    example = synthExample().dir;
-  }, 120_000);
+  const exampleDir = synthesizedExample();
 
   it('--limits-scale 20 on one shard: write and read throttles are counted per writer and consumer, and nothing is lost', async () => {
-    const opts = runOptions(example, { records: 300, onDemandShards: 1, limitsScale: 20, seed: 3, drainTimeoutMs: 90_000 });
+    const opts = runOptions(exampleDir(), { records: 300, onDemandShards: 1, limitsScale: 20, seed: 3, drainTimeoutMs: 90_000 });
     const r = await runLocal(opts);
     try {
       expect(r.invariant.problems).toEqual([]);

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LocalRunError, runLocal, type LocalRunReport } from '../../../../lib/local/run';
-import { expectInvariant, ingestMapping, liveChildren, mutatedAssembly, runOptions, synthExample, tempDir } from '../support';
+import { expectInvariant, ingestMapping, liveChildren, mutatedAssembly, runOptions, synthesizedExample, tempDir } from '../support';
 
 /** Reason classes the pipeline may give each kind of bad record (which check fires first is the handler's business). */
 const EXPECTED_CLASSES: Record<string, string[]> = {
@@ -20,19 +20,16 @@ function deadLetters(r: LocalRunReport): Array<{ reason: string; message?: strin
   return readFileSync(path.join(r.runDir, 'dlq.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
-describe('phoenix local run on the example clickstream pipeline', () => {
-  let example: string;
-  beforeAll(() => {
-    example = synthExample().dir;
-  }, 120_000);
+describe('phoenix local run on the exampleDir() clickstream pipeline', () => {
+  const exampleDir = synthesizedExample();
 
   it('poison records and duplicates: every valid record in the sink exactly once, every bad record dead-lettered with payload and reason', async () => {
-    const r = await runLocal(runOptions(example, { records: 800, poisonRate: 0.1, duplicateRate: 0.1, seed: 11 }));
+    const r = await runLocal(runOptions(exampleDir(), { records: 800, poisonRate: 0.1, duplicateRate: 0.1, seed: 11 }));
     expectInvariant(r);
     expect(r.recordsIn).toBe(800);
     expect(r.poisonRecords).toBeGreaterThan(40);
     expect(r.duplicatesPut).toBeGreaterThan(40);
-    // Every kind the generator could make (oversize is impossible at the example's 1 MiB limit) was dead-lettered
+    // Every kind the generator could make (oversize is impossible at the exampleDir()'s 1 MiB limit) was dead-lettered
     // with a reason class that fits it.
     const kinds = Object.keys(r.accounting.dlqReasonByPoisonKind).sort();
     expect(kinds).toEqual(['deeply-nested', 'huge-number', 'invalid-utf8', 'json-array', 'missing-key', 'non-json', 'schema-violation']);
@@ -54,7 +51,7 @@ describe('phoenix local run on the example clickstream pipeline', () => {
 
   it('sink failures, throttles and crashes: nothing lost, nothing written twice', async () => {
     // Batches of 10 (instead of 100) give 60+ invocations, so that crashes and throttles at 15% surely happen (0.85^50 < 0.05%).
-    const smallBatches = mutatedAssembly(example, (t) => {
+    const smallBatches = mutatedAssembly(exampleDir(), (t) => {
       for (const r of Object.values<any>(t.Resources)) if (r.Type === 'AWS::Lambda::EventSourceMapping') r.Properties.BatchSize = 10;
     });
     const r = await runLocal(runOptions(smallBatches, {
@@ -78,14 +75,14 @@ describe('phoenix local run on the example clickstream pipeline', () => {
     const lines: string[] = [];
     const ts = new Date().toISOString();
     for (let seq = 0; seq < 40; seq++) {
-      lines.push(JSON.stringify({ userId: 'u-1', sessionId: 's-1', seq, eventType: 'click', url: 'https://shop.example.com/', ts }));
+      lines.push(JSON.stringify({ userId: 'u-1', sessionId: 's-1', seq, eventType: 'click', url: 'https://shop.exampleDir().com/', ts }));
       if (seq === 5) lines.push('{"userId":"u-1","sessionId":"s-1" this is not json');
       if (seq === 15) lines.push(JSON.stringify({ userId: 'u-1', sessionId: 's-1', seq: 1000, eventType: 'teleport', url: 'x', ts }));
       if (seq === 25) lines.push(`base64:${Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('base64')}`);
     }
     const input = path.join(tempDir('input'), 'records.txt');
     writeFileSync(input, `${lines.join('\n')}\n`);
-    const r = await runLocal(runOptions(example, { input }));
+    const r = await runLocal(runOptions(exampleDir(), { input }));
     expectInvariant(r);
     expect(r.validRecords).toBe(40);
     expect(r.poisonRecords).toBe(3);
@@ -96,7 +93,7 @@ describe('phoenix local run on the example clickstream pipeline', () => {
   }, 150_000);
 
   it('a Firehose delivery stream reading the pipeline stream archives every record to S3, GZIP, under its prefix', async () => {
-    const withArchive = mutatedAssembly(example, (t) => {
+    const withArchive = mutatedAssembly(exampleDir(), (t) => {
       const ids = Object.keys(t.Resources);
       const stream = ids.find((id) => t.Resources[id].Type === 'AWS::Kinesis::Stream')!;
       const bucket = ids.find((id) => t.Resources[id].Type === 'AWS::S3::Bucket')!;
@@ -132,7 +129,7 @@ describe('phoenix local run on the example clickstream pipeline', () => {
 
   it('an emulator that dies stops the run with one line, and nothing is left running', async () => {
     let killed = false;
-    const run = runLocal(runOptions(example, {
+    const run = runLocal(runOptions(exampleDir(), {
       records: 100_000,
       rate: 200,
       onProgress: (p) => {
@@ -153,7 +150,7 @@ describe('phoenix local run on the example clickstream pipeline', () => {
 
   it('an interrupt stops the run and everything it started', async () => {
     const abort = new AbortController();
-    const run = runLocal(runOptions(example, {
+    const run = runLocal(runOptions(exampleDir(), {
       records: 100_000,
       rate: 200,
       signal: abort.signal,

@@ -1,7 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { REPO, tempDir } from '../support';
 import { clickEventKeyFields, clickEventSchema } from '../../../../examples/clickstream/schema';
 import { telemetryQualityRules } from '../../../../examples/iot-telemetry/quality';
 import { IOT_FIRMWARE, IOT_SITES, telemetryKeyFields, telemetrySchema } from '../../../../examples/iot-telemetry/schema';
@@ -15,6 +14,7 @@ import {
   BUILT_IN_WORKLOADS, createWorkload, POISON_KINDS, workloadProblem,
   type PipelineRules, type Workload, type WorkloadRecord,
 } from '../../../../lib/local/workloads';
+import { REPO, tempDir } from '../support';
 
 /** The rules the local run reads from each example's ingest function (schema, key fields, namespace, a small limit). */
 const EXAMPLES: Record<string, PipelineRules> = {
