@@ -4,6 +4,7 @@ import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { LocalClients } from './clients';
 import type { LocalFunction } from './functions';
+import { invokeCall, type InProcessAuthorizer } from './iam';
 import { abortableSleep } from './lifecycle';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
@@ -53,6 +54,9 @@ interface Plan {
   logicalId: string;
   arn: string;
   streamArn: string;
+  /** The roles Firehose assumes: to read the source stream, to write the bucket and invoke the processor. */
+  sourceRoleArn: string;
+  destinationRoleArn: string;
   errorPrefix: string;
   processor?: Processor;
   appendDelimiter: boolean;
@@ -96,7 +100,7 @@ function planOf(d: ProvisionedStack['deliveryStreams'][number], provisioned: Pro
   const fail = (prop: string, detail: string): never => { throw new UnsupportedTemplateError(d.logicalId, TYPE, prop, detail); };
   const type = String(p.DeliveryStreamType ?? 'DirectPut');
   if (type !== 'KinesisStreamAsSource') fail('DeliveryStreamType', `${type}: only KinesisStreamAsSource delivery streams run locally (there is no local Firehose API to put to)`);
-  const source = p.KinesisStreamSourceConfiguration as { KinesisStreamARN?: string } | undefined;
+  const source = p.KinesisStreamSourceConfiguration as { KinesisStreamARN?: string; RoleARN?: string } | undefined;
   const stream = provisioned.streams.find((s) => s.arn === source?.KinesisStreamARN);
   if (!stream) fail('KinesisStreamSourceConfiguration', `${source?.KinesisStreamARN} is not a stream of this stack`);
   const destProp = p.ExtendedS3DestinationConfiguration !== undefined ? 'ExtendedS3DestinationConfiguration' : 'S3DestinationConfiguration';
@@ -144,6 +148,8 @@ function planOf(d: ProvisionedStack['deliveryStreams'][number], provisioned: Pro
     logicalId: d.logicalId,
     arn: d.arn,
     streamArn: stream!.arn,
+    sourceRoleArn: String(source?.RoleARN ?? ''),
+    destinationRoleArn: String(dest!.RoleARN ?? ''),
     errorPrefix,
     processor,
     appendDelimiter,
@@ -172,17 +178,20 @@ type FailedRecord = { r: SourceRecord; code: string; message: string; attempts: 
 interface DeliveryOptions {
   readonly log: (line: string) => void;
   readonly now: () => number;
+  /** Clients signed as a role Firehose assumes (the operator's with IAM off). */
+  readonly clientsOfRole: (roleArn: string) => LocalClients;
+  /** IAM on: the destination role must be allowed to invoke the processor. */
+  readonly authz?: InProcessAuthorizer;
 }
 
 export function startDeliveryStreams(
   provisioned: ProvisionedStack,
   functions: readonly LocalFunction[],
-  clients: LocalClients,
   opts: DeliveryOptions,
 ): LocalDeliveryStreams {
   const plans = provisioned.deliveryStreams.map((d) => planOf(d, provisioned));
   const abort = new AbortController();
-  const streams = plans.map((p) => new DeliveryStream(p, functions, clients, opts, abort.signal));
+  const streams = plans.map((p) => new DeliveryStream(p, functions, opts, abort.signal));
   const loops = streams.map((d) => d.run());
   if (plans.length > 0) {
     opts.log(`${plans.length} delivery stream(s) run locally: ${plans.map((p) => `${p.logicalId} ${p.streamName} -> ${p.processor ? `${p.processor.functionArn.split(':').pop()} -> ` : ''}s3://${p.bucket}/${p.prefix}`).join(', ')}`);
@@ -204,14 +213,18 @@ class DeliveryStream {
   /** Reads and writes are serialized: the polling loop and the final flush share the shard iterators and the buffer. */
   private chain: Promise<unknown> = Promise.resolve();
   private readonly processorFn?: LocalFunction;
+  /** Source reads with the source role, bucket writes with the destination role. */
+  private readonly source: LocalClients;
+  private readonly destination: LocalClients;
 
   constructor(
     readonly plan: Plan,
     functions: readonly LocalFunction[],
-    private readonly clients: LocalClients,
     private readonly opts: DeliveryOptions,
     private readonly signal: AbortSignal,
   ) {
+    this.source = opts.clientsOfRole(plan.sourceRoleArn);
+    this.destination = opts.clientsOfRole(plan.destinationRoleArn);
     this.bufferSince = opts.now();
     const arn = plan.processor?.functionArn;
     this.processorFn = arn ? functions.find((f) => arn === f.functionArn || arn.startsWith(`${f.functionArn}:`)) : undefined;
@@ -245,7 +258,7 @@ class DeliveryStream {
 
   /** Reads every shard once; returns true when all shards are caught up. */
   private async readOnce(): Promise<boolean> {
-    const { plan: p, clients, opts } = this;
+    const { plan: p, source: clients, opts } = this;
     const shards = (await clients.kinesis.send(new ListShardsCommand({ StreamName: p.streamName }))).Shards ?? [];
     let caughtUp = true;
     for (const s of shards) {
@@ -293,7 +306,7 @@ class DeliveryStream {
     const t = new Date(this.opts.now());
     const stamp = `${t.getUTCFullYear()}-${pad(t.getUTCMonth() + 1)}-${pad(t.getUTCDate())}-${pad(t.getUTCHours())}-${pad(t.getUTCMinutes())}-${pad(t.getUTCSeconds())}`;
     const key = `${prefix}${this.plan.name}-1-${stamp}-${randomUUID()}${extension}`;
-    await this.clients.s3.send(new PutObjectCommand({ Bucket: this.plan.bucket, Key: key, Body: gzip ? gzipSync(body) : body }));
+    await this.destination.s3.send(new PutObjectCommand({ Bucket: this.plan.bucket, Key: key, Body: gzip ? gzipSync(body) : body }));
     return key;
   }
 
@@ -340,6 +353,11 @@ class DeliveryStream {
         },
       })),
     };
+    const denied = this.opts.authz?.authorize(invokeCall(p.processor!.functionArn, { kind: 'role', arn: p.destinationRoleArn }));
+    if (denied?.kind === 'reject') {
+      for (const r of chunk) failed.push({ r, code: 'Lambda.InvokeAccessDenied', message: denied.message, attempts: 1 });
+      return;
+    }
     let response: ProcessorResponse | undefined;
     let lastError = '';
     let attempts = 0;

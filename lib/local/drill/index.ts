@@ -25,6 +25,7 @@ import { DrillError, type DrillOptions, type DrillPhase, type DrillReport } from
 import { ARCHIVE_PREFIX } from '../../replay/archive';
 import { runReplay } from '../../replay/engine';
 import { parseFilter } from '../../replay/filter';
+import { summarizeDenials } from '../iam';
 import { Lifecycle } from '../lifecycle';
 import { MetricsStore } from '../metrics';
 import { childScript } from '../paths';
@@ -33,7 +34,7 @@ import type { ProvisionedStack } from '../provision';
 import { Random } from '../random';
 import { createRunDir } from '../run/context';
 import { drainPollers } from '../run/drain';
-import { startServices } from '../run/provision';
+import { PrincipalClients, startServices } from '../run/provision';
 import { synthStack } from '../run/synth';
 import { readSink } from '../verify';
 import { ClickstreamWorkload } from '../workloads';
@@ -65,11 +66,12 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ph.check();
 
     ph.enter('start');
-    const services = await startServices(stack, runDir, life);
+    const services = await startServices(stack, runDir, life, { iam: opts.iam });
     const env: DrillEnv = {
       stack,
       assembly,
       services,
+      principals: new PrincipalClients(services, stack.region, life),
       runDir,
       life,
       log,
@@ -134,6 +136,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       },
       destroyed,
       replay,
+      accessDenied: summarizeDenials(services.accessDenied),
       durationsMs: ph.durations,
     };
     writeFileSync(path.join(runDir, 'drill.json'), `${JSON.stringify(report, null, 2)}\n`);

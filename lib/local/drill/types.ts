@@ -13,6 +13,8 @@ export interface DrillOptions extends SynthOptions {
   readonly log?: (line: string) => void;
   readonly onPhase?: (phase: DrillPhase) => void;
   readonly signal?: AbortSignal;
+  /** Authorize every AWS call against the template's policies (default true; `--no-iam`: off). */
+  readonly iam?: boolean;
 }
 
 export type DrillPhase = 'synth' | 'start' | 'produce' | 'drain' | 'hash' | 'destroy' | 'recreate' | 'replay' | 'done';
@@ -30,6 +32,8 @@ export interface DrillReport {
   archive: { bucket: string; prefix: string; objects: number; records: number; fromTemplate: boolean };
   destroyed: { streams: number; queues: number; tables: number; buckets: number };
   replay: ReplaySummary;
+  /** Calls IAM denied during the drill (none when the template grants what the pipeline does). */
+  accessDenied: { count: number; byPrincipalActionResource: Record<string, number> };
   durationsMs: Record<string, number>;
 }
 

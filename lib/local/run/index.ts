@@ -20,6 +20,7 @@ import { synthStack } from './synth';
 import type { LocalRunOptions, LocalRunReport } from './types';
 import { verifyRun } from './verify';
 import { METRIC_DIMENSIONS } from '../../../constructs/contract';
+import { summarizeDenials } from '../iam';
 import { DEFAULT_ON_DEMAND_SHARDS, provision } from '../provision';
 import { LocalQuality } from '../quality';
 
@@ -41,7 +42,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     ctx.enter('start');
     ctx.startProgressTimer();
     const services = await startServices(stack, ctx.runDir, ctx.life, {
-      portBase: opts.portBase, onUnexpectedExit: (message) => ctx.fail(new LocalRunError(message)), guard: (p) => ctx.guard(p),
+      portBase: opts.portBase, onUnexpectedExit: (message) => ctx.fail(new LocalRunError(message)), guard: (p) => ctx.guard(p), iam: opts.iam,
     });
     const provisioned = await ctx.guard(provision(stack, assembly, services.clients, {
       onDemandShards: opts.onDemandShards ?? DEFAULT_ON_DEMAND_SHARDS, runDir: ctx.runDir, log: ctx.log,
@@ -80,6 +81,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       started,
       outputs: resolveOutputs(stack),
       stageDimensions: { [METRIC_DIMENSIONS.pipeline]: pipeline.config.pipeline, [METRIC_DIMENSIONS.stage]: pipeline.config.stage },
+      iamEnforced: services.authz !== undefined,
+      accessDenied: summarizeDenials(services.accessDenied),
     });
     if (qualityReport) report.quality = qualityReport;
     writeFileSync(path.join(ctx.runDir, 'summary.json'), `${JSON.stringify(report, null, 2)}\n`);

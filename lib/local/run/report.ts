@@ -4,6 +4,7 @@ import type { LocalRunReport, TraceResult } from './types';
 import { METRIC, METRICS_NAMESPACE } from '../../../constructs/contract';
 import type { Accounting, ProducedLog } from '../accounting';
 import type { LocalFunction } from '../functions';
+import type { AccessDeniedSummary } from '../iam';
 import { summarize, type MetricsStore } from '../metrics';
 import type { ProducerStats } from '../producer';
 import type { ProvisionedStack } from '../provision';
@@ -40,6 +41,8 @@ export interface ReportInput {
   outputs: Record<string, string>;
   /** Metric dimensions of the pipeline stage under test. */
   stageDimensions: Record<string, string>;
+  iamEnforced: boolean;
+  accessDenied: AccessDeniedSummary;
 }
 
 /** Report phase: the run's report (written as summary.json by the orchestrator). */
@@ -105,6 +108,8 @@ export function buildReport(ctx: RunContext, i: ReportInput): LocalRunReport {
     unemulatedCalls: { ...started.unemulated.calls },
     alarms: started.monitoring.alarmsReport(),
     canary: started.monitoring.canaryReport(),
+    iamEnforced: i.iamEnforced,
+    accessDenied: i.accessDenied,
   };
   if (opts.trace && opts.trace.length > 0) {
     report.traces = opts.trace.map((q) => ({ query: q, found: traceRecords(i.sink, q, i.produced) }));

@@ -5,6 +5,7 @@ import type { FaultProxyStats } from '../fault-proxy';
 import type { LocalDeliveryStreams } from '../firehose';
 import type { FunctionStats } from '../functions';
 import type { LocalEnvFile } from '../keep';
+import type { AccessDeniedSummary } from '../iam';
 import type { LatencySummary } from '../metrics';
 import type { LocalAlarmsReport, LocalCanaryReport } from '../monitoring';
 import type { LocalNotifications } from '../notifications';
@@ -67,6 +68,12 @@ export interface LocalRunOptions extends SynthOptions {
   readonly stallSink?: boolean;
   /** How often alarms are evaluated during the run (default 1000 ms). */
   readonly alarmEvaluationIntervalMs?: number;
+  /**
+   * Authorize every AWS call of the run against the template's policies (default true): functions with their role,
+   * mappings with their function's role, Firehose with its roles, alarm notifications as CloudWatch for the alarm,
+   * S3 notifications and schedules by the function's and role's policies. `false` (`--no-iam`): every call is allowed.
+   */
+  readonly iam?: boolean;
 }
 
 export interface RunProgress {
@@ -145,6 +152,10 @@ export interface LocalRunReport {
   alarms: LocalAlarmsReport;
   /** The synthetic canary's figures (all 0 without a canary). */
   canary: LocalCanaryReport;
+  /** Whether calls were authorized against the template's policies (false with `--no-iam`). */
+  iamEnforced: boolean;
+  /** Calls IAM denied (as AWS would have), by `<principal> <action> <resource>`. */
+  accessDenied: AccessDeniedSummary;
 }
 
 export interface TraceResult {
