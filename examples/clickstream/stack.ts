@@ -1,11 +1,9 @@
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { clickQuality } from './quality';
 import { clickEventKeyFields, clickEventSchema } from './schema';
-import { CorrelatedMonitor, DataPipeline, DriftDetector, IngestSink, Phoenix, PhoenixMode, StatefulKind } from '../../constructs';
+import { AlarmTopic, CorrelatedMonitor, DataPipeline, DriftDetector, IngestSink, Phoenix, PhoenixMode, StatefulKind } from '../../constructs';
 
 /** Properties of a {@link ClickstreamStack}. */
 export interface ClickstreamStackProps extends StackProps {
@@ -48,18 +46,11 @@ export class ClickstreamStack extends Stack {
     // On-call notifications. CloudWatch alarms can only publish to an encrypted topic whose key lets
     // cloudwatch.amazonaws.com use it, hence a customer managed key (the AWS managed alias/aws/sns key would not do).
     const topicRemovalPolicy = Phoenix.removalPolicyFor(this, StatefulKind.KEY);
-    const alarmKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: 'Encrypts the clickstream alarm topic',
-      enableKeyRotation: true,
+    this.alarmTopic = AlarmTopic.create(this, {
+      keyDescription: 'Encrypts the clickstream alarm topic',
+      displayName: 'Clickstream pipeline alarms',
       removalPolicy: topicRemovalPolicy,
     });
-    alarmKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
-      displayName: 'Clickstream pipeline alarms',
-      masterKey: alarmKey,
-      enforceSSL: true,
-    });
-    this.alarmTopic.applyRemovalPolicy(topicRemovalPolicy);
 
     this.pipeline = new DataPipeline(this, 'Clickstream', {
       pipelineName: 'clickstream',

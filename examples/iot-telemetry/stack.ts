@@ -1,11 +1,9 @@
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { telemetryQuality } from './quality';
 import { telemetryKeyFields, telemetrySchema } from './schema';
-import { CorrelatedMonitor, DataPipeline, DriftDetector, IngestSink, Phoenix, PhoenixMode, StatefulKind } from '../../constructs';
+import { AlarmTopic, CorrelatedMonitor, DataPipeline, DriftDetector, IngestSink, Phoenix, PhoenixMode, StatefulKind } from '../../constructs';
 
 /** Properties of an {@link IotTelemetryStack}. */
 export interface IotTelemetryStackProps extends StackProps {
@@ -44,14 +42,11 @@ export class IotTelemetryStack extends Stack {
 
     // CloudWatch alarms publish only to a topic whose key lets cloudwatch.amazonaws.com use it: a customer managed key.
     const topicRemovalPolicy = Phoenix.removalPolicyFor(this, StatefulKind.KEY);
-    const alarmKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: 'Encrypts the IoT telemetry alarm topic',
-      enableKeyRotation: true,
+    this.alarmTopic = AlarmTopic.create(this, {
+      keyDescription: 'Encrypts the IoT telemetry alarm topic',
+      displayName: 'IoT telemetry pipeline alarms',
       removalPolicy: topicRemovalPolicy,
     });
-    alarmKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'IoT telemetry pipeline alarms', masterKey: alarmKey, enforceSSL: true });
-    this.alarmTopic.applyRemovalPolicy(topicRemovalPolicy);
 
     this.pipeline = new DataPipeline(this, 'Telemetry', {
       pipelineName: 'iot-telemetry',

@@ -188,7 +188,9 @@ function startTriggers(
     log, authz, queueUrlForArn: o.queueUrlForArn, timeScale, fireAtStart: opts.fireSchedulesAtStart ?? LOCAL_MONITORING_DEFAULTS.fireSchedulesAtStart,
   });
   life.add('schedules', () => schedules.stop());
-  const notifications = startNotifications(provisioned, functions, clients, asyncInvoker, { log, region: stack.region, account: stack.accountId, authz });
+  const notifications = startNotifications(provisioned, functions, clients, asyncInvoker, {
+    log, region: stack.region, account: stack.accountId, authz,
+  });
   life.add('bucket notifications', () => notifications.stop());
   const delivery = startDeliveryStreams(provisioned, functions, { log, now: Date.now, clientsOfRole: (arn) => o.principals.ofRole(arn), authz });
   life.add('delivery streams', () => delivery.stop());
