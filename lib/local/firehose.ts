@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type GetRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { LocalClients } from './clients';
 import type { LocalFunction } from './functions';
@@ -210,6 +210,8 @@ class DeliveryStream {
   private bufferBytes = 0;
   private bufferSince: number;
   private readonly iterators = new Map<string, string | undefined>();
+  /** Per shard, the sequence number of the last record read (where an expired iterator resumes). */
+  private readonly lastSequence = new Map<string, string>();
   /** Reads and writes are serialized: the polling loop and the final flush share the shard iterators and the buffer. */
   private chain: Promise<unknown> = Promise.resolve();
   private readonly processorFn?: LocalFunction;
@@ -256,6 +258,24 @@ class DeliveryStream {
     return next;
   }
 
+  /**
+   * GetRecords on a shard; an iterator that expired (unused for 5 minutes, e.g. while a slow loop read other shards)
+   * is renewed after the last record read, as Firehose resumes from its checkpoint.
+   */
+  private async getRecords(shardId: string, iterator: string): Promise<GetRecordsCommandOutput> {
+    const kinesis = this.source.kinesis;
+    try {
+      return await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }), { abortSignal: this.signal });
+    } catch (e) {
+      if ((e as Error).name !== 'ExpiredIteratorException') throw e;
+      const last = this.lastSequence.get(shardId);
+      const renewed = await kinesis.send(new GetShardIteratorCommand({
+        StreamName: this.plan.streamName, ShardId: shardId, ...(last ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: last } : { ShardIteratorType: 'TRIM_HORIZON' }),
+      }));
+      return kinesis.send(new GetRecordsCommand({ ShardIterator: renewed.ShardIterator, Limit: 10_000 }), { abortSignal: this.signal });
+    }
+  }
+
   /** Reads every shard once; returns true when all shards are caught up. */
   private async readOnce(): Promise<boolean> {
     const { plan: p, source: clients, opts } = this;
@@ -269,9 +289,10 @@ class DeliveryStream {
       }
       const it = this.iterators.get(id);
       if (!it) continue;
-      const res = await clients.kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }), { abortSignal: this.signal });
+      const res = await this.getRecords(id, it);
       this.iterators.set(id, res.NextShardIterator);
       for (const r of res.Records ?? []) {
+        this.lastSequence.set(id, r.SequenceNumber ?? '');
         const data = Buffer.from(r.Data ?? new Uint8Array());
         this.buffer.push({ data, sequenceNumber: r.SequenceNumber ?? '', partitionKey: r.PartitionKey ?? '', shardId: id, arrivedAt: r.ApproximateArrivalTimestamp?.getTime() ?? opts.now() });
         this.bufferBytes += data.length;
