@@ -84,7 +84,9 @@ export interface IngestSinkConfig {
 export abstract class IngestSink {
   /**
    * Writes envelopes to a DynamoDB table, one item per record id (partition key `pk`), with a conditional
-   * put that keeps the newest version. Grants `dynamodb:PutItem` only (conditional writes need no more).
+   * put that keeps the newest version. Grants `dynamodb:PutItem`, and `dynamodb:GetItem` on the table for the sink's
+   * read of the stored version when a conditional failure comes back without it (DynamoDB-compatible endpoints that
+   * ignore ReturnValuesOnConditionCheckFailure, such as the local environment's).
    *
    * @param props the table (or options for a created one)
    */
@@ -156,7 +158,7 @@ class DynamoDbSink extends IngestSink {
       this.table = table;
     }
     const table = this.table;
-    table.grant(options.grantee, 'dynamodb:PutItem');
+    table.grant(options.grantee, 'dynamodb:PutItem', 'dynamodb:GetItem');
     table.encryptionKey?.grantEncryptDecrypt(options.grantee);
     return { kind: 'dynamodb', target: table.tableName, table };
   }

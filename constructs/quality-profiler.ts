@@ -14,6 +14,7 @@ import { ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS, PROFILER_ENV, PROFILES_PREFI
 import type { PipelineFunctionOptions } from './function-options';
 import type { CorrelatedMonitor } from './monitoring/correlated-monitor';
 import { Phoenix, StatefulKind } from './phoenix';
+import { AlarmTopic } from './monitoring/alarm-topic';
 import { handlerAssetCode, handlerAssetDir } from './private/asset';
 import { expiringAfter, loggedBucket, useBucketPolicyForAccessLogs } from './private/buckets';
 import { validationError } from './private/errors';
@@ -429,22 +430,11 @@ export class QualityProfiler extends Construct {
   }
 
   private createTopic(): sns.ITopic {
-    // The topic and its key hold notifications in flight only.
-    const removalPolicy = Phoenix.removalPolicyFor(this, StatefulKind.KEY);
-    const key = new kms.Key(this, 'AlarmTopicKey', {
-      description: `Encrypts the quality alarm topic of pipeline ${this.pipelineName}`,
-      enableKeyRotation: true,
-      removalPolicy,
-    });
-    // CloudWatch publishes alarm notifications to the encrypted topic: it must be able to use the key.
-    key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    const topic = new sns.Topic(this, 'AlarmTopic', {
+    return AlarmTopic.create(this, {
+      keyDescription: `Encrypts the quality alarm topic of pipeline ${this.pipelineName}`,
       displayName: `Phoenix pipeline ${this.pipelineName} data quality`,
-      masterKey: key,
-      enforceSSL: true,
+      removalPolicy: Phoenix.removalPolicyFor(this, StatefulKind.KEY),
     });
-    topic.applyRemovalPolicy(removalPolicy);
-    return topic;
   }
 
   private createFunction(props: QualityProfilerProps, fnOptions: ReturnType<typeof resolveFunctionOptions>, bucket: s3.IBucket) {

@@ -1,23 +1,18 @@
 import { Duration } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
-import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { CorrelatedMonitor, type DataPipeline, DriftDetector, Phoenix, StatefulKind } from '../constructs';
+import { AlarmTopic, CorrelatedMonitor, type DataPipeline, DriftDetector, Phoenix, StatefulKind } from '../constructs';
 
 /**
- * The on-call topic of an example pipeline (`name`, e.g. 'orders'). CloudWatch alarms publish only to a topic whose
- * key lets cloudwatch.amazonaws.com use it, hence a customer managed key (alias/aws/sns would not do).
+ * The on-call topic of an example pipeline (`name`, e.g. 'orders'): encrypted with a customer managed key, CloudWatch
+ * alarms of this account allowed to publish (AlarmTopic); the topic and its key follow the Phoenix mode.
  */
 export function alarmTopic(scope: Construct, name: string): sns.Topic {
-  const alarmKey = new kms.Key(scope, 'AlarmTopicKey', {
-    description: `Encrypts the ${name} alarm topic`,
-    enableKeyRotation: true,
+  return AlarmTopic.create(scope, {
+    keyDescription: `Encrypts the ${name} alarm topic`,
+    displayName: `${name.charAt(0).toUpperCase()}${name.slice(1)} pipeline alarms`,
     removalPolicy: Phoenix.removalPolicyFor(scope, StatefulKind.KEY),
   });
-  alarmKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-  const displayName = `${name.charAt(0).toUpperCase()}${name.slice(1)} pipeline alarms`;
-  return new sns.Topic(scope, 'AlarmTopic', { displayName, masterKey: alarmKey, enforceSSL: true });
 }
 
 /** What {@link monitorPipeline} creates. */

@@ -1,8 +1,6 @@
 import { Duration, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -21,6 +19,7 @@ import {
 import { SyntheticCanary, type SyntheticCanaryOptions } from './synthetic-canary';
 import { METRIC } from '../contract';
 import { Phoenix, StatefulKind } from '../phoenix';
+import { AlarmTopic } from './alarm-topic';
 import { constructLabel, validationError } from '../private/errors';
 import { acknowledge } from '../private/nag';
 import { checkEmails, checkMillis, checkName, checkPipeline, checkPositive, checkRange, checkSeconds, checkWholeMinutes } from '../private/validate';
@@ -491,21 +490,11 @@ export class CorrelatedMonitor extends Construct {
   }
 
   private createTopic(keyRemovalPolicy: RemovalPolicy): sns.ITopic {
-    const key = new kms.Key(this, 'AlarmTopicKey', {
-      description: `Encrypts the alarm topic of pipeline ${this.pipelineName}`,
-      enableKeyRotation: true,
+    return AlarmTopic.create(this, {
+      keyDescription: `Encrypts the alarm topic of pipeline ${this.pipelineName}`,
+      displayName: `Phoenix pipeline ${this.pipelineName} alarms`,
       removalPolicy: keyRemovalPolicy,
     });
-    // CloudWatch publishes alarm notifications to the encrypted topic: it must be able to use the key.
-    key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    const topic = new sns.Topic(this, 'AlarmTopic', {
-      displayName: `Phoenix pipeline ${this.pipelineName} alarms`,
-      masterKey: key,
-      enforceSSL: true,
-    });
-    // The topic holds notifications in flight only, like its key: it goes (or stays) with it.
-    topic.applyRemovalPolicy(keyRemovalPolicy);
-    return topic;
   }
 
   private addQuery(id: string, name: string, queryString: string, logGroups: logs.ILogGroup[]): void {

@@ -3,7 +3,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { clickQuality } from './quality';
 import { clickEventKeyFields, clickEventSchema } from './schema';
-import { type CorrelatedMonitor, DataPipeline, type DriftDetector, IngestSink, Phoenix, PhoenixMode, StatefulKind } from '../../constructs';
+import { type CorrelatedMonitor, DataPipeline, type DriftDetector, IngestSink, Phoenix, PhoenixMode } from '../../constructs';
 import { alarmTopic, monitorPipeline } from '../shared';
 
 /** Properties of a {@link ClickstreamStack}. */
@@ -44,9 +44,8 @@ export class ClickstreamStack extends Stack {
     // The whole stack follows the pipeline's mode (the alarm topic below included).
     Phoenix.configure(this, { mode: phoenixMode });
 
-    // On-call notifications; the topic follows the mode like its key.
+    // On-call notifications; the topic and its key follow the mode.
     this.alarmTopic = alarmTopic(this, 'clickstream');
-    this.alarmTopic.applyRemovalPolicy(Phoenix.removalPolicyFor(this, StatefulKind.KEY));
 
     this.pipeline = new DataPipeline(this, 'Clickstream', {
       pipelineName: 'clickstream',

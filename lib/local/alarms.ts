@@ -111,6 +111,8 @@ export interface AlarmTransition {
 export interface AlarmNotification {
   target: string;
   alarm: string;
+  /** CloudWatch publishes on the alarm's behalf: the `aws:SourceArn` of the publish. */
+  alarmArn: string;
   subject: string;
   message: Record<string, unknown>;
 }
@@ -627,6 +629,7 @@ export class AlarmEvaluator {
         this.pending.push({
           target,
           alarm: d.name,
+          alarmArn: d.arn,
           subject: `${to}: "${d.name}" in local`,
           message: { AlarmName: d.name, AlarmArn: d.arn, NewStateValue: to, OldStateValue: from, NewStateReason: reason, StateChangeTime: new Date(now).toISOString(), Region: 'local' },
         });

@@ -1,4 +1,5 @@
 import { LOCAL_CREDENTIALS, serviceClients, type ServiceClients } from '../aws/clients';
+import { PhoenixError } from '../core/errors';
 
 /** SDK clients of the local environment itself (provisioning, pollers, producer, verification). */
 export interface LocalClients extends ServiceClients {
@@ -8,18 +9,35 @@ export interface LocalClients extends ServiceClients {
 
 export { LOCAL_CREDENTIALS };
 
-export function createLocalClients(endpoints: { kinesis: string; dynamodb: string; fauxqs: string }, region: string): LocalClients {
+/**
+ * Clients signed with `accessKeyId`: the operator's by default; a principal's key (lib/local/iam principals) makes
+ * the emulator host authorize the calls as that principal.
+ */
+export function createLocalClients(
+  endpoints: { kinesis: string; dynamodb: string; fauxqs: string }, region: string, accessKeyId = LOCAL_CREDENTIALS.accessKeyId,
+): LocalClients {
   // Kinesis: the SDK's HTTP/2 handler (the emulator host serves kinesalite over HTTP/2), one session shared by the calls.
   const clients = serviceClients(
-    { region, credentials: LOCAL_CREDENTIALS, maxAttempts: 5 },
+    { region, credentials: { ...LOCAL_CREDENTIALS, accessKeyId }, maxAttempts: 5 },
     { kinesis: endpoints.kinesis, dynamodb: endpoints.dynamodb, sqs: endpoints.fauxqs, s3: endpoints.fauxqs },
   );
-  return { ...clients, sns: new LocalSns(endpoints.fauxqs, region) };
+  return { ...clients, sns: new LocalSns(endpoints.fauxqs, region, accessKeyId) };
 }
 
-/** A minimal SNS Query-protocol client for fauxqs (CreateTopic, Subscribe, Publish). */
+/** An SNS call the service answered with an error; `errorType` is its `<Code>` (`AuthorizationError`). */
+export class LocalSnsError extends PhoenixError {
+  constructor(readonly errorType: string, message: string) {
+    super('LOCAL_SNS', message);
+  }
+}
+
+/** A minimal SNS Query-protocol client for fauxqs (CreateTopic, Subscribe, Publish), signed with `accessKeyId`. */
 export class LocalSns {
-  constructor(private readonly endpoint: string, private readonly region: string) {}
+  constructor(
+    private readonly endpoint: string,
+    private readonly region: string,
+    private readonly accessKeyId: string = LOCAL_CREDENTIALS.accessKeyId,
+  ) {}
 
   private async call(params: Record<string, string>): Promise<string> {
     const body = new URLSearchParams({ ...params, Version: '2010-03-31' }).toString();
@@ -27,14 +45,15 @@ export class LocalSns {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        'authorization': `AWS4-HMAC-SHA256 Credential=${LOCAL_CREDENTIALS.accessKeyId}/20200101/${this.region}/sns/aws4_request, SignedHeaders=host, Signature=local`,
+        'authorization': `AWS4-HMAC-SHA256 Credential=${this.accessKeyId}/20200101/${this.region}/sns/aws4_request, SignedHeaders=host, Signature=local`,
       },
       body,
     });
     const text = await res.text();
     if (!res.ok) {
       const msg = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? text.slice(0, 200);
-      throw new Error(`SNS ${params.Action} failed (${res.status}): ${msg}`);
+      const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? 'Unknown';
+      throw new LocalSnsError(code, `SNS ${params.Action} failed (${res.status} ${code}): ${msg}`);
     }
     return text;
   }

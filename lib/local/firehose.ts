@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { GetShardIteratorCommand, ListShardsCommand, type GetRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { LocalClients } from './clients';
 import { consumerGetRecords } from './esm/util';
 import type { LocalFunction } from './functions';
 import { firehoseBufferDelayMs } from './gates/latency';
+import { invokeCall, type InProcessAuthorizer } from './iam';
 import { abortableSleep } from './lifecycle';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
@@ -55,6 +56,9 @@ interface Plan {
   logicalId: string;
   arn: string;
   streamArn: string;
+  /** The roles Firehose assumes: to read the source stream, to write the bucket and invoke the processor. */
+  sourceRoleArn: string;
+  destinationRoleArn: string;
   errorPrefix: string;
   processor?: Processor;
   appendDelimiter: boolean;
@@ -100,7 +104,7 @@ function planOf(d: ProvisionedStack['deliveryStreams'][number], provisioned: Pro
   const fail = (prop: string, detail: string): never => { throw new UnsupportedTemplateError(d.logicalId, TYPE, prop, detail); };
   const type = String(p.DeliveryStreamType ?? 'DirectPut');
   if (type !== 'KinesisStreamAsSource') fail('DeliveryStreamType', `${type}: only KinesisStreamAsSource delivery streams run locally (there is no local Firehose API to put to)`);
-  const source = p.KinesisStreamSourceConfiguration as { KinesisStreamARN?: string } | undefined;
+  const source = p.KinesisStreamSourceConfiguration as { KinesisStreamARN?: string; RoleARN?: string } | undefined;
   const stream = provisioned.streams.find((s) => s.arn === source?.KinesisStreamARN);
   if (!stream) fail('KinesisStreamSourceConfiguration', `${source?.KinesisStreamARN} is not a stream of this stack`);
   const destProp = p.ExtendedS3DestinationConfiguration !== undefined ? 'ExtendedS3DestinationConfiguration' : 'S3DestinationConfiguration';
@@ -148,6 +152,8 @@ function planOf(d: ProvisionedStack['deliveryStreams'][number], provisioned: Pro
     logicalId: d.logicalId,
     arn: d.arn,
     streamArn: stream!.arn,
+    sourceRoleArn: String(source?.RoleARN ?? ''),
+    destinationRoleArn: String(dest!.RoleARN ?? ''),
     errorPrefix,
     processor,
     appendDelimiter,
@@ -176,17 +182,20 @@ type FailedRecord = { r: SourceRecord; code: string; message: string; attempts: 
 interface DeliveryOptions {
   readonly log: (line: string) => void;
   readonly now: () => number;
+  /** Clients signed as a role Firehose assumes (the operator's with IAM off). */
+  readonly clientsOfRole: (roleArn: string) => LocalClients;
+  /** IAM on: the destination role must be allowed to invoke the processor. */
+  readonly authz?: InProcessAuthorizer;
 }
 
 export function startDeliveryStreams(
   provisioned: ProvisionedStack,
   functions: readonly LocalFunction[],
-  clients: LocalClients,
   opts: DeliveryOptions,
 ): LocalDeliveryStreams {
   const plans = provisioned.deliveryStreams.map((d) => planOf(d, provisioned));
   const abort = new AbortController();
-  const streams = plans.map((p) => new DeliveryStream(p, functions, clients, opts, abort.signal));
+  const streams = plans.map((p) => new DeliveryStream(p, functions, opts, abort.signal));
   const loops = streams.map((d) => d.run());
   if (plans.length > 0) {
     opts.log(`${plans.length} delivery stream(s) run locally: ${plans.map((p) => `${p.logicalId} ${p.streamName} -> ${p.processor ? `${p.processor.functionArn.split(':').pop()} -> ` : ''}s3://${p.bucket}/${p.prefix}`).join(', ')}`);
@@ -205,17 +214,23 @@ class DeliveryStream {
   private bufferBytes = 0;
   private bufferSince: number;
   private readonly iterators = new Map<string, string | undefined>();
+  /** Per shard, the sequence number of the last record read (where an expired iterator resumes). */
+  private readonly lastSequence = new Map<string, string>();
   /** Reads and writes are serialized: the polling loop and the final flush share the shard iterators and the buffer. */
   private chain: Promise<unknown> = Promise.resolve();
   private readonly processorFn?: LocalFunction;
+  /** Source reads with the source role, bucket writes with the destination role. */
+  private readonly source: LocalClients;
+  private readonly destination: LocalClients;
 
   constructor(
     readonly plan: Plan,
     functions: readonly LocalFunction[],
-    private readonly clients: LocalClients,
     private readonly opts: DeliveryOptions,
     private readonly signal: AbortSignal,
   ) {
+    this.source = opts.clientsOfRole(plan.sourceRoleArn);
+    this.destination = opts.clientsOfRole(plan.destinationRoleArn);
     this.bufferSince = opts.now();
     const arn = plan.processor?.functionArn;
     this.processorFn = arn ? functions.find((f) => arn === f.functionArn || arn.startsWith(`${f.functionArn}:`)) : undefined;
@@ -256,9 +271,28 @@ class DeliveryStream {
     return next;
   }
 
+  /**
+   * GetRecords on a shard as this delivery stream's consumer; an iterator that expired (unused for 5 minutes, e.g.
+   * while a slow loop read other shards) is renewed after the last record read, as Firehose resumes from its checkpoint.
+   */
+  private async getRecords(shardId: string, iterator: string): Promise<GetRecordsCommandOutput> {
+    const kinesis = this.source.kinesis;
+    const consumer = `firehose:${this.plan.name}`;
+    try {
+      return await kinesis.send(consumerGetRecords({ ShardIterator: iterator, Limit: 10_000 }, consumer), { abortSignal: this.signal });
+    } catch (e) {
+      if ((e as Error).name !== 'ExpiredIteratorException') throw e;
+      const last = this.lastSequence.get(shardId);
+      const renewed = await kinesis.send(new GetShardIteratorCommand({
+        StreamName: this.plan.streamName, ShardId: shardId, ...(last ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: last } : { ShardIteratorType: 'TRIM_HORIZON' }),
+      }));
+      return kinesis.send(consumerGetRecords({ ShardIterator: renewed.ShardIterator, Limit: 10_000 }, consumer), { abortSignal: this.signal });
+    }
+  }
+
   /** Reads every shard once: all caught up, some behind, or some refused by the shard's read limits (read again later). */
   private async readOnce(): Promise<'caught-up' | 'behind' | 'throttled'> {
-    const { plan: p, clients, opts } = this;
+    const { plan: p, source: clients, opts } = this;
     const shards = (await clients.kinesis.send(new ListShardsCommand({ StreamName: p.streamName }))).Shards ?? [];
     let state: 'caught-up' | 'behind' | 'throttled' = 'caught-up';
     for (const s of shards) {
@@ -269,11 +303,12 @@ class DeliveryStream {
       }
       const it = this.iterators.get(id);
       if (!it) continue;
-      const res = await clients.kinesis.send(consumerGetRecords({ ShardIterator: it, Limit: 10_000 }, `firehose:${p.name}`), { abortSignal: this.signal })
+      const res = await this.getRecords(id, it)
         .catch((e: Error) => { if (e.name === 'ProvisionedThroughputExceededException') return undefined; throw e; });
       if (!res) { state = 'throttled'; continue; }
       this.iterators.set(id, res.NextShardIterator);
       for (const r of res.Records ?? []) {
+        this.lastSequence.set(id, r.SequenceNumber ?? '');
         const data = Buffer.from(r.Data ?? new Uint8Array());
         this.buffer.push({ data, sequenceNumber: r.SequenceNumber ?? '', partitionKey: r.PartitionKey ?? '', shardId: id, arrivedAt: r.ApproximateArrivalTimestamp?.getTime() ?? opts.now() });
         this.bufferBytes += data.length;
@@ -308,7 +343,7 @@ class DeliveryStream {
     const t = new Date(this.opts.now());
     const stamp = `${t.getUTCFullYear()}-${pad(t.getUTCMonth() + 1)}-${pad(t.getUTCDate())}-${pad(t.getUTCHours())}-${pad(t.getUTCMinutes())}-${pad(t.getUTCSeconds())}`;
     const key = `${prefix}${this.plan.name}-1-${stamp}-${randomUUID()}${extension}`;
-    await this.clients.s3.send(new PutObjectCommand({ Bucket: this.plan.bucket, Key: key, Body: gzip ? gzipSync(body) : body }));
+    await this.destination.s3.send(new PutObjectCommand({ Bucket: this.plan.bucket, Key: key, Body: gzip ? gzipSync(body) : body }));
     return key;
   }
 
@@ -355,6 +390,11 @@ class DeliveryStream {
         },
       })),
     };
+    const denied = this.opts.authz?.authorize(invokeCall(p.processor!.functionArn, { kind: 'role', arn: p.destinationRoleArn }));
+    if (denied?.kind === 'reject') {
+      for (const r of chunk) failed.push({ r, code: 'Lambda.InvokeAccessDenied', message: denied.message, attempts: 1 });
+      return;
+    }
     let response: ProcessorResponse | undefined;
     let lastError = '';
     let attempts = 0;

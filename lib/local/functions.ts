@@ -8,6 +8,7 @@ import { sdkNodeModules } from './paths';
 import type { Random } from './random';
 import type { ParentToRunner, RunnerToParent } from './runner/protocol';
 import { ENV } from '../../constructs/contract';
+import { LOCAL_CREDENTIALS } from '../aws/clients';
 import { PhoenixError } from '../core/errors';
 
 /** A function of the template, resolved to local values. */
@@ -60,6 +61,8 @@ export interface LocalFunctionOptions {
   readonly random: Random;
   /** Called for every child started, with an unregister function for when it exited. */
   readonly track?: (pid: number) => () => void;
+  /** The access key the function's SDK calls are signed with: its role's (lib/local/iam principals); default the operator's. */
+  readonly accessKeyId?: string;
 }
 
 /** Counters of a function that has not been invoked yet. */
@@ -413,8 +416,8 @@ export class LocalFunction implements FunctionInvoker {
       AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[$LATEST]local${String(envId).padStart(4, '0')}`,
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       PHX_LOCAL_FUNCTION_ARN: d.functionArn,
-      // Dummy credentials: the user's real credentials and profiles never reach local code.
-      AWS_ACCESS_KEY_ID: 'LOCALACCESSKEY',
+      // Local credentials (the function's role's key): the user's real credentials and profiles never reach local code.
+      AWS_ACCESS_KEY_ID: this.opts.accessKeyId ?? LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: 'local-secret-access-key',
       AWS_SESSION_TOKEN: 'local-session-token',
       AWS_CONFIG_FILE: path.join(this.opts.logDir, '.no-aws-config'),

@@ -1,6 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { AlarmEvaluator, alarmsOf, type AlarmReport, type AlarmStateValue } from './alarms';
-import type { LocalSns } from './clients';
+import { LocalSnsError, type LocalSns } from './clients';
 import type { EventSourcePoller } from './esm';
 import { isPipelineStage, type LocalFunction } from './functions';
 import { summarize, type LatencySummary, type MetricsStore } from './metrics';
@@ -31,7 +31,8 @@ export interface LocalAlarmsReport {
   /** Alarms by final state. */
   states: Record<AlarmStateValue, number>;
   alarms: AlarmReport[];
-  notifications: { published: number; failed: number; notEmulated: number };
+  /** `denied`: publishes the topic policy or the topic key's policy refused (IAM on), also counted in `failed`. */
+  notifications: { published: number; failed: number; denied: number; notEmulated: number };
 }
 
 export interface LocalCanaryReport {
@@ -51,12 +52,16 @@ export interface LocalMonitoringOptions {
   readonly kinesisPollers: ReadonlyArray<{ poller: EventSourcePoller; fn: string }>;
   readonly consumedQueueUrls: ReadonlySet<string>;
   readonly sqs: SQSClient;
-  readonly sns: LocalSns;
+  /** SNS as CloudWatch publishes an alarm's notifications (signed for that alarm: aws:SourceArn = the alarm). */
+  readonly snsOfAlarm: (alarmArn: string) => LocalSns;
   readonly unemulatedCalls: (functionName: string) => string[];
   readonly timeScale: number;
   readonly evaluateEveryMs: number;
   readonly log: (line: string) => void;
 }
+
+/** SNS's answers to a publish IAM refused: the topic policy (AuthorizationError) or the topic key's policy. */
+const DENIED_ERRORS = new Set(['AuthorizationError', 'KMSAccessDenied']);
 
 export class LocalMonitoring {
   private readonly service: ServiceMetrics;
@@ -64,7 +69,7 @@ export class LocalMonitoring {
   private readonly startMs = Date.now();
   private timer?: NodeJS.Timeout;
   private readonly publishing = new Set<Promise<void>>();
-  private readonly notifications = { published: 0, failed: 0, notEmulated: 0 };
+  private readonly notifications = { published: 0, failed: 0, denied: 0, notEmulated: 0 };
   private evaluations = 0;
   private stopped = false;
   private readonly alarmCount: number;
@@ -103,10 +108,11 @@ export class LocalMonitoring {
     for (const n of this.evaluator.takeNotifications()) {
       const topic = this.o.provisioned.topics.find((t) => t.arn === n.target);
       if (!topic) { this.notifications.notEmulated++; continue; }
-      const p = this.o.sns.publish({ TopicArn: topic.arn, Message: JSON.stringify(n.message) })
+      const p = this.o.snsOfAlarm(n.alarmArn).publish({ TopicArn: topic.arn, Message: JSON.stringify(n.message) })
         .then(() => { this.notifications.published++; })
         .catch((e: unknown) => {
           this.notifications.failed++;
+          if (e instanceof LocalSnsError && DENIED_ERRORS.has(e.errorType)) this.notifications.denied++;
           this.o.log(`alarm notification of ${n.alarm} to ${topic.name} failed: ${(e as Error).message}`);
         })
         .finally(() => this.publishing.delete(p));

@@ -3,6 +3,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { AsyncInvoker } from './async-invoke';
 import type { LocalClients } from './clients';
 import type { LocalFunction } from './functions';
+import { invokeCall, type InProcessAuthorizer } from './iam';
 import { abortableSleep } from './lifecycle';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
@@ -88,7 +89,15 @@ export function startNotifications(
   functions: readonly LocalFunction[],
   clients: LocalClients,
   invoker: AsyncInvoker,
-  opts: { log: (line: string) => void; region: string; intervalMs?: number },
+  opts: {
+    log: (line: string) => void;
+    region: string;
+    /** The bucket owner's account: the `aws:SourceAccount` of S3's invoke. */
+    account: string;
+    /** IAM on: S3 invokes a function only where its resource-based policy allows `s3.amazonaws.com`. */
+    authz?: InProcessAuthorizer;
+    intervalMs?: number;
+  },
 ): LocalNotifications {
   const plans = provisioned.bucketNotifications.map((n) => ({
     logicalId: n.logicalId,
@@ -138,6 +147,9 @@ export function startNotifications(
         try {
           if (t.kind === 'lambda') {
             const fn = functions.find((f) => f.functionArn === t.arn)!;
+            const principal = { kind: 'service', arn: 's3.amazonaws.com', sourceArn: `arn:aws:s3:::${p.bucket}`, sourceAccount: opts.account } as const;
+            const verdict = opts.authz?.authorize(invokeCall(fn.functionArn, principal));
+            if (verdict?.kind === 'reject') throw new Error(`${verdict.errorType}: ${verdict.message}`);
             if (await invoker.invoke(fn, event, p.logicalId)) st.delivered++; else st.failed++;
           } else {
             await invoker.sendTo(t.arn, JSON.stringify(event));

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AsyncInvoker } from './async-invoke';
 import type { LocalFunction } from './functions';
+import { assumeRoleCall, invokeCall, type InProcessAuthorizer } from './iam';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './template/types';
@@ -104,7 +105,28 @@ export function nextFire(expr: Expr, after: number, startedAt: number): number |
 }
 
 /** A target; `deadLetterArn` receives the event when it cannot be delivered (the target's DeadLetterConfig). */
-interface Target { id: string; arn: string; input: unknown; deadLetterArn?: string }
+interface Target { id: string; arn: string; input: unknown; deadLetterArn?: string; roleArn?: string }
+
+/**
+ * IAM on: an EventBridge Scheduler schedule assumes its target's RoleArn (the role's trust policy must allow
+ * `scheduler.amazonaws.com` for this schedule) and invokes the function with that role; a rule invokes as
+ * `events.amazonaws.com` (the function's resource-based policy decides). Throws the denial.
+ */
+function authorizeScheduledInvoke(authz: InProcessAuthorizer | undefined, type: string, scheduleArn: string, t: Target): void {
+  if (!authz) return;
+  const source = { sourceArn: scheduleArn, sourceAccount: accountOfArn(scheduleArn) };
+  const calls = type === 'AWS::Events::Rule'
+    ? [invokeCall(t.arn, { kind: 'service', arn: 'events.amazonaws.com', ...source })]
+    : [assumeRoleCall('scheduler', t.roleArn ?? '', { kind: 'service', arn: 'scheduler.amazonaws.com', ...source }), invokeCall(t.arn, { kind: 'role', arn: t.roleArn ?? '' })];
+  for (const call of calls) {
+    const verdict = authz.authorize(call);
+    if (verdict.kind === 'reject') throw new Error(`${verdict.errorType}: ${verdict.message}`);
+  }
+}
+
+function accountOfArn(arn: string): string {
+  return arn.split(':')[4] ?? '';
+}
 
 export function startSchedules(
   provisioned: ProvisionedStack,
@@ -117,6 +139,8 @@ export function startSchedules(
     timeScale?: number;
     /** Fire every rate() schedule once at start (default false). */
     fireAtStart?: boolean;
+    /** IAM on: schedules assume their target's role and invoke with it; rules invoke as events.amazonaws.com. */
+    authz?: InProcessAuthorizer;
   },
 ): LocalSchedules {
   const timeScale = opts.timeScale ?? 1;
@@ -168,7 +192,8 @@ export function startSchedules(
       if (t.Input !== undefined) {
         try { input = typeof t.Input === 'string' ? JSON.parse(t.Input) : t.Input; } catch { input = t.Input; }
       }
-      return { id: String(t.Id ?? i), arn, input, deadLetterArn: (t.DeadLetterConfig as { Arn?: string } | undefined)?.Arn };
+      const roleArn = t.RoleArn !== undefined ? String(t.RoleArn) : undefined;
+      return { id: String(t.Id ?? i), arn, input, deadLetterArn: (t.DeadLetterConfig as { Arn?: string } | undefined)?.Arn, roleArn };
     });
     const start = p.StartDate !== undefined ? Date.parse(String(p.StartDate)) : undefined;
     const end = p.EndDate !== undefined ? Date.parse(String(p.EndDate)) : undefined;
@@ -185,8 +210,9 @@ export function startSchedules(
       try {
         if (t.arn.split(':')[2] === 'sqs') {
           await invoker.sendTo(t.arn, typeof event === 'string' ? event : JSON.stringify(event));
-        } else if (!(await invoker.invoke(fnByArn(t.arn)!, event, plan.logicalId))) {
-          st.failed++;
+        } else {
+          authorizeScheduledInvoke(opts.authz, plan.type, plan.arn, t);
+          if (!(await invoker.invoke(fnByArn(t.arn)!, event, plan.logicalId))) st.failed++;
         }
       } catch (e) {
         st.failed++;

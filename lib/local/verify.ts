@@ -3,7 +3,7 @@ import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { canonicalJson, decodeDlqMessage, decodePayload, type DlqMessage } from '../core';
-import type { LocalClients } from './clients';
+import { LOCAL_CREDENTIALS, type LocalClients } from './clients';
 import { parseS3Target } from '../handlers/ports/s3';
 
 /** A record as stored in the sink (the envelope). */
@@ -143,9 +143,13 @@ async function readKinesisSink(clients: LocalClients, stream: string): Promise<S
   return out;
 }
 
-/** Reads every message of a queue without consuming it (fauxqs' inspection endpoint: ready, delayed and in flight). */
+/**
+ * Reads every message of a queue without consuming it (fauxqs' inspection endpoint: ready, delayed and in flight),
+ * signed as the operator so that the IAM gate lets it through.
+ */
 export async function inspectQueue(fauxqsEndpoint: string, queueName: string): Promise<string[]> {
-  const res = await fetch(`${fauxqsEndpoint}/_fauxqs/queues/${encodeURIComponent(queueName)}`);
+  const authorization = `AWS4-HMAC-SHA256 Credential=${LOCAL_CREDENTIALS.accessKeyId}/20200101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=local`;
+  const res = await fetch(`${fauxqsEndpoint}/_fauxqs/queues/${encodeURIComponent(queueName)}`, { headers: { authorization } });
   if (!res.ok) throw new Error(`cannot inspect queue ${queueName}: HTTP ${res.status}`);
   type Body = { body: string };
   type Inspection = { messages: { ready: Body[]; delayed: Body[]; inflight: Array<{ message: Body }> } };

@@ -17,6 +17,8 @@ interface DrillFlags {
   drainTimeout?: string;
   runsDir?: string;
   json?: boolean;
+  /** false with --no-iam. */
+  iam: boolean;
 }
 
 export function formatDrill(r: DrillReport): string {
@@ -30,6 +32,7 @@ export function formatDrill(r: DrillReport): string {
     r.namesChanged
       ? `names: every generated name is new in the re-created stack${r.unchanged.length > 0 ? ` (explicit names kept: ${r.unchanged.map((u) => u.physicalName).join(', ')})` : ''}`
       : `names: NOT all new: ${r.unchanged.filter((u) => !u.explicit).map((u) => `${u.logicalId} (${u.physicalName})`).join(', ')}`,
+    `access denied ${r.accessDenied.count}${Object.keys(r.accessDenied.byPrincipalActionResource).map((k) => `\n  ${k}`).join('')}`,
     r.equal ? 'PASS: the rebuilt pipeline holds exactly the same state' : `FAIL: the states differ (${r.differences.length} shown in ${r.runDir}/drill.json)`,
   ];
   for (const d of r.differences.slice(0, 5)) lines.push(`  ${d.id}: before ${d.before ?? 'absent'} / after ${d.after ?? 'absent'}`);
@@ -49,6 +52,7 @@ export function registerDrill(program: Command): void {
     .option('--drain-timeout <seconds>', 'bound on waiting for the pipeline to process everything (default: 120 s, or 1 s per 40 records when longer)')
     .option('--runs-dir <dir>', 'where the run directory is created (default .phoenix/runs)')
     .option('--json', 'one JSON object (the report) on stdout')
+    .option('--no-iam', 'do not authorize calls against the template\'s IAM and resource policies (default: authorized as in AWS)')
     .action(async (f: DrillFlags) => {
       const records = intFlag('--records', f.records, 1, 1_000_000, (m) => new UsageError(m));
       const seed = intFlag('--seed', f.seed, 0, 2 ** 31 - 1, (m) => new UsageError(m));
@@ -65,6 +69,7 @@ export function registerDrill(program: Command): void {
           seed,
           drainTimeoutMs: drain * 1000,
           runsDir: f.runsDir,
+          iam: f.iam,
           signal: intr.signal,
           log: (l) => { if (!f.json) process.stderr.write(`phoenix drill: ${l}\n`); },
           onPhase: (p) => { if (!f.json && process.stderr.isTTY) process.stderr.write(`phoenix drill: ${p}\n`); },

@@ -72,6 +72,8 @@ export interface LocalRunCliOptions {
   stallSink?: boolean;
   limitsScale: number;
   latency: LatencyMode;
+  /** false with --no-iam. */
+  iam: boolean;
 }
 
 function number(name: string, opts: { min: number; max: number; integer?: boolean }): (v: string) => number {
@@ -131,6 +133,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--drain-timeout <seconds>', `how long to wait for the pipeline to process everything (default: ${LOCAL_RUN_DEFAULTS.drainTimeoutSeconds} s, or 1 s per ${DRAIN_RECORDS_PER_SECOND} records when longer)`, number('--drain-timeout', { min: 1, max: 3600 }))
     .option('--runs-dir <dir>', 'where run directories (logs, sink and DLQ dumps, summary.json) go (default .phoenix/runs)')
     .option('--trace <correlationId...>', 'print the hops of these records (correlation id or record id)')
+    .option('--no-iam', 'do not authorize calls against the template\'s IAM and resource policies (default: every call is authorized as in AWS)')
     .option('--keep', 'after the run, keep the environment running until Ctrl-C with the injected faults ended, for `phoenix dlq ... --local` and `phoenix replay --local`')
     .option('--json', 'print one JSON object (no progress line)')
     .addOption(new Option('--no-progress', 'no live progress line'));
@@ -193,6 +196,7 @@ export function formatSummary(r: LocalRunReport): string {
     lines.push(`canary            ${r.canary.sent} sent, ${r.canary.received} received; latency p50 ${fmt(c.p50)} ms, max ${fmt(c.max)} ms`);
   }
   lines.push(...formatAlarms(r));
+  lines.push(...formatAccessDenied(r));
   for (const [name, value] of Object.entries(r.outputs)) lines.push(`output            ${name} = ${value}`);
   if (r.quality) lines.push(...formatQuality(r.quality));
   for (const note of [...r.workload.notes, ...r.resources.notes]) lines.push(`note              ${note}`);
@@ -208,12 +212,22 @@ export function formatAlarms(r: LocalRunReport): string[] {
   const al = r.alarms;
   if (al.alarms.length === 0) return [];
   const lines = [`alarms            ${al.states.ALARM} ALARM, ${al.states.OK} OK, ${al.states.INSUFFICIENT_DATA} INSUFFICIENT_DATA`
-    + `  (time scale ${al.timeScale}; ${al.notifications.published} notification(s) published to the alarm topics${al.notifications.notEmulated ? `, ${al.notifications.notEmulated} to targets not emulated` : ''})`];
+    + `  (time scale ${al.timeScale}; ${al.notifications.published} notification(s) published to the alarm topics`
+    + `${al.notifications.denied ? `, ${al.notifications.denied} refused by the topic or key policy` : ''}`
+    + `${al.notifications.notEmulated ? `, ${al.notifications.notEmulated} to targets not emulated` : ''})`];
   const width = Math.min(60, Math.max(...al.alarms.map((a) => a.logicalId.length)));
   for (const a of al.alarms) {
     const changes = a.transitions.map((t) => `${t.to} at +${(t.sinceStartMs / 1000).toFixed(1)}s`).join(', ');
     lines.push(`  ${a.state.padEnd(17)} ${a.logicalId.padEnd(width)}  ${a.reason}${changes ? `  [${changes}]` : ''}`);
   }
+  return lines;
+}
+
+/** IAM: whether it was enforced and each denied principal/action/resource with its count. */
+export function formatAccessDenied(r: LocalRunReport): string[] {
+  if (!r.iamEnforced) return ['access denied     - (IAM not enforced: --no-iam)'];
+  const lines = [`access denied     ${r.accessDenied.count}`];
+  for (const [what, n] of Object.entries(r.accessDenied.byPrincipalActionResource)) lines.push(`  ${String(n).padStart(6)} ${what}`);
   return lines;
 }
 
@@ -301,6 +315,7 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     stallSink: o.stallSink === true,
     limitsScale: o.limitsScale,
     latency: o.latency,
+    iam: o.iam,
     signal: abort.signal,
     keep: o.keep,
     onKept: ({ report, file }) => {

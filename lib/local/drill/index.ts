@@ -29,6 +29,7 @@ import { ARCHIVE_PREFIX } from '../../replay/archive';
 import { runReplay, type ReplaySummary } from '../../replay/engine';
 import { parseFilter } from '../../replay/filter';
 import type { CloudFormationModel, DestroyResult } from '../cloudformation/lifecycle';
+import { summarizeDenials } from '../iam';
 import { Lifecycle } from '../lifecycle';
 import { MetricsStore } from '../metrics';
 import { childScript } from '../paths';
@@ -37,7 +38,7 @@ import type { ProvisionedStack } from '../provision';
 import { Random } from '../random';
 import { createRunDir, localAccountModel } from '../run/context';
 import { drainPollers } from '../run/drain';
-import { deployStack, startServices } from '../run/provision';
+import { deployStack, PrincipalClients, startServices } from '../run/provision';
 import { synthStack } from '../run/synth';
 import { readSink } from '../verify';
 import { ClickstreamWorkload } from '../workloads';
@@ -73,11 +74,12 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ph.enter('start');
     const model = localAccountModel();
     const firstNames = deployedNames(deployStack(model, stack, drillFail));
-    const services = await startServices(stack, runDir, life);
+    const services = await startServices(stack, runDir, life, { iam: opts.iam });
     const env: DrillEnv = {
       stack,
       assembly,
       services,
+      principals: new PrincipalClients(services, stack.region, life),
       runDir,
       life,
       log,
@@ -138,6 +140,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       ...deletionReport(deletion, destroyed),
       ...compareNames(firstNames, secondNames),
       replay,
+      accessDenied: summarizeDenials(services.accessDenied),
       durationsMs: ph.durations,
     };
     writeFileSync(path.join(runDir, 'drill.json'), `${JSON.stringify(report, null, 2)}\n`);

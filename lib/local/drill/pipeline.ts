@@ -8,7 +8,7 @@ import { DEFAULT_ON_DEMAND_SHARDS, provision, type ProvisionedStack } from '../p
 import type { Random } from '../random';
 import { createFunctions, functionByRef } from '../run/functions';
 import { pipelineRules } from '../run/pipeline';
-import { queueUrlLookup, type LocalServices } from '../run/provision';
+import { functionKeys, queueUrlLookup, type LocalServices, type PrincipalClients } from '../run/provision';
 import type { LocalStack } from '../template/stack';
 import type { PipelineRules } from '../workloads';
 import { DrillError } from './types';
@@ -37,6 +37,8 @@ export interface DrillEnv {
   readonly stack: LocalStack;
   readonly assembly: AssemblyStack;
   readonly services: LocalServices;
+  /** Clients signed as the stack's principals: the mappings read with their function's role. */
+  readonly principals: PrincipalClients;
   readonly runDir: string;
   readonly runnerScript: string;
   readonly life: Lifecycle;
@@ -62,6 +64,7 @@ export async function bringUp(env: DrillEnv): Promise<PipelineUp> {
     maxEnvironments: 2,
     faults: { throttleRate: 0, crashRate: 0 },
     taskRootPrefix: 'phoenix-drill-functions-',
+    accessKeyOf: functionKeys(env.services),
   });
   const stopFns = async (): Promise<void> => { await Promise.all(functions.map((f) => f.stop())); };
   try {
@@ -87,7 +90,6 @@ export async function bringUp(env: DrillEnv): Promise<PipelineUp> {
 function kinesisPollers(env: DrillEnv, provisioned: ProvisionedStack, functions: readonly LocalFunction[]): {
   pollers: EventSourcePoller[]; windowed: EventSourcePoller[]; pipeline?: DrillPipeline;
 } {
-  const { clients } = env.services;
   const pollers: EventSourcePoller[] = [];
   const windowed: EventSourcePoller[] = [];
   let pipeline: DrillPipeline | undefined;
@@ -99,7 +101,8 @@ function kinesisPollers(env: DrillEnv, provisioned: ProvisionedStack, functions:
     const config = parseKinesisMapping(m.props, ctx);
     const fn = functionByRef(functions, m.props.FunctionName);
     if (!fn) continue;
-    const esmClients = { kinesis: clients.kinesis, sqs: clients.sqs, s3: clients.s3, sns: clients.sns };
+    const { kinesis, sqs, s3, sns } = env.principals.ofFunction(fn.functionName);
+    const esmClients = { kinesis, sqs, s3, sns };
     const poller = new KinesisEventSourcePoller(config, fn, esmClients, { log: env.log });
     // A tumbling-window mapping (the data-quality profiler) aggregates until its window closes and never writes the
     // sink: it runs, but the drill does not wait for its open window (as `phoenix local run`).

@@ -13,6 +13,8 @@ export interface DrillOptions extends SynthOptions {
   readonly log?: (line: string) => void;
   readonly onPhase?: (phase: DrillPhase) => void;
   readonly signal?: AbortSignal;
+  /** Authorize every AWS call against the template's policies (default true; `--no-iam`: off). */
+  readonly iam?: boolean;
 }
 
 export type DrillPhase = 'synth' | 'start' | 'produce' | 'drain' | 'hash' | 'destroy' | 'recreate' | 'replay' | 'done';
@@ -43,6 +45,8 @@ export interface DrillReport {
   /** Resources whose deletion failed, with CloudFormation's reason. */
   failed: Array<{ logicalId: string; type: string; physicalName: string; reason: string }>;
   replay: ReplaySummary;
+  /** Calls IAM denied during the drill (none when the template grants what the pipeline does). */
+  accessDenied: { count: number; byPrincipalActionResource: Record<string, number> };
   durationsMs: Record<string, number>;
 }
 

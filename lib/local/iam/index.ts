@@ -8,7 +8,7 @@ import { iamOf } from '../gates';
 import { IamGate, type AccessDenial } from './gate';
 import { collectIam } from './policies';
 import { principalsOf, type PrincipalRegistry } from './principals';
-import type { AwsCall, GateVerdict } from '../gates/types';
+import type { AwsCall, CallPrincipal, GateVerdict } from '../gates/types';
 import type { LocalStack } from '../template/stack';
 
 export type { AccessDenial } from './gate';
@@ -31,4 +31,29 @@ export function inProcessAuthorizer(config: IamGateConfig, onDenied?: (denial: A
   const { model, registry } = iamOf(config);
   const gate = new IamGate(model, onDenied);
   return { registry, authorize: (call) => gate.authorize(call) };
+}
+
+/** Lambda invoking a function on behalf of `principal` (a service with its source, or a role). */
+export function invokeCall(functionArn: string, principal: CallPrincipal): AwsCall {
+  return { service: 'lambda', operation: 'Invoke', action: 'lambda:InvokeFunction', resources: [functionArn], principal, requestBytes: 0 };
+}
+
+/** A service assuming a role (EventBridge Scheduler its target's RoleArn): the role's trust policy decides. */
+export function assumeRoleCall(service: 'scheduler', roleArn: string, principal: CallPrincipal): AwsCall {
+  return { service, operation: 'AssumeRole', action: 'sts:AssumeRole', resources: [roleArn], principal, requestBytes: 0 };
+}
+
+/** The run report's accessDenied: how many calls IAM denied, by `<principal> <action> <resource>`. */
+export interface AccessDeniedSummary {
+  count: number;
+  byPrincipalActionResource: Record<string, number>;
+}
+
+export function summarizeDenials(denials: readonly AccessDenial[]): AccessDeniedSummary {
+  const byPrincipalActionResource: Record<string, number> = {};
+  for (const d of denials) {
+    const key = `${d.principal} ${d.action} ${d.resource}`;
+    byPrincipalActionResource[key] = (byPrincipalActionResource[key] ?? 0) + 1;
+  }
+  return { count: denials.length, byPrincipalActionResource };
 }

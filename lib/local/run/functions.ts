@@ -25,6 +25,8 @@ export interface FunctionSetup {
   readonly sinkEndpoints?: { readonly dynamodb: string; readonly s3: string };
   /** Endpoint answering a function's calls to services that are not emulated. */
   readonly otherEndpoint?: (functionName: string) => string;
+  /** The access key of a function's role (IAM on); undefined = the operator's. */
+  readonly accessKeyOf?: (functionName: string) => string;
 }
 
 /** The stack's functions, their code staged in task roots outside the project (removed with `life`); not started. */
@@ -56,6 +58,7 @@ export function createFunctions(provisioned: ProvisionedStack, s: FunctionSetup)
       faults: s.faults,
       random: s.random,
       track: (pid) => s.life.track(pid),
+      ...(s.accessKeyOf ? { accessKeyId: s.accessKeyOf(def.functionName) } : {}),
     });
   });
 }

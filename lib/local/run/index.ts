@@ -20,6 +20,7 @@ import { synthStack } from './synth';
 import type { LocalRunOptions, LocalRunReport } from './types';
 import { verifyRun } from './verify';
 import { METRIC_DIMENSIONS } from '../../../constructs/contract';
+import { summarizeDenials } from '../iam';
 import { DEFAULT_ON_DEMAND_SHARDS, provision } from '../provision';
 import { LocalQuality } from '../quality';
 
@@ -45,6 +46,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       portBase: opts.portBase,
       onUnexpectedExit: (message) => ctx.fail(new LocalRunError(message)),
       guard: (p) => ctx.guard(p),
+      iam: opts.iam,
       limits: { scale: opts.limitsScale ?? 1, latency: opts.latency ?? 'none', seed: opts.seed },
     });
     const provisioned = await ctx.guard(provision(stack, assembly, services.clients, {
@@ -87,6 +89,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
       outputs: resolveOutputs(stack),
       stageDimensions: { [METRIC_DIMENSIONS.pipeline]: pipeline.config.pipeline, [METRIC_DIMENSIONS.stage]: pipeline.config.stage },
       traffic,
+      iamEnforced: services.authz !== undefined,
+      accessDenied: summarizeDenials(services.accessDenied),
     });
     if (qualityReport) report.quality = qualityReport;
     writeFileSync(path.join(ctx.runDir, 'summary.json'), `${JSON.stringify(report, null, 2)}\n`);

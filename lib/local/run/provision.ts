@@ -5,6 +5,8 @@ import { StackOperationError, type CloudFormationModel, type DeployResult } from
 import { startEmulators, type LimitsHostConfig, type LimitsRegistration, type RunningEmulators } from '../emulators';
 import { SQS_DEFAULT_MAX_MESSAGE_BYTES } from '../gates/limits';
 import type { ShardShape } from '../gates/limits-shards';
+import { iamGateConfig, inProcessAuthorizer, type AccessDenial, type InProcessAuthorizer } from '../iam';
+import type { PrincipalRegistry } from '../iam/principals';
 import type { Lifecycle } from '../lifecycle';
 import type { ProvisionedStack } from '../provision';
 import type { LocalStack } from '../template/stack';
@@ -12,27 +14,84 @@ import type { LocalStack } from '../template/stack';
 export interface LocalServices {
   readonly emulators: RunningEmulators;
   readonly clients: LocalClients;
+  /** IAM enforcement (undefined with `iam: false`): the principals' access keys and the in-process authorizer. */
+  readonly authz?: InProcessAuthorizer;
+  /** Every call IAM denied, by the emulator host or in process (the run report's accessDenied). */
+  readonly accessDenied: AccessDenial[];
 }
 
-/** Starts the emulators and the SDK clients on them (both stopped with `life`), and binds the stack's queue URLs. */
-export async function startServices(
-  stack: LocalStack,
-  runDir: string,
-  life: Lifecycle,
-  o: {
-    portBase?: number; onUnexpectedExit?: (message: string) => void; guard?: <T>(p: Promise<T>) => Promise<T>; limits?: LimitsHostConfig;
-  } = {},
-): Promise<LocalServices> {
+export interface ServiceOptions {
+  readonly portBase?: number;
+  readonly onUnexpectedExit?: (message: string) => void;
+  readonly guard?: <T>(p: Promise<T>) => Promise<T>;
+  /** Authorize every call against the template's policies (default true). */
+  readonly iam?: boolean;
+  /** Service limits and the latency model in front of the emulators (undefined: neither). */
+  readonly limits?: LimitsHostConfig;
+}
+
+/**
+ * Starts the emulators (with the IAM gate unless `iam: false`) and the SDK clients on them (both stopped with
+ * `life`), and binds the stack's queue URLs.
+ */
+export async function startServices(stack: LocalStack, runDir: string, life: Lifecycle, o: ServiceOptions = {}): Promise<LocalServices> {
   const guard = o.guard ?? ((p) => p);
-  const { portBase, onUnexpectedExit, limits } = o;
-  const emulators = await guard(startEmulators({ runDir, region: stack.region, portBase, onUnexpectedExit, limits }));
+  const accessDenied: AccessDenial[] = [];
+  const onAccessDenied = (d: AccessDenial): void => { accessDenied.push(d); };
+  // The IAM configuration names queues by ARN (their names only): a placeholder endpoint until the emulators listen.
+  stack.bindEndpoints({ sqs: 'http://127.0.0.1:0' });
+  const iam = o.iam === false ? undefined : iamGateConfig(stack);
+  const emulators = await guard(startEmulators({
+    runDir, region: stack.region, portBase: o.portBase, onUnexpectedExit: o.onUnexpectedExit, iam, onAccessDenied, limits: o.limits,
+  }));
   life.add('emulators', () => emulators.stop());
   const untrack = life.track(emulators.pid);
   life.add('emulator pid', () => untrack());
   stack.bindEndpoints({ sqs: emulators.endpoints.fauxqs });
   const clients = createLocalClients(emulators.endpoints, stack.region);
   life.add('clients', () => clients.destroy());
-  return { emulators, clients };
+  const authz = iam ? inProcessAuthorizer(iam, onAccessDenied) : undefined;
+  return { emulators, clients, accessDenied, ...(authz ? { authz } : {}) };
+}
+
+/** The access key of each function's role (IAM on), else undefined: the functions sign as the operator. */
+export function functionKeys(services: LocalServices): ((functionName: string) => string) | undefined {
+  const registry = services.authz?.registry;
+  return registry ? (name) => registry.keyOfFunction(name) : undefined;
+}
+
+/**
+ * Clients signed as the stack's principals (a function's role, a service's role, CloudWatch for an alarm), one set
+ * per access key, destroyed with `life`; with IAM off, the operator's clients.
+ */
+export class PrincipalClients {
+  private readonly byKey = new Map<string, LocalClients>();
+
+  constructor(private readonly services: LocalServices, private readonly region: string, private readonly life: Lifecycle) {}
+
+  ofFunction(functionName: string): LocalClients {
+    return this.of((r) => r.keyOfFunction(functionName));
+  }
+
+  ofRole(roleArn: string): LocalClients {
+    return this.of((r) => r.keyOfRole(roleArn));
+  }
+
+  ofAlarm(alarmArn: string): LocalClients {
+    return this.of((r) => r.keyOfAlarm(alarmArn));
+  }
+
+  private of(keyOf: (registry: PrincipalRegistry) => string): LocalClients {
+    const { authz, clients, emulators } = this.services;
+    if (!authz) return clients;
+    const key = keyOf(authz.registry);
+    const found = this.byKey.get(key);
+    if (found) return found;
+    const created = createLocalClients(emulators.endpoints, this.region, key);
+    this.byKey.set(key, created);
+    this.life.add(`clients ${key}`, () => created.destroy());
+    return created;
+  }
 }
 
 /** The URL of the stack's queue with this ARN (event source mappings and destinations name queues by ARN). */

@@ -5,6 +5,7 @@ import { METRIC, METRICS_NAMESPACE } from '../../../constructs/contract';
 import type { Accounting, ProducedLog } from '../accounting';
 import type { LocalFunction } from '../functions';
 import type { TrafficReport } from '../gates/traffic';
+import type { AccessDeniedSummary } from '../iam';
 import { summarize, type MetricsStore } from '../metrics';
 import type { ProducerStats } from '../producer';
 import type { ProvisionedStack } from '../provision';
@@ -43,6 +44,8 @@ export interface ReportInput {
   stageDimensions: Record<string, string>;
   /** Kinesis traffic per consumer and writer (the emulator host's limit gate). */
   traffic: TrafficReport;
+  iamEnforced: boolean;
+  accessDenied: AccessDeniedSummary;
 }
 
 /** Report phase: the run's report (written as summary.json by the orchestrator). */
@@ -109,6 +112,8 @@ export function buildReport(ctx: RunContext, i: ReportInput): LocalRunReport {
     alarms: started.monitoring.alarmsReport(),
     canary: started.monitoring.canaryReport(),
     limits: { scale: opts.limitsScale ?? 1, latency: opts.latency ?? 'none', ...i.traffic },
+    iamEnforced: i.iamEnforced,
+    accessDenied: i.accessDenied,
   };
   if (opts.trace && opts.trace.length > 0) {
     report.traces = opts.trace.map((q) => ({ query: q, found: traceRecords(i.sink, q, i.produced) }));

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { RunContext } from './context';
 import { LocalRunError } from './errors';
 import { createFunctions, functionByRef } from './functions';
-import { queueUrlLookup, type LocalServices } from './provision';
+import { functionKeys, PrincipalClients, queueUrlLookup, type LocalServices } from './provision';
 import { AsyncInvoker } from '../async-invoke';
 import {
   eventSourceKind, KinesisEventSourcePoller, parseKinesisMapping, parseSqsMapping, SqsEventSourcePoller,
@@ -71,14 +71,16 @@ export async function startStack(ctx: RunContext, i: StartInput): Promise<Starte
     taskRootPrefix: 'phoenix-local-functions-',
     sinkEndpoints,
     otherEndpoint: (name) => unemulated.endpointFor(name),
+    accessKeyOf: functionKeys(i.services),
   });
   for (const fn of functions) {
     ctx.functions.push(fn);
     ctx.life.add(`function ${fn.functionName}`, () => fn.stop());
   }
   const queueUrlForArn = queueUrlLookup(i.provisioned, (m) => new LocalRunError(m));
-  const kinesisMappings = createPollers(ctx, i, queueUrlForArn);
-  const triggers = startTriggers(ctx, i, { queueUrlForArn, stalled, unemulated });
+  const principals = new PrincipalClients(i.services, i.stack.region, ctx.life);
+  const kinesisMappings = createPollers(ctx, i, queueUrlForArn, principals);
+  const triggers = startTriggers(ctx, i, { queueUrlForArn, stalled, unemulated, principals });
   await warmUp(ctx, i.provisioned);
   for (const p of ctx.pollers) {
     p.poller.start();
@@ -110,14 +112,17 @@ async function startSinkFaults(ctx: RunContext, i: StartInput): Promise<{
   return { proxies, stalled, sinkEndpoints };
 }
 
-/** One poller per event source mapping (in the context); returns the Kinesis mappings. */
-function createPollers(ctx: RunContext, i: StartInput, queueUrlForArn: (arn: string) => string): KinesisMapping[] {
+/**
+ * One poller per event source mapping (in the context); returns the Kinesis mappings. A mapping reads its source and
+ * writes its on-failure destination with its function's role, as Lambda does.
+ */
+function createPollers(ctx: RunContext, i: StartInput, queueUrlForArn: (arn: string) => string, principals: PrincipalClients): KinesisMapping[] {
   const { stack, provisioned, quality } = i;
-  const { clients } = i.services;
-  const esmClients = { kinesis: clients.kinesis, sqs: clients.sqs, s3: clients.s3, sns: clients.sns };
   const kinesisMappings: KinesisMapping[] = [];
   for (const m of provisioned.mappings) {
     const fn = mappedFunction(ctx.functions, m.props.FunctionName, m.logicalId);
+    const { kinesis, sqs, s3, sns } = principals.ofFunction(fn.functionName);
+    const esmClients = { kinesis, sqs, s3, sns };
     const ctxParse: MappingParseContext = {
       uuid: m.uuid, region: stack.region, accountId: stack.accountId, logicalId: m.logicalId, queueUrlForArn,
     };
@@ -153,11 +158,11 @@ function mappedFunction(functions: readonly LocalFunction[], ref: unknown, logic
 function startTriggers(
   ctx: RunContext,
   i: StartInput,
-  o: { queueUrlForArn: (arn: string) => string; stalled: string[]; unemulated: UnemulatedEndpoint },
+  o: { queueUrlForArn: (arn: string) => string; stalled: string[]; unemulated: UnemulatedEndpoint; principals: PrincipalClients },
 ): Pick<StartedStack, 'monitoring' | 'schedules' | 'notifications' | 'delivery'> {
   const { opts, log, life, functions, pollers } = ctx;
   const { stack, provisioned } = i;
-  const { clients } = i.services;
+  const { clients, authz } = i.services;
   const asyncInvoker = new AsyncInvoker(provisioned, clients, { log, queueUrlForArn: o.queueUrlForArn });
   life.add('asynchronous invocations', () => asyncInvoker.stop());
   // Alarms are created with the resources: service metrics sampled and alarms evaluated from now on.
@@ -171,7 +176,7 @@ function startTriggers(
     kinesisPollers: pollers.filter((p) => p.poller instanceof KinesisEventSourcePoller).map((p) => ({ poller: p.poller, fn: p.fn })),
     consumedQueueUrls: new Set(pollers.filter((p) => p.poller instanceof SqsEventSourcePoller).map((p) => p.source)),
     sqs: clients.sqs,
-    sns: clients.sns,
+    snsOfAlarm: (alarmArn) => o.principals.ofAlarm(alarmArn).sns,
     unemulatedCalls: (fn) => Object.keys(o.unemulated.byFunction[fn] ?? {}),
     timeScale,
     evaluateEveryMs: opts.alarmEvaluationIntervalMs ?? LOCAL_MONITORING_DEFAULTS.evaluateEveryMs,
@@ -180,12 +185,14 @@ function startTriggers(
   monitoring.start();
   life.add('alarms and service metrics', () => monitoring.stop());
   const schedules = startSchedules(provisioned, functions, asyncInvoker, {
-    log, queueUrlForArn: o.queueUrlForArn, timeScale, fireAtStart: opts.fireSchedulesAtStart ?? LOCAL_MONITORING_DEFAULTS.fireSchedulesAtStart,
+    log, authz, queueUrlForArn: o.queueUrlForArn, timeScale, fireAtStart: opts.fireSchedulesAtStart ?? LOCAL_MONITORING_DEFAULTS.fireSchedulesAtStart,
   });
   life.add('schedules', () => schedules.stop());
-  const notifications = startNotifications(provisioned, functions, clients, asyncInvoker, { log, region: stack.region });
+  const notifications = startNotifications(provisioned, functions, clients, asyncInvoker, {
+    log, region: stack.region, account: stack.accountId, authz,
+  });
   life.add('bucket notifications', () => notifications.stop());
-  const delivery = startDeliveryStreams(provisioned, functions, clients, { log, now: Date.now });
+  const delivery = startDeliveryStreams(provisioned, functions, { log, now: Date.now, clientsOfRole: (arn) => o.principals.ofRole(arn), authz });
   life.add('delivery streams', () => delivery.stop());
   return { monitoring, schedules, notifications, delivery };
 }

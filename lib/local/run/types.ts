@@ -6,6 +6,7 @@ import type { LocalDeliveryStreams } from '../firehose';
 import type { FunctionStats } from '../functions';
 import type { LatencyMode } from '../gates/latency';
 import type { TrafficReport } from '../gates/traffic';
+import type { AccessDeniedSummary } from '../iam';
 import type { LocalEnvFile } from '../keep';
 import type { LatencySummary } from '../metrics';
 import type { LocalAlarmsReport, LocalCanaryReport } from '../monitoring';
@@ -73,6 +74,12 @@ export interface LocalRunOptions extends SynthOptions {
   readonly limitsScale?: number;
   /** `aws`: every emulated call waits a draw from its operation's latency distribution; `none` (default): no added latency. */
   readonly latency?: LatencyMode;
+  /**
+   * Authorize every AWS call of the run against the template's policies (default true): functions with their role,
+   * mappings with their function's role, Firehose with its roles, alarm notifications as CloudWatch for the alarm,
+   * S3 notifications and schedules by the function's and role's policies. `false` (`--no-iam`): every call is allowed.
+   */
+  readonly iam?: boolean;
 }
 
 export interface RunProgress {
@@ -153,6 +160,10 @@ export interface LocalRunReport {
   canary: LocalCanaryReport;
   /** Service limits and latency model of the run, and the Kinesis traffic per consumer and writer under them. */
   limits: { scale: number; latency: LatencyMode } & TrafficReport;
+  /** Whether calls were authorized against the template's policies (false with `--no-iam`). */
+  iamEnforced: boolean;
+  /** Calls IAM denied (as AWS would have), by `<principal> <action> <resource>`. */
+  accessDenied: AccessDeniedSummary;
 }
 
 export interface TraceResult {

@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import type { RunContext } from './context';
 import type { Pipeline } from './pipeline';
 import type { LocalServices } from './provision';
+import { ESM_ON_FAILURE_PREFIX } from '../../../constructs/contract';
 import { account, type Accounting, type ProducedLog } from '../accounting';
 import type { ProvisionedStack } from '../provision';
 import { readDeadLetters, readSink, type SinkEnvelope } from '../verify';
-import { ESM_ON_FAILURE_PREFIX } from '../../../constructs/contract';
 
 /**
  * Verify phase: reads the sink and the pipeline's dead letters (its DLQ, and its mapping's on-failure queue or bucket),

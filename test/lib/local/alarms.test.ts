@@ -330,7 +330,7 @@ describe('phoenix local run options and summary', () => {
       evaluatedEveryMs: 1000,
       evaluations: 30,
       states: { OK: 1, ALARM: 1, INSUFFICIENT_DATA: 0 },
-      notifications: { published: 2, failed: 0, notEmulated: 0 },
+      notifications: { published: 2, failed: 0, denied: 0, notEmulated: 0 },
       alarms: [
         { logicalId: 'IteratorAge', name: 'a', type: 'metric', state: 'ALARM', reason: 'Threshold crossed', watches: 'x', transitions: [{ at: '', sinceStartMs: 25_300, from: 'OK', to: 'ALARM', reason: '' }], notifications: 0 },
         { logicalId: 'Health', name: 'h', type: 'composite', state: 'OK', reason: 'rule false', watches: 'ALARM(a)', transitions: [], notifications: 2 },

@@ -36,26 +36,32 @@ beforeAll(() => {
 }, 60_000);
 
 describe('IAM facts of the clickstream template', () => {
-  it('defect b: the ingest role has dynamodb:PutItem on its sink table, not the GetItem the sink falls back to', () => {
+  it('defect b fixed: the ingest role has dynamodb:PutItem and the GetItem the sink falls back to, on its sink table only', () => {
     const table = arnOf('ClickstreamIngestSinkTable', 'AWS::DynamoDB::Table');
     const ingest = role('ClickstreamIngestProcessorRole');
     expect(verdict(call(ingest, 'dynamodb:PutItem', table))).toEqual({ kind: 'allow' });
-    expect(verdict(call(ingest, 'dynamodb:GetItem', table))).toMatchObject({ kind: 'reject', errorType: 'AccessDeniedException' });
+    expect(verdict(call(ingest, 'dynamodb:GetItem', table))).toEqual({ kind: 'allow' });
+    expect(verdict(call(ingest, 'dynamodb:GetItem', `${table}-other`))).toMatchObject({ kind: 'reject', errorType: 'AccessDeniedException' });
   });
 
-  it('defect a: CloudWatch may not publish to the alarm topic (its policy only denies non-TLS); the topic key lets it encrypt', () => {
+  it('defect a fixed: CloudWatch may publish to the alarm topic and use its key for this account\'s alarms only', () => {
     const topic = refOf('AlarmTopic', 'AWS::SNS::Topic');
     const alarm = String(stack.getAtt([...stack.resources.values()].find((r) => r.type === 'AWS::CloudWatch::Alarm')!.logicalId, 'Arn', W));
     const cw: CallPrincipal = { kind: 'service', arn: 'cloudwatch.amazonaws.com', sourceArn: alarm, sourceAccount: '000000000000' };
-    expect(verdict(call(cw, 'sns:Publish', topic))).toMatchObject({
+    const key = arnOf('AlarmTopicKey', 'AWS::KMS::Key');
+    expect(verdict(call(cw, 'sns:Publish', topic))).toEqual({ kind: 'allow' });
+    expect(verdict(call(cw, 'kms:GenerateDataKey', key, { via: 'sns' }))).toEqual({ kind: 'allow' });
+    // confused deputy: CloudWatch acting for another account, or for something that is not an alarm, is refused
+    const foreign: CallPrincipal = { ...cw, sourceAccount: '111111111111', sourceArn: alarm.replace(':000000000000:', ':111111111111:') };
+    expect(verdict(call(foreign, 'sns:Publish', topic))).toMatchObject({
       kind: 'reject',
       status: 403,
       errorType: 'AuthorizationError',
       message: `User: cloudwatch.amazonaws.com is not authorized to perform: SNS:Publish on resource: ${topic} because no resource-based policy allows the SNS:Publish action`,
     });
-    // the key policy names cloudwatch.amazonaws.com for kms:Decrypt and kms:GenerateDataKey* (without source conditions)
-    const key = arnOf('AlarmTopicKey', 'AWS::KMS::Key');
-    expect(verdict(call(cw, 'kms:GenerateDataKey', key, { via: 'sns' }))).toEqual({ kind: 'allow' });
+    expect(verdict(call(foreign, 'kms:GenerateDataKey', key, { via: 'sns' }))).toMatchObject({ kind: 'reject', errorType: 'KMSAccessDenied' });
+    const notAlarm: CallPrincipal = { ...cw, sourceArn: 'arn:aws:cloudwatch:us-east-1:000000000000:dashboard/x' };
+    expect(verdict(call(notAlarm, 'sns:Publish', topic))).toMatchObject({ kind: 'reject', errorType: 'AuthorizationError' });
   });
 
   it('KMS on encrypted resources: AWS managed keys through their service only; the topic key via root delegation', () => {

@@ -102,6 +102,9 @@ describe('phoenix local run evaluates the monitor\'s alarms', () => {
     expect(health.notifications).toBeGreaterThanOrEqual(1);
     expect(r.alarms.notifications.published).toBeGreaterThanOrEqual(health.notifications);
     expect(r.alarms.notifications.failed).toBe(0);
+    // Delivered through the topic policy and the topic key's policy (IAM on: nothing denied).
+    expect(r.iamEnforced).toBe(true);
+    expect(r.accessDenied.count).toBe(0);
     // End-to-end age is measured on written records only: with nothing written, the latency alarm has no data
     // (missing = not breaching) -- the stall is the iterator-age and canary alarms' to catch.
     const e2e = byId(r, 'MonitorEndToEndLatencyAlarm');
