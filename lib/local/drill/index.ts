@@ -38,7 +38,7 @@ import type { ProvisionedStack } from '../provision';
 import { Random } from '../random';
 import { createRunDir, localAccountModel } from '../run/context';
 import { drainPollers } from '../run/drain';
-import { deployStack, PrincipalClients, startServices } from '../run/provision';
+import { deployStack, PrincipalClients, rebindIam, startServices } from '../run/provision';
 import { synthStack } from '../run/synth';
 import { readSink } from '../verify';
 import { ClickstreamWorkload } from '../workloads';
@@ -113,6 +113,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
 
     ph.enter('recreate');
     const secondNames = deployedNames(deployStack(model, stack, drillFail));
+    await rebindIam(services, stack);
     const second = await bringUp(env);
     running = second.running;
     const afterEmpty = await readSink(services.clients, sinkKind, second.pipeline.config.sinkTarget!);

@@ -86,6 +86,7 @@ interface ResponseLike { writeHead(status: number, headers: Record<string, strin
 
 let chain: GateChain;
 let limits: HostLimits | undefined;
+let hostConfig: EmulatorHostConfig;
 
 /** Answers a rejected request in the service's error shape. */
 function writeReply(res: ResponseLike, reply: HttpReply): void {
@@ -327,9 +328,31 @@ function fail(emulator: EmulatorName | undefined, message: string): void {
   void stopAll(1);
 }
 
+/** The gate chain for an IAM configuration (undefined: IAM off), with the service-limit gates when enabled. */
+function hostGateChain(config: EmulatorHostConfig, iam: ReturnType<typeof readIamGateConfig> | undefined): GateChain {
+  return createHostGateChain({
+    region: config.region,
+    account: LOCAL_ACCOUNT,
+    iam,
+    onDenied: (denial) => send({ type: 'accessDenied', denial }),
+    decodeIterator,
+    gates: limits?.gates,
+  });
+}
+
+function replyTo(id: number, act: () => void): void {
+  try {
+    act();
+    send({ type: 'reply', id });
+  } catch (err) {
+    send({ type: 'reply', id, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
 function onParentMessage(m: ParentToHost): void {
   if (!m) return;
   if (m.type === 'stop') { void stopAll(0); return; }
+  if (m.type === 'iam') { replyTo(m.id, () => { chain = hostGateChain(hostConfig, readIamGateConfig(m.configFile)); }); return; }
   if (!limits) { send({ type: 'reply', id: m.id, error: 'service limits are not enabled in this emulator host' }); return; }
   try {
     if (m.type === 'limits') limits.register(m.registration);
@@ -350,14 +373,8 @@ async function main(): Promise<void> {
   process.on('message', (m: ParentToHost) => onParentMessage(m));
   process.on('uncaughtException', (err) => fail(undefined, `an emulator crashed: ${err.message}`));
   limits = config.limits ? new HostLimits(config.limits, LOCAL_ACCOUNT) : undefined;
-  chain = createHostGateChain({
-    region: config.region,
-    account: LOCAL_ACCOUNT,
-    iam: config.iamConfigFile ? readIamGateConfig(config.iamConfigFile) : undefined,
-    onDenied: (denial) => send({ type: 'accessDenied', denial }),
-    decodeIterator,
-    gates: limits?.gates,
-  });
+  hostConfig = config;
+  chain = hostGateChain(config, config.iamConfigFile ? readIamGateConfig(config.iamConfigFile) : undefined);
   const kinesis = await startKinesis(config);
   const dynamodb = await startDynamo(config);
   const fauxqs = await startFauxqs(config);

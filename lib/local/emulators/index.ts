@@ -38,6 +38,8 @@ export interface RunningEmulators {
   registerLimits(registration: LimitsRegistration): Promise<void>;
   /** Kinesis traffic per consumer and writer so far (service limits enabled only). */
   traffic(): Promise<TrafficReport>;
+  /** Replaces the IAM configuration the host enforces (after a redeploy gave the stack new names). */
+  updateIam(iam: IamGateConfig): Promise<void>;
 }
 
 /** Error thrown when the emulators cannot be started; its message is one line. */
@@ -164,6 +166,11 @@ export async function startEmulators(opts: EmulatorOptions): Promise<RunningEmul
     },
     registerLimits: async (registration) => { await ask({ type: 'limits', registration }); },
     traffic: async () => (await ask({ type: 'traffic' })).traffic ?? { consumers: [], writers: [] },
+    updateIam: async (iam) => {
+      const configFile = path.join(opts.runDir, `iam-${Date.now()}.json`);
+      writeFileSync(configFile, JSON.stringify(iam));
+      await ask({ type: 'iam', configFile });
+    },
   };
 }
 

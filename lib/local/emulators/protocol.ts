@@ -60,4 +60,6 @@ export type HostToParent =
 export type ParentToHost =
   | { type: 'stop' }
   | { type: 'limits'; id: number; registration: LimitsRegistration }
-  | { type: 'traffic'; id: number };
+  | { type: 'traffic'; id: number }
+  /** Replaces the IAM gate's configuration (a redeployed stack: new names, new principals). */
+  | { type: 'iam'; id: number; configFile: string };

@@ -15,7 +15,7 @@ export interface LocalServices {
   readonly emulators: RunningEmulators;
   readonly clients: LocalClients;
   /** IAM enforcement (undefined with `iam: false`): the principals' access keys and the in-process authorizer. */
-  readonly authz?: InProcessAuthorizer;
+  authz?: InProcessAuthorizer;
   /** Every call IAM denied, by the emulator host or in process (the run report's accessDenied). */
   readonly accessDenied: AccessDenial[];
 }
@@ -52,6 +52,17 @@ export async function startServices(stack: LocalStack, runDir: string, life: Lif
   life.add('clients', () => clients.destroy());
   const authz = iam ? inProcessAuthorizer(iam, onAccessDenied) : undefined;
   return { emulators, clients, accessDenied, ...(authz ? { authz } : {}) };
+}
+
+/**
+ * After a redeploy gave the stack new physical names (the drill's rebuild): the emulator host and the in-process
+ * authorizer enforce the new deployment's policies and know its principals. No-op with IAM off.
+ */
+export async function rebindIam(services: LocalServices, stack: LocalStack): Promise<void> {
+  if (!services.authz) return;
+  const iam = iamGateConfig(stack);
+  await services.emulators.updateIam(iam);
+  services.authz = inProcessAuthorizer(iam, (d) => { services.accessDenied.push(d); });
 }
 
 /** The access key of each function's role (IAM on), else undefined: the functions sign as the operator. */
