@@ -138,7 +138,7 @@ describe('default ingest asset: schema validation from the module compiled at sy
     // What lib/handlers/ingest.ts exports once the construct writes PHX_SCHEMA_MODULE (its transitional ajv fallback removed).
     const out = buildSync({
       stdin: {
-        contents: "import { createIngestHandlerWith, standaloneSchemaResolver } from '../../handlers/create';\n"
+        contents: "import { createIngestHandlerWith, standaloneSchemaResolver } from './create';\n"
           + 'export const handler = createIngestHandlerWith({}, standaloneSchemaResolver(__dirname));\n',
         resolveDir: resolve(__dirname, '../../../lib/handlers'),
         sourcefile: 'ingest-standalone.ts',

@@ -16,7 +16,7 @@ function ingestFunction(t: Template): Record<string, any> {
   return t.Resources[ingestFunctionId(t)].Properties;
 }
 
-/** The mapping into the ingest function (the exampleDir() has a profiler mapping on the same stream too). */
+/** The mapping into the ingest function (the example has a profiler mapping on the same stream too). */
 function mapping(t: Template): Record<string, any> {
   const fn = ingestFunctionId(t);
   return Object.values<any>(t.Resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping' && r.Properties.FunctionName?.Ref === fn).Properties;

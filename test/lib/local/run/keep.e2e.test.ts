@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS } from '../../../../lib/aws/clients';
 import type { LocalEnvFile } from '../../../../lib/local/keep';
 import { cli } from '../../../support/replay';
 import { mutatedAssembly, REPO, synthExample, tempDir } from '../support';
@@ -54,7 +55,7 @@ function startKept(args: string[], timeoutMs: number): Promise<Kept> {
 }
 
 async function sinkIds(env: LocalEnvFile): Promise<Set<string>> {
-  const ddb = new DynamoDBClient({ region: env.region, endpoint: env.endpoints.dynamodb, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  const ddb = new DynamoDBClient({ region: env.region, endpoint: env.endpoints.dynamodb, credentials: LOCAL_CREDENTIALS }); // the operator's key: IAM rejects unknown keys
   try {
     const ids = new Set<string>();
     let start: Record<string, any> | undefined;

@@ -15,8 +15,10 @@ describe('phoenix local run under service limits', () => {
       expect(r.lost).toBe(0);
       expect(r.drained).toBe(true);
       expect(r.limits).toMatchObject({ scale: 20, latency: 'none' });
+      // With IAM on, each writer is its principal: the producer (the operator's key) and the canary function's role.
       const producer = r.limits.writers.find((w) => w.writer === 'phoenix-local');
-      expect(producer?.records).toBe(r.recordsIn + r.canary.sent); // the monitor's canary writes to the stream too
+      expect(producer?.records).toBe(r.recordsIn);
+      expect(r.limits.writers.reduce((n, w) => n + w.records, 0)).toBe(r.recordsIn + r.canary.sent);
       expect(producer?.throttled).toBeGreaterThan(0);
       const consumers = r.limits.consumers.map((c) => c.consumer).sort();
       expect(consumers.filter((c) => c.startsWith('esm:'))).toHaveLength(2); // ingest and profiler mappings
