@@ -111,8 +111,12 @@ export function importCycles(tree: SourceTree): string[][] {
     index.set(v, next); low.set(v, next); next++;
     stack.push(v); onStack.add(v);
     for (const w of edges.get(v) ?? []) {
-      if (!index.has(w)) { strong(w); low.set(v, Math.min(low.get(v)!, low.get(w)!)); }
-      else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      if (!index.has(w)) {
+        strong(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      }
     }
     if (low.get(v) !== index.get(v)) return;
     const component: string[] = [];
