@@ -6,7 +6,7 @@ import { ENV } from '../../constructs/contract';
 import { clickQuality, clickQualityRules } from '../../examples/clickstream/quality';
 import { CLICK_EVENT_TYPES, clickEventKeyFields, clickEventSchema } from '../../examples/clickstream/schema';
 import { ClickstreamStack } from '../../examples/clickstream/stack';
-import { expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, retainedResources } from '../support/examples';
+import { expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, expectPhoenixRetention } from '../support/examples';
 import { handlerEnv, TEST_ENV } from '../support/stacks';
 
 function clickstreamTemplate(phoenixMode?: PhoenixMode): Template {
@@ -65,12 +65,7 @@ describe('clickstream example', () => {
   });
 
   it('PRODUCTION keeps the raw archive (bucket and access logs) and the clicks table only; EPHEMERAL keeps nothing', () => {
-    expect(retainedResources(clickstreamTemplate())).toEqual([
-      'AWS::DynamoDB::Table ClickstreamIngestSinkTable',
-      'AWS::S3::Bucket ClickstreamArchiveAccessLogs',
-      'AWS::S3::Bucket ClickstreamArchiveBucket',
-    ]);
-    expect(retainedResources(clickstreamTemplate(PhoenixMode.EPHEMERAL))).toEqual([]);
+    expectPhoenixRetention(clickstreamTemplate, 'Clickstream');
   });
 
   it('synthesizes with zero unacknowledged findings of the five cdk-nag packs (EPHEMERAL; PRODUCTION: test/constructs/compliance.test.ts)', () => {

@@ -8,7 +8,7 @@ import { telemetryQuality, telemetryQualityRules } from '../../examples/iot-tele
 import { IOT_FIRMWARE, IOT_SITES, telemetryKeyFields, telemetrySchema } from '../../examples/iot-telemetry/schema';
 import { IotTelemetryStack } from '../../examples/iot-telemetry/stack';
 import { compileValidator } from '../../lib/handlers/schema';
-import { expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, retainedResources, tempOutdir } from '../support/examples';
+import { expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, expectPhoenixRetention, tempOutdir } from '../support/examples';
 import { handlerEnv, TEST_ENV } from '../support/stacks';
 
 function iotTemplate(phoenixMode?: PhoenixMode): Template {
@@ -93,12 +93,7 @@ describe('IoT telemetry example', () => {
   });
 
   it('PRODUCTION keeps the raw archive (bucket and access logs) and the readings table only; EPHEMERAL keeps nothing', () => {
-    expect(retainedResources(iotTemplate())).toEqual([
-      'AWS::DynamoDB::Table TelemetryIngestSinkTable',
-      'AWS::S3::Bucket TelemetryArchiveAccessLogs',
-      'AWS::S3::Bucket TelemetryArchiveBucket',
-    ]);
-    expect(retainedResources(iotTemplate(PhoenixMode.EPHEMERAL))).toEqual([]);
+    expectPhoenixRetention(iotTemplate, 'Telemetry');
   });
 
   it('its app synthesizes one stack with zero unacknowledged findings of the five cdk-nag packs (PRODUCTION)', () => {

@@ -6,6 +6,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { Construct } from 'constructs';
 import { expect } from 'vitest';
 import { checkedApp } from '../../bin/app';
+import { PhoenixMode } from '../../constructs';
 
 /** A fresh temporary directory for a cloud assembly. */
 export function tempOutdir(): string {
@@ -32,6 +33,19 @@ export function nagFindings(app: App): string {
 export function retainedResources(t: Template): string[] {
   return Object.entries(t.toJSON().Resources as Record<string, { Type: string; DeletionPolicy?: string }>)
     .filter(([, r]) => r.DeletionPolicy === 'Retain').map(([id, r]) => `${r.Type} ${id.replace(/[0-9A-F]{8}$/, '')}`).sort();
+}
+
+/**
+ * PRODUCTION retains the sink table, the archive bucket and its access-log bucket of the pipeline whose logical ids
+ * start with `prefix`, and nothing else; EPHEMERAL retains nothing.
+ */
+export function expectPhoenixRetention(templateOf: (mode: PhoenixMode) => Template, prefix: string): void {
+  expect(retainedResources(templateOf(PhoenixMode.PRODUCTION))).toEqual([
+    `AWS::DynamoDB::Table ${prefix}IngestSinkTable`,
+    `AWS::S3::Bucket ${prefix}ArchiveAccessLogs`,
+    `AWS::S3::Bucket ${prefix}ArchiveBucket`,
+  ]);
+  expect(retainedResources(templateOf(PhoenixMode.EPHEMERAL))).toEqual([]);
 }
 
 /**
