@@ -6,13 +6,11 @@ import { ENV } from '../../constructs/contract';
 import { clickQuality, clickQualityRules } from '../../examples/clickstream/quality';
 import { CLICK_EVENT_TYPES, clickEventKeyFields, clickEventSchema } from '../../examples/clickstream/schema';
 import { ClickstreamStack } from '../../examples/clickstream/stack';
-import { expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, expectPhoenixRetention } from '../support/examples';
+import { exampleTemplate, expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, expectPhoenixRetention } from '../support/examples';
 import { handlerEnv, TEST_ENV } from '../support/stacks';
 
 function clickstreamTemplate(phoenixMode?: PhoenixMode): Template {
-  // No analytics metadata: the snapshot must not change with the CDK version.
-  const app = new App({ analyticsReporting: false });
-  return Template.fromStack(new ClickstreamStack(app, 'Clickstream', { env: TEST_ENV, stackName: 'PhoenixClickstream', phoenixMode }));
+  return exampleTemplate((app) => new ClickstreamStack(app, 'Clickstream', { env: TEST_ENV, stackName: 'PhoenixClickstream', phoenixMode }));
 }
 
 describe('clickstream example', () => {

@@ -8,13 +8,11 @@ import { telemetryQuality, telemetryQualityRules } from '../../examples/iot-tele
 import { IOT_FIRMWARE, IOT_SITES, telemetryKeyFields, telemetrySchema } from '../../examples/iot-telemetry/schema';
 import { IotTelemetryStack } from '../../examples/iot-telemetry/stack';
 import { compileValidator } from '../../lib/handlers/schema';
-import { expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, expectPhoenixRetention, tempOutdir } from '../support/examples';
+import { exampleTemplate, expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, expectPhoenixRetention, tempOutdir } from '../support/examples';
 import { handlerEnv, TEST_ENV } from '../support/stacks';
 
 function iotTemplate(phoenixMode?: PhoenixMode): Template {
-  // No analytics metadata: the snapshot must not change with the CDK version.
-  const app = new App({ analyticsReporting: false });
-  return Template.fromStack(new IotTelemetryStack(app, 'IotTelemetry', { env: TEST_ENV, stackName: IOT_TELEMETRY_STACK_NAME, phoenixMode }));
+  return exampleTemplate((app) => new IotTelemetryStack(app, 'IotTelemetry', { env: TEST_ENV, stackName: IOT_TELEMETRY_STACK_NAME, phoenixMode }));
 }
 
 describe('IoT telemetry example', () => {

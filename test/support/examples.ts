@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { App } from 'aws-cdk-lib';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { App, type Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { Construct } from 'constructs';
 import { expect } from 'vitest';
 import { checkedApp } from '../../bin/app';
@@ -11,6 +11,11 @@ import { PhoenixMode } from '../../constructs';
 /** A fresh temporary directory for a cloud assembly. */
 export function tempOutdir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'phx-example-'));
+}
+
+/** The template of the stack `build` adds to an app without analytics metadata (snapshots must not change with the CDK version). */
+export function exampleTemplate(build: (app: App) => Stack): Template {
+  return Template.fromStack(build(new App({ analyticsReporting: false })));
 }
 
 /** An app checked by the five cdk-nag packs of bin/app.ts, synthesizing into a fresh temporary directory. */
