@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT, FakeFunction, REGION, fail, ok, startFauxqs, type Fauxqs } from './support';
+import { ACCOUNT, concurrencyProbe, FakeFunction, REGION, fail, ok, startFauxqs, type Fauxqs } from './support';
 import { parseSqsMapping } from '../../../../lib/local/esm/parse';
 import { SqsEventSourcePoller } from '../../../../lib/local/esm/sqs';
 import type { PollerOptions, SqsMappingConfig } from '../../../../lib/local/esm/types';
@@ -152,22 +152,10 @@ describe('SqsEventSourcePoller', () => {
   it('MaximumConcurrency bounds concurrent invocations', async () => {
     const q = await queue();
     await send(q.url, Array.from({ length: 12 }, (_, i) => `c${i}`));
-    let inFlight = 0;
-    let maxInFlight = 0;
-    let release!: () => void;
-    const second = new Promise<void>((r) => (release = r));
-    const fn = new FakeFunction(async (_e, call) => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      if (inFlight >= 2) release();
-      if (call === 1) await Promise.race([second, new Promise((r) => setTimeout(r, 3_000))]);
-      await new Promise((r) => setTimeout(r, 5));
-      inFlight--;
-      return ok(null);
-    });
+    const { fn, maxInFlight } = concurrencyProbe(5);
     const p = poller(mapping({ EventSourceArn: q.arn, BatchSize: 1, ScalingConfig: { MaximumConcurrency: 2 } }), fn);
     expect(await p.drain({ timeoutMs: 15_000 })).toBe(true);
-    expect(maxInFlight).toBe(2);
+    expect(maxInFlight()).toBe(2);
     expect(bodies(fn).flat().sort()).toEqual(Array.from({ length: 12 }, (_, i) => `c${i}`).sort());
   });
 });
