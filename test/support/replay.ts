@@ -65,6 +65,23 @@ export async function startReplayEnv(): Promise<ReplayEnv> {
   };
 }
 
+/** A stream, a dead-letter queue and its overflow bucket on started emulators. */
+export interface ReplayPipeline {
+  readonly env: ReplayEnv;
+  readonly streamArn: string;
+  readonly queueUrl: string;
+}
+
+/** Starts the emulators, points this process's SDK clients at them and creates the stream, queue and bucket named. */
+export async function startReplayPipeline(names: { stream: string; shards: number; queue: string; bucket: string }): Promise<ReplayPipeline> {
+  const env = await startReplayEnv();
+  Object.assign(process.env, env.childEnv);
+  const streamArn = await env.createStream(names.stream, names.shards);
+  const queueUrl = await env.createQueue(names.queue);
+  await env.createBucket(names.bucket);
+  return { env, streamArn, queueUrl };
+}
+
 /** Puts records (500 per call); throws if any entry fails. */
 export async function putAll(client: KinesisClient, stream: string, records: Array<{ data: Buffer; partitionKey: string }>): Promise<void> {
   for (let i = 0; i < records.length; i += 500) {
