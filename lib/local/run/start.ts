@@ -10,6 +10,7 @@ import {
 } from '../esm';
 import { startFaultProxy, type FaultProxy } from '../fault-proxy';
 import { startDeliveryStreams, type LocalDeliveryStreams } from '../firehose';
+import { invokeOverheadSampler } from '../gates/latency';
 import type { LocalFunction } from '../functions';
 import { LOCAL_MONITORING_DEFAULTS, LocalMonitoring, stalledSinkServices } from '../monitoring';
 import { startNotifications, type LocalNotifications } from '../notifications';
@@ -57,6 +58,7 @@ export async function startStack(ctx: RunContext, i: StartInput): Promise<Starte
   const { proxies, stalled, sinkEndpoints } = await startSinkFaults(ctx, i);
   const functionFaults = { throttleRate: ctx.opts.throttleRate, crashRate: ctx.opts.crashRate };
   const unemulated = await startUnemulatedEndpoint(ctx.log);
+  const overheadRandom = ctx.random.fork('invoke-overhead');
   ctx.life.add('unemulated-services endpoint', () => unemulated.close());
   const functions = createFunctions(i.provisioned, {
     runnerScript: childScript('function-runner', path.join(ctx.runDir, 'bin')),
@@ -72,6 +74,7 @@ export async function startStack(ctx: RunContext, i: StartInput): Promise<Starte
     sinkEndpoints,
     otherEndpoint: (name) => unemulated.endpointFor(name),
     accessKeyOf: functionKeys(i.services),
+    invokeOverheadMs: invokeOverheadSampler(ctx.opts.latency ?? 'none', overheadRandom.next.bind(overheadRandom)),
   });
   for (const fn of functions) {
     ctx.functions.push(fn);
