@@ -166,7 +166,9 @@ function startTriggers(
   const { opts, log, life, functions, pollers } = ctx;
   const { stack, provisioned } = i;
   const { clients, authz } = i.services;
-  const asyncInvoker = new AsyncInvoker(provisioned, clients, { log, queueUrlForArn: o.queueUrlForArn });
+  const asyncInvoker = new AsyncInvoker(provisioned, clients, {
+    log, queueUrlForArn: o.queueUrlForArn, clientsOfFunction: (name) => o.principals.ofFunction(name),
+  });
   life.add('asynchronous invocations', () => asyncInvoker.stop());
   // Alarms are created with the resources: service metrics sampled and alarms evaluated from now on.
   const timeScale = opts.timeScale ?? LOCAL_MONITORING_DEFAULTS.timeScale;
@@ -192,7 +194,7 @@ function startTriggers(
   });
   life.add('schedules', () => schedules.stop());
   const notifications = startNotifications(provisioned, functions, clients, asyncInvoker, {
-    log, region: stack.region, account: stack.accountId, authz,
+    log, region: stack.region, account: stack.accountId, authz, clientsOfBucket: (bucket) => o.principals.ofBucketNotifications(bucket),
   });
   life.add('bucket notifications', () => notifications.stop());
   const delivery = startDeliveryStreams(provisioned, functions, { log, now: Date.now, clientsOfRole: (arn) => o.principals.ofRole(arn), authz });
