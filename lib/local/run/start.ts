@@ -10,8 +10,8 @@ import {
 } from '../esm';
 import { startFaultProxy, type FaultProxy } from '../fault-proxy';
 import { startDeliveryStreams, type LocalDeliveryStreams } from '../firehose';
-import { invokeOverheadSampler } from '../gates/latency';
 import type { LocalFunction } from '../functions';
+import { invokeOverheadSampler } from '../gates/latency';
 import { LOCAL_MONITORING_DEFAULTS, LocalMonitoring, stalledSinkServices } from '../monitoring';
 import { startNotifications, type LocalNotifications } from '../notifications';
 import { childScript } from '../paths';

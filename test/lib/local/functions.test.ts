@@ -51,7 +51,10 @@ describe('local function runner', () => {
   });
 
   function make(
-    overrides: Partial<FunctionDefinition> = {}, faults = { throttleRate: 0, crashRate: 0 }, maxEnvironments = 2, extra: Partial<LocalFunctionOptions> = {},
+    overrides: Partial<FunctionDefinition> = {},
+    faults = { throttleRate: 0, crashRate: 0 },
+    maxEnvironments = 2,
+    extra: Partial<LocalFunctionOptions> = {},
   ): LocalFunction {
     const def = stageFunctionCode({
       logicalId: `Fn${fns.length}`,
@@ -134,7 +137,8 @@ describe('local function runner', () => {
     expect(await fn.invoke({ action: 'big', bytes: 6_291_554 })).toMatchObject({ ok: true });
     const tooLarge = await fn.invoke({ action: 'big', bytes: 6_291_555 });
     expect(tooLarge).toMatchObject({
-      ok: false, errorType: 'error',
+      ok: false,
+      errorType: 'error',
       message: 'Function.ResponseSizeTooLarge: Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes).',
     });
     expect(fn.stats).toMatchObject({ invocations: 2, succeeded: 1, errors: 1, responsesTooLarge: 1 });

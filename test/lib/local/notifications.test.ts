@@ -7,8 +7,8 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { liveChildren, handWrittenAssembly, removeDir, tempDir } from './support';
-import { AsyncInvoker } from '../../../lib/local/async-invoke';
 import { loadAssembly } from '../../../lib/local/assembly';
+import { AsyncInvoker } from '../../../lib/local/async-invoke';
 import { Lifecycle } from '../../../lib/local/lifecycle';
 import { startNotifications, type NotificationStats } from '../../../lib/local/notifications';
 import { provision } from '../../../lib/local/provision';
@@ -32,8 +32,11 @@ function template(o: { queueStatement: boolean; keyStatement: boolean }): Record
   }];
   if (o.queueStatement) {
     queueStatements.push({
-      Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' }, Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
-      Resource: { 'Fn::GetAtt': ['Queue', 'Arn'] }, Condition: S3_SOURCE,
+      Effect: 'Allow',
+      Principal: { Service: 's3.amazonaws.com' },
+      Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      Resource: { 'Fn::GetAtt': ['Queue', 'Arn'] },
+      Condition: S3_SOURCE,
     });
   }
   return {
@@ -80,8 +83,12 @@ async function deliverOne(t: Record<string, unknown>): Promise<Outcome> {
     const queueUrlForArn = queueUrlLookup(provisioned, (m) => new Error(m));
     const invoker = new AsyncInvoker(provisioned, services.clients, { log: () => undefined, queueUrlForArn });
     const notifications = startNotifications(provisioned, [], services.clients, invoker, {
-      log: () => undefined, region: stack.region, account: stack.accountId, authz: services.authz,
-      clientsOfBucket: (bucket) => principals.ofBucketNotifications(bucket), intervalMs: 60_000,
+      log: () => undefined,
+      region: stack.region,
+      account: stack.accountId,
+      authz: services.authz,
+      clientsOfBucket: (bucket) => principals.ofBucketNotifications(bucket),
+      intervalMs: 60_000,
     });
     life.add('notifications', () => notifications.stop());
     const bucket = provisioned.buckets[0].name;
