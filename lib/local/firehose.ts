@@ -331,7 +331,8 @@ class DeliveryStream {
    */
   private recordTooLarge(shardId: string, sequenceNumber: string, bytes: number): void {
     this.stats.tooLarge++;
-    this.opts.log(`${this.plan.logicalId}: record ${sequenceNumber} of ${shardId} is ${bytes} bytes, above Firehose's ${FIREHOSE_RECORD_BYTES}-byte record limit: not delivered`);
+    const limit = `Firehose's ${FIREHOSE_RECORD_BYTES}-byte record limit`;
+    this.opts.log(`${this.plan.logicalId}: record ${sequenceNumber} of ${shardId} is ${bytes} bytes, above ${limit}: not delivered`);
   }
 
   /** Writes the buffer as one object (after the processors). */
