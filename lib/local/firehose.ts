@@ -212,7 +212,9 @@ export function startDeliveryStreams(
 
 /** One delivery stream: reads its source shards into a buffer and writes the buffer as objects (through its processor). */
 class DeliveryStream {
-  readonly stats: DeliveryStats = { records: 0, bytes: 0, objects: 0, keys: [], processorInvocations: 0, dropped: 0, processingFailed: 0, tooLarge: 0 };
+  readonly stats: DeliveryStats = {
+    records: 0, bytes: 0, objects: 0, keys: [], processorInvocations: 0, dropped: 0, processingFailed: 0, tooLarge: 0,
+  };
   private buffer: SourceRecord[] = [];
   private bufferBytes = 0;
   private bufferSince: number;
