@@ -19,14 +19,20 @@ export class AsyncInvoker {
   constructor(
     private readonly provisioned: ProvisionedStack,
     private readonly clients: LocalClients,
-    private readonly opts: { log: (line: string) => void; queueUrlForArn: (arn: string) => string; retryDelayMs?: number },
+    private readonly opts: {
+      log: (line: string) => void;
+      queueUrlForArn: (arn: string) => string;
+      retryDelayMs?: number;
+      /** Clients signed with a function's role: Lambda sends its dead letters and destinations with it (default the operator's). */
+      clientsOfFunction?: (functionName: string) => LocalClients;
+    },
   ) {}
 
-  /** Sends a message body to an SQS queue or SNS topic ARN. */
-  async sendTo(arn: string, body: string): Promise<void> {
+  /** Sends a message body to an SQS queue or SNS topic ARN, signed as `clients` (default the operator's). */
+  async sendTo(arn: string, body: string, clients: LocalClients = this.clients): Promise<void> {
     const service = arn.split(':')[2];
-    if (service === 'sqs') await this.clients.sqs.send(new SendMessageCommand({ QueueUrl: this.opts.queueUrlForArn(arn), MessageBody: body }));
-    else if (service === 'sns') await this.clients.sns.publish({ TopicArn: arn, Message: body });
+    if (service === 'sqs') await clients.sqs.send(new SendMessageCommand({ QueueUrl: this.opts.queueUrlForArn(arn), MessageBody: body }));
+    else if (service === 'sns') await clients.sns.publish({ TopicArn: arn, Message: body });
     else throw new Error(`destination ${arn}: only SQS and SNS destinations are supported locally`);
   }
 
@@ -62,8 +68,10 @@ export class AsyncInvoker {
     if (this.stopped || !last || last.ok) return false;
     this.failed++;
     this.opts.log(`${source}: asynchronous invocation of ${fn.functionName} failed after ${retries + 1} attempt(s): ${last.message}`);
+    // Lambda sends to the dead-letter queue and the on-failure destination with the function's execution role.
+    const asFunction = this.opts.clientsOfFunction?.(fn.functionName) ?? this.clients;
     try {
-      if (fn.def.deadLetterTargetArn) await this.sendTo(fn.def.deadLetterTargetArn, JSON.stringify(event));
+      if (fn.def.deadLetterTargetArn) await this.sendTo(fn.def.deadLetterTargetArn, JSON.stringify(event), asFunction);
       const onFailure = (cfg?.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure?.Destination;
       if (onFailure) {
         await this.sendTo(onFailure, JSON.stringify({
@@ -73,7 +81,7 @@ export class AsyncInvoker {
           requestPayload: event,
           responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
           responsePayload: { errorType: last.errorType, errorMessage: last.message },
-        }));
+        }), asFunction);
       }
     } catch (e) {
       this.opts.log(`${source}: the dead-letter destination of ${fn.functionName} failed too: ${(e as Error).message}`);

@@ -28,7 +28,11 @@ interface Target {
   suffix: string;
 }
 
-export interface NotificationStats { objectsSeen: number; events: number; delivered: number; failed: number }
+/** Per configuration: `denied` counts deliveries refused by a resource or key policy (also in `failed`). */
+export interface NotificationStats { objectsSeen: number; events: number; delivered: number; failed: number; denied: number }
+
+/** Error names of an authorization failure: SQS, SNS, Lambda, and KMS through SQS (the SDK's `KmsAccessDenied`) or SNS. */
+const DENIED_ERRORS = new Set(['AccessDenied', 'AccessDeniedException', 'AuthorizationError', 'KmsAccessDenied', 'KMSAccessDenied']);
 
 export interface LocalNotifications {
   readonly stats: Record<string, NotificationStats>;
@@ -96,6 +100,8 @@ export function startNotifications(
     account: string;
     /** IAM on: S3 invokes a function only where its resource-based policy allows `s3.amazonaws.com`. */
     authz?: InProcessAuthorizer;
+    /** Clients signed as S3 for a bucket: queue/topic and key policies decide its SQS and SNS deliveries (default the operator's). */
+    clientsOfBucket?: (bucketName: string) => LocalClients;
     intervalMs?: number;
   },
 ): LocalNotifications {
@@ -115,7 +121,8 @@ export function startNotifications(
   let sequencer = 0;
 
   const scanners = plans.map((p) => {
-    const st: NotificationStats = (stats[p.logicalId] = { objectsSeen: 0, events: 0, delivered: 0, failed: 0 });
+    const st: NotificationStats = (stats[p.logicalId] = { objectsSeen: 0, events: 0, delivered: 0, failed: 0, denied: 0 });
+    const asS3 = opts.clientsOfBucket?.(p.bucket) ?? clients;
     const known = new Map<string, string>();
     // One common prefix for the listing when every target filters by prefix.
     const prefixes = p.targets.map((t) => t.prefix);
@@ -149,14 +156,15 @@ export function startNotifications(
             const fn = functions.find((f) => f.functionArn === t.arn)!;
             const principal = { kind: 'service', arn: 's3.amazonaws.com', sourceArn: `arn:aws:s3:::${p.bucket}`, sourceAccount: opts.account } as const;
             const verdict = opts.authz?.authorize(invokeCall(fn.functionArn, principal));
-            if (verdict?.kind === 'reject') throw new Error(`${verdict.errorType}: ${verdict.message}`);
+            if (verdict?.kind === 'reject') throw Object.assign(new Error(`${verdict.errorType}: ${verdict.message}`), { name: verdict.errorType });
             if (await invoker.invoke(fn, event, p.logicalId)) st.delivered++; else st.failed++;
           } else {
-            await invoker.sendTo(t.arn, JSON.stringify(event));
+            await invoker.sendTo(t.arn, JSON.stringify(event), asS3);
             st.delivered++;
           }
         } catch (e) {
           st.failed++;
+          if (DENIED_ERRORS.has((e as Error).name)) st.denied++;
           opts.log(`${p.logicalId}: notification to ${t.arn} failed: ${(e as Error).message}`);
         }
       })().finally(() => deliveries.delete(d));

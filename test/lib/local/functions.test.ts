@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveChildren, tempDir } from './support';
-import { FunctionInitError, LocalFunction, stageFunctionCode, type FunctionDefinition } from '../../../lib/local/functions';
+import { FunctionInitError, LocalFunction, stageFunctionCode, type FunctionDefinition, type LocalFunctionOptions } from '../../../lib/local/functions';
 import { MetricsStore } from '../../../lib/local/metrics';
 import { childScript } from '../../../lib/local/paths';
 import { Random } from '../../../lib/local/random';
@@ -13,6 +13,7 @@ exports.handler = async (event, context) => {
   if (event.action === 'sleep') await new Promise((r) => setTimeout(r, event.ms));
   if (event.action === 'throw') throw new TypeError('bad input');
   if (event.action === 'exit') process.exit(3);
+  if (event.action === 'big') return 'x'.repeat(event.bytes);
   if (event.action === 'emf') {
     console.log(JSON.stringify({ _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'Test', Dimensions: [['Fn']], Metrics: [{ Name: 'Things', Unit: 'Count' }] }] }, Fn: 'f', Things: 7 }));
   }
@@ -49,7 +50,12 @@ describe('local function runner', () => {
     expect(liveChildren()).toEqual([]);
   });
 
-  function make(overrides: Partial<FunctionDefinition> = {}, faults = { throttleRate: 0, crashRate: 0 }, maxEnvironments = 2): LocalFunction {
+  function make(
+    overrides: Partial<FunctionDefinition> = {},
+    faults = { throttleRate: 0, crashRate: 0 },
+    maxEnvironments = 2,
+    extra: Partial<LocalFunctionOptions> = {},
+  ): LocalFunction {
     const def = stageFunctionCode({
       logicalId: `Fn${fns.length}`,
       functionName: `fn-${fns.length}`,
@@ -71,6 +77,7 @@ describe('local function runner', () => {
       faults,
       random: new Random(3),
       endpoints: { kinesis: 'http://127.0.0.1:1', dynamodb: 'http://127.0.0.1:2', sqs: 'http://127.0.0.1:3', s3: 'http://127.0.0.1:4' },
+      ...extra,
     });
     fns.push(fn);
     return fn;
@@ -117,6 +124,35 @@ describe('local function runner', () => {
     expect(fn.stats).toMatchObject({ invocations: 4, succeeded: 1, errors: 1, timeouts: 1, crashes: 1, coldStarts: 3 });
     await fn.logsFlushed();
     expect(readFileSync(fn.logFile, 'utf8')).toMatch(/Task timed out after 2.00 seconds/);
+  }, 30_000);
+
+  it('Lambda\'s 6 MB payload limits: a larger event is refused before running, a larger response is a function error', async () => {
+    const fn = make();
+    const refused = await fn.invoke({ action: 'echo', pad: 'x'.repeat(6 * 1024 * 1024) });
+    expect(refused).toMatchObject({
+      ok: false, errorType: 'error', message: 'RequestEntityTooLargeException: Request must be smaller than 6291456 bytes for the InvokeFunction operation',
+    });
+    expect(fn.stats).toMatchObject({ invocations: 0, requestsTooLarge: 1, coldStarts: 0 });
+    // The response is the JSON string: two quotes around the characters. 6,291,556 bytes is Lambda's stated limit.
+    expect(await fn.invoke({ action: 'big', bytes: 6_291_554 })).toMatchObject({ ok: true });
+    const tooLarge = await fn.invoke({ action: 'big', bytes: 6_291_555 });
+    expect(tooLarge).toMatchObject({
+      ok: false,
+      errorType: 'error',
+      message: 'Function.ResponseSizeTooLarge: Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes).',
+    });
+    expect(fn.stats).toMatchObject({ invocations: 2, succeeded: 1, errors: 1, responsesTooLarge: 1 });
+  }, 30_000);
+
+  it('--latency aws: each invocation waits Lambda\'s invoke overhead before the handler runs', async () => {
+    const fn = make();
+    await fn.warmUp(1);
+    const plain = await fn.invoke({ action: 'echo' });
+    const slowed = make({}, undefined, 2, { invokeOverheadMs: () => 300 });
+    await slowed.warmUp(1);
+    const waited = await slowed.invoke({ action: 'echo' });
+    expect(plain.durationMs).toBeLessThan(300);
+    expect(waited.durationMs).toBeGreaterThanOrEqual(300);
   }, 30_000);
 
   it('parses EMF lines into metrics, and supports callback handlers', async () => {

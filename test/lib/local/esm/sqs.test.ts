@@ -121,6 +121,18 @@ describe('SqsEventSourcePoller', () => {
     expect(p.stats.partialFailures).toBe(2);
   });
 
+  it('a received batch larger than the 6 MB invocation payload is delivered in several events, each within it', async () => {
+    const q = await queue({ MaximumMessageSize: '1048576' });
+    const big = Array.from({ length: 10 }, (_, i) => `${i}`.padEnd(900_000, 'x'));
+    for (const b of big) await faux.sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: b }));
+    const fn = new FakeFunction(() => ok(null));
+    const p = poller(mapping({ EventSourceArn: q.arn, BatchSize: 10, MaximumBatchingWindowInSeconds: 1 }), fn, { sqsPollers: 1 });
+    expect(await p.drain({ timeoutMs: 20_000 })).toBe(true);
+    expect(bodies(fn).flat().map((b) => b[0]).sort()).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(fn.events.length).toBeGreaterThan(1);
+    for (const e of fn.events) expect(Buffer.byteLength(JSON.stringify(e))).toBeLessThanOrEqual(6 * 1024 * 1024);
+  }, 30_000);
+
   it('a function error deletes nothing: the whole batch comes back after the visibility timeout', async () => {
     const q = await queue({ VisibilityTimeout: '1' });
     await send(q.url, ['a', 'b', 'c']);
