@@ -2,12 +2,11 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { PhoenixMode, QualityRuleKind, QualityRules } from '../../constructs';
-import { ENV } from '../../constructs/contract';
 import { clickQuality, clickQualityRules } from '../../examples/clickstream/quality';
 import { CLICK_EVENT_TYPES, clickEventKeyFields, clickEventSchema } from '../../examples/clickstream/schema';
 import { ClickstreamStack } from '../../examples/clickstream/stack';
-import { exampleTemplate, expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, expectPhoenixRetention } from '../support/examples';
-import { handlerEnv, TEST_ENV } from '../support/stacks';
+import { exampleTemplate, expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, expectPhoenixRetention, expectShowcase, ingestSettings } from '../support/examples';
+import { TEST_ENV } from '../support/stacks';
 
 function clickstreamTemplate(phoenixMode?: PhoenixMode): Template {
   return exampleTemplate((app) => new ClickstreamStack(app, 'Clickstream', { env: TEST_ENV, stackName: 'PhoenixClickstream', phoenixMode }));
@@ -18,11 +17,9 @@ describe('clickstream example', () => {
     expect(clickstreamTemplate().toJSON()).toMatchSnapshot();
   });
   it('validates click events with the schema and derives ids from (userId, sessionId, seq)', () => {
-    const env = handlerEnv(clickstreamTemplate());
-    expect(JSON.parse(env[ENV.schema] as string)).toEqual(clickEventSchema);
-    expect(JSON.parse(env[ENV.keyFields] as string)).toEqual(['userId', 'sessionId', 'seq']);
-    expect(clickEventKeyFields).toEqual(['userId', 'sessionId', 'seq']);
-    expect(env[ENV.sinkKind]).toBe('dynamodb');
+    const keyFields = ['userId', 'sessionId', 'seq'];
+    expect(ingestSettings(clickstreamTemplate())).toMatchObject({ schema: clickEventSchema, keyFields, sinkKind: 'dynamodb' });
+    expect(clickEventKeyFields).toEqual(keyFields);
   });
   it('routes every alarm to the encrypted topic CloudWatch can use: directly, or through the pipeline-health composite alarm', () => {
     expectEveryAlarmNotifiesTheTopic(clickstreamTemplate());
@@ -32,13 +29,7 @@ describe('clickstream example', () => {
     const app = new App({ analyticsReporting: false });
     const stack = new ClickstreamStack(app, 'Clickstream', { env: TEST_ENV, stackName: 'PhoenixClickstream' });
     const { pipeline, monitor, drift } = stack;
-    expect(pipeline.failureNormalizer).toBeDefined();
-    expect(pipeline.archive).toBeDefined();
-    expect(pipeline.replay).toBeDefined();
-    expect(pipeline.profiler!.rules).toEqual(clickQualityRules);
-    expect(pipeline.profiler!.alarmTopic).toBe(stack.alarmTopic);
-    expect(monitor.canary).toBeDefined();
-    expect(monitor.alarmTopic).toBe(stack.alarmTopic);
+    expectShowcase(stack, clickQualityRules);
     expect(drift.stackNames).toEqual(['PhoenixClickstream']);
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
