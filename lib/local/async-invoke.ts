@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { PhoenixError } from '../core/errors';
 import type { LocalClients } from './clients';
 import type { LocalFunction } from './functions';
 import { LAMBDA_ASYNC_PAYLOAD_BYTES } from './gates/limits';
 import type { ProvisionedStack } from './provision';
+import { PhoenixError } from '../core/errors';
 
 /** Lambda's refusal of an asynchronous Invoke whose event is over 1 MB: the caller gets it, nothing is queued. */
 export class AsyncPayloadTooLargeError extends PhoenixError {
