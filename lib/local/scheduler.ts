@@ -167,6 +167,72 @@ function accountOfArn(arn: string): string {
   return arn.split(':')[4] ?? '';
 }
 
+interface Plan { logicalId: string; arn: string; expr: Expr; targets: Target[]; type: string; end?: number; start?: number }
+
+type ScheduleResource = ProvisionedStack['schedules'][number];
+
+function unsupported(s: ScheduleResource, prop: string, detail: string): never {
+  throw new UnsupportedTemplateError(s.logicalId, s.type, prop, detail);
+}
+
+function fnByArn(functions: readonly LocalFunction[], arn: string): LocalFunction | undefined {
+  return functions.find((f) => f.functionArn === arn || arn.startsWith(`${f.functionArn}:`));
+}
+
+/** A schedule's or rule's targets; throws UnsupportedTemplateError for one the local environment cannot call. */
+function targetsOf(s: ScheduleResource, functions: readonly LocalFunction[], queueUrlForArn: (arn: string) => string): Target[] {
+  const p = s.props;
+  const fail = (prop: string, detail: string): never => unsupported(s, prop, detail);
+  const rule = s.type === 'AWS::Events::Rule';
+  const rawTargets = rule ? (p.Targets as Array<Record<string, unknown>> | undefined) ?? [] : [p.Target as Record<string, unknown>];
+  return rawTargets.map((t, i) => {
+    const prop = rule ? `Targets[${i}]` : 'Target';
+    for (const k of ['InputPath', 'InputTransformer', 'KinesisParameters', 'EcsParameters', 'HttpParameters', 'SageMakerPipelineParameters', 'BatchParameters', 'EventBridgeParameters']) {
+      if (t[k] !== undefined) fail(`${prop}.${k}`, 'is not supported locally');
+    }
+    const arn = String(t.Arn);
+    const service = arn.split(':')[2];
+    if (service === 'lambda' && !fnByArn(functions, arn)) fail(`${prop}.Arn`, `${arn} is not a function of this stack`);
+    if (service === 'sqs') queueUrlForArn(arn);
+    if (service !== 'lambda' && service !== 'sqs') fail(`${prop}.Arn`, `${service} targets are not supported locally (Lambda and SQS are)`);
+    // A rule without Input sends its scheduled event; a schedule without Input sends {}.
+    let input: unknown = rule ? undefined : {};
+    if (t.Input !== undefined) {
+      try { input = typeof t.Input === 'string' ? JSON.parse(t.Input) : t.Input; } catch { input = t.Input; }
+    }
+    const roleArn = t.RoleArn !== undefined ? String(t.RoleArn) : undefined;
+    return { id: String(t.Id ?? i), arn, input, deadLetterArn: (t.DeadLetterConfig as { Arn?: string } | undefined)?.Arn, roleArn };
+  });
+}
+
+/** The plan of an enabled schedule or scheduled rule (rate() intervals divided by `timeScale`), else undefined. */
+function planOf(
+  s: ScheduleResource,
+  functions: readonly LocalFunction[],
+  opts: { log: (line: string) => void; queueUrlForArn: (arn: string) => string; timeScale: number },
+): Plan | undefined {
+  const p = s.props;
+  const fail = (prop: string, detail: string): never => unsupported(s, prop, detail);
+  const state = String(p.State ?? 'ENABLED');
+  if (state !== 'ENABLED') { opts.log(`${s.logicalId}: schedule is ${state}, not run`); return undefined; }
+  if (s.type === 'AWS::Events::Rule') {
+    if (p.EventPattern !== undefined) fail('EventPattern', 'event-pattern rules are not supported locally (no service emits events locally); only scheduled rules are');
+    if (p.EventBusName !== undefined && p.EventBusName !== 'default') fail('EventBusName', 'only the default event bus exists locally');
+  } else if (p.ScheduleExpressionTimezone !== undefined && !['UTC', 'Etc/UTC'].includes(String(p.ScheduleExpressionTimezone))) {
+    fail('ScheduleExpressionTimezone', 'only UTC schedules are evaluated locally');
+  }
+  let expr: Expr;
+  try {
+    expr = parseScheduleExpression(String(p.ScheduleExpression ?? ''));
+  } catch (e) {
+    return fail('ScheduleExpression', (e as Error).message);
+  }
+  if (expr.kind === 'rate' && opts.timeScale !== 1) expr = { kind: 'rate', everyMs: Math.max(1, Math.round(expr.everyMs / opts.timeScale)) };
+  const start = p.StartDate !== undefined ? Date.parse(String(p.StartDate)) : undefined;
+  const end = p.EndDate !== undefined ? Date.parse(String(p.EndDate)) : undefined;
+  return { logicalId: s.logicalId, arn: s.arn, expr, targets: targetsOf(s, functions, opts.queueUrlForArn), type: s.type, start, end };
+}
+
 export function startSchedules(
   provisioned: ProvisionedStack,
   functions: readonly LocalFunction[],
@@ -190,55 +256,12 @@ export function startSchedules(
   let stopped = false;
   const startedAt = Date.now();
 
-  const fail = (logicalId: string, type: string, prop: string, detail: string): never => {
-    throw new UnsupportedTemplateError(logicalId, type, prop, detail);
-  };
-  const fnByArn = (arn: string): LocalFunction | undefined => functions.find((f) => f.functionArn === arn || arn.startsWith(`${f.functionArn}:`));
-
-  const plans: Array<{ logicalId: string; arn: string; expr: Expr; targets: Target[]; type: string; end?: number; start?: number }> = [];
+  const plans: Plan[] = [];
   for (const s of provisioned.schedules) {
-    const p = s.props;
-    const state = String(p.State ?? 'ENABLED');
-    if (state !== 'ENABLED') { opts.log(`${s.logicalId}: schedule is ${state}, not run`); continue; }
-    if (s.type === 'AWS::Events::Rule') {
-      if (p.EventPattern !== undefined) fail(s.logicalId, s.type, 'EventPattern', 'event-pattern rules are not supported locally (no service emits events locally); only scheduled rules are');
-      if (p.EventBusName !== undefined && p.EventBusName !== 'default') fail(s.logicalId, s.type, 'EventBusName', 'only the default event bus exists locally');
-    } else if (p.ScheduleExpressionTimezone !== undefined && !['UTC', 'Etc/UTC'].includes(String(p.ScheduleExpressionTimezone))) {
-      fail(s.logicalId, s.type, 'ScheduleExpressionTimezone', 'only UTC schedules are evaluated locally');
-    }
-    let expr: Expr;
-    try {
-      expr = parseScheduleExpression(String(p.ScheduleExpression ?? ''));
-    } catch (e) {
-      return fail(s.logicalId, s.type, 'ScheduleExpression', (e as Error).message);
-    }
-    if (expr.kind === 'rate' && timeScale !== 1) expr = { kind: 'rate', everyMs: Math.max(1, Math.round(expr.everyMs / timeScale)) };
-    const rawTargets = s.type === 'AWS::Events::Rule' ? (p.Targets as Array<Record<string, unknown>> | undefined) ?? [] : [p.Target as Record<string, unknown>];
-    const targets: Target[] = rawTargets.map((t, i) => {
-      const prop = s.type === 'AWS::Events::Rule' ? `Targets[${i}]` : 'Target';
-      for (const k of ['InputPath', 'InputTransformer', 'KinesisParameters', 'EcsParameters', 'HttpParameters', 'SageMakerPipelineParameters', 'BatchParameters', 'EventBridgeParameters']) {
-        if (t[k] !== undefined) fail(s.logicalId, s.type, `${prop}.${k}`, 'is not supported locally');
-      }
-      const arn = String(t.Arn);
-      const service = arn.split(':')[2];
-      if (service === 'lambda' && !fnByArn(arn)) fail(s.logicalId, s.type, `${prop}.Arn`, `${arn} is not a function of this stack`);
-      if (service === 'sqs') opts.queueUrlForArn(arn);
-      if (service !== 'lambda' && service !== 'sqs') fail(s.logicalId, s.type, `${prop}.Arn`, `${service} targets are not supported locally (Lambda and SQS are)`);
-      const scheduledEvent = s.type === 'AWS::Events::Rule'
-        ? undefined
-        : {};
-      let input: unknown = scheduledEvent;
-      if (t.Input !== undefined) {
-        try { input = typeof t.Input === 'string' ? JSON.parse(t.Input) : t.Input; } catch { input = t.Input; }
-      }
-      const roleArn = t.RoleArn !== undefined ? String(t.RoleArn) : undefined;
-      return { id: String(t.Id ?? i), arn, input, deadLetterArn: (t.DeadLetterConfig as { Arn?: string } | undefined)?.Arn, roleArn };
-    });
-    const start = p.StartDate !== undefined ? Date.parse(String(p.StartDate)) : undefined;
-    const end = p.EndDate !== undefined ? Date.parse(String(p.EndDate)) : undefined;
-    plans.push({ logicalId: s.logicalId, arn: s.arn, expr, targets, type: s.type, start, end });
+    const plan = planOf(s, functions, { log: opts.log, queueUrlForArn: opts.queueUrlForArn, timeScale });
+    if (plan) plans.push(plan);
   }
-  async function fire(plan: typeof plans[number]): Promise<void> {
+  async function fire(plan: Plan): Promise<void> {
     const st = (stats[plan.logicalId] ??= { fired: 0, failed: 0, denied: 0 });
     st.fired++;
     const time = new Date().toISOString();
@@ -256,7 +279,7 @@ export function startSchedules(
           await invoker.sendTo(t.arn, body, caller.clients(t));
         } else {
           caller.authorizeInvoke(t);
-          if (!(await invoker.invoke(fnByArn(t.arn)!, event, plan.logicalId))) st.failed++;
+          if (!(await invoker.invoke(fnByArn(functions, t.arn)!, event, plan.logicalId))) st.failed++;
         }
       } catch (e) {
         st.failed++;
@@ -271,7 +294,7 @@ export function startSchedules(
     }
   }
 
-  function arm(plan: typeof plans[number], after: number): void {
+  function arm(plan: Plan, after: number): void {
     if (stopped) return;
     let next = nextFire(plan.expr, after, startedAt);
     if (next !== undefined && plan.start !== undefined && next < plan.start) next = nextFire(plan.expr, plan.start - 1, startedAt);
