@@ -2,19 +2,31 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { LocalClients } from './clients';
 import type { LocalFunction } from './functions';
+import { LAMBDA_ASYNC_PAYLOAD_BYTES } from './gates/limits';
 import type { ProvisionedStack } from './provision';
+import { PhoenixError } from '../core/errors';
+
+/** Lambda's refusal of an asynchronous Invoke whose event is over 1 MB: the caller gets it, nothing is queued. */
+export class AsyncPayloadTooLargeError extends PhoenixError {
+  constructor(readonly bytes: number) {
+    super('LAMBDA_ASYNC_PAYLOAD_TOO_LARGE', `RequestEntityTooLargeException: Request must be smaller than ${LAMBDA_ASYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation`);
+  }
+}
 
 /**
  * Asynchronous invocation (the way schedules and S3 notifications invoke Lambda): a failed invocation is retried
  * (EventInvokeConfig MaximumRetryAttempts, default 2; AWS waits about 1 and 2 minutes, locally 1 and 2 seconds), then the
  * event goes to the function's DeadLetterConfig queue/topic and an invocation record to the EventInvokeConfig
- * on-failure destination (SQS or SNS).
+ * on-failure destination (SQS or SNS). An event over Lambda's asynchronous payload limit (1 MB) is refused to the caller
+ * (AsyncPayloadTooLargeError) before it is queued: no attempt, no retry, no dead letter.
  */
 export class AsyncInvoker {
   private stopped = false;
   private readonly inFlight = new Set<Promise<boolean>>();
   /** Invocations that exhausted their retries. */
   failed = 0;
+  /** Events refused for their size (never queued). */
+  tooLarge = 0;
 
   constructor(
     private readonly provisioned: ProvisionedStack,
@@ -43,8 +55,16 @@ export class AsyncInvoker {
     })?.props;
   }
 
-  /** Invokes `fn` asynchronously; resolves true when an attempt succeeded. `source` names the trigger in log lines. */
+  /**
+   * Invokes `fn` asynchronously; resolves true when an attempt succeeded. `source` names the trigger in log lines.
+   * Rejects with AsyncPayloadTooLargeError when Lambda would refuse the event.
+   */
   invoke(fn: LocalFunction, event: unknown, source: string): Promise<boolean> {
+    const bytes = Buffer.byteLength(JSON.stringify(event));
+    if (bytes > LAMBDA_ASYNC_PAYLOAD_BYTES) {
+      this.tooLarge++;
+      return Promise.reject(new AsyncPayloadTooLargeError(bytes));
+    }
     const p = this.run(fn, event, source).finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);
     return p;

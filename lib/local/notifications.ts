@@ -3,7 +3,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { AsyncInvoker } from './async-invoke';
 import type { LocalClients } from './clients';
 import type { LocalFunction } from './functions';
-import { invokeCall, type InProcessAuthorizer } from './iam';
+import { invokeCall, isAccessDeniedError, type InProcessAuthorizer } from './iam';
 import { abortableSleep } from './lifecycle';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
@@ -30,9 +30,6 @@ interface Target {
 
 /** Per configuration: `denied` counts deliveries refused by a resource or key policy (also in `failed`). */
 export interface NotificationStats { objectsSeen: number; events: number; delivered: number; failed: number; denied: number }
-
-/** Error names of an authorization failure: SQS, SNS, Lambda, and KMS through SQS (the SDK's `KmsAccessDenied`) or SNS. */
-const DENIED_ERRORS = new Set(['AccessDenied', 'AccessDeniedException', 'AuthorizationError', 'KmsAccessDenied', 'KMSAccessDenied']);
 
 export interface LocalNotifications {
   readonly stats: Record<string, NotificationStats>;
@@ -164,7 +161,7 @@ export function startNotifications(
           }
         } catch (e) {
           st.failed++;
-          if (DENIED_ERRORS.has((e as Error).name)) st.denied++;
+          if (isAccessDeniedError((e as Error).name)) st.denied++;
           opts.log(`${p.logicalId}: notification to ${t.arn} failed: ${(e as Error).message}`);
         }
       })().finally(() => deliveries.delete(d));

@@ -2,7 +2,8 @@
  * Who calls, as AWS knows it: by the access key id a request is signed with. Every principal of a local run gets its
  * own key (`PHXL` + a registry index): each function (its role, session = the function's name), each role a service
  * assumes (Firehose delivery roles, scheduler roles: session = the role's name), CloudWatch on behalf of each
- * alarm and S3 on behalf of each notified bucket (`aws:SourceArn` = the alarm or bucket, `aws:SourceAccount`). The local environment's own clients (provisioning,
+ * alarm, S3 on behalf of each notified bucket and EventBridge on behalf of each rule (`aws:SourceArn` = the alarm,
+ * bucket or rule, `aws:SourceAccount`). The local environment's own clients (provisioning,
  * producer, verification) sign with the operator key, an administrator role of the account.
  */
 import type { IamTemplateData } from './policies';
@@ -48,6 +49,12 @@ export function principalsOf(stack: LocalStack): PrincipalEntry[] {
     const sourceArn = `arn:aws:s3:::${String(stack.resolvedProperties(r.logicalId).BucketName)}`;
     const principal: CallPrincipal = { kind: 'service', arn: 's3.amazonaws.com', sourceArn, sourceAccount: stack.accountId };
     out.push({ label: `s3 notifications ${sourceArn.slice('arn:aws:s3:::'.length)}`, principal });
+  }
+  // EventBridge delivers a rule's targets (SQS queues) as itself, on behalf of the rule (queue and key policies decide).
+  for (const r of sorted.filter((x) => x.type === 'AWS::Events::Rule')) {
+    const sourceArn = String(stack.getAtt(r.logicalId, 'Arn', where(r.logicalId, r.type)));
+    const principal: CallPrincipal = { kind: 'service', arn: 'events.amazonaws.com', sourceArn, sourceAccount: stack.accountId };
+    out.push({ label: `events rule ${sourceArn.slice(sourceArn.lastIndexOf('/') + 1)}`, principal });
   }
   const operator: PrincipalEntry = { accessKeyId: OPERATOR_ACCESS_KEY_ID, label: 'operator', principal: { kind: 'role', arn: operatorRoleArn(stack.accountId), session: 'phoenix-local' } };
   return [operator, ...out.map((e, i) => ({ ...e, accessKeyId: `PHXL${String(i + 1).padStart(16, '0')}` }))];
@@ -96,7 +103,7 @@ export class PrincipalRegistry {
     return this.keyOfService('cloudwatch.amazonaws.com', alarmArn);
   }
 
-  /** The key a service principal uses on behalf of a resource (`aws:SourceArn`): CloudWatch for an alarm, S3 for a bucket. */
+  /** The key a service principal uses on behalf of a resource (`aws:SourceArn`): CloudWatch for an alarm, S3 for a bucket, EventBridge for a rule. */
   keyOfService(service: string, sourceArn: string): string {
     return this.find((p) => p.kind === 'service' && p.arn === service && p.sourceArn === sourceArn, `${service} for ${sourceArn}`);
   }

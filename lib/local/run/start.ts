@@ -190,7 +190,13 @@ function startTriggers(
   monitoring.start();
   life.add('alarms and service metrics', () => monitoring.stop());
   const schedules = startSchedules(provisioned, functions, asyncInvoker, {
-    log, authz, queueUrlForArn: o.queueUrlForArn, timeScale, fireAtStart: opts.fireSchedulesAtStart ?? LOCAL_MONITORING_DEFAULTS.fireSchedulesAtStart,
+    log,
+    authz,
+    queueUrlForArn: o.queueUrlForArn,
+    timeScale,
+    fireAtStart: opts.fireSchedulesAtStart ?? LOCAL_MONITORING_DEFAULTS.fireSchedulesAtStart,
+    clientsOfRole: (arn) => o.principals.ofRole(arn),
+    clientsOfRule: (arn) => o.principals.ofRule(arn),
   });
   life.add('schedules', () => schedules.stop());
   const notifications = startNotifications(provisioned, functions, clients, asyncInvoker, {

@@ -1,7 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { putRecords, startFauxqs, startKinesalite } from './esm/support';
 import { liveChildren, tempDir } from './support';
+import { KinesisEventSourcePoller } from '../../../lib/local/esm/kinesis';
+import { parseKinesisMapping } from '../../../lib/local/esm/parse';
 import { FunctionInitError, LocalFunction, stageFunctionCode, type FunctionDefinition, type LocalFunctionOptions } from '../../../lib/local/functions';
 import { MetricsStore } from '../../../lib/local/metrics';
 import { childScript } from '../../../lib/local/paths';
@@ -28,6 +32,11 @@ exports.handler = async (event, context) => {
   };
 };
 exports.callback = (event, context, cb) => setTimeout(() => cb(null, { via: 'callback', got: event }), 5);
+/** A Kinesis consumer that sleeps 3 s on a batch holding the record 'slow'. */
+exports.kinesis = async (event) => {
+  if (event.Records.some((r) => Buffer.from(r.kinesis.data, 'base64').toString() === 'slow')) await new Promise((r) => setTimeout(r, 3000));
+  return null;
+};
 `;
 
 describe('local function runner', () => {
@@ -175,6 +184,49 @@ describe('local function runner', () => {
     expect(c).toMatchObject({ ok: false, errorType: 'crash', message: 'Runtime.ExitError: killed by --crash-rate fault injection' });
     expect(crashing.stats.injectedCrashes).toBe(1);
   }, 30_000);
+
+  it('a Kinesis mapping treats a real timeout as a failed invocation: bisects, retries, then sends on-failure', async () => {
+    const [kinesis, faux] = await Promise.all([startKinesalite(), startFauxqs()]);
+    try {
+      const streamArn = await kinesis.createStream('timeouts', 1);
+      const queueUrl = (await faux.sqs.send(new CreateQueueCommand({ QueueName: 'timeouts-failed' }))).QueueUrl!;
+      const attrs = await faux.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+      const seqs = await putRecords(kinesis.client, 'timeouts', ['r0', 'r1', 'slow', 'r3'].map((data) => ({ key: data, data })));
+      const fn = make({ handler: 'index.kinesis', timeoutSeconds: 1 });
+      await fn.warmUp(1);
+      const config = parseKinesisMapping({
+        EventSourceArn: streamArn,
+        FunctionName: fn.functionName,
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 4,
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 1,
+        DestinationConfig: { OnFailure: { Destination: attrs.Attributes!.QueueArn } },
+      }, { uuid: 'timeouts', region: 'us-east-1', accountId: '000000000000', queueUrlForArn: () => queueUrl });
+      const poller = new KinesisEventSourcePoller(config, fn, { kinesis: kinesis.client, sqs: faux.sqs, s3: faux.s3 }, {
+        pollIntervalMs: 20, retryBackoffMs: 5, retryBackoffCapMs: 20,
+      });
+      poller.start();
+      try {
+        expect(await poller.drain({ timeoutMs: 20_000 })).toBe(true);
+      } finally {
+        await poller.stop();
+      }
+      // [r0 r1 slow r3] times out, bisects; [r0 r1] succeeds; [slow r3] times out, bisects; [slow] times out twice
+      // (MaximumRetryAttempts 1) and goes on-failure; [r3] succeeds.
+      expect(fn.stats).toMatchObject({ invocations: 6, succeeded: 2, timeouts: 4 });
+      expect(poller.stats).toMatchObject({ bisections: 2, retries: 1, discardedToOnFailure: 1 });
+      const received = await faux.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      expect(received.Messages).toHaveLength(1);
+      // approximateInvokeCount: the four invocations that held the record (two as part of larger batches).
+      expect(JSON.parse(received.Messages![0].Body!)).toMatchObject({
+        requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: 4 },
+        KinesisBatchInfo: { startSequenceNumber: seqs[2], endSequenceNumber: seqs[2], batchSize: 1 },
+      });
+    } finally {
+      await Promise.all([kinesis.stop(), faux.stop()]);
+    }
+  }, 60_000);
 
   it('a handler that cannot load fails warm-up with one line', async () => {
     const fn = make({ handler: 'missing.handler' });
