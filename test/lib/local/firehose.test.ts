@@ -5,15 +5,9 @@
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { handWrittenAssembly, liveChildren, removeDir, tempDir } from './support';
-import { loadAssembly } from '../../../lib/local/assembly';
+import { liveChildren, withDeployed } from './support';
 import { startDeliveryStreams } from '../../../lib/local/firehose';
 import { FIREHOSE_RECORD_BYTES } from '../../../lib/local/gates/limits';
-import { Lifecycle } from '../../../lib/local/lifecycle';
-import { provision } from '../../../lib/local/provision';
-import { localAccountModel } from '../../../lib/local/run/context';
-import { deployStack, startServices } from '../../../lib/local/run/provision';
-import { LocalStack } from '../../../lib/local/template/stack';
 
 const ROLE = 'arn:aws:iam::000000000000:role/firehose-delivery';
 
@@ -42,15 +36,7 @@ describe('local Firehose record limit', () => {
   afterAll(() => expect(liveChildren()).toEqual([]));
 
   it('does not deliver a source record over 1,000 KiB (counted as tooLarge) and delivers one of exactly 1,000 KiB', async () => {
-    const assemblyDir = handWrittenAssembly('Archive', TEMPLATE);
-    const runDir = tempDir('firehose');
-    const life = new Lifecycle();
-    try {
-      const [assembly] = loadAssembly(assemblyDir);
-      const stack = new LocalStack('Archive', assembly.template);
-      deployStack(localAccountModel(), stack, (m) => new Error(m));
-      const services = await startServices(stack, runDir, life, { iam: false });
-      const provisioned = await provision(stack, assembly, services.clients, { onDemandShards: 1, runDir, log: () => undefined });
+    await withDeployed('Archive', TEMPLATE, false, async ({ services, provisioned, life }) => {
       const logs: string[] = [];
       const delivery = startDeliveryStreams(provisioned, [], { log: (l) => logs.push(l), now: Date.now, clientsOfRole: () => services.clients });
       life.add('delivery', () => delivery.stop());
@@ -74,10 +60,6 @@ describe('local Firehose record limit', () => {
       expect(delivered.includes('o'.charCodeAt(0))).toBe(false);
       expect(delivery.stats.Delivery).toMatchObject({ records: 2, tooLarge: 1, bytes: 'first|'.length + FIREHOSE_RECORD_BYTES });
       expect(logs.some((l) => l.includes(`is ${FIREHOSE_RECORD_BYTES + 1} bytes, above Firehose's ${FIREHOSE_RECORD_BYTES}-byte record limit`))).toBe(true);
-    } finally {
-      await life.stopAll();
-      removeDir(assemblyDir);
-      removeDir(runDir);
-    }
+    });
   }, 60_000);
 });

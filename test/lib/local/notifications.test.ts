@@ -6,15 +6,8 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { liveChildren, handWrittenAssembly, removeDir, tempDir } from './support';
-import { loadAssembly } from '../../../lib/local/assembly';
-import { AsyncInvoker } from '../../../lib/local/async-invoke';
-import { Lifecycle } from '../../../lib/local/lifecycle';
+import { invokerOf, liveChildren, withDeployed } from './support';
 import { startNotifications, type NotificationStats } from '../../../lib/local/notifications';
-import { provision } from '../../../lib/local/provision';
-import { localAccountModel } from '../../../lib/local/run/context';
-import { deployStack, PrincipalClients, queueUrlLookup, startServices } from '../../../lib/local/run/provision';
-import { LocalStack } from '../../../lib/local/template/stack';
 
 const ACCOUNT = '000000000000';
 const BUCKET_ARN = { 'Fn::GetAtt': ['Uploads', 'Arn'] };
@@ -70,18 +63,9 @@ interface Outcome {
 
 /** Provisions the template with IAM on, puts one object as the operator, delivers its notification, reads the queue. */
 async function deliverOne(t: Record<string, unknown>): Promise<Outcome> {
-  const assemblyDir = handWrittenAssembly('Uploads', t);
-  const runDir = tempDir('notify');
-  const life = new Lifecycle();
-  try {
-    const [assembly] = loadAssembly(assemblyDir);
-    const stack = new LocalStack('Uploads', assembly.template);
-    deployStack(localAccountModel(), stack, (m) => new Error(m));
-    const services = await startServices(stack, runDir, life, { iam: true });
-    const provisioned = await provision(stack, assembly, services.clients, { onDemandShards: 1, runDir, log: () => undefined });
-    const principals = new PrincipalClients(services, stack.region, life);
-    const queueUrlForArn = queueUrlLookup(provisioned, (m) => new Error(m));
-    const invoker = new AsyncInvoker(provisioned, services.clients, { log: () => undefined, queueUrlForArn });
+  return withDeployed('Uploads', t, true, async (d) => {
+    const { services, provisioned, stack } = d;
+    const { principals, invoker } = invokerOf(d);
     const notifications = startNotifications(provisioned, [], services.clients, invoker, {
       log: () => undefined,
       region: stack.region,
@@ -90,19 +74,15 @@ async function deliverOne(t: Record<string, unknown>): Promise<Outcome> {
       clientsOfBucket: (bucket) => principals.ofBucketNotifications(bucket),
       intervalMs: 60_000,
     });
-    life.add('notifications', () => notifications.stop());
+    d.life.add('notifications', () => notifications.stop());
     const bucket = provisioned.buckets[0].name;
     await services.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'in/a.json', Body: '{}' }));
     await notifications.flush();
     const res = await services.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: provisioned.queues[0].url, MaxNumberOfMessages: 10 }));
     const denied: Record<string, number> = {};
-    for (const d of services.accessDenied) denied[`${d.principal} ${d.action} ${d.resource}`] = (denied[`${d.principal} ${d.action} ${d.resource}`] ?? 0) + 1;
+    for (const x of services.accessDenied) denied[`${x.principal} ${x.action} ${x.resource}`] = (denied[`${x.principal} ${x.action} ${x.resource}`] ?? 0) + 1;
     return { stats: notifications.stats.UploadsNotifications, denied, received: res.Messages?.length ?? 0 };
-  } finally {
-    await life.stopAll();
-    removeDir(assemblyDir);
-    removeDir(runDir);
-  }
+  });
 }
 
 describe('S3 notifications to SQS under IAM enforcement', () => {

@@ -6,15 +6,8 @@
  */
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { handWrittenAssembly, liveChildren, removeDir, tempDir } from './support';
-import { loadAssembly } from '../../../lib/local/assembly';
-import { AsyncInvoker } from '../../../lib/local/async-invoke';
-import { Lifecycle } from '../../../lib/local/lifecycle';
-import { provision } from '../../../lib/local/provision';
-import { localAccountModel } from '../../../lib/local/run/context';
-import { deployStack, PrincipalClients, queueUrlLookup, startServices } from '../../../lib/local/run/provision';
+import { invokerOf, liveChildren, withDeployed } from './support';
 import { startSchedules } from '../../../lib/local/scheduler';
-import { LocalStack } from '../../../lib/local/template/stack';
 
 const ACCOUNT = '000000000000';
 const arnOf = (logicalId: string): unknown => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
@@ -82,18 +75,9 @@ interface Outcome {
 
 /** Provisions with IAM on, fires every schedule once, reads both queues. */
 async function fireOnce(g: Grants): Promise<Outcome> {
-  const assemblyDir = handWrittenAssembly('Jobs', template(g));
-  const runDir = tempDir('schedules');
-  const life = new Lifecycle();
-  try {
-    const [assembly] = loadAssembly(assemblyDir);
-    const stack = new LocalStack('Jobs', assembly.template);
-    deployStack(localAccountModel(), stack, (m) => new Error(m));
-    const services = await startServices(stack, runDir, life, { iam: true });
-    const provisioned = await provision(stack, assembly, services.clients, { onDemandShards: 1, runDir, log: () => undefined });
-    const principals = new PrincipalClients(services, stack.region, life);
-    const queueUrlForArn = queueUrlLookup(provisioned, (m) => new Error(m));
-    const invoker = new AsyncInvoker(provisioned, services.clients, { log: () => undefined, queueUrlForArn });
+  return withDeployed('Jobs', template(g), true, async (d) => {
+    const { services, provisioned } = d;
+    const { principals, queueUrlForArn, invoker } = invokerOf(d);
     const schedules = startSchedules(provisioned, [], invoker, {
       log: () => undefined,
       queueUrlForArn,
@@ -108,12 +92,8 @@ async function fireOnce(g: Grants): Promise<Outcome> {
       const res = await services.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: q.url, MaxNumberOfMessages: 10 }));
       received[q.logicalId] = (res.Messages ?? []).map((m) => m.Body!);
     }
-    return { stats: schedules.stats, received, denied: services.accessDenied.map((d) => `${d.principal} ${d.action} ${d.resource}`) };
-  } finally {
-    await life.stopAll();
-    removeDir(assemblyDir);
-    removeDir(runDir);
-  }
+    return { stats: schedules.stats, received, denied: services.accessDenied.map((x) => `${x.principal} ${x.action} ${x.resource}`) };
+  });
 }
 
 describe('scheduled deliveries to SQS under IAM enforcement', () => {
