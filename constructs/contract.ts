@@ -55,6 +55,10 @@ export const ENV = {
   retryCapMs: 'PHX_RETRY_CAP_MS',
   retryMaxAttempts: 'PHX_RETRY_MAX_ATTEMPTS',
   recordConcurrency: 'PHX_RECORD_CONCURRENCY',
+  maxFutureSkewMs: 'PHX_MAX_FUTURE_SKEW_MS',
+  minEventTimeMs: 'PHX_MIN_EVENT_TIME_MS',
+  replayMaxCount: 'PHX_REPLAY_MAX_COUNT',
+  canaryKeyUri: 'PHX_CANARY_KEY_URI',
 } as const;
 
 /** Sink kinds understood by the ingest handler (value of PHX_SINK_KIND). */
@@ -70,6 +74,8 @@ export const REASON_CLASSES = [
   'sink-rejected',
   'transient-exhausted',
   'esm-exhausted',
+  'event-time',
+  'replay-exhausted',
 ] as const;
 
 /**
