@@ -64,6 +64,13 @@ export const ENV = {
 /** Sink kinds understood by the ingest handler (value of PHX_SINK_KIND). */
 export const SINK_KINDS = ['dynamodb', 's3', 'kinesis', 'none'] as const;
 
+/**
+ * Event times a record may carry (epoch ms): the years 0000-9999, whose `YYYY-MM-DDTHH:mm:ss.sssZ` form the sinks
+ * compare as strings.
+ */
+export const EVENT_TIME_MIN_MS = -62_167_219_200_000;
+export const EVENT_TIME_MAX_MS = 253_402_300_799_999;
+
 /** Reason classes of a DLQ message (DLQ message v1). */
 export const REASON_CLASSES = [
   'decode',

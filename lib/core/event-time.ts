@@ -3,11 +3,12 @@
  * the normalized form the sinks compare as strings, and the bounds a record's event time must lie within.
  * Rules in docs/ARCHITECTURE.md, "Event time".
  */
+import { EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS } from '../../constructs/contract';
 
 // Event times are stored as `YYYY-MM-DDTHH:mm:ss.sssZ` and compared as strings by the idempotent sinks
 // (eventTime < :et), so only the years whose ISO form has 4 digits are representable.
-export const MIN_TIME_MS = Date.parse('0000-01-01T00:00:00.000Z');
-export const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+export const MIN_TIME_MS = EVENT_TIME_MIN_MS;
+export const MAX_TIME_MS = EVENT_TIME_MAX_MS;
 
 /** Default greatest distance of an event time ahead of the record's arrival (5 minutes). */
 export const DEFAULT_MAX_FUTURE_SKEW_MS = 300_000;

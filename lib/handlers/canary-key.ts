@@ -43,15 +43,3 @@ export async function loadCanaryKey(uri: string, client: S3Client = s3Client()):
   }
   return stored;
 }
-
-/** A loader that reads the key once and keeps it; a failed read is retried by the next call. */
-export function canaryKeyLoader(uri: string, client?: S3Client): () => Promise<Uint8Array> {
-  let pending: Promise<Uint8Array> | undefined;
-  return () => {
-    pending ??= loadCanaryKey(uri, client).catch((err: unknown) => {
-      pending = undefined;
-      throw err;
-    });
-    return pending;
-  };
-}

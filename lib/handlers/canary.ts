@@ -14,7 +14,7 @@ import { PutRecordCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
 import { CANARY_METRIC, ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE, MONITOR_ENV } from '../../constructs/contract';
 import { kinesisClient } from '../aws/clients';
-import { canaryKeyLoader } from './canary-key';
+import { loadCanaryKey } from './canary-key';
 import { buildCanaryEnvelope } from '../core/canary';
 import { ConfigError } from '../core/errors';
 import { describeError } from '../core/failure';
@@ -44,7 +44,7 @@ export interface CanaryDeps {
   readonly logger: Logger;
   /** Powertools Metrics in METRICS_NAMESPACE with default dimensions exactly { Pipeline, Stage }. */
   readonly metrics: Metrics;
-  /** The deployment's canary key (canary-key.ts canaryKeyLoader). */
+  /** Reads the deployment's canary key (canary-key.ts loadCanaryKey): every run, so a recreated key is taken at once. */
   readonly key: () => Promise<Uint8Array>;
   readonly now?: () => number;
 }
@@ -126,7 +126,7 @@ export function createCanaryHandler(env: Readonly<Record<string, string | undefi
       persistentKeys: { pipeline: cfg.pipeline, stage: 'canary' },
     }),
     metrics: canaryMetrics(cfg.pipeline, cfg.entryStage),
-    key: canaryKeyLoader(cfg.keyUri),
+    key: () => loadCanaryKey(cfg.keyUri),
   });
 }
 

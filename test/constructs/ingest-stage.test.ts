@@ -257,6 +257,19 @@ describe('IngestStage options', () => {
   });
 });
 
+describe('IngestStage event-time and replay rules', () => {
+  it('sends maxFutureSkew, minEventTime and replayMaxCount to the handler only when given (its defaults are the documented ones)', () => {
+    const none = handlerEnv(template());
+    expect(none[ENV.maxFutureSkewMs]).toBeUndefined();
+    expect(none[ENV.minEventTimeMs]).toBeUndefined();
+    expect(none[ENV.replayMaxCount]).toBeUndefined();
+    const given = handlerEnv(template({ maxFutureSkew: Duration.minutes(1), minEventTime: new Date('2000-01-01T00:00:00Z'), replayMaxCount: 0 }));
+    expect(given[ENV.maxFutureSkewMs]).toBe('60000');
+    expect(given[ENV.minEventTimeMs]).toBe(String(Date.UTC(2000, 0, 1)));
+    expect(given[ENV.replayMaxCount]).toBe('0');
+  });
+});
+
 describe('IngestStage with an imported stream', () => {
   const arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/orders-in';
   let t: Template;
@@ -429,6 +442,9 @@ describe('IngestStage validation', () => {
     ['maxRecordSizeBytes is above 10 MiB', { maxRecordSizeBytes: 10_485_761 }, /maxRecordSizeBytes .*between 1 and 10485760 \(given 10485761\)/],
     ['recordConcurrency is above 100', { recordConcurrency: 101 }, /recordConcurrency must be an integer between 1 and 100 \(given 101\)/],
     ['recordConcurrency is 0', { recordConcurrency: 0 }, /recordConcurrency .*\(given 0\)/],
+    ['maxFutureSkew is above 366 days', { maxFutureSkew: Duration.days(367) }, /maxFutureSkew must be between 0 and 31,?622,?400,?000 milliseconds \(given 367 days\)/],
+    ['minEventTime is not a date', { minEventTime: new Date('nope') }, /minEventTime must be a valid date of years 0000-9999 \(given Invalid Date\)/],
+    ['replayMaxCount is above 1000', { replayMaxCount: 1_001 }, /replayMaxCount must be an integer between 0 and 1,?000 \(given 1,?001\)/],
     ['memorySize is below 128 MiB', { memorySize: 64 }, /memorySize must be an integer between 128 and 10240 MiB \(given 64 MiB\)/],
     ['timeout is above 15 minutes', { timeout: Duration.minutes(16) }, /timeout must be .*between 1 and 900 seconds \(given 16 minutes\)/],
     ['retryBaseDelay is 0', { retryBaseDelay: Duration.millis(0) }, /retryBaseDelay must be between 1 and 60000 milliseconds \(given 0 millis\)/],

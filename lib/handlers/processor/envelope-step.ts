@@ -2,7 +2,8 @@
 import { decodeStep } from './decode-step';
 import type { RecordState, StepContext } from './types';
 import { classifyError, describeError, replayCountOf, toEnvelope, type Envelope } from '../../core';
-import { canaryEnvelope } from '../../core/canary';
+import { canaryEnvelope, isCanary } from '../../core/canary';
+import { CANARY_SOURCE } from '../../../constructs/contract';
 import { arrivalMsOf } from '../../core/kinesis-record';
 
 /** Decode, envelope, schema: deterministic, so run once per record whatever the number of attempts. */
@@ -11,13 +12,22 @@ export function prepare(st: RecordState, source: string, ctx: StepContext): void
   if (decoded !== undefined) envelopeStep(st, decoded, source, ctx);
 }
 
+/** Least time between two loads of the canary key caused by canary-shaped records that failed authentication. */
+export const CANARY_KEY_RELOAD_MS = 60_000;
+
 /**
- * Loads the canary key once per container, before the first batch (a failure fails the invocation: the key lives in
- * the dead letters' overflow bucket, and the batch is retried once it is reachable). No-op without a key configured.
+ * Loads the canary key before the first batch, and again (at most once a minute) after a canary-shaped record failed
+ * authentication. A failure fails the invocation: the key lives in the dead letters' overflow bucket, and the batch
+ * is retried once it is reachable. No-op without a key configured.
  */
 export async function ensureCanaryKey(ctx: StepContext): Promise<void> {
   const state = ctx.canaryKey;
-  if (state.key === undefined && state.load !== undefined) state.key = await state.load();
+  if (state.load === undefined) return;
+  const now = ctx.clock.now();
+  if (state.key !== undefined && !(state.stale && now - state.loadedAtMs >= CANARY_KEY_RELOAD_MS)) return;
+  state.key = await state.load();
+  state.loadedAtMs = now;
+  state.stale = false;
 }
 
 /**
@@ -34,6 +44,8 @@ export function envelopeStep(st: RecordState, decoded: Record<string, unknown>, 
     setEnvelope(st, canary);
     return;
   }
+  // Shaped as a canary but not authentic: forged, or signed with a key recreated since this container loaded its own.
+  if (decoded.source === CANARY_SOURCE && isCanary(decoded)) ctx.canaryKey.stale = true;
   let env: Envelope;
   try {
     ctx.envCtx.source = source;

@@ -73,10 +73,15 @@ export interface ProcessorDeps {
   readonly canaryKey?: () => Promise<Uint8Array>;
 }
 
-/** The canary key of a container: loaded before the first batch is processed (envelope-step ensureCanaryKey). */
+/**
+ * The canary key of a container: loaded before the first batch (envelope-step ensureCanaryKey), and loaded again when
+ * a canary-shaped record failed authentication (`stale`; the key object may have been recreated after expiring).
+ */
 export interface CanaryKeyState {
   key: Uint8Array | undefined;
   readonly load: (() => Promise<Uint8Array>) | undefined;
+  loadedAtMs: number;
+  stale: boolean;
 }
 
 export const DEFAULT_SAFETY_MARGIN_MS = 1_000;
@@ -174,7 +179,7 @@ export function stepContext(deps: ProcessorDeps): StepContext {
       namespace: deps.namespace, keyFields: cfg.keyFields, source: '', arrivedAtMs: 0, nowMs: 0, eventTimeField: cfg.eventTimeField,
       eventTimeBounds: cfg.eventTimeBounds,
     },
-    canaryKey: { key: undefined, load: deps.canaryKey },
+    canaryKey: { key: undefined, load: deps.canaryKey, loadedAtMs: 0, stale: false },
     slot: {},
     verbatim: {},
   };
