@@ -1,7 +1,29 @@
 import { readFileSync } from 'node:fs';
 import { KINESIS_MAX_RECORD_BYTES, sha256, type PipelineRules, type Workload, type WorkloadRecord } from './types';
-import { recordId } from '../../core';
+import { decodeData, replayCountOf, toEnvelope } from '../../core';
+import { CONFIG_DEFAULTS } from '../../handlers/config';
 import { InputError } from '../../replay/filter';
+
+/**
+ * The envelope the stage would write for these bytes, or undefined when it must dead-letter them: decoded and
+ * enveloped by the stage's own functions (strict decode, exact envelope detection, event-time bounds around now,
+ * replay count, natural key), then the schema.
+ */
+export function expectedInSink(data: Buffer, rules: PipelineRules): { payload: Record<string, unknown>; id: string } | undefined {
+  const decoded = decodeData(data.toString('base64'), { maxBytes: rules.maxRecordBytes });
+  if (!decoded.ok) return undefined;
+  const now = Date.now();
+  try {
+    const env = toEnvelope(decoded.value, {
+      namespace: rules.namespace, keyFields: rules.keyFields, source: 'local', arrivedAtMs: now, nowMs: now,
+      eventTimeField: rules.eventTimeField, eventTimeBounds: rules.eventTimeBounds,
+    });
+    if (replayCountOf(env.replay) > (rules.replayMaxCount ?? CONFIG_DEFAULTS.replayMaxCount)) return undefined;
+    return rules.validate?.(env.payload) ? undefined : { payload: env.payload, id: env.id };
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Records from a file, one per line: a JSON text (put as its UTF-8 bytes), or `base64:` followed by the raw bytes in
@@ -22,7 +44,6 @@ export class FileWorkload implements Workload {
       throw new InputError(`cannot read --input ${file}: ${(e as Error).message}`);
     }
     const seen = new Map<string, WorkloadRecord>();
-    const utf8 = new TextDecoder('utf-8', { fatal: true });
     let lineNo = 0;
     let empty = 0;
     for (const line of text.split('\n')) {
@@ -46,23 +67,9 @@ export class FileWorkload implements Workload {
         this.records.push({ ...earlier, index, kind: earlier.kind === 'poison' ? 'poison' : 'duplicate' });
         continue;
       }
-      let payload: Record<string, unknown> | undefined;
-      let id: string | undefined;
-      try {
-        const parsed: unknown = JSON.parse(utf8.decode(data));
-        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && data.length <= rules.maxRecordBytes) {
-          // A producer may send an already-built envelope (v: 1 and payload present): its payload is the record.
-          const o = parsed as Record<string, unknown>;
-          const envelopeLike = o.v === 1 && o.payload !== null && typeof o.payload === 'object' && !Array.isArray(o.payload);
-          const p = (envelopeLike ? o.payload : o) as Record<string, unknown>;
-          if (!rules.validate?.(p)) {
-            id = recordId(p, rules.namespace, rules.keyFields);
-            payload = p;
-          }
-        }
-      } catch {
-        payload = undefined;
-      }
+      const expected = expectedInSink(data, rules);
+      const payload = expected?.payload;
+      const id = expected?.id;
       const partitionKey = payload ? String(rules.keyFields.length > 0 ? (payload[rules.keyFields[0]] ?? `line-${lineNo}`) : `line-${lineNo}`).slice(0, 256) : `line-${lineNo}`;
       const rec: WorkloadRecord = payload && id
         ? { index, kind: 'valid', data, partitionKey, hash, id, payload }

@@ -12,7 +12,7 @@ export { GeneratedWorkload, type GeneratedEvent } from './generator';
 export { ClickstreamWorkload } from './clickstream';
 export { IotTelemetryWorkload } from './iot-telemetry';
 export { OrdersWorkload } from './orders';
-export { FileWorkload } from './file';
+export { expectedInSink, FileWorkload } from './file';
 export { loadWorkloadModule, workloadKit, WORKLOAD_MODULE_EXTENSIONS, type CreateWorkload, type WorkloadKit } from './module';
 
 /** The built-in generators, by `--workload` name: each makes valid events of the example pipeline of that name. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { EventTimeBounds } from '../../core';
 import type { PayloadValidator } from '../../handlers/schema';
 
 /** Kinesis limit on a record (data + partition key). */
@@ -43,6 +44,10 @@ export interface PipelineRules {
   readonly validate?: PayloadValidator;
   /** PHX_MAX_RECORD_BYTES. */
   readonly maxRecordBytes: number;
+  /** PHX_EVENT_TIME_FIELD, PHX_MAX_FUTURE_SKEW_MS/PHX_MIN_EVENT_TIME_MS and PHX_REPLAY_MAX_COUNT (defaults when absent). */
+  readonly eventTimeField?: string;
+  readonly eventTimeBounds?: EventTimeBounds;
+  readonly replayMaxCount?: number;
 }
 
 export interface WorkloadOptions {
