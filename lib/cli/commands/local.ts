@@ -53,6 +53,7 @@ export interface LocalRunCliOptions {
   seed: number;
   workload?: string;
   input?: string;
+  hostileRate?: number;
   sinkFailureRate: number;
   throttleRate: number;
   crashRate: number;
@@ -115,6 +116,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--seed <n>', 'seed of the workload and the fault injection', number('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }), LOCAL_RUN_DEFAULTS.seed)
     .option('--workload <name|path>', `the generator: ${allowedWorkloads()}(options, rules, kit) (default: ${DEFAULT_WORKLOAD})`)
     .option('--input <file>', 'records from a file instead of the generator: one per line, JSON or base64:<bytes>')
+    .option('--hostile-rate <p>', 'fraction of valid records replaced by the hostile-record suite (forged canaries and replay marks, envelope look-alikes, bad event times, bad bytes)', rate('--hostile-rate'))
     .option('--phases <list>', 'a phased workload, one phase per tumbling window: clean, nulls, drop, shift, each optionally *N (e.g. clean*6,nulls,clean,drop,clean,shift); needs --rate', phasesOption)
     .option('--window-seconds <n>', 'tumbling window of mappings that have one, e.g. the quality profiler (default: 5 s when the template\'s is longer)', number('--window-seconds', { min: 1, max: 900, integer: true }))
     .option('--sink-failure-rate <p>', 'fraction of sink writes (DynamoDB, S3) answered with a retryable error by a proxy', rate('--sink-failure-rate'), LOCAL_RUN_DEFAULTS.sinkFailureRate)
@@ -257,6 +259,8 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     if (problem) throw new UsageError(problem);
     if (isWorkloadModule(o.workload) && !existsSync(path.resolve(cwd, o.workload))) throw new UsageError(`--workload ${o.workload} does not exist`);
   }
+  if (o.input && o.hostileRate) throw new UsageError('--input and --hostile-rate exclude each other');
+  if (o.phases && o.hostileRate) throw new UsageError('--phases and --hostile-rate exclude each other');
   if (o.poisonRate + o.duplicateRate > 1) throw new UsageError('--poison-rate plus --duplicate-rate must not exceed 1');
   if (o.phases && (o.input || (o.workload !== undefined && o.workload !== 'clickstream'))) {
     throw new UsageError('--phases uses the built-in clickstream generator: it excludes --input and other --workload values');
@@ -299,6 +303,7 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     seed: o.seed,
     workload: o.workload,
     input: o.input,
+    hostileRate: o.hostileRate,
     sinkFailureRate: o.sinkFailureRate,
     throttleRate: o.throttleRate,
     crashRate: o.crashRate,

@@ -15,8 +15,13 @@ export function expectedInSink(data: Buffer, rules: PipelineRules): { payload: R
   const now = Date.now();
   try {
     const env = toEnvelope(decoded.value, {
-      namespace: rules.namespace, keyFields: rules.keyFields, source: 'local', arrivedAtMs: now, nowMs: now,
-      eventTimeField: rules.eventTimeField, eventTimeBounds: rules.eventTimeBounds,
+      namespace: rules.namespace,
+      keyFields: rules.keyFields,
+      source: 'local',
+      arrivedAtMs: now,
+      nowMs: now,
+      eventTimeField: rules.eventTimeField,
+      eventTimeBounds: rules.eventTimeBounds,
     });
     if (replayCountOf(env.replay) > (rules.replayMaxCount ?? CONFIG_DEFAULTS.replayMaxCount)) return undefined;
     return rules.validate?.(env.payload) ? undefined : { payload: env.payload, id: env.id };

@@ -17,8 +17,11 @@ export interface WorkloadRecord {
   readonly index: number;
   /** `valid`: a new record expected in the sink; `duplicate`: identical bytes of an earlier valid record; `poison`: expected in the DLQ. */
   readonly kind: 'valid' | 'duplicate' | 'poison';
-  /** `input`: a bad line of an input file; `injected`: drift a phased workload made invalid (e.g. a null user). */
-  readonly poisonKind?: PoisonKind | 'input' | 'injected';
+  /**
+   * `input`: a bad line of an input file; `injected`: drift a phased workload made invalid (e.g. a null user);
+   * `hostile`: a record of the hostile mix (--hostile-rate) the stage must dead-letter.
+   */
+  readonly poisonKind?: PoisonKind | 'input' | 'injected' | 'hostile';
   readonly data: Buffer;
   readonly partitionKey: string;
   /** sha256 of `data` (hex): how a dead letter's payload is matched to the record. */

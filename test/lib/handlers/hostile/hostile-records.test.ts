@@ -1,6 +1,6 @@
 /** The hostile-record suite through the real handler: each class reaches its expected outcome, nothing stalls. */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HOSTILE_CANARY_KEY, HOSTILE_CLASSES, HOSTILE_NOW_MS, HOSTILE_STAGE_ENV, type HostileClass } from '../../../support/hostile-records';
+import { HOSTILE_CANARY_KEY, HOSTILE_CLASSES, HOSTILE_NOW_MS, HOSTILE_STAGE_ENV, type HostileClass } from '../../../../lib/local/workloads/hostile-records';
 import { harness, type Harness } from '../support/harness';
 import { kinesisRecord } from '../support/kinesis';
 
@@ -55,7 +55,7 @@ describe('hostile-record suite (through the handler)', () => {
       expect(dead.map((m) => `${m.reason.class}: ${m.reason.message}`)).toEqual([]);
       expect(h.sink.envelopes).toHaveLength(1);
       expect(canaries).toBe(0);
-      c.stored?.(h.sink.envelopes[0].payload);
+      expect(c.stored?.(h.sink.envelopes[0].payload)).toBeUndefined();
     }
   });
 });
