@@ -38,6 +38,9 @@ interface StageSettings {
   readonly schemaText: string;
 }
 
+/** How far below the stream's retention maxRecordAge must stay: the mapping needs time to capture an expired record. */
+const MAX_RECORD_AGE_MARGIN = Duration.hours(1);
+
 /**
  * Options of an ingest stage: everything but the pipeline name and the sink
  * (what {@link DataPipeline} passes through). Function settings: {@link PipelineFunctionOptions} (memory 512 MiB,
@@ -250,7 +253,8 @@ export interface IngestStageOptions extends PipelineFunctionOptions {
 
   /**
    * Records older than this are not processed but sent to the on-failure destination. Allowed: 60 seconds
-   * to 604,800 seconds (7 days), and at most the created stream's `retentionPeriod`.
+   * to 604,800 seconds (7 days), and at least 1 hour below the created stream's `retentionPeriod` (a record the
+   * stream trims before it ages out is lost without a capture). With an imported `stream`, keep the same margin.
    *
    * @default Duration.hours(24) - a backlog of a day still drains through the function rather than to the dead letters
    */
@@ -605,8 +609,11 @@ export class IngestStage extends Construct implements IMonitorableStage {
       if (!Number.isInteger(hours) || hours < 24 || hours > 8_760) {
         throw validationError(this, `retentionPeriod must be a whole number of hours between 24 and 8760 (given ${retentionPeriod.toHumanString()})`);
       }
-      if (!maxRecordAge.isUnresolved() && maxRecordAge.toSeconds() > retentionPeriod.toSeconds()) {
-        throw validationError(this, `maxRecordAge must not exceed the stream retentionPeriod (given ${maxRecordAge.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()})`);
+      const latest = retentionPeriod.toSeconds() - MAX_RECORD_AGE_MARGIN.toSeconds();
+      if (!maxRecordAge.isUnresolved() && maxRecordAge.toSeconds() > latest) {
+        throw validationError(this, `maxRecordAge must be at least ${MAX_RECORD_AGE_MARGIN.toHumanString()} below the stream retentionPeriod, `
+          + 'so that an old record goes to the on-failure destination before Kinesis trims it '
+          + `(given ${maxRecordAge.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()}: allowed up to ${Duration.seconds(latest).toHumanString()})`);
       }
     }
     return new kinesis.Stream(this, 'Stream', {
