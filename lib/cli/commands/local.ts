@@ -4,9 +4,11 @@ import { Command, Option } from 'commander';
 import type { LatencyMode } from '../../local/gates/latency';
 import { parsePhases, type Phase } from '../../local/phased-workload';
 import { formatQuality } from '../../local/quality';
-import { runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
+import { chooseStack, LocalRunUsageError, runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
+import { AssemblyError } from '../../local/template/errors';
 import type { SinkEnvelope } from '../../local/verify';
-import { allowedWorkloads, DEFAULT_WORKLOAD, isWorkloadModule, workloadProblem } from '../../local/workloads';
+import { allowedWorkloads, DEFAULT_WORKLOAD, isWorkloadModule, readInputFile, workloadProblem } from '../../local/workloads';
+import { InputError } from '../../replay/filter';
 import { UsageError } from '../errors';
 import { LOCAL_RUNS_DIR, runDirsWith } from '../targets';
 
@@ -249,10 +251,23 @@ export function formatTrace(query: string, found: TraceResult[]): string[] {
   return lines;
 }
 
-/** Runs the local environment with CLI options; prints progress, the summary (or JSON); returns the exit code. */
-export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promise<number> {
+/** Runs `check`, turning its input errors into usage errors (one line, exit 2). */
+function usageOf(check: () => unknown): void {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof InputError || e instanceof LocalRunUsageError || e instanceof AssemblyError) throw new UsageError(e.message, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * Every check of the options that needs no synth and no emulator: a usage error (one line, exit 2) before anything
+ * starts. The --input file is read whole (a directory, a bad base64: line or a record above the Kinesis limit), and
+ * with --assembly the --stack is looked up in its manifest (with --app, right after synth, before any emulator).
+ */
+export function checkRunOptions(o: LocalRunCliOptions, cwd: string): void {
   if (o.app && o.assembly) throw new UsageError('--app and --assembly exclude each other');
-  if (o.input && !existsSync(path.resolve(cwd, o.input))) throw new UsageError(`--input ${o.input} does not exist`);
   if (o.workload !== undefined) {
     if (o.input) throw new UsageError('--input and --workload exclude each other');
     const problem = workloadProblem(o.workload);
@@ -266,6 +281,14 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     throw new UsageError('--phases uses the built-in clickstream generator: it excludes --input and other --workload values');
   }
   if (o.phases && !(o.rate > 0)) throw new UsageError('--phases needs --rate above 0: the records per second of a clean window (e.g. --rate 200)');
+  const { input, assembly } = o;
+  if (input !== undefined) usageOf(() => readInputFile(path.resolve(cwd, input)));
+  if (assembly !== undefined) usageOf(() => chooseStack(path.resolve(cwd, assembly), o.stack));
+}
+
+/** Runs the local environment with CLI options; prints progress, the summary (or JSON); returns the exit code. */
+export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promise<number> {
+  checkRunOptions(o, cwd);
   // The SDK's notice that releases after January 2027 need Node 22 is printed once per process; the CLI's own
   // clients only talk to local emulators, so keep it out of every run's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -358,6 +381,7 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
       process.stderr.write('phoenix: interrupted; everything started was stopped\n');
       return 130;
     }
+    if (e instanceof LocalRunUsageError) throw new UsageError(e.message, { cause: e });
     throw e;
   } finally {
     process.off('SIGINT', onSignal);
@@ -395,8 +419,8 @@ export function registerLocal(program: Command): void {
       if (!existsSync(file)) throw new UsageError(`${runDir} has no sink.jsonl (the run did not finish)`);
       const sink = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as SinkEnvelope);
       const found = traceRecords(sink, query);
+      if (found.length === 0) throw new UsageError(`no record with correlation id or record id ${query} in the sink of ${runDir}`);
       if (o.json) process.stdout.write(`${JSON.stringify({ query, runDir, found })}\n`);
       else process.stdout.write(`${formatTrace(query, found).join('\n')}\n`);
-      process.exitCode = found.length > 0 ? 0 : 1;
     });
 }

@@ -14,7 +14,7 @@ export { GeneratedWorkload, type GeneratedEvent } from './generator';
 export { ClickstreamWorkload } from './clickstream';
 export { IotTelemetryWorkload } from './iot-telemetry';
 export { OrdersWorkload } from './orders';
-export { expectedInSink, FileWorkload } from './file';
+export { expectedInSink, FileWorkload, readInputFile, type InputLine } from './file';
 export { HostileMix, HOSTILE_KINDS } from './hostile';
 export { HOSTILE_CLASSES, type HostileClass, type HostileOutcome } from './hostile-records';
 export { loadWorkloadModule, workloadKit, WORKLOAD_MODULE_EXTENSIONS, type CreateWorkload, type WorkloadKit } from './module';

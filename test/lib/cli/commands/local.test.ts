@@ -1,4 +1,7 @@
 /** `phoenix local run` misuse: exit 2 with one line, before any synth or emulator start. */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../../../support/cli';
 
@@ -22,5 +25,40 @@ describe('phoenix local run: usage errors', () => {
     [['run', '--hostile-rate', '0.02', '--phases', 'clean', '--rate', '10'], /--phases and --hostile-rate exclude each other/],
   ])('%j', async (args, message) => {
     expect(await refused(args)).toMatch(message);
+  });
+});
+
+describe('phoenix local run: input and stack checked before synth', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'phx-cli-local-'));
+  const file = (name: string, text: string | Buffer): string => {
+    writeFileSync(path.join(dir, name), text);
+    return path.join(dir, name);
+  };
+  // A cloud assembly with one stack (its template is never read: the stack is looked up in the manifest).
+  const assembly = path.join(dir, 'cdk.out');
+  mkdirSync(assembly);
+  writeFileSync(path.join(assembly, 'manifest.json'), JSON.stringify({
+    version: '48.0.0',
+    artifacts: { Real: { type: 'aws:cloudformation:stack', environment: 'aws://unknown-account/unknown-region', properties: { templateFile: 'Real.template.json' } } },
+  }));
+  writeFileSync(path.join(assembly, 'Real.template.json'), '{"Resources":{}}');
+
+  it.each([
+    ['--input a directory', () => ['run', '--input', dir], /--input .* is a directory: give a file with one record per line/],
+    ['--input missing', () => ['run', '--input', path.join(dir, 'none.txt')], /cannot read --input .*none.txt: ENOENT/],
+    ['--input with a line over 1 MiB', () => ['run', '--input', file('big.txt', `{"a":1}\n"${'x'.repeat(1_048_576)}"\n`)], /big.txt:2: 1048578 bytes is above the Kinesis record limit/],
+    ['--input with a bad base64: line', () => ['run', '--input', file('b64.txt', '{"a":1}\nbase64:%%%\n')], /b64.txt:2: invalid base64 after "base64:"/],
+    ['--stack the assembly does not have', () => ['run', '--assembly', assembly, '--stack', 'DoesNotExist'], /no stack named DoesNotExist; the assembly has: Real/],
+    ['--assembly that is not one', () => ['run', '--assembly', dir], /is not a cloud assembly \(no manifest.json\)/],
+  ])('%s', async (_name, args, message) => {
+    expect(await refused(args())).toMatch(message);
+  });
+});
+
+describe('unknown ids: exit 2 naming the id', () => {
+  it('local trace <unknown>', async () => {
+    const runDir = mkdtempSync(path.join(os.tmpdir(), 'phx-cli-trace-'));
+    writeFileSync(path.join(runDir, 'sink.jsonl'), `${JSON.stringify({ v: 1, id: 'id-1', correlationId: 'c-1', hops: [], payload: {} })}\n`);
+    expect(await refused(['trace', 'no-such-record', '--run', runDir])).toMatch(/no record with correlation id or record id no-such-record in the sink of /);
   });
 });
