@@ -1,4 +1,5 @@
 /** `phoenix local run` misuse: exit 2 with one line, before any synth or emulator start. */
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -61,4 +62,23 @@ describe('unknown ids: exit 2 naming the id', () => {
     writeFileSync(path.join(runDir, 'sink.jsonl'), `${JSON.stringify({ v: 1, id: 'id-1', correlationId: 'c-1', hops: [], payload: {} })}\n`);
     expect(await refused(['trace', 'no-such-record', '--run', runDir])).toMatch(/no record with correlation id or record id no-such-record in the sink of /);
   });
+});
+
+describe('phoenix local run: Ctrl-C', () => {
+  it('exits 130 with one line saying everything started was stopped (interrupted during synth)', async () => {
+    const repo = path.resolve(__dirname, '../../../..');
+    const runs = mkdtempSync(path.join(os.tmpdir(), 'phx-cli-sigint-'));
+    const child = spawn(process.execPath, [path.join(repo, 'assets', 'bin', 'phoenix', 'index.js'), 'local', 'run', '--records', '10', '--runs-dir', runs],
+      { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Synthesizing the example takes tens of seconds: 3 s in, the run is synthesizing.
+    await new Promise((r) => setTimeout(r, 3000));
+    child.kill('SIGINT');
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
+    if (code === 'timeout') child.kill('SIGKILL');
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/phoenix: SIGINT: stopping the local environment\.\.\.\nphoenix: interrupted; everything started was stopped\n$/);
+  }, 40_000);
 });
