@@ -55,10 +55,21 @@ export const ENV = {
   retryCapMs: 'PHX_RETRY_CAP_MS',
   retryMaxAttempts: 'PHX_RETRY_MAX_ATTEMPTS',
   recordConcurrency: 'PHX_RECORD_CONCURRENCY',
+  maxFutureSkewMs: 'PHX_MAX_FUTURE_SKEW_MS',
+  minEventTimeMs: 'PHX_MIN_EVENT_TIME_MS',
+  replayMaxCount: 'PHX_REPLAY_MAX_COUNT',
+  canaryKeyUri: 'PHX_CANARY_KEY_URI',
 } as const;
 
 /** Sink kinds understood by the ingest handler (value of PHX_SINK_KIND). */
 export const SINK_KINDS = ['dynamodb', 's3', 'kinesis', 'none'] as const;
+
+/**
+ * Event times a record may carry (epoch ms): the years 0000-9999, whose `YYYY-MM-DDTHH:mm:ss.sssZ` form the sinks
+ * compare as strings.
+ */
+export const EVENT_TIME_MIN_MS = -62_167_219_200_000;
+export const EVENT_TIME_MAX_MS = 253_402_300_799_999;
 
 /** Reason classes of a DLQ message (DLQ message v1). */
 export const REASON_CLASSES = [
@@ -70,6 +81,8 @@ export const REASON_CLASSES = [
   'sink-rejected',
   'transient-exhausted',
   'esm-exhausted',
+  'event-time',
+  'replay-exhausted',
 ] as const;
 
 /**

@@ -7,7 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ENV, ESM_ON_FAILURE_PREFIX, METRIC, METRICS_NAMESPACE, SCHEMA_VALIDATOR_FILE } from './contract';
+import { ENV, ESM_ON_FAILURE_PREFIX, EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS, METRIC, METRICS_NAMESPACE, SCHEMA_VALIDATOR_FILE } from './contract';
 import { DlqWithReplay, type DlqWithReplayProps, type IDlqWithReplay } from './dlq-with-replay';
 import { LogLevel, type PipelineFunctionOptions } from './function-options';
 import { IngestSink, type IngestSinkConfig } from './ingest-sink';
@@ -37,6 +37,9 @@ interface StageSettings {
   readonly retryBudget: Duration;
   readonly schemaText: string;
 }
+
+/** How far below the stream's retention maxRecordAge must stay: the mapping needs time to capture an expired record. */
+const MAX_RECORD_AGE_MARGIN = Duration.hours(1);
 
 /**
  * Options of an ingest stage: everything but the pipeline name and the sink
@@ -127,6 +130,32 @@ export interface IngestStageOptions extends PipelineFunctionOptions {
    * @default - the payload's `eventTime`, else `timestamp`, else the record's arrival time on the stream
    */
   readonly eventTimeField?: string;
+
+  /**
+   * How far an event time may be ahead of the later of the record's arrival and the stage's clock. A record further
+   * ahead goes to the dead letters with reason `event-time`: since the newest version of a key wins, one record
+   * with a far-future time would otherwise block every later correction of its key. Allowed: 0 to 366 days.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly maxFutureSkew?: Duration;
+
+  /**
+   * The earliest event time accepted; an earlier one goes to the dead letters with reason `event-time` (years
+   * such as 0000 are clock or encoding bugs). Allowed: a valid date of years 0000-9999.
+   *
+   * @default - 1970-01-01T00:00:00Z (the Unix epoch)
+   */
+  readonly minEventTime?: Date;
+
+  /**
+   * Replays of one record allowed (the replay mark counts them). A record replayed more often goes to the dead
+   * letters with reason `replay-exhausted` and is not replayed again unless asked for by that reason, so a record
+   * cannot cycle DLQ -> replay -> DLQ unnoticed. Allowed: 0 to 1,000.
+   *
+   * @default 3
+   */
+  readonly replayMaxCount?: number;
 
   /**
    * Decoded payloads larger than this go to the dead letters with reason `oversize`. Allowed: 1 to 10,485,760
@@ -224,7 +253,8 @@ export interface IngestStageOptions extends PipelineFunctionOptions {
 
   /**
    * Records older than this are not processed but sent to the on-failure destination. Allowed: 60 seconds
-   * to 604,800 seconds (7 days), and at most the created stream's `retentionPeriod`.
+   * to 604,800 seconds (7 days), and at least 1 hour below the created stream's `retentionPeriod` (a record the
+   * stream trims before it ages out is lost without a capture). With an imported `stream`, keep the same margin.
    *
    * @default Duration.hours(24) - a backlog of a day still drains through the function rather than to the dead letters
    */
@@ -479,6 +509,7 @@ export class IngestStage extends Construct implements IMonitorableStage {
     checkRange(this, 'parallelizationFactor', settings.parallelizationFactor, 1, 10);
     checkRange(this, 'maxRecordSizeBytes', settings.maxRecordSizeBytes, 1, 10_485_760);
     checkRange(this, 'recordConcurrency', settings.recordConcurrency, 1, 100);
+    this.checkEventTimeRules(props);
     this.checkRetries(settings, timeout);
     this.checkCombinations(props, settings.startingPosition);
     const schemaText = props.schema === undefined ? '' : checkSchema(this, props.schema);
@@ -487,6 +518,16 @@ export class IngestStage extends Construct implements IMonitorableStage {
       checkFieldPath(this, 'eventTimeField', props.eventTimeField, props.schema);
     }
     return { ...settings, schemaText };
+  }
+
+  /** maxFutureSkew, minEventTime and replayMaxCount (sent to the handler only when given: its defaults are the same). */
+  private checkEventTimeRules(props: IngestStageProps): void {
+    checkMillis(this, 'maxFutureSkew', props.maxFutureSkew, 0, 366 * 86_400_000);
+    checkRange(this, 'replayMaxCount', props.replayMaxCount, 0, 1_000);
+    const min = props.minEventTime;
+    if (min !== undefined && (!(min instanceof Date) || !(min.getTime() >= EVENT_TIME_MIN_MS && min.getTime() <= EVENT_TIME_MAX_MS))) {
+      throw validationError(this, `minEventTime must be a valid date of years 0000-9999 (given ${min instanceof Date ? String(min) : typeof min})`);
+    }
   }
 
   private checkRetries(s: StageSettings, timeout: Duration): void {
@@ -534,6 +575,9 @@ export class IngestStage extends Construct implements IMonitorableStage {
       [ENV.retryCapMs]: Tokenization.stringifyNumber(s.retryMaxDelay.toMilliseconds()),
       [ENV.retryMaxAttempts]: Tokenization.stringifyNumber(s.retryMaxAttempts),
       [ENV.recordConcurrency]: Tokenization.stringifyNumber(s.recordConcurrency),
+      ...(props.maxFutureSkew !== undefined ? { [ENV.maxFutureSkewMs]: Tokenization.stringifyNumber(props.maxFutureSkew.toMilliseconds()) } : {}),
+      ...(props.minEventTime !== undefined ? { [ENV.minEventTimeMs]: String(props.minEventTime.getTime()) } : {}),
+      ...(props.replayMaxCount !== undefined ? { [ENV.replayMaxCount]: Tokenization.stringifyNumber(props.replayMaxCount) } : {}),
       POWERTOOLS_SERVICE_NAME: this.pipelineName,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: logLevel,
@@ -565,8 +609,11 @@ export class IngestStage extends Construct implements IMonitorableStage {
       if (!Number.isInteger(hours) || hours < 24 || hours > 8_760) {
         throw validationError(this, `retentionPeriod must be a whole number of hours between 24 and 8760 (given ${retentionPeriod.toHumanString()})`);
       }
-      if (!maxRecordAge.isUnresolved() && maxRecordAge.toSeconds() > retentionPeriod.toSeconds()) {
-        throw validationError(this, `maxRecordAge must not exceed the stream retentionPeriod (given ${maxRecordAge.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()})`);
+      const latest = retentionPeriod.toSeconds() - MAX_RECORD_AGE_MARGIN.toSeconds();
+      if (!maxRecordAge.isUnresolved() && maxRecordAge.toSeconds() > latest) {
+        throw validationError(this, `maxRecordAge must be at least ${MAX_RECORD_AGE_MARGIN.toHumanString()} below the stream retentionPeriod, `
+          + 'so that an old record goes to the on-failure destination before Kinesis trims it '
+          + `(given ${maxRecordAge.toHumanString()}, retentionPeriod ${retentionPeriod.toHumanString()}: allowed up to ${Duration.seconds(latest).toHumanString()})`);
       }
     }
     return new kinesis.Stream(this, 'Stream', {

@@ -1,11 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Construct } from 'constructs';
 import type { IMonitorablePipeline, IMonitorableStage } from './pipeline';
-import { CANARY_METRIC, METRIC, MONITOR_ENV } from '../contract';
+import { CANARY_METRIC, ENV, METRIC, MONITOR_ENV } from '../contract';
 import type { PipelineFunctionOptions } from '../function-options';
 import { stageMetric } from './private/metrics';
 import { ScheduledFunction } from './private/scheduled-function';
@@ -72,6 +73,9 @@ export interface SyntheticCanaryProps extends SyntheticCanaryOptions {
  * });
  */
 export class SyntheticCanary extends Construct {
+  /** Key of the canary key's object in the terminal stage's dead-letter overflow bucket. */
+  public static readonly KEY_OBJECT = 'control/canary-key';
+
   /** The canary function. */
   public readonly canaryFunction: lambda.IFunction;
   /** The canary function's log group (its `canary sent` lines carry each canary's correlation id). */
@@ -129,6 +133,7 @@ export class SyntheticCanary extends Construct {
     ({ fn: this.canaryFunction, logGroup: this.logGroup } = fn.function);
     this.schedule = fn.schedule;
     this.entry.stream.grantWrite(this.canaryFunction);
+    this.shareCanaryKey(props.pipeline);
 
     const window = this.missingAlarmWindow;
     this.missingAlarm = this.metricCanariesReceived({ period: window }).createAlarm(this, 'MissingAlarm', {
@@ -147,6 +152,25 @@ export class SyntheticCanary extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+  }
+
+  /**
+   * The canary key (lib/handlers/canary-key.ts): one S3 object in the terminal stage's overflow bucket, which the canary
+   * function and every stage's processor may read and create (GetObject, PutObject on that object only). Stages
+   * recognize a canary only when its MAC verifies under this key, so producers cannot forge one.
+   */
+  private shareCanaryKey(pipeline: IMonitorablePipeline): void {
+    const bucket = this.terminal.deadLetters.overflowBucket;
+    const uri = `s3://${bucket.bucketName}/${SyntheticCanary.KEY_OBJECT}`;
+    const readers = [this.canaryFunction, ...pipeline.stages.map((s) => s.processor)];
+    for (const fn of readers) {
+      if (!(fn instanceof lambda.Function)) {
+        throw validationError(this, `every stage's processor must be a function of this app (the canary key's location is set in its environment); given an imported function ${fn.node.path}`);
+      }
+      fn.addEnvironment(ENV.canaryKeyUri, uri);
+      iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject', 's3:PutObject'], resourceArns: [bucket.arnForObjects(SyntheticCanary.KEY_OBJECT)] });
+      bucket.encryptionKey?.grantEncryptDecrypt(fn);
+    }
   }
 
   /**

@@ -2,6 +2,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { Stage } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import { validationError } from './errors';
@@ -57,10 +58,13 @@ export function ingestCodeWithSchema(owner: IConstruct, schema: unknown): lambda
   }
   const handler = fs.readFileSync(entry);
   const hash = crypto.createHash('sha256').update(handler).update('\0').update(validatorFile).update('\0').update(validator).digest('hex');
-  const dir = path.join(os.tmpdir(), `phoenix-ingest-${hash.slice(0, 24)}`);
+  // Staged under the app's output directory (cdk.out), never the OS temp directory: nothing outlives the assembly.
+  const base = path.join(Stage.of(owner)?.outdir ?? os.tmpdir(), '.phoenix-ingest');
+  fs.mkdirSync(base, { recursive: true });
+  const dir = path.join(base, hash.slice(0, 24));
   if (!fs.existsSync(path.join(dir, validatorFile))) {
     // Write into a fresh directory and rename it into place: concurrent synths never see a half-written asset.
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'phoenix-ingest-stage-'));
+    const tmp = fs.mkdtempSync(path.join(base, 'staging-'));
     fs.writeFileSync(path.join(tmp, 'index.js'), handler);
     fs.writeFileSync(path.join(tmp, validatorFile), validator);
     try {

@@ -25,7 +25,8 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof UsageError) {
-      process.stderr.write(`phoenix: ${err.message}\n`);
+      // One line, whatever the message quotes (e.g. the input JSON.parse rejected).
+      process.stderr.write(`phoenix: ${err.message.replace(/\s*[\r\n]+\s*/g, ' ')}\n`);
       return 2;
     }
     throw err;

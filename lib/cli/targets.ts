@@ -37,6 +37,13 @@ export function regionOfQueueUrl(url: string): string | undefined {
   return /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com/.exec(url)?.[1];
 }
 
+/** Undefined when `url` is an SQS queue URL (`http(s)://host/<account>/<queue>`), else the one-line problem. */
+export function queueUrlProblem(url: string): string | undefined {
+  // A pattern rather than new URL(): local endpoints such as http://sqs.us-east-1.127.0.0.1:4566/... are not WHATWG URLs.
+  if (/^https?:\/\/[^/\s]+\/[^/\s]+\/[^/\s]+\/?$/.test(url)) return undefined;
+  return `--queue-url ${JSON.stringify(url)} is not an SQS queue URL: allowed https://sqs.<region>.amazonaws.com/<account>/<queue> (or http://host:port/<account>/<queue> of a local endpoint)`;
+}
+
 /** Region: the flag, else AWS_REGION / AWS_DEFAULT_REGION, else the queue URL's, else us-east-1. */
 export function chooseRegion(flag: string | undefined, queueUrl?: string): string {
   return flag ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (queueUrl ? regionOfQueueUrl(queueUrl) : undefined) ?? 'us-east-1';
@@ -135,6 +142,8 @@ export interface Resolved {
 
 /** Resolves the connection and the pipeline outputs from the flags. */
 export async function resolveTargets(f: TargetFlags): Promise<Resolved> {
+  const badQueueUrl = f.queueUrl !== undefined ? queueUrlProblem(f.queueUrl) : undefined;
+  if (badQueueUrl) throw new InputError(badQueueUrl);
   if (f.local !== undefined && f.stack !== undefined) throw new InputError('--local and --stack cannot be combined');
   if (f.local !== undefined) {
     const dir = f.local === true ? findRunningLocalEnv(path.resolve(LOCAL_RUNS_DIR)) : f.local;

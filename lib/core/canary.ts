@@ -2,18 +2,26 @@
  * Synthetic canaries (constructs/contract.ts CANARY_SOURCE): envelopes the SyntheticCanary's function puts into a
  * pipeline's entry stream on a schedule, and that the terminal stage recognizes, measures and keeps out of its sink.
  *
- * A canary is an Envelope v1 whose `source` is CANARY_SOURCE and whose payload is
- * `{ canary: true, sentAt: '<ISO-8601>', pipeline: '<name>' }`; its correlation id is `canary-<pipeline>-<sentAt ms>`,
- * so one canary's journey can be found in every stage's logs.
+ * A canary is an Envelope v1 whose `source` is CANARY_SOURCE, whose payload is
+ * `{ canary: true, sentAt: '<ISO-8601>', pipeline: '<name>' }`, without a replay mark, and whose `mac` is the
+ * HMAC-SHA256 of its id, correlation id and payload under the deployment's canary key (a random key only the canary
+ * function and the pipeline's stages can read): a producer cannot forge one, and a record that only looks like a
+ * canary is an ordinary record. Its correlation id is `canary-<pipeline>-<sentAt ms>`, so one canary's journey can
+ * be found in every stage's logs.
  *
  * Pure: no I/O, no AWS SDK.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { canonicalJson } from './canonical';
 import { hasUtf8Bom } from './decode';
-import { toEnvelope, normalizeEventTime, type Envelope } from './envelope';
+import { isEnvelopeShape, toEnvelope, normalizeEventTime, type Envelope } from './envelope';
 import { InvalidArgumentError } from './errors';
 import { describeValue } from './failure';
-import { idNamespaceFor, recordId } from './ids';
+import { idNamespaceFor } from './ids';
 import { CANARY_SOURCE } from '../../constructs/contract';
+
+/** Fewest bytes of a canary key (HMAC-SHA256 keys shorter than the hash weaken it). */
+export const MIN_CANARY_KEY_BYTES = 32;
 
 /** Payload of a canary envelope. */
 export interface CanaryPayload {
@@ -24,8 +32,28 @@ export interface CanaryPayload {
   pipeline: string;
 }
 
-/** An envelope recognized by {@link isCanary}. */
-export type CanaryEnvelope = Envelope & { source: typeof CANARY_SOURCE; payload: CanaryPayload };
+/** A canary as sent: an envelope with a canary payload and its `mac`. */
+export type CanaryEnvelope = Envelope & { source: typeof CANARY_SOURCE; payload: CanaryPayload; mac: string };
+
+function checkKey(fn: string, key: Uint8Array): void {
+  if (!(key instanceof Uint8Array) || key.length < MIN_CANARY_KEY_BYTES) {
+    throw new InvalidArgumentError(`${fn}: the canary key must be at least ${MIN_CANARY_KEY_BYTES} bytes; got ${key instanceof Uint8Array ? `${key.length} bytes` : describeValue(key)}`);
+  }
+}
+
+/** HMAC-SHA256 (hex) of a canary's id, correlation id and payload (canonical JSON) under `key`. */
+export function canaryMac(key: Uint8Array, id: string, correlationId: string, payload: unknown): string {
+  return createHmac('sha256', key).update(canonicalJson({ id, correlationId, payload })).digest('hex');
+}
+
+/** True when `mac` is the canary MAC of the record under `key` (compared in constant time). */
+function macMatches(key: Uint8Array, decoded: Record<string, unknown>): boolean {
+  const { id, correlationId, mac } = decoded;
+  if (typeof id !== 'string' || typeof correlationId !== 'string' || typeof mac !== 'string' || mac.length !== 64) return false;
+  const expected = Buffer.from(canaryMac(key, id, correlationId, decoded.payload), 'hex');
+  const given = Buffer.from(mac, 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
 
 /** Correlation id of the canary sent into `pipeline` at `sentAtMs`: `canary-<pipeline>-<sentAtMs>`. */
 export function canaryCorrelationId(pipeline: string, sentAtMs: number): string {
@@ -40,7 +68,8 @@ export function canaryCorrelationId(pipeline: string, sentAtMs: number): string 
  * key fields recognize the canary with {@link canaryEnvelope} before building the envelope (the canary payload has no
  * natural key). Every canary is unique: its payload carries its send time.
  */
-export function buildCanaryEnvelope(pipeline: string, nowMs: number, namespace: string = idNamespaceFor(pipeline)): CanaryEnvelope {
+export function buildCanaryEnvelope(pipeline: string, nowMs: number, key: Uint8Array, namespace: string = idNamespaceFor(pipeline)): CanaryEnvelope {
+  checkKey('buildCanaryEnvelope', key);
   if (typeof pipeline !== 'string' || pipeline.length === 0) {
     throw new InvalidArgumentError(`buildCanaryEnvelope: pipeline must be a non-empty string; got ${describeValue(pipeline)}`);
   }
@@ -53,7 +82,7 @@ export function buildCanaryEnvelope(pipeline: string, nowMs: number, namespace: 
     { v: 1, correlationId: canaryCorrelationId(pipeline, nowMs), source: CANARY_SOURCE, eventTime: sentAt, payload },
     { namespace, keyFields: [], source: CANARY_SOURCE, arrivedAtMs: nowMs },
   );
-  return env as CanaryEnvelope;
+  return { ...env, mac: canaryMac(key, env.id, env.correlationId, payload) } as CanaryEnvelope;
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
@@ -75,14 +104,20 @@ function canaryPayloadSentAt(p: unknown): string | undefined {
   return normalizeEventTime(p.sentAt);
 }
 
-/** True for a decoded record that is a canary envelope: `v: 1`, `source` CANARY_SOURCE and a canary payload. */
+/**
+ * The one canary recognizer, by shape: an envelope ({@link isEnvelopeShape}) with `source` CANARY_SOURCE, a canary
+ * payload and no replay mark (a replayed canary is an ordinary record). Shape only: readers without the key (the
+ * profiler, a local run's accounting) use it to set canaries aside; the ingest stage authenticates with
+ * {@link canaryEnvelope}.
+ */
 export function isCanary(decoded: unknown): decoded is CanaryEnvelope {
-  return isPlainObject(decoded) && decoded.v === 1 && decoded.source === CANARY_SOURCE && isCanaryPayload(decoded.payload);
+  return isEnvelopeShape(decoded) && decoded.source === CANARY_SOURCE && decoded.replay === undefined && isCanaryPayload(decoded.payload);
 }
 
 /**
  * True for record data (the UTF-8 JSON bytes put on the stream, a byte order mark ignored as the handler's decoder
- * does) that is a canary envelope; used where records are read back as bytes (dead letters of a local run).
+ * does) that is shaped as a canary ({@link isCanary}); used where records are read back as bytes (dead letters of a
+ * local run).
  */
 export function isCanaryData(data: Buffer): boolean {
   if (!data.includes(CANARY_SOURCE)) return false;
@@ -94,25 +129,24 @@ export function isCanaryData(data: Buffer): boolean {
 }
 
 /**
- * The envelope the ingest handler processes for a canary record, or undefined when `decoded` is not a canary
- * ({@link isCanary}). Canaries skip the natural key, schema and transform: their id is the producer's, else the
- * record id of the payload with the whole payload as the key; the event time is sentAt.
+ * The envelope the ingest handler processes for an authentic canary, or undefined when `decoded` is not one: not
+ * shaped as a canary ({@link isCanary}), no key configured, or a `mac` that is not the canary MAC under `key` (a
+ * forged canary is an ordinary record). Canaries skip the natural key, schema and transform: their id is the
+ * producer's (authenticated), the event time is sentAt.
  */
-export function canaryEnvelope(decoded: Record<string, unknown>, namespace: string): Envelope | undefined {
+export function canaryEnvelope(decoded: Record<string, unknown>, key: Uint8Array | undefined): Envelope | undefined {
   // v and source first: two property reads for every non-canary record of the hot path.
-  if (decoded.v !== 1 || decoded.source !== CANARY_SOURCE) return undefined;
-  const payload = decoded.payload as Record<string, unknown>;
-  const sentAt = canaryPayloadSentAt(payload);
-  if (sentAt === undefined) return undefined;
-  const id = typeof decoded.id === 'string' && decoded.id.length > 0 ? decoded.id : recordId(payload, namespace, []);
+  if (decoded.v !== 1 || decoded.source !== CANARY_SOURCE || key === undefined) return undefined;
+  if (!isCanary(decoded) || !macMatches(key, decoded)) return undefined;
+  const id = decoded.id;
   return {
     v: 1,
     id,
-    correlationId: typeof decoded.correlationId === 'string' && decoded.correlationId !== '' ? decoded.correlationId : id,
+    correlationId: decoded.correlationId,
     source: CANARY_SOURCE,
-    eventTime: sentAt,
+    eventTime: canaryPayloadSentAt(decoded.payload)!,
     hops: Array.isArray(decoded.hops) ? (decoded.hops as Envelope['hops']) : [],
-    payload,
+    payload: decoded.payload as unknown as Record<string, unknown>,
   };
 }
 

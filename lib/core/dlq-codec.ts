@@ -137,7 +137,7 @@ export function encodeDlqMessage(msg: DlqMessage, maxMessageBytes: number): { bo
     throw new InvalidArgumentError(`encodeDlqMessage: maxMessageBytes must be an integer >= 1; got ${describeValue(maxMessageBytes)}`);
   }
   const checked = checkDlqMessage(msg);
-  const body = JSON.stringify(checked);
+  const body = sqsSafeJson(checked);
   const bytes = Buffer.byteLength(body, 'utf8') + attributesBytes(dlqMessageAttributes(checked));
   return { body, bytes, fits: bytes <= maxMessageBytes };
 }
@@ -164,7 +164,23 @@ export function decodeDlqMessage(body: string): DlqMessage {
 export function overflowKey(msg: DlqMessage): string {
   const who = msg.id ?? createHash('sha256').update(msg.payload ?? '', 'utf8').digest('hex');
   const seq = msg.source.sequenceNumber ?? 'none';
-  return `${DLQ_OVERFLOW_PREFIX}${encodeURIComponent(msg.stage)}/${encodeURIComponent(who)}/${encodeURIComponent(seq)}.b64`;
+  return `${DLQ_OVERFLOW_PREFIX}${keySegment(msg.stage)}/${keySegment(who)}/${keySegment(seq)}.b64`;
+}
+
+/**
+ * One S3 key segment for a value: URI-encoded when it is short and plain (stage names, uuids, sequence numbers),
+ * else the SHA-256 of it (hostile metadata must neither break the key nor exceed S3's 1024-byte key limit).
+ */
+function keySegment(x: string): string {
+  return /^[A-Za-z0-9._-]{1,128}$/.test(x) ? x : createHash('sha256').update(x, 'utf8').digest('hex');
+}
+
+// Characters SQS refuses in a message body (it allows #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF) that
+// JSON.stringify leaves as they are; inside JSON strings they are escaped (the value is unchanged).
+const SQS_REFUSED = /[\uFFFE\uFFFF]/g;
+
+function sqsSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(SQS_REFUSED, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 }
 
 /** A copy of the message whose payload was moved to S3: payload null, payloadRef `s3://bucket/key`. */

@@ -1,6 +1,12 @@
 import { InvalidArgumentError } from './errors';
 import { PermanentError, PhoenixError, describeValue } from './failure';
+import { DEFAULT_EVENT_TIME_BOUNDS, eventTimeOutOfBounds, isoFromMs, MAX_TIME_MS, MIN_TIME_MS, normalizeEventTime, type EventTimeBounds } from './event-time';
 import { getPath, recordIdOf, type CanonicalSlot } from './ids';
+
+export {
+  DEFAULT_EVENT_TIME_BOUNDS, DEFAULT_MAX_FUTURE_SKEW_MS, DEFAULT_MIN_EVENT_TIME_MS, eventTimeMs, eventTimeOutOfBounds, isNormalizedEventTime,
+  isoFromMs, MAX_TIME_MS, MIN_TIME_MS, normalizeEventTime, parseDateTime, type EventTimeBounds,
+} from './event-time';
 
 /** One stage a record went through: epoch ms in/out and the attempt number (1 = first try). */
 export interface Hop {
@@ -10,11 +16,19 @@ export interface Hop {
   attempt: number;
 }
 
-/** Present on records re-ingested from the DLQ or the archive. */
+/**
+ * Present on records re-ingested from the DLQ or the archive. `count`: how many times the record was replayed (1 on
+ * the first replay; a mark without it counts 1). Past the stage's replayMaxCount the record is dead-lettered as
+ * `replay-exhausted`.
+ */
 export interface ReplayMark {
   of: 'dlq' | 'archive';
   at: string;
+  count?: number;
 }
+
+/** Most replays of one record a mark may count (a sanity bound of the format, far above any replayMaxCount). */
+export const MAX_REPLAY_COUNT = 1_000_000;
 
 /** Envelope v1: what stages pass to each other and what sinks store (docs/ARCHITECTURE.md). */
 export interface Envelope {
@@ -43,6 +57,13 @@ export interface EnvelopeContext {
    * `timestamp`. A record without the field takes its arrival time.
    */
   readonly eventTimeField?: string;
+  /**
+   * Where an event time must lie: not before `minMs`, not more than `maxFutureSkewMs` after the later of arrivedAtMs
+   * and nowMs. @default DEFAULT_EVENT_TIME_BOUNDS
+   */
+  readonly eventTimeBounds?: EventTimeBounds;
+  /** The stage's clock (epoch ms) when it started the record. @default arrivedAtMs */
+  readonly nowMs?: number;
 }
 
 export const MAX_CORRELATION_ID_CHARS = 256;
@@ -51,119 +72,34 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** True for an Envelope v1: `v === 1`, a string `id` and an object `payload`. */
+/**
+ * The members an Envelope v1 may carry (docs/ARCHITECTURE.md, "Envelope v1"); `mac` authenticates a synthetic
+ * canary (canary.ts). A record with any other member is a payload, whatever its `v` and `payload`.
+ */
+export const ENVELOPE_MEMBERS: ReadonlySet<string> = new Set(['v', 'id', 'correlationId', 'source', 'eventTime', 'hops', 'replay', 'payload', 'mac']);
+
+/** A decoded record that claims to be an envelope (see {@link isEnvelopeShape}); its members are not checked yet. */
+export type EnvelopeShape = Record<string, unknown> & { v: 1; payload: Record<string, unknown> };
+
+/**
+ * True when a decoded record is an envelope rather than a payload: `v === 1`, an object `payload`, and no member
+ * outside {@link ENVELOPE_MEMBERS} (`{ v: 1, customer: 'c1', payload: {...} }` is a payload, kept whole).
+ */
+export function isEnvelopeShape(x: unknown): x is EnvelopeShape {
+  if (!isPlainObject(x) || x.v !== 1 || !isPlainObject(x.payload)) return false;
+  for (const k in x) {
+    if (!ENVELOPE_MEMBERS.has(k)) return false;
+  }
+  return true;
+}
+
+/** True for an Envelope v1: an envelope shape ({@link isEnvelopeShape}) with a string `id`. */
 export function isEnvelope(x: unknown): x is Envelope {
-  return isPlainObject(x) && x.v === 1 && typeof x.id === 'string' && isPlainObject(x.payload);
+  return isEnvelopeShape(x) && typeof x.id === 'string';
 }
 
 function usableCorrelationId(x: unknown): string | undefined {
   return typeof x === 'string' && x.length > 0 && x.length <= MAX_CORRELATION_ID_CHARS ? x : undefined;
-}
-
-// ISO-8601 calendar date, optionally with a time (hh:mm[:ss[.fraction]]) and a zone (Z or +hh:mm). A time without a
-// zone is rejected: Date.parse would read it as local time, which depends on the machine.
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2}))?$/;
-
-// Event times are stored as `YYYY-MM-DDTHH:mm:ss.sssZ` and compared as strings by the idempotent sinks
-// (eventTime < :et), so only the years whose ISO form has 4 digits are accepted.
-const MIN_TIME_MS = Date.parse('0000-01-01T00:00:00.000Z');
-const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-
-function isoFromMs(ms: number): string | undefined {
-  if (!Number.isFinite(ms) || ms < MIN_TIME_MS || ms > MAX_TIME_MS) {
-    return undefined;
-  }
-  return new Date(ms).toISOString();
-}
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** Value of the 2 (or 4) decimal digits at `at`, or -1 when one of them is not a digit. */
-function digits(x: string, at: number, count: number): number {
-  let v = 0;
-  for (let i = at; i < at + count; i++) {
-    const d = x.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
-}
-
-/** Date.parse rolls impossible days over (2025-02-30 becomes March 2nd): reject them instead. */
-function dayExists(iso: string): boolean {
-  // Callers have matched an ISO-8601 pattern: these are digits (read without a substring per field).
-  const year = digits(iso, 0, 4);
-  const month = digits(iso, 5, 2);
-  const day = digits(iso, 8, 2);
-  if (month < 1 || month > 12 || day < 1) {
-    return false;
-  }
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]);
-}
-
-// Already in the normalized form (what toISOString writes for years 0000-9999).
-const NORMALIZED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-/**
- * True when `x` is `YYYY-MM-DDTHH:mm:ss.sssZ` of an existing day with hour <= 23, minute <= 59, second <= 59: then
- * new Date(Date.parse(x)).toISOString() === x, so normalizing it is the identity (hour 24 and second 60, which
- * Date.parse may roll over, take the general path).
- */
-export function isNormalizedEventTime(x: string): boolean {
-  return x.length === 24 && NORMALIZED.test(x) && dayExists(x)
-    && x.charCodeAt(11) * 10 + x.charCodeAt(12) <= 0x30 * 11 + 23
-    && x.charCodeAt(14) <= 0x35 && x.charCodeAt(17) <= 0x35;
-}
-
-/**
- * Date.parse(x), computed with integer arithmetic (no Date parser) when `x` is an event time as envelopes carry it,
- * `YYYY-MM-DDTHH:mm:ss.sssZ` of an existing day and time (the ingest processor computes every record's age from it);
- * any other string goes to Date.parse. Equal to Date.parse for every string (a property test holds them together).
- */
-export function eventTimeMs(x: string): number {
-  if (x.length !== 24 || x.charCodeAt(4) !== 0x2d || x.charCodeAt(7) !== 0x2d || x.charCodeAt(10) !== 0x54 || x.charCodeAt(13) !== 0x3a
-    || x.charCodeAt(16) !== 0x3a || x.charCodeAt(19) !== 0x2e || x.charCodeAt(23) !== 0x5a) {
-    return Date.parse(x);
-  }
-  const y = digits(x, 0, 4);
-  const m = digits(x, 5, 2);
-  const d = digits(x, 8, 2);
-  const h = digits(x, 11, 2);
-  const mi = digits(x, 14, 2);
-  const s = digits(x, 17, 2);
-  const ms = digits(x, 20, 3);
-  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-  if (y < 0 || m < 1 || m > 12 || d < 1 || d > (m === 2 && leap ? 29 : DAYS_IN_MONTH[m - 1]) || h < 0 || h > 23 || mi < 0 || mi > 59
-    || s < 0 || s > 59 || ms < 0) {
-    return Date.parse(x);
-  }
-  // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-  const yy = m <= 2 ? y - 1 : y;
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1;
-  const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
-  return days * 86_400_000 + h * 3_600_000 + mi * 60_000 + s * 1000 + ms;
-}
-
-/**
- * Normalizes an event time (ISO-8601 string with a zone, or epoch milliseconds) to `YYYY-MM-DDTHH:mm:ss.sssZ`.
- * Returns undefined when it cannot be parsed.
- */
-export function normalizeEventTime(x: unknown): string | undefined {
-  if (typeof x === 'number') {
-    return isoFromMs(x);
-  }
-  if (typeof x === 'string' && isNormalizedEventTime(x)) {
-    return x;
-  }
-  if (typeof x === 'string' && ISO_8601.test(x) && dayExists(x)) {
-    // Normalize the separators and the 'hhmm' zone form so that Date.parse reads it the same on every engine.
-    const normalized = x.replace(/^(\d{4}-\d{2}-\d{2})[Tt ]/, '$1T').replace(/[z]$/, 'Z').replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
-    return isoFromMs(Date.parse(normalized));
-  }
-  return undefined;
 }
 
 function eventTimeOf(field: string, x: unknown): string {
@@ -171,9 +107,17 @@ function eventTimeOf(field: string, x: unknown): string {
   if (iso === undefined) {
     throw new PermanentError(
       'schema',
-      `${field} ${describeValue(x)} is not an event time: use an ISO-8601 string with a zone (2025-01-31T12:00:00Z) or epoch milliseconds, years 0000-9999`,
+      `${field} ${describeValue(x)} is not an event time: use an RFC 3339 date-time (2025-01-31T12:00:00Z, as JSON Schema's date-time format) or epoch milliseconds, years 0000-9999`,
     );
   }
+  return iso;
+}
+
+/** The envelope's event time when inside the context's bounds; PermanentError('event-time') otherwise. */
+function boundedEventTime(iso: string, ctx: EnvelopeContext, arrivedMs: number): string {
+  const reference = ctx.nowMs !== undefined && ctx.nowMs > arrivedMs ? ctx.nowMs : arrivedMs;
+  const problem = eventTimeOutOfBounds(iso, reference, ctx.eventTimeBounds ?? DEFAULT_EVENT_TIME_BOUNDS);
+  if (problem !== undefined) throw new PermanentError('event-time', problem);
   return iso;
 }
 
@@ -204,10 +148,13 @@ function checkReplay(x: unknown): ReplayMark | undefined {
   if (x === undefined) {
     return undefined;
   }
-  if (!isPlainObject(x) || (x.of !== 'dlq' && x.of !== 'archive') || typeof x.at !== 'string') {
-    throw new PermanentError('decode', `envelope replay must be { of: 'dlq' | 'archive', at: ISO-8601 }; got ${describeValue(x)}`);
+  if (!isPlainObject(x) || (x.of !== 'dlq' && x.of !== 'archive') || typeof x.at !== 'string'
+    || (x.count !== undefined && (!Number.isInteger(x.count) || (x.count as number) < 1 || (x.count as number) > MAX_REPLAY_COUNT))) {
+    throw new PermanentError('decode', `envelope replay must be { of: 'dlq' | 'archive', at: RFC 3339, count?: integer 1..${MAX_REPLAY_COUNT} }; got ${describeValue(x)}`);
   }
-  return { of: x.of, at: eventTimeOf('envelope replay.at', x.at) };
+  const mark: ReplayMark = { of: x.of, at: eventTimeOf('envelope replay.at', x.at) };
+  if (x.count !== undefined) mark.count = x.count as number;
+  return mark;
 }
 
 /** Checks the context; returns arrivedAtMs, known to be convertible by isoFromMs (formatted only when used). */
@@ -265,47 +212,51 @@ export function toEnvelope(decoded: Record<string, unknown>, ctx: EnvelopeContex
   if (!isPlainObject(decoded)) {
     throw new InvalidArgumentError(`toEnvelope: decoded record must be an object; got ${describeValue(decoded)}`);
   }
-  if (decoded.v === 1 && isPlainObject(decoded.payload)) {
-    const payload = decoded.payload;
-    const id = recordIdOf(payload, ctx.namespace, ctx.keyFields, slot);
-    if (decoded.id !== undefined && decoded.id !== id) {
-      throw new PermanentError(
-        'decode',
-        `envelope id ${describeValue(decoded.id)} is not the id of its payload (${id}) for key fields ${JSON.stringify(ctx.keyFields)}: `
-        + 'a foreign or altered id would break idempotency',
-      );
-    }
-    const env: Envelope = {
-      v: 1,
-      id,
-      correlationId: usableCorrelationId(decoded.correlationId)
-        ?? usableCorrelationId(payload.correlationId) ?? usableCorrelationId(payload.correlation_id) ?? id,
-      source: typeof decoded.source === 'string' && decoded.source.length > 0 ? decoded.source : ctx.source,
-      // A configured event-time field of the payload is authoritative (a replayed envelope carries the time the
-      // replay tool knew, e.g. the original arrival time); else the envelope's own eventTime.
-      eventTime: configuredEventTime(payload, ctx.eventTimeField)
-        ?? (decoded.eventTime !== undefined && decoded.eventTime !== null
-          ? eventTimeOf('envelope eventTime', decoded.eventTime)
-          : payloadEventTime(payload, arrived, ctx.eventTimeField)),
-      hops: checkHops(decoded.hops),
-      payload,
-    };
-    const replay = checkReplay(decoded.replay);
-    if (replay !== undefined) {
-      env.replay = replay;
-    }
-    return env;
-  }
+  if (isEnvelopeShape(decoded)) return fromEnvelope(decoded, ctx, arrived, slot);
   const id = recordIdOf(decoded, ctx.namespace, ctx.keyFields, slot);
   return {
     v: 1,
     id,
     correlationId: usableCorrelationId(decoded.correlationId) ?? usableCorrelationId(decoded.correlation_id) ?? id,
     source: ctx.source,
-    eventTime: payloadEventTime(decoded, arrived, ctx.eventTimeField),
+    eventTime: boundedEventTime(payloadEventTime(decoded, arrived, ctx.eventTimeField), ctx, arrived),
     hops: [],
     payload: decoded,
   };
+}
+
+/** toEnvelope of an envelope (isEnvelopeShape): its id checked against its payload, its fields kept. */
+function fromEnvelope(decoded: EnvelopeShape, ctx: EnvelopeContext, arrived: number, slot: CanonicalSlot | undefined): Envelope {
+  const payload = decoded.payload;
+  const id = recordIdOf(payload, ctx.namespace, ctx.keyFields, slot);
+  if (decoded.id !== undefined && decoded.id !== id) {
+    throw new PermanentError(
+      'decode',
+      `envelope id ${describeValue(decoded.id)} is not the id of its payload (${id}) for key fields ${JSON.stringify(ctx.keyFields)}: `
+      + 'a foreign or altered id would break idempotency',
+    );
+  }
+  // A configured event-time field of the payload is authoritative (a replayed envelope carries the time the
+  // replay tool knew, e.g. the original arrival time); else the envelope's own eventTime.
+  const eventTime = configuredEventTime(payload, ctx.eventTimeField)
+    ?? (decoded.eventTime !== undefined && decoded.eventTime !== null
+      ? eventTimeOf('envelope eventTime', decoded.eventTime)
+      : payloadEventTime(payload, arrived, ctx.eventTimeField));
+  const env: Envelope = {
+    v: 1,
+    id,
+    correlationId: usableCorrelationId(decoded.correlationId)
+      ?? usableCorrelationId(payload.correlationId) ?? usableCorrelationId(payload.correlation_id) ?? id,
+    source: typeof decoded.source === 'string' && decoded.source.length > 0 ? decoded.source : ctx.source,
+    eventTime: boundedEventTime(eventTime, ctx, arrived),
+    hops: checkHops(decoded.hops),
+    payload,
+  };
+  const replay = checkReplay(decoded.replay);
+  if (replay !== undefined) {
+    env.replay = replay;
+  }
+  return env;
 }
 
 function checkMs(fn: string, name: string, x: number): void {
@@ -413,7 +364,17 @@ export function hopDurations(env: Envelope): Array<{ stage: string; ms: number; 
   return out;
 }
 
-/** A new envelope marked as replayed from the DLQ or the archive at `at`. */
+/**
+ * How many times a record with this replay mark was replayed: its count, 1 for a mark without a valid one, 0 without a
+ * mark (undefined or not an object).
+ */
+export function replayCountOf(mark: unknown): number {
+  if (!isPlainObject(mark)) return 0;
+  const n = mark.count;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_REPLAY_COUNT ? n : 1;
+}
+
+/** A new envelope marked as replayed from the DLQ or the archive at `at`, its replay count one more than before. */
 export function markReplay(env: Envelope, of: 'dlq' | 'archive', at: Date): Envelope {
   if (of !== 'dlq' && of !== 'archive') {
     throw new InvalidArgumentError(`markReplay: of must be 'dlq' or 'archive'; got ${describeValue(of)}`);
@@ -422,5 +383,5 @@ export function markReplay(env: Envelope, of: 'dlq' | 'archive', at: Date): Enve
   if (iso === undefined) {
     throw new InvalidArgumentError(`markReplay: at must be a valid Date (years 0000-9999); got ${String(at)}`);
   }
-  return { ...env, replay: { of, at: iso } };
+  return { ...env, replay: { of, at: iso, count: replayCountOf(env.replay) + 1 } };
 }

@@ -157,6 +157,11 @@ const INFRASTRUCTURE_NAMES: ReadonlySet<string> = new Set([
   'KmsNotFound',
   'KmsThrottled',
   'KmsInvalidState',
+  // S3 errors without a body (HEAD): the SDK names them after the status code.
+  '401',
+  '403',
+  'Forbidden',
+  'Unauthorized',
 ]);
 
 /** Node.js socket/DNS error codes: the request may not have reached the service, retrying is safe for idempotent writes. */
@@ -253,6 +258,10 @@ function classifyShape(err: unknown, depth: number): Classification | undefined 
     if (status >= 500 && status <= 599) {
       return transient(err, false, false);
     }
+    if (status === 401 || status === 403) {
+      // Authentication or authorization: the deployment is wrong, not the record (stall and alarm, never a dead letter).
+      return transient(err, false, false);
+    }
     if (status >= 400 && status <= 499) {
       return { kind: 'permanent', reason: { class: 'sink-rejected', message: describeError(err) } };
     }
@@ -275,7 +284,7 @@ function classifyShape(err: unknown, depth: number): Classification | undefined 
  *
  * - {@link PermanentError}: permanent with its reason class; {@link TransientError}: transient.
  * - AWS SDK v3 errors by `name` (throttling, timeouts, server errors, clock skew), `$retryable`, and
- *   `$metadata.httpStatusCode` (429, 408 and 5xx transient; other 4xx permanent as `sink-rejected`).
+ *   `$metadata.httpStatusCode` (429, 408, 401, 403 and 5xx transient; other 4xx permanent as `sink-rejected`).
  * - Infrastructure errors (access denied, resource not found, KMS key unusable) are transient: a misconfigured
  *   deployment stops the shard (and alarms on iterator age) rather than dead-lettering every record.
  * - Node.js network error codes (ECONNRESET, ETIMEDOUT, EAI_AGAIN, ...): transient with `timeout: true`.

@@ -5,7 +5,8 @@
  * `{ Pipeline, Stage }` with Stage = the entry stage). The terminal stage recognizes the canary, emits
  * `CanariesReceived` and `CanaryLatencyMs`, and keeps it out of its sink.
  *
- * Configuration (set by the SyntheticCanary construct): PHX_PIPELINE, PHX_CANARY_STREAM_ARN, PHX_CANARY_ENTRY_STAGE.
+ * Configuration (set by the SyntheticCanary construct): PHX_PIPELINE, PHX_CANARY_STREAM_ARN, PHX_CANARY_ENTRY_STAGE,
+ * PHX_CANARY_KEY_URI (the key every canary is signed with, canary-key.ts).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -13,6 +14,7 @@ import { PutRecordCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
 import { CANARY_METRIC, ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE, MONITOR_ENV } from '../../constructs/contract';
 import { kinesisClient } from '../aws/clients';
+import { loadCanaryKey } from './canary-key';
 import { buildCanaryEnvelope } from '../core/canary';
 import { ConfigError } from '../core/errors';
 import { describeError } from '../core/failure';
@@ -42,13 +44,15 @@ export interface CanaryDeps {
   readonly logger: Logger;
   /** Powertools Metrics in METRICS_NAMESPACE with default dimensions exactly { Pipeline, Stage }. */
   readonly metrics: Metrics;
+  /** Reads the deployment's canary key (canary-key.ts loadCanaryKey): every run, so a recreated key is taken at once. */
+  readonly key: () => Promise<Uint8Array>;
   readonly now?: () => number;
 }
 
 const STREAM_ARN = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]{1,128}$/;
 
 /** The canary's configuration from the environment (PHX_PIPELINE, PHX_CANARY_STREAM_ARN, PHX_CANARY_ENTRY_STAGE). */
-export function loadCanaryConfig(env: Readonly<Record<string, string | undefined>>): { pipeline: string; entryStage: string; streamArn: string } {
+export function loadCanaryConfig(env: Readonly<Record<string, string | undefined>>): { pipeline: string; entryStage: string; streamArn: string; keyUri: string } {
   const pipeline = env[ENV.pipeline];
   if (pipeline === undefined || !isResourceName(pipeline)) {
     throw new ConfigError(ENV.pipeline, pipeline, RESOURCE_NAME_ALLOWED);
@@ -61,7 +65,11 @@ export function loadCanaryConfig(env: Readonly<Record<string, string | undefined
   if (streamArn === undefined || !STREAM_ARN.test(streamArn)) {
     throw new ConfigError(MONITOR_ENV.canaryStreamArn, streamArn, 'a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)');
   }
-  return { pipeline, entryStage, streamArn };
+  const keyUri = env[ENV.canaryKeyUri];
+  if (keyUri === undefined || !/^s3:\/\/[^/]+\/.+$/.test(keyUri)) {
+    throw new ConfigError(ENV.canaryKeyUri, keyUri, 'the S3 object URI of the canary key (s3://<bucket>/<key>), set by SyntheticCanary');
+  }
+  return { pipeline, entryStage, streamArn, keyUri };
 }
 
 /** Metrics in the contract namespace with exactly the { Pipeline, Stage } dimension set (Powertools' `service` removed). */
@@ -78,7 +86,7 @@ export function createCanary(deps: CanaryDeps): CanaryRun {
   const { logger, metrics } = deps;
   return async function run(_event?: unknown, context?: Context): Promise<CanaryResult> {
     if (context) logger.addContext(context);
-    const env = buildCanaryEnvelope(deps.pipeline, now());
+    const env = buildCanaryEnvelope(deps.pipeline, now(), await deps.key());
     const ids = { correlationId: env.correlationId, recordId: env.id, sentAt: env.payload.sentAt };
     try {
       // Partition key = correlation id: canaries spread over the shards, so every shard's consumer is exercised over time.
@@ -118,6 +126,7 @@ export function createCanaryHandler(env: Readonly<Record<string, string | undefi
       persistentKeys: { pipeline: cfg.pipeline, stage: 'canary' },
     }),
     metrics: canaryMetrics(cfg.pipeline, cfg.entryStage),
+    key: () => loadCanaryKey(cfg.keyUri),
   });
 }
 

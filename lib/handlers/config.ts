@@ -5,7 +5,7 @@
  * dead-lettering or blocking a shard at run time.
  */
 import { ENV, SINK_KINDS } from '../../constructs/contract';
-import { validateKeyPath } from '../core';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, DEFAULT_MIN_EVENT_TIME_MS, MAX_TIME_MS, MIN_TIME_MS, validateKeyPath, type EventTimeBounds } from '../core';
 import { ConfigError } from '../core/errors';
 import { isResourceName, RESOURCE_NAME_ALLOWED } from '../core/names';
 
@@ -39,6 +39,12 @@ export interface IngestConfig {
   readonly dlqMaxMessageBytes: number;
   readonly retry: RetryConfig;
   readonly recordConcurrency: number;
+  /** Event times allowed (PHX_MAX_FUTURE_SKEW_MS, PHX_MIN_EVENT_TIME_MS); outside them: DLQ `event-time`. */
+  readonly eventTimeBounds: EventTimeBounds;
+  /** Replays of one record allowed (PHX_REPLAY_MAX_COUNT); past it: DLQ `replay-exhausted`. */
+  readonly replayMaxCount: number;
+  /** s3://bucket/key of the canary key (PHX_CANARY_KEY_URI); undefined: no canary is authentic. */
+  readonly canaryKeyUri?: string;
 }
 
 /** Defaults used when neither an option nor the environment gives a value. */
@@ -53,6 +59,9 @@ export const CONFIG_DEFAULTS = {
   retryCapMs: 2_000,
   retryMaxAttempts: 6,
   recordConcurrency: 1,
+  maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS,
+  minEventTimeMs: DEFAULT_MIN_EVENT_TIME_MS,
+  replayMaxCount: 3,
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -73,7 +82,12 @@ export interface ConfigOverrides {
   readonly dlqMaxMessageBytes?: number;
   readonly retry?: Partial<RetryConfig>;
   readonly recordConcurrency?: number;
+  readonly maxFutureSkewMs?: number;
+  readonly minEventTimeMs?: number;
+  readonly replayMaxCount?: number;
 }
+
+const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/\S+$/;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -207,6 +221,13 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): IngestCon
   }
   const maxAttempts = intValue(ENV.retryMaxAttempts, r.maxAttempts, env, CONFIG_DEFAULTS.retryMaxAttempts, 1, 100);
   const recordConcurrency = intValue(ENV.recordConcurrency, overrides.recordConcurrency, env, CONFIG_DEFAULTS.recordConcurrency, 1, 100);
+  const maxFutureSkewMs = intValue(ENV.maxFutureSkewMs, overrides.maxFutureSkewMs, env, CONFIG_DEFAULTS.maxFutureSkewMs, 0, 366 * 86_400_000);
+  const minEventTimeMs = intValue(ENV.minEventTimeMs, overrides.minEventTimeMs, env, CONFIG_DEFAULTS.minEventTimeMs, MIN_TIME_MS, MAX_TIME_MS);
+  const replayMaxCount = intValue(ENV.replayMaxCount, overrides.replayMaxCount, env, CONFIG_DEFAULTS.replayMaxCount, 0, 1_000);
+  const canaryKeyUri = nonEmpty(env, ENV.canaryKeyUri);
+  if (canaryKeyUri !== undefined && !S3_URI.test(canaryKeyUri)) {
+    throw new ConfigError(ENV.canaryKeyUri, canaryKeyUri, 'an S3 object URI s3://<bucket>/<key>, or unset (no canary is then authentic)');
+  }
 
   return {
     pipeline,
@@ -223,5 +244,8 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): IngestCon
     dlqMaxMessageBytes,
     retry: { budgetMs, baseMs, capMs, maxAttempts },
     recordConcurrency,
+    eventTimeBounds: { maxFutureSkewMs, minMs: minEventTimeMs },
+    replayMaxCount,
+    canaryKeyUri,
   };
 }

@@ -99,6 +99,22 @@ export interface IngestHandlerOptions {
   readonly clock?: Clock;
   /** Environment to read PHX_* variables from. @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Greatest distance of an event time after the record's arrival (ms). @default PHX_MAX_FUTURE_SKEW_MS, else 5 minutes */
+  readonly maxFutureSkewMs?: number;
+  /** Earliest event time accepted (epoch ms). @default PHX_MIN_EVENT_TIME_MS, else 0 (1970-01-01T00:00:00Z) */
+  readonly minEventTimeMs?: number;
+  /** Replays of one record allowed before it is dead-lettered as `replay-exhausted`. @default PHX_REPLAY_MAX_COUNT, else 3 */
+  readonly replayMaxCount?: number;
+  /** The canary key (tests; at least 32 bytes). @default read from PHX_CANARY_KEY_URI, else no canary is authentic */
+  readonly canaryKey?: Uint8Array;
+}
+
+/** The canary key loader of a handler: the given key, else the object at PHX_CANARY_KEY_URI (S3 loaded on first use). */
+function canaryKeyFor(config: IngestConfig, given: Uint8Array | undefined): (() => Promise<Uint8Array>) | undefined {
+  if (given !== undefined) return () => Promise.resolve(given);
+  const uri = config.canaryKeyUri;
+  if (uri === undefined) return undefined;
+  return async () => (await import('./canary-key.js')).loadCanaryKey(uri);
 }
 
 function dlqFor(config: IngestConfig): DlqPort {
@@ -139,6 +155,9 @@ export function createIngestHandlerWith(options: IngestHandlerOptions, resolveSc
     maxRecordBytes: options.maxRecordBytes,
     recordConcurrency: options.recordConcurrency,
     retry: options.retry,
+    maxFutureSkewMs: options.maxFutureSkewMs,
+    minEventTimeMs: options.minEventTimeMs,
+    replayMaxCount: options.replayMaxCount,
     // A custom sink replaces the configured one: do not require PHX_SINK_TARGET for it.
     ...(options.sink ? { sinkKind: 'none' as const } : {}),
   });
@@ -166,6 +185,7 @@ export function createIngestHandlerWith(options: IngestHandlerOptions, resolveSc
     transform: options.transform,
     clock: options.clock,
     safetyMarginMs: options.safetyMarginMs,
+    canaryKey: canaryKeyFor(config, options.canaryKey),
   });
   if (options.sink) return build(options.sink);
   // Only the configured sink's SDK client is loaded, starting now (cold start); the first invocation waits for it.

@@ -32,6 +32,7 @@ import { QualityMetric, type QualityRule } from '../../constructs/quality-rules'
 import { isCanary } from '../core/canary';
 import {
   conditionsForRules,
+  priorityColumnsForRules,
   createProfile,
   deserializeProfile,
   evaluateRules,
@@ -386,7 +387,8 @@ export class WindowProfiler {
   }
 
   private newProfile(): Profile {
-    return createProfile({ conditions: conditionsForRules(this.config.rules), eventTimeField: this.config.eventTimeField });
+    const rules = this.config.rules;
+    return createProfile({ conditions: conditionsForRules(rules), priorityColumns: priorityColumnsForRules(rules), eventTimeField: this.config.eventTimeField });
   }
 
   /**

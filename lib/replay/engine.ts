@@ -15,7 +15,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { decodeBase64Strict, decodePayload, describeError, hasUtf8Bom, isEnvelope, recordId, type DlqMessage } from '../core';
 import { archiveKeyInRange, archiveListPrefixes, parseArchiveObject, type ArchiveRecord } from './archive';
 import { DlqReader, type DlqEntry } from './dlq-reader';
-import { describeFilter, inTimeRange, InputError, matchesDlq, type ReplayFilter } from './filter';
+import { describeFilter, inTimeRange, InputError, replayable, type ReplayFilter } from './filter';
 import { checkStreamExists, KinesisPutter, type PutItem, type PutOutcome, type PutPipeline } from './putter';
 import { decodeForReplay, replayData, replayPartitionKey } from './records';
 
@@ -318,7 +318,7 @@ async function dlqEntryToPut(run: ReplayRun, e: DlqEntry, tag: number): Promise<
     addError(s, `message ${e.messageId}: ${e.invalid}`);
     return undefined;
   }
-  if (!matchesDlq(opts.filter, e.msg)) {
+  if (!replayable(opts.filter, e.msg)) {
     s.skipped.notMatching++;
     return undefined;
   }
@@ -342,7 +342,9 @@ async function dlqEntryToPut(run: ReplayRun, e: DlqEntry, tag: number): Promise<
     s.skipped.noPayload++;
     return undefined;
   }
-  const rd = replayData(bytes, { of: 'dlq', id: msg.id, correlationId: msg.correlationId, arrivedAt: msg.source.arrivedAt }, run.at);
+  const rd = replayData(bytes, {
+    of: 'dlq', id: msg.id, correlationId: msg.correlationId, arrivedAt: msg.source.arrivedAt, restartCount: msg.reason.class === 'replay-exhausted',
+  }, run.at);
   run.countKind(rd.kind);
   return {
     item: { stream, partitionKey: replayPartitionKey(msg.source.partitionKey, msg.id, bytes), data: rd.data, tag },

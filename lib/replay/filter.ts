@@ -44,8 +44,8 @@ const DURATION = /^(\d{1,9})(s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
- * Parses a time flag: an ISO-8601 date or date-time with a zone (`2025-11-30`, `2025-11-30T08:00:00Z`,
- * `2025-11-30T09:00+01:00`), epoch milliseconds, or a duration back from `nowMs` (`90s`, `15m`, `2h`, `7d`).
+ * Parses a time flag: a date (`2025-11-30`, midnight UTC) or an RFC 3339 date-time (`2025-11-30T08:00:00Z`,
+ * `2025-11-30T09:00:00+01:00`), epoch milliseconds, or a duration back from `nowMs` (`90s`, `15m`, `2h`, `7d`).
  */
 export function parseTime(flag: string, value: string, nowMs: number): number {
   const v = value.trim();
@@ -55,7 +55,7 @@ export function parseTime(flag: string, value: string, nowMs: number): number {
     const iso = normalizeEventTime(Number(v));
     if (iso !== undefined) return Date.parse(iso);
   }
-  const iso = normalizeEventTime(v);
+  const iso = normalizeEventTime(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
   if (iso === undefined) {
     throw new InputError(`${flag} ${JSON.stringify(value)} is not a time: use ISO-8601 with a zone (2025-11-30T08:00:00Z), a date (2025-11-30), epoch ms, or a duration back from now (15m, 2h, 7d)`);
   }
@@ -119,6 +119,16 @@ export function matchesDlq(f: ReplayFilter, msg: DlqMessage): boolean {
   if (f.correlationIds && (msg.correlationId === null || !f.correlationIds.has(msg.correlationId))) return false;
   if (f.reasons && !f.reasons.has(msg.reason.class)) return false;
   return inTimeRange(f, dlqTimeMs(msg));
+}
+
+/**
+ * True when a dead letter is replayed under the filter: it matches, and it is not `replay-exhausted` unless the filter
+ * names that reason (a record past its stage's replayMaxCount is replayed only when asked for by reason; its replay
+ * count then starts again).
+ */
+export function replayable(f: ReplayFilter, msg: DlqMessage): boolean {
+  if (msg.reason.class === 'replay-exhausted' && !f.reasons?.has('replay-exhausted')) return false;
+  return matchesDlq(f, msg);
 }
 
 /** A filter as plain JSON (for summaries, logs and the in-cloud replay's result). */

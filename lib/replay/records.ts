@@ -1,7 +1,9 @@
 /**
  * What a replay puts back on a stream, built from a dead letter or an archived record. Pure: no AWS SDK.
  *
- * - A record that decodes to a JSON object is re-put as an Envelope v1 marked `replay: { of, at }`:
+ * - A record that decodes to a JSON object is re-put as an Envelope v1 marked `replay: { of, at, count }`, `count` one
+ *   more than the record's own mark had (1 for a record never replayed): the stage dead-letters a record replayed
+ *   more than its replayMaxCount as `replay-exhausted`, so a record cannot cycle DLQ -> replay -> DLQ unnoticed:
  *   - a raw payload is wrapped WITHOUT re-serializing it (`{"v":1,...,"payload":<original bytes>}`), so the payload the
  *     handler parses is exactly the original one (number literals, key order and all);
  *   - an envelope sent by the producer keeps its fields and gets the replay mark.
@@ -12,7 +14,7 @@
  *   original bytes unchanged.
  */
 import { createHash } from 'node:crypto';
-import { decodeData, DEFAULT_MAX_DEPTH, hasUtf8Bom, normalizeEventTime } from '../core';
+import { decodeData, DEFAULT_MAX_DEPTH, hasUtf8Bom, isEnvelopeShape, normalizeEventTime, replayCountOf } from '../core';
 
 /** What the replay knows about a record besides its bytes. */
 export interface ReplayOrigin {
@@ -22,6 +24,8 @@ export interface ReplayOrigin {
   readonly correlationId?: string | null;
   /** Original Kinesis approximate arrival time (ISO-8601), the envelope eventTime fallback. */
   readonly arrivedAt?: string | null;
+  /** Start the replay count again at 1 (a `replay-exhausted` dead letter an operator replays by name). */
+  readonly restartCount?: boolean;
 }
 
 export interface ReplayData {
@@ -35,10 +39,6 @@ export const REPLAY_DECODE_LIMIT_BYTES = 10_485_760;
 
 function hasTime(payload: Record<string, unknown>): boolean {
   return (payload.eventTime !== undefined && payload.eventTime !== null) || (payload.timestamp !== undefined && payload.timestamp !== null);
-}
-
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 const DECODE_LIMITS = {
@@ -66,7 +66,7 @@ function replayMarkJson(of: ReplayOrigin['of'], at: Date): string {
     markAtJson = JSON.stringify(at.toISOString());
     markAtMs = at.getTime();
   }
-  return `{"of":${JSON.stringify(of)},"at":${markAtJson}}`;
+  return `{"of":${JSON.stringify(of)},"at":${markAtJson},"count":1}`;
 }
 
 /**
@@ -77,12 +77,12 @@ export function replayData(original: Buffer, origin: ReplayOrigin, at: Date, dec
   const value = decoded === undefined ? decodeForReplay(original) : decoded;
   if (value === null) return { data: original, kind: 'raw' };
   const arrivedAt = origin.arrivedAt ? normalizeEventTime(origin.arrivedAt) : undefined;
-  if (value.v === 1 && isPlainObject(value.payload)) {
+  if (isEnvelopeShape(value)) {
     // A producer envelope: keep its fields, add what the handler would otherwise derive from the new arrival.
     const env: Record<string, unknown> = { ...value };
     if (env.id === undefined && origin.id) env.id = origin.id;
     if ((env.eventTime === undefined || env.eventTime === null) && !hasTime(value.payload) && arrivedAt) env.eventTime = arrivedAt;
-    env.replay = { of: origin.of, at: at.toISOString() };
+    env.replay = { of: origin.of, at: at.toISOString(), count: origin.restartCount ? 1 : replayCountOf(value.replay) + 1 };
     return { data: Buffer.from(JSON.stringify(env), 'utf8'), kind: 'envelope' };
   }
   // JSON.stringify({ v: 1, id, correlationId, eventTime, hops: [], replay }) without its closing brace, written directly.

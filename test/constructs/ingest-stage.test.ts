@@ -257,6 +257,19 @@ describe('IngestStage options', () => {
   });
 });
 
+describe('IngestStage event-time and replay rules', () => {
+  it('sends maxFutureSkew, minEventTime and replayMaxCount to the handler only when given (its defaults are the documented ones)', () => {
+    const none = handlerEnv(template());
+    expect(none[ENV.maxFutureSkewMs]).toBeUndefined();
+    expect(none[ENV.minEventTimeMs]).toBeUndefined();
+    expect(none[ENV.replayMaxCount]).toBeUndefined();
+    const given = handlerEnv(template({ maxFutureSkew: Duration.minutes(1), minEventTime: new Date('2000-01-01T00:00:00Z'), replayMaxCount: 0 }));
+    expect(given[ENV.maxFutureSkewMs]).toBe('60000');
+    expect(given[ENV.minEventTimeMs]).toBe(String(Date.UTC(2000, 0, 1)));
+    expect(given[ENV.replayMaxCount]).toBe('0');
+  });
+});
+
 describe('IngestStage with an imported stream', () => {
   const arn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/orders-in';
   let t: Template;
@@ -424,11 +437,16 @@ describe('IngestStage validation', () => {
     ['retryAttempts is above 10000', { retryAttempts: 10_001 }, /retryAttempts .*\(given 10001\)/],
     ['maxRecordAge is below 60 s', { maxRecordAge: Duration.seconds(59) }, /maxRecordAge must be .*between 60 and 604800 seconds \(given 59 seconds\)/],
     ['maxRecordAge is above 7 days', { maxRecordAge: Duration.days(8), retentionPeriod: Duration.days(10) }, /maxRecordAge .*\(given 8 days\)/],
-    ['maxRecordAge exceeds the stream retention', { maxRecordAge: Duration.days(2), retentionPeriod: Duration.days(1) }, /maxRecordAge must not exceed the stream retentionPeriod \(given 2 days, retentionPeriod 1 day\)/],
+    ['maxRecordAge exceeds the stream retention', { maxRecordAge: Duration.days(2), retentionPeriod: Duration.days(1) }, /maxRecordAge must be at least 1 hour below the stream retentionPeriod, .* \(given 2 days, retentionPeriod 1 day: allowed up to 23 hours\)/],
+    ['maxRecordAge equal to the stream retention', { maxRecordAge: Duration.days(1), retentionPeriod: Duration.days(1) }, /maxRecordAge must be at least 1 hour below the stream retentionPeriod, .* \(given 1 day, retentionPeriod 1 day: allowed up to 23 hours\)/],
+    ['maxRecordAge within the margin of the stream retention', { maxRecordAge: Duration.minutes(1410), retentionPeriod: Duration.days(1) }, /allowed up to 23 hours/],
     ['parallelizationFactor is above 10', { parallelizationFactor: 11 }, /parallelizationFactor must be an integer between 1 and 10 \(given 11\)/],
     ['maxRecordSizeBytes is above 10 MiB', { maxRecordSizeBytes: 10_485_761 }, /maxRecordSizeBytes .*between 1 and 10485760 \(given 10485761\)/],
     ['recordConcurrency is above 100', { recordConcurrency: 101 }, /recordConcurrency must be an integer between 1 and 100 \(given 101\)/],
     ['recordConcurrency is 0', { recordConcurrency: 0 }, /recordConcurrency .*\(given 0\)/],
+    ['maxFutureSkew is above 366 days', { maxFutureSkew: Duration.days(367) }, /maxFutureSkew must be between 0 and 31,?622,?400,?000 milliseconds \(given 367 days\)/],
+    ['minEventTime is not a date', { minEventTime: new Date('nope') }, /minEventTime must be a valid date of years 0000-9999 \(given Invalid Date\)/],
+    ['replayMaxCount is above 1000', { replayMaxCount: 1_001 }, /replayMaxCount must be an integer between 0 and 1,?000 \(given 1,?001\)/],
     ['memorySize is below 128 MiB', { memorySize: 64 }, /memorySize must be an integer between 128 and 10240 MiB \(given 64 MiB\)/],
     ['timeout is above 15 minutes', { timeout: Duration.minutes(16) }, /timeout must be .*between 1 and 900 seconds \(given 16 minutes\)/],
     ['retryBaseDelay is 0', { retryBaseDelay: Duration.millis(0) }, /retryBaseDelay must be between 1 and 60000 milliseconds \(given 0 millis\)/],

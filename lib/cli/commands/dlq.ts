@@ -129,9 +129,7 @@ export function registerDlq(program: Command): void {
         const { entries } = await readAll(clients, queueUrl, visibility, (es) => found(es) !== undefined);
         const e = found(entries);
         if (!e) {
-          process.stderr.write(`phoenix: no dead letter with message id or record id ${which} in ${queueUrl}\n`);
-          process.exitCode = 1;
-          return;
+          throw new UsageError(`no dead letter with message id or record id ${which} in ${queueUrl}`);
         }
         let view;
         let payloadError: string | undefined;

@@ -4,9 +4,11 @@ import { Command, Option } from 'commander';
 import type { LatencyMode } from '../../local/gates/latency';
 import { parsePhases, type Phase } from '../../local/phased-workload';
 import { formatQuality } from '../../local/quality';
-import { runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
+import { chooseStack, LocalRunUsageError, runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
+import { AssemblyError } from '../../local/template/errors';
 import type { SinkEnvelope } from '../../local/verify';
-import { allowedWorkloads, DEFAULT_WORKLOAD, isWorkloadModule, workloadProblem } from '../../local/workloads';
+import { allowedWorkloads, DEFAULT_WORKLOAD, isWorkloadModule, readInputFile, workloadProblem } from '../../local/workloads';
+import { InputError } from '../../replay/filter';
 import { UsageError } from '../errors';
 import { LOCAL_RUNS_DIR, runDirsWith } from '../targets';
 
@@ -53,6 +55,7 @@ export interface LocalRunCliOptions {
   seed: number;
   workload?: string;
   input?: string;
+  hostileRate?: number;
   sinkFailureRate: number;
   throttleRate: number;
   crashRate: number;
@@ -115,6 +118,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--seed <n>', 'seed of the workload and the fault injection', number('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }), LOCAL_RUN_DEFAULTS.seed)
     .option('--workload <name|path>', `the generator: ${allowedWorkloads()}(options, rules, kit) (default: ${DEFAULT_WORKLOAD})`)
     .option('--input <file>', 'records from a file instead of the generator: one per line, JSON or base64:<bytes>')
+    .option('--hostile-rate <p>', 'fraction of valid records replaced by the hostile-record suite (forged canaries and replay marks, envelope look-alikes, bad event times, bad bytes)', rate('--hostile-rate'))
     .option('--phases <list>', 'a phased workload, one phase per tumbling window: clean, nulls, drop, shift, each optionally *N (e.g. clean*6,nulls,clean,drop,clean,shift); needs --rate', phasesOption)
     .option('--window-seconds <n>', 'tumbling window of mappings that have one, e.g. the quality profiler (default: 5 s when the template\'s is longer)', number('--window-seconds', { min: 1, max: 900, integer: true }))
     .option('--sink-failure-rate <p>', 'fraction of sink writes (DynamoDB, S3) answered with a retryable error by a proxy', rate('--sink-failure-rate'), LOCAL_RUN_DEFAULTS.sinkFailureRate)
@@ -247,21 +251,44 @@ export function formatTrace(query: string, found: TraceResult[]): string[] {
   return lines;
 }
 
-/** Runs the local environment with CLI options; prints progress, the summary (or JSON); returns the exit code. */
-export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promise<number> {
+/** Runs `check`, turning its input errors into usage errors (one line, exit 2). */
+function usageOf(check: () => unknown): void {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof InputError || e instanceof LocalRunUsageError || e instanceof AssemblyError) throw new UsageError(e.message, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * Every check of the options that needs no synth and no emulator: a usage error (one line, exit 2) before anything
+ * starts. The --input file is read whole (a directory, a bad base64: line or a record above the Kinesis limit), and
+ * with --assembly the --stack is looked up in its manifest (with --app, right after synth, before any emulator).
+ */
+export function checkRunOptions(o: LocalRunCliOptions, cwd: string): void {
   if (o.app && o.assembly) throw new UsageError('--app and --assembly exclude each other');
-  if (o.input && !existsSync(path.resolve(cwd, o.input))) throw new UsageError(`--input ${o.input} does not exist`);
   if (o.workload !== undefined) {
     if (o.input) throw new UsageError('--input and --workload exclude each other');
     const problem = workloadProblem(o.workload);
     if (problem) throw new UsageError(problem);
     if (isWorkloadModule(o.workload) && !existsSync(path.resolve(cwd, o.workload))) throw new UsageError(`--workload ${o.workload} does not exist`);
   }
+  if (o.input && o.hostileRate) throw new UsageError('--input and --hostile-rate exclude each other');
+  if (o.phases && o.hostileRate) throw new UsageError('--phases and --hostile-rate exclude each other');
   if (o.poisonRate + o.duplicateRate > 1) throw new UsageError('--poison-rate plus --duplicate-rate must not exceed 1');
   if (o.phases && (o.input || (o.workload !== undefined && o.workload !== 'clickstream'))) {
     throw new UsageError('--phases uses the built-in clickstream generator: it excludes --input and other --workload values');
   }
   if (o.phases && !(o.rate > 0)) throw new UsageError('--phases needs --rate above 0: the records per second of a clean window (e.g. --rate 200)');
+  const { input, assembly } = o;
+  if (input !== undefined) usageOf(() => readInputFile(path.resolve(cwd, input)));
+  if (assembly !== undefined) usageOf(() => chooseStack(path.resolve(cwd, assembly), o.stack));
+}
+
+/** Runs the local environment with CLI options; prints progress, the summary (or JSON); returns the exit code. */
+export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promise<number> {
+  checkRunOptions(o, cwd);
   // The SDK's notice that releases after January 2027 need Node 22 is printed once per process; the CLI's own
   // clients only talk to local emulators, so keep it out of every run's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -299,6 +326,7 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
     seed: o.seed,
     workload: o.workload,
     input: o.input,
+    hostileRate: o.hostileRate,
     sinkFailureRate: o.sinkFailureRate,
     throttleRate: o.throttleRate,
     crashRate: o.crashRate,
@@ -353,6 +381,7 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
       process.stderr.write('phoenix: interrupted; everything started was stopped\n');
       return 130;
     }
+    if (e instanceof LocalRunUsageError) throw new UsageError(e.message, { cause: e });
     throw e;
   } finally {
     process.off('SIGINT', onSignal);
@@ -390,8 +419,8 @@ export function registerLocal(program: Command): void {
       if (!existsSync(file)) throw new UsageError(`${runDir} has no sink.jsonl (the run did not finish)`);
       const sink = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as SinkEnvelope);
       const found = traceRecords(sink, query);
+      if (found.length === 0) throw new UsageError(`no record with correlation id or record id ${query} in the sink of ${runDir}`);
       if (o.json) process.stdout.write(`${JSON.stringify({ query, runDir, found })}\n`);
       else process.stdout.write(`${formatTrace(query, found).join('\n')}\n`);
-      process.exitCode = found.length > 0 ? 0 : 1;
     });
 }

@@ -7,7 +7,7 @@ import { MisraGries } from './frequent';
 import { HyperLogLog } from './hll';
 import { KllSketch } from './kll';
 import { mergeMoments } from './moments';
-import { ConditionSpec, Profile, ResolvedProfileConfig, createProfile } from './profile';
+import { ConditionSpec, Profile, ResolvedProfileConfig, createProfile, noteDropped } from './profile';
 import { ProfileError } from '../errors';
 
 function sameSketchConfig(a: ResolvedProfileConfig, b: ResolvedProfileConfig): string | null {
@@ -82,10 +82,12 @@ export function mergeProfiles(a: Profile, b: Profile): Profile {
   if (why) throw new ProfileError(`cannot merge profiles: ${why}`);
   const conditions = mergeConditionSpecs(a.config.conditions, b.config.conditions);
   const maxColumns = Math.min(a.config.maxColumns, b.config.maxColumns);
-  const out = createProfile({ ...a.config, eventTimeField: a.config.eventTimeField ?? undefined, maxColumns, conditions });
+  const priorityColumns = [...new Set([...a.config.priorityColumns, ...b.config.priorityColumns])];
+  const out = createProfile({ ...a.config, eventTimeField: a.config.eventTimeField ?? undefined, maxColumns, conditions, priorityColumns });
   out.rows = a.rows + b.rows;
   out.unparseable = a.unparseable + b.unparseable;
   out.columnOverflow = a.columnOverflow + b.columnOverflow;
+  for (const d of [...a.droppedColumns, ...b.droppedColumns]) noteDropped(out, d.column, d.reason);
   out.eventTimeMax = maxNullable(a.eventTimeMax, b.eventTimeMax);
   out.eventTimeInvalid = a.eventTimeInvalid + b.eventTimeInvalid;
   out.windowStart = minNullable(a.windowStart, b.windowStart);
@@ -101,13 +103,17 @@ export function mergeProfiles(a: Profile, b: Profile): Profile {
       mergeColumn(target, col);
     }
   }
-  const names = [...merged.keys()];
+  const priority = new Set(priorityColumns);
+  const names = [...merged.keys()].filter((n) => !priority.has(n));
   if (names.length > maxColumns) {
     names.sort((x, y) => merged.get(y)!.count - merged.get(x)!.count || (x < y ? -1 : 1));
-    for (const dropped of names.slice(maxColumns)) out.columnOverflow += merged.get(dropped)!.count;
+    for (const dropped of names.slice(maxColumns)) {
+      out.columnOverflow += merged.get(dropped)!.count;
+      noteDropped(out, dropped, 'max-columns');
+    }
     names.length = maxColumns;
   }
-  for (const name of names.sort()) out.columns.set(name, merged.get(name)!);
+  for (const name of [...names, ...priority].sort()) out.columns.set(name, merged.get(name) ?? new ColumnProfile());
   return out;
 }
 

@@ -3,7 +3,7 @@ import { ColumnProfile, VALUE_TYPES } from './column';
 import { FrequentState, MisraGries } from './frequent';
 import { HyperLogLog } from './hll';
 import { KllSketch, KllState } from './kll';
-import { PROFILE_VERSION, Profile, ResolvedProfileConfig, createProfile } from './profile';
+import { DropReason, PROFILE_VERSION, Profile, ResolvedProfileConfig, createProfile, noteDropped } from './profile';
 import { ProfileError } from '../errors';
 
 interface SerializedColumn {
@@ -27,6 +27,8 @@ export interface SerializedProfile {
   rows: number;
   unparseable: number;
   overflow: number;
+  /** Named dropped columns and why (absent in states written before it existed). */
+  dropped?: Array<[string, DropReason]>;
   eventTimeMax: number | null;
   eventTimeInvalid: number;
   window: [number | null, number | null];
@@ -69,6 +71,7 @@ function toSerialized(profile: Profile): SerializedProfile {
     rows: profile.rows,
     unparseable: profile.unparseable,
     overflow: profile.columnOverflow,
+    ...(profile.droppedColumns.length > 0 ? { dropped: profile.droppedColumns.map((d): [string, DropReason] => [d.column, d.reason]) } : {}),
     eventTimeMax: profile.eventTimeMax,
     eventTimeInvalid: profile.eventTimeInvalid,
     window: [profile.windowStart, profile.windowEnd],
@@ -92,6 +95,7 @@ export function deserializeProfile(input: string | SerializedProfile): Profile {
     p.rows = s.rows;
     p.unparseable = s.unparseable;
     p.columnOverflow = s.overflow;
+    for (const [column, reason] of s.dropped ?? []) noteDropped(p, column, reason);
     p.eventTimeMax = s.eventTimeMax;
     p.eventTimeInvalid = s.eventTimeInvalid;
     p.windowStart = s.window[0];

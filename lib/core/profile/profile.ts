@@ -19,6 +19,23 @@ export const PROFILE_VERSION = 1;
 export const DEFAULT_MAX_DEPTH = 2;
 /** Default cap on tracked columns; values of further columns are counted in `columnOverflow`. */
 export const DEFAULT_MAX_COLUMNS = 200;
+/** Default cap on the new columns one record may add (a junk record with hundreds of keys cannot fill the profile). */
+export const DEFAULT_MAX_NEW_COLUMNS_PER_RECORD = 64;
+/** Most dropped columns a profile names (the values of all of them are counted in `columnOverflow`). */
+export const MAX_DROPPED_COLUMNS_NAMED = 20;
+
+/**
+ * Why a column was not tracked: `max-columns` (the profile already holds maxColumns columns besides the priority
+ * ones), `record-budget` (the record had already added maxNewColumnsPerRecord new columns).
+ */
+export type DropReason = 'max-columns' | 'record-budget';
+
+/** A column a profile did not track, and why (the first reason met). */
+export interface DroppedColumn {
+  readonly column: string;
+  readonly reason: DropReason;
+}
+
 /** A declared condition, counted per value because it cannot be recovered from sketches. */
 export interface ConditionSpec {
   /** Unique key of the condition in the profile (rules refer to it). */
@@ -34,8 +51,16 @@ export interface ConditionSpec {
 export interface ProfileConfig {
   /** @default 2 (top-level keys and one level of nesting) */
   readonly maxDepth?: number;
-  /** @default 200 */
+  /** Columns tracked besides the priority columns. @default 200 */
   readonly maxColumns?: number;
+  /**
+   * Columns tracked from the start of the window, whatever the records hold (the columns the rules read): no other
+   * column can take their place.
+   * @default []
+   */
+  readonly priorityColumns?: readonly string[];
+  /** New columns one record may add. @default 64 */
+  readonly maxNewColumnsPerRecord?: number;
   /** Dot path of the event-time field (epoch ms number or ISO-8601 string). @default - no freshness tracking */
   readonly eventTimeField?: string;
   /** KLL k. @default 256 (rank error ~0.7% at 99% confidence) */
@@ -52,6 +77,8 @@ export interface ProfileConfig {
 export interface ResolvedProfileConfig {
   maxDepth: number;
   maxColumns: number;
+  priorityColumns: string[];
+  maxNewColumnsPerRecord: number;
   eventTimeField: string | null;
   kllK: number;
   hllLgK: number;
@@ -72,8 +99,10 @@ export interface Profile {
   rows: number;
   /** Records that could not be parsed or were not an object (a shape signal, never an error). */
   unparseable: number;
-  /** Values of columns not tracked because `maxColumns` was reached. */
+  /** Values of columns not tracked (maxColumns reached, or a record over its new-column budget). */
   columnOverflow: number;
+  /** The first {@link MAX_DROPPED_COLUMNS_NAMED} columns not tracked, with the reason. */
+  readonly droppedColumns: DroppedColumn[];
   /** Latest event time seen (epoch ms), null when none. */
   eventTimeMax: number | null;
   /** Records whose event-time field was absent or not a valid time. */
@@ -87,6 +116,8 @@ export interface Profile {
   readonly eventTimePath: readonly string[] | null;
   /** Key cache of the record loop (see {@link Shape}; not serialized). */
   readonly shape: Shape;
+  /** New columns added by the record being visited (not serialized). */
+  newInRecord: number;
 }
 
 function resolveConfig(config: ProfileConfig): ResolvedProfileConfig {
@@ -111,6 +142,8 @@ function resolveConfig(config: ProfileConfig): ResolvedProfileConfig {
   return {
     maxDepth: intIn('maxDepth', config.maxDepth, DEFAULT_MAX_DEPTH, 1, 8),
     maxColumns: intIn('maxColumns', config.maxColumns, DEFAULT_MAX_COLUMNS, 1, 10_000),
+    priorityColumns: [...new Set(config.priorityColumns ?? [])].sort(),
+    maxNewColumnsPerRecord: intIn('maxNewColumnsPerRecord', config.maxNewColumnsPerRecord, DEFAULT_MAX_NEW_COLUMNS_PER_RECORD, 1, 10_000),
     eventTimeField: config.eventTimeField ?? null,
     kllK: intIn('kllK', config.kllK, DEFAULT_KLL_K, 8, 65535),
     hllLgK: intIn('hllLgK', config.hllLgK, DEFAULT_HLL_LG_K, 4, 16),
@@ -141,20 +174,24 @@ function compileConditions(conditions: readonly ConditionSpec[]): Map<string, Co
 /** Creates an empty profile. Throws ProfileError on an invalid config (bad sizes, invalid regex, duplicate ids). */
 export function createProfile(config: ProfileConfig = {}): Profile {
   const resolved = resolveConfig(config);
+  const columns = new Map<string, ColumnProfile>();
+  for (const c of resolved.priorityColumns) columns.set(c, new ColumnProfile());
   return {
     v: 1,
     config: resolved,
     rows: 0,
     unparseable: 0,
     columnOverflow: 0,
+    droppedColumns: [],
     eventTimeMax: null,
     eventTimeInvalid: 0,
     windowStart: null,
     windowEnd: null,
-    columns: new Map(),
+    columns,
     compiled: compileConditions(resolved.conditions),
     eventTimePath: resolved.eventTimeField ? resolved.eventTimeField.split('.') : null,
     shape: newShape(''),
+    newInRecord: 0,
   };
 }
 
@@ -180,6 +217,7 @@ export function updateProfile(profile: Profile, record: unknown): Profile {
     return profile;
   }
   profile.rows++;
+  profile.newInRecord = 0;
   visit(profile, obj as Record<string, unknown>, profile.shape, 1);
   if (profile.eventTimePath) trackEventTime(profile, obj as Record<string, unknown>, profile.eventTimePath);
   return profile;
@@ -236,13 +274,11 @@ function visit(profile: Profile, obj: Record<string, unknown>, shape: Shape, dep
       path = shape.prefix === '' ? key : shape.prefix + key;
       col = profile.columns.get(path);
       if (col === undefined) {
-        if (profile.columns.size >= profile.config.maxColumns) {
-          profile.columnOverflow++;
+        col = newColumn(profile, path);
+        if (col === undefined) {
           i++;
           continue;
         }
-        col = new ColumnProfile();
-        profile.columns.set(path, col);
       }
       shape.keys[i] = key;
       shape.cols[i] = col;
@@ -294,6 +330,29 @@ function visit(profile: Profile, obj: Record<string, unknown>, shape: Shape, dep
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
+
+/** A new tracked column at `path`, or undefined (its value counted in columnOverflow) when the caps leave no room. */
+function newColumn(profile: Profile, path: string): ColumnProfile | undefined {
+  const cfg = profile.config;
+  const reason: DropReason | undefined = profile.columns.size - cfg.priorityColumns.length >= cfg.maxColumns ? 'max-columns'
+    : profile.newInRecord >= cfg.maxNewColumnsPerRecord ? 'record-budget' : undefined;
+  if (reason !== undefined) {
+    profile.columnOverflow++;
+    noteDropped(profile, path, reason);
+    return undefined;
+  }
+  profile.newInRecord++;
+  const col = new ColumnProfile();
+  profile.columns.set(path, col);
+  return col;
+}
+
+/** Names a dropped column (the first MAX_DROPPED_COLUMNS_NAMED, each once). */
+export function noteDropped(profile: Profile, column: string, reason: DropReason): void {
+  const list = profile.droppedColumns;
+  if (list.length >= MAX_DROPPED_COLUMNS_NAMED || list.some((d) => d.column === column)) return;
+  list.push({ column, reason });
+}
 
 function addNumber(profile: Profile, col: ColumnProfile, x: number): void {
   if (!Number.isFinite(x)) {

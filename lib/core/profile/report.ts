@@ -5,7 +5,7 @@ import { VALUE_TYPES } from './column';
 import { formatNumber, formatTextTable } from './format';
 import type { Profile } from './profile';
 import type { RuleResult } from './rules';
-import { columnStats } from './summary';
+import { columnStats, droppedColumnsLine } from './summary';
 import { QualityRule, QualityRuleKind, QualityMetric, DriftMethod, QualityValueType } from '../../../constructs/quality-rules';
 
 function truncate(s: string, max: number): string {
@@ -24,6 +24,7 @@ export function formatProfileTable(profile: Profile, opts: { topItems?: number }
     `rows ${profile.rows}  unparseable ${profile.unparseable}  columns ${profile.columns.size}` +
       (profile.columnOverflow ? `  untracked values ${profile.columnOverflow}` : '') +
       `  latest event ${iso(profile.eventTimeMax)}` + (profile.eventTimeInvalid ? `  invalid event times ${profile.eventTimeInvalid}` : ''),
+    ...(profile.droppedColumns.length > 0 ? [droppedColumnsLine(profile)] : []),
     '',
   ];
   const rows: string[][] = [];

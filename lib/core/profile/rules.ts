@@ -54,6 +54,20 @@ export function conditionId(rule: QualityRule): string {
   return `rule:${rule.name}`;
 }
 
+/**
+ * The columns these rules read (their `column`, `requiredColumns` and `expectedColumns`): the profiler tracks them
+ * first (createProfile({ priorityColumns })), so no other column can take their place.
+ */
+export function priorityColumnsForRules(rules: readonly QualityRule[]): string[] {
+  const out = new Set<string>();
+  for (const r of rules) {
+    if (r.column) out.add(r.column);
+    for (const c of r.requiredColumns ?? []) out.add(c);
+    for (const c of r.expectedColumns ?? []) out.add(c);
+  }
+  return [...out].sort();
+}
+
 /** Declared conditions the profiler must count for these rules (pass to createProfile({ conditions })). */
 export function conditionsForRules(rules: readonly QualityRule[]): ConditionSpec[] {
   const out: ConditionSpec[] = [];

@@ -2,7 +2,7 @@
 import { ValueType } from './column';
 import { formatNumber, formatTextTable } from './format';
 import { variance } from './moments';
-import { Profile } from './profile';
+import { MAX_DROPPED_COLUMNS_NAMED, Profile } from './profile';
 
 /** Derived statistics of one column. */
 export interface ColumnStats {
@@ -37,6 +37,12 @@ export function columnStats(profile: Profile, name: string): ColumnStats | undef
   };
 }
 
+/** `dropped columns: a (max-columns), b (record-budget)`: the columns a window did not track, and why. */
+export function droppedColumnsLine(profile: Profile): string {
+  const named = profile.droppedColumns.map((d) => `${d.column} (${d.reason})`).join(', ');
+  return `dropped columns: ${named}${profile.droppedColumns.length >= MAX_DROPPED_COLUMNS_NAMED ? ', ...' : ''}`;
+}
+
 /** Human-readable multi-line summary (for the CLI and logs). */
 export function profileSummary(profile: Profile, opts: { topItems?: number } = {}): string {
   const top = opts.topItems ?? 3;
@@ -44,6 +50,7 @@ export function profileSummary(profile: Profile, opts: { topItems?: number } = {
   const et = profile.eventTimeMax === null ? '-' : new Date(profile.eventTimeMax).toISOString();
   lines.push(`rows ${profile.rows}  unparseable ${profile.unparseable}  columns ${profile.columns.size}` +
     (profile.columnOverflow ? `  untracked values ${profile.columnOverflow}` : '') + `  latest event ${et}`);
+  if (profile.droppedColumns.length > 0) lines.push(droppedColumnsLine(profile));
   const header = ['column', 'type', 'complete', 'distinct', 'min', 'p50', 'p95', 'max', 'mean', 'stddev', 'top'];
   const rows: string[][] = [];
   for (const name of [...profile.columns.keys()].sort()) {

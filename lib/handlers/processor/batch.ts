@@ -8,7 +8,7 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamRecord } from 'a
 import { attemptRecord, firstAttempt } from './attempt';
 import { countOutcome, emitBatchMetrics, newBatchStats, type BatchStats } from './batch-metrics';
 import { shardIdOf } from './dead-letter-step';
-import { prepare } from './envelope-step';
+import { ensureCanaryKey, prepare } from './envelope-step';
 import { retryInBudget, timeLeftMs, type RetryPolicy } from './retry-budget';
 import { newRecordState, type RecordOutcome, type RecordState, type StepContext } from './types';
 import { describeError, eventTimeMs, type RetryOutcome, type RetryTokenBucket } from '../../core';
@@ -48,14 +48,15 @@ interface Run {
   failure: BatchFailure | undefined;
 }
 
-function streamNameOf(arn: string | undefined): string | undefined {
-  const i = arn?.lastIndexOf(':stream/') ?? -1;
-  return i >= 0 ? arn!.slice(i + ':stream/'.length) : undefined;
+function streamNameOf(arn: unknown): string | undefined {
+  const i = typeof arn === 'string' ? arn.lastIndexOf(':stream/') : -1;
+  return i >= 0 ? (arn as string).slice(i + ':stream/'.length) || undefined : undefined;
 }
 
 /** Processes one batch: the handler's result is at most one batchItemFailure, the lowest record not completed. */
 export async function processBatch(deps: BatchDeps, records: readonly KinesisStreamRecord[], context: Context): Promise<KinesisStreamBatchResponse> {
   const clock = deps.ctx.clock;
+  await ensureCanaryKey(deps.ctx);
   const batchStart = clock.now();
   deps.logger.addContext(context);
   const level = deps.logger.getLevelName();
@@ -196,7 +197,9 @@ export function lowestNotCompleted(records: readonly KinesisStreamRecord[], done
   let lowestSeq: string | undefined;
   for (let i = 0; i < records.length; i++) {
     if (done[i]) continue;
-    const seq = records[i].kinesis.sequenceNumber;
+    const seq = records[i].kinesis?.sequenceNumber;
+    // Records come in sequence order: a malformed sequence number (never from Kinesis) keeps the first one not completed.
+    if (typeof seq !== 'string' || !/^\d{1,128}$/.test(seq)) return lowestSeq ?? seq;
     const n = BigInt(seq);
     if (lowest === undefined || n < lowest) {
       lowest = n;

@@ -1,27 +1,12 @@
 /** Dead-letter step: a bad record to the DLQ as a DLQ message v1 (its payload in the overflow bucket when too large). */
-import type { KinesisStreamRecord } from 'aws-lambda';
 import type { RecordOutcome, RecordState, StepContext } from './types';
 import {
   describeError, dlqMessageAttributes, encodeDlqMessage, overflowKey, TransientError, withPayloadRef, type DlqMessage,
 } from '../../core';
+import { dataOf, sourceOf } from '../../core/kinesis-record';
 import type { DlqPort } from '../ports/types';
 
-/** The shard id of a Kinesis event record (the part of its eventID before ':'). */
-export function shardIdOf(rec: KinesisStreamRecord): string {
-  const colon = rec.eventID.indexOf(':');
-  return colon > 0 ? rec.eventID.slice(0, colon) : rec.eventID;
-}
-
-/** Where a record came from, as carried in a DLQ message. */
-export function sourceOf(rec: KinesisStreamRecord): DlqMessage['source'] {
-  return {
-    streamArn: rec.eventSourceARN,
-    shardId: shardIdOf(rec),
-    sequenceNumber: rec.kinesis.sequenceNumber,
-    partitionKey: rec.kinesis.partitionKey,
-    arrivedAt: new Date(Math.round(rec.kinesis.approximateArrivalTimestamp * 1000)).toISOString(),
-  };
-}
+export { shardIdOf, sourceOf } from '../../core/kinesis-record';
 
 /**
  * Sends one DLQ message. When it does not fit `maxBytes` (message attributes included, as SQS counts them), its
@@ -57,7 +42,7 @@ export function deadLetterMessage(st: RecordState, attempt: number, nowMs: numbe
     firstFailedAt: new Date(st.firstFailedMs ?? nowMs).toISOString(),
     lastFailedAt: new Date(nowMs).toISOString(),
     source: sourceOf(st.rec),
-    payload: st.rec.kinesis.data,
+    payload: dataOf(st.rec),
     payloadRef: null,
   };
 }

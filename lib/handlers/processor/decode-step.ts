@@ -7,7 +7,7 @@ import { decodeData } from '../../core';
  * exactly JSON.stringify of the value, decodeData leaves it in `ctx.verbatim` for the envelope step.
  */
 export function decodeStep(st: RecordState, ctx: StepContext): Record<string, unknown> | undefined {
-  const decoded = decodeData(st.rec.kinesis.data, ctx.decodeLimits, ctx.verbatim);
+  const decoded = decodeData(st.rec.kinesis?.data as string, ctx.decodeLimits, ctx.verbatim);
   if (!decoded.ok) {
     st.dead = decoded.reason;
     return undefined;

@@ -2,7 +2,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamRecord } from 'aws-lambda';
-import type { CanonicalSlot, Envelope, FailureReason, RetryTokenBucket, VerbatimSlot } from '../../core';
+import type { CanonicalSlot, Envelope, EnvelopeContext, FailureReason, RetryTokenBucket, VerbatimSlot } from '../../core';
 import type { IngestConfig } from '../config';
 import type { DlqPort, SinkPort, WriteResult } from '../ports/types';
 import type { PayloadValidator } from '../schema-errors';
@@ -69,6 +69,19 @@ export interface ProcessorDeps {
    * @default config.sinkKind !== 'kinesis'
    */
   readonly terminal?: boolean;
+  /** Loads the deployment's canary key (canary-key.ts); undefined: no canary is authentic. */
+  readonly canaryKey?: () => Promise<Uint8Array>;
+}
+
+/**
+ * The canary key of a container: loaded before the first batch (envelope-step ensureCanaryKey), and loaded again when
+ * a canary-shaped record failed authentication (`stale`; the key object may have been recreated after expiring).
+ */
+export interface CanaryKeyState {
+  key: Uint8Array | undefined;
+  readonly load: (() => Promise<Uint8Array>) | undefined;
+  loadedAtMs: number;
+  stale: boolean;
 }
 
 export const DEFAULT_SAFETY_MARGIN_MS = 1_000;
@@ -141,7 +154,8 @@ export interface StepContext {
   readonly transform?: Transform;
   readonly decodeLimits: { readonly maxBytes: number };
   /** toEnvelope's context, reused by every record: the envelope step is synchronous, records never share it. */
-  readonly envCtx: { namespace: string; keyFields: readonly string[]; source: string; arrivedAtMs: number; eventTimeField?: string };
+  readonly envCtx: EnvelopeContext & { source: string; arrivedAtMs: number; nowMs: number };
+  readonly canaryKey: CanaryKeyState;
   /** Reused like envCtx: where toEnvelope leaves the canonical payload text. */
   readonly slot: CanonicalSlot;
   /** Reused like envCtx: where decodeData leaves the record text when it is verbatim JSON.stringify output. */
@@ -161,7 +175,11 @@ export function stepContext(deps: ProcessorDeps): StepContext {
     validate: deps.validate,
     transform: deps.transform,
     decodeLimits: { maxBytes: cfg.maxRecordBytes },
-    envCtx: { namespace: deps.namespace, keyFields: cfg.keyFields, source: '', arrivedAtMs: 0, eventTimeField: cfg.eventTimeField },
+    envCtx: {
+      namespace: deps.namespace, keyFields: cfg.keyFields, source: '', arrivedAtMs: 0, nowMs: 0, eventTimeField: cfg.eventTimeField,
+      eventTimeBounds: cfg.eventTimeBounds,
+    },
+    canaryKey: { key: undefined, load: deps.canaryKey, loadedAtMs: 0, stale: false },
     slot: {},
     verbatim: {},
   };

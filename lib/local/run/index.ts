@@ -24,7 +24,8 @@ import { summarizeDenials } from '../iam';
 import { DEFAULT_ON_DEMAND_SHARDS, provision } from '../provision';
 import { LocalQuality } from '../quality';
 
-export { LocalRunError } from './errors';
+export { LocalRunError, LocalRunUsageError } from './errors';
+export { chooseStack } from './synth';
 export { traceRecords } from './report';
 export type { LocalRunOptions, LocalRunReport, RunProgress, TraceResult } from './types';
 

@@ -24,6 +24,9 @@ export function pipelineRules(config: IngestConfig): PipelineRules {
     keyFields: config.keyFields,
     validate: config.schema ? compileValidator(config.schema) : undefined,
     maxRecordBytes: config.maxRecordBytes,
+    eventTimeField: config.eventTimeField,
+    eventTimeBounds: config.eventTimeBounds,
+    replayMaxCount: config.replayMaxCount,
   };
 }
 

@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { LocalRunUsageError } from './errors';
 import { loadAssembly, selectStack, synthesize, type AssemblyStack } from '../assembly';
 import type { Lifecycle } from '../lifecycle';
+import { AssemblyError } from '../template/errors';
 import { LocalStack } from '../template/stack';
 
 export interface SynthOptions {
@@ -33,8 +35,22 @@ export async function synthStack(
       onOutput: (s) => writeFileSync(path.join(runDir, 'logs', 'synth.log'), s, { flag: 'a' }),
       track: (pid) => life.track(pid),
     }));
-  const assembly = selectStack(loadAssembly(assemblyDir), o.stack);
+  const assembly = chooseStack(assemblyDir, o.stack);
   const stack = new LocalStack(assembly.stackName, assembly.template);
   stack.creationOrder();
   return { assembly, stack };
+}
+
+/**
+ * The stack of the cloud assembly in `dir` that `name` selects (the only one when undefined). A name the assembly does
+ * not have, or no name when it has several, is a LocalRunUsageError listing its stacks.
+ */
+export function chooseStack(dir: string, name: string | undefined): AssemblyStack {
+  const stacks = loadAssembly(dir);
+  try {
+    return selectStack(stacks, name);
+  } catch (e) {
+    if (e instanceof AssemblyError && stacks.length > 0) throw new LocalRunUsageError(e.message, { cause: e });
+    throw e;
+  }
 }

@@ -48,6 +48,8 @@ export interface LocalRunOptions extends EnvironmentOptions {
    */
   readonly workload?: string;
   readonly input?: string;
+  /** Fraction of the generator's valid records replaced by the hostile-record suite (lib/local/workloads/hostile.ts); excludes `input`. */
+  readonly hostileRate?: number;
   readonly sinkFailureRate: number;
   readonly throttleRate: number;
   readonly crashRate: number;

@@ -1,9 +1,11 @@
 import * as path from 'node:path';
 import { ClickstreamWorkload } from './clickstream';
 import { FileWorkload } from './file';
+import { HostileMix } from './hostile';
 import { IotTelemetryWorkload } from './iot-telemetry';
 import { loadWorkloadModule, WORKLOAD_MODULE_EXTENSIONS } from './module';
 import { OrdersWorkload } from './orders';
+import { Random } from '../random';
 import type { PipelineRules, Workload, WorkloadOptions } from './types';
 import { InputError } from '../../replay/filter';
 
@@ -12,7 +14,9 @@ export { GeneratedWorkload, type GeneratedEvent } from './generator';
 export { ClickstreamWorkload } from './clickstream';
 export { IotTelemetryWorkload } from './iot-telemetry';
 export { OrdersWorkload } from './orders';
-export { FileWorkload } from './file';
+export { expectedInSink, FileWorkload, readInputFile, type InputLine } from './file';
+export { HostileMix, HOSTILE_KINDS } from './hostile';
+export { HOSTILE_CLASSES, type HostileClass, type HostileOutcome } from './hostile-records';
 export { loadWorkloadModule, workloadKit, WORKLOAD_MODULE_EXTENSIONS, type CreateWorkload, type WorkloadKit } from './module';
 
 /** The built-in generators, by `--workload` name: each makes valid events of the example pipeline of that name. */
@@ -51,9 +55,14 @@ export interface WorkloadSelection extends WorkloadOptions {
   readonly cwd: string;
   /** A built-in generator's name or a module path (default `clickstream`). */
   readonly workload?: string;
-  /** Records from a file instead (excludes `workload`). */
+  /** Records from a file instead (excludes `workload` and `hostileRate`). */
   readonly input?: string;
+  /** Fraction of valid records replaced by the hostile-record suite (HostileMix; default 0). */
+  readonly hostileRate?: number;
 }
+
+/** Seed offset of the hostile mix's draws, so that they do not follow the generator's. */
+const HOSTILE_SEED_OFFSET = 0x5eed;
 
 /**
  * The workload of a run: the records of `input`, a built-in generator (`workload` names one; default clickstream),
@@ -61,7 +70,15 @@ export interface WorkloadSelection extends WorkloadOptions {
  */
 export async function createWorkload(sel: WorkloadSelection, rules: PipelineRules): Promise<Workload> {
   if (sel.input !== undefined && sel.workload !== undefined) throw new InputError('--input and --workload exclude each other');
+  const hostileRate = sel.hostileRate ?? 0;
+  if (sel.input !== undefined && hostileRate > 0) throw new InputError('--input and --hostile-rate exclude each other');
   if (sel.input !== undefined) return new FileWorkload(path.resolve(sel.cwd, sel.input), rules);
+  const generated = await generatedWorkload(sel, rules);
+  return hostileRate > 0 ? new HostileMix(generated, rules, hostileRate, new Random(sel.seed + HOSTILE_SEED_OFFSET)) : generated;
+}
+
+/** A built-in generator (`workload` names one; default clickstream) or a team's module (`workload` is a path). */
+async function generatedWorkload(sel: WorkloadSelection, rules: PipelineRules): Promise<Workload> {
   const spec = sel.workload ?? DEFAULT_WORKLOAD;
   const options: WorkloadOptions = { records: sel.records, seed: sel.seed, poisonRate: sel.poisonRate, duplicateRate: sel.duplicateRate };
   if (isBuiltIn(spec)) return BUILT_IN_WORKLOADS[spec](options, rules);

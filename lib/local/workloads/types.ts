@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { EventTimeBounds } from '../../core';
 import type { PayloadValidator } from '../../handlers/schema';
 
 /** Kinesis limit on a record (data + partition key). */
@@ -16,8 +17,11 @@ export interface WorkloadRecord {
   readonly index: number;
   /** `valid`: a new record expected in the sink; `duplicate`: identical bytes of an earlier valid record; `poison`: expected in the DLQ. */
   readonly kind: 'valid' | 'duplicate' | 'poison';
-  /** `input`: a bad line of an input file; `injected`: drift a phased workload made invalid (e.g. a null user). */
-  readonly poisonKind?: PoisonKind | 'input' | 'injected';
+  /**
+   * `input`: a bad line of an input file; `injected`: drift a phased workload made invalid (e.g. a null user);
+   * `hostile`: a record of the hostile mix (--hostile-rate) the stage must dead-letter.
+   */
+  readonly poisonKind?: PoisonKind | 'input' | 'injected' | 'hostile';
   readonly data: Buffer;
   readonly partitionKey: string;
   /** sha256 of `data` (hex): how a dead letter's payload is matched to the record. */
@@ -43,6 +47,10 @@ export interface PipelineRules {
   readonly validate?: PayloadValidator;
   /** PHX_MAX_RECORD_BYTES. */
   readonly maxRecordBytes: number;
+  /** PHX_EVENT_TIME_FIELD, PHX_MAX_FUTURE_SKEW_MS/PHX_MIN_EVENT_TIME_MS and PHX_REPLAY_MAX_COUNT (defaults when absent). */
+  readonly eventTimeField?: string;
+  readonly eventTimeBounds?: EventTimeBounds;
+  readonly replayMaxCount?: number;
 }
 
 export interface WorkloadOptions {

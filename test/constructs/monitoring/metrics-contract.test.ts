@@ -37,6 +37,9 @@ async function captured(fn: () => Promise<unknown>): Promise<Array<Record<string
   return out.json();
 }
 
+const CANARY_KEY = Buffer.alloc(32, 7);
+const FIXTURE_FUTURE_SKEW_MS = 366 * 86_400_000;
+
 /** The canary handler's output: one canary envelope (as put into the stream) and its EMF. */
 async function runCanary(): Promise<{ data: Record<string, unknown>; lines: Array<Record<string, unknown>> }> {
   let data: Record<string, unknown> | undefined;
@@ -46,6 +49,7 @@ async function runCanary(): Promise<{ data: Record<string, unknown>; lines: Arra
     stream: { put: async (bytes) => { data = JSON.parse(Buffer.from(bytes).toString('utf8')); return { shardId: 'shardId-000000000000', sequenceNumber: '1' }; } },
     logger: new Logger({ serviceName: 'test' }),
     metrics: canaryMetrics(PIPELINE, 'ingest'),
+    key: async () => CANARY_KEY,
     now: () => 1_764_000_000_000,
   })());
   return { data: data!, lines };
@@ -55,10 +59,11 @@ async function runCanary(): Promise<{ data: Record<string, unknown>; lines: Arra
 async function runStage(stage: string, canary?: Record<string, unknown>): Promise<Array<Record<string, unknown>>> {
   const clock = new FakeClock(1_764_000_000_500);
   const handler = createIngestHandler({
-    env: { PHX_PIPELINE: PIPELINE, PHX_STAGE: stage, PHX_KEY_FIELDS: '["orderId"]', PHX_SINK_KIND: 'none' },
+    env: { PHX_PIPELINE: PIPELINE, PHX_STAGE: stage, PHX_KEY_FIELDS: '["orderId"]', PHX_SINK_KIND: 'none', PHX_MAX_FUTURE_SKEW_MS: String(FIXTURE_FUTURE_SKEW_MS) },
     sink: new MemorySink(),
     dlq: new MemoryDlq(),
     clock,
+    canaryKey: CANARY_KEY,
   });
   const order = { orderId: 'o-1', eventTime: '2026-01-01T00:00:00.000Z' };
   const records = [order, order, 'not json', { orderId: 'o-2', eventTime: '2026-01-01T00:00:00.000Z' }, ...(canary ? [canary] : [])];

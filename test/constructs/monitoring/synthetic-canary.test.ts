@@ -64,7 +64,7 @@ describe('SyntheticCanary defaults', () => {
     });
   });
 
-  it('the function may put records into the entry stream and nothing else besides logs and X-Ray', () => {
+  it('the function may put records into the entry stream, read and create the canary key, and nothing else besides logs and X-Ray', () => {
     const actions = policyStatements(t)
       .filter((s) => JSON.stringify(s).includes('OrdersIngestStream') && actionsOf(s).some((a) => a.startsWith('kinesis:Put')));
     expect(actions.length).toBeGreaterThan(0);
@@ -74,9 +74,23 @@ describe('SyntheticCanary defaults', () => {
       .flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap(actionsOf));
     expect(new Set(own)).toEqual(new Set([
       'logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords',
-      'kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords',
+      'kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords', 's3:GetObject', 's3:PutObject',
     ]));
     expect(role[1].Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('the canary function and the stage share the canary key: its URI in both environments, GetObject/PutObject on that one object', () => {
+    const fns = Object.values(t.findResources('AWS::Lambda::Function'));
+    const uris = fns.map((f) => f.Properties.Environment?.Variables?.PHX_CANARY_KEY_URI).filter((u) => u !== undefined);
+    expect(uris).toHaveLength(2);
+    expect(JSON.stringify(uris[0])).toContain('/control/canary-key');
+    expect(uris[1]).toEqual(uris[0]);
+    const keyStatements = policyStatements(t).filter((st) => actionsOf(st).includes('s3:GetObject') && JSON.stringify(st).includes('control/canary-key'));
+    expect(keyStatements).toHaveLength(2);
+    for (const st of keyStatements) {
+      expect(actionsOf(st).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+      expect(JSON.stringify(st.Resource)).toMatch(/\/control\/canary-key"\]\]\}$/);
+    }
   });
 
   it('logRetention defaults to one month, logRemovalPolicy to DESTROY', () => {

@@ -1,26 +1,37 @@
+/** The ingest code with a compiled schema validator is staged under the app's output directory, never the OS temp directory. */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Construct } from 'constructs';
-import { describe, expect, it } from 'vitest';
-import { HANDLER_ASSET_DIR } from '../../../constructs/contract';
-import { handlerAssetCode, handlerAssetDir } from '../../../constructs/private/asset';
-import { testStack } from '../../support/stacks';
+import { App, Stack } from 'aws-cdk-lib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { IngestSink, IngestStage } from '../../../constructs';
+import { SCHEMA_VALIDATOR_FILE } from '../../../constructs/contract';
 
-class Owner extends Construct {}
+const previousTmp = process.env.TMPDIR;
+afterEach(() => {
+  if (previousTmp === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = previousTmp;
+});
 
-describe('handler assets', () => {
-  it('fails with the fix when the bundle is missing, naming the construct', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-asset-'));
-    expect(() => handlerAssetCode(new Owner(testStack(), 'Stage'), dir))
-      .toThrow(/^Owner at Test\/Stage: handler asset not found \(given .*index\.js\): run `npx projen bundle`/);
-  });
-  it('resolves every bundle below the package root (constructs/private/ or dist/private/)', () => {
-    for (const handler of Object.keys(HANDLER_ASSET_DIR) as Array<keyof typeof HANDLER_ASSET_DIR>) {
-      const dir = handlerAssetDir(handler);
-      expect(dir).toBe(path.join(__dirname, '..', '..', '..', HANDLER_ASSET_DIR[handler]));
-      expect(fs.existsSync(path.join(dir, 'index.js'))).toBe(true);
-      expect(() => handlerAssetCode(new Owner(testStack(), 'Stage'), dir)).not.toThrow();
-    }
+describe('ingestCodeWithSchema', () => {
+  it('leaves nothing in the OS temp directory; the validator ships in the assembly', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-asset-out-'));
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-asset-tmp-'));
+    process.env.TMPDIR = tmp;
+    expect(os.tmpdir()).toBe(tmp);
+    const app = new App({ outdir });
+    const stack = new Stack(app, 'S', { env: { account: '111111111111', region: 'us-east-2' } });
+    new IngestStage(stack, 'Orders', {
+      pipelineName: 'orders',
+      schema: { type: 'object', required: ['orderId'], properties: { orderId: { type: 'string' } } },
+      keyFields: ['orderId'],
+      sink: IngestSink.dynamoDb(),
+    });
+    app.synth();
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    const staged = fs.readdirSync(outdir).filter((d) => d.startsWith('asset.') && fs.existsSync(path.join(outdir, d, SCHEMA_VALIDATOR_FILE)));
+    expect(staged).toHaveLength(1);
+    fs.rmSync(outdir, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
   });
 });

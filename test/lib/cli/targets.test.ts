@@ -4,8 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findRunningLocalEnv, processAlive, readLocalEnv } from '../../../lib/cli/targets';
+import { findRunningLocalEnv, processAlive, queueUrlProblem, readLocalEnv } from '../../../lib/cli/targets';
 import { LOCAL_ENV_FILE, localPipelineOutputs } from '../../../lib/local/keep';
+import { cli } from '../../support/cli';
 
 /** The pid of a process that has exited. */
 function deadPid(): number {
@@ -67,4 +68,20 @@ describe('kept local environments', () => {
     expect(localPipelineOutputs('S', outputs, descriptions, 'stream-b')).toEqual({ StreamName: 'stream-b', DlqUrl: 'http://q/b' });
     expect(localPipelineOutputs('S', outputs, descriptions, 'stream-a')).toEqual({ StreamName: 'stream-a', DlqUrl: 'http://q/a' });
   });
+});
+
+describe('--queue-url', () => {
+  it('accepts SQS queue URLs of AWS and of a local endpoint', () => {
+    expect(queueUrlProblem('https://sqs.us-east-2.amazonaws.com/111111111111/orders-dlq')).toBeUndefined();
+    expect(queueUrlProblem('http://127.0.0.1:4566/000000000000/orders-dlq')).toBeUndefined();
+    expect(queueUrlProblem('http://sqs.us-east-1.127.0.0.1:45167/000000000000/orders-dlq')).toBeUndefined();
+  });
+
+  it.each(['not-a-url', 'ftp://sqs.us-east-2.amazonaws.com/1/q', 'https://sqs.us-east-2.amazonaws.com/orders-dlq', 'https://example.com/a/b/c'])(
+    'refuses %s before any call: exit 2, one line', async (url) => {
+      expect(queueUrlProblem(url)).toMatch(/is not an SQS queue URL: allowed https:\/\/sqs.<region>.amazonaws.com\/<account>\/<queue>/);
+      const r = await cli(['dlq', 'list', '--queue-url', url]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`phoenix: ${queueUrlProblem(url)}\n`);
+    });
 });

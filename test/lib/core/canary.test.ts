@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CANARY_SOURCE } from '../../../constructs/contract';
-import { idNamespaceFor } from '../../../lib/core';
 import { buildCanaryEnvelope, canaryEnvelope, isCanary, isCanaryData, isCanaryPayload } from '../../../lib/core/canary';
 
-const NS = idNamespaceFor('orders');
-const CANARY = buildCanaryEnvelope('orders', 1_764_000_000_000);
+const KEY = Buffer.alloc(32, 7);
+const CANARY = buildCanaryEnvelope('orders', 1_764_000_000_000, KEY);
 
 describe('the one canary recognizer', () => {
   it('payload rule: canary true, sentAt an event time, pipeline a non-empty string', () => {
@@ -20,11 +19,11 @@ describe('the one canary recognizer', () => {
     expect(isCanary(CANARY)).toBe(true);
     expect(isCanary({ ...CANARY, v: 2 })).toBe(false);
     expect(isCanary({ ...CANARY, source: 'web' })).toBe(false);
-    expect(canaryEnvelope({ ...CANARY, source: 'web' }, NS)).toBeUndefined();
+    expect(canaryEnvelope({ ...CANARY, source: 'web' }, KEY)).toBeUndefined();
   });
 
   it('canaryEnvelope keeps the producer id and correlation id, and takes sentAt as the event time', () => {
-    const env = canaryEnvelope(JSON.parse(JSON.stringify(CANARY)), NS)!;
+    const env = canaryEnvelope(JSON.parse(JSON.stringify(CANARY)), KEY)!;
     expect(env).toEqual({
       v: 1,
       id: CANARY.id,

@@ -130,8 +130,10 @@ describe('overflow to S3', () => {
     expect(overflowKey(m)).toBe(`dlq-payloads/ingest/${hash}/none.b64`);
   });
 
-  it('keeps a stage with a slash in one key segment', () => {
-    expect(overflowKey(deadLetter({ stage: 'a/b' }))).toMatch(/^dlq-payloads\/a%2Fb\//);
+  it('keeps a stage with a slash in one key segment (its SHA-256), and hashes hostile sequence numbers', () => {
+    expect(overflowKey(deadLetter({ stage: 'a/b' }))).toMatch(/^dlq-payloads\/[0-9a-f]{64}\/[^/]+\/[^/]+\.b64$/);
+    const long = overflowKey(deadLetter({ source: { ...deadLetter().source, sequenceNumber: '\ud800'.repeat(5000) } }));
+    expect(long).toMatch(/^dlq-payloads\/[^/]+\/[^/]+\/[0-9a-f]{64}\.b64$/);
   });
 
   it('moves the payload to a reference without modifying the input', () => {

@@ -67,9 +67,10 @@ describe('toEnvelope: raw payload', () => {
     [{ eventTime: '2025-01-31T12:00:00Z' }, '2025-01-31T12:00:00.000Z'],
     [{ eventTime: '2025-01-31T13:30:00.5+01:30' }, '2025-01-31T12:00:00.500Z'],
     [{ eventTime: '2025-01-31T12:00:00.123456789Z' }, '2025-01-31T12:00:00.123Z'],
-    [{ eventTime: '2025-01-31t12:00z' }, '2025-01-31T12:00:00.000Z'],
+    [{ eventTime: '2025-01-31t12:00:00z' }, '2025-01-31T12:00:00.000Z'],
     [{ eventTime: '2025-01-31 12:00:00-0200' }, '2025-01-31T14:00:00.000Z'],
-    [{ eventTime: '2025-01-31' }, '2025-01-31T00:00:00.000Z'],
+    [{ eventTime: '2016-12-31T23:59:60Z' }, '2016-12-31T23:59:59.999Z'],
+    [{ eventTime: '2025-01-31T12:00:00.1234567891Z' }, '2025-01-31T12:00:00.123Z'],
     [{ eventTime: 1738324800000 }, '2025-01-31T12:00:00.000Z'],
     [{ timestamp: 1738324800000 }, '2025-01-31T12:00:00.000Z'],
     [{ timestamp: '2024-02-29T00:00:00Z' }, '2024-02-29T00:00:00.000Z'],
@@ -83,6 +84,9 @@ describe('toEnvelope: raw payload', () => {
     [{ eventTime: 'yesterday' }, 'payload.eventTime'],
     [{ eventTime: '2025-02-30T00:00:00Z' }, 'payload.eventTime'],
     [{ eventTime: '2025-13-01' }, 'payload.eventTime'],
+    [{ eventTime: '2025-01-31' }, 'payload.eventTime'],
+    [{ eventTime: '2025-01-31t12:00z' }, 'payload.eventTime'],
+    [{ eventTime: '2025-01-31T12:00:60Z' }, 'payload.eventTime'],
     [{ eventTime: '2025-01-31T12:00:00' }, 'payload.eventTime'],
     [{ eventTime: true }, 'payload.eventTime'],
     [{ timestamp: Number.NaN }, 'payload.timestamp'],
@@ -92,7 +96,7 @@ describe('toEnvelope: raw payload', () => {
     const e = thrownBy(PermanentError, () => toEnvelope({ eventId: 'e', ...fields }, CTX));
     expect(e.reasonClass).toBe('schema');
     expect(e.message).toContain(`${field} `);
-    expect(e.message).toMatch(/is not an event time: use an ISO-8601 string with a zone/);
+    expect(e.message).toMatch(/is not an event time: use an RFC 3339 date-time/);
   });
 
   it('reads the event time from the configured eventTimeField (dot path), ignoring eventTime/timestamp', () => {
@@ -113,9 +117,9 @@ describe('toEnvelope: raw payload', () => {
     const ctx = { ...CTX, eventTimeField: 'ts' };
     const payload = { eventId: 'e', ts: '2025-01-31T12:00:00Z' };
     const id = toEnvelope(payload, ctx).id;
-    const replayed = { v: 1, id, eventTime: '2026-01-01T00:00:00.000Z', payload };
+    const replayed = { v: 1, id, eventTime: '2024-06-01T00:00:00.000Z', payload };
     expect(toEnvelope(replayed, ctx).eventTime).toBe('2025-01-31T12:00:00.000Z');
-    expect(toEnvelope({ ...replayed, payload: { eventId: 'e' } }, ctx).eventTime).toBe('2026-01-01T00:00:00.000Z');
+    expect(toEnvelope({ ...replayed, payload: { eventId: 'e' } }, ctx).eventTime).toBe('2024-06-01T00:00:00.000Z');
   });
 
   it('propagates missing natural keys', () => {
@@ -247,7 +251,7 @@ describe('markReplay', () => {
 
   it('adds the replay mark to a copy', () => {
     const at = new Date(Date.UTC(2025, 5, 1));
-    expect(markReplay(base, 'archive', at)).toEqual({ ...base, replay: { of: 'archive', at: '2025-06-01T00:00:00.000Z' } });
+    expect(markReplay(base, 'archive', at)).toEqual({ ...base, replay: { of: 'archive', at: '2025-06-01T00:00:00.000Z', count: 1 } });
     expect(base.replay).toBeUndefined();
   });
 

@@ -132,7 +132,9 @@ describe('classifyError', () => {
     [504, 'transient'],
     [408, 'transient'],
     [400, 'permanent'],
-    [403, 'permanent'],
+    // 401/403: the deployment lacks a permission (an S3 HEAD 403 has no body: the SDK names it "403"), never the record.
+    [401, 'transient'],
+    [403, 'transient'],
     [404, 'permanent'],
     [413, 'permanent'],
   ])('classifies an unnamed SDK error with HTTP status %d as %s', (status, kind) => {

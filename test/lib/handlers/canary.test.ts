@@ -14,10 +14,11 @@ import { createIngestHandler } from '../../../lib/runtime';
 import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from './support/kinesis';
 
 const T0 = 1_764_000_000_000;
+const KEY = Buffer.alloc(32, 7);
 const STREAM_ARN = 'arn:aws:kinesis:eu-west-1:123456789012:stream/orders-ingest';
 
 describe('canary envelope (lib/core/canary)', () => {
-  const env = buildCanaryEnvelope('orders', T0);
+  const env = buildCanaryEnvelope('orders', T0, KEY);
 
   it('follows the contract: source, payload, correlation id canary-<pipeline>-<ms>, event time = sentAt', () => {
     expect(env).toMatchObject({
@@ -39,35 +40,44 @@ describe('canary envelope (lib/core/canary)', () => {
   });
 
   it('every canary is unique (its send time is in the payload)', () => {
-    expect(buildCanaryEnvelope('orders', T0 + 1).id).not.toBe(env.id);
+    expect(buildCanaryEnvelope('orders', T0 + 1, KEY).id).not.toBe(env.id);
   });
 
   it('is recognized by isCanary and by the ingest processor, with the same id and correlation id', () => {
     const decoded = JSON.parse(JSON.stringify(env));
     expect(isCanary(decoded)).toBe(true);
-    const seen = canaryEnvelope(decoded, idNamespaceFor('orders'));
+    const seen = canaryEnvelope(decoded, KEY);
     expect(seen).toMatchObject({ id: env.id, correlationId: env.correlationId, eventTime: env.payload.sentAt });
   });
 
-  it('isCanary agrees with the ingest processor on canaries and near-misses (property)', () => {
+  it('the processor recognizes a canary only as sent: any change to it makes an ordinary record (property)', () => {
     const base = JSON.parse(JSON.stringify(env));
+    const identity = (_: any) => undefined;
     const mutation = fc.oneof(
       fc.constant((x: any) => { x.source = 'phoenix'; }),
       fc.constant((x: any) => { x.v = 2; }),
       fc.constant((x: any) => { if (x.payload) { x.payload.canary = 'true'; } }),
       fc.constant((x: any) => { if (x.payload) { delete x.payload.sentAt; } }),
       fc.constant((x: any) => { if (x.payload) { x.payload.sentAt = 'yesterday'; } }),
-      fc.constant((x: any) => { if (x.payload) { x.payload.sentAt = T0; } }),
-      fc.constant((x: any) => { if (x.payload) { x.payload.pipeline = ''; } }),
+      fc.constant((x: any) => { if (x.payload) { x.payload.sentAt = T0 + 1; } }),
+      fc.constant((x: any) => { if (x.payload) { x.payload.pipeline = 'other'; } }),
       fc.constant((x: any) => { if (x.payload) { x.payload.pipeline = 42; } }),
       fc.constant((x: any) => { x.payload = null; }),
-      fc.constant((x: any) => { x.correlationId = undefined; }),
-      fc.constant((_: any) => undefined),
+      fc.constant((x: any) => { x.correlationId = 'canary-orders-1'; }),
+      fc.constant((x: any) => { x.mac = x.mac.replace(/^./, (c: string) => (c === '0' ? '1' : '0')); }),
+      fc.constant((x: any) => { delete x.mac; }),
+      fc.constant((x: any) => { x.replay = { of: 'archive', at: '2025-11-24T16:00:00.000Z', count: 1 }; }),
+      fc.constant((x: any) => { x.extra = 1; }),
+      fc.constant(identity),
     );
     fc.assert(fc.property(fc.array(mutation, { maxLength: 3 }), (ms) => {
       const x = JSON.parse(JSON.stringify(base));
       for (const m of ms) m(x);
-      expect(isCanary(x)).toBe(canaryEnvelope(x, idNamespaceFor('orders')) !== undefined);
+      const seen = canaryEnvelope(x, KEY) !== undefined;
+      expect(seen).toBe(ms.every((m) => m === identity));
+      if (seen) expect(isCanary(x)).toBe(true);
+      expect(canaryEnvelope(x, Buffer.alloc(32, 8))).toBeUndefined();
+      expect(canaryEnvelope(x, undefined)).toBeUndefined();
     }));
   });
 
@@ -82,16 +92,16 @@ describe('canary envelope (lib/core/canary)', () => {
   });
 
   it('rejects an empty pipeline and a non-integer time, naming the value', () => {
-    expect(() => buildCanaryEnvelope('', T0)).toThrow(/pipeline must be a non-empty string; got/);
-    expect(() => buildCanaryEnvelope('orders', Number.NaN)).toThrow(/nowMs must be integer epoch milliseconds.*got/);
-    expect(() => buildCanaryEnvelope('orders', 1.5)).toThrow(/nowMs must be integer epoch milliseconds/);
+    expect(() => buildCanaryEnvelope('', T0, KEY)).toThrow(/pipeline must be a non-empty string; got/);
+    expect(() => buildCanaryEnvelope('orders', Number.NaN, KEY)).toThrow(/nowMs must be integer epoch milliseconds.*got/);
+    expect(() => buildCanaryEnvelope('orders', 1.5, KEY)).toThrow(/nowMs must be integer epoch milliseconds/);
   });
 });
 
 describe('canary handler configuration', () => {
-  const ok = { PHX_PIPELINE: 'orders', PHX_CANARY_STREAM_ARN: STREAM_ARN };
-  it('reads pipeline, stream ARN and entry stage (default ingest)', () => {
-    expect(loadCanaryConfig(ok)).toEqual({ pipeline: 'orders', entryStage: 'ingest', streamArn: STREAM_ARN });
+  const ok = { PHX_PIPELINE: 'orders', PHX_CANARY_STREAM_ARN: STREAM_ARN, PHX_CANARY_KEY_URI: 's3://orders-overflow/control/canary-key' };
+  it('reads pipeline, stream ARN, key URI and entry stage (default ingest)', () => {
+    expect(loadCanaryConfig(ok)).toEqual({ pipeline: 'orders', entryStage: 'ingest', streamArn: STREAM_ARN, keyUri: 's3://orders-overflow/control/canary-key' });
     expect(loadCanaryConfig({ ...ok, PHX_CANARY_ENTRY_STAGE: 'raw' }).entryStage).toBe('raw');
   });
   it('fails naming the variable, its value and what is allowed', () => {
@@ -117,6 +127,7 @@ describe('canary handler run', () => {
       stream: { put },
       logger: new Logger({ serviceName: 'orders', persistentKeys: { pipeline: 'orders', stage: 'canary' } }),
       metrics: canaryMetrics('orders', 'ingest'),
+      key: async () => KEY,
       now: () => T0,
     })();
   }
@@ -127,10 +138,10 @@ describe('canary handler run', () => {
       puts.push({ data: JSON.parse(Buffer.from(data).toString('utf8')), key: k });
       return { shardId: 'shardId-000000000001', sequenceNumber: '42' };
     });
-    expect(puts).toEqual([{ data: buildCanaryEnvelope('orders', T0), key: `canary-orders-${T0}` }]);
+    expect(puts).toEqual([{ data: buildCanaryEnvelope('orders', T0, KEY), key: `canary-orders-${T0}` }]);
     expect(result).toEqual({
       correlationId: `canary-orders-${T0}`,
-      recordId: buildCanaryEnvelope('orders', T0).id,
+      recordId: buildCanaryEnvelope('orders', T0, KEY).id,
       sentAt: '2025-11-24T16:00:00.000Z',
       shardId: 'shardId-000000000001',
       sequenceNumber: '42',
@@ -185,11 +196,12 @@ describe('a canary through the terminal ingest stage', () => {
       sink,
       dlq,
       clock,
+      canaryKey: KEY,
     });
     const out = captureStdout();
     let res;
     try {
-      res = await handler(kinesisEvent([buildCanaryEnvelope('orders', T0) as unknown as Record<string, unknown>, { orderId: 'o-1' }]), lambdaContext(clock));
+      res = await handler(kinesisEvent([buildCanaryEnvelope('orders', T0, KEY) as unknown as Record<string, unknown>, { orderId: 'o-1' }]), lambdaContext(clock));
     } finally {
       out.restore();
     }
@@ -200,7 +212,7 @@ describe('a canary through the terminal ingest stage', () => {
     expect(doc[METRIC.canariesReceived]).toBe(1);
     expect(doc[METRIC.canaryLatencyMs]).toBe(2_500);
     // The line the monitor's saved queries read (constructs/monitoring/private/queries.ts: canaryLatencyMs).
-    const canary = buildCanaryEnvelope('orders', T0);
+    const canary = buildCanaryEnvelope('orders', T0, KEY);
     expect(out.json().find((l) => l.message === 'canary received')).toMatchObject({
       level: 'INFO', correlationId: canary.correlationId, recordId: canary.id, canaryLatencyMs: 2_500, stage: 'ingest',
     });

@@ -85,7 +85,7 @@ describe('WindowProfiler: window state', () => {
 
   it('skips synthetic canaries (not data: they would count as rows missing every column)', async () => {
     const { profiler } = setup();
-    const canary = buildCanaryEnvelope('orders', Date.parse(W0));
+    const canary = buildCanaryEnvelope('orders', Date.parse(W0), Buffer.alloc(32, 7));
     const batch = [...rows(3), record(canary as unknown as Record<string, unknown>)];
     const st = (await profiler.handle(batchEvent(win(0), {}, batch))).state as unknown as ProfilerState;
     const p = deserializeProfile(st.p);

@@ -316,8 +316,9 @@ describe('phoenix local trace', () => {
       ].join('\n'));
       out.length = 0;
       process.exitCode = undefined;
-      expect(await main(['node', 'phoenix', 'local', 'trace', 'nope', '--run', runDir])).toBe(1);
-      expect(out.join('')).toBe('trace nope: not in the sink\n');
+      // An unknown id is a usage error (exit 2, one line on stderr naming it; test/lib/cli/commands/local.test.ts).
+      expect(await main(['node', 'phoenix', 'local', 'trace', 'nope', '--run', runDir])).toBe(2);
+      expect(out.join('')).toBe('');
     } finally {
       spy.mockRestore();
       process.exitCode = undefined;

@@ -65,10 +65,14 @@ describe('phoenix profile show', () => {
   it('bad input: one line on stderr, exit 2', async () => {
     const junk = path.join(dir, 'junk.json');
     fs.writeFileSync(junk, '{"v": 7}');
+    // JSON.parse quotes the input in its message: text with line breaks must still print as one line.
+    const text = path.join(dir, 'notes.txt');
+    fs.writeFileSync(text, 'not json\nat all\n');
     for (const [args, message] of [
       [['profile', 'show', path.join(dir, 'missing.json')], /missing.json: no such file or directory/],
       [['profile', 'show', junk], /junk.json: not a profile or a results document \(unsupported profile version 7/],
       [['profile', 'show', sample], /sample.jsonl: not JSON/],
+      [['profile', 'show', text], /notes.txt: not JSON/],
       [['profile', 'show', dir, '--top', 'x'], /--top must be an integer between 0 and 64 \(given 'x'\)/],
     ] as Array<[string[], RegExp]>) {
       const r = await cli(args);

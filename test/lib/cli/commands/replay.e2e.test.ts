@@ -90,6 +90,11 @@ describe('phoenix dlq (non-destructive)', () => {
     const showJson = JSON.parse((await cli(['dlq', 'show', rid, '--queue-url', queueUrl, '--json'])).stdout);
     expect(showJson.payload.encoding).toBe('json');
     expect(JSON.parse(showJson.payload.text)).toMatchObject({ orderId: expect.stringMatching(/^o-/), amount: expect.stringMatching(/\.25$/) });
+    // An id no dead letter has: a usage error naming it (exit 2, one line), the queue read whole and released.
+    const unknown = await cli(['dlq', 'show', 'no-such-id', '--queue-url', queueUrl]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toBe(`phoenix: no dead letter with message id or record id no-such-id in ${queueUrl}\n`);
     expect(await queueDepth(env.fauxqs.sqs, queueUrl)).toEqual({ visible: total, notVisible: 0 });
   });
 });
@@ -156,10 +161,11 @@ describe('phoenix replay --from dlq', () => {
 
   it('an older version replayed after a newer one never overwrites it; replaying the same set twice changes nothing', async () => {
     const schemaDead = dlqBodies.filter((m) => m.reason.class === 'schema');
-    // Newer versions of five of the replayed orders arrive (later eventTime).
+    // Newer versions of five of the replayed orders arrive (later eventTime: now, within the stage's future skew).
+    const now = new Date().toISOString();
     const newer = schemaDead.slice(0, 5).map((m) => {
       const p = JSON.parse(Buffer.from(m.payload!, 'base64').toString());
-      return { data: Buffer.from(JSON.stringify({ ...p, amount: 999, eventTime: '2099-01-01T00:00:00.000Z' })), partitionKey: m.source.partitionKey! };
+      return { data: Buffer.from(JSON.stringify({ ...p, amount: 999, eventTime: now })), partitionKey: m.source.partitionKey! };
     });
     const before = new Set((await readStream(env.kinesis.client, 'orders', streamArn)).map((r) => r.kinesis.sequenceNumber));
     await putAll(env.kinesis.client, 'orders', newer);

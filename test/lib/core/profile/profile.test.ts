@@ -245,3 +245,40 @@ describe('serialization', () => {
     expect(text).toMatch(/country +str +100\.0% +1 .*DE\(2\)/);
   });
 });
+
+describe('a junk record cannot blind the profile (priority columns, per-record budget, dropped columns named)', () => {
+  const junk = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`junk${i}`, i]));
+  const clean = (i: number) => ({ userId: `u${i}`, amount: i });
+
+  it('tracks the priority columns whatever comes first, and names what it dropped and why', () => {
+    const p = createProfile({ priorityColumns: ['userId'], maxColumns: 100 });
+    updateProfile(p, junk);
+    for (let i = 0; i < 99; i++) updateProfile(p, clean(i));
+    expect(columnStats(p, 'userId')!.completeness).toBe(0.99);
+    // The junk record added its budget of new columns (64); the rest of it is dropped for the record budget.
+    expect(p.droppedColumns[0]).toEqual({ column: 'junk64', reason: 'record-budget' });
+    expect(p.columnOverflow).toBe(250 - 64);
+    expect(profileSummary(p)).toMatch(/dropped columns: junk64 \(record-budget\), junk65 \(record-budget\)/);
+  });
+
+  it('without priority columns, junk records within their budget can fill maxColumns: later columns are dropped as max-columns', () => {
+    const p = createProfile({ maxColumns: 100 });
+    for (const r of [0, 1]) updateProfile(p, Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`j${r}_${i}`, i])));
+    updateProfile(p, clean(1));
+    expect(p.columns.has('userId')).toBe(false);
+    expect(p.droppedColumns).toEqual([{ column: 'userId', reason: 'max-columns' }, { column: 'amount', reason: 'max-columns' }]);
+  });
+
+  it('keeps priority columns and dropped names through serialization and merges', () => {
+    const a = createProfile({ priorityColumns: ['userId'], maxColumns: 2 });
+    updateProfile(a, { x: 1, y: 2, z: 3 });
+    const b = createProfile({ priorityColumns: ['userId'], maxColumns: 2 });
+    updateProfile(b, clean(1));
+    const back = deserializeProfile(serializeProfile(a));
+    expect(back.droppedColumns).toEqual([{ column: 'z', reason: 'max-columns' }]);
+    const m = mergeProfiles(back, b);
+    expect(m.columns.has('userId')).toBe(true);
+    expect(columnStats(m, 'userId')!.completeness).toBe(0.5);
+    expect(m.droppedColumns.map((d) => d.column)).toContain('z');
+  });
+});

@@ -8,7 +8,7 @@ import {
 } from '../../../../constructs/quality-rules';
 import { XorShift32 } from '../../../../lib/core/profile/hash';
 import { Profile, createProfile, updateProfile } from '../../../../lib/core/profile/profile';
-import { RuleResult, conditionsForRules, evaluateRules } from '../../../../lib/core/profile/rules';
+import { RuleResult, conditionsForRules, evaluateRules, priorityColumnsForRules } from '../../../../lib/core/profile/rules';
 
 const WINDOW_END = Date.parse('2026-05-01T12:00:00Z');
 const COUNTRIES = ['DE', 'FR', 'GB', 'US'];
@@ -180,5 +180,15 @@ describe('drift false-alarm rate on clean small windows', () => {
     // Without the gate, windows below 150 rows alarm often (expected ~30% for the numeric column alone).
     expect(ungated.smallRate).toBeGreaterThan(0.15);
     expect(ungated.rate).toBeGreaterThan(gated.rate);
+  });
+});
+
+describe('priorityColumnsForRules', () => {
+  it('lists every column the rules read (column, requiredColumns, expectedColumns), once, sorted', () => {
+    expect(priorityColumnsForRules([
+      { name: 'c', kind: QualityRuleKind.COMPLETENESS, column: 'userId', fail: { min: 0.9 } },
+      { name: 's', kind: QualityRuleKind.SCHEMA, requiredColumns: ['userId', 'amount'], expectedColumns: ['at'] },
+      { name: 'v', kind: QualityRuleKind.VOLUME, lastWindows: 5, fail: { min: 0.5 } },
+    ])).toEqual(['amount', 'at', 'userId']);
   });
 });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { fixture, state } from './support';
+import { fixture, state, TEST_CANARY_KEY } from './support';
 import { TransientError } from '../../../../lib/core';
 import { buildCanaryEnvelope } from '../../../../lib/core/canary';
 import type { SinkPort } from '../../../../lib/handlers/ports/types';
 import { attemptRecord, firstAttempt } from '../../../../lib/handlers/processor/attempt';
 import { prepare } from '../../../../lib/handlers/processor/envelope-step';
 
-const CANARY = buildCanaryEnvelope('orders', 1_764_000_000_000) as unknown as Record<string, unknown>;
+const CANARY = buildCanaryEnvelope('orders', 1_764_000_000_000, TEST_CANARY_KEY) as unknown as Record<string, unknown>;
 
 describe('attempts', () => {
   it('first attempt of a plain record writes it', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fixture, NAMESPACE, state } from './support';
+import { fixture, NAMESPACE, state, TEST_CANARY_KEY } from './support';
 import { CANARY_SOURCE } from '../../../../constructs/contract';
 import { recordId } from '../../../../lib/core';
 import { buildCanaryEnvelope } from '../../../../lib/core/canary';
@@ -44,7 +44,7 @@ describe('envelopeStep / prepare', () => {
 
   it('takes a canary as sent: no key, no schema, its own id and sentAt as event time', () => {
     const f = fixture({}, { validate: () => 'never valid' });
-    const canary = buildCanaryEnvelope('orders', 1_764_000_000_000);
+    const canary = buildCanaryEnvelope('orders', 1_764_000_000_000, TEST_CANARY_KEY);
     const st = state(canary as unknown as Record<string, unknown>, f.clock);
     prepare(st, 's', f.ctx);
     expect(st.canary).toBe(true);

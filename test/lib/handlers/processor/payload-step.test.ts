@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fixture, state } from './support';
+import { fixture, state, TEST_CANARY_KEY } from './support';
 import { payloadTextHash, PermanentError, TransientError } from '../../../../lib/core';
 import { buildCanaryEnvelope } from '../../../../lib/core/canary';
 import { prepare } from '../../../../lib/handlers/processor/envelope-step';
@@ -83,7 +83,7 @@ describe('keepPayload / runTransform / payloadStep', () => {
         throw new Error('must not run');
       },
     });
-    const st = state(buildCanaryEnvelope('orders', 1_764_000_000_000) as unknown as Record<string, unknown>, f.clock);
+    const st = state(buildCanaryEnvelope('orders', 1_764_000_000_000, TEST_CANARY_KEY) as unknown as Record<string, unknown>, f.clock);
     prepare(st, 's', f.ctx);
     expect(await payloadStep(st, f.ctx)).toBeUndefined();
     expect(st.dead).toBeUndefined();

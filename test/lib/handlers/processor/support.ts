@@ -4,9 +4,12 @@ import { loadConfig, type IngestConfig } from '../../../../lib/handlers/config';
 import { MemoryDlq, MemorySink } from '../../../../lib/handlers/ports/memory';
 import type { DlqPort, SinkPort } from '../../../../lib/handlers/ports/types';
 import { stepContext, newRecordState, type ProcessorDeps, type RecordState, type StepContext } from '../../../../lib/handlers/processor/types';
+import { FIXTURE_FUTURE_SKEW_MS } from '../support/harness';
 import { FakeClock, kinesisRecord, type RecordData, type RecordOptions } from '../support/kinesis';
 
 export const NAMESPACE = idNamespaceFor('orders');
+/** The canary key of the step fixtures (set as already loaded). */
+export const TEST_CANARY_KEY = Buffer.alloc(32, 7);
 
 export interface Fixture {
   readonly ctx: StepContext;
@@ -22,6 +25,7 @@ export function fixture(env: Record<string, string> = {}, deps: Partial<Pick<Pro
     PHX_KEY_FIELDS: '["orderId"]',
     PHX_SINK_KIND: 'dynamodb',
     PHX_SINK_TARGET: 'orders-table',
+    PHX_MAX_FUTURE_SKEW_MS: String(FIXTURE_FUTURE_SKEW_MS),
     ...env,
   });
   const sink = new MemorySink();
@@ -40,6 +44,7 @@ export function fixture(env: Record<string, string> = {}, deps: Partial<Pick<Pro
     validate: deps.validate,
     terminal: deps.terminal,
   });
+  ctx.canaryKey.key = TEST_CANARY_KEY;
   return { ctx, sink, dlq, clock, config };
 }
 

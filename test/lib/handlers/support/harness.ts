@@ -12,6 +12,8 @@ import type { SinkPort, SinkWriteMeta, WriteResult } from '../../../../lib/handl
 import { createIngestHandler, type IngestHandlerOptions } from '../../../../lib/runtime';
 
 export const TABLE = 'orders-table';
+/** A future-skew bound (PHX_MAX_FUTURE_SKEW_MS) that lets the fixtures' 2026 event times through. */
+export const FIXTURE_FUTURE_SKEW_MS = 366 * 86_400_000;
 export const DLQ_URL = 'https://sqs.us-east-2.amazonaws.com/123456789012/orders-dlq';
 export const OVERFLOW_BUCKET = 'orders-dlq-overflow';
 
@@ -27,6 +29,8 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
   PHX_RETRY_BASE_MS: '10',
   PHX_RETRY_CAP_MS: '200',
   PHX_RETRY_MAX_ATTEMPTS: '4',
+  // The fixtures' event times (2026) are ahead of the fake clock (2025-11-24): the bound itself is tested in hostile/.
+  PHX_MAX_FUTURE_SKEW_MS: String(FIXTURE_FUTURE_SKEW_MS),
 };
 
 /** Wraps a sink and records the outcome of every acknowledged write by source sequence number. */
