@@ -9,6 +9,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { DRIFT_METRIC, METRICS_NAMESPACE, METRIC_DIMENSIONS, MONITOR_ENV, STACK_NAME_DIMENSION } from '../contract';
 import type { PipelineFunctionOptions } from '../function-options';
+import { driftReadStatements } from './private/drift-reads';
 import { ScheduledFunction } from './private/scheduled-function';
 import { validationError } from '../private/errors';
 import { resolveFunctionOptions } from '../private/function';
@@ -77,9 +78,11 @@ export interface DriftDetectorProps extends PipelineFunctionOptions {
   readonly interval?: Duration;
 
   /**
-   * Read-only IAM actions granted on all resources (`*`) so that CloudFormation can read the live configuration of
-   * the stacks' resources (drift detection runs with the caller's permissions). A resource the detector cannot read
-   * makes the detection fail (`DriftDetectionFailures`), it is never reported as in sync.
+   * Read-only IAM actions granted so that CloudFormation can read the live configuration of the stacks' resources
+   * (drift detection runs with the caller's permissions), on the names CloudFormation generates for the checked stacks
+   * (`<stack>-*`) where the service takes a resource ARN, on the account's keys for KMS, and on `*` for actions without
+   * resource-level permissions or of other services. A resource the detector cannot read makes the detection fail
+   * (`DriftDetectionFailures`), it is never reported as in sync.
    *
    * @default - the configuration reads of the resource types a Phoenix pipeline deploys (Kinesis, Lambda, SQS, S3,
    * DynamoDB, IAM, CloudWatch Logs, CloudWatch, SNS, KMS, EventBridge Scheduler, Firehose), listed in `DriftDetector.PIPELINE_READ_ACTIONS`;
@@ -173,11 +176,14 @@ export class DriftDetector extends Construct {
       actions: ['cloudformation:DescribeStackDriftDetectionStatus'],
       resources: ['*'],
     }));
-    fn.function.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadLiveConfiguration', actions: [...readActions], resources: ['*'] }));
+    const reads = driftReadStatements(stack, this.stackNames, readActions);
+    reads.forEach((r) => fn.function.role.addToPrincipalPolicy(r));
     acknowledge(fn.function.role,
-      'Drift detection reads the live configuration of every resource of the checked stacks with the caller\'s permissions, and their physical names are not known to the detector: '
-      + 'configuration reads (never data reads) are granted on "*", as are X-Ray writes and cloudformation:DescribeStackDriftDetectionStatus, which have no resource-level permissions.',
-      'AwsSolutions-IAM5[Resource::*]');
+      'Drift detection reads the live configuration (never data) of every resource of the checked stacks with the caller\'s permissions: '
+      + 'the reads are scoped to the names CloudFormation generates for those stacks (`<stack>-*`), KMS keys of the account (service-assigned ids), '
+      + 'and "*" for list actions without resource-level permissions, X-Ray writes and cloudformation:DescribeStackDriftDetectionStatus.',
+      'AwsSolutions-IAM5[Resource::*]',
+      ...reads.flatMap((r) => r.resources).filter((arn) => arn !== '*').map((arn) => wildcardResourceFinding(this, arn)));
     acknowledge(fn.function.role,
       'A stack ARN ends in the stack id, a UUID assigned at creation: the grant names the stack and wildcards its id.',
       ...stackArns.map((arn) => wildcardResourceFinding(this, arn)));

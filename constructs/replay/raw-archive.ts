@@ -1,4 +1,5 @@
-import { CfnOutput, Duration, type RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -80,6 +81,16 @@ export interface RawArchiveProps {
    * @default - a bucket is created (SSE-S3, the only encryption S3 log delivery supports)
    */
   readonly serverAccessLogsBucket?: s3.IBucket;
+
+  /**
+   * ARN of the only principal (a break-glass role) allowed to delete object versions of a retained archive or to
+   * change object locks: the bucket policy denies `s3:DeleteObjectVersion`, `s3:PutObjectRetention`,
+   * `s3:PutObjectLegalHold` and `s3:BypassGovernanceRetention` to every other principal. Not applied when the archive
+   * is destroyed with its stack (`RemovalPolicy.DESTROY`: emptying the bucket deletes versions).
+   *
+   * @default - no exception: nobody may delete an object version of a retained archive
+   */
+  readonly breakGlassPrincipalArn?: string;
 }
 
 /**
@@ -110,6 +121,8 @@ export class RawArchive extends Construct {
   public readonly framer: lambda.IFunction;
   /** The bucket receiving the archive bucket's server access logs. */
   public readonly serverAccessLogsBucket: s3.IBucket;
+  /** The role Firehose writes the archive with: put and list, never read, delete or lock objects. */
+  public readonly deliveryRole: iam.IRole;
 
   constructor(scope: Construct, id: string, props: RawArchiveProps) {
     super(scope, id);
@@ -137,6 +150,7 @@ export class RawArchive extends Construct {
     });
     this.bucket = bucket;
     this.serverAccessLogsBucket = serverAccessLogsBucket;
+    if (removalPolicy !== RemovalPolicy.DESTROY) this.denyVersionDeletion(bucket, props.breakGlassPrincipalArn);
 
     const { fn } = pipelineFunction(this, 'Framer', {
       owner: this,
@@ -161,6 +175,8 @@ export class RawArchive extends Construct {
     acknowledge(errorLogs,
       'Firehose\'s delivery-error log group is encrypted by CloudWatch Logs with service-managed keys.',
       'NIST.800.53.R5-CloudWatchLogGroupEncrypted', 'HIPAA.Security-CloudWatchLogGroupEncrypted', 'PCI.DSS.321-CloudWatchLogGroupEncrypted');
+    const deliveryRole = this.createDeliveryRole(bucket, prefix, fn, errorLogs);
+    this.deliveryRole = deliveryRole;
 
     this.deliveryStream = new firehose.DeliveryStream(this, 'DeliveryStream', {
       source: new firehose.KinesisStreamSource(props.stream),
@@ -168,12 +184,16 @@ export class RawArchive extends Construct {
         dataOutputPrefix: `${prefix}!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/`,
         errorOutputPrefix: 'errors/!{firehose:error-output-type}/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/',
         compression: firehose.Compression.GZIP,
+        // The L2 would grant its destination role read, write and delete on the bucket: ours gets only what it needs.
+        role: deliveryRole.withoutPolicyUpdates(),
         loggingConfig: new firehose.EnableLogging(errorLogs),
         bufferingInterval: interval,
         bufferingSize: Size.mebibytes(64),
         processors: [new firehose.LambdaFunctionProcessor(fn, { bufferInterval: Duration.seconds(60), bufferSize: Size.mebibytes(1), retries: 3 })],
       }),
     });
+    // The role's policy exists before Firehose first writes (the L2 adds this for the grants it makes itself).
+    this.deliveryStream.node.defaultChild!.node.addDependency(deliveryRole);
     // Firehose buffers records in flight only (the stream still holds them): a stream's removal policy.
     this.deliveryStream.applyRemovalPolicy(Phoenix.removalPolicyFor(this, StatefulKind.STREAM));
     // The L2 adds its log stream to the error log group (a LogStream is retained by default): same policy as the group.
@@ -190,18 +210,59 @@ export class RawArchive extends Construct {
       'The delivery stream\'s roles are created for it only; CDK attaches their per-resource grants as AWS::IAM::Policy resources of those roles.',
       'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
     acknowledge(this.deliveryStream,
-      'Firehose writes generated object keys into the archive bucket (CDK\'s bucket grant: s3:GetObject*, GetBucket*, List*, DeleteObject*, Abort* on this bucket only) and invokes any version of the framer function.',
-      'AwsSolutions-IAM5[Action::s3:GetObject*]', 'AwsSolutions-IAM5[Action::s3:GetBucket*]', 'AwsSolutions-IAM5[Action::s3:List*]',
-      'AwsSolutions-IAM5[Action::s3:DeleteObject*]', 'AwsSolutions-IAM5[Action::s3:Abort*]',
-      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
-      wildcardResourceFinding(this, bucket.arnForObjects('*')),
-      wildcardResourceFinding(this, `${fn.functionArn}:*`));
-    acknowledge(this.deliveryStream,
       'A delivery stream whose source is a Kinesis stream cannot have Firehose server-side encryption (it applies to Direct PUT only): records are encrypted by the source stream and the archive bucket (SSE-KMS).',
       'AwsSolutions-KDF1');
 
     const what = props.pipelineName ? ` (pipeline ${props.pipelineName})` : '';
     new CfnOutput(this, 'ArchiveBucket', { value: bucket.bucketName, description: `Raw archive bucket${what}` });
     new CfnOutput(this, 'ArchivePrefix', { value: prefix, description: `Raw archive key prefix${what}` });
+  }
+
+  /** Firehose's destination role: list the bucket, put objects under the archive and error prefixes, invoke the framer, log errors. */
+  private createDeliveryRole(bucket: s3.IBucket, prefix: string, framer: lambda.IFunction, errorLogs: logs.ILogGroup): iam.Role {
+    const account = Stack.of(this).account;
+    const role = new iam.Role(this, 'DeliveryRole', {
+      // sts:ExternalId = the account: Firehose passes it, so only this account's delivery streams assume the role.
+      assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', { conditions: { StringEquals: { 'sts:ExternalId': account } } }),
+      description: `Phoenix raw archive: Firehose writes the archive, put and list only (${this.node.path})`,
+    });
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'ListArchive', actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [bucket.bucketArn],
+    }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'PutArchiveObjects',
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+      resources: [bucket.arnForObjects(`${prefix}*`), bucket.arnForObjects('errors/*')],
+    }));
+    bucket.encryptionKey?.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'InvokeFramer', actions: ['lambda:InvokeFunction', 'lambda:GetFunctionConfiguration'], resources: [framer.functionArn, `${framer.functionArn}:*`],
+    }));
+    errorLogs.grantWrite(role);
+    acknowledge(role,
+      'Firehose writes generated object keys under the archive prefix and errors/ (object ARNs with a key wildcard), and invokes any version of the framer function.',
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      wildcardResourceFinding(this, bucket.arnForObjects(`${prefix}*`)),
+      wildcardResourceFinding(this, bucket.arnForObjects('errors/*')),
+      wildcardResourceFinding(this, `${framer.functionArn}:*`));
+    acknowledge(role,
+      'The delivery role is created for this archive only; CDK attaches its grants as an AWS::IAM::Policy resource of the role.',
+      'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
+    return role;
+  }
+
+  /** Denies deleting object versions and changing object locks of the retained archive to all but the break-glass principal. */
+  private denyVersionDeletion(bucket: s3.IBucket, breakGlassPrincipalArn?: string): void {
+    if (breakGlassPrincipalArn !== undefined && !Token.isUnresolved(breakGlassPrincipalArn) && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:/.test(breakGlassPrincipalArn)) {
+      throw validationError(this, `breakGlassPrincipalArn must be an IAM or STS principal ARN such as 'arn:aws:iam::123456789012:role/BreakGlass' (given '${breakGlassPrincipalArn}')`);
+    }
+    bucket.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'DenyArchiveVersionDeletion',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:DeleteObjectVersion', 's3:PutObjectRetention', 's3:PutObjectLegalHold', 's3:BypassGovernanceRetention'],
+      resources: [bucket.arnForObjects('*')],
+      conditions: breakGlassPrincipalArn !== undefined ? { ArnNotEquals: { 'aws:PrincipalArn': breakGlassPrincipalArn } } : undefined,
+    }));
   }
 }

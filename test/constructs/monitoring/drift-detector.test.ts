@@ -2,9 +2,10 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DriftDetector, type DriftDetectorProps } from '../../../constructs/monitoring';
-import { actionsOf } from '../../support/stacks';
 import { monitorStack, PIPELINE } from './support/stacks';
+import { DriftDetector, type DriftDetectorProps } from '../../../constructs/monitoring';
+import { generatedNamePattern } from '../../../constructs/monitoring/private/drift-reads';
+import { actionsOf } from '../../support/stacks';
 
 function build(props: Partial<DriftDetectorProps> = {}): { t: Template; drift: DriftDetector } {
   const { stack } = monitorStack();
@@ -14,6 +15,11 @@ function build(props: Partial<DriftDetectorProps> = {}): { t: Template; drift: D
 
 function alarmProps(t: Template, prefix: string): Record<string, any> {
   return Object.entries(t.findResources('AWS::CloudWatch::Alarm')).find(([id]) => id.startsWith(prefix))![1].Properties;
+}
+
+/** The drift detector's configuration reads (one statement per distinct resource list). */
+function readStatements(t: Template): Array<Record<string, any>> {
+  return statements(t).filter((s) => String(s.Sid).startsWith('ReadLiveConfiguration'));
 }
 
 function statements(t: Template): Array<Record<string, any>> {
@@ -46,12 +52,30 @@ describe('DriftDetector defaults', () => {
   });
 
   it('readActions defaults to the configuration reads of the pipeline resource types, never data reads', () => {
-    const read = statements(t).find((s) => s.Sid === 'ReadLiveConfiguration')!;
-    expect(actionsOf(read).sort()).toEqual([...DriftDetector.PIPELINE_READ_ACTIONS].sort());
+    const read = readStatements(t).flatMap(actionsOf);
+    expect(read.sort()).toEqual([...DriftDetector.PIPELINE_READ_ACTIONS].sort());
     for (const forbidden of ['s3:GetObject', 'kinesis:GetRecords', 'sqs:ReceiveMessage', 'dynamodb:GetItem', 'dynamodb:Scan', 'kms:Decrypt']) {
-      expect(actionsOf(read)).not.toContain(forbidden);
+      expect(read).not.toContain(forbidden);
     }
-    expect(actionsOf(read).every((a) => !a.includes('*'))).toBe(true);
+    expect(read.every((a) => !a.includes('*'))).toBe(true);
+  });
+
+  it('reads are scoped to the names CloudFormation generates for the checked stack; only list actions are on "*"', () => {
+    const onStar = readStatements(t).filter((s) => s.Resource === '*').flatMap(actionsOf).sort();
+    // CloudWatch: dashboards and composite alarms carry names the library sets, not generated ones.
+    expect(onStar).toEqual([
+      'cloudwatch:DescribeAlarms', 'cloudwatch:GetDashboard', 'cloudwatch:ListTagsForResource', 'kms:ListAliases', 'logs:DescribeLogGroups', 'logs:DescribeQueryDefinitions',
+    ]);
+    const resourcesOf = (action: string): string => JSON.stringify(readStatements(t).find((s) => actionsOf(s).includes(action))!.Resource);
+    expect(resourcesOf('lambda:GetFunction')).toContain(':function:Monitoring-*');
+    expect(resourcesOf('iam:GetRolePolicy')).toContain(':role/Monitoring-*');
+    expect(resourcesOf('s3:GetBucketPolicy')).toContain(':s3:::monitoring-*');
+    expect(resourcesOf('kms:GetKeyPolicy')).toContain(':key/*');
+  });
+
+  it('a stack name longer than CloudFormation keeps in a 64-character name is matched by its first 24 characters', () => {
+    expect(generatedNamePattern('Orders')).toBe('Orders-*');
+    expect(generatedNamePattern('OrdersPipelineProductionEuWest1')).toBe('OrdersPipelineProduction*');
   });
 
   it('drift alarm: StacksDrifted Maximum >= 1 over one interval', () => {
@@ -101,7 +125,8 @@ describe('DriftDetector options', () => {
     t.hasResourceProperties('AWS::Lambda::Function', { Timeout: 180, Environment: { Variables: Match.objectLike({ PHX_DRIFT_STACKS: '["Orders-Prod","Orders-Shared"]' }) } });
     const s = statements(t);
     expect(JSON.stringify(s.find((x) => x.Sid === 'DetectDrift')!.Resource)).toMatch(/stack\/Orders-Prod\/\*.*stack\/Orders-Shared\/\*/);
-    expect(s.find((x) => x.Sid === 'ReadLiveConfiguration')!.Action).toBe('kinesis:DescribeStreamSummary');
+    expect(readStatements(t)).toEqual([expect.objectContaining({ Action: 'kinesis:DescribeStreamSummary' })]);
+    expect(JSON.stringify(readStatements(t)[0].Resource)).toMatch(/stream\/Orders-Prod-\*.*stream\/Orders-Shared-\*/);
     expect(alarmProps(t, 'DriftDriftAlarm').AlarmActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:oncall']);
     expect(alarmProps(t, 'DriftDetectionAlarm')).toMatchObject({ Period: 43_200, AlarmActions: ['arn:aws:sns:eu-west-1:123456789012:oncall'] });
   });
