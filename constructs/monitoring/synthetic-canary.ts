@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -165,7 +165,11 @@ export class SyntheticCanary extends Construct {
     const readers = [this.canaryFunction, ...pipeline.stages.map((s) => s.processor)];
     for (const fn of readers) {
       if (!(fn instanceof lambda.Function)) {
-        throw validationError(this, `every stage's processor must be a function of this app (the canary key's location is set in its environment); given an imported function ${fn.node.path}`);
+        // An imported processor's environment and role are not this app's to change: say what its owner must set.
+        Annotations.of(this).addWarningV2('phoenix:canary-key-imported-processor',
+          `the imported processor ${fn.node.path} cannot be given the canary key: set ${ENV.canaryKeyUri} in its environment to s3://<bucket>/${SyntheticCanary.KEY_OBJECT} `
+          + `of ${bucket.node.path} and allow it s3:GetObject and s3:PutObject on that object, else it treats canaries as ordinary records`);
+        continue;
       }
       fn.addEnvironment(ENV.canaryKeyUri, uri);
       iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject', 's3:PutObject'], resourceArns: [bucket.arnForObjects(SyntheticCanary.KEY_OBJECT)] });

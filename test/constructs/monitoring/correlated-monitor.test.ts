@@ -1,5 +1,5 @@
 import { Duration, Lazy, RemovalPolicy, Token } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -272,6 +272,8 @@ describe('CorrelatedMonitor options', () => {
     const journey = Object.values(t.findResources('AWS::Logs::QueryDefinition')).find((r) => r.Properties.Name.endsWith('/record-journey'))!;
     expect(journey.Properties.LogGroupNames).toContain('/aws/lambda/legacy-processor');
     t.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
+    // The canary key cannot be set on an imported processor: a synth warning says what its owner must set.
+    Annotations.fromStack(stack).hasWarning('/Monitoring/Monitor/Canary', Match.stringLikeRegexp('imported processor Monitoring/LegacyFn cannot be given the canary key'));
   });
 });
 

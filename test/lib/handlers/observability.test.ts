@@ -5,14 +5,18 @@ import { harnessPerTest, type Harness } from './support/harness';
 import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from './support/kinesis';
 import { CANARY_SOURCE, METRIC, METRICS_NAMESPACE } from '../../../constructs/contract';
 import { idNamespaceFor, RetryTokenBucket } from '../../../lib/core';
+import { buildCanaryEnvelope } from '../../../lib/core/canary';
 import { loadConfig } from '../../../lib/handlers/config';
 import { MemoryDlq, MemorySink } from '../../../lib/handlers/ports/memory';
 import { createProcessor } from '../../../lib/handlers/processor';
 
 const harness = harnessPerTest();
 
+/** The deployment's canary key: stages recognize a canary only when its MAC verifies under it. */
+const CANARY_KEY = Buffer.alloc(32, 7);
+
 function canary(sentAt: string): Record<string, unknown> {
-  return { v: 1, source: CANARY_SOURCE, payload: { canary: true, sentAt, pipeline: 'orders' } };
+  return buildCanaryEnvelope('orders', Date.parse(sentAt), CANARY_KEY) as unknown as Record<string, unknown>;
 }
 
 function order(n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -29,7 +33,7 @@ function emfDocs(hh: Harness): Emf[] {
 
 describe('EMF metrics', () => {
   it('emits one document per batch in the contract namespace with exactly the { Pipeline, Stage } dimensions', async () => {
-    const h = harness({ PHX_RETRY_MAX_ATTEMPTS: '3' });
+    const h = harness({ PHX_RETRY_MAX_ATTEMPTS: '3' }, { canaryKey: CANARY_KEY });
     h.ddb.failNext.push(Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
     // written, duplicate, stale, dead-lettered (not JSON), written, canary
     const sentAt = new Date(h.clock.t - 1234).toISOString();
@@ -106,7 +110,7 @@ describe('EMF metrics', () => {
 
 describe('canaries', () => {
   it('counts a canary and keeps it out of a terminal sink, without validation or natural key', async () => {
-    const h = harness({ PHX_SCHEMA: JSON.stringify({ type: 'object', required: ['orderId'] }) });
+    const h = harness({ PHX_SCHEMA: JSON.stringify({ type: 'object', required: ['orderId'] }) }, { canaryKey: CANARY_KEY });
     const res = await h.run(kinesisEvent([canary(new Date(h.clock.t - 50).toISOString()), order(1)]));
     expect(res.batchItemFailures).toEqual([]);
     expect(h.ddb.table.size).toBe(1);
@@ -131,6 +135,7 @@ describe('canaries', () => {
         metrics: new Metrics({ namespace: METRICS_NAMESPACE }),
         tokenBucket: new RetryTokenBucket(),
         clock,
+        canaryKey: async () => CANARY_KEY,
       });
       await process(kinesisEvent([canary('2026-01-01T00:00:00.000Z')]), lambdaContext(clock));
     } finally {
