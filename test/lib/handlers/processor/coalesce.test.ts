@@ -83,7 +83,7 @@ describe('coalescing versions of one id within a batch', () => {
     // b failed first (sequential): nothing after it started.
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0].kinesis.sequenceNumber }]);
     const h = fixture({ PHX_RETRY_MAX_ATTEMPTS: '2' }, {
-      sink: { write: (env, meta) => (env.payload.orderId === 'a' ? Promise.reject(new TransientError('throttled')) : Promise.resolve('written')) },
+      sink: { write: (env) => (env.payload.orderId === 'a' ? Promise.reject(new TransientError('throttled')) : Promise.resolve('written')) },
     });
     const second = await run(h, [order('b', 1), order('a', 1), order('a', 2)]);
     expect(second.res.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1].kinesis.sequenceNumber }]);
