@@ -185,7 +185,7 @@ export function handlerVariant(schema?: object): Variant {
  * the handler's ordering, retries, DLQ routing and batch-failure reporting against BatchProcessor's.
  */
 function powertoolsVariant(observability = true): Variant {
-  const work = happyPathWork();
+  const work = happyPathWork(new BenchSink());
   return async (batches) => {
     let failures = 0;
     for (const b of batches) {
@@ -207,8 +207,7 @@ function powertoolsVariant(observability = true): Variant {
  * document through Powertools Metrics, one summary log line): shared by the Powertools variants and by the
  * orchestration-free loop below.
  */
-function happyPathWork() {
-  const sink = new BenchSink();
+export function happyPathWork<S extends SinkPort>(sink: S) {
   const namespace = idNamespaceFor(PIPELINE);
   const logger = new Logger({ serviceName: 'bench', logLevel: 'INFO', persistentKeys: { pipeline: PIPELINE, stage: 'ingest' } });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'bench' });
@@ -270,7 +269,7 @@ function happyPathWork() {
  * bench prints it so that the gap to the 0.70 target splits into orchestration, observability and core steps.
  */
 function coreStepsVariant(observability: boolean): Variant {
-  const work = happyPathWork();
+  const work = happyPathWork(new BenchSink());
   return async (batches) => {
     for (const b of batches) {
       const t0 = Date.now();

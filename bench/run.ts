@@ -8,6 +8,7 @@ import { runHandlerBench } from './handler';
 import { runLocalBench } from './local';
 import { runProfileBench } from './profile';
 import { runReplayBench } from './replay';
+import { runShardBench } from './shard';
 import type { Benchmark, BenchResult, BenchTarget } from './types';
 
 function int(flags: Readonly<Record<string, string>>, name: string): number | undefined {
@@ -38,6 +39,16 @@ async function profileBench(json: boolean): Promise<BenchResult> {
 }
 
 export const BENCHMARKS: Record<string, Benchmark> = {
+  // --records=20000 --seed=1 --next-shards=4; levers: --batch-size --record-concurrency --parallelization-factor --sdk-max-sockets
+  shard: (flags) => runShardBench({
+    sdkMaxSockets: int(flags, 'sdk-max-sockets'),
+    records: int(flags, 'records'),
+    seed: int(flags, 'seed'),
+    nextShards: int(flags, 'next-shards'),
+    batchSize: int(flags, 'batch-size'),
+    recordConcurrency: int(flags, 'record-concurrency'),
+    parallelizationFactor: int(flags, 'parallelization-factor'),
+  }),
   // --records=100000 --batch-size=100 --rounds=5
   handler: (flags) => runHandlerBench({ records: int(flags, 'records'), batchSize: int(flags, 'batch-size'), rounds: int(flags, 'rounds') }),
   profile: (flags) => profileBench(flags.json === 'true'),

@@ -138,8 +138,10 @@ export interface IngestStageOptions extends PipelineFunctionOptions {
 
   /**
    * Records of different partition keys processed at once within a batch (order is kept per key). Allowed: 1-100.
+   * Set 1 for strictly sequential processing in sequence-number order across keys.
    *
-   * @default 1 - strictly sequential
+   * @default 100 - each record waits for one sink round trip, so one shard's backlog drains at the sink's latency
+   * only with many keys in flight (docs/scaling.md, measured by `npm run bench -- shard`)
    */
   readonly recordConcurrency?: number;
 
@@ -194,9 +196,11 @@ export interface IngestStageOptions extends PipelineFunctionOptions {
   // ----- event source mapping -----
 
   /**
-   * Records per invocation. Allowed: 1-10,000 (within Lambda's 6 MB invocation payload).
+   * Records per invocation. Allowed: 1-10,000 (within Lambda's 6 MB invocation payload; Lambda sends fewer records
+   * when they would exceed it).
    *
-   * @default 100
+   * @default 1000 - a batch ends with its slowest write and each invocation costs an invoke round trip: larger
+   * batches amortize both, and coalesce more versions of a key (docs/scaling.md, `npm run bench -- shard`)
    */
   readonly batchSize?: number;
 
@@ -456,14 +460,14 @@ export class IngestStage extends Construct implements IMonitorableStage {
   /** Resolves the stage's settings against their defaults and checks every prop (tokens are skipped). */
   private resolveSettings(props: IngestStageProps, timeout: Duration): StageSettings {
     const settings: StageSettings = {
-      batchSize: props.batchSize ?? 100,
+      batchSize: props.batchSize ?? 1000,
       maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
       retryAttempts: props.retryAttempts ?? 10,
       maxRecordAge: props.maxRecordAge ?? Duration.hours(24),
       parallelizationFactor: props.parallelizationFactor ?? 1,
       startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
       maxRecordSizeBytes: props.maxRecordSizeBytes ?? 1_048_576,
-      recordConcurrency: props.recordConcurrency ?? 1,
+      recordConcurrency: props.recordConcurrency ?? 100,
       retryBaseDelay: props.retryBaseDelay ?? Duration.millis(50),
       retryMaxDelay: props.retryMaxDelay ?? Duration.seconds(2),
       retryMaxAttempts: props.retryMaxAttempts ?? 6,

@@ -52,7 +52,8 @@ export const CONFIG_DEFAULTS = {
   retryBaseMs: 50,
   retryCapMs: 2_000,
   retryMaxAttempts: 6,
-  recordConcurrency: 1,
+  /** Partition keys in flight per batch; IngestStage's default (docs/scaling.md). */
+  recordConcurrency: 100,
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;

@@ -54,7 +54,7 @@ describe('IngestStage defaults', () => {
   it('schema defaults to none (empty PHX_SCHEMA)', () => expect(env[ENV.schema]).toBe(''));
   it('keyFields default to [] (whole payload)', () => expect(env[ENV.keyFields]).toBe('[]'));
   it('maxRecordSizeBytes defaults to 1 MiB', () => expect(env[ENV.maxRecordBytes]).toBe('1048576'));
-  it('recordConcurrency defaults to 1', () => expect(env[ENV.recordConcurrency]).toBe('1'));
+  it('recordConcurrency defaults to 100', () => expect(env[ENV.recordConcurrency]).toBe('100'));
   it('retryBudget defaults to 10 s', () => expect(env[ENV.retryBudgetMs]).toBe('10000'));
   it('retryBaseDelay defaults to 50 ms', () => expect(env[ENV.retryBaseMs]).toBe('50'));
   it('retryMaxDelay defaults to 2 s', () => expect(env[ENV.retryCapMs]).toBe('2000'));
@@ -89,7 +89,7 @@ describe('IngestStage defaults', () => {
     const logStatements = policyStatements(t).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
     expect(logStatements).toEqual([expect.objectContaining({ Resource: { 'Fn::GetAtt': [expect.stringMatching(/^IngestProcessorLogs/), 'Arn'] } })]);
   });
-  it('batchSize defaults to 100', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 100 }));
+  it('batchSize defaults to 1000', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 1000 }));
   it('maxBatchingWindow defaults to 1 second', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumBatchingWindowInSeconds: 1 }));
   it('bisectBatchOnError defaults to true', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BisectBatchOnFunctionError: true }));
   it('retryAttempts defaults to 10 (never infinite)', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 10 }));

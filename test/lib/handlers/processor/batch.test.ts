@@ -53,6 +53,27 @@ describe('batch orchestration', () => {
     expect(peak).toBe(2);
   });
 
+  it('by default writes up to 100 partition keys at once (CONFIG_DEFAULTS.recordConcurrency)', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const slow: SinkPort = {
+      write: async () => {
+        peak = Math.max(peak, ++inFlight);
+        await new Promise((r) => setTimeout(r, 2));
+        inFlight--;
+        return 'written';
+      },
+    };
+    const f = fixture({}, { sink: slow });
+    expect(f.config.recordConcurrency).toBe(100);
+    const items = Array.from({ length: 150 }, (_, i) => ({ data: { orderId: `o-${i}` }, opts: { partitionKey: `k-${i}` } }));
+    out = captureStdout();
+    const res = await processBatch(batchDeps(f), kinesisEvent(items).Records, lambdaContext(f.clock));
+    out.restore();
+    expect(res.batchItemFailures).toEqual([]);
+    expect(peak).toBe(100);
+  });
+
   it('processes a batch: writes, dead letters, one summary line and no failure', async () => {
     out = captureStdout();
     const f = fixture();
