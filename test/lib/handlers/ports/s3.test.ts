@@ -2,7 +2,7 @@ import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s
 import { afterEach, describe, expect, it } from 'vitest';
 import { contentHash, type Envelope } from '../../../../lib/core';
 import { S3_KNOWN_OBJECTS, S3Sink } from '../../../../lib/handlers/ports/s3';
-import { fakeS3, putFakeObject, type FakeS3 } from '../../../handlers/support/fake-aws';
+import { fakeS3, putFakeObject, type FakeS3 } from '../support/fake-aws';
 
 let s3: FakeS3;
 afterEach(() => s3?.mock.restore());

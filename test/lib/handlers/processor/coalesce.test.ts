@@ -7,7 +7,7 @@ import { PermanentError, RetryTokenBucket, TransientError, type Envelope } from 
 import type { SinkPort, SinkWriteMeta } from '../../../../lib/handlers/ports/types';
 import { processBatch, type BatchDeps } from '../../../../lib/handlers/processor/batch';
 import { retryPolicy } from '../../../../lib/handlers/processor/retry-budget';
-import { captureStdout, kinesisEvent, lambdaContext } from '../../../handlers/support/kinesis';
+import { captureStdout, kinesisEvent, lambdaContext } from '../support/kinesis';
 
 let out: ReturnType<typeof captureStdout> | undefined;
 afterEach(() => out?.restore());
