@@ -9,7 +9,8 @@
  */
 import { KinesisClient, PutRecordCommand, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import type { SinkPort, SinkWriteMeta, WriteResult } from './types';
-import { PermanentError, type Envelope } from '../../core';
+import type { Envelope } from '../../core/envelope';
+import { PermanentError } from '../../core/failure';
 import { PhoenixError } from '../../core/errors';
 
 const encoder = new TextEncoder();

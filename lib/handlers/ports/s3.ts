@@ -9,7 +9,8 @@
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { SinkPort, SinkWriteMeta, WriteResult } from './types';
 import { compareVersions, notAppliedOutcome, sortableEventTime, type Version } from './version';
-import { TransientError, type Envelope } from '../../core';
+import type { Envelope } from '../../core/envelope';
+import { TransientError } from '../../core/failure';
 
 export const S3_META_EVENT_TIME = 'phx-event-time';
 export const S3_META_CONTENT_HASH = 'phx-content-hash';
