@@ -1,20 +1,13 @@
 import { PhoenixError } from '../../core/errors';
 import type { ReplaySummary } from '../../replay/engine';
-import type { SynthOptions } from '../run/synth';
+import type { EnvironmentOptions } from '../run/types';
 
-export interface DrillOptions extends SynthOptions {
+export interface DrillOptions extends EnvironmentOptions {
   readonly records: number;
   readonly seed?: number;
   readonly poisonRate?: number;
   readonly duplicateRate?: number;
-  /** Bound on waiting for the pipeline to process everything (default 120 s). */
-  readonly drainTimeoutMs?: number;
-  readonly runsDir?: string;
-  readonly log?: (line: string) => void;
   readonly onPhase?: (phase: DrillPhase) => void;
-  readonly signal?: AbortSignal;
-  /** Authorize every AWS call against the template's policies (default true; `--no-iam`: off). */
-  readonly iam?: boolean;
 }
 
 export type DrillPhase = 'synth' | 'start' | 'produce' | 'drain' | 'hash' | 'destroy' | 'recreate' | 'replay' | 'done';

@@ -15,7 +15,25 @@ import type { Phase } from '../phased-workload';
 import type { LocalQualityReport } from '../quality';
 import type { LocalSchedules } from '../scheduler';
 
-export interface LocalRunOptions extends SynthOptions {
+/** Options of every command that brings a local environment up (`phoenix local run`, `phoenix drill`). */
+export interface EnvironmentOptions extends SynthOptions {
+  /** Bound on waiting for the pipeline to process everything after the last put (default 120 s). */
+  readonly drainTimeoutMs?: number;
+  /** Directory for run directories (default `<cwd>/.phoenix/runs`). */
+  readonly runsDir?: string;
+  /** Aborts the run (Ctrl-C in the CLI); everything started is stopped. */
+  readonly signal?: AbortSignal;
+  /** One-line notes (stderr in the CLI). */
+  readonly log?: (line: string) => void;
+  /**
+   * Authorize every AWS call of the run against the template's policies (default true): functions with their role,
+   * mappings with their function's role, Firehose with its roles, alarm notifications as CloudWatch for the alarm,
+   * S3 notifications and schedules by the function's and role's policies. `false` (`--no-iam`): every call is allowed.
+   */
+  readonly iam?: boolean;
+}
+
+export interface LocalRunOptions extends EnvironmentOptions {
   /** Stream the workload is put on (logical id or name); default: the stream of the pipeline's event source mapping. */
   readonly stream?: string;
   readonly records: number;
@@ -36,13 +54,6 @@ export interface LocalRunOptions extends SynthOptions {
   readonly onDemandShards?: number;
   readonly portBase?: number;
   readonly maxEnvironments?: number;
-  /** Bound on waiting for the pipeline to process everything after the last put (default 120 s). */
-  readonly drainTimeoutMs?: number;
-  /** Directory for run directories (default `<cwd>/.phoenix/runs`). */
-  readonly runsDir?: string;
-  readonly signal?: AbortSignal;
-  /** One-line notes (stderr in the CLI). */
-  readonly log?: (line: string) => void;
   readonly onProgress?: (p: RunProgress) => void;
   /** Correlation ids (or record ids) whose hops to include in the report. */
   readonly trace?: readonly string[];
@@ -74,12 +85,6 @@ export interface LocalRunOptions extends SynthOptions {
   readonly limitsScale?: number;
   /** `aws`: every emulated call waits a draw from its operation's latency distribution; `none` (default): no added latency. */
   readonly latency?: LatencyMode;
-  /**
-   * Authorize every AWS call of the run against the template's policies (default true): functions with their role,
-   * mappings with their function's role, Firehose with its roles, alarm notifications as CloudWatch for the alarm,
-   * S3 notifications and schedules by the function's and role's policies. `false` (`--no-iam`): every call is allowed.
-   */
-  readonly iam?: boolean;
 }
 
 export interface RunProgress {

@@ -3,7 +3,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, expect } from 'vitest';
 import { buildApp, CLICKSTREAM_STACK_NAME } from '../../../bin/app';
+import { loadAssembly } from '../../../lib/local/assembly';
+import { AsyncInvoker } from '../../../lib/local/async-invoke';
+import { Lifecycle } from '../../../lib/local/lifecycle';
+import { provision, type ProvisionedStack } from '../../../lib/local/provision';
 import type { LocalRunOptions, LocalRunReport } from '../../../lib/local/run';
+import { localAccountModel } from '../../../lib/local/run/context';
+import { deployStack, PrincipalClients, queueUrlLookup, startServices } from '../../../lib/local/run/provision';
+import { LocalStack } from '../../../lib/local/template/stack';
 
 export const REPO = path.resolve(__dirname, '../../..');
 
@@ -124,4 +131,40 @@ export function synthesizedExample(): () => string {
     dir = synthExample().dir;
   }, 120_000);
   return () => dir;
+}
+
+/** A hand-written template deployed on fresh emulators (see withDeployed). */
+export interface Deployed {
+  stack: LocalStack;
+  services: Awaited<ReturnType<typeof startServices>>;
+  provisioned: ProvisionedStack;
+  life: Lifecycle;
+}
+
+/** Deploys a hand-written template on fresh emulators (IAM enforced or not), runs `use`, then stops and removes all. */
+export async function withDeployed<T>(
+  stackName: string, template: Record<string, unknown>, iam: boolean, use: (d: Deployed) => Promise<T>,
+): Promise<T> {
+  const assemblyDir = handWrittenAssembly(stackName, template);
+  const runDir = tempDir(stackName.toLowerCase());
+  const life = new Lifecycle();
+  try {
+    const [assembly] = loadAssembly(assemblyDir);
+    const stack = new LocalStack(stackName, assembly.template);
+    deployStack(localAccountModel(), stack, (m) => new Error(m));
+    const services = await startServices(stack, runDir, life, { iam });
+    const provisioned = await provision(stack, assembly, services.clients, { onDemandShards: 1, runDir, log: () => undefined });
+    return await use({ stack, services, provisioned, life });
+  } finally {
+    await life.stopAll();
+    removeDir(assemblyDir);
+    removeDir(runDir);
+  }
+}
+
+/** The asynchronous invoker and the principals' clients of a deployment, as `phoenix local run` builds them. */
+export function invokerOf(d: Deployed): { principals: PrincipalClients; queueUrlForArn: (arn: string) => string; invoker: AsyncInvoker } {
+  const principals = new PrincipalClients(d.services, d.stack.region, d.life);
+  const queueUrlForArn = queueUrlLookup(d.provisioned, (m) => new Error(m));
+  return { principals, queueUrlForArn, invoker: new AsyncInvoker(d.provisioned, d.services.clients, { log: () => undefined, queueUrlForArn }) };
 }
