@@ -95,6 +95,10 @@ describe('IngestStage defaults', () => {
   it('retryAttempts defaults to 10 (never infinite)', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 10 }));
   it('maxRecordAge defaults to 24 hours', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRecordAgeInSeconds: 86400 }));
   it('parallelizationFactor defaults to 1', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 1 }));
+  it('enhancedFanOut defaults to off: the mapping reads the stream as a standard consumer', () => {
+    t.resourceCountIs('AWS::Kinesis::StreamConsumer', 0);
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestStream'), 'Arn'] } });
+  });
   it('startingPosition defaults to TRIM_HORIZON', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { StartingPosition: 'TRIM_HORIZON' }));
   it('reportBatchItemFailures is always on', () => {
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
@@ -254,6 +258,27 @@ describe('IngestStage options', () => {
     expect(s.deadLetters).toBe(shared);
     expect(handlerEnv(t)[ENV.dlqMaxMessageBytes]).toBe('131072');
     expect(handlerEnv(t)[ENV.dlqUrl]).toEqual({ Ref: expect.stringMatching(/^SharedQueue/) });
+  });
+});
+
+describe('IngestStage with enhancedFanOut', () => {
+  let t: Template;
+  beforeAll(() => {
+    t = template({ enhancedFanOut: true, stageName: 'enrich' });
+  });
+  it('registers one stream consumer named after the stream and the stage', () => {
+    t.resourceCountIs('AWS::Kinesis::StreamConsumer', 1);
+    t.hasResourceProperties('AWS::Kinesis::StreamConsumer', {
+      StreamARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestStream'), 'Arn'] },
+      ConsumerName: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('^IngestStream') }, '-enrich']] },
+    });
+  });
+  it('points the event source mapping at the consumer', () => {
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestStreamConsumer'), 'ConsumerARN'] } });
+  });
+  it('grants the function SubscribeToShard and DescribeStreamConsumer on the consumer', () => {
+    const onConsumer = policyStatements(t).filter((st) => JSON.stringify(st.Resource).includes('ConsumerARN'));
+    expect(onConsumer.flatMap(actionsOf)).toEqual(expect.arrayContaining(['kinesis:SubscribeToShard', 'kinesis:DescribeStreamConsumer']));
   });
 });
 
