@@ -247,8 +247,8 @@ export interface IngestStageOptions extends PipelineFunctionOptions {
    * 2 MiB/s per shard with every other standard consumer of the stream (the quality profiler and the raw archive's
    * Firehose read it too: at a shard's full write rate of 1 MiB/s, three standard consumers need 3 MiB/s). The cost:
    * enhanced fan-out is billed per consumer-shard hour and per GB delivered (see Kinesis pricing), on top of the stream.
-   * The local environment does not run enhanced fan-out consumers yet (`phoenix local run` reads such a stage's
-   * stream as a standard consumer would not be faithful), so this is off by default; see docs/scaling.md.
+   * Off by default for now: the local environment does not support `AWS::Kinesis::StreamConsumer` yet, so
+   * `phoenix local run` refuses a stack that uses it (see docs/scaling.md, "Reading a shard at its full write rate").
    *
    * @default false
    */
