@@ -248,8 +248,9 @@ export class KinesisPutter {
     let failedRounds = 0;
     let progressAt = this.now();
     while (pending.length > 0) {
-      // Once the rate is adapted, a call holds at most one second of it (more would only be throttled).
-      const n = this.rate.rate === undefined ? pending.length : Math.max(1, Math.floor(this.rate.rate));
+      // Once the rate is adapted, a call holds a tenth of a second of it: calls then spread over each second as the
+      // shards' per-second limits do (a call of a whole second's worth, landing in a second already used, is refused).
+      const n = this.rate.rate === undefined ? pending.length : Math.max(1, Math.floor(this.rate.rate / 10));
       const call = pending.slice(0, n);
       await this.rate.take(call.length);
       const r = await this.putOnce(stream, call, out, lastError);
