@@ -106,6 +106,9 @@ project.bundler.addBundle('./lib/local/runner/function-runner.ts', { platform: '
 project.bundler.addBundle('./lib/local/emulators/host.ts', { platform: 'node', target: 'node20', format: 'cjs', externals: ['kinesalite', 'dynalite', 'fauxqs'] });
 // The runtime subpath export (`cdk-phoenix-pipelines/runtime`): createIngestHandler for a team's own function.
 project.bundler.addBundle('./lib/runtime/index.ts', { ...handlerBundle, minify: false });
+// One @aws-lambda-powertools/commons for all Powertools packages: batch (bench only) exists up to 2.35.0 and pins its
+// commons exactly, which otherwise nests a second 2.36.0 copy under logger and metrics and bundles it twice.
+project.addFields({ overrides: { '@aws-lambda-powertools/commons': '2.36.0' } });
 project.addFields({
   exports: {
     '.': { types: './dist/index.d.ts', default: './dist/index.js' },

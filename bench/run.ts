@@ -8,6 +8,8 @@ import { runHandlerBench } from './handler';
 import { runLocalBench } from './local';
 import { runProfileBench } from './profile';
 import { runReplayBench } from './replay';
+import { runShardBench } from './shard';
+import { runShardReplayBench } from './shard-replay';
 import type { Benchmark, BenchResult, BenchTarget } from './types';
 
 function int(flags: Readonly<Record<string, string>>, name: string): number | undefined {
@@ -38,13 +40,25 @@ async function profileBench(json: boolean): Promise<BenchResult> {
 }
 
 export const BENCHMARKS: Record<string, Benchmark> = {
+  // --records=20000 --seed=1 --next-shards=4; levers: --batch-size --record-concurrency --parallelization-factor --sdk-max-sockets
+  'shard': (flags) => runShardBench({
+    sdkMaxSockets: int(flags, 'sdk-max-sockets'),
+    records: int(flags, 'records'),
+    seed: int(flags, 'seed'),
+    nextShards: int(flags, 'next-shards'),
+    batchSize: int(flags, 'batch-size'),
+    recordConcurrency: int(flags, 'record-concurrency'),
+    parallelizationFactor: int(flags, 'parallelization-factor'),
+  }),
+  // --records=3000 --shards=2 --limits-scale=10: archive and DLQ replay at the target stream's scaled write limit
+  'shard-replay': (flags) => runShardReplayBench({ records: int(flags, 'records'), shards: int(flags, 'shards'), limitsScale: int(flags, 'limits-scale') }),
   // --records=100000 --batch-size=100 --rounds=5
-  handler: (flags) => runHandlerBench({ records: int(flags, 'records'), batchSize: int(flags, 'batch-size'), rounds: int(flags, 'rounds') }),
-  profile: (flags) => profileBench(flags.json === 'true'),
+  'handler': (flags) => runHandlerBench({ records: int(flags, 'records'), batchSize: int(flags, 'batch-size'), rounds: int(flags, 'rounds') }),
+  'profile': (flags) => profileBench(flags.json === 'true'),
   // --pipeline-records=3000 --raw-records=20000
-  local: (flags) => runLocalBench({ records: int(flags, 'pipeline-records'), rawRecords: int(flags, 'raw-records') }),
+  'local': (flags) => runLocalBench({ records: int(flags, 'pipeline-records'), rawRecords: int(flags, 'raw-records') }),
   // --records=20000 --baseline-records=2000 --duplicate-records=2000 --shards=4
-  replay: (flags) => runReplayBench({
+  'replay': (flags) => runReplayBench({
     records: int(flags, 'records'),
     baselineRecords: int(flags, 'baseline-records'),
     duplicateCheckRecords: int(flags, 'duplicate-records'),

@@ -167,8 +167,10 @@ export interface IngestStageOptions extends PipelineFunctionOptions {
 
   /**
    * Records of different partition keys processed at once within a batch (order is kept per key). Allowed: 1-100.
+   * Set 1 for strictly sequential processing in sequence-number order across keys.
    *
-   * @default 1 - strictly sequential
+   * @default 100 - each record waits for one sink round trip, so one shard's backlog drains at the sink's latency
+   * only with many keys in flight (docs/scaling.md, measured by `npm run bench -- shard`)
    */
   readonly recordConcurrency?: number;
 
@@ -223,9 +225,11 @@ export interface IngestStageOptions extends PipelineFunctionOptions {
   // ----- event source mapping -----
 
   /**
-   * Records per invocation. Allowed: 1-10,000 (within Lambda's 6 MB invocation payload).
+   * Records per invocation. Allowed: 1-10,000 (within Lambda's 6 MB invocation payload; Lambda sends fewer records
+   * when they would exceed it).
    *
-   * @default 100
+   * @default 1000 - a batch ends with its slowest write and each invocation costs an invoke round trip: larger
+   * batches amortize both, and coalesce more versions of a key (docs/scaling.md, `npm run bench -- shard`)
    */
   readonly batchSize?: number;
 
@@ -266,6 +270,19 @@ export interface IngestStageOptions extends PipelineFunctionOptions {
    * @default 1
    */
   readonly parallelizationFactor?: number;
+
+  /**
+   * Read the stream through an enhanced fan-out consumer (`AWS::Kinesis::StreamConsumer`, registered as
+   * `<stream>-<stageName>`): the stage gets its own 2 MiB/s per shard, pushed, instead of sharing 5 GetRecords/s and
+   * 2 MiB/s per shard with every other standard consumer of the stream (the quality profiler and the raw archive's
+   * Firehose read it too: at a shard's full write rate of 1 MiB/s, three standard consumers need 3 MiB/s). The cost:
+   * enhanced fan-out is billed per consumer-shard hour and per GB delivered (see Kinesis pricing), on top of the stream.
+   * Off by default for now: the local environment does not support `AWS::Kinesis::StreamConsumer` yet, so
+   * `phoenix local run` refuses a stack that uses it (see docs/scaling.md, "Reading a shard at its full write rate").
+   *
+   * @default false
+   */
+  readonly enhancedFanOut?: boolean;
 
   /**
    * Where to start reading a new stream.
@@ -348,6 +365,8 @@ export class IngestStage extends Construct implements IMonitorableStage {
   public readonly eventSourceMapping: lambda.IEventSourceMapping;
   /** Id (UUID) of the event source mapping; it names the on-failure objects `aws/lambda/<id>/...`. */
   public readonly eventSourceMappingId: string;
+  /** The enhanced fan-out consumer the stage reads through (`enhancedFanOut`), if any. */
+  public readonly streamConsumer?: kinesis.IStreamConsumer;
   /** Pipeline name (`Pipeline` metric dimension). */
   public readonly pipelineName: string;
   /** Stage name (`Stage` metric dimension). */
@@ -391,9 +410,14 @@ export class IngestStage extends Construct implements IMonitorableStage {
     this.addEnvironment(fn, props, settings, fnOptions.logLevel ?? LogLevel.INFO);
 
     this.stream.grantRead(fn);
+    if (props.enhancedFanOut) {
+      const consumer = new kinesis.StreamConsumer(this, 'StreamConsumer', { stream: this.stream, streamConsumerName: `${this.stream.streamName}-${this.stageName}` });
+      consumer.grantRead(fn);
+      this.streamConsumer = consumer;
+    }
     const mapping = new lambda.EventSourceMapping(this, 'StreamMapping', {
       target: fn,
-      eventSourceArn: this.stream.streamArn,
+      eventSourceArn: this.streamConsumer?.streamConsumerArn ?? this.stream.streamArn,
       startingPosition: settings.startingPosition,
       startingPositionTimestamp: props.startingPositionTimestamp,
       batchSize: settings.batchSize,
@@ -486,14 +510,14 @@ export class IngestStage extends Construct implements IMonitorableStage {
   /** Resolves the stage's settings against their defaults and checks every prop (tokens are skipped). */
   private resolveSettings(props: IngestStageProps, timeout: Duration): StageSettings {
     const settings: StageSettings = {
-      batchSize: props.batchSize ?? 100,
+      batchSize: props.batchSize ?? 1000,
       maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(1),
       retryAttempts: props.retryAttempts ?? 10,
       maxRecordAge: props.maxRecordAge ?? Duration.hours(24),
       parallelizationFactor: props.parallelizationFactor ?? 1,
       startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
       maxRecordSizeBytes: props.maxRecordSizeBytes ?? 1_048_576,
-      recordConcurrency: props.recordConcurrency ?? 1,
+      recordConcurrency: props.recordConcurrency ?? 100,
       retryBaseDelay: props.retryBaseDelay ?? Duration.millis(50),
       retryMaxDelay: props.retryMaxDelay ?? Duration.seconds(2),
       retryMaxAttempts: props.retryMaxAttempts ?? 6,

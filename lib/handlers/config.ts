@@ -58,7 +58,8 @@ export const CONFIG_DEFAULTS = {
   retryBaseMs: 50,
   retryCapMs: 2_000,
   retryMaxAttempts: 6,
-  recordConcurrency: 1,
+  /** Partition keys in flight per batch; IngestStage's default (docs/scaling.md). */
+  recordConcurrency: 100,
   maxFutureSkewMs: DEFAULT_MAX_FUTURE_SKEW_MS,
   minEventTimeMs: DEFAULT_MIN_EVENT_TIME_MS,
   replayMaxCount: 3,

@@ -77,7 +77,7 @@ export interface IngestHandlerOptions {
   readonly idNamespace?: string;
   /** Decoded record size limit in bytes; larger records are dead-lettered as `oversize`. @default PHX_MAX_RECORD_BYTES, else 1 MiB */
   readonly maxRecordBytes?: number;
-  /** Records of different partition keys in flight (order is kept within a key). @default PHX_RECORD_CONCURRENCY, else 1 */
+  /** Records of different partition keys in flight (order is kept within a key). @default PHX_RECORD_CONCURRENCY, else 100 */
   readonly recordConcurrency?: number;
   /** In-process retry of transient failures. @default PHX_RETRY_* */
   readonly retry?: Partial<RetryConfig>;

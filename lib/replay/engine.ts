@@ -276,6 +276,8 @@ async function replayDlq(run: ReplayRun, queueUrl: string): Promise<void> {
     inFlightWaitMs: opts.inFlightWaitMs ?? 0,
     signal: opts.signal,
   });
+  // One batch is put while the next is read (one at a time, so a key's records keep their order).
+  let inFlight: Promise<void> = Promise.resolve();
   try {
     s.total = (await reader.counts()).visible;
     run.progress();
@@ -283,6 +285,11 @@ async function replayDlq(run: ReplayRun, queueUrl: string): Promise<void> {
     const flushAndDelete = async (): Promise<void> => {
       const batch = pending;
       pending = [];
+      await inFlight;
+      inFlight = putAndDelete(batch);
+      inFlight.catch(() => undefined); // handled: awaited at the next flush or below
+    };
+    const putAndDelete = async (batch: Pending[]): Promise<void> => {
       const accepted = await putPending(run, batch);
       if (accepted.length > 0) {
         const notDeleted = await reader.delete(accepted);
@@ -302,8 +309,10 @@ async function replayDlq(run: ReplayRun, queueUrl: string): Promise<void> {
       if (run.limitReached() || opts.signal?.aborted) break;
     }
     await flushAndDelete();
+    await inFlight;
     s.inFlightElsewhere = reader.inFlightElsewhere;
   } finally {
+    await inFlight.catch(() => undefined);
     // Everything not deleted (not matching, failed, invalid) becomes visible again now.
     await reader.releaseAll();
   }

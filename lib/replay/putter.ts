@@ -10,6 +10,9 @@ import { classifyError, describeError, fullJitterDelayMs } from '../core';
 import { InputError } from './filter';
 import { streamRef } from './records';
 
+/** The error code of an entry (or call) refused for the shard's write throughput. */
+const THROTTLED = 'ProvisionedThroughputExceededException';
+
 /** PutRecords limits. */
 export const PUT_RECORDS_MAX_ENTRIES = 500;
 export const PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024;
@@ -34,8 +37,10 @@ export interface PutOutcome<T> {
 export interface PutterOptions {
   /** Records per second, all streams together; undefined = unlimited. */
   readonly ratePerSecond?: number;
-  /** Attempts per entry, the first included. Default 8. */
+  /** Attempts per entry, the first included, for failures other than throttling. Default 8. */
   readonly maxAttempts?: number;
+  /** Throttled entries are put again until they go in; a batch gives them up after this long without any accepted. Default 120 s. */
+  readonly throttleStallMs?: number;
   readonly baseMs?: number;
   readonly capMs?: number;
   /** PutRecords calls in flight (each lane keeps per-partition-key order). Default 4. */
@@ -49,9 +54,19 @@ export interface PutterOptions {
 export class RateLimiter {
   private tokens: number;
   private last: number;
-  constructor(private readonly perSecond: number, private readonly now: () => number, private readonly sleep: (ms: number) => Promise<void>) {
+  constructor(private perSecond: number, private readonly now: () => number, private readonly sleep: (ms: number) => Promise<void>) {
     this.tokens = Math.min(perSecond, PUT_RECORDS_MAX_ENTRIES);
     this.last = now();
+  }
+
+  get rate(): number {
+    return this.perSecond;
+  }
+
+  /** Changes the rate from now on (tokens already earned are kept, up to one second of the new rate). */
+  setRate(perSecond: number): void {
+    this.perSecond = perSecond;
+    this.tokens = Math.min(this.tokens, Math.max(perSecond, 1));
   }
 
   /** Waits until `n` records may be sent. */
@@ -68,6 +83,58 @@ export class RateLimiter {
       }
       await this.sleep(Math.max(1, Math.ceil(((need - this.tokens) / this.perSecond) * 1000)));
     }
+  }
+}
+
+/**
+ * The put rate all lanes share, adapted to what the target accepts: off until the first throttled entry; then, at most
+ * once a second while entries are throttled, 10 % above the records/s accepted over the last two seconds (the
+ * target's capacity as measured, so the shards stay busy and about a tenth of the entries sent is refused and put
+ * again; half the refused call when nothing went in), and 10 % higher after each second without throttling.
+ * Never above `ceiling` (--rate).
+ */
+export class AdaptiveRate {
+  private limiter: RateLimiter | undefined;
+  private readonly accepted: Array<{ t: number; n: number }> = [];
+  private changedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly ceiling: number | undefined,
+    private readonly now: () => number,
+    private readonly sleep: (ms: number) => Promise<void>,
+  ) {
+    if (ceiling !== undefined) this.limiter = new RateLimiter(ceiling, now, sleep);
+  }
+
+  /** The current rate (records/s); undefined while unlimited. */
+  get rate(): number | undefined {
+    return this.limiter?.rate;
+  }
+
+  take(n: number): Promise<void> {
+    return this.limiter?.take(n) ?? Promise.resolve();
+  }
+
+  /** After a call: `accepted` entries went in, `throttled` were refused for throughput. */
+  observe(accepted: number, throttled: number): void {
+    const t = this.now();
+    this.accepted.push({ t, n: accepted });
+    while (this.accepted[0].t <= t - 2000) this.accepted.shift();
+    if (t - this.changedAt < 1000) return;
+    if (throttled > 0) {
+      const seconds = Math.min(2, Math.max(1, (t - this.accepted[0].t) / 1000));
+      const perSecond = this.accepted.reduce((sum, x) => sum + x.n, 0) / seconds;
+      this.set(perSecond > 0 ? perSecond * 1.1 : throttled / 2, t);
+    } else if (this.limiter !== undefined) {
+      this.set(this.limiter.rate * 1.1, t);
+    }
+  }
+
+  private set(rate: number, t: number): void {
+    const r = Math.max(1, Math.min(rate, this.ceiling ?? Number.POSITIVE_INFINITY));
+    if (this.limiter) this.limiter.setRate(r);
+    else this.limiter = new RateLimiter(r, this.now, this.sleep);
+    this.changedAt = t;
   }
 }
 
@@ -96,7 +163,9 @@ export async function checkStreamExists(kinesis: KinesisClient, stream: string):
 }
 
 export class KinesisPutter {
-  private readonly limiter?: RateLimiter;
+  private readonly rate: AdaptiveRate;
+  private readonly now: () => number;
+  private readonly throttleStallMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly maxAttempts: number;
@@ -111,7 +180,12 @@ export class KinesisPutter {
     this.baseMs = opts.baseMs ?? 100;
     this.capMs = opts.capMs ?? 5_000;
     this.lanes = Math.max(1, Math.min(16, opts.lanes ?? 4));
-    if (opts.ratePerSecond !== undefined) this.limiter = new RateLimiter(opts.ratePerSecond, opts.now ?? Date.now, this.sleep);
+    this.now = opts.now ?? Date.now;
+    this.throttleStallMs = opts.throttleStallMs ?? 120_000;
+    if (!(this.throttleStallMs > 0 && Number.isFinite(this.throttleStallMs))) {
+      throw new InputError(`throttleStallMs must be a positive finite number of milliseconds; got ${String(opts.throttleStallMs)}`);
+    }
+    this.rate = new AdaptiveRate(opts.ratePerSecond, this.now, this.sleep);
   }
 
   /**
@@ -162,45 +236,80 @@ export class KinesisPutter {
     return new PutPipeline(this.lanes, (stream, batch, out) => this.putBatch(stream, batch, out), onSettled, opts);
   }
 
-  /** Puts one batch (at most 500 entries / 5 MiB, one stream), retrying the entries that fail; adds the outcome to `out`. */
+  /**
+   * Puts one batch (at most 500 entries / 5 MiB, one stream), retrying the entries that fail with full-jitter backoff;
+   * adds the outcome to `out`. Throttled entries (ProvisionedThroughputExceededException) do not use up attempts: they
+   * are put again, at the shared adapted rate, until they go in or the batch made no progress for throttleStallMs.
+   */
   private async putBatch<T>(stream: string, batch: Array<PutItem<T>>, out: PutOutcome<T>): Promise<void> {
     let pending = batch;
     const lastError = new Map<PutItem<T>, string>();
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      if (attempt > 1) {
-        out.retried += pending.length;
-        await this.sleep(fullJitterDelayMs(attempt - 2, { baseMs: this.baseMs, capMs: this.capMs }, this.random));
+    let attempts = 0;
+    let failedRounds = 0;
+    let progressAt = this.now();
+    while (pending.length > 0) {
+      // Once the rate is adapted, a call holds a tenth of a second of it: calls then spread over each second as the
+      // shards' per-second limits do (a call of a whole second's worth, landing in a second already used, is refused).
+      const n = this.rate.rate === undefined ? pending.length : Math.max(1, Math.floor(this.rate.rate / 10));
+      const call = pending.slice(0, n);
+      await this.rate.take(call.length);
+      const r = await this.putOnce(stream, call, out, lastError);
+      // Backoff grows only over rounds in which nothing went in; the adapted rate paces the rest.
+      if (r.next.length < call.length) {
+        progressAt = this.now();
+        failedRounds = 0;
       }
-      await this.limiter?.take(pending.length);
-      const entries: PutRecordsRequestEntry[] = pending.map((it) => ({ PartitionKey: it.partitionKey, Data: it.data }));
-      out.calls++;
-      let res;
-      try {
-        res = await this.kinesis.send(new PutRecordsCommand({ ...streamRef(stream), Records: entries }));
-      } catch (err) {
-        const name = (err as Error)?.name;
-        if (name === 'ResourceNotFoundException') throw new InputError(`target stream ${stream} does not exist`);
-        const c = classifyError(err);
-        if (c.kind === 'permanent' || name === 'AccessDeniedException' || name === 'ValidationException') throw err;
-        for (const it of pending) lastError.set(it, describeError(err));
-        if (attempt >= this.maxAttempts) break;
+      pending = [...r.next, ...pending.slice(n)];
+      if (r.next.length === 0) continue;
+      if (!r.onlyThrottled) attempts++;
+      const stalled = this.now() - progressAt >= this.throttleStallMs;
+      if (attempts >= this.maxAttempts || stalled) {
+        const why = stalled ? `no entry accepted for ${this.throttleStallMs} ms (throttleStallMs), last error: ` : '';
+        for (const it of r.next) out.failed.push({ tag: it.tag, error: why + (lastError.get(it) ?? 'not accepted') });
+        pending = pending.slice(r.next.length);
+        attempts = 0;
+        progressAt = this.now();
         continue;
       }
-      const results = res.Records ?? [];
-      const next: Array<PutItem<T>> = [];
-      pending.forEach((it, k) => {
-        const r = results[k];
-        if (r && !r.ErrorCode && r.SequenceNumber) {
-          out.accepted.push(it.tag);
-        } else {
-          lastError.set(it, r?.ErrorCode ? `${r.ErrorCode}: ${r.ErrorMessage ?? ''}`.trim() : 'no result for the entry');
-          next.push(it);
-        }
-      });
-      pending = next;
-      if (attempt >= this.maxAttempts) break;
+      out.retried += r.next.length;
+      await this.sleep(fullJitterDelayMs(Math.min(failedRounds++, 10), { baseMs: this.baseMs, capMs: this.capMs }, this.random));
     }
-    for (const it of pending) out.failed.push({ tag: it.tag, error: lastError.get(it) ?? 'not accepted' });
+  }
+
+  /** One PutRecords call: the entries to put again, and whether every failure was throttling. */
+  private async putOnce<T>(
+    stream: string, pending: Array<PutItem<T>>, out: PutOutcome<T>, lastError: Map<PutItem<T>, string>,
+  ): Promise<{ next: Array<PutItem<T>>; onlyThrottled: boolean }> {
+    const entries: PutRecordsRequestEntry[] = pending.map((it) => ({ PartitionKey: it.partitionKey, Data: it.data }));
+    out.calls++;
+    let res;
+    try {
+      res = await this.kinesis.send(new PutRecordsCommand({ ...streamRef(stream), Records: entries }));
+    } catch (err) {
+      const name = (err as Error)?.name;
+      if (name === 'ResourceNotFoundException') throw new InputError(`target stream ${stream} does not exist`);
+      const c = classifyError(err);
+      if (c.kind === 'permanent' || name === 'AccessDeniedException' || name === 'ValidationException') throw err;
+      for (const it of pending) lastError.set(it, describeError(err));
+      const throttled = name === THROTTLED;
+      if (throttled) this.rate.observe(0, pending.length);
+      return { next: pending, onlyThrottled: throttled };
+    }
+    const results = res.Records ?? [];
+    const next: Array<PutItem<T>> = [];
+    let throttled = 0;
+    pending.forEach((it, k) => {
+      const r = results[k];
+      if (r && !r.ErrorCode && r.SequenceNumber) {
+        out.accepted.push(it.tag);
+        return;
+      }
+      if (r?.ErrorCode === THROTTLED) throttled++;
+      lastError.set(it, r?.ErrorCode ? `${r.ErrorCode}: ${r.ErrorMessage ?? ''}`.trim() : 'no result for the entry');
+      next.push(it);
+    });
+    this.rate.observe(pending.length - next.length, throttled);
+    return { next, onlyThrottled: throttled === next.length };
   }
 }
 

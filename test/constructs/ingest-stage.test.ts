@@ -54,7 +54,7 @@ describe('IngestStage defaults', () => {
   it('schema defaults to none (empty PHX_SCHEMA)', () => expect(env[ENV.schema]).toBe(''));
   it('keyFields default to [] (whole payload)', () => expect(env[ENV.keyFields]).toBe('[]'));
   it('maxRecordSizeBytes defaults to 1 MiB', () => expect(env[ENV.maxRecordBytes]).toBe('1048576'));
-  it('recordConcurrency defaults to 1', () => expect(env[ENV.recordConcurrency]).toBe('1'));
+  it('recordConcurrency defaults to 100', () => expect(env[ENV.recordConcurrency]).toBe('100'));
   it('retryBudget defaults to 10 s', () => expect(env[ENV.retryBudgetMs]).toBe('10000'));
   it('retryBaseDelay defaults to 50 ms', () => expect(env[ENV.retryBaseMs]).toBe('50'));
   it('retryMaxDelay defaults to 2 s', () => expect(env[ENV.retryCapMs]).toBe('2000'));
@@ -89,12 +89,16 @@ describe('IngestStage defaults', () => {
     const logStatements = policyStatements(t).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
     expect(logStatements).toEqual([expect.objectContaining({ Resource: { 'Fn::GetAtt': [expect.stringMatching(/^IngestProcessorLogs/), 'Arn'] } })]);
   });
-  it('batchSize defaults to 100', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 100 }));
+  it('batchSize defaults to 1000', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 1000 }));
   it('maxBatchingWindow defaults to 1 second', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumBatchingWindowInSeconds: 1 }));
   it('bisectBatchOnError defaults to true', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BisectBatchOnFunctionError: true }));
   it('retryAttempts defaults to 10 (never infinite)', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 10 }));
   it('maxRecordAge defaults to 24 hours', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRecordAgeInSeconds: 86400 }));
   it('parallelizationFactor defaults to 1', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 1 }));
+  it('enhancedFanOut defaults to off: the mapping reads the stream as a standard consumer', () => {
+    t.resourceCountIs('AWS::Kinesis::StreamConsumer', 0);
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestStream'), 'Arn'] } });
+  });
   it('startingPosition defaults to TRIM_HORIZON', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { StartingPosition: 'TRIM_HORIZON' }));
   it('reportBatchItemFailures is always on', () => {
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
@@ -267,6 +271,27 @@ describe('IngestStage event-time and replay rules', () => {
     expect(given[ENV.maxFutureSkewMs]).toBe('60000');
     expect(given[ENV.minEventTimeMs]).toBe(String(Date.UTC(2000, 0, 1)));
     expect(given[ENV.replayMaxCount]).toBe('0');
+  });
+});
+
+describe('IngestStage with enhancedFanOut', () => {
+  let t: Template;
+  beforeAll(() => {
+    t = template({ enhancedFanOut: true, stageName: 'enrich' });
+  });
+  it('registers one stream consumer named after the stream and the stage', () => {
+    t.resourceCountIs('AWS::Kinesis::StreamConsumer', 1);
+    t.hasResourceProperties('AWS::Kinesis::StreamConsumer', {
+      StreamARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestStream'), 'Arn'] },
+      ConsumerName: { 'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('^IngestStream') }, '-enrich']] },
+    });
+  });
+  it('points the event source mapping at the consumer', () => {
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestStreamConsumer'), 'ConsumerARN'] } });
+  });
+  it('grants the function SubscribeToShard and DescribeStreamConsumer on the consumer', () => {
+    const onConsumer = policyStatements(t).filter((st) => JSON.stringify(st.Resource).includes('ConsumerARN'));
+    expect(onConsumer.flatMap(actionsOf)).toEqual(expect.arrayContaining(['kinesis:SubscribeToShard', 'kinesis:DescribeStreamConsumer']));
   });
 });
 

@@ -13,7 +13,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { SinkPort, SinkWriteMeta, WriteResult } from './types';
 import { compareVersions, notAppliedOutcome, sortableEventTime, type Version } from './version';
-import { PermanentError, TransientError, type Envelope } from '../../core';
+import type { Envelope } from '../../core/envelope';
+import { PermanentError, TransientError } from '../../core/failure';
 
 export const DYNAMODB_CONDITION = 'attribute_not_exists(pk) OR eventTime < :et OR (eventTime = :et AND contentHash < :h)';
 

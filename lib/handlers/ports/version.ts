@@ -2,7 +2,8 @@
  * Version order shared by the idempotent sinks: (eventTime, contentHash), compared lexicographically.
  * The content-hash tie-break makes the final state independent of arrival order.
  */
-import { isNormalizedEventTime, PermanentError } from '../../core';
+import { isNormalizedEventTime } from '../../core/envelope';
+import { PermanentError } from '../../core/failure';
 
 /** A stored version of a record. */
 export interface Version {

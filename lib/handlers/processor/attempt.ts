@@ -21,7 +21,8 @@ export async function attemptRecord(st: RecordState, attempt: number, ctx: StepC
  */
 export function firstAttempt(st: RecordState, ctx: StepContext): Promise<RecordOutcome> {
   if (ctx.transform === undefined && !st.canary && st.dead === undefined) {
-    keepPayload(st);
+    // Prepared records already hold their payload text and hash (prepareAll).
+    if (st.out === undefined) keepPayload(st);
     if (st.dead === undefined) return writeStep(st, 1, ctx);
   }
   return attemptRecord(st, 1, ctx);

@@ -7,6 +7,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
 import { attemptRecord, firstAttempt } from './attempt';
 import { countOutcome, emitBatchMetrics, newBatchStats, type BatchStats } from './batch-metrics';
+import { planGroup, prepareAll, runCoalesced } from './coalesce';
 import { shardIdOf } from './dead-letter-step';
 import { ensureCanaryKey, prepare } from './envelope-step';
 import { retryInBudget, timeLeftMs, type RetryPolicy } from './retry-budget';
@@ -44,6 +45,10 @@ interface Run {
   readonly debug: boolean;
   /** 1 at the index of each completed record. */
   readonly done: Uint8Array;
+  /** Every record prepared before the first write (prepareAll); undefined entries are prepared when they start. */
+  readonly states: ReadonlyArray<RecordState | undefined>;
+  /** Records completed as superseded by a higher version of their id in the batch (coalesce). */
+  coalesced: number;
   stopped: boolean;
   failure: BatchFailure | undefined;
 }
@@ -68,18 +73,21 @@ export async function processBatch(deps: BatchDeps, records: readonly KinesisStr
     source: streamNameOf(records[0]?.eventSourceARN) ?? deps.ctx.cfg.pipeline,
     debug: level === 'DEBUG' || level === 'TRACE',
     done: new Uint8Array(records.length),
+    states: [],
+    coalesced: 0,
     stopped: false,
     failure: undefined,
   };
   let completed = 0;
   try {
+    (run as { states: Run['states'] }).states = prepareAll(records, run.source, deps.ctx);
+    const group = (indices: readonly number[]): Promise<boolean> => runCoalesced(
+      indices, planGroup(indices, run.states, deps.ctx), (i) => processOne(run, i), (i, o) => completeSuperseded(run, i, o), () => run.stopped);
     if (deps.ctx.cfg.recordConcurrency <= 1) {
       // Strictly sequential, in batch (= sequence number) order.
-      for (let i = 0; i < records.length && !run.stopped; i++) {
-        if (!(await processOne(run, i))) break;
-      }
+      await group(records.map((_, i) => i));
     } else {
-      await processByPartitionKey(records, deps.ctx.cfg.recordConcurrency, (i) => processOne(run, i), () => run.stopped);
+      await runGroups(groupByPartitionKey(records), deps.ctx.cfg.recordConcurrency, group, () => run.stopped);
     }
   } finally {
     completed = run.done.reduce((a, b) => a + b, 0);
@@ -90,22 +98,27 @@ export async function processBatch(deps: BatchDeps, records: readonly KinesisStr
   return { batchItemFailures: lowestSeq === undefined ? [] : [{ itemIdentifier: lowestSeq }] };
 }
 
-/** Processes records[index]; false when the batch must stop (time nearly spent, or the record failed). */
-async function processOne(run: Run, index: number): Promise<boolean> {
+/**
+ * Processes records[index]: its outcome, or undefined when the batch must stop (time nearly spent, or the record
+ * failed).
+ */
+async function processOne(run: Run, index: number): Promise<RecordOutcome | undefined> {
   const { ctx, logger, marginMs } = run.deps;
   const rec = run.records[index];
   const remaining = timeLeftMs(run.context, marginMs);
   if (remaining <= 0) {
     if (!run.stopped) logger.warn('invocation time nearly spent; leaving the rest of the batch to the next delivery', { sequenceNumber: rec.kinesis.sequenceNumber, remainingMs: remaining + marginMs });
     run.stopped = true;
-    return false;
+    return undefined;
   }
-  const st = newRecordState(rec, ctx.clock.now());
+  const prepared = run.states[index];
+  // The record's hop starts now, not when the batch was prepared.
+  const st = prepared !== undefined ? { ...prepared, startMs: ctx.clock.now() } : newRecordState(rec, ctx.clock.now());
   let outcome: RecordOutcome;
   let attempts = 1;
   try {
     // Attempt 1 without the retry machinery (no options object, closure or extra promise).
-    prepare(st, run.source, ctx);
+    if (prepared === undefined) prepare(st, run.source, ctx);
     outcome = await firstAttempt(st, ctx);
     run.deps.tokenBucket.onSuccess();
   } catch (firstError) {
@@ -113,14 +126,21 @@ async function processOne(run: Run, index: number): Promise<boolean> {
     run.stats.retries += result.retries;
     if (!result.ok) {
       recordFailed(run, st, result);
-      return false;
+      return undefined;
     }
     outcome = result.value;
     attempts = result.attempts;
   }
   recordCompleted(run, st, outcome, attempts);
   run.done[index] = 1;
-  return true;
+  return outcome;
+}
+
+/** records[index] was superseded by a higher (or the same) version of its id in the batch, and that one was applied. */
+function completeSuperseded(run: Run, index: number, outcome: 'duplicate' | 'stale'): void {
+  run.coalesced++;
+  recordCompleted(run, run.states[index]!, outcome, 1);
+  run.done[index] = 1;
 }
 
 /** A record that failed after its retries: the batch stops there. */
@@ -223,6 +243,7 @@ function logBatch(run: Run, notCompleted: number, failedSequenceNumber: string |
     overflowed: stats.overflowed,
     retries: stats.retries,
     canaries: stats.canaries,
+    coalesced: run.coalesced,
     notCompleted,
     failedSequenceNumber,
     failure: run.failure,
@@ -230,16 +251,8 @@ function logBatch(run: Run, notCompleted: number, failedSequenceNumber: string |
   });
 }
 
-/**
- * Runs records grouped by partition key: order kept within a key, up to `concurrency` keys in flight. Once `stopped()`
- * is true no record starts; records already in flight finish.
- */
-export async function processByPartitionKey(
-  records: readonly KinesisStreamRecord[],
-  concurrency: number,
-  runOne: (index: number) => Promise<boolean>,
-  stopped: () => boolean,
-): Promise<void> {
+/** Indices of the records of each partition key, in batch order; keys in order of first appearance. */
+export function groupByPartitionKey(records: readonly KinesisStreamRecord[]): number[][] {
   const groups = new Map<string, number[]>();
   for (let i = 0; i < records.length; i++) {
     const key = records[i].kinesis.partitionKey;
@@ -247,17 +260,23 @@ export async function processByPartitionKey(
     if (g) g.push(i);
     else groups.set(key, [i]);
   }
-  const queue = [...groups.values()];
+  return [...groups.values()];
+}
+
+/** Runs up to `concurrency` groups at once; once `stopped()` is true no group starts. */
+export async function runGroups(
+  groups: readonly number[][],
+  concurrency: number,
+  runGroup: (indices: readonly number[]) => Promise<boolean>,
+  stopped: () => boolean,
+): Promise<void> {
   let next = 0;
   async function worker(): Promise<void> {
-    while (!stopped() && next < queue.length) {
-      const group = queue[next++];
-      for (const index of group) {
-        if (stopped() || !(await runOne(index))) return;
-      }
+    while (!stopped() && next < groups.length) {
+      if (!(await runGroup(groups[next++]))) return;
     }
   }
   const workers: Array<Promise<void>> = [];
-  for (let w = 0; w < Math.min(concurrency, queue.length); w++) workers.push(worker());
+  for (let w = 0; w < Math.min(concurrency, groups.length); w++) workers.push(worker());
   await Promise.all(workers);
 }

@@ -33,7 +33,9 @@ beforeAll(async () => {
     stream.on('end', () => {
       requests++;
       stream.respond({ ':status': 200, 'content-type': 'application/x-amz-json-1.1' });
-      stream.end(JSON.stringify({ SequenceNumber: String(49_000 + requests), ShardId: 'shardId-000000000000' }));
+      // One body for PutRecord and for a one-record PutRecords (the sink's call): each parser ignores the other's fields.
+      const written = { SequenceNumber: String(49_000 + requests), ShardId: 'shardId-000000000000' };
+      stream.end(JSON.stringify({ ...written, FailedRecordCount: 0, Records: [written] }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

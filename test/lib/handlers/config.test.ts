@@ -1,5 +1,5 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { PutRecordCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fakeDynamoDb, fakeS3, fakeSqs } from './support/fake-aws';
@@ -31,7 +31,7 @@ describe('configuration at cold start', () => {
       maxRecordBytes: 1_048_576,
       sinkKind: 'none',
       dlqMaxMessageBytes: 262_144,
-      recordConcurrency: 1,
+      recordConcurrency: 100,
       retry: { budgetMs: 10_000, baseMs: 50, capMs: 2_000, maxAttempts: 6 },
     });
   });
@@ -145,11 +145,11 @@ describe('wiring from the environment alone (the ingest asset)', () => {
   it('PHX_SINK_KIND=kinesis forwards envelopes with the source partition key', async () => {
     const mock = mockClient(KinesisClient);
     restorers.push(() => mock.restore());
-    mock.on(PutRecordCommand).resolves({ SequenceNumber: '1', ShardId: 's' });
+    mock.on(PutRecordsCommand).resolves({ FailedRecordCount: 0, Records: [{ SequenceNumber: '1', ShardId: 's' }] });
     await runWith({ PHX_SINK_KIND: 'kinesis', PHX_SINK_TARGET: 'next' }, [{ orderId: 'o-1' }]);
-    const input = mock.commandCalls(PutRecordCommand)[0].args[0].input;
-    expect(input).toMatchObject({ StreamName: 'next', PartitionKey: '1' });
-    expect(JSON.parse(Buffer.from(input.Data!).toString()).payload).toEqual({ orderId: 'o-1' });
+    const input = mock.commandCalls(PutRecordsCommand)[0].args[0].input;
+    expect(input).toMatchObject({ StreamName: 'next', Records: [{ PartitionKey: '1' }] });
+    expect(JSON.parse(Buffer.from(input.Records![0].Data!).toString()).payload).toEqual({ orderId: 'o-1' });
   });
 
   it('PHX_SINK_KIND=none validates and dead-letters only', async () => {

@@ -201,12 +201,12 @@ describe('KinesisPutter', () => {
     const mock = mockClient(KinesisClient);
     const seen = new Set<string>();
     mock.on(PutRecordsCommand).callsFake((input: { Records: Array<{ PartitionKey: string }> }) => {
-      // The first time an entry is sent, every third entry of the call is throttled.
+      // The first time an entry is sent, every third entry of the call fails (throttling: test/lib/replay/putter.test.ts).
       const records = input.Records.map((r, i) => {
         const first = !seen.has(r.PartitionKey);
         seen.add(r.PartitionKey);
         return first && i % 3 === 0
-          ? { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'slow down' }
+          ? { ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }
           : { SequenceNumber: `${r.PartitionKey}`, ShardId: 'shardId-0' };
       });
       return { FailedRecordCount: records.filter((r) => 'ErrorCode' in r).length, Records: records };

@@ -1,5 +1,5 @@
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -129,14 +129,14 @@ describe('Kinesis sink', () => {
   it('puts the envelope with the original partition key, to a stream by name or ARN', async () => {
     const mock = mockClient(KinesisClient);
     restorers.push(() => mock.restore());
-    mock.on(PutRecordCommand).resolves({ SequenceNumber: '1', ShardId: 'shardId-0' });
+    mock.on(PutRecordsCommand).resolves({ Records: [{ SequenceNumber: '1', ShardId: 'shardId-0' }] });
     const e = env('2026-01-01T00:00:00.000Z');
     await new KinesisSink(new KinesisClient({ region: 'us-east-2' }), 'next-stage').write(e, meta(e));
     const arn = 'arn:aws:kinesis:us-east-2:123456789012:stream/next';
     await new KinesisSink(new KinesisClient({ region: 'us-east-2' }), arn).write(e, meta(e));
-    const [first, second] = mock.commandCalls(PutRecordCommand).map((c) => c.args[0].input);
-    expect(first).toMatchObject({ StreamName: 'next-stage', PartitionKey: 'pk-1' });
-    expect(JSON.parse(Buffer.from(first.Data!).toString('utf8'))).toEqual(e);
+    const [first, second] = mock.commandCalls(PutRecordsCommand).map((c) => c.args[0].input);
+    expect(first).toMatchObject({ StreamName: 'next-stage', Records: [{ PartitionKey: 'pk-1' }] });
+    expect(JSON.parse(Buffer.from(first.Records![0].Data!).toString('utf8'))).toEqual(e);
     expect(second).toMatchObject({ StreamARN: arn });
     expect(second.StreamName).toBeUndefined();
   });
@@ -144,7 +144,9 @@ describe('Kinesis sink', () => {
   it('maps a too-large record to PermanentError(sink-rejected)', async () => {
     const mock = mockClient(KinesisClient);
     restorers.push(() => mock.restore());
-    mock.on(PutRecordCommand).rejects(Object.assign(new Error('Record size exceeds 1 MiB'), { name: 'ValidationException' }));
+    const tooLarge = Object.assign(new Error('Record size exceeds 1 MiB'), { name: 'ValidationException' });
+    mock.on(PutRecordsCommand).rejects(tooLarge);
+    mock.on(PutRecordCommand).rejects(tooLarge);
     const e = env('2026-01-01T00:00:00.000Z');
     const err = await new KinesisSink(new KinesisClient({ region: 'us-east-2' }), 's').write(e, meta(e)).catch((x: unknown) => x);
     expect((err as PermanentError).reasonClass).toBe('sink-rejected');

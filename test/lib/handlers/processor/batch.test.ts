@@ -5,7 +5,7 @@ import { fixture } from './support';
 import { METRICS_NAMESPACE } from '../../../../constructs/contract';
 import { RetryTokenBucket, TransientError } from '../../../../lib/core';
 import type { SinkPort } from '../../../../lib/handlers/ports/types';
-import { lowestNotCompleted, processBatch, processByPartitionKey, type BatchDeps } from '../../../../lib/handlers/processor/batch';
+import { groupByPartitionKey, lowestNotCompleted, processBatch, runGroups, type BatchDeps } from '../../../../lib/handlers/processor/batch';
 import { retryPolicy } from '../../../../lib/handlers/processor/retry-budget';
 import { captureStdout, kinesisEvent, kinesisRecord, lambdaContext } from '../support/kinesis';
 
@@ -32,21 +32,46 @@ describe('batch orchestration', () => {
     expect(lowestNotCompleted(records, Uint8Array.from([1, 1, 1]))).toBeUndefined();
   });
 
-  it('processByPartitionKey keeps order within a key and starts nothing once stopped', async () => {
+  it('groupByPartitionKey keeps batch order within a key; runGroups starts no group once one failed', async () => {
     const records = ['a', 'b', 'a', 'b', 'a'].map((pk, i) => kinesisRecord('x', i, { partitionKey: pk }));
-    const order: number[] = [];
-    await processByPartitionKey(records, 2, async (i) => {
-      order.push(i);
+    expect(groupByPartitionKey(records)).toEqual([[0, 2, 4], [1, 3]]);
+    const started: number[][] = [];
+    await runGroups([[0, 2], [1], [3]], 1, async (g) => {
+      started.push([...g]);
+      return g[0] !== 1;
+    }, () => false);
+    expect(started).toEqual([[0, 2], [1]]);
+    const running: number[] = [];
+    let peak = 0;
+    await runGroups([[0], [1], [2], [3]], 2, async (g) => {
+      running.push(g[0]);
+      peak = Math.max(peak, running.length);
+      await new Promise((r) => setTimeout(r, 5));
+      running.splice(running.indexOf(g[0]), 1);
       return true;
     }, () => false);
-    expect(order.filter((i) => records[i].kinesis.partitionKey === 'a')).toEqual([0, 2, 4]);
-    expect(order.filter((i) => records[i].kinesis.partitionKey === 'b')).toEqual([1, 3]);
-    const started: number[] = [];
-    await processByPartitionKey(records, 1, async (i) => {
-      started.push(i);
-      return i !== 2;
-    }, () => false);
-    expect(started).toEqual([0, 2]);
+    expect(peak).toBe(2);
+  });
+
+  it('by default writes up to 100 partition keys at once (CONFIG_DEFAULTS.recordConcurrency)', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const slow: SinkPort = {
+      write: async () => {
+        peak = Math.max(peak, ++inFlight);
+        await new Promise((r) => setTimeout(r, 2));
+        inFlight--;
+        return 'written';
+      },
+    };
+    const f = fixture({}, { sink: slow });
+    expect(f.config.recordConcurrency).toBe(100);
+    const items = Array.from({ length: 150 }, (_, i) => ({ data: { orderId: `o-${i}` }, opts: { partitionKey: `k-${i}` } }));
+    out = captureStdout();
+    const res = await processBatch(batchDeps(f), kinesisEvent(items).Records, lambdaContext(f.clock));
+    out.restore();
+    expect(res.batchItemFailures).toEqual([]);
+    expect(peak).toBe(100);
   });
 
   it('processes a batch: writes, dead letters, one summary line and no failure', async () => {
