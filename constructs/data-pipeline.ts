@@ -209,6 +209,9 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
         deadLetters: this.deadLetters,
         archiveBucket: this.archive?.bucket,
         archivePrefix: this.archive?.prefix,
+        // Archived records go onto the ingest stream as it exists now, whatever stream they were recorded from.
+        archiveTargetStream: this.archive ? this.ingest.stream : undefined,
+        pipelineName: props.pipelineName,
       });
       this.output('ReplayFunctionName', this.replay.lambdaFunction.functionName, 'In-cloud replay function (event: the phoenix replay filter)');
     }
@@ -227,6 +230,7 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
     // further stages are appended to `stages`. Stateful children take their removal policy from
     // Phoenix.removalPolicyFor(child, StatefulKind.ARCHIVE | PROFILE_HISTORY | KEY | LOGS).
 
+    this.output('PipelineName', props.pipelineName, 'Pipeline name (the archive replay target: its current StreamArn)');
     this.output('StreamName', this.ingest.stream.streamName, 'Kinesis stream producers write to');
     this.output('StreamArn', this.ingest.stream.streamArn, 'ARN of the Kinesis stream producers write to');
     this.output('ProcessorName', this.ingest.processor.functionName, 'Ingest processor function');

@@ -6,6 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { ENV } from '../contract';
 import { Phoenix, StatefulKind } from '../phoenix';
 import { handlerAssetCode, handlerAssetDir } from '../private/asset';
 import { expiringAfter, loggedBucket, useBucketPolicyForAccessLogs } from '../private/buckets';
@@ -146,7 +147,8 @@ export class RawArchive extends Construct {
       roleDescription: `Phoenix raw archive: frames each stream record as one archive record line (Firehose processor) (${this.node.path})`,
       timeout: Duration.minutes(1),
       memorySize: 256,
-      environment: {},
+      // Each archived line names its pipeline: a replay into another pipeline skips it.
+      environment: props.pipelineName ? { [ENV.pipeline]: props.pipelineName } : {},
       logRetention: logs.RetentionDays.THREE_MONTHS,
       logRemovalPolicy,
       noVpcReason: REPLAY_TOOL_REASONS.noVpc,

@@ -38,8 +38,14 @@ export interface IdRules {
 export interface ReplayOptions {
   readonly source: ReplaySource;
   readonly filter: ReplayFilter;
-  /** Stream name or ARN to put every record on; default: the stream each record came from. */
+  /** Stream name or ARN to put every record on; default: the stream each record came from. Not with `pipeline`. */
   readonly targetStream?: string;
+  /**
+   * Archive replay into a pipeline as it exists now: every record goes onto `stream` (its current ingest stream,
+   * never the stream ARN recorded in the archive, which a rebuild replaced); a record framed for another pipeline is
+   * skipped and counted (`skipped.otherPipeline`).
+   */
+  readonly pipeline?: { readonly name: string; readonly stream: string };
   readonly dryRun?: boolean;
   /** Records per second; undefined = as fast as Kinesis accepts. */
   readonly ratePerSecond?: number;
@@ -91,6 +97,8 @@ export interface ReplaySummary extends ReplayProgress {
     noTarget: number;
     /** Same archived record twice (Firehose delivers at least once). */
     duplicates: number;
+    /** Archived records of another pipeline than the one replayed into (`pipeline` option). */
+    otherPipeline: number;
   };
   /** Records put, by target stream. */
   targets: Record<string, number>;
@@ -148,7 +156,7 @@ function newSummary(source: string, filter: ReplayFilter, dryRun: boolean): Repl
     failed: 0,
     envelopes: 0,
     raw: 0,
-    skipped: { notMatching: 0, invalid: 0, noPayload: 0, noTarget: 0, duplicates: 0 },
+    skipped: { notMatching: 0, invalid: 0, noPayload: 0, noTarget: 0, duplicates: 0, otherPipeline: 0 },
     targets: {},
     errors: [],
     retried: 0,
@@ -168,8 +176,12 @@ function addError(s: ReplaySummary, e: string): void {
 /** Runs a replay; resolves with its summary. Throws InputError for a target stream that does not exist. */
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const started = Date.now();
+  if (opts.pipeline && (opts.targetStream || opts.source.kind !== 'archive')) {
+    throw new InputError('a replay into a pipeline (its current ingest stream) is an archive replay without a separate target stream');
+  }
   const run = new ReplayRun(opts);
-  if (opts.targetStream && !run.dryRun) await run.ensureTarget(opts.targetStream);
+  const target = opts.pipeline?.stream ?? opts.targetStream;
+  if (target && !run.dryRun) await run.ensureTarget(target);
   if (opts.source.kind === 'dlq') await replayDlq(run, opts.source.queueUrl);
   else await replayArchive(run, opts.source.bucket, opts.source.prefix);
   const s = run.summary;
@@ -424,6 +436,10 @@ async function replayArchiveObject(
       continue;
     }
     seen.add(dedupe);
+    if (opts.pipeline && rec.pipeline !== undefined && rec.pipeline !== opts.pipeline.name) {
+      s.skipped.otherPipeline++;
+      continue;
+    }
     const bytes = Buffer.from(rec.data, 'base64');
     const decoded = decodeForReplay(bytes);
     const ids = archiveIds(bytes, decoded, opts.idRules);
@@ -432,7 +448,7 @@ async function replayArchiveObject(
       continue;
     }
     run.matched(ids.id);
-    const stream = opts.targetStream ?? rec.streamArn;
+    const stream = opts.pipeline?.stream ?? opts.targetStream ?? rec.streamArn;
     if (!stream) throw new InputError(`archived records of ${where} do not name their stream: pass --target-stream`);
     const rd = replayData(bytes, { of: 'archive', id: ids.id, arrivedAt: rec.arrivedAt }, run.at, decoded);
     run.countKind(rd.kind);

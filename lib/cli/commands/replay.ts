@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import { idNamespaceFor, parseKeyFields } from '../../core';
 import { ARCHIVE_PREFIX } from '../../replay/archive';
-import { runReplay, type ReplaySource, type ReplaySummary } from '../../replay/engine';
+import type { PipelineOutputs } from '../../local/pipeline-outputs';
+import { runReplay, type ReplayOptions, type ReplaySource, type ReplaySummary } from '../../replay/engine';
 import { InputError, parseFilter, type RawFilter, type ReplayFilter } from '../../replay/filter';
 import { UsageError } from '../errors';
 import { addFilterOptions, addTargetOptions, interruptible, intFlag, progressBar, visibilityOption } from '../options';
@@ -48,6 +49,17 @@ export function formatSummary(s: ReplaySummary): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Where archived records go: with a pipeline's outputs (`--stack`, `--local`), onto its current ingest stream (or
+ * `--target-stream`), records of other pipelines skipped; never the stream recorded in the archive, which a rebuild
+ * replaced. Without outputs (`--bucket` alone): `--target-stream`, else each record's own stream.
+ */
+function archiveTarget(outputs: PipelineOutputs, targetStream: string | undefined): Pick<ReplayOptions, 'targetStream' | 'pipeline'> {
+  const stream = targetStream ?? outputs.StreamArn;
+  if (outputs.PipelineName && stream) return { pipeline: { name: outputs.PipelineName, stream } };
+  return { targetStream: stream };
+}
+
 export function registerReplay(program: Command): void {
   const cmd = program
     .command('replay')
@@ -57,7 +69,7 @@ export function registerReplay(program: Command): void {
   addFilterOptions(cmd)
     .option('--bucket <name>', 'archive bucket (default: the stack output ArchiveBucket)')
     .option('--prefix <prefix>', `archive key prefix (default: the stack output ArchivePrefix, else ${ARCHIVE_PREFIX})`)
-    .option('--target-stream <nameOrArn>', 'put every record on this stream (default: the stream each record came from)')
+    .option('--target-stream <nameOrArn>', 'put every record on this stream (default: archive with --stack/--local: the pipeline\'s current StreamArn; dlq: the stream each record came from)')
     .option('--rate <recordsPerSecond>', 'at most this many records per second')
     .option('--dry-run', 'read and filter only: put nothing, delete nothing')
     .option('--key-fields <fields>', 'archive --id matching: the pipeline\'s key fields (JSON array or comma list; with --pipeline)')
@@ -110,6 +122,7 @@ export function registerReplay(program: Command): void {
         if (!bucket) throw new UsageError(`${r.from} has no ArchiveBucket output (is a RawArchive deployed?): pass --bucket`);
         source = { kind: 'archive', bucket, prefix: f.prefix ?? r.outputs.ArchivePrefix ?? ARCHIVE_PREFIX };
       }
+      const into = source.kind === 'archive' ? archiveTarget(r.outputs, f.targetStream) : { targetStream: f.targetStream };
       const clients = createClients(r.conn);
       const intr = interruptible();
       const bar = progressBar('replay |{bar}| {value}/{total} scanned | {replayed} replayed | {deleted} deleted | {failed} failed', !f.json);
@@ -118,7 +131,7 @@ export function registerReplay(program: Command): void {
         summary = await runReplay({
           source,
           filter,
-          targetStream: f.targetStream,
+          ...into,
           dryRun: f.dryRun ?? false,
           ratePerSecond: rate,
           visibilityTimeoutSec: visibility,
