@@ -10,8 +10,9 @@
  * 3. Delete the stack as CloudFormation does (functions and pollers stopped first): the account model
  *    (lib/local/cloudformation) applies each resource's DeletionPolicy; what it deletes is deleted on the emulators,
  *    what it retains stays, orphaned, with its data. Then create the stack again: every generated name is new.
- * 4. Replay the old archive bucket (orphaned) onto the new stream with the replay engine, let the pipeline process it,
- *    hash again. The two hashes must be equal.
+ * 4. Replay the old archive bucket (orphaned) into the re-created pipeline as `phoenix replay --from archive --stack`
+ *    does (onto its current ingest stream, resolved from the new deployment), let the pipeline process it, hash again.
+ *    The two hashes must be equal.
  *
  * The archive bucket is the template's RawArchive bucket when the stack has one (it must be retained: PhoenixMode
  * PRODUCTION), else a drill bucket outside the stack.
@@ -91,7 +92,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     let running: Running | undefined = first.running;
     life.add('pipeline', async () => { await running?.stop(); });
     const archive = await chooseArchive(env, model, first);
-    const archiver = new ArchiveLoop(services.clients, first.pipeline.streamName, first.pipeline.streamArn, archive.bucket, archive.prefix);
+    const archiver = new ArchiveLoop(
+      services.clients, first.pipeline.streamName, first.pipeline.streamArn, archive.bucket, archive.prefix, first.pipeline.config.pipeline,
+    );
     ph.lap('start');
     ph.check();
 
@@ -121,7 +124,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ph.lap('recreate');
 
     ph.enter('replay');
-    const replay = await replayArchive(env, opts, { bucket: source, prefix: archive.prefix }, second.pipeline.streamName);
+    const replay = await replayArchive(env, opts, { bucket: source, prefix: archive.prefix }, second.pipeline);
     await drain(second.running, opts);
     const after = sinkHash(await readSink(services.clients, sinkKind, second.pipeline.config.sinkTarget!));
     ph.lap('replay');
@@ -151,13 +154,21 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   }
 }
 
-/** Replays the archive onto `targetStream`; every archived record must be accepted. */
+/**
+ * Replays the archive into the re-created pipeline as `phoenix replay --from archive --stack` does: onto its current
+ * ingest stream (not the stream recorded in the archive, deleted with the stack), records of other pipelines skipped.
+ * Every archived record must be accepted.
+ */
 async function replayArchive(
-  env: DrillEnv, opts: DrillOptions, from: { bucket: string; prefix: string }, targetStream: string,
+  env: DrillEnv, opts: DrillOptions, from: { bucket: string; prefix: string }, into: DrillPipeline,
 ): Promise<ReplaySummary> {
   const { kinesis, s3 } = env.services.clients;
   const replay = await runReplay({
-    source: { kind: 'archive', ...from }, filter: parseFilter({}), targetStream, clients: { kinesis, s3 }, signal: opts.signal,
+    source: { kind: 'archive', ...from },
+    filter: parseFilter({}),
+    pipeline: { name: into.config.pipeline, stream: into.streamArn },
+    clients: { kinesis, s3 },
+    signal: opts.signal,
   });
   if (replay.failed > 0) throw new DrillError(`${replay.failed} archived records were not accepted by Kinesis: ${replay.errors[0] ?? ''}`);
   return replay;
