@@ -24,6 +24,7 @@ import type { SinkPort, SinkWriteMeta, WriteResult } from '../lib/handlers/ports
 import { compareVersions, type Version } from '../lib/handlers/ports/version';
 import { emitBatchMetrics, newBatchStats } from '../lib/handlers/processor';
 import { createIngestHandler } from '../lib/runtime';
+import { lambdaContext } from '../test/support/lambda';
 
 export interface HandlerBenchOptions {
   readonly records?: number;
@@ -103,21 +104,9 @@ export function makeBatches(n: number, batchSize: number): KinesisStreamEvent[] 
   return batches;
 }
 
+/** The bench's Lambda context: 1,024 MB, ten minutes left. */
 export function context(): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'bench',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:bench',
-    memoryLimitInMB: '1024',
-    awsRequestId: '00000000-0000-0000-0000-000000000000',
-    logGroupName: '/aws/lambda/bench',
-    logStreamName: 'bench',
-    getRemainingTimeInMillis: () => 600_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return lambdaContext({ functionName: 'bench', memoryMb: 1024, remainingMs: () => 600_000 });
 }
 
 export type Variant = (batches: readonly KinesisStreamEvent[]) => Promise<number>;

@@ -22,6 +22,7 @@ import { runReplay } from '../lib/replay/engine';
 import { parseFilter } from '../lib/replay/filter';
 import { createIngestHandler, MemoryDlq, MemorySink } from '../lib/runtime';
 import { createActiveStream } from '../test/lib/local/esm/support';
+import { lambdaContext } from '../test/support/lambda';
 import { readStream } from '../test/support/replay';
 
 export interface ReplayBenchOptions {
@@ -132,9 +133,7 @@ export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<Ben
     for (const r of put) byShard.set(r.eventID.split(':')[0], [...(byShard.get(r.eventID.split(':')[0]) ?? []), r]);
     for (const list of byShard.values()) {
       for (let i = 0; i < list.length; i += 500) {
-        await handler({ Records: list.slice(i, i + 500) }, {
-          getRemainingTimeInMillis: () => 300_000, functionName: 'bench', awsRequestId: 'r',
-        } as unknown as import('aws-lambda').Context);
+        await handler({ Records: list.slice(i, i + 500) }, lambdaContext({ functionName: 'bench', remainingMs: () => 300_000 }));
       }
     }
     const written = sink.calls.filter((c) => c.result === 'written').length;

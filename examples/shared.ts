@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { AlarmTopic, CorrelatedMonitor, type DataPipeline, DriftDetector, Phoenix, StatefulKind } from '../constructs';
+import { AlarmTopic, CorrelatedMonitor, type DataPipeline, DriftDetector, Phoenix, PhoenixMode, StatefulKind } from '../constructs';
 
 /**
  * The on-call topic of an example pipeline (`name`, e.g. 'orders'): encrypted with a customer managed key, CloudWatch
@@ -13,6 +13,15 @@ export function alarmTopic(scope: Construct, name: string): sns.Topic {
     displayName: `${name.charAt(0).toUpperCase()}${name.slice(1)} pipeline alarms`,
     removalPolicy: Phoenix.removalPolicyFor(scope, StatefulKind.KEY),
   });
+}
+
+/**
+ * Puts a whole example stack in `mode` (its pipeline inherits it; so do the alarm topic and its key) and returns the
+ * stack's on-call topic (see {@link alarmTopic}).
+ */
+export function phoenixStack(stack: Construct, mode: PhoenixMode | undefined, name: string): sns.Topic {
+  Phoenix.configure(stack, { mode: mode ?? PhoenixMode.PRODUCTION });
+  return alarmTopic(stack, name);
 }
 
 /** What {@link monitorPipeline} creates. */

@@ -3,8 +3,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { clickQuality } from './quality';
 import { clickEventKeyFields, clickEventSchema } from './schema';
-import { type CorrelatedMonitor, DataPipeline, type DriftDetector, IngestSink, Phoenix, PhoenixMode } from '../../constructs';
-import { alarmTopic, monitorPipeline } from '../shared';
+import { type CorrelatedMonitor, DataPipeline, type DriftDetector, IngestSink, type PhoenixMode } from '../../constructs';
+import { monitorPipeline, phoenixStack } from '../shared';
 
 /** Properties of a {@link ClickstreamStack}. */
 export interface ClickstreamStackProps extends StackProps {
@@ -40,16 +40,11 @@ export class ClickstreamStack extends Stack {
       description: 'Phoenix clickstream pipeline (cdk-phoenix-pipelines example)',
       ...props,
     });
-    const phoenixMode = props.phoenixMode ?? PhoenixMode.PRODUCTION;
-    // The whole stack follows the pipeline's mode (the alarm topic below included).
-    Phoenix.configure(this, { mode: phoenixMode });
-
-    // On-call notifications; the topic and its key follow the mode.
-    this.alarmTopic = alarmTopic(this, 'clickstream');
+    // The pipeline, the alarm topic and its key follow the stack's Phoenix mode.
+    this.alarmTopic = phoenixStack(this, props.phoenixMode, 'clickstream');
 
     this.pipeline = new DataPipeline(this, 'Clickstream', {
       pipelineName: 'clickstream',
-      phoenixMode,
       alarmTopic: this.alarmTopic,
       ingest: {
         schema: clickEventSchema,

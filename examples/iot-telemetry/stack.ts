@@ -3,8 +3,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { telemetryQuality } from './quality';
 import { telemetryKeyFields, telemetrySchema } from './schema';
-import { type CorrelatedMonitor, DataPipeline, type DriftDetector, IngestSink, Phoenix, PhoenixMode } from '../../constructs';
-import { alarmTopic, monitorPipeline } from '../shared';
+import { type CorrelatedMonitor, DataPipeline, type DriftDetector, IngestSink, type PhoenixMode } from '../../constructs';
+import { monitorPipeline, phoenixStack } from '../shared';
 
 /** Properties of an {@link IotTelemetryStack}. */
 export interface IotTelemetryStackProps extends StackProps {
@@ -37,16 +37,11 @@ export class IotTelemetryStack extends Stack {
 
   constructor(scope: Construct, id: string, props: IotTelemetryStackProps = {}) {
     super(scope, id, { description: 'Phoenix IoT telemetry pipeline with quality rules and drift alerts (cdk-phoenix-pipelines example)', ...props });
-    const phoenixMode = props.phoenixMode ?? PhoenixMode.PRODUCTION;
-    // The whole stack follows the pipeline's mode (the alarm topic below included).
-    Phoenix.configure(this, { mode: phoenixMode });
-
-    // On-call notifications; the topic and its key follow the mode.
-    this.alarmTopic = alarmTopic(this, 'IoT telemetry');
+    // The pipeline, the alarm topic and its key follow the stack's Phoenix mode.
+    this.alarmTopic = phoenixStack(this, props.phoenixMode, 'IoT telemetry');
 
     this.pipeline = new DataPipeline(this, 'Telemetry', {
       pipelineName: 'iot-telemetry',
-      phoenixMode,
       alarmTopic: this.alarmTopic,
       ingest: {
         schema: telemetrySchema,

@@ -2,8 +2,8 @@ import { Stack, type StackProps } from 'aws-cdk-lib';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { orderEventKeyFields, orderEventSchema } from './schema';
-import { DataPipeline, IngestSink, Phoenix, PhoenixMode } from '../../constructs';
-import { alarmTopic } from '../shared';
+import { DataPipeline, IngestSink, type PhoenixMode } from '../../constructs';
+import { phoenixStack } from '../shared';
 
 /** Properties of an {@link OrdersStack}. */
 export interface OrdersStackProps extends StackProps {
@@ -30,15 +30,11 @@ export class OrdersStack extends Stack {
 
   constructor(scope: Construct, id: string, props: OrdersStackProps = {}) {
     super(scope, id, { description: 'Phoenix orders pipeline with out-of-order replay (cdk-phoenix-pipelines example)', ...props });
-    const phoenixMode = props.phoenixMode ?? PhoenixMode.PRODUCTION;
-    // The whole stack follows the pipeline's mode (the alarm key below included).
-    Phoenix.configure(this, { mode: phoenixMode });
-
-    this.alarmTopic = alarmTopic(this, 'orders');
+    // The pipeline, the alarm topic and its key follow the stack's Phoenix mode.
+    this.alarmTopic = phoenixStack(this, props.phoenixMode, 'orders');
 
     this.pipeline = new DataPipeline(this, 'Orders', {
       pipelineName: 'orders',
-      phoenixMode,
       alarmTopic: this.alarmTopic,
       ingest: {
         schema: orderEventSchema,

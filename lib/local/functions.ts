@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { cpSync, createWriteStream, mkdirSync, symlinkSync, type WriteStream } from 'node:fs';
 import * as path from 'node:path';
 import type { FunctionInvoker, InvokeResult } from './esm/types';
+import { LAMBDA_SYNC_PAYLOAD_BYTES } from './gates/limits';
 import type { MetricsStore } from './metrics';
 import { sdkNodeModules } from './paths';
 import type { Random } from './random';
@@ -63,6 +64,8 @@ export interface LocalFunctionOptions {
   readonly track?: (pid: number) => () => void;
   /** The access key the function's SDK calls are signed with: its role's (lib/local/iam principals); default the operator's. */
   readonly accessKeyId?: string;
+  /** Lambda's own time per invocation before the handler runs (`--latency aws`: a draw of the invoke overhead); default none. */
+  readonly invokeOverheadMs?: () => number;
 }
 
 /** Counters of a function that has not been invoked yet. */
@@ -77,6 +80,8 @@ export function emptyFunctionStats(): FunctionStats {
     throttles: 0,
     injectedThrottles: 0,
     coldStarts: 0,
+    requestsTooLarge: 0,
+    responsesTooLarge: 0,
     durationsMs: [],
   };
 }
@@ -93,6 +98,10 @@ export interface FunctionStats {
   throttles: number;
   injectedThrottles: number;
   coldStarts: number;
+  /** Invocations refused before running: the event is over 6 MB (`RequestEntityTooLargeException`). */
+  requestsTooLarge: number;
+  /** Invocations whose response was over 6 MB (`Function.ResponseSizeTooLarge`, a function error; counted in errors too). */
+  responsesTooLarge: number;
   /** Durations of successful invocations in their environment (ms, like Lambda's REPORT Duration), bounded sample. */
   durationsMs: number[];
 }
@@ -133,6 +142,8 @@ export class FunctionInitError extends PhoenixError {
 }
 
 const MAX_DURATION_SAMPLES = 20_000;
+/** Lambda's response limit as its error message states it: 100 bytes above the 6 MiB request limit. */
+const LAMBDA_RESPONSE_BYTES = LAMBDA_SYNC_PAYLOAD_BYTES + 100;
 /** Bound on waiting for an invocation's REPORT line after its result arrived. */
 const REPORT_WAIT_MS = 2_000;
 
@@ -202,6 +213,12 @@ export class LocalFunction implements FunctionInvoker {
   async invoke(event: unknown): Promise<InvokeResult> {
     const started = Date.now();
     if (this.stopped) return { ok: false, errorType: 'error', message: 'the local environment is stopping', durationMs: 0 };
+    // Lambda refuses an event over 6 MB before any invocation (not counted as one).
+    const eventJson = JSON.stringify(event);
+    if (Buffer.byteLength(eventJson) > LAMBDA_SYNC_PAYLOAD_BYTES) {
+      this.stats.requestsTooLarge++;
+      return { ok: false, errorType: 'error', message: requestTooLargeMessage(), durationMs: 0 };
+    }
     this.stats.invocations++;
     if (this.faultRandom.chance(this.opts.faults.throttleRate)) {
       this.stats.throttles++;
@@ -215,26 +232,28 @@ export class LocalFunction implements FunctionInvoker {
     }
     this.inFlight++;
     try {
+      const overhead = this.opts.invokeOverheadMs?.() ?? 0;
+      if (overhead > 0) await new Promise((r) => setTimeout(r, overhead));
       const env = await this.acquire();
       if (!env) return { ok: false, errorType: 'error', message: 'the local environment is stopping', durationMs: Date.now() - started };
       if (this.initError) {
         this.release(env);
         return { ok: false, errorType: 'error', message: this.initError.message, durationMs: Date.now() - started };
       }
-      return await this.run(env, event, started);
+      return await this.run(env, eventJson, started);
     } finally {
       this.inFlight--;
     }
   }
 
-  private run(env: Environment, event: unknown, started: number): Promise<InvokeResult> {
+  private run(env: Environment, eventJson: string, started: number): Promise<InvokeResult> {
     const requestId = randomUUID();
     const timeoutMs = this.def.timeoutSeconds * 1000;
     const crash = this.faultRandom.chance(this.opts.faults.crashRate);
     const msg: ParentToRunner = {
       type: 'invoke',
       requestId,
-      eventJson: JSON.stringify(event),
+      eventJson,
       deadlineMs: Date.now() + timeoutMs,
       crashAfterMs: crash ? Math.floor(this.faultRandom.next() * this.durationEstimateMs) : undefined,
     };
@@ -295,7 +314,13 @@ export class LocalFunction implements FunctionInvoker {
   ): void {
     env.reportWaiter = undefined;
     env.state = 'idle';
-    if (m.ok) {
+    const responseBytes = m.ok ? Buffer.byteLength(m.payloadJson) : 0;
+    if (m.ok && responseBytes > LAMBDA_RESPONSE_BYTES) {
+      // Lambda fails the invocation after the handler returned: a function error, retried like any other.
+      this.stats.errors++;
+      this.stats.responsesTooLarge++;
+      finish({ ok: false, errorType: 'error', message: responseTooLargeMessage(responseBytes), durationMs });
+    } else if (m.ok) {
       this.stats.succeeded++;
       this.durationEstimateMs = Math.max(1, Math.round(0.8 * this.durationEstimateMs + 0.2 * runMs));
       if (this.stats.durationsMs.length < MAX_DURATION_SAMPLES) this.stats.durationsMs.push(runMs);
@@ -476,6 +501,19 @@ export class LocalFunction implements FunctionInvoker {
     await Promise.all(exits);
     await new Promise<void>((resolve) => this.log.end(resolve));
   }
+}
+
+/** Lambda's answer to an Invoke whose payload is over 6 MB (HTTP 413), as the emulator host's limit gate words it too. */
+export function requestTooLargeMessage(): string {
+  return `RequestEntityTooLargeException: Request must be smaller than ${LAMBDA_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation`;
+}
+
+/**
+ * Lambda's function error for a response over its limit (wording and figure as Lambda reports them, e.g. in
+ * umihico/pythonista-chromeless#11 and DataBiosphere/azul#7466).
+ */
+export function responseTooLargeMessage(bytes: number): string {
+  return `Function.ResponseSizeTooLarge: Response payload size (${bytes} bytes) exceeded maximum allowed payload size (${LAMBDA_RESPONSE_BYTES} bytes).`;
 }
 
 function lastLine(text: string): string {

@@ -3,7 +3,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { AsyncInvoker } from './async-invoke';
 import type { LocalClients } from './clients';
 import type { LocalFunction } from './functions';
-import { invokeCall, type InProcessAuthorizer } from './iam';
+import { invokeCall, isAccessDeniedError, type InProcessAuthorizer } from './iam';
 import { abortableSleep } from './lifecycle';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
@@ -28,7 +28,8 @@ interface Target {
   suffix: string;
 }
 
-export interface NotificationStats { objectsSeen: number; events: number; delivered: number; failed: number }
+/** Per configuration: `denied` counts deliveries refused by a resource or key policy (also in `failed`). */
+export interface NotificationStats { objectsSeen: number; events: number; delivered: number; failed: number; denied: number }
 
 export interface LocalNotifications {
   readonly stats: Record<string, NotificationStats>;
@@ -96,6 +97,8 @@ export function startNotifications(
     account: string;
     /** IAM on: S3 invokes a function only where its resource-based policy allows `s3.amazonaws.com`. */
     authz?: InProcessAuthorizer;
+    /** Clients signed as S3 for a bucket: queue/topic and key policies decide its SQS and SNS deliveries (default the operator's). */
+    clientsOfBucket?: (bucketName: string) => LocalClients;
     intervalMs?: number;
   },
 ): LocalNotifications {
@@ -115,7 +118,8 @@ export function startNotifications(
   let sequencer = 0;
 
   const scanners = plans.map((p) => {
-    const st: NotificationStats = (stats[p.logicalId] = { objectsSeen: 0, events: 0, delivered: 0, failed: 0 });
+    const st: NotificationStats = (stats[p.logicalId] = { objectsSeen: 0, events: 0, delivered: 0, failed: 0, denied: 0 });
+    const asS3 = opts.clientsOfBucket?.(p.bucket) ?? clients;
     const known = new Map<string, string>();
     // One common prefix for the listing when every target filters by prefix.
     const prefixes = p.targets.map((t) => t.prefix);
@@ -149,14 +153,15 @@ export function startNotifications(
             const fn = functions.find((f) => f.functionArn === t.arn)!;
             const principal = { kind: 'service', arn: 's3.amazonaws.com', sourceArn: `arn:aws:s3:::${p.bucket}`, sourceAccount: opts.account } as const;
             const verdict = opts.authz?.authorize(invokeCall(fn.functionArn, principal));
-            if (verdict?.kind === 'reject') throw new Error(`${verdict.errorType}: ${verdict.message}`);
+            if (verdict?.kind === 'reject') throw Object.assign(new Error(`${verdict.errorType}: ${verdict.message}`), { name: verdict.errorType });
             if (await invoker.invoke(fn, event, p.logicalId)) st.delivered++; else st.failed++;
           } else {
-            await invoker.sendTo(t.arn, JSON.stringify(event));
+            await invoker.sendTo(t.arn, JSON.stringify(event), asS3);
             st.delivered++;
           }
         } catch (e) {
           st.failed++;
+          if (isAccessDeniedError((e as Error).name)) st.denied++;
           opts.log(`${p.logicalId}: notification to ${t.arn} failed: ${(e as Error).message}`);
         }
       })().finally(() => deliveries.delete(d));

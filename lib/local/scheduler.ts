@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AsyncInvoker } from './async-invoke';
+import type { LocalClients } from './clients';
 import type { LocalFunction } from './functions';
-import { assumeRoleCall, invokeCall, type InProcessAuthorizer } from './iam';
+import type { CallPrincipal, GateVerdict } from './gates/types';
+import { assumeRoleCall, invokeCall, isAccessDeniedError, type InProcessAuthorizer } from './iam';
 import type { ProvisionedStack } from './provision';
 import { UnsupportedTemplateError } from './template/errors';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './template/types';
@@ -20,7 +22,8 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from './template/types';
  */
 
 export interface LocalSchedules {
-  readonly stats: Record<string, { fired: number; failed: number; nextAt?: string }>;
+  /** Per schedule: fires, targets not delivered, of which refused by IAM (also in the run's accessDenied). */
+  readonly stats: Record<string, { fired: number; failed: number; denied: number; nextAt?: string }>;
   stop(): Promise<void>;
 }
 
@@ -107,25 +110,127 @@ export function nextFire(expr: Expr, after: number, startedAt: number): number |
 /** A target; `deadLetterArn` receives the event when it cannot be delivered (the target's DeadLetterConfig). */
 interface Target { id: string; arn: string; input: unknown; deadLetterArn?: string; roleArn?: string }
 
+/** Clients signed as the principal that delivers a plan's targets (IAM on); undefined: the invoker's (the operator's). */
+interface DeliveryPrincipals {
+  /** A role EventBridge Scheduler assumed (the schedule target's RoleArn). */
+  clientsOfRole?: (roleArn: string) => LocalClients;
+  /** EventBridge for a rule: `events.amazonaws.com` with `aws:SourceArn` the rule (queue and key policies decide). */
+  clientsOfRule?: (ruleArn: string) => LocalClients;
+}
+
+function throwIfRejected(verdict: GateVerdict | undefined): void {
+  if (verdict?.kind === 'reject') throw Object.assign(new Error(`${verdict.errorType}: ${verdict.message}`), { name: verdict.errorType });
+}
+
 /**
- * IAM on: an EventBridge Scheduler schedule assumes its target's RoleArn (the role's trust policy must allow
- * `scheduler.amazonaws.com` for this schedule) and invokes the function with that role; a rule invokes as
- * `events.amazonaws.com` (the function's resource-based policy decides). Throws the denial.
+ * Who calls a plan's targets, as AWS does it (IAM on). EventBridge Scheduler assumes the target's RoleArn (the role's
+ * trust policy must allow `scheduler.amazonaws.com` for this schedule) and calls the target -- Lambda, SQS, the
+ * dead-letter queue -- with that role. A rule calls as `events.amazonaws.com` for the rule: the function's
+ * resource-based policy, the queue policy and the queue key's policy decide. Throws a denial of the assumption.
  */
-function authorizeScheduledInvoke(authz: InProcessAuthorizer | undefined, type: string, scheduleArn: string, t: Target): void {
-  if (!authz) return;
-  const source = { sourceArn: scheduleArn, sourceAccount: accountOfArn(scheduleArn) };
-  const calls = type === 'AWS::Events::Rule'
-    ? [invokeCall(t.arn, { kind: 'service', arn: 'events.amazonaws.com', ...source })]
-    : [assumeRoleCall('scheduler', t.roleArn ?? '', { kind: 'service', arn: 'scheduler.amazonaws.com', ...source }), invokeCall(t.arn, { kind: 'role', arn: t.roleArn ?? '' })];
-  for (const call of calls) {
-    const verdict = authz.authorize(call);
-    if (verdict.kind === 'reject') throw new Error(`${verdict.errorType}: ${verdict.message}`);
+class TargetCaller {
+  constructor(
+    private readonly authz: InProcessAuthorizer | undefined,
+    private readonly principals: DeliveryPrincipals,
+    private readonly type: string,
+    private readonly sourceArn: string,
+  ) {}
+
+  private get isRule(): boolean {
+    return this.type === 'AWS::Events::Rule';
+  }
+
+  /** Scheduler's sts:AssumeRole of the target's role (no-op for rules and with IAM off). */
+  assumeRole(t: Target): void {
+    if (this.isRule || !this.authz) return;
+    const principal = { kind: 'service', arn: 'scheduler.amazonaws.com', sourceArn: this.sourceArn, sourceAccount: accountOfArn(this.sourceArn) } as const;
+    throwIfRejected(this.authz.authorize(assumeRoleCall('scheduler', t.roleArn ?? '', principal)));
+  }
+
+  /** lambda:InvokeFunction of the target, decided in process. */
+  authorizeInvoke(t: Target): void {
+    if (!this.authz) return;
+    const principal: CallPrincipal = this.isRule
+      ? { kind: 'service', arn: 'events.amazonaws.com', sourceArn: this.sourceArn, sourceAccount: accountOfArn(this.sourceArn) }
+      : { kind: 'role', arn: t.roleArn ?? '' };
+    throwIfRejected(this.authz.authorize(invokeCall(t.arn, principal)));
+  }
+
+  /** Clients for SQS sends (the target queue, the dead-letter queue): the emulator host's gate decides. */
+  clients(t: Target): LocalClients | undefined {
+    if (this.isRule) return this.principals.clientsOfRule?.(this.sourceArn);
+    return t.roleArn !== undefined ? this.principals.clientsOfRole?.(t.roleArn) : undefined;
   }
 }
 
 function accountOfArn(arn: string): string {
   return arn.split(':')[4] ?? '';
+}
+
+interface Plan { logicalId: string; arn: string; expr: Expr; targets: Target[]; type: string; end?: number; start?: number }
+
+type ScheduleResource = ProvisionedStack['schedules'][number];
+
+function unsupported(s: ScheduleResource, prop: string, detail: string): never {
+  throw new UnsupportedTemplateError(s.logicalId, s.type, prop, detail);
+}
+
+function fnByArn(functions: readonly LocalFunction[], arn: string): LocalFunction | undefined {
+  return functions.find((f) => f.functionArn === arn || arn.startsWith(`${f.functionArn}:`));
+}
+
+/** A schedule's or rule's targets; throws UnsupportedTemplateError for one the local environment cannot call. */
+function targetsOf(s: ScheduleResource, functions: readonly LocalFunction[], queueUrlForArn: (arn: string) => string): Target[] {
+  const p = s.props;
+  const fail = (prop: string, detail: string): never => unsupported(s, prop, detail);
+  const rule = s.type === 'AWS::Events::Rule';
+  const rawTargets = rule ? (p.Targets as Array<Record<string, unknown>> | undefined) ?? [] : [p.Target as Record<string, unknown>];
+  return rawTargets.map((t, i) => {
+    const prop = rule ? `Targets[${i}]` : 'Target';
+    for (const k of ['InputPath', 'InputTransformer', 'KinesisParameters', 'EcsParameters', 'HttpParameters', 'SageMakerPipelineParameters', 'BatchParameters', 'EventBridgeParameters']) {
+      if (t[k] !== undefined) fail(`${prop}.${k}`, 'is not supported locally');
+    }
+    const arn = String(t.Arn);
+    const service = arn.split(':')[2];
+    if (service === 'lambda' && !fnByArn(functions, arn)) fail(`${prop}.Arn`, `${arn} is not a function of this stack`);
+    if (service === 'sqs') queueUrlForArn(arn);
+    if (service !== 'lambda' && service !== 'sqs') fail(`${prop}.Arn`, `${service} targets are not supported locally (Lambda and SQS are)`);
+    // A rule without Input sends its scheduled event; a schedule without Input sends {}.
+    let input: unknown = rule ? undefined : {};
+    if (t.Input !== undefined) {
+      try { input = typeof t.Input === 'string' ? JSON.parse(t.Input) : t.Input; } catch { input = t.Input; }
+    }
+    const roleArn = t.RoleArn !== undefined ? String(t.RoleArn) : undefined;
+    return { id: String(t.Id ?? i), arn, input, deadLetterArn: (t.DeadLetterConfig as { Arn?: string } | undefined)?.Arn, roleArn };
+  });
+}
+
+/** The plan of an enabled schedule or scheduled rule (rate() intervals divided by `timeScale`), else undefined. */
+function planOf(
+  s: ScheduleResource,
+  functions: readonly LocalFunction[],
+  opts: { log: (line: string) => void; queueUrlForArn: (arn: string) => string; timeScale: number },
+): Plan | undefined {
+  const p = s.props;
+  const fail = (prop: string, detail: string): never => unsupported(s, prop, detail);
+  const state = String(p.State ?? 'ENABLED');
+  if (state !== 'ENABLED') { opts.log(`${s.logicalId}: schedule is ${state}, not run`); return undefined; }
+  if (s.type === 'AWS::Events::Rule') {
+    if (p.EventPattern !== undefined) fail('EventPattern', 'event-pattern rules are not supported locally (no service emits events locally); only scheduled rules are');
+    if (p.EventBusName !== undefined && p.EventBusName !== 'default') fail('EventBusName', 'only the default event bus exists locally');
+  } else if (p.ScheduleExpressionTimezone !== undefined && !['UTC', 'Etc/UTC'].includes(String(p.ScheduleExpressionTimezone))) {
+    fail('ScheduleExpressionTimezone', 'only UTC schedules are evaluated locally');
+  }
+  let expr: Expr;
+  try {
+    expr = parseScheduleExpression(String(p.ScheduleExpression ?? ''));
+  } catch (e) {
+    return fail('ScheduleExpression', (e as Error).message);
+  }
+  if (expr.kind === 'rate' && opts.timeScale !== 1) expr = { kind: 'rate', everyMs: Math.max(1, Math.round(expr.everyMs / opts.timeScale)) };
+  const start = p.StartDate !== undefined ? Date.parse(String(p.StartDate)) : undefined;
+  const end = p.EndDate !== undefined ? Date.parse(String(p.EndDate)) : undefined;
+  return { logicalId: s.logicalId, arn: s.arn, expr, targets: targetsOf(s, functions, opts.queueUrlForArn), type: s.type, start, end };
 }
 
 export function startSchedules(
@@ -139,9 +244,9 @@ export function startSchedules(
     timeScale?: number;
     /** Fire every rate() schedule once at start (default false). */
     fireAtStart?: boolean;
-    /** IAM on: schedules assume their target's role and invoke with it; rules invoke as events.amazonaws.com. */
+    /** IAM on: schedules assume their target's role and call with it; rules call as events.amazonaws.com. */
     authz?: InProcessAuthorizer;
-  },
+  } & DeliveryPrincipals,
 ): LocalSchedules {
   const timeScale = opts.timeScale ?? 1;
   if (!(timeScale >= 1)) throw new Error(`timeScale must be at least 1 (given ${timeScale})`);
@@ -151,86 +256,50 @@ export function startSchedules(
   let stopped = false;
   const startedAt = Date.now();
 
-  const fail = (logicalId: string, type: string, prop: string, detail: string): never => {
-    throw new UnsupportedTemplateError(logicalId, type, prop, detail);
-  };
-  const fnByArn = (arn: string): LocalFunction | undefined => functions.find((f) => f.functionArn === arn || arn.startsWith(`${f.functionArn}:`));
-
-  const plans: Array<{ logicalId: string; arn: string; expr: Expr; targets: Target[]; type: string; end?: number; start?: number }> = [];
+  const plans: Plan[] = [];
   for (const s of provisioned.schedules) {
-    const p = s.props;
-    const state = String(p.State ?? 'ENABLED');
-    if (state !== 'ENABLED') { opts.log(`${s.logicalId}: schedule is ${state}, not run`); continue; }
-    if (s.type === 'AWS::Events::Rule') {
-      if (p.EventPattern !== undefined) fail(s.logicalId, s.type, 'EventPattern', 'event-pattern rules are not supported locally (no service emits events locally); only scheduled rules are');
-      if (p.EventBusName !== undefined && p.EventBusName !== 'default') fail(s.logicalId, s.type, 'EventBusName', 'only the default event bus exists locally');
-    } else if (p.ScheduleExpressionTimezone !== undefined && !['UTC', 'Etc/UTC'].includes(String(p.ScheduleExpressionTimezone))) {
-      fail(s.logicalId, s.type, 'ScheduleExpressionTimezone', 'only UTC schedules are evaluated locally');
-    }
-    let expr: Expr;
-    try {
-      expr = parseScheduleExpression(String(p.ScheduleExpression ?? ''));
-    } catch (e) {
-      return fail(s.logicalId, s.type, 'ScheduleExpression', (e as Error).message);
-    }
-    if (expr.kind === 'rate' && timeScale !== 1) expr = { kind: 'rate', everyMs: Math.max(1, Math.round(expr.everyMs / timeScale)) };
-    const rawTargets = s.type === 'AWS::Events::Rule' ? (p.Targets as Array<Record<string, unknown>> | undefined) ?? [] : [p.Target as Record<string, unknown>];
-    const targets: Target[] = rawTargets.map((t, i) => {
-      const prop = s.type === 'AWS::Events::Rule' ? `Targets[${i}]` : 'Target';
-      for (const k of ['InputPath', 'InputTransformer', 'KinesisParameters', 'EcsParameters', 'HttpParameters', 'SageMakerPipelineParameters', 'BatchParameters', 'EventBridgeParameters']) {
-        if (t[k] !== undefined) fail(s.logicalId, s.type, `${prop}.${k}`, 'is not supported locally');
-      }
-      const arn = String(t.Arn);
-      const service = arn.split(':')[2];
-      if (service === 'lambda' && !fnByArn(arn)) fail(s.logicalId, s.type, `${prop}.Arn`, `${arn} is not a function of this stack`);
-      if (service === 'sqs') opts.queueUrlForArn(arn);
-      if (service !== 'lambda' && service !== 'sqs') fail(s.logicalId, s.type, `${prop}.Arn`, `${service} targets are not supported locally (Lambda and SQS are)`);
-      const scheduledEvent = s.type === 'AWS::Events::Rule'
-        ? undefined
-        : {};
-      let input: unknown = scheduledEvent;
-      if (t.Input !== undefined) {
-        try { input = typeof t.Input === 'string' ? JSON.parse(t.Input) : t.Input; } catch { input = t.Input; }
-      }
-      const roleArn = t.RoleArn !== undefined ? String(t.RoleArn) : undefined;
-      return { id: String(t.Id ?? i), arn, input, deadLetterArn: (t.DeadLetterConfig as { Arn?: string } | undefined)?.Arn, roleArn };
-    });
-    const start = p.StartDate !== undefined ? Date.parse(String(p.StartDate)) : undefined;
-    const end = p.EndDate !== undefined ? Date.parse(String(p.EndDate)) : undefined;
-    plans.push({ logicalId: s.logicalId, arn: s.arn, expr, targets, type: s.type, start, end });
+    const plan = planOf(s, functions, { log: opts.log, queueUrlForArn: opts.queueUrlForArn, timeScale });
+    if (plan) plans.push(plan);
   }
-  async function fire(plan: typeof plans[number]): Promise<void> {
-    const st = (stats[plan.logicalId] ??= { fired: 0, failed: 0 });
+  async function fire(plan: Plan): Promise<void> {
+    const st = (stats[plan.logicalId] ??= { fired: 0, failed: 0, denied: 0 });
     st.fired++;
     const time = new Date().toISOString();
+    const caller = new TargetCaller(opts.authz, opts, plan.type, plan.arn);
     for (const t of plan.targets) {
       const event = plan.type === 'AWS::Events::Rule' && t.input === undefined
         ? { 'version': '0', 'id': randomUUID(), 'detail-type': 'Scheduled Event', 'source': 'aws.events', 'account': LOCAL_ACCOUNT, time, 'region': LOCAL_REGION, 'resources': [plan.arn], 'detail': {} }
         : t.input ?? {};
+      const body = typeof event === 'string' ? event : JSON.stringify(event);
+      let assumed = false;
       try {
+        caller.assumeRole(t);
+        assumed = true;
         if (t.arn.split(':')[2] === 'sqs') {
-          await invoker.sendTo(t.arn, typeof event === 'string' ? event : JSON.stringify(event));
+          await invoker.sendTo(t.arn, body, caller.clients(t));
         } else {
-          authorizeScheduledInvoke(opts.authz, plan.type, plan.arn, t);
-          if (!(await invoker.invoke(fnByArn(t.arn)!, event, plan.logicalId))) st.failed++;
+          caller.authorizeInvoke(t);
+          if (!(await invoker.invoke(fnByArn(functions, t.arn)!, event, plan.logicalId))) st.failed++;
         }
       } catch (e) {
         st.failed++;
+        if (isAccessDeniedError((e as Error).name)) st.denied++;
         opts.log(`${plan.logicalId}: target ${t.id} could not be delivered: ${(e as Error).message}`);
-        if (t.deadLetterArn) {
-          await invoker.sendTo(t.deadLetterArn, typeof event === 'string' ? event : JSON.stringify(event))
+        // The dead-letter queue is sent to by the same principal: not at all when Scheduler could not assume the role.
+        if (t.deadLetterArn && assumed) {
+          await invoker.sendTo(t.deadLetterArn, body, caller.clients(t))
             .catch((err: unknown) => opts.log(`${plan.logicalId}: dead-letter queue ${t.deadLetterArn} failed too: ${(err as Error).message}`));
         }
       }
     }
   }
 
-  function arm(plan: typeof plans[number], after: number): void {
+  function arm(plan: Plan, after: number): void {
     if (stopped) return;
     let next = nextFire(plan.expr, after, startedAt);
     if (next !== undefined && plan.start !== undefined && next < plan.start) next = nextFire(plan.expr, plan.start - 1, startedAt);
     if (next === undefined || (plan.end !== undefined && next > plan.end)) return;
-    (stats[plan.logicalId] ??= { fired: 0, failed: 0 }).nextAt = new Date(next).toISOString();
+    (stats[plan.logicalId] ??= { fired: 0, failed: 0, denied: 0 }).nextAt = new Date(next).toISOString();
     // Long delays are re-armed in steps (setTimeout holds at most ~24.8 days).
     const delay = Math.min(next - Date.now(), 2 ** 31 - 1);
     const timer = setTimeout(() => {

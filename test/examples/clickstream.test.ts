@@ -2,17 +2,14 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { PhoenixMode, QualityRuleKind, QualityRules } from '../../constructs';
-import { ENV } from '../../constructs/contract';
 import { clickQuality, clickQualityRules } from '../../examples/clickstream/quality';
 import { CLICK_EVENT_TYPES, clickEventKeyFields, clickEventSchema } from '../../examples/clickstream/schema';
 import { ClickstreamStack } from '../../examples/clickstream/stack';
-import { expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, retainedResources } from '../support/examples';
-import { handlerEnv, TEST_ENV } from '../support/stacks';
+import { exampleTemplate, expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, expectPhoenixRetention, expectShowcase, ingestSettings } from '../support/examples';
+import { TEST_ENV } from '../support/stacks';
 
 function clickstreamTemplate(phoenixMode?: PhoenixMode): Template {
-  // No analytics metadata: the snapshot must not change with the CDK version.
-  const app = new App({ analyticsReporting: false });
-  return Template.fromStack(new ClickstreamStack(app, 'Clickstream', { env: TEST_ENV, stackName: 'PhoenixClickstream', phoenixMode }));
+  return exampleTemplate((app) => new ClickstreamStack(app, 'Clickstream', { env: TEST_ENV, stackName: 'PhoenixClickstream', phoenixMode }));
 }
 
 describe('clickstream example', () => {
@@ -20,11 +17,9 @@ describe('clickstream example', () => {
     expect(clickstreamTemplate().toJSON()).toMatchSnapshot();
   });
   it('validates click events with the schema and derives ids from (userId, sessionId, seq)', () => {
-    const env = handlerEnv(clickstreamTemplate());
-    expect(JSON.parse(env[ENV.schema] as string)).toEqual(clickEventSchema);
-    expect(JSON.parse(env[ENV.keyFields] as string)).toEqual(['userId', 'sessionId', 'seq']);
-    expect(clickEventKeyFields).toEqual(['userId', 'sessionId', 'seq']);
-    expect(env[ENV.sinkKind]).toBe('dynamodb');
+    const keyFields = ['userId', 'sessionId', 'seq'];
+    expect(ingestSettings(clickstreamTemplate())).toMatchObject({ schema: clickEventSchema, keyFields, sinkKind: 'dynamodb' });
+    expect(clickEventKeyFields).toEqual(keyFields);
   });
   it('routes every alarm to the encrypted topic CloudWatch can use: directly, or through the pipeline-health composite alarm', () => {
     expectEveryAlarmNotifiesTheTopic(clickstreamTemplate());
@@ -34,13 +29,7 @@ describe('clickstream example', () => {
     const app = new App({ analyticsReporting: false });
     const stack = new ClickstreamStack(app, 'Clickstream', { env: TEST_ENV, stackName: 'PhoenixClickstream' });
     const { pipeline, monitor, drift } = stack;
-    expect(pipeline.failureNormalizer).toBeDefined();
-    expect(pipeline.archive).toBeDefined();
-    expect(pipeline.replay).toBeDefined();
-    expect(pipeline.profiler!.rules).toEqual(clickQualityRules);
-    expect(pipeline.profiler!.alarmTopic).toBe(stack.alarmTopic);
-    expect(monitor.canary).toBeDefined();
-    expect(monitor.alarmTopic).toBe(stack.alarmTopic);
+    expectShowcase(stack, clickQualityRules);
     expect(drift.stackNames).toEqual(['PhoenixClickstream']);
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
@@ -65,12 +54,7 @@ describe('clickstream example', () => {
   });
 
   it('PRODUCTION keeps the raw archive (bucket and access logs) and the clicks table only; EPHEMERAL keeps nothing', () => {
-    expect(retainedResources(clickstreamTemplate())).toEqual([
-      'AWS::DynamoDB::Table ClickstreamIngestSinkTable',
-      'AWS::S3::Bucket ClickstreamArchiveAccessLogs',
-      'AWS::S3::Bucket ClickstreamArchiveBucket',
-    ]);
-    expect(retainedResources(clickstreamTemplate(PhoenixMode.EPHEMERAL))).toEqual([]);
+    expectPhoenixRetention(clickstreamTemplate, 'Clickstream');
   });
 
   it('synthesizes with zero unacknowledged findings of the five cdk-nag packs (EPHEMERAL; PRODUCTION: test/constructs/compliance.test.ts)', () => {

@@ -2,19 +2,16 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DriftMethod, PhoenixMode, QualityMetric, QualityRuleKind, QualityRules } from '../../constructs';
-import { ENV } from '../../constructs/contract';
 import { buildIotTelemetryApp, IOT_TELEMETRY_STACK_NAME } from '../../examples/iot-telemetry/app';
 import { telemetryQuality, telemetryQualityRules } from '../../examples/iot-telemetry/quality';
 import { IOT_FIRMWARE, IOT_SITES, telemetryKeyFields, telemetrySchema } from '../../examples/iot-telemetry/schema';
 import { IotTelemetryStack } from '../../examples/iot-telemetry/stack';
 import { compileValidator } from '../../lib/handlers/schema';
-import { expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, retainedResources, tempOutdir } from '../support/examples';
-import { handlerEnv, TEST_ENV } from '../support/stacks';
+import { exampleTemplate, expectEveryAlarmNotifiesTheTopic, expectHealthAlarmCovers, nagCheckedApp, nagFindings, expectPhoenixRetention, tempOutdir, expectShowcase, ingestSettings } from '../support/examples';
+import { TEST_ENV } from '../support/stacks';
 
 function iotTemplate(phoenixMode?: PhoenixMode): Template {
-  // No analytics metadata: the snapshot must not change with the CDK version.
-  const app = new App({ analyticsReporting: false });
-  return Template.fromStack(new IotTelemetryStack(app, 'IotTelemetry', { env: TEST_ENV, stackName: IOT_TELEMETRY_STACK_NAME, phoenixMode }));
+  return exampleTemplate((app) => new IotTelemetryStack(app, 'IotTelemetry', { env: TEST_ENV, stackName: IOT_TELEMETRY_STACK_NAME, phoenixMode }));
 }
 
 describe('IoT telemetry example', () => {
@@ -23,13 +20,9 @@ describe('IoT telemetry example', () => {
   });
 
   it('validates readings with the telemetry schema, derives ids from (deviceId, seq) and orders versions by ts', () => {
-    const env = handlerEnv(iotTemplate());
-    expect(JSON.parse(env[ENV.schema] as string)).toEqual(telemetrySchema);
-    expect(JSON.parse(env[ENV.keyFields] as string)).toEqual(['deviceId', 'seq']);
-    expect(telemetryKeyFields).toEqual(['deviceId', 'seq']);
-    expect(env[ENV.eventTimeField]).toBe('ts');
-    expect(env[ENV.sinkKind]).toBe('dynamodb');
-    expect(env[ENV.recordConcurrency]).toBe('10');
+    const keyFields = ['deviceId', 'seq'];
+    expect(ingestSettings(iotTemplate())).toEqual({ schema: telemetrySchema, keyFields, eventTimeField: 'ts', sinkKind: 'dynamodb', recordConcurrency: '10' });
+    expect(telemetryKeyFields).toEqual(keyFields);
   });
 
   it('the schema accepts a reading (null temperature included) and rejects corrupt ones', () => {
@@ -53,12 +46,7 @@ describe('IoT telemetry example', () => {
     const app = new App({ analyticsReporting: false });
     const stack = new IotTelemetryStack(app, 'IotTelemetry', { env: TEST_ENV, stackName: IOT_TELEMETRY_STACK_NAME });
     const { pipeline, monitor, stackDrift } = stack;
-    expect(pipeline.archive).toBeDefined();
-    expect(pipeline.replay).toBeDefined();
-    expect(pipeline.failureNormalizer).toBeDefined();
-    expect(pipeline.profiler!.rules).toEqual(telemetryQualityRules);
-    expect(pipeline.profiler!.alarmTopic).toBe(stack.alarmTopic);
-    expect(monitor.canary).toBeDefined();
+    expectShowcase(stack, telemetryQualityRules);
     expect(stackDrift.stackNames).toEqual([IOT_TELEMETRY_STACK_NAME]);
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
@@ -93,12 +81,7 @@ describe('IoT telemetry example', () => {
   });
 
   it('PRODUCTION keeps the raw archive (bucket and access logs) and the readings table only; EPHEMERAL keeps nothing', () => {
-    expect(retainedResources(iotTemplate())).toEqual([
-      'AWS::DynamoDB::Table TelemetryIngestSinkTable',
-      'AWS::S3::Bucket TelemetryArchiveAccessLogs',
-      'AWS::S3::Bucket TelemetryArchiveBucket',
-    ]);
-    expect(retainedResources(iotTemplate(PhoenixMode.EPHEMERAL))).toEqual([]);
+    expectPhoenixRetention(iotTemplate, 'Telemetry');
   });
 
   it('its app synthesizes one stack with zero unacknowledged findings of the five cdk-nag packs (PRODUCTION)', () => {

@@ -6,7 +6,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { lambdaContext } from './lambda';
 import { createIngestHandler, MemoryDlq, MemorySink, type IngestHandlerOptions } from '../../lib/runtime';
 import { startFauxqs, startKinesalite, REGION, type Fauxqs, type Kinesalite } from '../lib/local/esm/support';
 
@@ -64,6 +65,23 @@ export async function startReplayEnv(): Promise<ReplayEnv> {
   };
 }
 
+/** A stream, a dead-letter queue and its overflow bucket on started emulators. */
+export interface ReplayPipeline {
+  readonly env: ReplayEnv;
+  readonly streamArn: string;
+  readonly queueUrl: string;
+}
+
+/** Starts the emulators, points this process's SDK clients at them and creates the stream, queue and bucket named. */
+export async function startReplayPipeline(names: { stream: string; shards: number; queue: string; bucket: string }): Promise<ReplayPipeline> {
+  const env = await startReplayEnv();
+  Object.assign(process.env, env.childEnv);
+  const streamArn = await env.createStream(names.stream, names.shards);
+  const queueUrl = await env.createQueue(names.queue);
+  await env.createBucket(names.bucket);
+  return { env, streamArn, queueUrl };
+}
+
 /** Puts records (500 per call); throws if any entry fails. */
 export async function putAll(client: KinesisClient, stream: string, records: Array<{ data: Buffer; partitionKey: string }>): Promise<void> {
   for (let i = 0; i < records.length; i += 500) {
@@ -107,22 +125,6 @@ export async function readStream(client: KinesisClient, stream: string, streamAr
   return out;
 }
 
-function context(): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'ingest',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:ingest',
-    memoryLimitInMB: '512',
-    awsRequestId: 'req',
-    logGroupName: 'g',
-    logStreamName: 's',
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 export const silentLogger = (): Logger => new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
@@ -147,7 +149,7 @@ export function ingestHandler(opts: IngestHandlerOptions & { sink: MemorySink })
     for (const list of byShard.values()) {
       for (let i = 0; i < list.length; i += 100) {
         const event: KinesisStreamEvent = { Records: list.slice(i, i + 100) };
-        const res = await handler(event, context());
+        const res = await handler(event, lambdaContext({ functionName: 'ingest', memoryMb: 512 }));
         if (res.batchItemFailures.length > 0) throw new Error(`handler reported failures: ${JSON.stringify(res.batchItemFailures)}`);
       }
     }

@@ -391,7 +391,9 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
             partitionKey: r.PartitionKey!,
             data,
             arrivalMs: r.ApproximateArrivalTimestamp?.getTime() ?? startedAt,
-            bytes: data.length + r.PartitionKey!.length + 2 * r.SequenceNumber!.length + w.shardId.length + RECORD_OVERHEAD_BYTES,
+            // The record's JSON size in the event (the 6 MB payload limit): its fields plus the two ARNs every record carries.
+            bytes: data.length + r.PartitionKey!.length + 2 * r.SequenceNumber!.length + w.shardId.length + RECORD_OVERHEAD_BYTES
+              + this.invokeIdentityArn.length + this.config.streamArn.length,
           };
           w.lastReadSequence = rec.sequenceNumber;
           if (w.skipBeforeMs !== undefined) {

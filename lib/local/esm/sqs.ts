@@ -15,7 +15,7 @@ import {
   type MessageAttributeValue,
 } from '@aws-sdk/client-sqs';
 import type { EsmClients, EsmStats, EventSourcePoller, FunctionInvoker, InvokeResult, PollerOptions, SqsMappingConfig } from './types';
-import { backoffMs, emptyStats, errorMessage, parseBatchItemFailures, pollerDefaults } from './util';
+import { backoffMs, emptyStats, errorMessage, groupsWithinPayload, parseBatchItemFailures, pollerDefaults } from './util';
 import { abortableSleep } from '../lifecycle';
 
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -172,8 +172,12 @@ export class SqsEventSourcePoller implements EventSourcePoller {
     return messages;
   }
 
+  /** A received batch, invoked in as many events as keep each within the 6 MB payload (Lambda never sends more). */
   private async process(messages: Message[]): Promise<void> {
-    const records = messages.map((m) => this.toRecord(m));
+    for (const records of groupsWithinPayload(messages.map((m) => this.toRecord(m)), MAX_PAYLOAD_BYTES)) await this.invokeBatch(records);
+  }
+
+  private async invokeBatch(records: SqsEventRecord[]): Promise<void> {
     this.stats.batches++;
     this.stats.invocations++;
     const oldest = Math.min(...records.map((r) => Number(r.attributes.SentTimestamp ?? this.now())));

@@ -89,6 +89,31 @@ export function parseBatchItemFailures(payload: unknown, validIdentifiers: Reado
   return { kind: 'partial', itemIdentifiers: ids };
 }
 
+/** JSON bytes of `{"Records":[]}` around an event's records. */
+const EVENT_ENVELOPE_BYTES = 14;
+
+/**
+ * Splits records, in order, into the fewest consecutive groups whose `{"Records":[...]}` event stays within
+ * `limitBytes` (Lambda's 6 MB invocation payload); a record larger than the limit alone is a group of its own.
+ */
+export function groupsWithinPayload<T>(records: readonly T[], limitBytes: number): T[][] {
+  const groups: T[][] = [];
+  let current: T[] = [];
+  let bytes = EVENT_ENVELOPE_BYTES;
+  for (const r of records) {
+    const size = Buffer.byteLength(JSON.stringify(r)) + 1;
+    if (current.length > 0 && bytes + size > limitBytes) {
+      groups.push(current);
+      current = [];
+      bytes = EVENT_ENVELOPE_BYTES;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
 /** Lambda's `X-Amz-Function-Error` / on-failure `responseContext` for an invocation outcome. */
 export function responseContext(result: InvokeResult | undefined): { statusCode: number; executedVersion: string; functionError?: string } {
   if (!result) return { statusCode: 0, executedVersion: '$LATEST' };

@@ -34,6 +34,16 @@ export function firehoseBufferDelayMs(hints: { readonly IntervalInSeconds?: numb
   return (hints?.IntervalInSeconds ?? 300) * 1000;
 }
 
+/**
+ * Lambda's own time per invocation under `--latency aws` (the `lambda:Invoke` figure): the orchestrator invokes
+ * functions itself, so the overhead is drawn per invocation rather than by the emulator host's gate. `none`: undefined.
+ */
+export function invokeOverheadSampler(mode: LatencyMode, rng: () => number): (() => number) | undefined {
+  if (mode !== 'aws') return undefined;
+  const d = fitLogNormal(LATENCY_TABLE['lambda:Invoke']);
+  return () => sampleLogNormal(d, rng);
+}
+
 export class LatencyGate implements RequestGate {
   readonly name = 'latency';
   private readonly fitted = new Map<string, LogNormal>();

@@ -21,6 +21,8 @@ export const KINESIS = {
 };
 export const DYNAMODB_ITEM_BYTES = 400 * 1024;
 export const LAMBDA_SYNC_PAYLOAD_BYTES = 6 * MiB;
+/** Lambda's asynchronous (InvocationType Event) request payload limit: "1 MB" (API reference, Invoke). */
+export const LAMBDA_ASYNC_PAYLOAD_BYTES = MiB;
 export const FIREHOSE_RECORD_BYTES = 1000 * 1024;
 /** SQS's default MaximumMessageSize (1 MiB) when a queue sets none. */
 export const SQS_DEFAULT_MAX_MESSAGE_BYTES = MiB;

@@ -35,6 +35,14 @@ const DENIED: Record<AwsService, { type: string; status: number; kmsType: string
   scheduler: { type: 'AccessDeniedException', status: 403, kmsType: 'AccessDeniedException', kmsStatus: 403 },
 };
 
+/** The SDK's error names for the rejections above: the SQS client names `KMS.AccessDeniedException` `KmsAccessDenied`. */
+const DENIED_NAMES = new Set([...Object.values(DENIED).flatMap((d) => [d.type, d.kmsType]), 'KmsAccessDenied']);
+
+/** Whether an error (by its name, as the wire or the SDK names it) is a call the gate denied. */
+export function isAccessDeniedError(name: string): boolean {
+  return DENIED_NAMES.has(name);
+}
+
 /** The rejection for a request whose access key is missing or unknown, as each service words it. */
 export function authenticationFailure(service: AwsService, accessKeyId: string | undefined): Reject {
   if (accessKeyId === undefined) {

@@ -12,6 +12,7 @@ import type { AwsCall, CallPrincipal, GateVerdict } from '../gates/types';
 import type { LocalStack } from '../template/stack';
 
 export type { AccessDenial } from './gate';
+export { isAccessDeniedError } from './gate';
 export { OPERATOR_ACCESS_KEY_ID } from './principals';
 
 /** The IAM gate configuration of a stack; throws IamTemplateError / IamPolicyError for what it cannot evaluate. */

@@ -1,8 +1,9 @@
 /**
  * Who calls, as AWS knows it: by the access key id a request is signed with. Every principal of a local run gets its
  * own key (`PHXL` + a registry index): each function (its role, session = the function's name), each role a service
- * assumes (Firehose delivery roles, scheduler roles: session = the role's name), and CloudWatch on behalf of each
- * alarm (`aws:SourceArn` = the alarm, `aws:SourceAccount`). The local environment's own clients (provisioning,
+ * assumes (Firehose delivery roles, scheduler roles: session = the role's name), CloudWatch on behalf of each
+ * alarm, S3 on behalf of each notified bucket and EventBridge on behalf of each rule (`aws:SourceArn` = the alarm,
+ * bucket or rule, `aws:SourceAccount`). The local environment's own clients (provisioning,
  * producer, verification) sign with the operator key, an administrator role of the account.
  */
 import type { IamTemplateData } from './policies';
@@ -42,6 +43,18 @@ export function principalsOf(stack: LocalStack): PrincipalEntry[] {
     const sourceArn = String(stack.getAtt(r.logicalId, 'Arn', where(r.logicalId, r.type)));
     const principal: CallPrincipal = { kind: 'service', arn: 'cloudwatch.amazonaws.com', sourceArn, sourceAccount: stack.accountId };
     out.push({ label: `alarm ${sourceArn.slice(sourceArn.lastIndexOf(':') + 1)}`, principal });
+  }
+  // S3 sends a bucket's notifications to SQS and SNS as itself, on behalf of the bucket (queue/topic and key policies decide).
+  for (const r of sorted.filter((x) => x.type === 'Custom::S3BucketNotifications')) {
+    const sourceArn = `arn:aws:s3:::${String(stack.resolvedProperties(r.logicalId).BucketName)}`;
+    const principal: CallPrincipal = { kind: 'service', arn: 's3.amazonaws.com', sourceArn, sourceAccount: stack.accountId };
+    out.push({ label: `s3 notifications ${sourceArn.slice('arn:aws:s3:::'.length)}`, principal });
+  }
+  // EventBridge delivers a rule's targets (SQS queues) as itself, on behalf of the rule (queue and key policies decide).
+  for (const r of sorted.filter((x) => x.type === 'AWS::Events::Rule')) {
+    const sourceArn = String(stack.getAtt(r.logicalId, 'Arn', where(r.logicalId, r.type)));
+    const principal: CallPrincipal = { kind: 'service', arn: 'events.amazonaws.com', sourceArn, sourceAccount: stack.accountId };
+    out.push({ label: `events rule ${sourceArn.slice(sourceArn.lastIndexOf('/') + 1)}`, principal });
   }
   const operator: PrincipalEntry = { accessKeyId: OPERATOR_ACCESS_KEY_ID, label: 'operator', principal: { kind: 'role', arn: operatorRoleArn(stack.accountId), session: 'phoenix-local' } };
   return [operator, ...out.map((e, i) => ({ ...e, accessKeyId: `PHXL${String(i + 1).padStart(16, '0')}` }))];
@@ -87,6 +100,11 @@ export class PrincipalRegistry {
 
   /** The key CloudWatch uses on behalf of an alarm. */
   keyOfAlarm(alarmArn: string): string {
-    return this.find((p) => p.kind === 'service' && p.sourceArn === alarmArn, `alarm ${alarmArn}`);
+    return this.keyOfService('cloudwatch.amazonaws.com', alarmArn);
+  }
+
+  /** The key a service principal uses on behalf of a resource (`aws:SourceArn`): CloudWatch for an alarm, S3 for a bucket, EventBridge for a rule. */
+  keyOfService(service: string, sourceArn: string): string {
+    return this.find((p) => p.kind === 'service' && p.arn === service && p.sourceArn === sourceArn, `${service} for ${sourceArn}`);
   }
 }

@@ -27,6 +27,8 @@ export interface FunctionSetup {
   readonly otherEndpoint?: (functionName: string) => string;
   /** The access key of a function's role (IAM on); undefined = the operator's. */
   readonly accessKeyOf?: (functionName: string) => string;
+  /** Lambda's invoke overhead per invocation (`--latency aws`); undefined = none. */
+  readonly invokeOverheadMs?: () => number;
 }
 
 /** The stack's functions, their code staged in task roots outside the project (removed with `life`); not started. */
@@ -59,6 +61,7 @@ export function createFunctions(provisioned: ProvisionedStack, s: FunctionSetup)
       random: s.random,
       track: (pid) => s.life.track(pid),
       ...(s.accessKeyOf ? { accessKeyId: s.accessKeyOf(def.functionName) } : {}),
+      ...(s.invokeOverheadMs ? { invokeOverheadMs: s.invokeOverheadMs } : {}),
     });
   });
 }

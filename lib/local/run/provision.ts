@@ -92,6 +92,16 @@ export class PrincipalClients {
     return this.of((r) => r.keyOfAlarm(alarmArn));
   }
 
+  /** S3 delivering a bucket's notifications to SQS and SNS. */
+  ofBucketNotifications(bucketName: string): LocalClients {
+    return this.of((r) => r.keyOfService('s3.amazonaws.com', `arn:aws:s3:::${bucketName}`));
+  }
+
+  /** EventBridge delivering a rule's SQS targets. */
+  ofRule(ruleArn: string): LocalClients {
+    return this.of((r) => r.keyOfService('events.amazonaws.com', ruleArn));
+  }
+
   private of(keyOf: (registry: PrincipalRegistry) => string): LocalClients {
     const { authz, clients, emulators } = this.services;
     if (!authz) return clients;

@@ -11,6 +11,7 @@ import {
 import { startFaultProxy, type FaultProxy } from '../fault-proxy';
 import { startDeliveryStreams, type LocalDeliveryStreams } from '../firehose';
 import type { LocalFunction } from '../functions';
+import { invokeOverheadSampler } from '../gates/latency';
 import { LOCAL_MONITORING_DEFAULTS, LocalMonitoring, stalledSinkServices } from '../monitoring';
 import { startNotifications, type LocalNotifications } from '../notifications';
 import { childScript } from '../paths';
@@ -57,6 +58,7 @@ export async function startStack(ctx: RunContext, i: StartInput): Promise<Starte
   const { proxies, stalled, sinkEndpoints } = await startSinkFaults(ctx, i);
   const functionFaults = { throttleRate: ctx.opts.throttleRate, crashRate: ctx.opts.crashRate };
   const unemulated = await startUnemulatedEndpoint(ctx.log);
+  const overheadRandom = ctx.random.fork('invoke-overhead');
   ctx.life.add('unemulated-services endpoint', () => unemulated.close());
   const functions = createFunctions(i.provisioned, {
     runnerScript: childScript('function-runner', path.join(ctx.runDir, 'bin')),
@@ -72,6 +74,7 @@ export async function startStack(ctx: RunContext, i: StartInput): Promise<Starte
     sinkEndpoints,
     otherEndpoint: (name) => unemulated.endpointFor(name),
     accessKeyOf: functionKeys(i.services),
+    invokeOverheadMs: invokeOverheadSampler(ctx.opts.latency ?? 'none', overheadRandom.next.bind(overheadRandom)),
   });
   for (const fn of functions) {
     ctx.functions.push(fn);
@@ -163,7 +166,9 @@ function startTriggers(
   const { opts, log, life, functions, pollers } = ctx;
   const { stack, provisioned } = i;
   const { clients, authz } = i.services;
-  const asyncInvoker = new AsyncInvoker(provisioned, clients, { log, queueUrlForArn: o.queueUrlForArn });
+  const asyncInvoker = new AsyncInvoker(provisioned, clients, {
+    log, queueUrlForArn: o.queueUrlForArn, clientsOfFunction: (name) => o.principals.ofFunction(name),
+  });
   life.add('asynchronous invocations', () => asyncInvoker.stop());
   // Alarms are created with the resources: service metrics sampled and alarms evaluated from now on.
   const timeScale = opts.timeScale ?? LOCAL_MONITORING_DEFAULTS.timeScale;
@@ -185,11 +190,17 @@ function startTriggers(
   monitoring.start();
   life.add('alarms and service metrics', () => monitoring.stop());
   const schedules = startSchedules(provisioned, functions, asyncInvoker, {
-    log, authz, queueUrlForArn: o.queueUrlForArn, timeScale, fireAtStart: opts.fireSchedulesAtStart ?? LOCAL_MONITORING_DEFAULTS.fireSchedulesAtStart,
+    log,
+    authz,
+    queueUrlForArn: o.queueUrlForArn,
+    timeScale,
+    fireAtStart: opts.fireSchedulesAtStart ?? LOCAL_MONITORING_DEFAULTS.fireSchedulesAtStart,
+    clientsOfRole: (arn) => o.principals.ofRole(arn),
+    clientsOfRule: (arn) => o.principals.ofRule(arn),
   });
   life.add('schedules', () => schedules.stop());
   const notifications = startNotifications(provisioned, functions, clients, asyncInvoker, {
-    log, region: stack.region, account: stack.accountId, authz,
+    log, region: stack.region, account: stack.accountId, authz, clientsOfBucket: (bucket) => o.principals.ofBucketNotifications(bucket),
   });
   life.add('bucket notifications', () => notifications.stop());
   const delivery = startDeliveryStreams(provisioned, functions, { log, now: Date.now, clientsOfRole: (arn) => o.principals.ofRole(arn), authz });

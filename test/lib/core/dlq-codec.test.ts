@@ -13,30 +13,8 @@ import {
   withPayloadRef,
 } from '../../../lib/core';
 
+import { deadLetter } from '../../support/dlq';
 const data = Buffer.from('{"eventId":"e-1","page":"/"}');
-
-function message(patch: Partial<DlqMessage> = {}): DlqMessage {
-  return {
-    v: 1,
-    id: '4222734f-15b2-5084-8f3c-efd5b29bea2f',
-    correlationId: 'corr-1',
-    stage: 'ingest',
-    reason: { class: 'schema', message: "must have required property 'page'" },
-    attempts: 1,
-    firstFailedAt: '2025-11-24T16:00:00.000Z',
-    lastFailedAt: '2025-11-24T16:00:00.000Z',
-    source: {
-      streamArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/clicks',
-      shardId: 'shardId-000000000000',
-      sequenceNumber: '49590338271490256608559692538361571095921575989136588898',
-      partitionKey: 'user-1',
-      arrivedAt: '2025-11-24T15:59:59.000Z',
-    },
-    payload: data.toString('base64'),
-    payloadRef: null,
-    ...patch,
-  };
-}
 
 function decodeError(body: string): PermanentError {
   try {
@@ -73,14 +51,14 @@ const dlqMessage: fc.Arbitrary<DlqMessage> = fc.record({
 
 describe('encodeDlqMessage / decodeDlqMessage', () => {
   it('writes the v1 fields in contract order', () => {
-    const { body } = encodeDlqMessage(message(), 262_144);
+    const { body } = encodeDlqMessage(deadLetter(), 262_144);
     expect(Object.keys(JSON.parse(body) as object)).toEqual([
       'v', 'id', 'correlationId', 'stage', 'reason', 'attempts', 'firstFailedAt', 'lastFailedAt', 'source', 'payload', 'payloadRef',
     ]);
   });
 
   it('counts the body and the message attributes', () => {
-    const msg = message();
+    const msg = deadLetter();
     const { body, bytes, fits } = encodeDlqMessage(msg, 262_144);
     const attrs = 'reasonClass'.length + 6 + 'schema'.length + 'stage'.length + 6 + 'ingest'.length + 'id'.length + 6 + 36;
     expect(bytes).toBe(Buffer.byteLength(body) + attrs);
@@ -90,16 +68,16 @@ describe('encodeDlqMessage / decodeDlqMessage', () => {
   });
 
   it('counts multi-byte characters as UTF-8 bytes', () => {
-    const ascii = encodeDlqMessage(message({ reason: { class: 'schema', message: 'aaaa' } }), 1e6).bytes;
-    const multi = encodeDlqMessage(message({ reason: { class: 'schema', message: 'éééé' } }), 1e6).bytes;
+    const ascii = encodeDlqMessage(deadLetter({ reason: { class: 'schema', message: 'aaaa' } }), 1e6).bytes;
+    const multi = encodeDlqMessage(deadLetter({ reason: { class: 'schema', message: 'éééé' } }), 1e6).bytes;
     expect(multi - ascii).toBe(4);
   });
 
   it('drops unknown fields and refuses to encode an invalid message', () => {
-    const extra = { ...message(), extra: 'x' } as DlqMessage;
+    const extra = { ...deadLetter(), extra: 'x' } as DlqMessage;
     expect(JSON.parse(encodeDlqMessage(extra, 1e6).body)).not.toHaveProperty('extra');
-    expect(() => encodeDlqMessage(message({ stage: '' }), 1e6)).toThrow(/stage must be a non-empty string/);
-    expect(() => encodeDlqMessage(message(), 0)).toThrow(/maxMessageBytes must be an integer >= 1; got number 0/);
+    expect(() => encodeDlqMessage(deadLetter({ stage: '' }), 1e6)).toThrow(/stage must be a non-empty string/);
+    expect(() => encodeDlqMessage(deadLetter(), 0)).toThrow(/maxMessageBytes must be an integer >= 1; got number 0/);
   });
 
   it('roundtrips any valid message (property)', () => {
@@ -115,18 +93,18 @@ describe('encodeDlqMessage / decodeDlqMessage', () => {
   it.each([
     ['not json', /body is not JSON/],
     ['[]', /expected a JSON object; got an array/],
-    [JSON.stringify({ ...message(), v: 2 }), /v must be 1; got number 2/],
-    [JSON.stringify({ ...message(), id: 5 }), /id must be a string or null; got number 5/],
-    [JSON.stringify({ ...message(), stage: null }), /stage must be a non-empty string; got null/],
-    [JSON.stringify({ ...message(), reason: 'x' }), /reason must be an object/],
-    [JSON.stringify({ ...message(), reason: { class: 'oops', message: '' } }), /reason.class must be one of decode, schema, .*; got "oops"/],
-    [JSON.stringify({ ...message(), reason: { class: 'decode' } }), /reason.message must be a string; got undefined/],
-    [JSON.stringify({ ...message(), attempts: -1 }), /attempts must be an integer >= 0; got number -1/],
-    [JSON.stringify({ ...message(), firstFailedAt: 'then' }), /firstFailedAt must be an ISO-8601 timestamp; got "then"/],
-    [JSON.stringify({ ...message(), source: null }), /source must be an object; got null/],
-    [JSON.stringify({ ...message(), source: { ...message().source, shardId: 1 } }), /source.shardId must be a string or null/],
-    [JSON.stringify({ ...message(), payloadRef: 's3://b/k' }), /payload and payloadRef are both set/],
-    [JSON.stringify({ ...message(), payload: null, payloadRef: 'https://b/k' }), /payloadRef must look like s3:\/\/bucket\/key/],
+    [JSON.stringify({ ...deadLetter(), v: 2 }), /v must be 1; got number 2/],
+    [JSON.stringify({ ...deadLetter(), id: 5 }), /id must be a string or null; got number 5/],
+    [JSON.stringify({ ...deadLetter(), stage: null }), /stage must be a non-empty string; got null/],
+    [JSON.stringify({ ...deadLetter(), reason: 'x' }), /reason must be an object/],
+    [JSON.stringify({ ...deadLetter(), reason: { class: 'oops', message: '' } }), /reason.class must be one of decode, schema, .*; got "oops"/],
+    [JSON.stringify({ ...deadLetter(), reason: { class: 'decode' } }), /reason.message must be a string; got undefined/],
+    [JSON.stringify({ ...deadLetter(), attempts: -1 }), /attempts must be an integer >= 0; got number -1/],
+    [JSON.stringify({ ...deadLetter(), firstFailedAt: 'then' }), /firstFailedAt must be an ISO-8601 timestamp; got "then"/],
+    [JSON.stringify({ ...deadLetter(), source: null }), /source must be an object; got null/],
+    [JSON.stringify({ ...deadLetter(), source: { ...deadLetter().source, shardId: 1 } }), /source.shardId must be a string or null/],
+    [JSON.stringify({ ...deadLetter(), payloadRef: 's3://b/k' }), /payload and payloadRef are both set/],
+    [JSON.stringify({ ...deadLetter(), payload: null, payloadRef: 'https://b/k' }), /payloadRef must look like s3:\/\/bucket\/key/],
   ])('rejects %s', (body, expected) => {
     const e = decodeError(body);
     expect(e.message).toMatch(/^invalid DLQ message v1: /);
@@ -134,30 +112,30 @@ describe('encodeDlqMessage / decodeDlqMessage', () => {
   });
 
   it('accepts a message with neither payload nor payloadRef (data unknown)', () => {
-    const m = message({ id: null, correlationId: null, payload: null, reason: { class: 'esm-exhausted', message: 'records expired' } });
+    const m = deadLetter({ id: null, correlationId: null, payload: null, reason: { class: 'esm-exhausted', message: 'records expired' } });
     expect(decodeDlqMessage(encodeDlqMessage(m, 1e6).body)).toEqual(m);
   });
 });
 
 describe('overflow to S3', () => {
   it('derives a deterministic key from stage, id and sequence number', () => {
-    const m = message();
+    const m = deadLetter();
     expect(overflowKey(m)).toBe(`dlq-payloads/ingest/${m.id}/${m.source.sequenceNumber}.b64`);
-    expect(overflowKey(m)).toBe(overflowKey(message()));
+    expect(overflowKey(m)).toBe(overflowKey(deadLetter()));
   });
 
   it('uses the payload hash without id and "none" without sequence number', () => {
-    const m = message({ id: null, source: { ...message().source, sequenceNumber: null } });
+    const m = deadLetter({ id: null, source: { ...deadLetter().source, sequenceNumber: null } });
     const hash = createHash('sha256').update(m.payload as string, 'utf8').digest('hex');
     expect(overflowKey(m)).toBe(`dlq-payloads/ingest/${hash}/none.b64`);
   });
 
   it('keeps a stage with a slash in one key segment', () => {
-    expect(overflowKey(message({ stage: 'a/b' }))).toMatch(/^dlq-payloads\/a%2Fb\//);
+    expect(overflowKey(deadLetter({ stage: 'a/b' }))).toMatch(/^dlq-payloads\/a%2Fb\//);
   });
 
   it('moves the payload to a reference without modifying the input', () => {
-    const m = message();
+    const m = deadLetter();
     const moved = withPayloadRef(m, 's3://overflow-bucket/dlq-payloads/x.b64');
     expect(moved).toEqual({ ...m, payload: null, payloadRef: 's3://overflow-bucket/dlq-payloads/x.b64' });
     expect(m.payload).not.toBeNull();
@@ -165,7 +143,7 @@ describe('overflow to S3', () => {
   });
 
   it('a large payload does not fit and its reference does', () => {
-    const big = message({ payload: Buffer.alloc(300_000, 1).toString('base64') });
+    const big = deadLetter({ payload: Buffer.alloc(300_000, 1).toString('base64') });
     expect(encodeDlqMessage(big, 262_144).fits).toBe(false);
     expect(encodeDlqMessage(withPayloadRef(big, `s3://b/${overflowKey(big)}`), 262_144).fits).toBe(true);
   });
@@ -173,20 +151,20 @@ describe('overflow to S3', () => {
 
 describe('dlqMessageAttributes', () => {
   it('mirrors reason class, stage and id', () => {
-    expect(dlqMessageAttributes(message())).toEqual({ reasonClass: 'schema', stage: 'ingest', id: '4222734f-15b2-5084-8f3c-efd5b29bea2f' });
-    expect(dlqMessageAttributes(message({ id: null }))).toEqual({ reasonClass: 'schema', stage: 'ingest' });
+    expect(dlqMessageAttributes(deadLetter())).toEqual({ reasonClass: 'schema', stage: 'ingest', id: '4222734f-15b2-5084-8f3c-efd5b29bea2f' });
+    expect(dlqMessageAttributes(deadLetter({ id: null }))).toEqual({ reasonClass: 'schema', stage: 'ingest' });
   });
 });
 
 describe('decodePayload', () => {
   it('returns the original bytes, or null without payload', () => {
-    expect(decodePayload(message())).toEqual(data);
-    expect(decodePayload(message({ payload: null }))).toBeNull();
-    expect(decodePayload(message({ payload: '' }))).toEqual(Buffer.alloc(0));
+    expect(decodePayload(deadLetter())).toEqual(data);
+    expect(decodePayload(deadLetter({ payload: null }))).toBeNull();
+    expect(decodePayload(deadLetter({ payload: '' }))).toEqual(Buffer.alloc(0));
   });
 
   it('rejects a payload that is not strict base64', () => {
-    expect(() => decodePayload(message({ payload: 'e30' }))).toThrow(/payload is not valid base64: length 3/);
-    expect(() => decodePayload(message({ payload: 'e3-=' }))).toThrow(PermanentError);
+    expect(() => decodePayload(deadLetter({ payload: 'e30' }))).toThrow(/payload is not valid base64: length 3/);
+    expect(() => decodePayload(deadLetter({ payload: 'e3-=' }))).toThrow(PermanentError);
   });
 });

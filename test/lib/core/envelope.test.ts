@@ -16,20 +16,11 @@ import {
   recordId,
   toEnvelope,
 } from '../../../lib/core';
+import { thrownBy } from '../../support/errors';
 
 const NS = idNamespaceFor('clickstream');
 const ARRIVED = Date.UTC(2025, 10, 24, 16, 0, 0, 123);
 const CTX: EnvelopeContext = { namespace: NS, keyFields: ['eventId'], source: 'clicks-stream', arrivedAtMs: ARRIVED };
-
-function thrown(fn: () => unknown): PermanentError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(PermanentError);
-    return e as PermanentError;
-  }
-  throw new Error('expected a PermanentError');
-}
 
 describe('isEnvelope', () => {
   it('requires v 1, a string id and an object payload', () => {
@@ -98,7 +89,7 @@ describe('toEnvelope: raw payload', () => {
     [{ timestamp: 1e17 }, 'payload.timestamp'],
     [{ timestamp: '1738324800000' }, 'payload.timestamp'],
   ])('rejects the event time of %j as schema', (fields, field) => {
-    const e = thrown(() => toEnvelope({ eventId: 'e', ...fields }, CTX));
+    const e = thrownBy(PermanentError, () => toEnvelope({ eventId: 'e', ...fields }, CTX));
     expect(e.reasonClass).toBe('schema');
     expect(e.message).toContain(`${field} `);
     expect(e.message).toMatch(/is not an event time: use an ISO-8601 string with a zone/);
@@ -113,7 +104,7 @@ describe('toEnvelope: raw payload', () => {
   it('takes the arrival time when the configured eventTimeField is absent, and rejects a bad value as schema', () => {
     const ctx = { ...CTX, eventTimeField: 'ts' };
     expect(toEnvelope({ eventId: 'e', eventTime: '2020-01-01T00:00:00Z' }, ctx).eventTime).toBe(new Date(CTX.arrivedAtMs).toISOString());
-    const e = thrown(() => toEnvelope({ eventId: 'e', ts: 'soon' }, ctx));
+    const e = thrownBy(PermanentError, () => toEnvelope({ eventId: 'e', ts: 'soon' }, ctx));
     expect(e.reasonClass).toBe('schema');
     expect(e.message).toContain('payload.ts ');
   });
@@ -128,7 +119,7 @@ describe('toEnvelope: raw payload', () => {
   });
 
   it('propagates missing natural keys', () => {
-    expect(thrown(() => toEnvelope({ page: '/' }, CTX)).reasonClass).toBe('missing-key');
+    expect(thrownBy(PermanentError, () => toEnvelope({ page: '/' }, CTX)).reasonClass).toBe('missing-key');
   });
 
   it('treats an object with v 1 but no object payload as a raw payload', () => {
@@ -180,10 +171,10 @@ describe('toEnvelope: existing envelope', () => {
   });
 
   it('rejects an id that is not the id of its payload', () => {
-    const e = thrown(() => toEnvelope({ ...incoming, id: '00000000-0000-5000-8000-000000000000' }, CTX));
+    const e = thrownBy(PermanentError, () => toEnvelope({ ...incoming, id: '00000000-0000-5000-8000-000000000000' }, CTX));
     expect(e.reasonClass).toBe('decode');
     expect(e.message).toMatch(/envelope id "00000000-0000-5000-8000-000000000000" is not the id of its payload \(.*\) for key fields \["eventId"\]/);
-    expect(thrown(() => toEnvelope({ ...incoming, id: 5 }, CTX)).reasonClass).toBe('decode');
+    expect(thrownBy(PermanentError, () => toEnvelope({ ...incoming, id: 5 }, CTX)).reasonClass).toBe('decode');
   });
 
   it.each([
@@ -193,13 +184,13 @@ describe('toEnvelope: existing envelope', () => {
     [{ hops: [{ stage: 's', in: 1, out: 'x', attempt: 1 }] }, /hops\[0\]/],
     [{ replay: { of: 'tape', at: '2025-01-01T00:00:00Z' } }, /replay must be/],
   ])('rejects a malformed envelope %j', (patch, message) => {
-    const e = thrown(() => toEnvelope({ ...incoming, ...patch }, CTX));
+    const e = thrownBy(PermanentError, () => toEnvelope({ ...incoming, ...patch }, CTX));
     expect(e.reasonClass).toBe('decode');
     expect(e.message).toMatch(message);
   });
 
   it('rejects an unparseable envelope eventTime as schema', () => {
-    expect(thrown(() => toEnvelope({ ...incoming, eventTime: 'soon' }, CTX)).reasonClass).toBe('schema');
+    expect(thrownBy(PermanentError, () => toEnvelope({ ...incoming, eventTime: 'soon' }, CTX)).reasonClass).toBe('schema');
   });
 });
 

@@ -10,6 +10,7 @@ import { ConfigError } from '../../../lib/core/errors';
 import { loadConfig } from '../../../lib/handlers/config';
 import { compileValidator } from '../../../lib/handlers/schema';
 import { createIngestHandler } from '../../../lib/runtime';
+import { thrownBy } from '../../support/errors';
 
 beforeAll(() => {
   process.env.AWS_REGION ??= 'us-east-2';
@@ -18,16 +19,6 @@ const restorers: Array<() => void> = [];
 afterEach(() => {
   while (restorers.length) restorers.pop()!();
 });
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('configuration at cold start', () => {
   it('applies the documented defaults', () => {
@@ -67,24 +58,24 @@ describe('configuration at cold start', () => {
     ['PHX_DLQ_MAX_MESSAGE_BYTES', { PHX_DLQ_MAX_MESSAGE_BYTES: '2000000' }, /PHX_DLQ_MAX_MESSAGE_BYTES="2000000"; allowed: an integer from 4096 to 1048576/],
   ];
   it.each(cases)('rejects a bad %s naming the variable, its value and what is allowed', (variable, env, message) => {
-    const err = configError(() => loadConfig({ PHX_PIPELINE: 'p', ...env }));
+    const err = thrownBy(ConfigError, () => loadConfig({ PHX_PIPELINE: 'p', ...env }));
     expect(err.variable).toBe(variable);
     expect(err.message).toMatch(message);
   });
 
   it('rejects an invalid JSON Schema at cold start (ajv strict mode), naming PHX_SCHEMA', () => {
-    const err = configError(() => createIngestHandler({ env: { ...BASE_ENV, PHX_SCHEMA: '{"type":"nope"}' }, sink: { write: async () => 'written' } }));
+    const err = thrownBy(ConfigError, () => createIngestHandler({ env: { ...BASE_ENV, PHX_SCHEMA: '{"type":"nope"}' }, sink: { write: async () => 'written' } }));
     expect(err.variable).toBe('PHX_SCHEMA');
     expect(err.message).toMatch(/PHX_SCHEMA="\{\\"type\\":\\"nope\\"\}"; allowed: a valid JSON Schema .* ajv: .*type/);
-    const unknownKeyword = configError(() => compileValidator({ type: 'object', requird: ['a'] }));
+    const unknownKeyword = thrownBy(ConfigError, () => compileValidator({ type: 'object', requird: ['a'] }));
     expect(unknownKeyword.message).toMatch(/unknown keyword: "requird"/);
   });
 
   it('requires the DLQ queue and overflow bucket unless a DLQ port is given', () => {
     const { PHX_DLQ_URL: _u, ...noUrl } = BASE_ENV;
-    expect(configError(() => createIngestHandler({ env: noUrl })).variable).toBe('PHX_DLQ_URL');
+    expect(thrownBy(ConfigError, () => createIngestHandler({ env: noUrl })).variable).toBe('PHX_DLQ_URL');
     const { PHX_DLQ_OVERFLOW_BUCKET: _b, ...noBucket } = BASE_ENV;
-    expect(configError(() => createIngestHandler({ env: noBucket })).variable).toBe('PHX_DLQ_OVERFLOW_BUCKET');
+    expect(thrownBy(ConfigError, () => createIngestHandler({ env: noBucket })).variable).toBe('PHX_DLQ_OVERFLOW_BUCKET');
   });
 
   it('lets options override the environment', () => {

@@ -1,23 +1,11 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DLQ_URL, harness, OVERFLOW_BUCKET, type Harness } from './support/harness';
+import { describe, expect, it } from 'vitest';
+import { DLQ_URL, harnessPerTest, OVERFLOW_BUCKET } from './support/harness';
 import { expectNothingLost, kinesisEvent, SHARD_ID, STREAM_ARN, toBase64, type RecordData } from './support/kinesis';
 import { contentHash, decodePayload, overflowKey, payloadTextHash, PermanentError, TransientError, type DlqMessage } from '../../../lib/core';
 import { MemorySink } from '../../../lib/handlers/ports/memory';
 import type { SinkPort } from '../../../lib/handlers/ports/types';
 
-let h: Harness | undefined;
-afterEach(() => {
-  h?.restore();
-  h = undefined;
-});
-beforeAll(() => {
-  process.env.AWS_REGION ??= 'us-east-2';
-});
-
-function setup(...args: Parameters<typeof harness>): Harness {
-  h = harness(...args);
-  return h;
-}
+const setup = harnessPerTest();
 
 function order(n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { orderId: `o-${n}`, price: 10 + n, eventTime: '2026-01-01T00:00:00.000Z', ...extra };
@@ -172,7 +160,6 @@ describe('transient failures', () => {
       const [item] = [...hh.ddb.table.values()];
       finals.push(`${item.contentHash.S} ${JSON.stringify(JSON.parse(item.envelope.S!).payload)}`);
       hh.restore();
-      h = undefined;
     }
     expect(new Set(finals).size).toBe(1);
     const hashes = [a, b, c].map((p) => payloadTextHash(JSON.stringify(p))).sort();

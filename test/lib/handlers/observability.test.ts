@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { harness, type Harness } from './support/harness';
+import { describe, expect, it } from 'vitest';
+import { harnessPerTest, type Harness } from './support/harness';
 import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from './support/kinesis';
 import { CANARY_SOURCE, METRIC, METRICS_NAMESPACE } from '../../../constructs/contract';
 import { idNamespaceFor, RetryTokenBucket } from '../../../lib/core';
@@ -9,14 +9,7 @@ import { loadConfig } from '../../../lib/handlers/config';
 import { MemoryDlq, MemorySink } from '../../../lib/handlers/ports/memory';
 import { createProcessor } from '../../../lib/handlers/processor';
 
-let h: Harness | undefined;
-afterEach(() => {
-  h?.restore();
-  h = undefined;
-});
-beforeAll(() => {
-  process.env.AWS_REGION ??= 'us-east-2';
-});
+const harness = harnessPerTest();
 
 function canary(sentAt: string): Record<string, unknown> {
   return { v: 1, source: CANARY_SOURCE, payload: { canary: true, sentAt, pipeline: 'orders' } };
@@ -36,7 +29,7 @@ function emfDocs(hh: Harness): Emf[] {
 
 describe('EMF metrics', () => {
   it('emits one document per batch in the contract namespace with exactly the { Pipeline, Stage } dimensions', async () => {
-    h = harness({ PHX_RETRY_MAX_ATTEMPTS: '3' });
+    const h = harness({ PHX_RETRY_MAX_ATTEMPTS: '3' });
     h.ddb.failNext.push(Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
     // written, duplicate, stale, dead-lettered (not JSON), written, canary
     const sentAt = new Date(h.clock.t - 1234).toISOString();
@@ -80,7 +73,7 @@ describe('EMF metrics', () => {
   });
 
   it('caps latency values at 99 per batch (one EMF document per batch) and keeps the exact maximum', async () => {
-    h = harness();
+    const h = harness();
     let n = 0;
     const clock = h.clock;
     const inner = h.sink.write.bind(h.sink);
@@ -102,7 +95,7 @@ describe('EMF metrics', () => {
   });
 
   it('counts a batch item failure when the batch stops early', async () => {
-    h = harness({ PHX_RETRY_MAX_ATTEMPTS: '1' });
+    const h = harness({ PHX_RETRY_MAX_ATTEMPTS: '1' });
     h.ddb.failNext.push(Object.assign(new Error('x'), { name: 'InternalServerError', $metadata: { httpStatusCode: 500 } }));
     await h.run(kinesisEvent([order(1), order(2)]));
     const [doc] = emfDocs(h);
@@ -113,7 +106,7 @@ describe('EMF metrics', () => {
 
 describe('canaries', () => {
   it('counts a canary and keeps it out of a terminal sink, without validation or natural key', async () => {
-    h = harness({ PHX_SCHEMA: JSON.stringify({ type: 'object', required: ['orderId'] }) });
+    const h = harness({ PHX_SCHEMA: JSON.stringify({ type: 'object', required: ['orderId'] }) });
     const res = await h.run(kinesisEvent([canary(new Date(h.clock.t - 50).toISOString()), order(1)]));
     expect(res.batchItemFailures).toEqual([]);
     expect(h.ddb.table.size).toBe(1);
@@ -152,7 +145,7 @@ describe('canaries', () => {
 
 describe('logs', () => {
   it('writes one INFO summary per batch, and nothing per record at INFO', async () => {
-    h = harness();
+    const h = harness();
     await h.run(kinesisEvent([order(1), order(2), order(3)]));
     const logs = h.stdout.json().filter((l) => typeof l.level === 'string');
     expect(logs.map((l) => l.message)).toEqual(['batch processed']);
@@ -160,7 +153,7 @@ describe('logs', () => {
   });
 
   it('carries recordId and correlationId on every per-record line (DEBUG), without leaking them to other lines', async () => {
-    h = harness({}, { logger: new Logger({ serviceName: 'test', logLevel: 'DEBUG' }) });
+    const h = harness({}, { logger: new Logger({ serviceName: 'test', logLevel: 'DEBUG' }) });
     const event = kinesisEvent([order(1, { correlationId: 'corr-A' }), order(2, { correlationId: 'corr-B' }), 'bad']);
     await h.run(event);
     const logs = h.stdout.json().filter((l) => typeof l.level === 'string');

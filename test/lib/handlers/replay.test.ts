@@ -4,7 +4,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Event, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ingestHandler, putAll, queueDepth, readStream, silentLogger, startReplayEnv, type ReplayEnv } from '../../support/replay';
 import { idNamespaceFor, recordId, type DlqMessage } from '../../../lib/core';
 import { createFailureNormalizer, normalizerConfig } from '../../../lib/handlers/failure-normalizer';
 import { s3OverflowStore } from '../../../lib/handlers/ports/s3-overflow';
@@ -14,6 +13,7 @@ import { onFailureRecord, s3OnFailureKey } from '../../../lib/local/esm/on-failu
 import { DlqReader } from '../../../lib/replay/dlq-reader';
 import { dlqPayloadBytes } from '../../../lib/replay/engine';
 import { MemorySink } from '../../../lib/runtime';
+import { ingestHandler, putAll, queueDepth, readStream, silentLogger, startReplayPipeline, type ReplayEnv } from '../../support/replay';
 
 let env: ReplayEnv;
 let streamArn: string;
@@ -39,11 +39,7 @@ function normalizer(maxMessageBytes = 262_144) {
 }
 
 beforeAll(async () => {
-  env = await startReplayEnv();
-  Object.assign(process.env, env.childEnv);
-  streamArn = await env.createStream('orders', 1);
-  queueUrl = await env.createQueue('dlq');
-  await env.createBucket('overflow');
+  ({ env, streamArn, queueUrl } = await startReplayPipeline({ stream: 'orders', shards: 1, queue: 'dlq', bucket: 'overflow' }));
 }, 120_000);
 
 afterAll(async () => {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
 import fc from 'fast-check';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { harness, type Harness } from './support/harness';
+import { describe, expect, it } from 'vitest';
+import { harnessPerTest } from './support/harness';
 import { kinesisEvent, lambdaContext } from './support/kinesis';
 import { ConfigError } from '../../../lib/core/errors';
 import { createIngestHandlerWith, standaloneSchemaResolver } from '../../../lib/handlers/create';
@@ -103,20 +103,13 @@ describe('compileStandaloneValidator (synth) + the standalone module (run time)'
 });
 
 describe('default ingest asset: schema validation from the module compiled at synth', () => {
-  let h: Harness | undefined;
-  beforeAll(() => {
-    process.env.AWS_REGION ??= 'us-east-2';
-  });
-  afterEach(() => {
-    h?.restore();
-    h = undefined;
-  });
+  const harness = harnessPerTest();
 
   it('dead-letters schema violations with the same reason as ajv, writes valid records', async () => {
     const schema = { type: 'object', required: ['orderId', 'price'], properties: { orderId: { type: 'string' }, price: { type: 'number' } } };
     const dir = tempModule(schema);
     const env = { PHX_SCHEMA: JSON.stringify(schema), PHX_SCHEMA_MODULE: 'schema-validator.js' };
-    h = harness(env);
+    const h = harness(env);
     const sink = h.sink;
     const options = { env: { ...process.env, ...harnessEnv(), ...env }, clock: h.clock, sink };
     const handler = createIngestHandlerWith(options, standaloneSchemaResolver(dir));

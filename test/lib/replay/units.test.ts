@@ -3,7 +3,6 @@ import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { cli } from '../../support/replay';
 import { dlqStats, renderPayload } from '../../../lib/cli/inspect';
 import { decodeData, idNamespaceFor, toEnvelope, type DlqMessage } from '../../../lib/core';
 import { outputNameOf, pipelineOutputs } from '../../../lib/local/pipeline-outputs';
@@ -13,26 +12,17 @@ import { InputError, matchesDlq, parseFilter } from '../../../lib/replay/filter'
 import { compareSequenceNumbers, dlqMessagesFor, expiredMessage, OnFailureFormatError, parseOnFailure } from '../../../lib/replay/on-failure';
 import { KinesisPutter, PutPipeline, type PutItem, type PutOutcome } from '../../../lib/replay/putter';
 import { replayData } from '../../../lib/replay/records';
+import { deadLetter } from '../../support/dlq';
+import { cli } from '../../support/replay';
 
 const NOW = Date.parse('2025-11-30T12:00:00.000Z');
 const NS = idNamespaceFor('orders');
 const AT = new Date('2025-12-01T00:00:00.000Z');
 
+/** An order's schema dead letter of 10:15 on 2025-11-30. */
 function msg(over: Partial<DlqMessage> = {}): DlqMessage {
-  return {
-    v: 1,
-    id: 'id-1',
-    correlationId: 'c-1',
-    stage: 'ingest',
-    reason: { class: 'schema', message: 'bad' },
-    attempts: 1,
-    firstFailedAt: '2025-11-30T10:15:00.000Z',
-    lastFailedAt: '2025-11-30T10:15:00.000Z',
-    source: { streamArn: 'arn:aws:kinesis:us-east-1:1:stream/s', shardId: 'shardId-0', sequenceNumber: '1', partitionKey: 'pk', arrivedAt: '2025-11-30T10:14:59.000Z' },
-    payload: Buffer.from('{"orderId":"o1"}').toString('base64'),
-    payloadRef: null,
-    ...over,
-  };
+  const at = '2025-11-30T10:15:00.000Z';
+  return deadLetter({ id: 'id-1', correlationId: 'c-1', reason: { class: 'schema', message: 'bad' }, firstFailedAt: at, lastFailedAt: at, ...over });
 }
 
 describe('filter parsing', () => {

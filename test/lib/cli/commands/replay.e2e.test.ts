@@ -14,7 +14,7 @@ import { decodeDlqMessage, type DlqMessage } from '../../../../lib/core';
 import { SqsDlq } from '../../../../lib/handlers/ports/sqs-dlq';
 import { archiveListPrefixes, frameFirehoseRecords } from '../../../../lib/replay/archive';
 import { MemoryDlq, MemorySink } from '../../../../lib/runtime';
-import { cli, ingestHandler, putAll, queueDepth, readStream, sinkState, startReplayEnv, type ReplayEnv } from '../../../support/replay';
+import { cli, ingestHandler, putAll, queueDepth, readStream, sinkState, startReplayPipeline, type ReplayEnv } from '../../../support/replay';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const N_GOOD = 60;
@@ -45,11 +45,7 @@ function writesPerId(s: MemorySink): Map<string, number> {
 }
 
 beforeAll(async () => {
-  env = await startReplayEnv();
-  Object.assign(process.env, env.childEnv);
-  streamArn = await env.createStream('orders', 2);
-  queueUrl = await env.createQueue('orders-dlq');
-  await env.createBucket('orders-overflow');
+  ({ env, streamArn, queueUrl } = await startReplayPipeline({ stream: 'orders', shards: 2, queue: 'orders-dlq', bucket: 'orders-overflow' }));
   const recs: Array<{ data: Buffer; partitionKey: string }> = [];
   for (let i = 0; i < N_GOOD; i++) recs.push({ data: order(i, i + 0.5), partitionKey: `p-${i % 7}` });
   // Amounts sent as strings: rejected by schema v1, accepted once the schema is fixed.

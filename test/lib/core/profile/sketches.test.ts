@@ -122,17 +122,9 @@ describe('HyperLogLog (lgK=12)', () => {
   });
 
   it('merges by register max: union estimate, associative and commutative', () => {
-    const mk = (from: number, to: number) => {
-      const h = new HyperLogLog();
-      for (let i = from; i < to; i++) {
-        hashNumber(i);
-        h.addHash();
-      }
-      return h;
-    };
-    const a = mk(0, 30_000);
-    const b = mk(20_000, 60_000);
-    const c = mk(50_000, 80_000);
+    const a = hllOfRange(0, 30_000);
+    const b = hllOfRange(20_000, 60_000);
+    const c = hllOfRange(50_000, 80_000);
     const ab_c = HyperLogLog.deserialize(a.serialize()).merge(b).merge(c);
     const c_ba = HyperLogLog.deserialize(c.serialize()).merge(HyperLogLog.deserialize(b.serialize()).merge(a));
     expect(ab_c.registers).toEqual(c_ba.registers);
@@ -140,20 +132,12 @@ describe('HyperLogLog (lgK=12)', () => {
   });
 
   it('serializes compactly: sparse for few values, dense 6-bit packed otherwise, lossless', () => {
-    const small = new HyperLogLog();
-    for (let i = 0; i < 50; i++) {
-      hashNumber(i);
-      small.addHash();
-    }
+    const small = hllOfRange(0, 50);
     const s = small.serialize();
     expect(s.startsWith('s12:')).toBe(true);
     expect(s.length).toBeLessThan(250);
     expect(HyperLogLog.deserialize(s).registers).toEqual(small.registers);
-    const big = new HyperLogLog();
-    for (let i = 0; i < 100_000; i++) {
-      hashNumber(i);
-      big.addHash();
-    }
+    const big = hllOfRange(0, 100_000);
     const d = big.serialize();
     expect(d.startsWith('d12:')).toBe(true);
     expect(d.length).toBe(4 + Math.ceil((4096 * 6) / 8 / 3) * 4);
@@ -240,3 +224,13 @@ describe('moments (Welford, Chan merge)', () => {
     expect(variance(m)).toBeCloseTo(22.5, 9);
   });
 });
+
+/** A HyperLogLog of the numbers from..to-1. */
+function hllOfRange(from: number, to: number): HyperLogLog {
+  const h = new HyperLogLog();
+  for (let i = from; i < to; i++) {
+    hashNumber(i);
+    h.addHash();
+  }
+  return h;
+}

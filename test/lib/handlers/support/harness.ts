@@ -3,6 +3,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { afterEach, beforeAll } from 'vitest';
 import { fakeDynamoDb, fakeS3, fakeSqs, type FakeDynamo, type FakeS3, type FakeSqs } from './fake-aws';
 import { captureStdout, FakeClock, lambdaContext } from './kinesis';
 import type { DlqMessage, Envelope } from '../../../../lib/core';
@@ -99,4 +100,17 @@ export function harness(env: Record<string, string> = {}, options: IngestHandler
     },
   };
   return h;
+}
+
+/** Registers hooks that restore each test's harness after it; returns the factory the tests call. */
+export function harnessPerTest(): typeof harness {
+  let current: Harness | undefined;
+  beforeAll(() => {
+    process.env.AWS_REGION ??= 'us-east-2';
+  });
+  afterEach(() => {
+    current?.restore();
+    current = undefined;
+  });
+  return (...args) => (current = harness(...args));
 }

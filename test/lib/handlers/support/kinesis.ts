@@ -4,6 +4,7 @@
  */
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { expect, vi } from 'vitest';
+import { lambdaContext as fakeLambdaContext } from '../../../support/lambda';
 
 export const STREAM_ARN = 'arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream';
 export const SHARD_ID = 'shardId-000000000006';
@@ -74,20 +75,7 @@ export class FakeClock {
 /** A Lambda context whose remaining time follows the clock (deadline = start + timeoutMs). */
 export function lambdaContext(clock: { now(): number }, timeoutMs = 60_000): Context {
   const deadline = clock.now() + timeoutMs;
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: 'phoenix-ingest',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-2:123456789012:function:phoenix-ingest',
-    memoryLimitInMB: '256',
-    awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-    logGroupName: '/aws/lambda/phoenix-ingest',
-    logStreamName: '2026/01/01/[$LATEST]abcdef',
-    getRemainingTimeInMillis: () => deadline - clock.now(),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return fakeLambdaContext({ remainingMs: () => deadline - clock.now() });
 }
 
 /**

@@ -3,6 +3,7 @@ import { CloudFormationModel, StackOperationError } from '../../../../lib/local/
 import { TemplateValidationError } from '../../../../lib/local/cloudformation/policies';
 import { Random } from '../../../../lib/local/random';
 import type { CfnResource, CfnTemplate } from '../../../../lib/local/template/types';
+import { thrownBy } from '../../../support/errors';
 
 const ACCOUNT = '123456789012';
 function model(seed = 1): CloudFormationModel {
@@ -31,11 +32,6 @@ function named(type: string, prop: string, name: string, more: Partial<CfnResour
   return { Type: type, Properties: { [prop]: name }, ...more };
 }
 
-function failure(fn: () => unknown): StackOperationError {
-  try { fn(); } catch (e) { if (e instanceof StackOperationError) return e; throw e; }
-  throw new Error('expected a StackOperationError');
-}
-
 describe('CloudFormation create', () => {
   it('creates every resource with a generated name, new on every creation of the stack', () => {
     const m = model();
@@ -53,7 +49,7 @@ describe('CloudFormation create', () => {
   it('an explicit name another stack has fails the create with CloudFormation\'s message and rolls back', () => {
     const m = model();
     const a = m.deploy({ stackName: 'A', region: 'us-east-1', template: { Resources: { T: named('AWS::DynamoDB::Table', 'TableName', 'orders') } } });
-    const e = failure(() => m.deploy({ stackName: 'B', region: 'us-east-1', template: pipeline({ T: named('AWS::DynamoDB::Table', 'TableName', 'orders', { DependsOn: ['Stream'] }) }) }));
+    const e = thrownBy(StackOperationError, () => m.deploy({ stackName: 'B', region: 'us-east-1', template: pipeline({ T: named('AWS::DynamoDB::Table', 'TableName', 'orders', { DependsOn: ['Stream'] }) }) }));
     expect(e.code).toBe('CFN_STACK_OPERATION_FAILED');
     expect(e.reason).toBe(`orders already exists in stack ${a.stackId}`);
     expect(e.status).toBe('ROLLBACK_COMPLETE');
@@ -62,7 +58,7 @@ describe('CloudFormation create', () => {
     expect(e.rolledBack.deleted.map((r) => r.logicalId).sort()).toEqual(['ArchivePolicy', 'Overflow', 'OverflowAutoDelete', 'Stream', 'Table']);
     expect(m.resources().filter((r) => r.stackId === undefined).map((r) => r.logicalId)).toEqual(['Archive']);
     expect(m.resources().filter((r) => r.stackId === e.stackId)).toEqual([]);
-    const again = failure(() => m.deploy({ stackName: 'B', region: 'us-east-1', template: pipeline() }));
+    const again = thrownBy(StackOperationError, () => m.deploy({ stackName: 'B', region: 'us-east-1', template: pipeline() }));
     expect(again.reason).toBe(`Stack:${e.stackId} is in ROLLBACK_COMPLETE state and can not be updated.`);
     expect(m.destroy('B', 'us-east-1').status).toBe('DELETE_COMPLETE');
     expect(m.deploy({ stackName: 'B', region: 'us-east-1', template: pipeline() }).status).toBe('CREATE_COMPLETE');
@@ -71,7 +67,7 @@ describe('CloudFormation create', () => {
   it('a name outside any stack fails with "<name> already exists"; table names are per region', () => {
     const m = model();
     m.addExternal('AWS::DynamoDB::Table', 'orders', 'us-east-1');
-    const e = failure(() => m.deploy({ stackName: 'S', region: 'us-east-1', template: { Resources: { T: named('AWS::DynamoDB::Table', 'TableName', 'orders') } } }));
+    const e = thrownBy(StackOperationError, () => m.deploy({ stackName: 'S', region: 'us-east-1', template: { Resources: { T: named('AWS::DynamoDB::Table', 'TableName', 'orders') } } }));
     expect(e.reason).toBe('orders already exists');
     expect(m.deploy({ stackName: 'S', region: 'eu-west-1', template: { Resources: { T: named('AWS::DynamoDB::Table', 'TableName', 'orders') } } }).status).toBe('CREATE_COMPLETE');
   });
@@ -79,9 +75,9 @@ describe('CloudFormation create', () => {
   it('dashboard, bucket and role names are account-wide: a second region conflicts', () => {
     const m = model();
     m.deploy({ stackName: 'S', region: 'us-east-1', template: { Resources: { D: named('AWS::CloudWatch::Dashboard', 'DashboardName', 'phoenix'), B: named('AWS::S3::Bucket', 'BucketName', 'phoenix-archive') } } });
-    const d = failure(() => m.deploy({ stackName: 'S', region: 'eu-west-1', template: { Resources: { D: named('AWS::CloudWatch::Dashboard', 'DashboardName', 'phoenix') } } }));
+    const d = thrownBy(StackOperationError, () => m.deploy({ stackName: 'S', region: 'eu-west-1', template: { Resources: { D: named('AWS::CloudWatch::Dashboard', 'DashboardName', 'phoenix') } } }));
     expect(d.reason).toBe("Resource of type 'AWS::CloudWatch::Dashboard' with identifier 'phoenix' already exists.");
-    const b = failure(() => m.deploy({ stackName: 'T', region: 'eu-west-1', template: { Resources: { B: named('AWS::S3::Bucket', 'BucketName', 'phoenix-archive') } } }));
+    const b = thrownBy(StackOperationError, () => m.deploy({ stackName: 'T', region: 'eu-west-1', template: { Resources: { B: named('AWS::S3::Bucket', 'BucketName', 'phoenix-archive') } } }));
     expect(b.reason).toMatch(/^phoenix-archive already exists in stack arn:aws:cloudformation:us-east-1:/);
   });
 
@@ -136,7 +132,7 @@ describe('CloudFormation delete', () => {
     const m = model();
     m.addExternal('AWS::SQS::Queue', 'taken', 'us-east-1');
     const keep: CfnResource = { Type: 'AWS::SQS::Queue', DeletionPolicy: 'RetainExceptOnCreate' };
-    const e = failure(() => m.deploy({ stackName: 'S', region: 'us-east-1', template: { Resources: { Keep: keep, Clash: named('AWS::SQS::Queue', 'QueueName', 'taken', { DependsOn: ['Keep'] }) } } }));
+    const e = thrownBy(StackOperationError, () => m.deploy({ stackName: 'S', region: 'us-east-1', template: { Resources: { Keep: keep, Clash: named('AWS::SQS::Queue', 'QueueName', 'taken', { DependsOn: ['Keep'] }) } } }));
     expect(e.rolledBack.deleted.map((r) => r.logicalId)).toEqual(['Keep']);
     m.destroy('S', 'us-east-1');
     m.deploy({ stackName: 'S', region: 'us-east-1', template: { Resources: { Keep: keep } } });
@@ -165,7 +161,7 @@ describe('CloudFormation update', () => {
     const m = model();
     const t = (keyName: string): CfnTemplate => ({ Resources: { T: { Type: 'AWS::DynamoDB::Table', Properties: { TableName: 'orders', KeySchema: [{ AttributeName: keyName, KeyType: 'HASH' }] } } } });
     m.deploy({ stackName: 'S', region: 'us-east-1', template: t('id') });
-    const e = failure(() => m.deploy({ stackName: 'S', region: 'us-east-1', template: t('pk') }));
+    const e = thrownBy(StackOperationError, () => m.deploy({ stackName: 'S', region: 'us-east-1', template: t('pk') }));
     expect(e.reason).toBe('CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename orders and update the stack again.');
     expect(e.status).toBe('UPDATE_ROLLBACK_COMPLETE');
     expect(m.find('AWS::DynamoDB::Table', 'orders', 'us-east-1')?.properties.KeySchema).toEqual([{ AttributeName: 'id', KeyType: 'HASH' }]);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT, FakeFunction, REGION, fail, ok, putRecords, startFauxqs, startKinesalite, type Fauxqs, type Kinesalite } from './support';
+import { ACCOUNT, concurrencyProbe, FakeFunction, REGION, fail, ok, putRecords, startFauxqs, startKinesalite, type Fauxqs, type Kinesalite } from './support';
 import { KinesisEventSourcePoller } from '../../../../lib/local/esm/kinesis';
 import { parseKinesisMapping } from '../../../../lib/local/esm/parse';
 import type { KinesisMappingConfig, PollerOptions } from '../../../../lib/local/esm/types';
@@ -192,24 +192,12 @@ describe('KinesisEventSourcePoller', () => {
     const records = Array.from({ length: 120 }, (_, i) => ({ key: keys[i % keys.length], data: `${keys[i % keys.length]}#${Math.floor(i / keys.length)}` }));
     await putRecords(kinesis.client, s.name, records);
 
-    let inFlight = 0;
-    let maxInFlight = 0;
-    let release!: () => void;
-    const secondArrived = new Promise<void>((r) => (release = r));
-    const fn = new FakeFunction(async (_e, call) => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      if (inFlight >= 2) release();
-      // The first invocation waits (bounded) for a second one to start: only concurrency lets it through early.
-      if (call === 1) await Promise.race([secondArrived, new Promise((r) => setTimeout(r, 3_000))]);
-      inFlight--;
-      return ok(null);
-    });
+    const { fn, maxInFlight } = concurrencyProbe();
     const p = poller(mapping({ EventSourceArn: s.arn, BatchSize: 5, ParallelizationFactor: 4 }), fn);
     expect(await p.drain({ timeoutMs: 15_000 })).toBe(true);
 
-    expect(maxInFlight).toBeGreaterThan(1);
-    expect(maxInFlight).toBeLessThanOrEqual(4);
+    expect(maxInFlight()).toBeGreaterThan(1);
+    expect(maxInFlight()).toBeLessThanOrEqual(4);
     const delivered = fn.kinesisBatches();
     expect(delivered.flat().sort()).toEqual(records.map((r) => r.data).sort());
     // Per key: 0, 1, 2, ... in delivery order.

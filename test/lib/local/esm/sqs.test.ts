@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT, FakeFunction, REGION, fail, ok, startFauxqs, type Fauxqs } from './support';
+import { ACCOUNT, concurrencyProbe, FakeFunction, REGION, fail, ok, startFauxqs, type Fauxqs } from './support';
 import { parseSqsMapping } from '../../../../lib/local/esm/parse';
 import { SqsEventSourcePoller } from '../../../../lib/local/esm/sqs';
 import type { PollerOptions, SqsMappingConfig } from '../../../../lib/local/esm/types';
@@ -121,6 +121,18 @@ describe('SqsEventSourcePoller', () => {
     expect(p.stats.partialFailures).toBe(2);
   });
 
+  it('a received batch larger than the 6 MB invocation payload is delivered in several events, each within it', async () => {
+    const q = await queue({ MaximumMessageSize: '1048576' });
+    const big = Array.from({ length: 10 }, (_, i) => `${i}`.padEnd(900_000, 'x'));
+    for (const b of big) await faux.sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: b }));
+    const fn = new FakeFunction(() => ok(null));
+    const p = poller(mapping({ EventSourceArn: q.arn, BatchSize: 10, MaximumBatchingWindowInSeconds: 1 }), fn, { sqsPollers: 1 });
+    expect(await p.drain({ timeoutMs: 20_000 })).toBe(true);
+    expect(bodies(fn).flat().map((b) => b[0]).sort()).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(fn.events.length).toBeGreaterThan(1);
+    for (const e of fn.events) expect(Buffer.byteLength(JSON.stringify(e))).toBeLessThanOrEqual(6 * 1024 * 1024);
+  }, 30_000);
+
   it('a function error deletes nothing: the whole batch comes back after the visibility timeout', async () => {
     const q = await queue({ VisibilityTimeout: '1' });
     await send(q.url, ['a', 'b', 'c']);
@@ -152,22 +164,10 @@ describe('SqsEventSourcePoller', () => {
   it('MaximumConcurrency bounds concurrent invocations', async () => {
     const q = await queue();
     await send(q.url, Array.from({ length: 12 }, (_, i) => `c${i}`));
-    let inFlight = 0;
-    let maxInFlight = 0;
-    let release!: () => void;
-    const second = new Promise<void>((r) => (release = r));
-    const fn = new FakeFunction(async (_e, call) => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      if (inFlight >= 2) release();
-      if (call === 1) await Promise.race([second, new Promise((r) => setTimeout(r, 3_000))]);
-      await new Promise((r) => setTimeout(r, 5));
-      inFlight--;
-      return ok(null);
-    });
+    const { fn, maxInFlight } = concurrencyProbe(5);
     const p = poller(mapping({ EventSourceArn: q.arn, BatchSize: 1, ScalingConfig: { MaximumConcurrency: 2 } }), fn);
     expect(await p.drain({ timeoutMs: 15_000 })).toBe(true);
-    expect(maxInFlight).toBe(2);
+    expect(maxInFlight()).toBe(2);
     expect(bodies(fn).flat().sort()).toEqual(Array.from({ length: 12 }, (_, i) => `c${i}`).sort());
   });
 });

@@ -133,3 +133,23 @@ export async function putRecords(client: KinesisClient, stream: string, records:
   }
   return seqs;
 }
+
+/**
+ * A function that counts concurrent invocations. Its first invocation waits (at most 3 s) for a second one to start,
+ * so only real concurrency lets it through early; `holdMs` keeps every invocation in flight a little longer.
+ */
+export function concurrencyProbe(holdMs = 0): { fn: FakeFunction; maxInFlight: () => number } {
+  let inFlight = 0;
+  let max = 0;
+  let release!: () => void;
+  const second = new Promise<void>((r) => (release = r));
+  const fn = new FakeFunction(async (_e, call) => {
+    max = Math.max(max, ++inFlight);
+    if (inFlight >= 2) release();
+    if (call === 1) await Promise.race([second, new Promise((r) => setTimeout(r, 3_000))]);
+    if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
+    inFlight--;
+    return ok(null);
+  });
+  return { fn, maxInFlight: () => max };
+}

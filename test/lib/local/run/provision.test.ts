@@ -11,6 +11,7 @@ import { LocalRunError } from '../../../../lib/local/run/errors';
 import { deployStack, physicalIds } from '../../../../lib/local/run/provision';
 import { LocalStack } from '../../../../lib/local/template/stack';
 import type { CfnTemplate } from '../../../../lib/local/template/types';
+import { thrownBy } from '../../../support/errors';
 import { handWrittenAssembly, runOptions } from '../support';
 
 const fail = (m: string, cause: unknown): Error => new LocalRunError(m, { cause });
@@ -23,11 +24,6 @@ function dashboard(name: string): CfnTemplate {
       Dashboard: { Type: 'AWS::CloudWatch::Dashboard', Properties: { DashboardName: name, DashboardBody: '{}' } },
     },
   };
-}
-
-function caught(fn: () => unknown): LocalRunError {
-  try { fn(); } catch (e) { if (e instanceof LocalRunError) return e; throw e; }
-  throw new Error('expected a LocalRunError');
 }
 
 describe('deployStack', () => {
@@ -48,7 +44,7 @@ describe('deployStack', () => {
     model.deploy({ stackName: 'Other', region: 'eu-west-1', template: dashboard('ops') });
     const s = new LocalStack('Demo', dashboard('ops'));
     const before = s.ref('Stream', where);
-    const e = caught(() => deployStack(model, s, fail));
+    const e = thrownBy(LocalRunError, () => deployStack(model, s, fail));
     expect(e.message).toBe("stack Demo: ROLLBACK_COMPLETE (resource Dashboard): Resource of type 'AWS::CloudWatch::Dashboard' with identifier 'ops' already exists.");
     expect(s.ref('Stream', where)).toBe(before);
   });
@@ -59,7 +55,7 @@ describe('deployStack', () => {
     const s = new LocalStack('Demo', template);
     deployStack(model, s, fail);
     expect(model.destroy('Demo', 'us-east-1').orphaned).toEqual([{ logicalId: 'Archive', type: 'AWS::S3::Bucket', physicalId: 'archive' }]);
-    expect(caught(() => deployStack(model, s, fail)).message).toBe('stack Demo: ROLLBACK_COMPLETE (resource Archive): archive already exists');
+    expect(thrownBy(LocalRunError, () => deployStack(model, s, fail)).message).toBe('stack Demo: ROLLBACK_COMPLETE (resource Archive): archive already exists');
   });
 
   it('phoenix local run stops before starting anything when the template creates a name twice', async () => {

@@ -61,6 +61,14 @@ describe('template model', () => {
       .toThrow(/resource Net \(AWS::EC2::VPC\): this resource type is not supported/);
   });
 
+  it('stops on an intrinsic it cannot evaluate, in one line naming the resource, property and intrinsic', () => {
+    const imported = stack({ Q: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::ImportValue': 'shared-queue-name' } } } });
+    expect(() => imported.resolvedProperties('Q')).toThrow(UnsupportedTemplateError);
+    expect(() => imported.resolvedProperties('Q')).toThrow(/^resource Q \(AWS::SQS::Queue\), property QueueName: Fn::ImportValue \(a cross-stack reference\) cannot be resolved[^\n]*$/);
+    const cidr = stack({ Q: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::Cidr': ['10.0.0.0/16', 2, 8] } } } });
+    expect(() => cidr.resolvedProperties('Q')).toThrow(/^resource Q \(AWS::SQS::Queue\), property QueueName: [^\n]*Fn::Cidr[^\n]*$/);
+  });
+
   it('stops on a property that changes behaviour it cannot reproduce, naming it', () => {
     expect(() => stack({ B: { Type: 'AWS::S3::Bucket', Properties: { NotificationConfiguration: { QueueConfigurations: [] } } } }))
       .toThrow(/resource B \(AWS::S3::Bucket\), property NotificationConfiguration: this property is not supported/);
