@@ -5,8 +5,8 @@
 import type { Command } from 'commander';
 import { idNamespaceFor, parseKeyFields } from '../../core';
 import { ARCHIVE_PREFIX } from '../../replay/archive';
-import type { PipelineOutputs } from '../../local/pipeline-outputs';
-import { runReplay, type ReplayOptions, type ReplaySource, type ReplaySummary } from '../../replay/engine';
+import { archiveReplayTarget } from '../../replay/archive-target';
+import { runReplay, type ReplayOptions, type ReplaySummary } from '../../replay/engine';
 import { InputError, parseFilter, type RawFilter, type ReplayFilter } from '../../replay/filter';
 import { UsageError } from '../errors';
 import { addFilterOptions, addTargetOptions, interruptible, intFlag, progressBar, visibilityOption } from '../options';
@@ -47,17 +47,6 @@ export function formatSummary(s: ReplaySummary): string {
   for (const e of s.errors) lines.push(`error: ${e}`);
   if (s.interrupted) lines.push('interrupted: run the same command again to continue (nothing is lost; the sink deduplicates)');
   return `${lines.join('\n')}\n`;
-}
-
-/**
- * Where archived records go: with a pipeline's outputs (`--stack`, `--local`), onto its current ingest stream (or
- * `--target-stream`), records of other pipelines skipped; never the stream recorded in the archive, which a rebuild
- * replaced. Without outputs (`--bucket` alone): `--target-stream`, else each record's own stream.
- */
-function archiveTarget(outputs: PipelineOutputs, targetStream: string | undefined): Pick<ReplayOptions, 'targetStream' | 'pipeline'> {
-  const stream = targetStream ?? outputs.StreamArn;
-  if (outputs.PipelineName && stream) return { pipeline: { name: outputs.PipelineName, stream } };
-  return { targetStream: stream };
 }
 
 export function registerReplay(program: Command): void {
@@ -112,26 +101,26 @@ export function registerReplay(program: Command): void {
 
       // 2. Targets.
       const r = await resolveTargets(f).catch(usage);
-      let source: ReplaySource;
+      let target: Pick<ReplayOptions, 'source' | 'targetStream' | 'pipeline'>;
       if (f.from === 'dlq') {
         const queueUrl = f.queueUrl ?? r.outputs.DlqUrl;
         if (!queueUrl) throw new UsageError(`${r.from} has no DlqUrl output: pass --queue-url`);
-        source = { kind: 'dlq', queueUrl };
+        target = { source: { kind: 'dlq', queueUrl }, targetStream: f.targetStream };
       } else {
-        const bucket = f.bucket ?? r.outputs.ArchiveBucket;
-        if (!bucket) throw new UsageError(`${r.from} has no ArchiveBucket output (is a RawArchive deployed?): pass --bucket`);
-        source = { kind: 'archive', bucket, prefix: f.prefix ?? r.outputs.ArchivePrefix ?? ARCHIVE_PREFIX };
+        try {
+          target = archiveReplayTarget(r.outputs, f, r.from);
+        } catch (e) {
+          usage(e);
+        }
       }
-      const into = source.kind === 'archive' ? archiveTarget(r.outputs, f.targetStream) : { targetStream: f.targetStream };
       const clients = createClients(r.conn);
       const intr = interruptible();
       const bar = progressBar('replay |{bar}| {value}/{total} scanned | {replayed} replayed | {deleted} deleted | {failed} failed', !f.json);
       let summary: ReplaySummary;
       try {
         summary = await runReplay({
-          source,
+          ...target,
           filter,
-          ...into,
           dryRun: f.dryRun ?? false,
           ratePerSecond: rate,
           visibilityTimeoutSec: visibility,

@@ -20,17 +20,21 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { archiveProtections } from './archive-checks';
 import { ArchiveLoop, templateArchive } from './archive-loop';
 import { deletionReport, destroyStack } from './destroy';
 import { compareNames, deployedNames } from './names';
 import { bringUp, type DrillEnv, type DrillPipeline, type Running } from './pipeline';
 import { sinkHash, stateDifferences } from './sink-hash';
 import { DrillError, type DrillOptions, type DrillPhase, type DrillReport } from './types';
+import { REPLAY_ENV } from '../../handlers/replay';
 import { ARCHIVE_PREFIX } from '../../replay/archive';
+import { archiveReplayTarget, type ArchiveFlags, type ArchiveReplayTarget } from '../../replay/archive-target';
 import { runReplay, type ReplaySummary } from '../../replay/engine';
 import { parseFilter } from '../../replay/filter';
 import type { CloudFormationModel, DestroyResult } from '../cloudformation/lifecycle';
 import { summarizeDenials } from '../iam';
+import { localPipelineOutputs } from '../keep';
 import { Lifecycle } from '../lifecycle';
 import { MetricsStore } from '../metrics';
 import { childScript } from '../paths';
@@ -40,6 +44,7 @@ import { Random } from '../random';
 import { createRunDir, localAccountModel } from '../run/context';
 import { drainPollers } from '../run/drain';
 import { deployStack, PrincipalClients, rebindIam, startServices } from '../run/provision';
+import { resolveOutputs } from '../run/report';
 import { synthStack } from '../run/synth';
 import { readSink } from '../verify';
 import { ClickstreamWorkload } from '../workloads';
@@ -115,7 +120,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ph.check();
 
     ph.enter('recreate');
-    const secondNames = deployedNames(deployStack(model, stack, drillFail));
+    // `cdk deploy --import-existing-resources`: the retained archive (fixed names) is imported, not created anew.
+    const redeploy = deployStack(model, stack, drillFail, true);
+    const secondNames = deployedNames(redeploy);
     await rebindIam(services, stack);
     const second = await bringUp(env);
     running = second.running;
@@ -124,7 +131,14 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ph.lap('recreate');
 
     ph.enter('replay');
-    const replay = await replayArchive(env, opts, { bucket: source, prefix: archive.prefix }, second.pipeline);
+    const target = replayTarget(env, second.pipeline, archive.fromTemplate ? {} : { bucket: source, prefix: archive.prefix });
+    if (target.source.kind !== 'archive' || target.source.bucket !== source) {
+      throw new DrillError(`the re-created stack replays ${target.source.kind === 'archive' ? target.source.bucket : 'no archive'}, not the archive ${source}: `
+        + 'the archive was not adopted (its bucket needs a fixed name and DeletionPolicy Retain: RawArchive adoptable)');
+    }
+    const replay = opts.replayVia === 'function'
+      ? await replayThroughFunction(second.running, source)
+      : await replayArchive(opts, env, target);
     await drain(second.running, opts);
     const after = sinkHash(await readSink(services.clients, sinkKind, second.pipeline.config.sinkTarget!));
     ph.lap('replay');
@@ -133,14 +147,23 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     const report: DrillReport = {
       stack: assembly.displayName,
       runDir,
+      replayVia: opts.replayVia ?? 'cli',
       records: opts.records,
       before: { hash: before.hash, items: before.states.size },
       after: { hash: after.hash, items: after.states.size },
       equal: before.hash === after.hash,
       differences: stateDifferences(before.states, after.states),
       archive: {
-        bucket: archive.bucket, prefix: archive.prefix, objects: archiver.objects, records: archiver.records, fromTemplate: archive.fromTemplate,
+        bucket: archive.bucket,
+        bucketAfter: target.source.bucket,
+        same: target.source.bucket === archive.bucket,
+        prefix: archive.prefix,
+        objects: archiver.objects,
+        records: archiver.records,
+        fromTemplate: archive.fromTemplate,
+        ...archiveProtections(model, target.source.bucket, stack.region),
       },
+      adopted: redeploy.imported.map((r) => ({ logicalId: r.logicalId, type: r.type, physicalName: r.physicalId })),
       ...deletionReport(deletion, destroyed),
       ...compareNames(firstNames, secondNames),
       replay,
@@ -155,21 +178,36 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
 }
 
 /**
- * Replays the archive into the re-created pipeline as `phoenix replay --from archive --stack` does: onto its current
- * ingest stream (not the stream recorded in the archive, deleted with the stack), records of other pipelines skipped.
- * Every archived record must be accepted.
+ * What `phoenix replay --from archive --local <run>` (or `--stack` in AWS) replays and where, resolved the way the CLI
+ * does from the re-created stack's outputs: its ArchiveBucket (the adopted archive) onto its current ingest stream.
+ * `flags`: the drill's own bucket when the stack has no RawArchive (`--bucket`, `--prefix`).
  */
-async function replayArchive(
-  env: DrillEnv, opts: DrillOptions, from: { bucket: string; prefix: string }, into: DrillPipeline,
-): Promise<ReplaySummary> {
+function replayTarget(env: DrillEnv, into: DrillPipeline, flags: ArchiveFlags): ArchiveReplayTarget {
+  const descriptions = Object.fromEntries(Object.entries(env.stack.template.Outputs ?? {}).map(([k, o]) => [k, o.Description]));
+  const outputs = localPipelineOutputs(env.assembly.stackName, resolveOutputs(env.stack), descriptions, into.streamName);
+  return archiveReplayTarget(outputs, flags, `stack ${env.assembly.stackName}`);
+}
+
+/**
+ * The in-cloud path: invokes the re-created stack's ReplayFunction with `{"from":"archive"}` (with its role: its grants
+ * on the adopted archive and the new stream are what is exercised). Its archive must be the adopted one.
+ */
+async function replayThroughFunction(running: Running, archiveBucket: string): Promise<ReplaySummary> {
+  const fn = running.functions.find((f) => f.def.environment[REPLAY_ENV.archiveBucket] !== undefined);
+  if (!fn) throw new DrillError(`the stack has no ReplayFunction with an archive (${REPLAY_ENV.archiveBucket}): use the CLI replay`);
+  const bucket = fn.def.environment[REPLAY_ENV.archiveBucket];
+  if (bucket !== archiveBucket) throw new DrillError(`the re-created ReplayFunction replays ${bucket}, not the adopted archive ${archiveBucket}`);
+  const r = await fn.invoke({ from: 'archive' });
+  if (!r.ok) throw new DrillError(`the ReplayFunction ${fn.functionName} failed (${r.errorType}): ${r.message}`);
+  const replay = r.payload as ReplaySummary;
+  if (replay.failed > 0) throw new DrillError(`${replay.failed} archived records were not accepted by Kinesis: ${replay.errors[0] ?? ''}`);
+  return replay;
+}
+
+/** Runs the archive replay; every archived record must be accepted. */
+async function replayArchive(opts: DrillOptions, env: DrillEnv, target: ArchiveReplayTarget): Promise<ReplaySummary> {
   const { kinesis, s3 } = env.services.clients;
-  const replay = await runReplay({
-    source: { kind: 'archive', ...from },
-    filter: parseFilter({}),
-    pipeline: { name: into.config.pipeline, stream: into.streamArn },
-    clients: { kinesis, s3 },
-    signal: opts.signal,
-  });
+  const replay = await runReplay({ ...target, filter: parseFilter({}), clients: { kinesis, s3 }, signal: opts.signal });
   if (replay.failed > 0) throw new DrillError(`${replay.failed} archived records were not accepted by Kinesis: ${replay.errors[0] ?? ''}`);
   return replay;
 }
