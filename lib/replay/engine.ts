@@ -66,6 +66,17 @@ export interface ReplayOptions {
   readonly signal?: AbortSignal;
   /** The replay time written into the envelopes' replay mark. Default now. */
   readonly at?: Date;
+  /** Archive replay: start at this cursor (a previous run's `cursor`): objects before `key` and its first `line` records skipped. */
+  readonly resume?: ArchiveCursor;
+}
+
+/**
+ * Where an archive replay stopped: the object key and the number of its archive records (blank and invalid lines not
+ * counted) already put. Every record before it was accepted by Kinesis.
+ */
+export interface ArchiveCursor {
+  readonly key: string;
+  readonly line: number;
 }
 
 export interface ReplayProgress {
@@ -113,6 +124,11 @@ export interface ReplaySummary extends ReplayProgress {
   durationMs: number;
   recordsPerSecond: number;
   interrupted: boolean;
+  /**
+   * Archive replay that stopped before the end (interrupted, limit, the function's time) with every record before
+   * the stop accepted: where `resume` continues. Absent when it finished, or when a record failed (run it again).
+   */
+  cursor?: ArchiveCursor;
 }
 
 const gunzipAsync = promisify(gunzip);
@@ -388,8 +404,9 @@ async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Pr
   if (!s3) throw new Error('runReplay: an S3 client is required for --from archive');
   if (opts.filter.reasons) throw new InputError('--reason applies to dead letters only: archived records have no failure reason');
   if (opts.filter.ids && !opts.idRules) throw new InputError('--id with --from archive needs the pipeline\'s id rules: pass --pipeline and --key-fields (or use --correlation-id)');
-  const keys = await archiveKeys(s3, bucket, prefix, opts.filter, opts.signal);
-  const seen = new Set<string>();
+  const resume = opts.resume;
+  const keys = (await archiveKeys(s3, bucket, prefix, opts.filter, opts.signal)).filter((k) => !resume || k >= resume.key);
+  const seen = new RecentKeys();
   // Records are put while the next ones are read: each lane sends a call as soon as it holds a full one.
   const pipeline = run.dryRun ? undefined : run.putter.pipeline<ArchiveTag>((out) => {
     run.settled(out, (t) => run.replayed(t.stream), (t) => t.id ?? 'record');
@@ -402,33 +419,65 @@ async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Pr
     return p;
   };
   let next = keys.length > 0 ? load(keys[0]) : undefined;
+  let cursor: ArchiveCursor | undefined;
   for (let k = 0; k < keys.length; k++) {
-    if (run.limitReached() || opts.signal?.aborted) break;
+    if (run.limitReached() || opts.signal?.aborted) {
+      cursor = { key: keys[k], line: 0 };
+      break;
+    }
     const raw = await next!;
     next = k + 1 < keys.length ? load(keys[k + 1]) : undefined;
-    await replayArchiveObject(run, `s3://${bucket}/${keys[k]}`, raw, seen, pipeline);
+    const from = resume && keys[k] === resume.key ? resume.line : 0;
+    const { done, total } = await replayArchiveObject(run, `s3://${bucket}/${keys[k]}`, raw, seen, pipeline, from);
+    seen.endObject();
     run.progress();
+    if (done < total) {
+      cursor = { key: keys[k], line: done };
+      break;
+    }
   }
   await pipeline?.drain();
+  if (cursor && run.summary.failed === 0 && !run.dryRun) run.summary.cursor = cursor;
   run.progress();
+}
+
+/**
+ * Firehose's redeliveries (`shardId/sequenceNumber` seen again) within the last {@link RecentKeys.OBJECTS} objects:
+ * memory bounded by a few objects' records, whatever the archive's size. A redelivery further apart is put again,
+ * which the idempotent sinks absorb (same record id).
+ */
+class RecentKeys {
+  static readonly OBJECTS = 8;
+  private readonly windows: Set<string>[] = [new Set()];
+  has(key: string): boolean { return this.windows.some((w) => w.has(key)); }
+  add(key: string): void { this.windows[this.windows.length - 1].add(key); }
+  endObject(): void {
+    this.windows.push(new Set());
+    if (this.windows.length > RecentKeys.OBJECTS) this.windows.shift();
+  }
 }
 
 function isGzip(raw: Buffer): boolean {
   return raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b;
 }
 
-/** Puts the matching records of one archive object (`where`: its s3:// URL); `seen` drops Firehose's redeliveries. */
+/**
+ * Puts the matching records of one archive object (`where`: its s3:// URL) from its record `from` on; `seen` drops
+ * Firehose's redeliveries. Returns how many of its `total` records were handled (fewer when stopped).
+ */
 async function replayArchiveObject(
-  run: ReplayRun, where: string, raw: Buffer, seen: Set<string>, pipeline: PutPipeline<ArchiveTag> | undefined,
-): Promise<void> {
+  run: ReplayRun, where: string, raw: Buffer, seen: RecentKeys, pipeline: PutPipeline<ArchiveTag> | undefined, from: number,
+): Promise<{ done: number; total: number }> {
   const { opts, summary: s } = run;
   const parsed = parseArchiveObject(raw.toString('utf8'));
   if (parsed.bad > 0) {
     s.skipped.invalid += parsed.bad;
     addError(s, `${where}: ${parsed.bad} line(s) are not archive records (lines ${parsed.badLines.slice(0, 5).join(', ')}${parsed.bad > 5 ? ', ...' : ''})`);
   }
-  for (const rec of parsed.records) {
-    if (run.limitReached()) break;
+  const total = parsed.records.length;
+  for (let i = from; i < total; i++) {
+    if (run.limitReached() || opts.signal?.aborted) return { done: i, total };
+    const rec = parsed.records[i];
     s.scanned++;
     const dedupe = `${rec.shardId}/${rec.sequenceNumber}`;
     if (rec.sequenceNumber !== '' && seen.has(dedupe)) {
@@ -459,6 +508,7 @@ async function replayArchiveObject(
     await run.ensureTarget(stream);
     await pipeline.add({ stream, partitionKey: replayPartitionKey(rec.partitionKey, ids.id, bytes), data: rd.data, tag: { stream, id: ids.id } });
   }
+  return { done: total, total };
 }
 
 /**
