@@ -21,7 +21,7 @@ import type { Context } from 'aws-lambda';
 import { ENV } from '../../constructs/contract';
 import { kinesisClient, s3Client, sqsClient } from '../aws/clients';
 import { ARCHIVE_PREFIX, frameFirehoseRecords, type FirehoseKinesisEvent, type FirehoseTransformationResult } from '../replay/archive';
-import { runReplay, type ReplaySource, type ReplaySummary } from '../replay/engine';
+import { runReplay, type ArchiveCursor, type ReplaySource, type ReplaySummary } from '../replay/engine';
 import { InputError, parseFilter, type RawFilter } from '../replay/filter';
 
 export const REPLAY_ENV = {
@@ -39,6 +39,8 @@ export interface ReplayEvent extends RawFilter {
   readonly rate?: number;
   readonly targetStream?: string;
   readonly prefix?: string;
+  /** Archive: continue at the `cursor` a previous invocation returned (it stops before the function's timeout). */
+  readonly resume?: ArchiveCursor;
 }
 
 export interface ReplayDeps {
@@ -78,6 +80,7 @@ export function createReplayHandler(deps: ReplayDeps): (event: ReplayEvent, cont
         filter,
         ...archiveTarget(from, e, deps.env),
         dryRun: e.dryRun ?? false,
+        resume: from === 'archive' ? e.resume : undefined,
         ratePerSecond: rate,
         // The function's own timeout bounds a round: hide messages for the rest of the invocation plus a margin.
         visibilityTimeoutSec: Math.min(43_200, Math.ceil(remaining / 1000) + 60),
