@@ -24,7 +24,7 @@ import { archiveProtections } from './archive-checks';
 import { ArchiveLoop, templateArchive } from './archive-loop';
 import { deletionReport, destroyStack } from './destroy';
 import { compareNames, deployedNames } from './names';
-import { bringUp, type DrillEnv, type DrillPipeline, type Running } from './pipeline';
+import { bringUp, type DrillEnv, type DrillPipeline, type PipelineUp, type Running } from './pipeline';
 import { sinkHash, stateDifferences } from './sink-hash';
 import { DrillError, type DrillOptions, type DrillPhase, type DrillReport } from './types';
 import { REPLAY_ENV } from '../../handlers/replay';
@@ -32,7 +32,7 @@ import { ARCHIVE_PREFIX } from '../../replay/archive';
 import { archiveReplayTarget, type ArchiveFlags, type ArchiveReplayTarget } from '../../replay/archive-target';
 import { runReplay, type ReplaySummary } from '../../replay/engine';
 import { parseFilter } from '../../replay/filter';
-import type { CloudFormationModel, DestroyResult } from '../cloudformation/lifecycle';
+import type { CloudFormationModel, DeployResult, DestroyResult } from '../cloudformation/lifecycle';
 import { summarizeDenials } from '../iam';
 import { localPipelineOutputs } from '../keep';
 import { Lifecycle } from '../lifecycle';
@@ -120,22 +120,13 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ph.check();
 
     ph.enter('recreate');
-    // `cdk deploy --import-existing-resources`: the retained archive (fixed names) is imported, not created anew.
-    const redeploy = deployStack(model, stack, drillFail, true);
+    const { redeploy, second } = await recreate(env, model, sinkKind);
     const secondNames = deployedNames(redeploy);
-    await rebindIam(services, stack);
-    const second = await bringUp(env);
     running = second.running;
-    const afterEmpty = await readSink(services.clients, sinkKind, second.pipeline.config.sinkTarget!);
-    if (afterEmpty.length > 0) throw new DrillError(`the recreated sink is not empty (${afterEmpty.length} items): the destruction did not remove it`);
     ph.lap('recreate');
 
     ph.enter('replay');
-    const target = replayTarget(env, second.pipeline, archive.fromTemplate ? {} : { bucket: source, prefix: archive.prefix });
-    if (target.source.kind !== 'archive' || target.source.bucket !== source) {
-      throw new DrillError(`the re-created stack replays ${target.source.kind === 'archive' ? target.source.bucket : 'no archive'}, not the archive ${source}: `
-        + 'the archive was not adopted (its bucket needs a fixed name and DeletionPolicy Retain: RawArchive adoptable)');
-    }
+    const target = adoptedArchiveTarget(env, second.pipeline, archive, source);
     const replay = opts.replayVia === 'function'
       ? await replayThroughFunction(second.running, source)
       : await replayArchive(opts, env, target);
@@ -154,14 +145,12 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       equal: before.hash === after.hash,
       differences: stateDifferences(before.states, after.states),
       archive: {
-        bucket: archive.bucket,
-        bucketAfter: target.source.bucket,
-        same: target.source.bucket === archive.bucket,
-        prefix: archive.prefix,
+        ...archive,
+        bucketAfter: source,
+        same: source === archive.bucket,
         objects: archiver.objects,
         records: archiver.records,
-        fromTemplate: archive.fromTemplate,
-        ...archiveProtections(model, target.source.bucket, stack.region),
+        ...archiveProtections(model, source, stack.region),
       },
       adopted: redeploy.imported.map((r) => ({ logicalId: r.logicalId, type: r.type, physicalName: r.physicalId })),
       ...deletionReport(deletion, destroyed),
@@ -202,6 +191,35 @@ async function replayThroughFunction(running: Running, archiveBucket: string): P
   const replay = r.payload as ReplaySummary;
   if (replay.failed > 0) throw new DrillError(`${replay.failed} archived records were not accepted by Kinesis: ${replay.errors[0] ?? ''}`);
   return replay;
+}
+
+/**
+ * Creates the stack again as `cdk deploy --import-existing-resources` does (the retained archive, with fixed names, is
+ * imported, not created anew) and starts it; its sink must be empty.
+ */
+async function recreate(env: DrillEnv, model: CloudFormationModel, sinkKind: string): Promise<{ redeploy: DeployResult; second: PipelineUp }> {
+  const redeploy = deployStack(model, env.stack, drillFail, true);
+  await rebindIam(env.services, env.stack);
+  const second = await bringUp(env);
+  const afterEmpty = await readSink(env.services.clients, sinkKind, second.pipeline.config.sinkTarget!);
+  if (afterEmpty.length > 0) {
+    await second.running.stop();
+    throw new DrillError(`the recreated sink is not empty (${afterEmpty.length} items): the destruction did not remove it`);
+  }
+  return { redeploy, second };
+}
+
+/**
+ * The replay of the re-created stack ({@link replayTarget}); it must read the archive of the destroyed one, `source`
+ * (adopted by the re-creation), else the rebuild would replay an empty archive.
+ */
+function adoptedArchiveTarget(env: DrillEnv, into: DrillPipeline, archive: Archive, source: string): ArchiveReplayTarget {
+  const target = replayTarget(env, into, archive.fromTemplate ? {} : { bucket: source, prefix: archive.prefix });
+  if (target.source.kind !== 'archive' || target.source.bucket !== source) {
+    throw new DrillError(`the re-created stack replays ${target.source.kind === 'archive' ? target.source.bucket : 'no archive'}, not the archive ${source}: `
+      + 'the archive was not adopted (its bucket needs a fixed name and DeletionPolicy Retain: RawArchive adoptable)');
+  }
+  return target;
 }
 
 /** Runs the archive replay; every archived record must be accepted. */
