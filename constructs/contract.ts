@@ -6,8 +6,17 @@
 /** CloudWatch namespace of every metric the handlers emit (EMF). */
 export const METRICS_NAMESPACE = 'PhoenixPipelines';
 
-/** Dimension names; every metric carries exactly this dimension set. */
-export const METRIC_DIMENSIONS = { pipeline: 'Pipeline', stage: 'Stage' } as const;
+/**
+ * Dimension names; every stage metric carries exactly `{ Deployment, Pipeline, Stage }` (`Deployment` from
+ * ENV.deployment: two copies of a pipeline in one account never share a metric). A handler run without ENV.deployment
+ * (no construct of the library around it) emits `{ Pipeline, Stage }`.
+ */
+export const METRIC_DIMENSIONS = { deployment: 'Deployment', pipeline: 'Pipeline', stage: 'Stage' } as const;
+
+/** The `Deployment` dimension entry for a deployment id, none when it is undefined or empty (see METRIC_DIMENSIONS). */
+export function deploymentDimension(deployment: string | undefined): Record<string, string> {
+  return deployment ? { [METRIC_DIMENSIONS.deployment]: deployment } : {};
+}
 
 /** Metric names emitted by the ingest handler. */
 export const METRIC = {
@@ -36,6 +45,8 @@ export const CANARY_SOURCE = 'phoenix-canary';
 /** Environment variables the constructs set on handler functions. */
 export const ENV = {
   pipeline: 'PHX_PIPELINE',
+  /** The deployment id (`Deployment` dimension of every metric the handler emits): Phoenix.deploymentIdOf. */
+  deployment: 'PHX_DEPLOYMENT',
   stage: 'PHX_STAGE',
   idNamespace: 'PHX_ID_NAMESPACE',
   keyFields: 'PHX_KEY_FIELDS',
@@ -128,21 +139,21 @@ export const PROFILER_ENV = {
 
 /** Metric names (namespace METRICS_NAMESPACE) published once per evaluated window. */
 export const QUALITY_METRIC = {
-  /** Per rule, dimensions { Pipeline, Rule }: 0 pass, 1 warn, 2 fail (skipped rules publish nothing). */
+  /** Per rule, dimensions { Deployment, Pipeline, Rule }: 0 pass, 1 warn, 2 fail (skipped rules publish nothing). */
   ruleStatus: 'QualityRuleStatus',
-  /** Per rule, dimensions { Pipeline, Rule }: the observed value compared with the bounds. */
+  /** Per rule, dimensions { Deployment, Pipeline, Rule }: the observed value compared with the bounds. */
   ruleObserved: 'QualityRuleObserved',
-  /** Per column named by a rule, dimensions { Pipeline, Column }: non-null values / rows. */
+  /** Per column named by a rule, dimensions { Deployment, Pipeline, Column }: non-null values / rows. */
   columnCompleteness: 'QualityColumnCompleteness',
-  /** Dimensions { Pipeline }: rows of the window (all shards merged). */
+  /** Dimensions { Deployment, Pipeline }: rows of the window (all shards merged). */
   rowsPerWindow: 'QualityRowsPerWindow',
-  /** Dimensions { Pipeline }: records of the window that were not JSON objects. */
+  /** Dimensions { Deployment, Pipeline }: records of the window that were not JSON objects. */
   unparseablePerWindow: 'QualityUnparseablePerWindow',
-  /** Dimensions { Pipeline }: rules that failed. */
+  /** Dimensions { Deployment, Pipeline }: rules that failed. */
   failures: 'QualityFailures',
-  /** Dimensions { Pipeline }: rules that warned. */
+  /** Dimensions { Deployment, Pipeline }: rules that warned. */
   warnings: 'QualityWarnings',
-  /** Dimensions { Pipeline }: rules that could not be evaluated (too little history, too few rows). */
+  /** Dimensions { Deployment, Pipeline }: rules that could not be evaluated (too little history, too few rows). */
   skipped: 'QualityRulesSkipped',
 } as const;
 
@@ -156,7 +167,7 @@ export const PROFILES_PREFIX = 'profiles/';
 // Monitoring constructs <-> canary and drift-detector handlers (lib/handlers/canary.ts, lib/handlers/drift-detector.ts)
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Metrics of the synthetic canary's sender (dimensions `{ Pipeline, Stage }`, Stage = the stage the canary enters). */
+/** Metrics of the synthetic canary's sender (dimensions `{ Deployment, Pipeline, Stage }`, Stage = the stage the canary enters). */
 export const CANARY_METRIC = {
   /** Canary envelopes put into the entry stream (1 per run; 0 when the put failed). */
   canariesSent: 'CanariesSent',
@@ -166,8 +177,8 @@ export const CANARY_METRIC = {
 export const STACK_NAME_DIMENSION = 'StackName';
 
 /**
- * Metrics of the drift detector. Per stack (dimensions `{ Pipeline, StackName }`): `StackDrifted`,
- * `DriftedResources`. Per run (dimensions `{ Pipeline }`): `StacksDrifted`, `DriftDetectionFailures`.
+ * Metrics of the drift detector. Per stack (dimensions `{ Deployment, Pipeline, StackName }`): `StackDrifted`,
+ * `DriftedResources`. Per run (dimensions `{ Deployment, Pipeline }`): `StacksDrifted`, `DriftDetectionFailures`.
  */
 export const DRIFT_METRIC = {
   /** 1 when the stack's drift status is DRIFTED, else 0. Per stack. */

@@ -1,4 +1,4 @@
-import { CfnOutput } from 'aws-cdk-lib';
+import { CfnOutput, Stack } from 'aws-cdk-lib';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { IDlqWithReplay } from './dlq-with-replay';
@@ -97,7 +97,19 @@ export interface DataPipelineProps {
    * @default true in PhoenixMode.PRODUCTION (or the value configured on an enclosing scope)
    */
   readonly retainSinks?: boolean;
+
+  /**
+   * The deployment this copy's custom metrics belong to: the `Deployment` dimension of every metric its handlers emit
+   * and of every alarm and dashboard widget on them, so that two copies of one pipeline in an account (dev and test,
+   * blue and green) never feed or trip each other's alarms. 1-128 characters of `[A-Za-z0-9_.-]`.
+   *
+   * @default - `Phoenix.deploymentIdOf(this)`: the value configured on an enclosing scope, else `<stackName>-<region>`
+   */
+  readonly deploymentId?: string;
 }
+
+/** Pipelines of each stack by pipeline name (construct paths): two pipelines of one name would share ids and metrics. */
+const pipelinesOfStack = new WeakMap<Stack, Map<string, string>>();
 
 /**
  * A Phoenix data pipeline: an {@link IngestStage} (stream, processor, dead letters with replay) writing to a sink,
@@ -120,6 +132,8 @@ export interface DataPipelineProps {
 export class DataPipeline extends Construct implements IMonitorablePipeline {
   /** Pipeline name. */
   public readonly pipelineName: string;
+  /** Deployment id (`Deployment` metric dimension of every metric of the pipeline). */
+  public readonly deploymentId: string;
   /** The ingest stage. */
   public readonly ingest: IngestStage;
   /** The ingest stage's dead letters. */
@@ -149,12 +163,14 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
     super(scope, id);
     checkName(this, 'pipelineName', props.pipelineName);
     this.pipelineName = props.pipelineName;
+    claimPipelineName(this, props.pipelineName);
     if (props.retainSinks === true && (props.phoenixMode ?? Phoenix.modeOf(this)) === PhoenixMode.EPHEMERAL) {
       throw validationError(this, `retainSinks applies to PhoenixMode.PRODUCTION only: an ephemeral pipeline keeps nothing (given retainSinks true with phoenixMode EPHEMERAL${props.phoenixMode ? '' : ' inherited'})`);
     }
     // Before any child: every stateful child asks Phoenix.removalPolicyFor(itself, kind).
-    Phoenix.configure(this, { mode: props.phoenixMode, retainSinks: props.retainSinks });
+    Phoenix.configure(this, { mode: props.phoenixMode, retainSinks: props.retainSinks, deploymentId: props.deploymentId });
     this.phoenixMode = Phoenix.modeOf(this);
+    this.deploymentId = Phoenix.deploymentIdOf(this);
     this.sink = props.sink ?? IngestSink.dynamoDb();
 
     const ingest = props.ingest ?? {};
@@ -193,6 +209,9 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
         deadLetters: this.deadLetters,
         archiveBucket: this.archive?.bucket,
         archivePrefix: this.archive?.prefix,
+        // Archived records go onto the ingest stream as it exists now, whatever stream they were recorded from.
+        archiveTargetStream: this.archive ? this.ingest.stream : undefined,
+        pipelineName: props.pipelineName,
       });
       this.output('ReplayFunctionName', this.replay.lambdaFunction.functionName, 'In-cloud replay function (event: the phoenix replay filter)');
     }
@@ -211,6 +230,7 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
     // further stages are appended to `stages`. Stateful children take their removal policy from
     // Phoenix.removalPolicyFor(child, StatefulKind.ARCHIVE | PROFILE_HISTORY | KEY | LOGS).
 
+    this.output('PipelineName', props.pipelineName, 'Pipeline name (the archive replay target: its current StreamArn)');
     this.output('StreamName', this.ingest.stream.streamName, 'Kinesis stream producers write to');
     this.output('StreamArn', this.ingest.stream.streamArn, 'ARN of the Kinesis stream producers write to');
     this.output('ProcessorName', this.ingest.processor.functionName, 'Ingest processor function');
@@ -225,4 +245,17 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
   private output(id: string, value: string, what: string): void {
     new CfnOutput(this, id, { value, description: `${what} (pipeline ${this.pipelineName})` });
   }
+}
+
+/** Registers `pipeline` under its name in its stack; a second pipeline of that name is a synth-time error naming both. */
+function claimPipelineName(pipeline: DataPipeline, name: string): void {
+  const stack = Stack.of(pipeline);
+  const names = pipelinesOfStack.get(stack) ?? new Map<string, string>();
+  pipelinesOfStack.set(stack, names);
+  const other = names.get(name);
+  if (other !== undefined) {
+    throw validationError(pipeline, `pipelineName '${name}' is already the name of pipeline ${other} in stack ${stack.stackName}: `
+      + `two pipelines of one stack would share record ids, metrics and resource names (given '${name}' at ${pipeline.node.path} too; allowed: a name no other pipeline of the stack has)`);
+  }
+  names.set(name, pipeline.node.path);
 }

@@ -371,6 +371,8 @@ export class IngestStage extends Construct implements IMonitorableStage {
   public readonly pipelineName: string;
   /** Stage name (`Stage` metric dimension). */
   public readonly stageName: string;
+  /** Deployment id (`Deployment` metric dimension): `Phoenix.deploymentIdOf(this)`. */
+  public readonly deploymentId: string;
   /** Natural-key fields record ids are derived from (`[]` = the whole canonical payload). */
   public readonly keyFields: string[];
 
@@ -378,6 +380,7 @@ export class IngestStage extends Construct implements IMonitorableStage {
     super(scope, id);
     this.pipelineName = props.pipelineName;
     this.stageName = props.stageName ?? 'ingest';
+    this.deploymentId = Phoenix.deploymentIdOf(this);
     this.keyFields = [...(props.keyFields ?? [])];
     checkName(this, 'pipelineName', this.pipelineName);
     checkName(this, 'stageName', this.stageName);
@@ -583,6 +586,7 @@ export class IngestStage extends Construct implements IMonitorableStage {
   private addEnvironment(fn: lambda.Function, props: IngestStageProps, s: StageSettings, logLevel: LogLevel): void {
     const environment: Record<string, string> = {
       [ENV.pipeline]: this.pipelineName,
+      [ENV.deployment]: this.deploymentId,
       [ENV.stage]: this.stageName,
       [ENV.keyFields]: JSON.stringify(this.keyFields),
       ...(props.eventTimeField !== undefined ? { [ENV.eventTimeField]: props.eventTimeField } : {}),

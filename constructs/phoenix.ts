@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
 /**
@@ -68,6 +68,15 @@ export interface PhoenixOptions {
    * from the archive by replay, but that takes time, and a pipeline without an archive could not rebuild it at all)
    */
   readonly retainSinks?: boolean;
+
+  /**
+   * The deployment a copy's custom metrics belong to (`Deployment` dimension of every metric the library's handlers
+   * emit, and of every alarm and dashboard widget on them), so that two copies of a pipeline in one account (dev and
+   * test, blue and green) never feed or trip each other's alarms. 1-128 characters of `[A-Za-z0-9_.-]`.
+   *
+   * @default - the nearest configured enclosing scope's, else `<stackName>-<region>` of the scope's stack
+   */
+  readonly deploymentId?: string;
 }
 
 /** CDK context key read when no scope configures a mode (`cdk synth -c phoenix:mode=EPHEMERAL`). */
@@ -78,7 +87,10 @@ const MODES = Object.values(PhoenixMode) as string[];
 interface Settings {
   readonly mode?: PhoenixMode;
   readonly retainSinks?: boolean;
+  readonly deploymentId?: string;
 }
+
+const DEPLOYMENT_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** Settings configured on scopes. A WeakMap: no construct metadata, no ordering constraint on children. */
 const configured = new WeakMap<IConstruct, Settings>();
@@ -122,6 +134,9 @@ export class Phoenix {
     if (options.retainSinks !== undefined && typeof options.retainSinks !== 'boolean') {
       throw new Error(`${OWNER} retainSinks must be a boolean (given ${typeof options.retainSinks})`);
     }
+    if (options.deploymentId !== undefined && !Token.isUnresolved(options.deploymentId) && !DEPLOYMENT_ID.test(options.deploymentId)) {
+      throw new Error(`${OWNER} deploymentId must be 1-128 characters of [A-Za-z0-9_.-] (given '${options.deploymentId}' at ${scope.node.path || 'the app'})`);
+    }
     const merged: Settings = { ...configured.get(scope), ...definedOnly(options) };
     const mode = merged.mode ?? Phoenix.modeOf(scope);
     if (mode === PhoenixMode.EPHEMERAL && merged.retainSinks === true) {
@@ -150,6 +165,18 @@ export class Phoenix {
       throw new Error(`${OWNER} context ${CONTEXT_KEY} must be one of ${MODES.join(', ')} (given '${String(context)}')`);
     }
     return value as PhoenixMode;
+  }
+
+  /**
+   * The deployment id in effect at `scope` (the `Deployment` metric dimension): the nearest configured enclosing
+   * scope's `deploymentId`, else `<stackName>-<region>` of the scope's stack (region a token in an environment-agnostic
+   * stack, resolved at deployment), unique among the deployments of an account.
+   *
+   * @param scope the scope
+   */
+  public static deploymentIdOf(scope: IConstruct): string {
+    const stack = Stack.of(scope);
+    return nearest(scope, (s) => s.deploymentId) ?? `${stack.stackName}-${stack.region}`;
   }
 
   /**
@@ -223,8 +250,9 @@ function nearest<T>(scope: IConstruct, pick: (s: Settings) => T | undefined): T 
 }
 
 function definedOnly(o: PhoenixOptions): Settings {
-  const out: { mode?: PhoenixMode; retainSinks?: boolean } = {};
+  const out: { mode?: PhoenixMode; retainSinks?: boolean; deploymentId?: string } = {};
   if (o.mode !== undefined) out.mode = o.mode;
   if (o.retainSinks !== undefined) out.retainSinks = o.retainSinks;
+  if (o.deploymentId !== undefined) out.deploymentId = o.deploymentId;
   return out;
 }

@@ -10,7 +10,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS, PROFILER_ENV, PROFILES_PREFIX, QUALITY_DIMENSIONS, QUALITY_METRIC } from './contract';
+import { deploymentDimension, ENV, METRICS_NAMESPACE, METRIC_DIMENSIONS, PROFILER_ENV, PROFILES_PREFIX, QUALITY_DIMENSIONS, QUALITY_METRIC } from './contract';
 import type { PipelineFunctionOptions } from './function-options';
 import type { CorrelatedMonitor } from './monitoring/correlated-monitor';
 import { Phoenix, StatefulKind } from './phoenix';
@@ -207,6 +207,8 @@ export class QualityProfiler extends Construct {
   public readonly failAlarm: cloudwatch.Alarm;
   /** Pipeline name (`Pipeline` dimension). */
   public readonly pipelineName: string;
+  /** Deployment id (`Deployment` dimension): `Phoenix.deploymentIdOf(this)`. */
+  public readonly deploymentId: string;
   /** Window length in seconds. */
   public readonly windowSeconds: number;
   /** Earlier windows the rules see. */
@@ -221,6 +223,7 @@ export class QualityProfiler extends Construct {
     useBucketPolicyForAccessLogs(this);
     checkName(this, 'pipelineName', props.pipelineName);
     this.pipelineName = props.pipelineName;
+    this.deploymentId = Phoenix.deploymentIdOf(this);
     this.windowSeconds = props.windowSeconds ?? 300;
     this.historyWindows = props.historyWindows ?? 10;
     this.rules = [...(props.rules ?? [])];
@@ -284,7 +287,7 @@ export class QualityProfiler extends Construct {
     return new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName,
-      dimensionsMap: { [METRIC_DIMENSIONS.pipeline]: this.pipelineName, ...dimensions },
+      dimensionsMap: { ...deploymentDimension(this.deploymentId), [METRIC_DIMENSIONS.pipeline]: this.pipelineName, ...dimensions },
       statistic: cloudwatch.Stats.MAXIMUM,
       period: this.metricPeriod,
       ...props,
@@ -440,6 +443,7 @@ export class QualityProfiler extends Construct {
   private createFunction(props: QualityProfilerProps, fnOptions: ReturnType<typeof resolveFunctionOptions>, bucket: s3.IBucket) {
     const environment: Record<string, string> = {
       [ENV.pipeline]: this.pipelineName,
+      [ENV.deployment]: this.deploymentId,
       [PROFILER_ENV.bucket]: bucket.bucketName,
       [PROFILER_ENV.rules]: encodeRules(this.rules),
       [PROFILER_ENV.windowSeconds]: String(this.windowSeconds),

@@ -38,10 +38,10 @@ export interface CorrelatedMonitorProps {
   readonly pipeline: IMonitorablePipeline;
 
   /**
-   * Name of the dashboard. Unique per account and region; 1-255 characters of `[A-Za-z0-9_-]`.
+   * Name of the dashboard. Unique per account (dashboards are global); 1-255 characters of `[A-Za-z0-9_-]`.
    *
-   * @default - `Phoenix-<stackName>-<pipelineName>`: unique when copies of a pipeline (dev, test, per developer)
-   * are deployed as stacks of different names in one account and region
+   * @default - `Phoenix-<stackName>-<region>-<pipelineName>`: unique when copies of a pipeline (dev, test, blue and
+   * green, per developer) are deployed as stacks of different names, or under one stack name in several regions
    */
   readonly dashboardName?: string;
 
@@ -271,7 +271,7 @@ export class CorrelatedMonitor extends Construct {
   public readonly canary?: SyntheticCanary;
   /** Alarm on the terminal stage's end-to-end p99 against the SLO. */
   public readonly endToEndLatencyAlarm: cloudwatch.Alarm;
-  /** Names of the saved Logs Insights queries (`phoenix/<pipeline>/<query>`). */
+  /** Names of the saved Logs Insights queries (`phoenix/<stackName>-<region>/<pipeline>/<query>`). */
   public readonly queryNames: string[] = [];
   /** Pipeline name. */
   public readonly pipelineName: string;
@@ -338,6 +338,8 @@ export class CorrelatedMonitor extends Construct {
 
     const alarms = this.alarms;
     this.healthAlarm = new cloudwatch.CompositeAlarm(this, 'PipelineHealth', {
+      // From the stack and region, not the construct path: a copy under another stack name gets its own alarm.
+      compositeAlarmName: `Phoenix-${deploymentName(this)}-${this.pipelineName}-PipelineHealth`,
       alarmDescription: `Pipeline '${this.pipelineName}' is unhealthy: at least one of its alarms is in ALARM (the notification lists them). Dashboard: ${dashboardName}.`,
       // Rendered at synthesis, so that alarms added later with addAlarm / addQualityMetrics are included.
       alarmRule: { renderAlarmRule: () => Lazy.string({ produce: () => cloudwatch.AlarmRule.anyOf(...alarms).renderAlarmRule() }) },
@@ -452,7 +454,7 @@ export class CorrelatedMonitor extends Construct {
       dlqDepth: props.dlqDepthAlarmThreshold ?? 1,
       dlqAge: props.dlqOldestMessageAgeAlarmThreshold ?? Duration.days(1),
       retryLoopAttempts: props.retryLoopAttempts ?? 3,
-      dashboardName: props.dashboardName ?? defaultDashboardName(Stack.of(this).stackName, this.pipelineName),
+      dashboardName: props.dashboardName ?? `Phoenix-${deploymentName(this)}-${this.pipelineName}`,
     };
     checkMillis(this, 'endToEndLatencySlo', o.slo, 1_000, 86_400_000);
     checkWholeMinutes(this, 'alarmPeriod', o.period, 1, 60);
@@ -498,7 +500,7 @@ export class CorrelatedMonitor extends Construct {
   }
 
   private addQuery(id: string, name: string, queryString: string, logGroups: logs.ILogGroup[]): void {
-    const queryName = `phoenix/${this.pipelineName}/${name}`;
+    const queryName = `phoenix/${deploymentName(this)}/${this.pipelineName}/${name}`;
     new logs.CfnQueryDefinition(this, id, {
       name: queryName,
       queryString,
@@ -573,7 +575,7 @@ export class CorrelatedMonitor extends Construct {
       `Stages: ${flow}. End-to-end objective: p99 below ${slo.toHumanString()} at \`${stages[stages.length - 1].stageName}\`.`,
       '',
       `Saved Logs Insights queries: ${queries}.`,
-      `To follow one record, open \`phoenix/${this.pipelineName}/record-journey\` and replace \`${CORRELATION_ID_PLACEHOLDER}\` with its correlation id `
+      `To follow one record, open \`${this.queryNames[0]}\` and replace \`${CORRELATION_ID_PLACEHOLDER}\` with its correlation id `
         + '(from a dead letter, a producer, or a canary: `canary-<pipeline>-<epoch ms>`). Per-record lines of applied records are logged at DEBUG '
         + '(set POWERTOOLS_LOG_LEVEL=DEBUG on a stage to trace every record); dead letters and failures are always logged, and the canary function logs every canary it sends.',
     ].join('\n');
@@ -706,9 +708,10 @@ export class CorrelatedMonitor extends Construct {
 }
 
 /**
- * `Phoenix-<stackName>-<pipelineName>`: dashboard names are unique per account and region, and so are stack names,
- * so copies of one pipeline in stacks of different names get different dashboards.
+ * `<stackName>-<region>` of the scope's stack, the part of the monitor's names that differs between copies: a stack
+ * name is unique per account and region (at most 128 characters, so the dashboard name stays under 255).
  */
-function defaultDashboardName(stackName: string, pipelineName: string): string {
-  return `Phoenix-${stackName}-${pipelineName}`.slice(0, 255);
+function deploymentName(scope: Construct): string {
+  const stack = Stack.of(scope);
+  return `${stack.stackName}-${stack.region}`;
 }

@@ -7,8 +7,9 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { DRIFT_METRIC, METRICS_NAMESPACE, METRIC_DIMENSIONS, MONITOR_ENV, STACK_NAME_DIMENSION } from '../contract';
+import { deploymentDimension, DRIFT_METRIC, METRICS_NAMESPACE, METRIC_DIMENSIONS, MONITOR_ENV, STACK_NAME_DIMENSION } from '../contract';
 import type { PipelineFunctionOptions } from '../function-options';
+import { Phoenix } from '../phoenix';
 import { driftReadStatements } from './private/drift-reads';
 import { ScheduledFunction } from './private/scheduled-function';
 import { validationError } from '../private/errors';
@@ -132,6 +133,8 @@ export class DriftDetector extends Construct {
   public readonly stackNames: string[];
   /** Pipeline name (`Pipeline` dimension). */
   public readonly pipelineName: string;
+  /** Deployment id (`Deployment` dimension): `Phoenix.deploymentIdOf(this)`. */
+  public readonly deploymentId: string;
   /** Time between two checks. */
   public readonly interval: Duration;
 
@@ -139,6 +142,7 @@ export class DriftDetector extends Construct {
     super(scope, id);
     checkName(this, 'pipelineName', props.pipelineName);
     this.pipelineName = props.pipelineName;
+    this.deploymentId = Phoenix.deploymentIdOf(this);
     this.stackNames = props.stackNames ?? [Stack.of(this).stackName];
     this.checkStackNames(this.stackNames);
     this.interval = props.interval ?? Duration.hours(1);
@@ -155,6 +159,7 @@ export class DriftDetector extends Construct {
       handler: 'driftDetector',
       description: `Phoenix drift detector of pipeline '${this.pipelineName}'`,
       pipelineName: this.pipelineName,
+      deploymentId: this.deploymentId,
       environment: { [MONITOR_ENV.driftStacks]: Stack.of(this).toJsonString(this.stackNames) },
       interval: this.interval,
       ...fnOptions,
@@ -244,7 +249,9 @@ export class DriftDetector extends Construct {
     return new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName: DRIFT_METRIC.driftedResources,
-      dimensionsMap: { [METRIC_DIMENSIONS.pipeline]: this.pipelineName, [STACK_NAME_DIMENSION]: stackName },
+      dimensionsMap: {
+        ...deploymentDimension(this.deploymentId), [METRIC_DIMENSIONS.pipeline]: this.pipelineName, [STACK_NAME_DIMENSION]: stackName,
+      },
       statistic: cloudwatch.Stats.MAXIMUM,
       period: Duration.hours(1),
       ...props,
@@ -255,7 +262,7 @@ export class DriftDetector extends Construct {
     return new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName,
-      dimensionsMap: { [METRIC_DIMENSIONS.pipeline]: this.pipelineName },
+      dimensionsMap: { ...deploymentDimension(this.deploymentId), [METRIC_DIMENSIONS.pipeline]: this.pipelineName },
       statistic: cloudwatch.Stats.MAXIMUM,
       period: Duration.hours(1),
       ...props,

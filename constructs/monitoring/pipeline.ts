@@ -5,7 +5,7 @@ import type { IDlqWithReplay } from '../dlq-with-replay';
 
 /**
  * A stage the monitoring constructs can observe: what an {@link IngestStage} exposes.
- * The processor must emit the metrics contract (namespace `PhoenixPipelines`, dimensions `{ Pipeline, Stage }`),
+ * The processor must emit the metrics contract (namespace `PhoenixPipelines`, dimensions `{ Deployment, Pipeline, Stage }`),
  * as the library's ingest handler and any handler built with `createIngestHandler` do.
  */
 export interface IMonitorableStage {
@@ -13,6 +13,12 @@ export interface IMonitorableStage {
   readonly pipelineName: string;
   /** Stage name (`Stage` metric dimension, hop name in envelopes). */
   readonly stageName: string;
+  /**
+   * Deployment id (`Deployment` metric dimension) the processor emits (an IngestStage: `Phoenix.deploymentIdOf`).
+   *
+   * @default - the processor emits no `Deployment` dimension
+   */
+  readonly deploymentId?: string;
   /** The stream the stage consumes. */
   readonly stream: kinesis.IStream;
   /** The processor function (its `AWS/Lambda` metrics: Errors, Throttles, Invocations, IteratorAge). */

@@ -122,6 +122,7 @@ export class SyntheticCanary extends Construct {
       handler: 'canary',
       description: `Phoenix synthetic canary of pipeline '${pipelineName}' (stage '${this.entry.stageName}')`,
       pipelineName,
+      deploymentId: this.entry.deploymentId,
       environment: {
         [MONITOR_ENV.canaryStreamArn]: this.entry.stream.streamArn,
         [MONITOR_ENV.canaryEntryStage]: this.entry.stageName,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CfnOutput, Duration, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -5,8 +6,9 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { ENV } from '../contract';
 import { Phoenix, StatefulKind } from '../phoenix';
 import { handlerAssetCode, handlerAssetDir } from '../private/asset';
 import { expiringAfter, loggedBucket, useBucketPolicyForAccessLogs } from '../private/buckets';
@@ -55,6 +57,15 @@ export interface RawArchiveProps {
   readonly logRemovalPolicy?: RemovalPolicy;
 
   /**
+   * Name the archive bucket (and its created access-log bucket) so that a rebuilt stack adopts them: a retained
+   * archive gets fixed names that a later deployment of the same app imports (`cdk deploy --import-existing-resources`)
+   * instead of creating an empty archive. See {@link RawArchive.bucketNames}.
+   *
+   * @default - true when the archive is retained (RemovalPolicy.RETAIN, PhoenixMode.PRODUCTION), else generated names
+   */
+  readonly adoptable?: boolean;
+
+  /**
    * Customer managed KMS key for the archive bucket.
    *
    * @default - the AWS managed key `alias/aws/s3`
@@ -96,7 +107,8 @@ export interface RawArchiveProps {
 /**
  * The raw archive: every record of a stream, as put by producers, kept in an encrypted, versioned, private S3 bucket
  * that survives Phoenix rebuilds (retained in PhoenixMode.PRODUCTION, the default), so that a rebuilt pipeline can be refilled with
- * `phoenix replay --from archive`.
+ * `phoenix replay --from archive`. Retained, it is adoptable: fixed bucket names that `cdk deploy
+ * --import-existing-resources` imports into the rebuilt stack (see {@link RawArchive.bucketNames}, docs/runbook.md).
  *
  * A Firehose delivery stream reads the stream (KinesisStreamAsSource), frames each record with a small Lambda
  * processor as one JSON line `{"v":1,"data":"<base64>","partitionKey":...,"arrivedAt":...,"sequenceNumber":...,"shardId":...}`
@@ -110,6 +122,22 @@ export interface RawArchiveProps {
 export class RawArchive extends Construct {
   /** Default key prefix of the archived objects. */
   public static readonly DEFAULT_PREFIX = 'raw/';
+
+  /**
+   * The fixed names of an adoptable archive: `<stack>-<hash>-archive-<account>-<region>` and `...-arclogs-...` (hash of
+   * the stack name and this construct's path; account and region when the stack's environment is concrete). A
+   * template of an environment-agnostic stack has no account or region to put in a fixed name: its names hold the
+   * stack name and hash only (the same stack name in two regions of one account would collide: give such copies an
+   * environment).
+   */
+  public static bucketNames(scope: Construct): { bucket: string; accessLogs: string } {
+    const stack = Stack.of(scope);
+    const hash = createHash('sha256').update(`${stack.stackName}/${scope.node.path}`).digest('hex').slice(0, 8);
+    const slug = stack.stackName.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 12).replace(/-$/, '');
+    const env = Token.isUnresolved(stack.account) || Token.isUnresolved(stack.region) ? '' : `-${stack.account}-${stack.region}`;
+    const base = (kind: string) => `${slug ? `${slug}-` : ''}${hash}-${kind}${env}`;
+    return { bucket: base('archive'), accessLogs: base('arclogs') };
+  }
 
   /** The archive bucket. */
   public readonly bucket: s3.IBucket;
@@ -151,6 +179,7 @@ export class RawArchive extends Construct {
     this.bucket = bucket;
     this.serverAccessLogsBucket = serverAccessLogsBucket;
     if (removalPolicy !== RemovalPolicy.DESTROY) this.denyVersionDeletion(bucket, props.breakGlassPrincipalArn);
+    if (props.adoptable ?? removalPolicy === RemovalPolicy.RETAIN) this.nameForAdoption(bucket, serverAccessLogsBucket, props);
 
     const { fn } = pipelineFunction(this, 'Framer', {
       owner: this,
@@ -160,7 +189,8 @@ export class RawArchive extends Construct {
       roleDescription: `Phoenix raw archive: frames each stream record as one archive record line (Firehose processor) (${this.node.path})`,
       timeout: Duration.minutes(1),
       memorySize: 256,
-      environment: {},
+      // Each archived line names its pipeline: a replay into another pipeline skips it.
+      environment: props.pipelineName ? { [ENV.pipeline]: props.pipelineName } : {},
       logRetention: logs.RetentionDays.THREE_MONTHS,
       logRemovalPolicy,
       noVpcReason: REPLAY_TOOL_REASONS.noVpc,
@@ -264,5 +294,14 @@ export class RawArchive extends Construct {
       resources: [bucket.arnForObjects('*')],
       conditions: breakGlassPrincipalArn !== undefined ? { ArnNotEquals: { 'aws:PrincipalArn': breakGlassPrincipalArn } } : undefined,
     }));
+  }
+
+  /** Gives the archive bucket, and the access-log bucket it created, their fixed names (see {@link bucketNames}). */
+  private nameForAdoption(bucket: s3.Bucket, accessLogs: s3.IBucket, props: RawArchiveProps): void {
+    const names = RawArchive.bucketNames(this);
+    (bucket.node.defaultChild as s3.CfnBucket).bucketName = names.bucket;
+    if (!props.serverAccessLogsBucket && accessLogs instanceof s3.Bucket) {
+      (accessLogs.node.defaultChild as s3.CfnBucket).bucketName = names.accessLogs;
+    }
   }
 }

@@ -7,6 +7,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { IDlqWithReplay } from '../dlq-with-replay';
 import type { PipelineFunctionOptions } from '../function-options';
+import { ENV } from '../contract';
 import { handlerAssetCode, handlerAssetDir } from '../private/asset';
 import { validationError } from '../private/errors';
 import { logLevelEnvironment, pipelineFunction, REPLAY_TOOL_REASONS, resolveFunctionOptions } from '../private/function';
@@ -47,12 +48,20 @@ export interface ReplayFunctionProps extends PipelineFunctionOptions {
   readonly archivePrefix?: string;
 
   /**
-   * Stream archived records are put on when the event names none (archived records name their source stream, so
-   * this only matters for archives written without it).
+   * Stream archived records are put on when the event names none: the pipeline's current ingest stream (the stream
+   * recorded in an archived record is gone after a rebuild). With `pipelineName`, records another pipeline archived
+   * are skipped and counted.
    *
    * @default - the record's own stream
    */
   readonly archiveTargetStream?: kinesis.IStream;
+
+  /**
+   * The pipeline replayed into (`PHX_PIPELINE`): archived records framed for another pipeline are skipped.
+   *
+   * @default - records are not checked for their pipeline
+   */
+  readonly pipelineName?: string;
 
   /**
    * Records per second when the event sets no `rate`. Allowed: 1-100,000.
@@ -94,6 +103,7 @@ export class ReplayFunction extends Construct {
       environment.PHX_REPLAY_ARCHIVE_PREFIX = prefix;
     }
     if (props.archiveTargetStream) environment.PHX_REPLAY_TARGET_STREAM = props.archiveTargetStream.streamArn;
+    if (props.pipelineName) environment[ENV.pipeline] = props.pipelineName;
 
     const description = 'Phoenix replay: re-puts dead letters or archived records (event: the phoenix replay filter)';
     const { fn, role, logGroup } = pipelineFunction(this, 'Function', {

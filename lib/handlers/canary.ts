@@ -12,7 +12,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { PutRecordCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { Context } from 'aws-lambda';
-import { CANARY_METRIC, ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE, MONITOR_ENV } from '../../constructs/contract';
+import { CANARY_METRIC, deploymentDimension, ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE, MONITOR_ENV } from '../../constructs/contract';
 import { kinesisClient } from '../aws/clients';
 import { loadCanaryKey } from './canary-key';
 import { buildCanaryEnvelope } from '../core/canary';
@@ -52,7 +52,9 @@ export interface CanaryDeps {
 const STREAM_ARN = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]{1,128}$/;
 
 /** The canary's configuration from the environment (PHX_PIPELINE, PHX_CANARY_STREAM_ARN, PHX_CANARY_ENTRY_STAGE). */
-export function loadCanaryConfig(env: Readonly<Record<string, string | undefined>>): { pipeline: string; entryStage: string; streamArn: string; keyUri: string } {
+export function loadCanaryConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): { pipeline: string; deployment?: string; entryStage: string; streamArn: string; keyUri: string } {
   const pipeline = env[ENV.pipeline];
   if (pipeline === undefined || !isResourceName(pipeline)) {
     throw new ConfigError(ENV.pipeline, pipeline, RESOURCE_NAME_ALLOWED);
@@ -69,14 +71,14 @@ export function loadCanaryConfig(env: Readonly<Record<string, string | undefined
   if (keyUri === undefined || !/^s3:\/\/[^/]+\/.+$/.test(keyUri)) {
     throw new ConfigError(ENV.canaryKeyUri, keyUri, 'the S3 object URI of the canary key (s3://<bucket>/<key>), set by SyntheticCanary');
   }
-  return { pipeline, entryStage, streamArn, keyUri };
+  return { pipeline, deployment: env[ENV.deployment] || undefined, entryStage, streamArn, keyUri };
 }
 
-/** Metrics in the contract namespace with exactly the { Pipeline, Stage } dimension set (Powertools' `service` removed). */
-export function canaryMetrics(pipeline: string, entryStage: string): Metrics {
+/** Metrics in the contract namespace with exactly the { Deployment, Pipeline, Stage } dimension set (Powertools' `service` removed). */
+export function canaryMetrics(pipeline: string, entryStage: string, deployment?: string): Metrics {
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: `phoenix-${pipeline}-canary` });
   metrics.clearDefaultDimensions();
-  metrics.setDefaultDimensions({ [METRIC_DIMENSIONS.pipeline]: pipeline, [METRIC_DIMENSIONS.stage]: entryStage });
+  metrics.setDefaultDimensions({ ...deploymentDimension(deployment), [METRIC_DIMENSIONS.pipeline]: pipeline, [METRIC_DIMENSIONS.stage]: entryStage });
   return metrics;
 }
 
@@ -125,7 +127,7 @@ export function createCanaryHandler(env: Readonly<Record<string, string | undefi
       serviceName: env.POWERTOOLS_SERVICE_NAME || `phoenix-${cfg.pipeline}`,
       persistentKeys: { pipeline: cfg.pipeline, stage: 'canary' },
     }),
-    metrics: canaryMetrics(cfg.pipeline, cfg.entryStage),
+    metrics: canaryMetrics(cfg.pipeline, cfg.entryStage, cfg.deployment),
     key: () => loadCanaryKey(cfg.keyUri),
   });
 }

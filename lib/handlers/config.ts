@@ -23,6 +23,8 @@ export interface RetryConfig {
 
 export interface IngestConfig {
   readonly pipeline: string;
+  /** Deployment id (PHX_DEPLOYMENT): the `Deployment` metric dimension; undefined = none. */
+  readonly deployment?: string;
   readonly stage: string;
   /** UUID namespace of record ids; undefined = derive from the pipeline name (idNamespaceFor). */
   readonly idNamespace?: string;
@@ -232,6 +234,7 @@ export function loadConfig(env: Env, overrides: ConfigOverrides = {}): IngestCon
 
   return {
     pipeline,
+    deployment: nonEmpty(env, ENV.deployment),
     stage,
     idNamespace,
     keyFields,

@@ -14,7 +14,7 @@ import type { DlqPort, SinkPort } from './ports/types';
 import { createProcessor, type Clock, type Transform } from './processor';
 import type { PayloadValidator } from './schema-errors';
 import { loadStandaloneValidator, schemaFingerprint, SCHEMA_MODULE_ENV } from './schema-module';
-import { ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
+import { deploymentDimension, ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
 import { idNamespaceFor, RetryTokenBucket } from '../core';
 
 /**
@@ -194,10 +194,12 @@ export function createIngestHandlerWith(options: IngestHandlerOptions, resolveSc
   return async (event, context) => (await ready)(event, context);
 }
 
-/** Metrics in the contract namespace with exactly the { Pipeline, Stage } dimension set (Powertools' `service` removed). */
+/** Metrics in the contract namespace with exactly the { Deployment, Pipeline, Stage } dimension set (Powertools' `service` removed). */
 function defaultMetrics(serviceName: string, config: IngestConfig): Metrics {
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
   metrics.clearDefaultDimensions();
-  metrics.setDefaultDimensions({ [METRIC_DIMENSIONS.pipeline]: config.pipeline, [METRIC_DIMENSIONS.stage]: config.stage });
+  metrics.setDefaultDimensions({
+    ...deploymentDimension(config.deployment), [METRIC_DIMENSIONS.pipeline]: config.pipeline, [METRIC_DIMENSIONS.stage]: config.stage,
+  });
   return metrics;
 }

@@ -23,7 +23,7 @@ import {
   type StackResourceDrift,
 } from '@aws-sdk/client-cloudformation';
 import type { Context } from 'aws-lambda';
-import { DRIFT_METRIC, ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE, MONITOR_ENV, STACK_NAME_DIMENSION } from '../../constructs/contract';
+import { deploymentDimension, DRIFT_METRIC, ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE, MONITOR_ENV, STACK_NAME_DIMENSION } from '../../constructs/contract';
 import { cloudFormationClient } from '../aws/clients';
 import { ConfigError } from '../core/errors';
 import { describeError } from '../core/failure';
@@ -81,7 +81,9 @@ export const MAX_LISTED_RESOURCES = 100;
 /** CloudFormation stack names: a letter, then letters, digits and hyphens, up to 128 characters. */
 const STACK_NAME = /^[A-Za-z][A-Za-z0-9-]{0,127}$/;
 
-export function loadDriftConfig(env: Readonly<Record<string, string | undefined>>): { pipeline: string; stackNames: string[]; pollMs: number } {
+export function loadDriftConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): { pipeline: string; deployment?: string; stackNames: string[]; pollMs: number } {
   const pipeline = env[ENV.pipeline];
   if (pipeline === undefined || !isResourceName(pipeline)) {
     throw new ConfigError(ENV.pipeline, pipeline, RESOURCE_NAME_ALLOWED);
@@ -102,14 +104,14 @@ export function loadDriftConfig(env: Readonly<Record<string, string | undefined>
   if (!Number.isInteger(pollMs) || pollMs < 100 || pollMs > MAX_POLL_MS) {
     throw new ConfigError(MONITOR_ENV.driftPollMs, pollRaw, `an integer between 100 and ${MAX_POLL_MS} (milliseconds)`);
   }
-  return { pipeline, stackNames: stackNames as string[], pollMs };
+  return { pipeline, deployment: env[ENV.deployment] || undefined, stackNames: stackNames as string[], pollMs };
 }
 
-/** Metrics in the contract namespace with exactly the { Pipeline } default dimension (Powertools' `service` removed). */
-export function driftMetrics(pipeline: string): Metrics {
+/** Metrics in the contract namespace with exactly the { Deployment, Pipeline } default dimensions (Powertools' `service` removed). */
+export function driftMetrics(pipeline: string, deployment?: string): Metrics {
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: `phoenix-${pipeline}-drift` });
   metrics.clearDefaultDimensions();
-  metrics.setDefaultDimensions({ [METRIC_DIMENSIONS.pipeline]: pipeline });
+  metrics.setDefaultDimensions({ ...deploymentDimension(deployment), [METRIC_DIMENSIONS.pipeline]: pipeline });
   return metrics;
 }
 
@@ -226,7 +228,7 @@ export function createDriftDetectorHandler(env: Readonly<Record<string, string |
       serviceName: env.POWERTOOLS_SERVICE_NAME || `phoenix-${cfg.pipeline}`,
       persistentKeys: { pipeline: cfg.pipeline, stage: 'drift-detector' },
     }),
-    metrics: driftMetrics(cfg.pipeline),
+    metrics: driftMetrics(cfg.pipeline, cfg.deployment),
   });
 }
 

@@ -25,7 +25,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { ProfilerError, PROFILES_PREFIX, QUALITY_DIMENSIONS, QUALITY_METRIC, RULE_STATUS_VALUE, profileKeys, windowKey } from './profiler-contract';
-import { METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
+import { deploymentDimension, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
 
 export { ProfilerError };
 import { QualityMetric, type QualityRule } from '../../constructs/quality-rules';
@@ -59,6 +59,8 @@ export interface ProfileStore {
 
 export interface ProfilerConfig {
   readonly pipeline: string;
+  /** Deployment id (PHX_DEPLOYMENT): the `Deployment` dimension of every quality metric; undefined = none. */
+  readonly deployment?: string;
   readonly rules: readonly QualityRule[];
   /**
    * Window length the construct configured (TumblingWindowInSeconds). Final invocations use the length of their
@@ -337,10 +339,10 @@ export class WindowProfiler {
     return { window, setHash, parts: parts.length, rows: merged.rows, historyWindows: historyUsed.length, results, published };
   }
 
-  /** EMF: per rule { Pipeline, Rule }, per rule column { Pipeline, Column }, per window { Pipeline }. */
+  /** EMF: per rule { Deployment, Pipeline, Rule }, per rule column { Deployment, Pipeline, Column }, per window { Deployment, Pipeline }. */
   private publish(merged: Profile, results: readonly RuleResult[]): void {
     const timestamp = this.now();
-    const pipeline = this.config.pipeline;
+    const pipeline = { ...deploymentDimension(this.config.deployment), [METRIC_DIMENSIONS.pipeline]: this.config.pipeline };
     const doc = (dims: Record<string, string>, metrics: Array<[string, number, string]>) => {
       const body: Record<string, unknown> = {
         _aws: {
@@ -366,7 +368,7 @@ export class WindowProfiler {
       }
       if (r.status === 'fail') failures++;
       if (r.status === 'warn') warnings++;
-      doc({ [METRIC_DIMENSIONS.pipeline]: pipeline, [QUALITY_DIMENSIONS.rule]: r.rule }, [
+      doc({ ...pipeline, [QUALITY_DIMENSIONS.rule]: r.rule }, [
         [QUALITY_METRIC.ruleStatus, RULE_STATUS_VALUE[r.status], 'None'],
         [QUALITY_METRIC.ruleObserved, r.observed, 'None'],
       ]);
@@ -375,9 +377,9 @@ export class WindowProfiler {
     for (const column of columns) {
       const completeness = metricValue(merged, QualityMetric.COMPLETENESS, column);
       if (!Number.isFinite(completeness)) continue;
-      doc({ [METRIC_DIMENSIONS.pipeline]: pipeline, [QUALITY_DIMENSIONS.column]: column }, [[QUALITY_METRIC.columnCompleteness, completeness, 'None']]);
+      doc({ ...pipeline, [QUALITY_DIMENSIONS.column]: column }, [[QUALITY_METRIC.columnCompleteness, completeness, 'None']]);
     }
-    doc({ [METRIC_DIMENSIONS.pipeline]: pipeline }, [
+    doc(pipeline, [
       [QUALITY_METRIC.rowsPerWindow, merged.rows, 'Count'],
       [QUALITY_METRIC.unparseablePerWindow, merged.unparseable, 'Count'],
       [QUALITY_METRIC.failures, failures, 'Count'],

@@ -40,7 +40,7 @@ export function profilerConfigFromEnv(env: NodeJS.ProcessEnv): ProfilerConfig & 
   const errors = validateQualityRules(rules, undefined, windowSeconds);
   if (errors.length > 0) throw new ProfilerError(`${PROFILER_ENV.rules}: ${errors.join('; ')}`);
   const eventTimeField = env[PROFILER_ENV.eventTimeField] || undefined;
-  return { pipeline, bucket, windowSeconds, historyWindows, rules, eventTimeField };
+  return { pipeline, deployment: env[ENV.deployment] || undefined, bucket, windowSeconds, historyWindows, rules, eventTimeField };
 }
 
 let instance: WindowProfiler | undefined;

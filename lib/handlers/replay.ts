@@ -10,16 +10,18 @@
  * Invalid input throws one line (the invocation fails with it; nothing is read or deleted).
  *
  * Configuration (set by the ReplayFunction construct): PHX_REPLAY_QUEUE_URL, PHX_REPLAY_ARCHIVE_BUCKET,
- * PHX_REPLAY_ARCHIVE_PREFIX, PHX_REPLAY_RATE, PHX_REPLAY_TARGET_STREAM (the stream used when a record names none).
+ * PHX_REPLAY_ARCHIVE_PREFIX, PHX_REPLAY_RATE, PHX_REPLAY_TARGET_STREAM and PHX_PIPELINE (archived records go onto the
+ * pipeline's current ingest stream; records of another pipeline are skipped and counted).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
+import { ENV } from '../../constructs/contract';
 import { kinesisClient, s3Client, sqsClient } from '../aws/clients';
 import { ARCHIVE_PREFIX, frameFirehoseRecords, type FirehoseKinesisEvent, type FirehoseTransformationResult } from '../replay/archive';
-import { runReplay, type ReplaySource, type ReplaySummary } from '../replay/engine';
+import { runReplay, type ArchiveCursor, type ReplaySource, type ReplaySummary } from '../replay/engine';
 import { InputError, parseFilter, type RawFilter } from '../replay/filter';
 
 export const REPLAY_ENV = {
@@ -37,6 +39,8 @@ export interface ReplayEvent extends RawFilter {
   readonly rate?: number;
   readonly targetStream?: string;
   readonly prefix?: string;
+  /** Archive: continue at the `cursor` a previous invocation returned (it stops before the function's timeout). */
+  readonly resume?: ArchiveCursor;
 }
 
 export interface ReplayDeps {
@@ -74,8 +78,9 @@ export function createReplayHandler(deps: ReplayDeps): (event: ReplayEvent, cont
       const summary = await runReplay({
         source,
         filter,
-        targetStream: e.targetStream ?? (from === 'archive' ? deps.env[REPLAY_ENV.targetStream] : undefined),
+        ...archiveTarget(from, e, deps.env),
         dryRun: e.dryRun ?? false,
+        resume: from === 'archive' ? e.resume : undefined,
         ratePerSecond: rate,
         // The function's own timeout bounds a round: hide messages for the rest of the invocation plus a margin.
         visibilityTimeoutSec: Math.min(43_200, Math.ceil(remaining / 1000) + 60),
@@ -88,6 +93,20 @@ export function createReplayHandler(deps: ReplayDeps): (event: ReplayEvent, cont
       clearTimeout(timer);
     }
   };
+}
+
+/**
+ * Where archived records go: the event's `targetStream`, else the pipeline's current ingest stream (PHX_REPLAY_TARGET_STREAM,
+ * with PHX_PIPELINE: records of another pipeline are skipped), never the stream recorded in the archive.
+ */
+function archiveTarget(
+  from: 'dlq' | 'archive', e: ReplayEvent, env: ReplayDeps['env'],
+): { targetStream?: string; pipeline?: { name: string; stream: string } } {
+  if (from !== 'archive' || e.targetStream) return { targetStream: e.targetStream };
+  const stream = env[REPLAY_ENV.targetStream];
+  const name = env[ENV.pipeline];
+  if (stream && name) return { pipeline: { name, stream } };
+  return { targetStream: stream };
 }
 
 let replayInstance: ((event: ReplayEvent, context?: Context) => Promise<ReplaySummary>) | undefined;
@@ -111,5 +130,5 @@ export async function handler(event: ReplayEvent, context: Context): Promise<Rep
  * line (lib/replay/archive.ts). Pure and fast: no AWS SDK call.
  */
 export async function archiveFramer(event: FirehoseKinesisEvent): Promise<FirehoseTransformationResult> {
-  return frameFirehoseRecords(event);
+  return frameFirehoseRecords(event, process.env[ENV.pipeline] || undefined);
 }

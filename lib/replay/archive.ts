@@ -7,7 +7,8 @@
  * exactly. The delivery stream's Lambda processor (`frameFirehoseRecords`) therefore turns every Kinesis record into
  * one line of JSON, an *archive record v1*:
  *
- *   {"v":1,"data":"<base64 of the record bytes>","partitionKey":"...","arrivedAt":"<ISO-8601>","sequenceNumber":"...","shardId":"..."}\n
+ *   {"v":1,"data":"<base64 of the record bytes>","partitionKey":"...","arrivedAt":"<ISO-8601>","sequenceNumber":"...","shardId":"...",
+ *    "streamArn":"...","pipeline":"<name>"}\n
  *
  * Base64 keeps the bytes exact and the line free of newlines; the partition key is needed to re-put the record with
  * its key, and the arrival time is the envelope eventTime of payloads without their own, so a replayed record is the
@@ -27,6 +28,8 @@ export interface ArchiveRecord {
   readonly shardId: string;
   /** The source stream, when the processor knew it. */
   readonly streamArn?: string;
+  /** The pipeline whose ingest stream the record came from, when the framer knew it (PHX_PIPELINE). */
+  readonly pipeline?: string;
 }
 
 /** Firehose data-transformation event for a Kinesis Data Streams source (only the fields used). */
@@ -55,8 +58,11 @@ export interface FirehoseTransformationResult {
 /** Default data prefix of the archive (Firehose expressions are expanded to the arrival hour). */
 export const ARCHIVE_PREFIX = 'raw/';
 
-/** Frames every record of a Firehose transformation event as one archive record v1 line. Never drops a record. */
-export function frameFirehoseRecords(event: FirehoseKinesisEvent): FirehoseTransformationResult {
+/**
+ * Frames every record of a Firehose transformation event as one archive record v1 line, naming `pipeline` when given.
+ * Never drops a record.
+ */
+export function frameFirehoseRecords(event: FirehoseKinesisEvent, pipeline?: string): FirehoseTransformationResult {
   const streamArn = event.sourceKinesisStreamArn;
   return {
     records: (event.records ?? []).map((r) => {
@@ -70,6 +76,7 @@ export function frameFirehoseRecords(event: FirehoseKinesisEvent): FirehoseTrans
         sequenceNumber: meta.sequenceNumber ?? '',
         shardId: meta.shardId ?? '',
         ...(streamArn ? { streamArn } : {}),
+        ...(pipeline ? { pipeline } : {}),
       };
       return { recordId: r.recordId, result: 'Ok' as const, data: Buffer.from(`${JSON.stringify(rec)}\n`, 'utf8').toString('base64') };
     }),
@@ -80,7 +87,8 @@ function isArchiveRecord(x: unknown): x is ArchiveRecord {
   if (typeof x !== 'object' || x === null) return false;
   const o = x as Record<string, unknown>;
   return o.v === 1 && typeof o.data === 'string' && typeof o.partitionKey === 'string' && typeof o.arrivedAt === 'string'
-    && !Number.isNaN(Date.parse(o.arrivedAt)) && typeof o.sequenceNumber === 'string' && typeof o.shardId === 'string';
+    && !Number.isNaN(Date.parse(o.arrivedAt)) && typeof o.sequenceNumber === 'string' && typeof o.shardId === 'string'
+    && (o.pipeline === undefined || typeof o.pipeline === 'string');
 }
 
 /**

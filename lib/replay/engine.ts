@@ -38,8 +38,14 @@ export interface IdRules {
 export interface ReplayOptions {
   readonly source: ReplaySource;
   readonly filter: ReplayFilter;
-  /** Stream name or ARN to put every record on; default: the stream each record came from. */
+  /** Stream name or ARN to put every record on; default: the stream each record came from. Not with `pipeline`. */
   readonly targetStream?: string;
+  /**
+   * Archive replay into a pipeline as it exists now: every record goes onto `stream` (its current ingest stream,
+   * never the stream ARN recorded in the archive, which a rebuild replaced); a record framed for another pipeline is
+   * skipped and counted (`skipped.otherPipeline`).
+   */
+  readonly pipeline?: { readonly name: string; readonly stream: string };
   readonly dryRun?: boolean;
   /** Records per second; undefined = as fast as Kinesis accepts. */
   readonly ratePerSecond?: number;
@@ -60,6 +66,17 @@ export interface ReplayOptions {
   readonly signal?: AbortSignal;
   /** The replay time written into the envelopes' replay mark. Default now. */
   readonly at?: Date;
+  /** Archive replay: start at this cursor (a previous run's `cursor`): objects before `key` and its first `line` records skipped. */
+  readonly resume?: ArchiveCursor;
+}
+
+/**
+ * Where an archive replay stopped: the object key and the number of its archive records (blank and invalid lines not
+ * counted) already put. Every record before it was accepted by Kinesis.
+ */
+export interface ArchiveCursor {
+  readonly key: string;
+  readonly line: number;
 }
 
 export interface ReplayProgress {
@@ -91,6 +108,8 @@ export interface ReplaySummary extends ReplayProgress {
     noTarget: number;
     /** Same archived record twice (Firehose delivers at least once). */
     duplicates: number;
+    /** Archived records of another pipeline than the one replayed into (`pipeline` option). */
+    otherPipeline: number;
   };
   /** Records put, by target stream. */
   targets: Record<string, number>;
@@ -105,6 +124,11 @@ export interface ReplaySummary extends ReplayProgress {
   durationMs: number;
   recordsPerSecond: number;
   interrupted: boolean;
+  /**
+   * Archive replay that stopped before the end (interrupted, limit, the function's time) with every record before
+   * the stop accepted: where `resume` continues. Absent when it finished, or when a record failed (run it again).
+   */
+  cursor?: ArchiveCursor;
 }
 
 const gunzipAsync = promisify(gunzip);
@@ -148,7 +172,7 @@ function newSummary(source: string, filter: ReplayFilter, dryRun: boolean): Repl
     failed: 0,
     envelopes: 0,
     raw: 0,
-    skipped: { notMatching: 0, invalid: 0, noPayload: 0, noTarget: 0, duplicates: 0 },
+    skipped: { notMatching: 0, invalid: 0, noPayload: 0, noTarget: 0, duplicates: 0, otherPipeline: 0 },
     targets: {},
     errors: [],
     retried: 0,
@@ -168,8 +192,12 @@ function addError(s: ReplaySummary, e: string): void {
 /** Runs a replay; resolves with its summary. Throws InputError for a target stream that does not exist. */
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const started = Date.now();
+  if (opts.pipeline && (opts.targetStream || opts.source.kind !== 'archive')) {
+    throw new InputError('a replay into a pipeline (its current ingest stream) is an archive replay without a separate target stream');
+  }
   const run = new ReplayRun(opts);
-  if (opts.targetStream && !run.dryRun) await run.ensureTarget(opts.targetStream);
+  const target = opts.pipeline?.stream ?? opts.targetStream;
+  if (target && !run.dryRun) await run.ensureTarget(target);
   if (opts.source.kind === 'dlq') await replayDlq(run, opts.source.queueUrl);
   else await replayArchive(run, opts.source.bucket, opts.source.prefix);
   const s = run.summary;
@@ -387,8 +415,9 @@ async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Pr
   if (!s3) throw new Error('runReplay: an S3 client is required for --from archive');
   if (opts.filter.reasons) throw new InputError('--reason applies to dead letters only: archived records have no failure reason');
   if (opts.filter.ids && !opts.idRules) throw new InputError('--id with --from archive needs the pipeline\'s id rules: pass --pipeline and --key-fields (or use --correlation-id)');
-  const keys = await archiveKeys(s3, bucket, prefix, opts.filter, opts.signal);
-  const seen = new Set<string>();
+  const resume = opts.resume;
+  const keys = (await archiveKeys(s3, bucket, prefix, opts.filter, opts.signal)).filter((k) => !resume || k >= resume.key);
+  const seen = new RecentKeys();
   // Records are put while the next ones are read: each lane sends a call as soon as it holds a full one.
   const pipeline = run.dryRun ? undefined : run.putter.pipeline<ArchiveTag>((out) => {
     run.settled(out, (t) => run.replayed(t.stream), (t) => t.id ?? 'record');
@@ -401,33 +430,65 @@ async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Pr
     return p;
   };
   let next = keys.length > 0 ? load(keys[0]) : undefined;
+  let cursor: ArchiveCursor | undefined;
   for (let k = 0; k < keys.length; k++) {
-    if (run.limitReached() || opts.signal?.aborted) break;
+    if (run.limitReached() || opts.signal?.aborted) {
+      cursor = { key: keys[k], line: 0 };
+      break;
+    }
     const raw = await next!;
     next = k + 1 < keys.length ? load(keys[k + 1]) : undefined;
-    await replayArchiveObject(run, `s3://${bucket}/${keys[k]}`, raw, seen, pipeline);
+    const from = resume && keys[k] === resume.key ? resume.line : 0;
+    const { done, total } = await replayArchiveObject(run, `s3://${bucket}/${keys[k]}`, raw, seen, pipeline, from);
+    seen.endObject();
     run.progress();
+    if (done < total) {
+      cursor = { key: keys[k], line: done };
+      break;
+    }
   }
   await pipeline?.drain();
+  if (cursor && run.summary.failed === 0 && !run.dryRun) run.summary.cursor = cursor;
   run.progress();
+}
+
+/**
+ * Firehose's redeliveries (`shardId/sequenceNumber` seen again) within the last {@link RecentKeys.OBJECTS} objects:
+ * memory bounded by a few objects' records, whatever the archive's size. A redelivery further apart is put again,
+ * which the idempotent sinks absorb (same record id).
+ */
+class RecentKeys {
+  static readonly OBJECTS = 8;
+  private readonly windows: Set<string>[] = [new Set()];
+  has(key: string): boolean { return this.windows.some((w) => w.has(key)); }
+  add(key: string): void { this.windows[this.windows.length - 1].add(key); }
+  endObject(): void {
+    this.windows.push(new Set());
+    if (this.windows.length > RecentKeys.OBJECTS) this.windows.shift();
+  }
 }
 
 function isGzip(raw: Buffer): boolean {
   return raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b;
 }
 
-/** Puts the matching records of one archive object (`where`: its s3:// URL); `seen` drops Firehose's redeliveries. */
+/**
+ * Puts the matching records of one archive object (`where`: its s3:// URL) from its record `from` on; `seen` drops
+ * Firehose's redeliveries. Returns how many of its `total` records were handled (fewer when stopped).
+ */
 async function replayArchiveObject(
-  run: ReplayRun, where: string, raw: Buffer, seen: Set<string>, pipeline: PutPipeline<ArchiveTag> | undefined,
-): Promise<void> {
+  run: ReplayRun, where: string, raw: Buffer, seen: RecentKeys, pipeline: PutPipeline<ArchiveTag> | undefined, from: number,
+): Promise<{ done: number; total: number }> {
   const { opts, summary: s } = run;
   const parsed = parseArchiveObject(raw.toString('utf8'));
   if (parsed.bad > 0) {
     s.skipped.invalid += parsed.bad;
     addError(s, `${where}: ${parsed.bad} line(s) are not archive records (lines ${parsed.badLines.slice(0, 5).join(', ')}${parsed.bad > 5 ? ', ...' : ''})`);
   }
-  for (const rec of parsed.records) {
-    if (run.limitReached()) break;
+  const total = parsed.records.length;
+  for (let i = from; i < total; i++) {
+    if (run.limitReached() || opts.signal?.aborted) return { done: i, total };
+    const rec = parsed.records[i];
     s.scanned++;
     const dedupe = `${rec.shardId}/${rec.sequenceNumber}`;
     if (rec.sequenceNumber !== '' && seen.has(dedupe)) {
@@ -435,6 +496,10 @@ async function replayArchiveObject(
       continue;
     }
     seen.add(dedupe);
+    if (opts.pipeline && rec.pipeline !== undefined && rec.pipeline !== opts.pipeline.name) {
+      s.skipped.otherPipeline++;
+      continue;
+    }
     const bytes = Buffer.from(rec.data, 'base64');
     const decoded = decodeForReplay(bytes);
     const ids = archiveIds(bytes, decoded, opts.idRules);
@@ -443,7 +508,7 @@ async function replayArchiveObject(
       continue;
     }
     run.matched(ids.id);
-    const stream = opts.targetStream ?? rec.streamArn;
+    const stream = opts.pipeline?.stream ?? opts.targetStream ?? rec.streamArn;
     if (!stream) throw new InputError(`archived records of ${where} do not name their stream: pass --target-stream`);
     const rd = replayData(bytes, { of: 'archive', id: ids.id, arrivedAt: rec.arrivedAt }, run.at, decoded);
     run.countKind(rd.kind);
@@ -454,6 +519,7 @@ async function replayArchiveObject(
     await run.ensureTarget(stream);
     await pipeline.add({ stream, partitionKey: replayPartitionKey(rec.partitionKey, ids.id, bytes), data: rd.data, tag: { stream, id: ids.id } });
   }
+  return { done: total, total };
 }
 
 /**

@@ -212,7 +212,7 @@ describe('DataPipeline', () => {
       MetricName: 'IteratorAge',
       Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^OrdersIngestProcessor') } }],
     });
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'QualityFailures', Dimensions: [{ Name: 'Pipeline', Value: 'orders' }] });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'QualityFailures', Dimensions: [{ Name: 'Deployment', Value: 'Test-eu-west-1' }, { Name: 'Pipeline', Value: 'orders' }] });
   });
 
   it('has no SinkTarget output with IngestSink.none()', () => {
@@ -238,6 +238,16 @@ describe('DataPipeline', () => {
   it.each(['', 'orders pipeline', 'x'.repeat(65), 'orders.v2'])('fails when pipelineName is %j', (name) => {
     expect(() => pipeline({ pipelineName: name })).toThrow(/^DataPipeline at Test\/Orders: pipelineName must be 1-64 characters of A-Z, a-z, 0-9, '-' and '_' \(given '.*'\)/);
   });
+  it('fails at synth for a second pipeline of the same pipelineName in one stack, naming both construct paths', () => {
+    const stack = testStack();
+    new DataPipeline(stack, 'Orders', { pipelineName: 'orders' });
+    expect(() => new DataPipeline(stack, 'OrdersAgain', { pipelineName: 'orders' }))
+      .toThrow(/Test\/OrdersAgain.*pipelineName 'orders' is already the name of pipeline Test\/Orders in stack Test/);
+    // another name in the same stack, and the same name in another stack, are fine
+    new DataPipeline(stack, 'Refunds', { pipelineName: 'refunds', archive: false });
+    new DataPipeline(testStack(), 'Orders', { pipelineName: 'orders', archive: false });
+  });
+
   it('fails when alarmTopic is combined with given dead letters', () => {
     const stack = testStack();
     const deadLetters = new DlqWithReplay(stack, 'Dlq');

@@ -404,7 +404,7 @@ describe('IngestStage grants and metrics', () => {
     const m = s[method]();
     expect(m.namespace).toBe('PhoenixPipelines');
     expect(m.metricName).toBe(name);
-    expect(m.dimensions).toEqual({ Pipeline: 'orders', Stage: 'ingest' });
+    expect(m.dimensions).toEqual({ Deployment: 'Test-eu-west-1', Pipeline: 'orders', Stage: 'ingest' });
     expect(m.statistic).toBe(statistic);
     expect(m.period.toSeconds()).toBe(300);
   });

@@ -262,9 +262,9 @@ describe('Phoenix: copies side by side in one account and region', () => {
       const test = build({ phoenixMode: mode }, app, 'OrdersTest', true);
       const names = [...physicalNames(dev.stack), ...physicalNames(test.stack)];
       expect(duplicates(names)).toEqual([]);
-      // the monitors' dashboards are named (not generated): by stack and pipeline
+      // the monitors' dashboards are named (not generated): by stack, region and pipeline
       expect(names.filter((n) => n.startsWith('AWS::CloudWatch::Dashboard')).sort())
-        .toEqual(['AWS::CloudWatch::Dashboard "Phoenix-OrdersDev-orders"', 'AWS::CloudWatch::Dashboard "Phoenix-OrdersTest-orders"']);
+        .toEqual(['AWS::CloudWatch::Dashboard "Phoenix-OrdersDev-eu-west-1-orders"', 'AWS::CloudWatch::Dashboard "Phoenix-OrdersTest-eu-west-1-orders"']);
       // both synthesize in one assembly
       expect(app.synth().stacks.map((s) => s.stackName).sort()).toEqual(['OrdersDev', 'OrdersTest']);
     });

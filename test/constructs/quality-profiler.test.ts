@@ -54,9 +54,10 @@ describe('QualityProfiler defaults', () => {
     expect(fs.existsSync(path.join(__dirname, '..', '..', HANDLER_ASSET_DIR.profiler, 'index.js'))).toBe(true);
   });
 
-  it('its environment is the handler contract: pipeline, bucket, rules, window 300 s, 10 history windows, no event time', () => {
-    expect(Object.keys(env).sort()).toEqual([ENV.pipeline, ...Object.values(PROFILER_ENV), 'POWERTOOLS_SERVICE_NAME'].sort());
+  it('its environment is the handler contract: pipeline, deployment, bucket, rules, window 300 s, 10 history windows, no event time', () => {
+    expect(Object.keys(env).sort()).toEqual([ENV.pipeline, ENV.deployment, ...Object.values(PROFILER_ENV), 'POWERTOOLS_SERVICE_NAME'].sort());
     expect(env[ENV.pipeline]).toBe('orders');
+    expect(env[ENV.deployment]).toBe('Test-eu-west-1');
     expect(env[PROFILER_ENV.windowSeconds]).toBe('300');
     expect(env[PROFILER_ENV.historyWindows]).toBe('10');
     expect(env[PROFILER_ENV.eventTimeField]).toBe('');
@@ -106,7 +107,7 @@ describe('QualityProfiler defaults', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: METRICS_NAMESPACE,
         MetricName: name,
-        Dimensions: [{ Name: 'Pipeline', Value: 'orders' }],
+        Dimensions: [{ Name: 'Deployment', Value: 'Test-eu-west-1' }, { Name: 'Pipeline', Value: 'orders' }],
         Statistic: 'Maximum',
         Period: 300,
         Threshold: 1,
@@ -125,10 +126,10 @@ describe('QualityProfiler defaults', () => {
     const stack = Stack.of(profiler);
     type M = { metricName: string; dimensions?: Record<string, unknown>; statistic: string };
     const m = (x: M) => [x.metricName, stack.resolve(x.dimensions), x.statistic];
-    expect(m(profiler.metricRuleStatus('volume'))).toEqual([QUALITY_METRIC.ruleStatus, { Pipeline: 'orders', Rule: 'volume' }, 'Maximum']);
-    expect(m(profiler.metricRuleObserved('volume'))).toEqual([QUALITY_METRIC.ruleObserved, { Pipeline: 'orders', Rule: 'volume' }, 'Maximum']);
-    expect(m(profiler.metricColumnCompleteness('userId'))).toEqual([QUALITY_METRIC.columnCompleteness, { Pipeline: 'orders', Column: 'userId' }, 'Minimum']);
-    expect(m(profiler.metricRowsPerWindow())).toEqual([QUALITY_METRIC.rowsPerWindow, { Pipeline: 'orders' }, 'Maximum']);
+    expect(m(profiler.metricRuleStatus('volume'))).toEqual([QUALITY_METRIC.ruleStatus, { Deployment: 'Test-eu-west-1', Pipeline: 'orders', Rule: 'volume' }, 'Maximum']);
+    expect(m(profiler.metricRuleObserved('volume'))).toEqual([QUALITY_METRIC.ruleObserved, { Deployment: 'Test-eu-west-1', Pipeline: 'orders', Rule: 'volume' }, 'Maximum']);
+    expect(m(profiler.metricColumnCompleteness('userId'))).toEqual([QUALITY_METRIC.columnCompleteness, { Deployment: 'Test-eu-west-1', Pipeline: 'orders', Column: 'userId' }, 'Minimum']);
+    expect(m(profiler.metricRowsPerWindow())).toEqual([QUALITY_METRIC.rowsPerWindow, { Deployment: 'Test-eu-west-1', Pipeline: 'orders' }, 'Maximum']);
     expect(m(profiler.metricUnparseablePerWindow())[0]).toBe(QUALITY_METRIC.unparseablePerWindow);
     expect(m(profiler.metricRulesSkipped())[0]).toBe(QUALITY_METRIC.skipped);
     expect(profiler.metricFailures().period.toSeconds()).toBe(300);

@@ -34,7 +34,7 @@ describe('clickstream example', () => {
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
     t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
-    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'Phoenix-PhoenixClickstream-clickstream' });
+    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'Phoenix-PhoenixClickstream-eu-west-1-clickstream' });
     // the composite health alarm covers the profiler's failures and both drift alarms
     expectHealthAlarmCovers(t, stack, [monitor.node.tryFindChild(`Quality${pipeline.profiler!.node.id}`), drift.driftAlarm, drift.detectionAlarm]);
   });

@@ -50,7 +50,7 @@ describe('IoT telemetry example', () => {
     expect(stackDrift.stackNames).toEqual([IOT_TELEMETRY_STACK_NAME]);
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
-    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'Phoenix-PhoenixIotTelemetry-iot-telemetry' });
+    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'Phoenix-PhoenixIotTelemetry-eu-west-1-iot-telemetry' });
     // the profiler reads the telemetry stream in 5-minute tumbling windows
     const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping')).map((m) => m.Properties);
     expect(mappings.filter((m) => m.TumblingWindowInSeconds === 300)).toHaveLength(1);

@@ -10,6 +10,7 @@ import type { LogLevel } from '../../function-options';
 import { handlerAssetCode, handlerAssetDir } from '../../private/asset';
 import { logLevelEnvironment, type PipelineFunction, pipelineFunction } from '../../private/function';
 import { acknowledge, wildcardResourceFinding } from '../../private/nag';
+import { Phoenix } from '../../phoenix';
 
 /** Options shared by the scheduled monitoring functions (canary, drift detector). */
 export interface ScheduledFunctionProps {
@@ -22,6 +23,12 @@ export interface ScheduledFunctionProps {
   readonly description: string;
   /** The monitored pipeline: the function's `PHOENIX_PIPELINE` and Powertools service name. */
   readonly pipelineName: string;
+  /**
+   * Deployment id of the function's metrics (`Deployment` dimension).
+   *
+   * @default - Phoenix.deploymentIdOf(owner)
+   */
+  readonly deploymentId?: string;
   /** Variables of this function besides the pipeline name and log level. */
   readonly environment: Record<string, string>;
   readonly logLevel?: LogLevel;
@@ -54,6 +61,7 @@ export class ScheduledFunction extends Construct {
       roleDescription: `${props.ownerName} function of ${this.node.path}`,
       environment: {
         [ENV.pipeline]: props.pipelineName,
+        [ENV.deployment]: props.deploymentId ?? Phoenix.deploymentIdOf(props.owner),
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: props.pipelineName,
         ...logLevelEnvironment(props.logLevel),

@@ -17,6 +17,7 @@ interface DrillFlags {
   drainTimeout?: string;
   runsDir?: string;
   json?: boolean;
+  replayVia: string;
   /** false with --no-iam. */
   iam: boolean;
 }
@@ -52,11 +53,13 @@ export function registerDrill(program: Command): void {
     .option('--drain-timeout <seconds>', 'bound on waiting for the pipeline to process everything (default: 120 s, or 1 s per 40 records when longer)')
     .option('--runs-dir <dir>', 'where the run directory is created (default .phoenix/runs)')
     .option('--json', 'one JSON object (the report) on stdout')
+    .option('--replay-via <path>', 'cli (phoenix replay --from archive, resolved from the stack outputs) or function (the stack\'s ReplayFunction)', 'cli')
     .option('--no-iam', 'do not authorize calls against the template\'s IAM and resource policies (default: authorized as in AWS)')
     .action(async (f: DrillFlags) => {
       const records = intFlag('--records', f.records, 1, 1_000_000, (m) => new UsageError(m));
       const seed = intFlag('--seed', f.seed, 0, 2 ** 31 - 1, (m) => new UsageError(m));
       const drain = f.drainTimeout === undefined ? defaultDrainTimeoutSeconds(records) : intFlag('--drain-timeout', f.drainTimeout, 1, 3_600, (m) => new UsageError(m));
+      if (f.replayVia !== 'cli' && f.replayVia !== 'function') throw new UsageError(`--replay-via must be cli or function; got ${JSON.stringify(f.replayVia)}`);
       const intr = interruptible();
       let report: DrillReport;
       try {
@@ -70,6 +73,7 @@ export function registerDrill(program: Command): void {
           drainTimeoutMs: drain * 1000,
           runsDir: f.runsDir,
           iam: f.iam,
+          replayVia: f.replayVia,
           signal: intr.signal,
           log: (l) => { if (!f.json) process.stderr.write(`phoenix drill: ${l}\n`); },
           onPhase: (p) => { if (!f.json && process.stderr.isTTY) process.stderr.write(`phoenix drill: ${p}\n`); },

@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import { idNamespaceFor, parseKeyFields } from '../../core';
 import { ARCHIVE_PREFIX } from '../../replay/archive';
-import { runReplay, type ReplaySource, type ReplaySummary } from '../../replay/engine';
+import { archiveReplayTarget } from '../../replay/archive-target';
+import { runReplay, type ArchiveCursor, type ReplayOptions, type ReplaySummary } from '../../replay/engine';
 import { InputError, parseFilter, type RawFilter, type ReplayFilter } from '../../replay/filter';
 import { UsageError } from '../errors';
 import { addFilterOptions, addTargetOptions, interruptible, intFlag, progressBar, visibilityOption } from '../options';
@@ -16,6 +17,7 @@ interface ReplayFlags extends TargetFlags, RawFilter {
   bucket?: string;
   prefix?: string;
   dryRun?: boolean;
+  resume?: string;
   rate?: string;
   targetStream?: string;
   keyFields?: string;
@@ -44,8 +46,25 @@ export function formatSummary(s: ReplaySummary): string {
   if (s.inFlightElsewhere) lines.push(`${s.inFlightElsewhere} message(s) were in flight elsewhere and not replayed: run again once they are visible`);
   if (s.dryRun && s.sampleIds.length) lines.push(`ids (first ${s.sampleIds.length}): ${s.sampleIds.join(', ')}`);
   for (const e of s.errors) lines.push(`error: ${e}`);
-  if (s.interrupted) lines.push('interrupted: run the same command again to continue (nothing is lost; the sink deduplicates)');
+  if (s.cursor) lines.push(`stopped at ${s.cursor.key}, record ${s.cursor.line}: continue with --resume '${formatCursor(s.cursor)}'`);
+  else if (s.interrupted) lines.push('interrupted: run the same command again to continue (nothing is lost; the sink deduplicates)');
   return `${lines.join('\n')}\n`;
+}
+
+/** `--resume` text of a cursor: `<object key>:<records done>`. */
+export function formatCursor(c: ArchiveCursor): string {
+  return `${c.key}:${c.line}`;
+}
+
+/** Parses `--resume <key>:<line>` (the last `:` separates them: keys may hold `:`). */
+export function parseCursor(text: string): ArchiveCursor {
+  const at = text.lastIndexOf(':');
+  const key = at > 0 ? text.slice(0, at) : '';
+  const line = at > 0 ? text.slice(at + 1) : '';
+  if (key === '' || !/^\d{1,9}$/.test(line)) {
+    throw new UsageError(`--resume must be <object key>:<record number> as a replay printed it (e.g. raw/2025/01/01/00/x.gz:120); got ${JSON.stringify(text)}`);
+  }
+  return { key, line: Number(line) };
 }
 
 export function registerReplay(program: Command): void {
@@ -57,9 +76,10 @@ export function registerReplay(program: Command): void {
   addFilterOptions(cmd)
     .option('--bucket <name>', 'archive bucket (default: the stack output ArchiveBucket)')
     .option('--prefix <prefix>', `archive key prefix (default: the stack output ArchivePrefix, else ${ARCHIVE_PREFIX})`)
-    .option('--target-stream <nameOrArn>', 'put every record on this stream (default: the stream each record came from)')
+    .option('--target-stream <nameOrArn>', 'put every record on this stream (default: archive with --stack/--local: the pipeline\'s current StreamArn; dlq: the stream each record came from)')
     .option('--rate <recordsPerSecond>', 'at most this many records per second')
     .option('--dry-run', 'read and filter only: put nothing, delete nothing')
+    .option('--resume <cursor>', 'archive: continue where a stopped replay said (<object key>:<record number>)')
     .option('--key-fields <fields>', 'archive --id matching: the pipeline\'s key fields (JSON array or comma list; with --pipeline)')
     .addOption(visibilityOption(300, 'must cover one put-and-delete round; undeleted messages reappear after it'))
     .option('--wait-in-flight <seconds>', 'wait this long for messages held elsewhere (e.g. an interrupted replay) to reappear', '0')
@@ -81,7 +101,8 @@ export function registerReplay(program: Command): void {
       const visibility = intFlag('--visibility-timeout', f.visibilityTimeout, 1, 43_200, (m) => new UsageError(m));
       const waitInFlight = intFlag('--wait-in-flight', f.waitInFlight, 0, 3_600, (m) => new UsageError(m));
       if (f.from === 'archive' && f.queueUrl) throw new UsageError('--queue-url applies to --from dlq; use --bucket with --from archive');
-      if (f.from === 'dlq' && (f.bucket || f.prefix)) throw new UsageError('--bucket and --prefix apply to --from archive');
+      if (f.from === 'dlq' && (f.bucket || f.prefix || f.resume)) throw new UsageError('--bucket, --prefix and --resume apply to --from archive');
+      const resume = f.resume === undefined ? undefined : parseCursor(f.resume);
       if (f.from === 'archive' && filter.reasons) throw new UsageError('--reason applies to --from dlq: archived records have no failure reason');
       let idRules;
       if (f.keyFields !== undefined) {
@@ -100,15 +121,17 @@ export function registerReplay(program: Command): void {
 
       // 2. Targets.
       const r = await resolveTargets(f).catch(usage);
-      let source: ReplaySource;
+      let target: Pick<ReplayOptions, 'source' | 'targetStream' | 'pipeline'>;
       if (f.from === 'dlq') {
         const queueUrl = f.queueUrl ?? r.outputs.DlqUrl;
         if (!queueUrl) throw new UsageError(`${r.from} has no DlqUrl output: pass --queue-url`);
-        source = { kind: 'dlq', queueUrl };
+        target = { source: { kind: 'dlq', queueUrl }, targetStream: f.targetStream };
       } else {
-        const bucket = f.bucket ?? r.outputs.ArchiveBucket;
-        if (!bucket) throw new UsageError(`${r.from} has no ArchiveBucket output (is a RawArchive deployed?): pass --bucket`);
-        source = { kind: 'archive', bucket, prefix: f.prefix ?? r.outputs.ArchivePrefix ?? ARCHIVE_PREFIX };
+        try {
+          target = archiveReplayTarget(r.outputs, f, r.from);
+        } catch (e) {
+          usage(e);
+        }
       }
       const clients = createClients(r.conn);
       const intr = interruptible();
@@ -116,9 +139,9 @@ export function registerReplay(program: Command): void {
       let summary: ReplaySummary;
       try {
         summary = await runReplay({
-          source,
+          ...target,
           filter,
-          targetStream: f.targetStream,
+          resume,
           dryRun: f.dryRun ?? false,
           ratePerSecond: rate,
           visibilityTimeoutSec: visibility,

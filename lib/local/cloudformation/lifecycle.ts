@@ -46,6 +46,8 @@ export interface DeployResult {
   readonly status: StackStatus;
   readonly created: readonly (ResourceOutcome & { readonly explicit: boolean })[];
   readonly replaced: readonly { readonly old: ResourceOutcome; readonly new: ResourceOutcome }[];
+  /** Existing resources in no stack taken into this one (`importExisting`), not created. */
+  readonly imported: readonly ResourceOutcome[];
   /** Old resources removed from the stack (template removal or replacement): deleted, orphaned, or failed to delete. */
   readonly deleted: readonly ResourceOutcome[];
   readonly orphaned: readonly ResourceOutcome[];
@@ -142,14 +144,21 @@ export class CloudFormationModel {
   }
 
   /** CreateStack, or UpdateStack when the stack exists; throws {@link StackOperationError} after rolling back. */
-  deploy(input: { readonly stackName: string; readonly region: string; readonly template: CfnTemplate }): DeployResult {
+  /**
+   * CreateStack/UpdateStack. `importExisting`: the change set's ImportExistingResources (`cdk deploy
+   * --import-existing-resources`): a resource whose template name is a literal string, with DeletionPolicy Retain or
+   * RetainExceptOnCreate, that exists in no stack is imported instead of failing as already existing.
+   */
+  deploy(input: {
+    readonly stackName: string; readonly region: string; readonly template: CfnTemplate; readonly importExisting?: boolean;
+  }): DeployResult {
     const existing = this.stacks.get(stackKey(input.stackName, input.region));
     if (existing && (existing.status === 'ROLLBACK_COMPLETE' || existing.status === 'DELETE_FAILED')) {
       const reason = `Stack:${existing.id} is in ${existing.status} state and can not be updated.`;
       throw new StackOperationError(existing.id, existing.status, undefined, reason, { deleted: [], orphaned: [] });
     }
     const stack = existing ?? this.newStack(input.stackName, input.region, input.template);
-    const plan = new DeployPlan(this, stack, input.template, this.opts);
+    const plan = new DeployPlan(this, stack, input.template, this.opts, input.importExisting ?? false);
     try {
       plan.run();
     } catch (e) {
@@ -227,6 +236,7 @@ export class CloudFormationModel {
   private commit(stack: StackState, plan: DeployPlan, update: boolean): DeployResult {
     const out: Outcomes = { deleted: [], orphaned: [], failed: [] };
     for (const { target, values } of plan.updated) Object.assign(target, values);
+    for (const r of plan.imported) r.stackId = stack.id;
     // Cleanup phase: removed resources (DeletionPolicy), then replaced ones (UpdateReplacePolicy), dependents first.
     for (const r of [...plan.removed].reverse()) this.leaveStack(r, r.deletion, out);
     for (const { old } of [...plan.replaced].reverse()) this.leaveStack(old, old.replace, out);
@@ -240,6 +250,7 @@ export class CloudFormationModel {
       status: stack.status,
       created: plan.created.map((r) => ({ ...outcome(r), explicit: r.explicit })),
       replaced: plan.replaced.map((p) => ({ old: outcome(p.old), new: outcome(p.new) })),
+      imported: plan.imported.map(outcome),
       ...out,
     };
   }
@@ -273,6 +284,7 @@ class DeployPlan implements ResolveContext {
   readonly created: AccountResource[] = [];
   readonly replaced: { old: AccountResource; new: AccountResource }[] = [];
   readonly removed: AccountResource[] = [];
+  readonly imported: AccountResource[] = [];
   /** In-place updates, applied when the operation succeeds. */
   readonly updated: { target: AccountResource; values: Pick<AccountResource, 'properties' | 'deletion' | 'replace'> }[] = [];
   readonly next = new Map<string, AccountResource>();
@@ -286,6 +298,7 @@ class DeployPlan implements ResolveContext {
     private readonly stack: StackState,
     readonly template: CfnTemplate,
     private readonly opts: CloudFormationModelOptions,
+    private readonly importExisting = false,
   ) {
     this.stackName = stack.name;
     this.stackId = stack.id;
@@ -332,6 +345,13 @@ class DeployPlan implements ResolveContext {
     if (explicit && old?.explicit && old.physicalId === id) {
       throw new ResourceFailure(logicalId, `CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename ${id} and update the stack again.`);
     }
+    const imported = explicit && this.importExisting ? this.importable(res, id) : undefined;
+    if (imported) {
+      this.imported.push(imported);
+      this.updated.push({ target: imported, values: { properties, ...policiesOf(logicalId, res) } });
+      this.next.set(logicalId, imported);
+      return imported;
+    }
     if (explicit) this.checkFree(logicalId, res.Type, id);
     const placed = { type: res.Type, physicalId: id, region: this.region, logicalId, stackId: this.stackId };
     const r: AccountResource = { ...placed, explicit, properties, objects: 0, ...policiesOf(logicalId, res) };
@@ -339,6 +359,14 @@ class DeployPlan implements ResolveContext {
     this.created.push(r);
     this.next.set(logicalId, r);
     return r;
+  }
+
+  /** The resource auto-import takes (import-resources-automatically.html): literal name, Retain*, in no stack. */
+  private importable(res: CfnResource, name: string): AccountResource | undefined {
+    const existing = this.model.find(res.Type, name, this.region);
+    const literal = typeof res.Properties?.[NAME_RULES[res.Type]?.nameProperty ?? ''] === 'string';
+    const retained = res.DeletionPolicy === 'Retain' || res.DeletionPolicy === 'RetainExceptOnCreate';
+    return existing && existing.stackId === undefined && literal && retained ? existing : undefined;
   }
 
   /** An explicit name must not exist yet; CloudFormation's message names the stack that has it. */

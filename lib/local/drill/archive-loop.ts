@@ -32,7 +32,7 @@ export class ArchiveLoop {
   private readonly iterators = new Map<string, string | undefined>();
 
   constructor(private readonly clients: LocalClients, private readonly stream: string, private readonly streamArn: string,
-    private readonly bucket: string, private readonly prefix: string) {}
+    private readonly bucket: string, private readonly prefix: string, private readonly pipeline: string) {}
 
   /** Reads every shard to its current end and writes what it read as one object per shard. */
   async flush(): Promise<void> {
@@ -74,7 +74,8 @@ export class ArchiveLoop {
 
   /** One GZIP object of archive record v1 lines under `<prefix>YYYY/MM/DD/HH/` of the first record's arrival. */
   private async writeObject(shardId: string, recs: FirehoseRecord[]): Promise<void> {
-    const framed = frameFirehoseRecords({ sourceKinesisStreamArn: this.streamArn, records: recs });
+    // Framed as RawArchive's framer does: each line names the pipeline (PHX_PIPELINE of the framer).
+    const framed = frameFirehoseRecords({ sourceKinesisStreamArn: this.streamArn, records: recs }, this.pipeline);
     const first = new Date(recs[0].kinesisRecordMetadata.approximateArrivalTimestamp).toISOString();
     const hour = `${first.slice(0, 4)}/${first.slice(5, 7)}/${first.slice(8, 10)}/${first.slice(11, 13)}/`;
     const key = `${this.prefix}${hour}drill-${shardId}-${this.objects}.gz`;

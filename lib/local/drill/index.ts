@@ -10,8 +10,9 @@
  * 3. Delete the stack as CloudFormation does (functions and pollers stopped first): the account model
  *    (lib/local/cloudformation) applies each resource's DeletionPolicy; what it deletes is deleted on the emulators,
  *    what it retains stays, orphaned, with its data. Then create the stack again: every generated name is new.
- * 4. Replay the old archive bucket (orphaned) onto the new stream with the replay engine, let the pipeline process it,
- *    hash again. The two hashes must be equal.
+ * 4. Replay the old archive bucket (orphaned) into the re-created pipeline as `phoenix replay --from archive --stack`
+ *    does (onto its current ingest stream, resolved from the new deployment), let the pipeline process it, hash again.
+ *    The two hashes must be equal.
  *
  * The archive bucket is the template's RawArchive bucket when the stack has one (it must be retained: PhoenixMode
  * PRODUCTION), else a drill bucket outside the stack.
@@ -19,17 +20,21 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { archiveProtections } from './archive-checks';
 import { ArchiveLoop, templateArchive } from './archive-loop';
 import { deletionReport, destroyStack } from './destroy';
 import { compareNames, deployedNames } from './names';
-import { bringUp, type DrillEnv, type DrillPipeline, type Running } from './pipeline';
+import { bringUp, type DrillEnv, type DrillPipeline, type PipelineUp, type Running } from './pipeline';
 import { sinkHash, stateDifferences } from './sink-hash';
 import { DrillError, type DrillOptions, type DrillPhase, type DrillReport } from './types';
+import { REPLAY_ENV } from '../../handlers/replay';
 import { ARCHIVE_PREFIX } from '../../replay/archive';
+import { archiveReplayTarget, type ArchiveFlags, type ArchiveReplayTarget } from '../../replay/archive-target';
 import { runReplay, type ReplaySummary } from '../../replay/engine';
 import { parseFilter } from '../../replay/filter';
-import type { CloudFormationModel, DestroyResult } from '../cloudformation/lifecycle';
+import type { CloudFormationModel, DeployResult, DestroyResult } from '../cloudformation/lifecycle';
 import { summarizeDenials } from '../iam';
+import { localPipelineOutputs } from '../keep';
 import { Lifecycle } from '../lifecycle';
 import { MetricsStore } from '../metrics';
 import { childScript } from '../paths';
@@ -39,6 +44,7 @@ import { Random } from '../random';
 import { createRunDir, localAccountModel } from '../run/context';
 import { drainPollers } from '../run/drain';
 import { deployStack, PrincipalClients, rebindIam, startServices } from '../run/provision';
+import { resolveOutputs } from '../run/report';
 import { synthStack } from '../run/synth';
 import { readSink } from '../verify';
 import { ClickstreamWorkload } from '../workloads';
@@ -91,7 +97,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     let running: Running | undefined = first.running;
     life.add('pipeline', async () => { await running?.stop(); });
     const archive = await chooseArchive(env, model, first);
-    const archiver = new ArchiveLoop(services.clients, first.pipeline.streamName, first.pipeline.streamArn, archive.bucket, archive.prefix);
+    const archiver = new ArchiveLoop(
+      services.clients, first.pipeline.streamName, first.pipeline.streamArn, archive.bucket, archive.prefix, first.pipeline.config.pipeline,
+    );
     ph.lap('start');
     ph.check();
 
@@ -112,16 +120,16 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ph.check();
 
     ph.enter('recreate');
-    const secondNames = deployedNames(deployStack(model, stack, drillFail));
-    await rebindIam(services, stack);
-    const second = await bringUp(env);
+    const { redeploy, second } = await recreate(env, model, sinkKind);
+    const secondNames = deployedNames(redeploy);
     running = second.running;
-    const afterEmpty = await readSink(services.clients, sinkKind, second.pipeline.config.sinkTarget!);
-    if (afterEmpty.length > 0) throw new DrillError(`the recreated sink is not empty (${afterEmpty.length} items): the destruction did not remove it`);
     ph.lap('recreate');
 
     ph.enter('replay');
-    const replay = await replayArchive(env, opts, { bucket: source, prefix: archive.prefix }, second.pipeline.streamName);
+    const target = adoptedArchiveTarget(env, second.pipeline, archive, source);
+    const replay = opts.replayVia === 'function'
+      ? await replayThroughFunction(second.running, source)
+      : await replayArchive(opts, env, target);
     await drain(second.running, opts);
     const after = sinkHash(await readSink(services.clients, sinkKind, second.pipeline.config.sinkTarget!));
     ph.lap('replay');
@@ -130,14 +138,21 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     const report: DrillReport = {
       stack: assembly.displayName,
       runDir,
+      replayVia: opts.replayVia ?? 'cli',
       records: opts.records,
       before: { hash: before.hash, items: before.states.size },
       after: { hash: after.hash, items: after.states.size },
       equal: before.hash === after.hash,
       differences: stateDifferences(before.states, after.states),
       archive: {
-        bucket: archive.bucket, prefix: archive.prefix, objects: archiver.objects, records: archiver.records, fromTemplate: archive.fromTemplate,
+        ...archive,
+        bucketAfter: source,
+        same: source === archive.bucket,
+        objects: archiver.objects,
+        records: archiver.records,
+        ...archiveProtections(model, source, stack.region),
       },
+      adopted: redeploy.imported.map((r) => ({ logicalId: r.logicalId, type: r.type, physicalName: r.physicalId })),
       ...deletionReport(deletion, destroyed),
       ...compareNames(firstNames, secondNames),
       replay,
@@ -151,14 +166,66 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   }
 }
 
-/** Replays the archive onto `targetStream`; every archived record must be accepted. */
-async function replayArchive(
-  env: DrillEnv, opts: DrillOptions, from: { bucket: string; prefix: string }, targetStream: string,
-): Promise<ReplaySummary> {
+/**
+ * What `phoenix replay --from archive --local <run>` (or `--stack` in AWS) replays and where, resolved the way the CLI
+ * does from the re-created stack's outputs: its ArchiveBucket (the adopted archive) onto its current ingest stream.
+ * `flags`: the drill's own bucket when the stack has no RawArchive (`--bucket`, `--prefix`).
+ */
+function replayTarget(env: DrillEnv, into: DrillPipeline, flags: ArchiveFlags): ArchiveReplayTarget {
+  const descriptions = Object.fromEntries(Object.entries(env.stack.template.Outputs ?? {}).map(([k, o]) => [k, o.Description]));
+  const outputs = localPipelineOutputs(env.assembly.stackName, resolveOutputs(env.stack), descriptions, into.streamName);
+  return archiveReplayTarget(outputs, flags, `stack ${env.assembly.stackName}`);
+}
+
+/**
+ * The in-cloud path: invokes the re-created stack's ReplayFunction with `{"from":"archive"}` (with its role: its grants
+ * on the adopted archive and the new stream are what is exercised). Its archive must be the adopted one.
+ */
+async function replayThroughFunction(running: Running, archiveBucket: string): Promise<ReplaySummary> {
+  const fn = running.functions.find((f) => f.def.environment[REPLAY_ENV.archiveBucket] !== undefined);
+  if (!fn) throw new DrillError(`the stack has no ReplayFunction with an archive (${REPLAY_ENV.archiveBucket}): use the CLI replay`);
+  const bucket = fn.def.environment[REPLAY_ENV.archiveBucket];
+  if (bucket !== archiveBucket) throw new DrillError(`the re-created ReplayFunction replays ${bucket}, not the adopted archive ${archiveBucket}`);
+  const r = await fn.invoke({ from: 'archive' });
+  if (!r.ok) throw new DrillError(`the ReplayFunction ${fn.functionName} failed (${r.errorType}): ${r.message}`);
+  const replay = r.payload as ReplaySummary;
+  if (replay.failed > 0) throw new DrillError(`${replay.failed} archived records were not accepted by Kinesis: ${replay.errors[0] ?? ''}`);
+  return replay;
+}
+
+/**
+ * Creates the stack again as `cdk deploy --import-existing-resources` does (the retained archive, with fixed names, is
+ * imported, not created anew) and starts it; its sink must be empty.
+ */
+async function recreate(env: DrillEnv, model: CloudFormationModel, sinkKind: string): Promise<{ redeploy: DeployResult; second: PipelineUp }> {
+  const redeploy = deployStack(model, env.stack, drillFail, true);
+  await rebindIam(env.services, env.stack);
+  const second = await bringUp(env);
+  const afterEmpty = await readSink(env.services.clients, sinkKind, second.pipeline.config.sinkTarget!);
+  if (afterEmpty.length > 0) {
+    await second.running.stop();
+    throw new DrillError(`the recreated sink is not empty (${afterEmpty.length} items): the destruction did not remove it`);
+  }
+  return { redeploy, second };
+}
+
+/**
+ * The replay of the re-created stack ({@link replayTarget}); it must read the archive of the destroyed one, `source`
+ * (adopted by the re-creation), else the rebuild would replay an empty archive.
+ */
+function adoptedArchiveTarget(env: DrillEnv, into: DrillPipeline, archive: Archive, source: string): ArchiveReplayTarget {
+  const target = replayTarget(env, into, archive.fromTemplate ? {} : { bucket: source, prefix: archive.prefix });
+  if (target.source.kind !== 'archive' || target.source.bucket !== source) {
+    throw new DrillError(`the re-created stack replays ${target.source.kind === 'archive' ? target.source.bucket : 'no archive'}, not the archive ${source}: `
+      + 'the archive was not adopted (its bucket needs a fixed name and DeletionPolicy Retain: RawArchive adoptable)');
+  }
+  return target;
+}
+
+/** Runs the archive replay; every archived record must be accepted. */
+async function replayArchive(opts: DrillOptions, env: DrillEnv, target: ArchiveReplayTarget): Promise<ReplaySummary> {
   const { kinesis, s3 } = env.services.clients;
-  const replay = await runReplay({
-    source: { kind: 'archive', ...from }, filter: parseFilter({}), targetStream, clients: { kinesis, s3 }, signal: opts.signal,
-  });
+  const replay = await runReplay({ ...target, filter: parseFilter({}), clients: { kinesis, s3 }, signal: opts.signal });
   if (replay.failed > 0) throw new DrillError(`${replay.failed} archived records were not accepted by Kinesis: ${replay.errors[0] ?? ''}`);
   return replay;
 }

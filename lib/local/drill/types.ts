@@ -1,3 +1,4 @@
+import type { ArchiveProtections } from './archive-checks';
 import { PhoenixError } from '../../core/errors';
 import type { ReplaySummary } from '../../replay/engine';
 import type { EnvironmentOptions } from '../run/types';
@@ -8,6 +9,11 @@ export interface DrillOptions extends EnvironmentOptions {
   readonly poisonRate?: number;
   readonly duplicateRate?: number;
   readonly onPhase?: (phase: DrillPhase) => void;
+  /**
+   * How the archive is replayed into the re-created stack: `cli` (default), as `phoenix replay --from archive --stack`
+   * resolves it from the stack's outputs; `function`: the stack's ReplayFunction invoked with `{"from":"archive"}`.
+   */
+  readonly replayVia?: 'cli' | 'function';
 }
 
 export type DrillPhase = 'synth' | 'start' | 'produce' | 'drain' | 'hash' | 'destroy' | 'recreate' | 'replay' | 'done';
@@ -15,6 +21,7 @@ export type DrillPhase = 'synth' | 'start' | 'produce' | 'drain' | 'hash' | 'des
 export interface DrillReport {
   stack: string;
   runDir: string;
+  replayVia: 'cli' | 'function';
   records: number;
   /** Hash of the sink state before the destruction, and after the rebuild from the archive. */
   before: { hash: string; items: number };
@@ -22,7 +29,21 @@ export interface DrillReport {
   equal: boolean;
   /** When they differ: the first ids whose state differs (bounded). */
   differences: Array<{ id: string; before?: string; after?: string }>;
-  archive: { bucket: string; prefix: string; objects: number; records: number; fromTemplate: boolean };
+  /**
+   * The archive before the destruction (`bucket`) and the one the re-created stack replays (`bucketAfter`, from its
+   * ArchiveBucket output): `same` when the rebuild adopted it; its TLS-only policy and access logging after the rebuild.
+   */
+  archive: {
+    bucket: string;
+    bucketAfter: string;
+    same: boolean;
+    prefix: string;
+    objects: number;
+    records: number;
+    fromTemplate: boolean;
+  } & ArchiveProtections;
+  /** Resources the re-creation imported (retained, fixed names) instead of creating. */
+  adopted: Array<{ logicalId: string; type: string; physicalName: string }>;
   /** Resources deleted on the emulators by the stack's deletion, by kind. */
   destroyed: { streams: number; queues: number; tables: number; buckets: number };
   /** Physical names (logical id -> name) of the first creation of the stack and of its re-creation. */

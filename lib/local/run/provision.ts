@@ -129,10 +129,12 @@ export function queueUrlLookup(provisioned: ProvisionedStack, fail: (message: st
  * from then on the stack resolves to the deployment's physical ids (new generated names on every creation). A failed
  * operation (e.g. an explicit name that exists) becomes `fail(CloudFormation's message)`.
  */
-export function deployStack(model: CloudFormationModel, stack: LocalStack, fail: (message: string, cause: unknown) => Error): DeployResult {
+export function deployStack(
+  model: CloudFormationModel, stack: LocalStack, fail: (message: string, cause: unknown) => Error, importExisting = false,
+): DeployResult {
   let result: DeployResult;
   try {
-    result = model.deploy({ stackName: stack.stackName, region: stack.region, template: stack.template });
+    result = model.deploy({ stackName: stack.stackName, region: stack.region, template: stack.template, importExisting });
   } catch (e) {
     if (!(e instanceof StackOperationError)) throw e;
     throw fail(`stack ${stack.stackName}: ${e.status}${e.logicalId ? ` (resource ${e.logicalId})` : ''}: ${e.reason}`, e);

@@ -40,8 +40,8 @@ describe('CorrelatedMonitor defaults', () => {
     ({ template: t, monitor } = build());
   });
 
-  it('creates the dashboard Phoenix-<stack>-<pipeline> with a 3 hour default range', () => {
-    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: `Phoenix-Monitoring-${PIPELINE}` });
+  it('creates the dashboard Phoenix-<stack>-<region>-<pipeline> with a 3 hour default range', () => {
+    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: `Phoenix-Monitoring-eu-west-1-${PIPELINE}` });
     expect(dashboardBodies(t)[0]).toMatchObject({ start: '-PT3H' });
   });
 
@@ -94,7 +94,7 @@ describe('CorrelatedMonitor defaults', () => {
       Threshold: 300_000,
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
-      Dimensions: [{ Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'ingest' }],
+      Dimensions: [{ Name: 'Deployment', Value: 'Monitoring-eu-west-1' }, { Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'ingest' }],
     });
   });
 
@@ -143,11 +143,11 @@ describe('CorrelatedMonitor defaults', () => {
     expect(q.Properties.QueryString).toContain('| filter totalAttempts > 3');
   });
 
-  it('saves six Logs Insights queries named phoenix/<pipeline>/*, the journeys over the canary and every stage log group', () => {
+  it('saves six Logs Insights queries named phoenix/<stack>-<region>/<pipeline>/*, the journeys over the canary and every stage log group', () => {
     const queries = Object.values(t.findResources('AWS::Logs::QueryDefinition')).map((r) => r.Properties);
     expect(queries.map((q) => q.Name).sort()).toEqual([
       'dead-letter-reasons', 'record-hops', 'record-journey', 'retry-loops', 'slowest-batches', 'slowest-hops',
-    ].map((n) => `phoenix/${PIPELINE}/${n}`));
+    ].map((n) => `phoenix/Monitoring-eu-west-1/${PIPELINE}/${n}`));
     expect(monitor.queryNames).toHaveLength(6);
     const journey = queries.find((q) => q.Name.endsWith('/record-journey'))!;
     expect(journey.LogGroupNames).toHaveLength(2);
@@ -209,7 +209,7 @@ describe('CorrelatedMonitor options', () => {
   it('two stages: stage alarms for each, end-to-end latency on the last (terminal) stage only', () => {
     const { template, monitor } = build({}, true);
     expect(Object.keys(monitorAlarms(template))).toHaveLength(13);
-    expect(alarm(template, 'MonitorEndToEndLatencyAlarm').Dimensions).toEqual([{ Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'enrich' }]);
+    expect(alarm(template, 'MonitorEndToEndLatencyAlarm').Dimensions).toEqual([{ Name: 'Deployment', Value: 'Monitoring-eu-west-1' }, { Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'enrich' }]);
     expect(monitor.stageAlarm('enrich', StageAlarmKind.DLQ_DEPTH)).toBeDefined();
     expect(() => monitor.stageAlarm('nope', StageAlarmKind.DLQ_DEPTH)).toThrow(/has no stage 'nope' \(stages: ingest, enrich\)/);
   });

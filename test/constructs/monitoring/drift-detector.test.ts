@@ -87,7 +87,7 @@ describe('DriftDetector defaults', () => {
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
-      Dimensions: [{ Name: 'Pipeline', Value: PIPELINE }],
+      Dimensions: [{ Name: 'Deployment', Value: 'Monitoring-eu-west-1' }, { Name: 'Pipeline', Value: PIPELINE }],
     });
   });
 

@@ -25,6 +25,8 @@ import { createIngestHandler } from '../../../lib/runtime';
 import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from '../../lib/handlers/support/kinesis';
 
 const STACK = 'Monitoring';
+/** The deployment id the constructs give the handlers (PHX_DEPLOYMENT): `<stackName>-<region>` of monitorStack(). */
+const DEPLOYMENT = `${STACK}-eu-west-1`;
 
 /** Runs `fn` with stdout/stderr captured; returns the JSON lines written. */
 async function captured(fn: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
@@ -48,7 +50,7 @@ async function runCanary(): Promise<{ data: Record<string, unknown>; lines: Arra
     entryStage: 'ingest',
     stream: { put: async (bytes) => { data = JSON.parse(Buffer.from(bytes).toString('utf8')); return { shardId: 'shardId-000000000000', sequenceNumber: '1' }; } },
     logger: new Logger({ serviceName: 'test' }),
-    metrics: canaryMetrics(PIPELINE, 'ingest'),
+    metrics: canaryMetrics(PIPELINE, 'ingest', DEPLOYMENT),
     key: async () => CANARY_KEY,
     now: () => 1_764_000_000_000,
   })());
@@ -59,7 +61,7 @@ async function runCanary(): Promise<{ data: Record<string, unknown>; lines: Arra
 async function runStage(stage: string, canary?: Record<string, unknown>): Promise<Array<Record<string, unknown>>> {
   const clock = new FakeClock(1_764_000_000_500);
   const handler = createIngestHandler({
-    env: { PHX_PIPELINE: PIPELINE, PHX_STAGE: stage, PHX_KEY_FIELDS: '["orderId"]', PHX_SINK_KIND: 'none', PHX_MAX_FUTURE_SKEW_MS: String(FIXTURE_FUTURE_SKEW_MS) },
+    env: { PHX_PIPELINE: PIPELINE, PHX_DEPLOYMENT: DEPLOYMENT, PHX_STAGE: stage, PHX_KEY_FIELDS: '["orderId"]', PHX_SINK_KIND: 'none', PHX_MAX_FUTURE_SKEW_MS: String(FIXTURE_FUTURE_SKEW_MS) },
     sink: new MemorySink(),
     dlq: new MemoryDlq(),
     clock,
@@ -86,7 +88,7 @@ async function runDrift(stackNames: string[]): Promise<Array<Record<string, unkn
       stackNames,
       cloudFormation: new CloudFormationClient({ region: 'eu-west-1' }),
       logger: new Logger({ serviceName: 'test' }),
-      metrics: driftMetrics(PIPELINE),
+      metrics: driftMetrics(PIPELINE, DEPLOYMENT),
       pollMs: 100,
       clock: { now: () => 0, sleep: async () => undefined },
     })());
@@ -178,7 +180,9 @@ describe('metrics contract between the handlers and the monitor', () => {
   it('a metric the handlers do not emit is caught (wrong dimension set)', () => {
     const bogus = { namespace: 'PhoenixPipelines', name: 'RecordsIn', dimensions: { Pipeline: PIPELINE } };
     expect(emittedKeys.has(key(bogus))).toBe(false);
-    const wrongStage = { namespace: 'PhoenixPipelines', name: 'RecordsIn', dimensions: { Pipeline: PIPELINE, Stage: 'nope' } };
+    const wrongStage = { namespace: 'PhoenixPipelines', name: 'RecordsIn', dimensions: { Deployment: DEPLOYMENT, Pipeline: PIPELINE, Stage: 'nope' } };
     expect(emittedKeys.has(key(wrongStage))).toBe(false);
+    const otherCopy = { namespace: 'PhoenixPipelines', name: 'RecordsIn', dimensions: { Deployment: 'Other-eu-west-1', Pipeline: PIPELINE, Stage: 'ingest' } };
+    expect(emittedKeys.has(key(otherCopy))).toBe(false);
   });
 });

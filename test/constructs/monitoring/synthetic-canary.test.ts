@@ -44,7 +44,7 @@ describe('SyntheticCanary defaults', () => {
       Threshold: 1,
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'breaching',
-      Dimensions: [{ Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'ingest' }],
+      Dimensions: [{ Name: 'Deployment', Value: 'Monitoring-eu-west-1' }, { Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'ingest' }],
     });
   });
 
@@ -119,7 +119,7 @@ describe('SyntheticCanary options', () => {
       PHX_CANARY_ENTRY_STAGE: 'ingest',
       PHX_CANARY_STREAM_ARN: { 'Fn::GetAtt': [expect.stringMatching(/^IngestStream/), 'Arn'] },
     });
-    expect(canaryAlarm(t, 'CanaryMissingAlarm').Dimensions).toEqual([{ Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'enrich' }]);
+    expect(canaryAlarm(t, 'CanaryMissingAlarm').Dimensions).toEqual([{ Name: 'Deployment', Value: 'Monitoring-eu-west-1' }, { Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'enrich' }]);
   });
 
   it('interval, window, threshold and log options are applied', () => {

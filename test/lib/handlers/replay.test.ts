@@ -1,6 +1,7 @@
 /**
  * The failure normalizer and the in-cloud replay function on emulators (kinesalite + fauxqs).
  */
+import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Event, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { s3OverflowStore } from '../../../lib/handlers/ports/s3-overflow';
 import { SqsDlq } from '../../../lib/handlers/ports/sqs-dlq';
 import { createReplayHandler } from '../../../lib/handlers/replay';
 import { onFailureRecord, s3OnFailureKey } from '../../../lib/local/esm/on-failure';
+import { frameFirehoseRecords } from '../../../lib/replay/archive';
 import { DlqReader } from '../../../lib/replay/dlq-reader';
 import { dlqPayloadBytes } from '../../../lib/replay/engine';
 import { MemorySink } from '../../../lib/runtime';
@@ -154,3 +156,30 @@ describe('in-cloud replay function', () => {
     expect([...sink.items.values()].map((s) => s.envelope.payload.orderId).sort()).toEqual(['r0', 'r1', 'r2']);
   });
 });
+
+describe('replay function: archive cursor', () => {
+  it('an invocation that stops early returns its cursor; the next one, given it, puts the rest onto the current stream', async () => {
+    const framed = frameFirehoseRecords({
+      sourceKinesisStreamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/gone',
+      records: Array.from({ length: 6 }, (_, k) => ({
+        recordId: String(k),
+        data: Buffer.from(JSON.stringify({ orderId: `c${k}`, amount: k })).toString('base64'),
+        kinesisRecordMetadata: { shardId: 'shardId-000000000000', partitionKey: `c${k}`, sequenceNumber: String(k + 1), approximateArrivalTimestamp: 1_764_000_000_000 },
+      })),
+    }, 'orders');
+    const key = 'raw/2025/11/24/16/cursor.gz';
+    const body = gzipSync(Buffer.concat(framed.records.map((r) => Buffer.from(r.data, 'base64'))));
+    await env.fauxqs.s3.send(new PutObjectCommand({ Bucket: 'overflow', Key: key, Body: body }));
+    const replay = createReplayHandler({
+      env: { PHX_REPLAY_ARCHIVE_BUCKET: 'overflow', PHX_REPLAY_ARCHIVE_PREFIX: 'raw/', PHX_REPLAY_TARGET_STREAM: streamArn, PHX_PIPELINE: 'orders' },
+      clients: { sqs: env.fauxqs.sqs, s3: env.fauxqs.s3, kinesis: env.kinesis.client },
+      logger: silentLogger(),
+    });
+    const first = await replay({ from: 'archive', limit: 4 });
+    expect(first).toMatchObject({ replayed: 4, failed: 0, cursor: { key, line: 4 } });
+    const rest = await replay({ from: 'archive', resume: first.cursor });
+    expect(rest).toMatchObject({ replayed: 2, scanned: 2, failed: 0, targets: { [streamArn]: 2 } });
+    expect(rest.cursor).toBeUndefined();
+  });
+});
+

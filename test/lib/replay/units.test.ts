@@ -78,7 +78,7 @@ describe('replay records', () => {
     expect(env1.id).toBe(env0.id);
     expect(env1.correlationId).toBe(env0.correlationId);
     expect(env1.eventTime).toBe(env0.eventTime); // the original arrival, not the replay's
-    expect(env1.replay).toEqual({ of: 'dlq', at: AT.toISOString() });
+    expect(env1.replay).toEqual({ of: 'dlq', at: AT.toISOString(), count: 1 });
   });
 
   it('keeps a payload event time; marks a producer envelope; re-puts undecodable bytes unchanged', () => {

@@ -178,3 +178,49 @@ describe('CloudFormation update', () => {
     expect(m.stack('S', 'us-east-1')!.resources.get('Stream')!.physicalId).toBe(before.created.find((r) => r.logicalId === 'Stream')!.physicalId);
   });
 });
+
+describe('CloudFormation auto-import (ImportExistingResources)', () => {
+  const archive = (name: unknown, deletion = 'Retain'): CfnTemplate => ({
+    Resources: {
+      Stream: { Type: 'AWS::Kinesis::Stream', Properties: { ShardCount: 1 } },
+      Archive: { Type: 'AWS::S3::Bucket', Properties: { BucketName: name }, DeletionPolicy: deletion as CfnResource['DeletionPolicy'] },
+      ArchivePolicy: { Type: 'AWS::S3::BucketPolicy', Properties: { Bucket: { Ref: 'Archive' }, PolicyDocument: {} } },
+    },
+  });
+
+  it('a retained, literally named bucket in no stack is imported (data kept, policy created again); the rest is new', () => {
+    const m = model();
+    const first = m.deploy({ stackName: 'S', region: 'us-east-1', template: archive('fixed-archive') });
+    m.putObjects('fixed-archive', 7);
+    m.destroy('S', 'us-east-1');
+    const again = m.deploy({ stackName: 'S', region: 'us-east-1', template: archive('fixed-archive'), importExisting: true });
+    expect(again.status).toBe('CREATE_COMPLETE');
+    expect(again.imported).toEqual([{ logicalId: 'Archive', type: 'AWS::S3::Bucket', physicalId: 'fixed-archive' }]);
+    expect(again.created.map((r) => r.logicalId).sort()).toEqual(['ArchivePolicy', 'Stream']);
+    const stream = (d: typeof first): string => d.created.find((r) => r.logicalId === 'Stream')!.physicalId;
+    expect(stream(again)).not.toBe(stream(first));
+    const bucket = m.find('AWS::S3::Bucket', 'fixed-archive', 'us-east-1')!;
+    expect([bucket.stackId, bucket.objects]).toEqual([again.stackId, 7]);
+    expect(m.resources().find((r) => r.logicalId === 'ArchivePolicy')!.properties.Bucket).toBe('fixed-archive');
+  });
+
+  it('not imported (the create fails as already existing): without the option, a dynamic name, DeletionPolicy Delete, a bucket of another stack', () => {
+    const failsWith = (m: CloudFormationModel, template: CfnTemplate, stackName = 'S', importExisting = true): string =>
+      thrownBy(StackOperationError, () => m.deploy({ stackName, region: 'us-east-1', template, importExisting })).reason;
+    const orphan = (template: CfnTemplate): CloudFormationModel => {
+      const m = model();
+      m.deploy({ stackName: 'S', region: 'us-east-1', template });
+      m.destroy('S', 'us-east-1');
+      return m;
+    };
+    expect(failsWith(orphan(archive('fixed-archive')), archive('fixed-archive'), 'S', false)).toBe('fixed-archive already exists');
+    const dynamic = { 'Fn::Join': ['-', ['fixed', { Ref: 'AWS::Region' }]] };
+    expect(failsWith(orphan(archive(dynamic)), archive(dynamic))).toBe('fixed-us-east-1 already exists');
+    const retained = orphan(archive('fixed-archive'));
+    expect(failsWith(retained, archive('fixed-archive', 'Delete'))).toBe('fixed-archive already exists');
+    const owned = model();
+    const other = owned.deploy({ stackName: 'Other', region: 'us-east-1', template: archive('fixed-archive') });
+    expect(failsWith(owned, archive('fixed-archive'))).toBe(`fixed-archive already exists in stack ${other.stackId}`);
+  });
+});
+

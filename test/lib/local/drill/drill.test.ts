@@ -49,6 +49,17 @@ describe('phoenix drill', () => {
       expect(report.destroyed.tables).toBe(0);
       expect(report.orphaned.map((o: { type: string }) => o.type).sort()).toEqual(['AWS::DynamoDB::Table', 'AWS::S3::Bucket', 'AWS::S3::Bucket']);
       expect(report.namesChanged).toBe(true);
+      // The rebuild adopted the archive (fixed names, imported by the re-creation): the same bucket, its records, its
+      // TLS-only policy and its access logging with the log bucket's delivery allow, created again with the stack.
+      expect(report.archive).toMatchObject({ same: true, bucketAfter: report.archive.bucket, tlsOnly: true, accessLogs: { deliveryAllowed: true } });
+      const adopted = report.adopted.map((a: { physicalName: string }) => a.physicalName).sort();
+      expect(adopted).toEqual([report.archive.bucket, report.archive.accessLogs.bucket].sort());
+      // Every other resource created by both deployments has a new name, unless the template names it.
+      for (const id of Object.keys(report.names.after)) {
+        if (id in report.names.before && report.names.after[id] === report.names.before[id]) {
+          expect(report.unchanged).toContainEqual({ logicalId: id, physicalName: report.names.after[id], explicit: true });
+        }
+      }
     } finally {
       fs.rmSync(runsDir, { recursive: true, force: true });
     }

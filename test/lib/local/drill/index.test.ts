@@ -1,7 +1,8 @@
 /**
  * The drill deletes the stack as CloudFormation does and creates it again: run twice on ~500 records (the second run
- * on the first run's cloud assembly), every generated name is new in each re-creation and across runs, the archive
- * bucket is orphaned and replayed, and the hashes are equal.
+ * on the first run's cloud assembly, replaying through the stack's ReplayFunction), every generated name is new in each
+ * re-creation and across runs, the archive buckets are orphaned, then adopted by the re-created stack and replayed, and
+ * the hashes are equal.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -20,28 +21,34 @@ function checkReport(r: DrillReport): void {
   expect(r.unchanged.every((u) => u.explicit)).toBe(true);
   const ids = Object.keys(r.names.before);
   expect(ids.length).toBeGreaterThan(50);
-  expect(Object.keys(r.names.after).sort()).toEqual([...ids].sort());
+  // The re-creation creates everything again but the adopted archive buckets (imported, not created).
+  const adopted = new Set(r.adopted.map((a) => a.logicalId));
+  expect(adopted.size).toBe(2);
+  expect(Object.keys(r.names.after).sort()).toEqual(ids.filter((i) => !adopted.has(i)).sort());
   const explicit = new Set(r.unchanged.map((u) => u.logicalId));
   for (const id of ids.filter((i) => !explicit.has(i))) expect(r.names.after[id], id).not.toBe(r.names.before[id]);
-  // The archive bucket: retained, orphaned under its old name, replayed from; the new stack has a new one.
+  // The archive bucket: retained, orphaned under its fixed name, adopted by the new stack and replayed from.
   const archive = r.orphaned.find((o) => o.physicalName === r.archive.bucket);
   expect(archive).toMatchObject({ type: 'AWS::S3::Bucket' });
   expect(r.names.before[archive!.logicalId]).toBe(r.archive.bucket);
-  expect(r.names.after[archive!.logicalId]).not.toBe(r.archive.bucket);
-  expect(r.archive).toMatchObject({ fromTemplate: true, records: 500 });
+  expect(r.adopted).toContainEqual({ logicalId: archive!.logicalId, type: 'AWS::S3::Bucket', physicalName: r.archive.bucket });
+  expect(r.archive).toMatchObject({ fromTemplate: true, records: 500, same: true, bucketAfter: r.archive.bucket, tlsOnly: true });
+  expect(r.archive.accessLogs).toEqual({ bucket: expect.stringMatching(/-arclogs$/), deliveryAllowed: true });
   expect(r.failed).toEqual([]);
   expect(r.deleted).toBe(ids.length - r.orphaned.length);
 }
 
 describe('runDrill: CloudFormation delete and create', () => {
-  it('twice: new names for every recreated resource, the archive orphaned and replayed, equal hashes', async () => {
+  it('twice (CLI replay, then ReplayFunction): new names for every recreated resource, the archive adopted and replayed, equal hashes', async () => {
     const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-drill-cfn-'));
     try {
       const opts = { cwd: REPO, records: 500, runsDir, drainTimeoutMs: 120_000 };
       const first = await runDrill(opts);
       checkReport(first);
-      const second = await runDrill({ ...opts, assembly: path.join(first.runDir, 'cdk.out') });
+      expect(first.replayVia).toBe('cli');
+      const second = await runDrill({ ...opts, assembly: path.join(first.runDir, 'cdk.out'), replayVia: 'function' });
       checkReport(second);
+      expect(second.replayVia).toBe('function');
       const explicit = new Set(first.unchanged.map((u) => u.logicalId));
       for (const [id, name] of Object.entries(first.names.after)) {
         if (!explicit.has(id)) expect(second.names.before[id], id).not.toBe(name);
