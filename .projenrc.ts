@@ -89,7 +89,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
 // The AWS SDK v3 is provided by the Node.js Lambda runtime, so it stays external.
 // ---------------------------------------------------------------------------
 const handlerBundle = { platform: 'node', target: 'node22', format: 'cjs', minify: true, externals: ['@aws-sdk/*'] };
-for (const h of ['ingest', 'canary', 'drift-detector', 'profiler', 'replay', 'failure-normalizer']) {
+for (const h of ['ingest', 'canary', 'drift-detector', 'profiler', 'replay', 'failure-normalizer', 'ajv-formats']) {
   project.bundler.addBundle(`./lib/handlers/${h}.ts`, { ...handlerBundle });
 }
 // The `phoenix` CLI: bundled with its AWS SDK clients; emulators and the CDK stay external

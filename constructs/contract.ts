@@ -110,6 +110,8 @@ export const HANDLER_ASSET_DIR = {
   failureNormalizer: 'assets/lib/handlers/failure-normalizer',
   canary: 'assets/lib/handlers/canary',
   driftDetector: 'assets/lib/handlers/drift-detector',
+  /** ajv-formats' format table, shipped next to a compiled schema validator that uses formats (not in the ingest bundle). */
+  ajvFormats: 'assets/lib/handlers/ajv-formats',
 } as const;
 
 /** Relative location (from the package root) of the runtime bundle (`cdk-phoenix-pipelines/runtime`). */
@@ -117,6 +119,9 @@ export const RUNTIME_BUNDLE = 'assets/lib/runtime/index/index.js';
 
 /** File name of the synth-compiled schema validator written next to the ingest handler. */
 export const SCHEMA_VALIDATOR_FILE = 'schema-validator.js';
+
+/** File name of ajv-formats' format table next to the validator; the validator requires it as `./<file>`. */
+export const SCHEMA_FORMATS_FILE = 'ajv-formats.js';
 
 /** Key prefix, in the DLQ overflow bucket, of dead-letter payloads too large for the queue (IAM grants are scoped to it). */
 export const DLQ_OVERFLOW_PREFIX = 'dlq-payloads/';

@@ -6,7 +6,7 @@ import { Stage } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import { validationError } from './errors';
-import { HANDLER_ASSET_DIR, RUNTIME_BUNDLE, SCHEMA_VALIDATOR_FILE } from '../contract';
+import { HANDLER_ASSET_DIR, RUNTIME_BUNDLE, SCHEMA_FORMATS_FILE, SCHEMA_VALIDATOR_FILE } from '../contract';
 
 /** The package root: constructs/private/ when running from sources, dist/private/ once compiled. */
 const PACKAGE_ROOT = path.join(__dirname, '..', '..');
@@ -57,7 +57,9 @@ export function ingestCodeWithSchema(owner: IConstruct, schema: unknown): lambda
     throw validationError(owner, `schema is not a valid JSON Schema: ${e instanceof Error ? e.message : String(e)}`);
   }
   const handler = fs.readFileSync(entry);
-  const hash = crypto.createHash('sha256').update(handler).update('\0').update(validatorFile).update('\0').update(validator).digest('hex');
+  const formats = validator.includes(`./${SCHEMA_FORMATS_FILE}`) ? formatsTable(owner) : undefined;
+  const hash = crypto.createHash('sha256').update(handler).update('\0').update(validatorFile).update('\0').update(validator)
+    .update('\0').update(formats ?? '').digest('hex');
   // Staged under the app's output directory (cdk.out), never the OS temp directory: nothing outlives the assembly.
   const base = path.join(Stage.of(owner)?.outdir ?? os.tmpdir(), '.phoenix-ingest');
   fs.mkdirSync(base, { recursive: true });
@@ -67,6 +69,7 @@ export function ingestCodeWithSchema(owner: IConstruct, schema: unknown): lambda
     const tmp = fs.mkdtempSync(path.join(base, 'staging-'));
     fs.writeFileSync(path.join(tmp, 'index.js'), handler);
     fs.writeFileSync(path.join(tmp, validatorFile), validator);
+    if (formats) fs.writeFileSync(path.join(tmp, SCHEMA_FORMATS_FILE), formats);
     try {
       fs.renameSync(tmp, dir);
     } catch {
@@ -74,4 +77,11 @@ export function ingestCodeWithSchema(owner: IConstruct, schema: unknown): lambda
     }
   }
   return lambda.Code.fromAsset(dir);
+}
+
+/** ajv-formats' pre-bundled format table, shipped next to a validator whose schema uses formats. */
+function formatsTable(owner: IConstruct): Buffer {
+  const file = path.join(handlerAssetDir('ajvFormats'), 'index.js');
+  if (!fs.existsSync(file)) throw missingAsset(owner, file);
+  return fs.readFileSync(file);
 }

@@ -2,12 +2,13 @@
  * Loads the schema validator that was compiled at synth time (schema-standalone.ts) and shipped next to the handler
  * bundle, so that the default ingest asset validates without ajv (which is most of a handler bundle's size and of its
  * module load time). The module is ajv's standalone code; the few runtime helpers it requires (ajv's deep-equal and
- * ucs2length, ajv-formats' format table) are served here from this bundle.
+ * ucs2length) are served here from this bundle, and ajv-formats' format table from the file shipped next to it
+ * (`SCHEMA_FORMATS_FILE`, only when the schema uses formats).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { summarizeSchemaErrors, type PayloadValidator } from './schema-errors';
-import { ENV } from '../../constructs/contract';
+import { ENV, SCHEMA_FORMATS_FILE } from '../../constructs/contract';
 import { canonicalJson, sha256Hex } from '../core';
 import { ConfigError, PhoenixError } from '../core/errors';
 
@@ -19,7 +20,7 @@ export const STANDALONE_RUNTIME_MODULES = [
   'ajv/dist/runtime/equal',
   'ajv/dist/runtime/ucs2length',
   'ajv/dist/runtime/validation_error',
-  'ajv-formats/dist/formats',
+  `./${SCHEMA_FORMATS_FILE}`,
 ] as const;
 
 /** Identifies the schema a module was compiled from: sha256 of its canonical JSON (key order and whitespace free). */
@@ -28,12 +29,13 @@ export function schemaFingerprint(schema: object): string {
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports, import/no-extraneous-dependencies */
-function runtimeModule(name: string): unknown {
+function runtimeModule(name: string, dir: string | undefined): unknown {
   switch (name) {
     case 'ajv/dist/runtime/equal': return require('ajv/dist/runtime/equal');
     case 'ajv/dist/runtime/ucs2length': return require('ajv/dist/runtime/ucs2length');
     case 'ajv/dist/runtime/validation_error': return require('ajv/dist/runtime/validation_error');
-    case 'ajv-formats/dist/formats': return require('ajv-formats/dist/formats');
+    // A path computed at run time: the bundler leaves the format table out of the handler bundle.
+    case `./${SCHEMA_FORMATS_FILE}`: return dir === undefined ? undefined : require(join(dir, SCHEMA_FORMATS_FILE));
     default: return undefined;
   }
 }
@@ -48,14 +50,17 @@ interface StandaloneValidate {
 }
 
 /**
- * Evaluates the module source produced by compileStandaloneValidator and returns the validator. Throws a
+ * Evaluates the module source produced by compileStandaloneValidator (its format table, when it uses one, read from
+ * `dir`) and returns the validator. Throws a
  * {@link ConfigError} naming `variable` when the source does not evaluate to a validate function, requires a module
  * this bundle does not serve, or was compiled from a schema whose fingerprint differs from `expectedFingerprint`.
  */
-export function validatorFromModuleSource(source: string, expectedFingerprint?: string, variable = SCHEMA_MODULE_ENV, value = '<source>'): PayloadValidator {
+export function validatorFromModuleSource(
+  source: string, expectedFingerprint?: string, variable = SCHEMA_MODULE_ENV, value = '<source>', dir?: string,
+): PayloadValidator {
   const mod: { exports: unknown } = { exports: {} };
   const req = (name: string): unknown => {
-    const m = runtimeModule(name);
+    const m = runtimeModule(name, dir);
     if (m === undefined) throw new PhoenixError('SCHEMA_MODULE_INVALID', `it requires ${JSON.stringify(name)}, which the handler does not provide (${STANDALONE_RUNTIME_MODULES.join(', ')})`);
     return m;
   };
@@ -92,5 +97,5 @@ export function loadStandaloneValidator(dir: string, file: string, expectedFinge
   } catch (err) {
     throw new ConfigError(SCHEMA_MODULE_ENV, file, `a file of the function's code directory (${dir}): ${(err as Error).message}`);
   }
-  return validatorFromModuleSource(source, expectedFingerprint, SCHEMA_MODULE_ENV, file);
+  return validatorFromModuleSource(source, expectedFingerprint, SCHEMA_MODULE_ENV, file, dir);
 }

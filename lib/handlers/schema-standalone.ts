@@ -6,7 +6,7 @@
  */
 import { AJV_OPTIONS, loadAjv, loadFormats } from './schema';
 import { schemaFingerprint, STANDALONE_RUNTIME_MODULES } from './schema-module';
-import { ENV } from '../../constructs/contract';
+import { ENV, SCHEMA_FORMATS_FILE } from '../../constructs/contract';
 import { ConfigError } from '../core/errors';
 
 type StandaloneCode = (ajv: unknown, validate: unknown) => string;
@@ -15,6 +15,11 @@ type StandaloneCode = (ajv: unknown, validate: unknown) => string;
 function loadStandalone(): StandaloneCode {
   const mod = require('ajv/dist/standalone');
   return (mod.default ?? mod) as StandaloneCode;
+}
+
+/** ajv's code template tag: the formats' code reference is set with it (ajv's `code.formats` option). */
+function codeTemplate(): (strings: TemplateStringsArray, ...values: unknown[]) => unknown {
+  return require('ajv/dist/compile/codegen')._;
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -30,7 +35,9 @@ export function compileStandaloneValidator(schema: object, variable: string = EN
   let code: string;
   try {
     const Ajv = loadAjv(schema);
-    const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: false, lines: false } });
+    // The generated code takes its formats from the table shipped next to it (SCHEMA_FORMATS_FILE), not from the handler.
+    const formats = codeTemplate()`require(${`./${SCHEMA_FORMATS_FILE}`}).fullFormats`;
+    const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: false, lines: false, formats } });
     loadFormats()(ajv);
     code = loadStandalone()(ajv, ajv.compile(schema));
   } catch (err) {

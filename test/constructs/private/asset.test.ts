@@ -5,7 +5,7 @@ import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IngestSink, IngestStage } from '../../../constructs';
-import { SCHEMA_VALIDATOR_FILE } from '../../../constructs/contract';
+import { SCHEMA_FORMATS_FILE, SCHEMA_VALIDATOR_FILE } from '../../../constructs/contract';
 
 const previousTmp = process.env.TMPDIR;
 afterEach(() => {
@@ -14,6 +14,23 @@ afterEach(() => {
 });
 
 describe('ingestCodeWithSchema', () => {
+  // First: the test below points the OS temp directory at a directory it removes, and CDK caches that path.
+  it('ships ajv-formats\' format table next to the validator only when the schema uses a format', () => {
+    const stagedFiles = (properties: Record<string, unknown>): string[] => {
+      const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-asset-out-'));
+      const app = new App({ outdir });
+      const stack = new Stack(app, 'S', { env: { account: '111111111111', region: 'us-east-2' } });
+      new IngestStage(stack, 'Orders', { pipelineName: 'orders', schema: { type: 'object', properties }, keyFields: ['orderId'], sink: IngestSink.dynamoDb() });
+      app.synth();
+      const [dir] = fs.readdirSync(outdir).filter((d) => d.startsWith('asset.') && fs.existsSync(path.join(outdir, d, SCHEMA_VALIDATOR_FILE)));
+      const files = fs.readdirSync(path.join(outdir, dir)).sort();
+      fs.rmSync(outdir, { recursive: true, force: true });
+      return files;
+    };
+    expect(stagedFiles({ orderId: { type: 'string' } })).toEqual(['index.js', SCHEMA_VALIDATOR_FILE]);
+    expect(stagedFiles({ orderId: { type: 'string' }, at: { type: 'string', format: 'date-time' } })).toEqual([SCHEMA_FORMATS_FILE, 'index.js', SCHEMA_VALIDATOR_FILE]);
+  });
+
   it('leaves nothing in the OS temp directory; the validator ships in the assembly', () => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-asset-out-'));
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'phx-asset-tmp-'));
@@ -34,4 +51,5 @@ describe('ingestCodeWithSchema', () => {
     fs.rmSync(outdir, { recursive: true, force: true });
     fs.rmSync(tmp, { recursive: true, force: true });
   });
+
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { harnessPerTest } from './support/harness';
 import { kinesisEvent, lambdaContext } from './support/kinesis';
+import { HANDLER_ASSET_DIR, SCHEMA_FORMATS_FILE } from '../../../constructs/contract';
 import { ConfigError } from '../../../lib/core/errors';
 import { createIngestHandlerWith, standaloneSchemaResolver } from '../../../lib/handlers/create';
 import { compileValidator } from '../../../lib/handlers/schema';
@@ -37,10 +38,17 @@ const SCHEMA_2020 = {
   required: ['items'],
 };
 
+/** A function code directory as the construct stages it: the compiled validator and the format table it requires. */
 function tempModule(schema: object, file = 'schema-validator.js'): string {
   const dir = mkdtempSync(join(tmpdir(), 'phx-schema-'));
   writeFileSync(join(dir, file), compileStandaloneValidator(schema));
+  writeFileSync(join(dir, SCHEMA_FORMATS_FILE), readFileSync(resolve(__dirname, '../../..', HANDLER_ASSET_DIR.ajvFormats, 'index.js')));
   return dir;
+}
+
+/** The validator of `schema` loaded from a staged code directory. */
+function standaloneOf(schema: object): ReturnType<typeof validatorFromModuleSource> {
+  return loadStandaloneValidator(tempModule(schema), 'schema-validator.js');
 }
 
 const payloads = fc.record({
@@ -59,7 +67,7 @@ const payloads = fc.record({
 describe('compileStandaloneValidator (synth) + the standalone module (run time)', () => {
   it('validates exactly like the run-time ajv validator: same verdict and same DLQ reason (property)', () => {
     const ajv = compileValidator(ORDER_SCHEMA);
-    const standalone = validatorFromModuleSource(compileStandaloneValidator(ORDER_SCHEMA));
+    const standalone = standaloneOf(ORDER_SCHEMA);
     fc.assert(fc.property(payloads, (p) => {
       expect(standalone(p)).toBe(ajv(p));
     }), { numRuns: 500 });
@@ -69,7 +77,7 @@ describe('compileStandaloneValidator (synth) + the standalone module (run time)'
 
   it('handles draft 2020-12 schemas like ajv', () => {
     const ajv = compileValidator(SCHEMA_2020);
-    const standalone = validatorFromModuleSource(compileStandaloneValidator(SCHEMA_2020));
+    const standalone = standaloneOf(SCHEMA_2020);
     for (const p of [{ items: ['a', 1, 2] }, { items: [1] }, { items: ['a', 'b'] }, {}, { items: [], d: '2026-02-29' }, { items: [], d: '2028-02-29' }]) {
       expect(standalone(p)).toBe(ajv(p));
     }
@@ -80,9 +88,11 @@ describe('compileStandaloneValidator (synth) + the standalone module (run time)'
     expect(compileStandaloneValidator(ORDER_SCHEMA)).toBe(a);
     expect(fromRuntime).toBe(compileStandaloneValidator);
     expect(a).toContain(`module.exports.phxSchemaFingerprint = "${schemaFingerprint(ORDER_SCHEMA)}"`);
-    // Only the runtime helpers the handler serves are required.
+    // Only the runtime helpers the handler serves, and the format table shipped next to the module, are required.
     const required = [...a.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
-    expect(new Set(required)).toEqual(new Set(['ajv-formats/dist/formats', 'ajv/dist/runtime/ucs2length', 'ajv/dist/runtime/equal']));
+    expect(new Set(required)).toEqual(new Set([`./${SCHEMA_FORMATS_FILE}`, 'ajv/dist/runtime/ucs2length', 'ajv/dist/runtime/equal']));
+    // Without the table next to it, a module that needs formats is refused with what it needs.
+    expect(() => validatorFromModuleSource(a)).toThrow(/requires "\.\/ajv-formats\.js", which the handler does not provide/);
   });
 
   it('rejects invalid schemas at synth like the run-time compiler (strict mode)', () => {
