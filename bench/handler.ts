@@ -24,6 +24,7 @@ import type { SinkPort, SinkWriteMeta, WriteResult } from '../lib/handlers/ports
 import { compareVersions, type Version } from '../lib/handlers/ports/version';
 import { emitBatchMetrics, newBatchStats } from '../lib/handlers/processor';
 import { createIngestHandler } from '../lib/runtime';
+import { kinesisRecord } from '../test/support/kinesis-record';
 import { lambdaContext } from '../test/support/lambda';
 
 export interface HandlerBenchOptions {
@@ -32,7 +33,6 @@ export interface HandlerBenchOptions {
   readonly rounds?: number;
 }
 
-const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/bench';
 export const PIPELINE = 'bench';
 export const KEY_FIELDS = ['orderId'];
 export const MAX_RECORD_BYTES = 1_048_576;
@@ -78,23 +78,8 @@ export function makeBatches(n: number, batchSize: number): KinesisStreamEvent[] 
   let records: KinesisStreamRecord[] = [];
   const base = 49590338271490256608559692538361571095921575989136588898n;
   for (let i = 0; i < n; i++) {
-    const seq = String(base + BigInt(i));
-    records.push({
-      kinesis: {
-        kinesisSchemaVersion: '1.0',
-        partitionKey: `pk-${i % 64}`,
-        sequenceNumber: seq,
-        data: Buffer.from(JSON.stringify(payload(i))).toString('base64'),
-        approximateArrivalTimestamp: 1_767_225_600 + i / 1000,
-      },
-      eventSource: 'aws:kinesis',
-      eventVersion: '1.0',
-      eventID: `shardId-000000000000:${seq}`,
-      eventName: 'aws:kinesis:record',
-      invokeIdentityArn: 'arn:aws:iam::123456789012:role/bench',
-      awsRegion: 'us-east-1',
-      eventSourceARN: STREAM_ARN,
-    });
+    const opts = { partitionKey: `pk-${i % 64}`, sequenceNumber: String(base + BigInt(i)), arrivalSeconds: 1_767_225_600 + i / 1000 };
+    records.push(kinesisRecord(payload(i), i, opts));
     if (records.length === batchSize) {
       batches.push({ Records: records });
       records = [];

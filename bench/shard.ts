@@ -26,6 +26,7 @@ import { S3Sink } from '../lib/handlers/ports/s3';
 import type { SinkPort } from '../lib/handlers/ports/types';
 import { Random } from '../lib/local/random';
 import { createIngestHandler } from '../lib/runtime';
+import { kinesisRecord } from '../test/support/kinesis-record';
 
 export interface ShardBenchOptions {
   readonly records?: number;
@@ -42,7 +43,6 @@ export interface ShardBenchOptions {
 
 const KEYS = 10_000;
 const ZIPF_EXPONENT = 1.0;
-const STREAM_ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/bench-shard';
 /** An on-demand stream's initial write capacity (4 MB/s, 4,000 records/s): the default next-stage stream. */
 const ON_DEMAND_INITIAL_SHARDS = 4;
 
@@ -109,22 +109,7 @@ function shardRecords(n: number, rng: () => number): KinesisStreamRecord[] {
     const key = `key-${rank()}`;
     const seq = String(base + BigInt(i));
     const payload = { orderId: key, eventTime: new Date(1_767_225_600_000 + i).toISOString(), seq: i, status: ['new', 'paid', 'shipped'][i % 3], pad };
-    return {
-      kinesis: {
-        kinesisSchemaVersion: '1.0',
-        partitionKey: key,
-        sequenceNumber: seq,
-        data: Buffer.from(JSON.stringify(payload)).toString('base64'),
-        approximateArrivalTimestamp: 1_767_225_600 + i / 1000,
-      },
-      eventSource: 'aws:kinesis',
-      eventVersion: '1.0',
-      eventID: `shardId-000000000000:${seq}`,
-      eventName: 'aws:kinesis:record',
-      invokeIdentityArn: 'arn:aws:iam::123456789012:role/bench',
-      awsRegion: 'us-east-1',
-      eventSourceARN: STREAM_ARN,
-    };
+    return kinesisRecord(payload, i, { partitionKey: key, sequenceNumber: seq, arrivalSeconds: 1_767_225_600 + i / 1000 });
   });
 }
 

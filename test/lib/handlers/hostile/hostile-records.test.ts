@@ -1,17 +1,10 @@
 /** The hostile-record suite through the real handler: each class reaches its expected outcome, nothing stalls. */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HOSTILE_CANARY_KEY, HOSTILE_CLASSES, HOSTILE_NOW_MS, HOSTILE_STAGE_ENV, type HostileClass } from '../../../../lib/local/workloads/hostile-records';
-import { harness, type Harness } from '../support/harness';
+import { harnessPerTest } from '../support/harness';
 import { kinesisRecord } from '../support/kinesis';
 
-let h: Harness | undefined;
-afterEach(() => {
-  h?.restore();
-  h = undefined;
-});
-beforeAll(() => {
-  process.env.AWS_REGION ??= 'us-east-2';
-});
+const harness = harnessPerTest();
 
 /** A Kinesis event record of the class: its data, and its metadata overrides applied (undefined deletes a field). */
 function recordOf(c: HostileClass): unknown {
@@ -38,7 +31,7 @@ describe('hostile-record suite (through the handler)', () => {
   });
 
   it.each(HOSTILE_CLASSES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    h = harness(HOSTILE_STAGE_ENV, { canaryKey: HOSTILE_CANARY_KEY });
+    const h = harness(HOSTILE_STAGE_ENV, { canaryKey: HOSTILE_CANARY_KEY });
     h.clock.t = HOSTILE_NOW_MS;
     const res = await h.run({ Records: [recordOf(c)] } as never);
     expect(res.batchItemFailures).toEqual([]);

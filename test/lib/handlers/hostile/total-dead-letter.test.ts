@@ -4,19 +4,12 @@
  * reachable DLQ the batch never stalls (no batchItemFailures).
  */
 import fc from 'fast-check';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeDlqMessage, REASON_CLASSES_LIST } from './support';
-import { harness, type Harness } from '../support/harness';
+import { harnessPerTest } from '../support/harness';
 import { BASE_SEQUENCE, SHARD_ID, STREAM_ARN } from '../support/kinesis';
 
-let h: Harness | undefined;
-afterEach(() => {
-  h?.restore();
-  h = undefined;
-});
-beforeAll(() => {
-  process.env.AWS_REGION ??= 'us-east-2';
-});
+const harness = harnessPerTest();
 
 // What SQS accepts in a message body (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF, well-formed UTF-16).
 const SQS_BODY = /^(?:[\t\n\r\u0020-\uD7FF\uE000-\uFFFD]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
@@ -72,8 +65,7 @@ function kinesisRecordOf(g: Gen, i: number): unknown {
 describe('dead-letter path is total (property, through the handler)', () => {
   it('every record is written or dead-lettered with a reason; the batch never stalls while the DLQ is reachable', async () => {
     await fc.assert(fc.asyncProperty(fc.array(record, { minLength: 1, maxLength: 8 }), async (gens) => {
-      h?.restore();
-      h = harness({ PHX_KEY_FIELDS: '[]' });
+      const h = harness({ PHX_KEY_FIELDS: '[]' });
       const records = gens.map(kinesisRecordOf);
       const res = await h.run({ Records: records } as never);
       expect(res.batchItemFailures).toEqual([]);

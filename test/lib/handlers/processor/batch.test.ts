@@ -1,28 +1,12 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture } from './support';
-import { METRICS_NAMESPACE } from '../../../../constructs/contract';
-import { RetryTokenBucket, TransientError } from '../../../../lib/core';
+import { batchDeps, fixture } from './support';
+import { TransientError } from '../../../../lib/core';
 import type { SinkPort } from '../../../../lib/handlers/ports/types';
-import { groupByPartitionKey, lowestNotCompleted, processBatch, runGroups, type BatchDeps } from '../../../../lib/handlers/processor/batch';
-import { retryPolicy } from '../../../../lib/handlers/processor/retry-budget';
+import { groupByPartitionKey, lowestNotCompleted, processBatch, runGroups } from '../../../../lib/handlers/processor/batch';
 import { captureStdout, kinesisEvent, kinesisRecord, lambdaContext } from '../support/kinesis';
 
 let out: ReturnType<typeof captureStdout> | undefined;
 afterEach(() => out?.restore());
-
-function batchDeps(f: ReturnType<typeof fixture>): BatchDeps {
-  const bucket = new RetryTokenBucket();
-  return {
-    ctx: f.ctx,
-    logger: new Logger({ serviceName: 'test' }),
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'test' }),
-    tokenBucket: bucket,
-    retry: retryPolicy(f.config, bucket, f.clock),
-    marginMs: 1_000,
-  };
-}
 
 describe('batch orchestration', () => {
   it('lowestNotCompleted compares sequence numbers as integers', () => {

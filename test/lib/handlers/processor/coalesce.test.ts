@@ -1,28 +1,12 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture } from './support';
-import { METRICS_NAMESPACE } from '../../../../constructs/contract';
-import { PermanentError, RetryTokenBucket, TransientError, type Envelope } from '../../../../lib/core';
+import { batchDeps, fixture } from './support';
+import { PermanentError, TransientError, type Envelope } from '../../../../lib/core';
 import type { SinkPort, SinkWriteMeta } from '../../../../lib/handlers/ports/types';
-import { processBatch, type BatchDeps } from '../../../../lib/handlers/processor/batch';
-import { retryPolicy } from '../../../../lib/handlers/processor/retry-budget';
+import { processBatch } from '../../../../lib/handlers/processor/batch';
 import { captureStdout, kinesisEvent, lambdaContext } from '../support/kinesis';
 
 let out: ReturnType<typeof captureStdout> | undefined;
 afterEach(() => out?.restore());
-
-function batchDeps(f: ReturnType<typeof fixture>): BatchDeps {
-  const bucket = new RetryTokenBucket();
-  return {
-    ctx: f.ctx,
-    logger: new Logger({ serviceName: 'test' }),
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'test' }),
-    tokenBucket: bucket,
-    retry: retryPolicy(f.config, bucket, f.clock),
-    marginMs: 1_000,
-  };
-}
 
 const day = (d: number): string => `2026-01-0${d}T00:00:00.000Z`;
 const order = (id: string, d: number, price = d) => ({ orderId: id, eventTime: day(d), price });

@@ -1,8 +1,13 @@
 /** Fixtures of the processor step tests: a step context over in-memory ports and a fake clock. */
-import { idNamespaceFor } from '../../../../lib/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE } from '../../../../constructs/contract';
+import { idNamespaceFor, RetryTokenBucket } from '../../../../lib/core';
 import { loadConfig, type IngestConfig } from '../../../../lib/handlers/config';
 import { MemoryDlq, MemorySink } from '../../../../lib/handlers/ports/memory';
 import type { DlqPort, SinkPort } from '../../../../lib/handlers/ports/types';
+import type { BatchDeps } from '../../../../lib/handlers/processor/batch';
+import { retryPolicy } from '../../../../lib/handlers/processor/retry-budget';
 import { stepContext, newRecordState, type ProcessorDeps, type RecordState, type StepContext } from '../../../../lib/handlers/processor/types';
 import { FIXTURE_FUTURE_SKEW_MS } from '../support/harness';
 import { FakeClock, kinesisRecord, type RecordData, type RecordOptions } from '../support/kinesis';
@@ -51,4 +56,17 @@ export function fixture(env: Record<string, string> = {}, deps: Partial<Pick<Pro
 /** A record state for `data` (the index sets its sequence number and arrival time). */
 export function state(data: RecordData, clock: FakeClock, index = 0, opts: RecordOptions = {}): RecordState {
   return newRecordState(kinesisRecord(data, index, opts), clock.now());
+}
+
+/** What processBatch needs around a fixture: Powertools logger and metrics, a token bucket, the retry policy. */
+export function batchDeps(f: ReturnType<typeof fixture>): BatchDeps {
+  const bucket = new RetryTokenBucket();
+  return {
+    ctx: f.ctx,
+    logger: new Logger({ serviceName: 'test' }),
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'test' }),
+    tokenBucket: bucket,
+    retry: retryPolicy(f.config, bucket, f.clock),
+    marginMs: 1_000,
+  };
 }

@@ -106,7 +106,10 @@ export function harness(env: Record<string, string> = {}, options: IngestHandler
   return h;
 }
 
-/** Registers hooks that restore each test's harness after it; returns the factory the tests call. */
+/**
+ * Registers hooks that restore each test's harness after it; returns the factory the tests call. A new harness in the
+ * same test (a property's next run) restores the previous one first.
+ */
 export function harnessPerTest(): typeof harness {
   let current: Harness | undefined;
   beforeAll(() => {
@@ -116,5 +119,8 @@ export function harnessPerTest(): typeof harness {
     current?.restore();
     current = undefined;
   });
-  return (...args) => (current = harness(...args));
+  return (...args) => {
+    current?.restore();
+    return (current = harness(...args));
+  };
 }
