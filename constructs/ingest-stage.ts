@@ -371,8 +371,8 @@ export class IngestStage extends Construct implements IMonitorableStage {
   public readonly pipelineName: string;
   /** Stage name (`Stage` metric dimension). */
   public readonly stageName: string;
-  /** Deployment id (`Deployment` metric dimension): `Phoenix.deploymentIdOf(this)`. */
-  public readonly deploymentId: string;
+  /** Deployment id (`Deployment` metric dimension): `Phoenix.deploymentIdOf(this)`, always set (optional only as in IMonitorableStage). */
+  public readonly deploymentId?: string;
   /** Natural-key fields record ids are derived from (`[]` = the whole canonical payload). */
   public readonly keyFields: string[];
 
@@ -586,7 +586,7 @@ export class IngestStage extends Construct implements IMonitorableStage {
   private addEnvironment(fn: lambda.Function, props: IngestStageProps, s: StageSettings, logLevel: LogLevel): void {
     const environment: Record<string, string> = {
       [ENV.pipeline]: this.pipelineName,
-      [ENV.deployment]: this.deploymentId,
+      [ENV.deployment]: Phoenix.deploymentIdOf(this),
       [ENV.stage]: this.stageName,
       [ENV.keyFields]: JSON.stringify(this.keyFields),
       ...(props.eventTimeField !== undefined ? { [ENV.eventTimeField]: props.eventTimeField } : {}),

@@ -17,6 +17,14 @@ import { pipelineFunction, REPLAY_TOOL_REASONS } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
 import { checkSeconds } from '../private/validate';
 
+/** The fixed names of an adoptable archive's buckets (see {@link RawArchive.bucketNames}). */
+export interface ArchiveBucketNames {
+  /** The archive bucket. */
+  readonly bucket: string;
+  /** The archive's server access-log bucket (when the archive creates it). */
+  readonly accessLogs: string;
+}
+
 /**
  * Properties of a {@link RawArchive}.
  */
@@ -130,7 +138,7 @@ export class RawArchive extends Construct {
    * stack name and hash only (the same stack name in two regions of one account would collide: give such copies an
    * environment).
    */
-  public static bucketNames(scope: Construct): { bucket: string; accessLogs: string } {
+  public static bucketNames(scope: Construct): ArchiveBucketNames {
     const stack = Stack.of(scope);
     const hash = createHash('sha256').update(`${stack.stackName}/${scope.node.path}`).digest('hex').slice(0, 8);
     const slug = stack.stackName.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 12).replace(/-$/, '');

@@ -71,7 +71,8 @@ function expectNoCollision(a: Template, b: Template, deploymentA: string): void 
   expect(metricsA.map(key).filter((k) => keysB.has(k))).toEqual([]);
 }
 
-describe('copies of the clickstream example', () => {
+// Each test synthesizes the example two or three times: minutes on a loaded 2-core machine.
+describe('copies of the clickstream example', { timeout: 240_000 }, () => {
   it('two stack names in one account and region: no physical name and no metric in common', () => {
     expectNoCollision(clickstream('Clicks-blue', 'eu-west-1'), clickstream('Clicks-green', 'eu-west-1'), 'Clicks-blue-eu-west-1');
   });
