@@ -16,7 +16,7 @@
  * Exits when the parent sends `stop`, on SIGTERM/SIGINT, or when the IPC channel closes (the parent died).
  */
 /* eslint-disable import/no-extraneous-dependencies */
-import { createDecipheriv } from 'node:crypto';
+import { createDecipheriv, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import * as http2 from 'node:http2';
@@ -232,6 +232,7 @@ async function startDynamo(config: EmulatorHostConfig): Promise<number> {
 interface FastifyLike {
   server: HttpServer;
   addHook(name: string, fn: (...args: any[]) => unknown): void;
+  inject(opts: { method: string; url: string; headers?: Headers }): Promise<{ statusCode: number; headers: Headers }>;
   listen(opts: { port: number; host: string }): Promise<string>;
   close(): Promise<void>;
 }
@@ -256,6 +257,7 @@ function fauxqsBody(request: FastifyRequestLike): HttpRequestInfo['body'] {
 function gateFauxqs(app: FastifyLike): void {
   const forwarded = new WeakMap<object, { calls: readonly AwsCall[]; rewrite?: (text: string) => string }>();
   app.addHook('preHandler', async (request: FastifyRequestLike, reply: FastifyReplyLike) => {
+    if (request.headers[INTERNAL_HEADER] === INTERNAL_TOKEN) return undefined;
     const verdict = checked('fauxqs', { method: request.method, url: request.originalUrl ?? request.url, headers: request.headers, body: fauxqsBody(request) });
     const rejection = !('kind' in verdict) ? verdict : verdict.kind === 'reject' ? verdict.reply : undefined;
     if (rejection) return reply.code(rejection.status).headers(rejection.headers).send(rejection.body);
@@ -280,6 +282,45 @@ function gateFauxqs(app: FastifyLike): void {
   });
 }
 
+/** Marks the host's own requests to fauxqs (the conditional-PUT check's HEAD): not gated, never seen by a client. */
+const INTERNAL_HEADER = 'x-phoenix-internal';
+const INTERNAL_TOKEN = randomBytes(16).toString('hex');
+
+const unquote = (etag: string): string => etag.replace(/^W\//, '').replace(/^"|"$/g, '');
+
+function s3Error(reply: FastifyReplyLike, status: number, code: string, message: string): FastifyReplyLike {
+  return reply.code(status).headers({ 'content-type': 'application/xml' })
+    .send(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
+}
+
+/**
+ * S3's conditional PutObject (If-None-Match: *, If-Match: <etag>), which fauxqs ignores: checked against a HEAD of the
+ * object, one conditional PUT per object at a time (S3 decides them atomically), answered as S3 does (412
+ * PreconditionFailed; 404 NoSuchKey for If-Match on a missing object).
+ */
+function conditionalPuts(app: FastifyLike): void {
+  const locks = new Map<string, Promise<void>>();
+  const released = new WeakMap<object, () => void>();
+  app.addHook('preHandler', async (request: FastifyRequestLike, reply: FastifyReplyLike) => {
+    const ifNoneMatch = request.headers['if-none-match'];
+    const ifMatch = request.headers['if-match'];
+    if (request.method !== 'PUT' || (ifNoneMatch === undefined && ifMatch === undefined)) return undefined;
+    const url = (request.originalUrl ?? request.url).split('?')[0];
+    const previous = locks.get(url) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => { release = r; });
+    locks.set(url, previous.then(() => mine));
+    await previous;
+    released.set(request, () => { release(); if (locks.get(url) === mine) locks.delete(url); });
+    const head = await app.inject({ method: 'HEAD', url, headers: { [INTERNAL_HEADER]: INTERNAL_TOKEN } });
+    const etag = head.statusCode === 200 ? unquote(String(head.headers.etag ?? '')) : undefined;
+    if (ifMatch !== undefined && etag === undefined) return s3Error(reply, 404, 'NoSuchKey', 'The specified key does not exist.');
+    const held = (ifNoneMatch === undefined || etag === undefined) && (ifMatch === undefined || unquote(String(ifMatch)) === etag);
+    return held ? undefined : s3Error(reply, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+  });
+  app.addHook('onResponse', async (request: object) => released.get(request)?.());
+}
+
 async function startFauxqs(config: EmulatorHostConfig): Promise<number> {
   const mod = (await import(pathToFileURL(config.fauxqsEntry).href)) as { buildApp(o: Record<string, unknown>): FastifyLike };
   const app = mod.buildApp({ logger: false, defaultRegion: config.region });
@@ -287,6 +328,7 @@ async function startFauxqs(config: EmulatorHostConfig): Promise<number> {
   const canonicalPrefix = (): string => `http://sqs.${config.region}.localhost:${port}/`;
   const localPrefix = (): string => `http://127.0.0.1:${port}/`;
   gateFauxqs(app);
+  conditionalPuts(app);
   // Requests: queue URLs as handed out (127.0.0.1) -> fauxqs' internal form.
   app.addHook('preHandler', async (request: { body?: unknown }) => {
     const body = request.body as Record<string, unknown> | undefined;
