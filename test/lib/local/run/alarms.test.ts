@@ -35,9 +35,11 @@ describe('phoenix local run evaluates the monitor\'s alarms', () => {
   let stallAssembly: string;
   beforeAll(() => {
     const example = synthExample().dir;
+    // Latency objectives of 30 min (30 s at time scale 60): a clean run's canary took 4 s end to end on a loaded 2-core
+    // machine, above the 5-min objective's 5 s; what this test checks is that no failure alarm fires.
     const latencyObjective = (t: Record<string, any>): void => {
       for (const [id, res] of Object.entries<any>(t.Resources)) {
-        if (id.startsWith('MonitorEndToEndLatencyAlarm') || id.startsWith('MonitorCanaryLatencyAlarm')) res.Properties.Threshold = 300_000;
+        if (id.startsWith('MonitorEndToEndLatencyAlarm') || id.startsWith('MonitorCanaryLatencyAlarm')) res.Properties.Threshold = 1_800_000;
       }
     };
     assembly = mutatedAssembly(example, latencyObjective);
