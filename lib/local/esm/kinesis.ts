@@ -21,6 +21,7 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import { sendOnFailure, type FailedBatch, type FailureCondition } from './on-failure';
+import { MappingAccessDeniedError } from './parse';
 import type {
   EsmClients,
   EsmStats,
@@ -30,7 +31,6 @@ import type {
   KinesisMappingConfig,
   PollerOptions,
 } from './types';
-import { MappingAccessDeniedError } from './parse';
 import { backoffMs, consumerGetRecords, emptyStats, errorMessage, errorName, Notifier, parseBatchItemFailures, responseObject, pollerDefaults, subscribed } from './util';
 import { abortableSleep } from '../lifecycle';
 
@@ -360,7 +360,8 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     }
     const command = new GetShardIteratorCommand(input);
     const consumer = this.config.consumerArn;
-    const res = await this.clients.kinesis.send(consumer ? subscribed(command, consumer, this.consumerLabel()) : command, { abortSignal: this.abort.signal });
+    const send = consumer ? subscribed(command, consumer, this.consumerLabel()) : command;
+    const res = await this.clients.kinesis.send(send, { abortSignal: this.abort.signal });
     return res.ShardIterator;
   }
 
@@ -382,7 +383,9 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         const epoch = ++w.readEpoch;
         const startedAt = this.now();
         const res = await this.clients.kinesis.send(
-          consumerGetRecords({ ShardIterator: iterator, Limit: Math.min(10_000, maxBufferedRecords - buffered.records) }, this.consumerLabel(), this.config.consumerArn),
+          consumerGetRecords(
+            { ShardIterator: iterator, Limit: Math.min(10_000, maxBufferedRecords - buffered.records) }, this.consumerLabel(), this.config.consumerArn,
+          ),
           { abortSignal: this.abort.signal },
         );
         failures = 0;

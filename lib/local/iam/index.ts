@@ -40,7 +40,9 @@ export function inProcessAuthorizer(config: IamGateConfig, onDenied?: (denial: A
  * The event source mapping's set-up checks of `functionName`'s execution role (PollerOptions.authorize); none when
  * IAM is off. A denial is reported like any other.
  */
-export function mappingAuthorizer(authz: InProcessAuthorizer | undefined, functionName: string): { authorize?: (c: MappingAccessCall) => MappingAccessVerdict } {
+export function mappingAuthorizer(
+  authz: InProcessAuthorizer | undefined, functionName: string,
+): { authorize?: (c: MappingAccessCall) => MappingAccessVerdict } {
   if (!authz) return {};
   const principal = authz.registry.principalOf(authz.registry.keyOfFunction(functionName));
   if (!principal) throw new PhoenixError('IAM_PRINCIPAL', `no principal for function ${functionName}`);

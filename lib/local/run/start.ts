@@ -127,14 +127,16 @@ function createPollers(ctx: RunContext, i: StartInput, queueUrlForArn: (arn: str
     const fn = mappedFunction(ctx.functions, m.props.FunctionName, m.logicalId);
     const { kinesis, sqs, s3, sns } = principals.ofFunction(fn.functionName);
     const esmClients = { kinesis, sqs, s3, sns };
+    const consumerArns = provisioned.consumers.map((c) => c.arn);
     const ctxParse: MappingParseContext = {
-      uuid: m.uuid, region: stack.region, accountId: stack.accountId, logicalId: m.logicalId, queueUrlForArn, consumerArns: provisioned.consumers.map((c) => c.arn),
+      uuid: m.uuid, region: stack.region, accountId: stack.accountId, logicalId: m.logicalId, queueUrlForArn, consumerArns,
     };
     try {
       if (eventSourceKind(m.props, ctxParse) === 'kinesis') {
         const config = quality.mapping(parseKinesisMapping(m.props, ctxParse), m.logicalId, fn);
         kinesisMappings.push({ config, fn, logicalId: m.logicalId });
-        const poller = new KinesisEventSourcePoller(config, recordingIteratorAge(fn, ctx.metrics), esmClients, { log: ctx.log, ...mappingAuthorizer(i.services.authz, fn.functionName) });
+        const pollerOpts = { log: ctx.log, ...mappingAuthorizer(i.services.authz, fn.functionName) };
+        const poller = new KinesisEventSourcePoller(config, recordingIteratorAge(fn, ctx.metrics), esmClients, pollerOpts);
         quality.track(m.logicalId, poller);
         const windowSeconds = config.tumblingWindowInSeconds;
         ctx.pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName, windowSeconds });

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { AssemblyError, UnsupportedTemplateError } from './errors';
-import { consumerPhysicalId } from '../cloudformation/physical-names';
 import { evaluateCondition, referencedIds, resolveValue, type ResolveContext, type Where } from './intrinsics';
 import { isLocallyHandledCustomResource, typeSpec, type RunSpec } from './resource-types';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type CfnResource, type CfnTemplate } from './types';
+import { consumerPhysicalId } from '../cloudformation/physical-names';
 
 /** Endpoints the local names and URLs point at. */
 export interface LocalEndpoints {
