@@ -491,14 +491,15 @@ describe('a mapping through an enhanced fan-out consumer (IngestStage enhancedFa
     });
     const authz = inProcessAuthorizer(iamGateConfig(stack));
     const fn = Object.assign(new FakeFunction(), { functionName: String(props.FunctionName) });
-    return new KinesisEventSourcePoller(config, fn, { kinesis: kinesis.client, sqs: faux.sqs, s3: faux.s3 }, mappingAuthorizer(authz, fn.functionName));
+    const clients = { kinesis: kinesis.client, sqs: faux.sqs, s3: faux.s3 };
+    return new KinesisEventSourcePoller(config, fn, clients, mappingAuthorizer(authz, fn.functionName));
   }
 
   it('reads the stream named by the consumer ARN and keeps the consumer ARN', () => {
     const stack = efoStack();
-    const poller = createPoller(stack);
-    expect(poller.config.consumerArn).toMatch(new RegExp(`^${poller.config.streamArn}/consumer/[A-Za-z0-9_.-]+-ingest:\\d+$`));
-    expect(poller.config.streamArn).toMatch(/^arn:aws:kinesis:[^:]+:\d{12}:stream\/[^/]+$/);
+    const { config } = createPoller(stack);
+    expect(config.consumerArn).toMatch(new RegExp(`^${config.streamArn}/consumer/[A-Za-z0-9_.-]+-ingest:\\d+$`));
+    expect(config.streamArn).toMatch(/^arn:aws:kinesis:[^:]+:\d{12}:stream\/[^/]+$/);
   });
 
   it('without kinesis:SubscribeToShard on the consumer, the role\'s checks refuse the mapping as Lambda does', () => {
