@@ -384,7 +384,9 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         const startedAt = this.now();
         const res = await this.clients.kinesis.send(
           consumerGetRecords(
-            { ShardIterator: iterator, Limit: Math.min(10_000, maxBufferedRecords - buffered.records) }, this.consumerLabel(), this.config.consumerArn,
+            { ShardIterator: iterator, Limit: Math.min(10_000, maxBufferedRecords - buffered.records) },
+            this.consumerLabel(),
+            this.config.consumerArn,
           ),
           { abortSignal: this.abort.signal },
         );
