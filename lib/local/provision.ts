@@ -25,10 +25,13 @@ export interface LocalQueueInfo { logicalId: string; name: string; url: string; 
 export interface LocalTableInfo { logicalId: string; name: string; arn: string; partitionKey: string; sortKey?: string }
 export interface LocalBucketInfo { logicalId: string; name: string; arn: string }
 export interface LocalTopicInfo { logicalId: string; name: string; arn: string }
+/** An enhanced fan-out consumer (AWS::Kinesis::StreamConsumer) of a stack stream. */
+export interface LocalConsumerInfo { logicalId: string; name: string; arn: string; streamArn: string }
 
 /** Everything created, by kind; behaviour resources (mappings, schedules, delivery streams) with resolved properties. */
 export interface ProvisionedStack {
   readonly streams: LocalStreamInfo[];
+  readonly consumers: LocalConsumerInfo[];
   readonly queues: LocalQueueInfo[];
   readonly tables: LocalTableInfo[];
   readonly buckets: LocalBucketInfo[];
@@ -71,6 +74,7 @@ export async function provision(
 ): Promise<ProvisionedStack> {
   const out: ProvisionedStack = {
     streams: [],
+    consumers: [],
     queues: [],
     tables: [],
     buckets: [],
@@ -95,6 +99,9 @@ export async function provision(
     switch (r.type) {
       case 'AWS::Kinesis::Stream':
         out.streams.push(await createStream(r, props, ref, att('Arn'), clients, opts));
+        break;
+      case 'AWS::Kinesis::StreamConsumer':
+        out.consumers.push(registerConsumer(r, props, att('ConsumerARN'), out.streams));
         break;
       case 'AWS::SQS::Queue':
         out.queues.push(await createQueue(r, props, att('QueueName'), ref, att('Arn'), clients));
@@ -189,6 +196,18 @@ async function createStream(
   }
   if (onDemand) opts.log(`${r.logicalId}: on-demand stream ${name} runs locally with ${shards} shards (kinesalite has no on-demand mode)`);
   return { logicalId: r.logicalId, name, arn, shards, onDemand };
+}
+
+/**
+ * A consumer lives in the local environment's registry only (kinesalite has no RegisterStreamConsumer); its stream
+ * must be a stream of this stack (created before it: the consumer refers to it).
+ */
+function registerConsumer(r: StackResource, props: Record<string, unknown>, arn: string, streams: readonly LocalStreamInfo[]): LocalConsumerInfo {
+  const streamArn = String(props.StreamARN);
+  if (!streams.some((s) => s.arn === streamArn)) {
+    unsupported(r, 'StreamARN', `${streamArn} is not a stream of this stack (streams: ${streams.map((s) => s.arn).join(', ') || 'none'})`);
+  }
+  return { logicalId: r.logicalId, name: String(props.ConsumerName), arn, streamArn };
 }
 
 async function waitFor(check: () => Promise<boolean>, message: string, timeoutMs = 10_000): Promise<void> {

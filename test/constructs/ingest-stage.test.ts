@@ -95,9 +95,14 @@ describe('IngestStage defaults', () => {
   it('retryAttempts defaults to 10 (never infinite)', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 10 }));
   it('maxRecordAge defaults to 24 hours', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRecordAgeInSeconds: 86400 }));
   it('parallelizationFactor defaults to 1', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 1 }));
-  it('enhancedFanOut defaults to off: the mapping reads the stream as a standard consumer', () => {
-    t.resourceCountIs('AWS::Kinesis::StreamConsumer', 0);
-    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestStream'), 'Arn'] } });
+  it('enhancedFanOut defaults to on: the mapping reads through the stage\'s stream consumer', () => {
+    t.resourceCountIs('AWS::Kinesis::StreamConsumer', 1);
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestStreamConsumer'), 'ConsumerARN'] } });
+  });
+  it('enhancedFanOut false: the mapping reads the stream as a standard consumer', () => {
+    const off = template({ enhancedFanOut: false });
+    off.resourceCountIs('AWS::Kinesis::StreamConsumer', 0);
+    off.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestStream'), 'Arn'] } });
   });
   it('startingPosition defaults to TRIM_HORIZON', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { StartingPosition: 'TRIM_HORIZON' }));
   it('reportBatchItemFailures is always on', () => {
@@ -306,7 +311,10 @@ describe('IngestStage with an imported stream', () => {
   });
 
   it('creates no stream', () => t.resourceCountIs('AWS::Kinesis::Stream', 0));
-  it('maps the imported stream', () => t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: arn }));
+  it('maps the imported stream through a consumer registered on it', () => {
+    t.hasResourceProperties('AWS::Kinesis::StreamConsumer', { StreamARN: arn });
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestStreamConsumer'), 'ConsumerARN'] } });
+  });
   it('grants reading the imported stream', () => {
     expect(policyStatements(t).find((st) => actionsOf(st).includes('kinesis:GetRecords'))?.Resource).toBe(arn);
   });

@@ -142,6 +142,11 @@ export function explicitName(type: string, properties: Readonly<Record<string, u
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** A stream consumer's physical id: `<name>:<creation epoch seconds>`, the tail of its ARN (`<stream ARN>/consumer/<id>`). */
+export function consumerPhysicalId(consumerName: string, nowMs: number): string {
+  return `${consumerName}:${Math.floor(nowMs / 1000)}`;
+}
+
 export interface PhysicalId {
   readonly id: string;
   /** The id is a name the template set (it must not exist yet, and the resource cannot be replaced). */
@@ -158,6 +163,8 @@ export function physicalId(
   const given = explicitName(type, properties);
   if (given !== undefined) return { id: given, explicit: true };
   if (UUID_TYPES.has(type)) return { id: randomUuid(rng), explicit: false };
+  // A consumer name is unique within its stream only: its id carries the creation time, as its ARN does.
+  if (type === 'AWS::Kinesis::StreamConsumer') return { id: consumerPhysicalId(String(properties?.ConsumerName ?? logicalId), Date.now()), explicit: false };
   const rule = NAME_RULES[type];
   if (!rule) return { id: generate(OTHER_ID_RULE, stackName, logicalId, rng, ''), explicit: false };
   const fifo = rule.fifoProperty !== undefined && isTrue(properties?.[rule.fifoProperty]);

@@ -46,6 +46,7 @@ export function policiesOf(logicalId: string, r: CfnResource): { deletion: Delet
 /** Properties of the template's types whose change replaces the resource (a new physical resource, a new name). */
 const REPLACE_ON: Readonly<Record<string, readonly string[]>> = {
   'AWS::Kinesis::Stream': ['Name'],
+  'AWS::Kinesis::StreamConsumer': ['ConsumerName', 'StreamARN'],
   'AWS::DynamoDB::Table': ['TableName', 'KeySchema', 'LocalSecondaryIndexes'],
   'AWS::S3::Bucket': ['BucketName', 'ObjectLockEnabled'],
   'AWS::SQS::Queue': ['QueueName', 'FifoQueue'],

@@ -96,7 +96,8 @@ function kinesisPollers(env: DrillEnv, provisioned: ProvisionedStack, functions:
   const queueUrlForArn = queueUrlLookup(provisioned, (m) => new DrillError(m));
   for (const m of provisioned.mappings) {
     const { uuid, logicalId } = m;
-    const ctx: MappingParseContext = { uuid, region: env.stack.region, accountId: env.stack.accountId, logicalId, queueUrlForArn };
+    const consumerArns = provisioned.consumers.map((c) => c.arn);
+    const ctx: MappingParseContext = { uuid, region: env.stack.region, accountId: env.stack.accountId, logicalId, queueUrlForArn, consumerArns };
     if (eventSourceKind(m.props, ctx) !== 'kinesis') continue;
     const config = parseKinesisMapping(m.props, ctx);
     const fn = functionByRef(functions, m.props.FunctionName);

@@ -41,7 +41,7 @@ export class HostLimits {
     const call = calls[0];
     if (call?.service !== 'kinesis') return;
     const throttled = outcome.errorType === THROTTLED;
-    if (call.operation === 'GetRecords') this.traffic.read(consumerOf(call, headers), call.resources[0], throttled);
+    if (isRead(call)) this.traffic.read(consumerOf(call, headers), call.resources[0], throttled);
     if (call.operation === 'PutRecords' || call.operation === 'PutRecord') {
       if (outcome.errorType !== undefined && !throttled) return;
       const total = call.kinesisRecords?.length ?? 0;
@@ -49,11 +49,11 @@ export class HostLimits {
     }
   }
 
-  /** Records what a forwarded GetRecords returned. */
+  /** Records what a forwarded read returned, and charges its data bytes to the read limits. */
   observeResponse(calls: readonly AwsCall[], headers: Headers, body: string, nowMs: number): void {
     const call = calls[0];
-    if (call?.service !== 'kinesis' || call.operation !== 'GetRecords' || call.shardId === undefined) return;
-    this.traffic.readResult(consumerOf(call, headers), call.resources[0], call.shardId, body, nowMs);
+    if (call?.service !== 'kinesis' || !isRead(call) || call.shardId === undefined) return;
+    this.limits.read(call, this.traffic.readResult(consumerOf(call, headers), call.resources[0], call.shardId, body, nowMs), nowMs);
   }
 }
 
@@ -73,6 +73,11 @@ function header(headers: Headers, name: string): string | undefined {
 
 function consumerOf(call: AwsCall, headers: Headers): string {
   return header(headers, CONSUMER_HEADER) ?? call.principal.session ?? call.principal.arn;
+}
+
+/** A read of a shard: GetRecords (shared limits) or a subscription's SubscribeToShard (its consumer's own). */
+function isRead(call: AwsCall): boolean {
+  return call.operation === 'GetRecords' || call.operation === 'SubscribeToShard';
 }
 
 function writerOf(call: AwsCall): string {

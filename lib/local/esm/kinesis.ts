@@ -21,6 +21,7 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import { sendOnFailure, type FailedBatch, type FailureCondition } from './on-failure';
+import { MappingAccessDeniedError } from './parse';
 import type {
   EsmClients,
   EsmStats,
@@ -30,7 +31,7 @@ import type {
   KinesisMappingConfig,
   PollerOptions,
 } from './types';
-import { backoffMs, consumerGetRecords, emptyStats, errorMessage, errorName, Notifier, parseBatchItemFailures, responseObject, pollerDefaults } from './util';
+import { backoffMs, consumerGetRecords, emptyStats, errorMessage, errorName, Notifier, parseBatchItemFailures, responseObject, pollerDefaults, subscribed } from './util';
 import { abortableSleep } from '../lifecycle';
 
 /** Lambda's synchronous invocation payload limit. */
@@ -177,6 +178,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     if (config.onFailure?.kind === 'sns' && !clients.sns) {
       throw new Error(`mapping ${config.uuid}: on-failure destination ${config.onFailure.topicArn} needs clients.sns`);
     }
+    if (config.consumerArn !== undefined && opts.authorize) checkSubscription(config, config.consumerArn, opts.authorize);
   }
 
   start(): void {
@@ -356,7 +358,10 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       if (this.config.startingPosition === 'AT_TIMESTAMP') w.skipBeforeMs = this.config.startingPositionTimestamp! * 1000;
       else if (this.config.startingPosition === 'LATEST') w.skipBeforeMs = this.startedAtMs;
     }
-    const res = await this.clients.kinesis.send(new GetShardIteratorCommand(input), { abortSignal: this.abort.signal });
+    const command = new GetShardIteratorCommand(input);
+    const consumer = this.config.consumerArn;
+    const send = consumer ? subscribed(command, consumer, this.consumerLabel()) : command;
+    const res = await this.clients.kinesis.send(send, { abortSignal: this.abort.signal });
     return res.ShardIterator;
   }
 
@@ -378,7 +383,11 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         const epoch = ++w.readEpoch;
         const startedAt = this.now();
         const res = await this.clients.kinesis.send(
-          consumerGetRecords({ ShardIterator: iterator, Limit: Math.min(10_000, maxBufferedRecords - buffered.records) }, `esm:${this.invoker.functionName}`),
+          consumerGetRecords(
+            { ShardIterator: iterator, Limit: Math.min(10_000, maxBufferedRecords - buffered.records) },
+            this.consumerLabel(),
+            this.config.consumerArn,
+          ),
           { abortSignal: this.abort.signal },
         );
         failures = 0;
@@ -428,6 +437,11 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     w.done = true;
     this.log(`kinesis ${this.config.streamName} ${w.shardId}: shard closed and fully processed`);
     this.startReadyWorkers();
+  }
+
+  /** The mapping's name in the traffic report: `esm:<function>` (shared GetRecords), `efo:<function>` (its own consumer). */
+  private consumerLabel(): string {
+    return `${this.config.consumerArn ? 'efo' : 'esm'}:${this.invoker.functionName}`;
   }
 
   // ---- lanes ----
@@ -717,6 +731,20 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       lane.busy = wasBusy;
     }
   }
+}
+
+/**
+ * What Lambda checks of the execution role when a mapping on a stream consumer is created: SubscribeToShard and
+ * DescribeStreamConsumer on the consumer, DescribeStream on its stream. A denial refuses the mapping.
+ */
+function checkSubscription(config: KinesisMappingConfig, consumerArn: string, authorize: NonNullable<PollerOptions['authorize']>): void {
+  const calls = [
+    { action: 'kinesis:SubscribeToShard', resource: consumerArn },
+    { action: 'kinesis:DescribeStreamConsumer', resource: consumerArn },
+    { action: 'kinesis:DescribeStream', resource: config.streamArn },
+  ];
+  const denied = calls.filter((c) => !authorize(c).allowed);
+  if (denied.length > 0) throw new MappingAccessDeniedError(consumerArn, denied.map((c) => `${c.action} on ${c.resource}`));
 }
 
 function laneOf(partitionKey: string, lanes: number): number {

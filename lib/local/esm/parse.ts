@@ -13,6 +13,19 @@ export class MappingConfigError extends PhoenixError {
   }
 }
 
+/**
+ * Lambda's refusal of a mapping whose execution role cannot read through its stream consumer (CreateEventSourceMapping:
+ * InvalidParameterValueException, worded as its refusal of a stream the role cannot read).
+ */
+export class MappingAccessDeniedError extends PhoenixError {
+  readonly errorType = 'InvalidParameterValueException';
+
+  constructor(readonly consumerArn: string, readonly denied: readonly string[]) {
+    super('MAPPING_ACCESS_DENIED', `InvalidParameterValueException: Cannot access stream consumer ${consumerArn}. Please ensure the role can perform `
+      + `the SubscribeToShard and DescribeStreamConsumer Actions on your stream consumer and DescribeStream on your stream in IAM (denied: ${denied.join('; ')})`);
+  }
+}
+
 /** Properties that only make sense for other event sources (Kafka, MQ, DocumentDB, self-managed) or features not emulated. */
 const UNSUPPORTED_ANYWHERE = [
   'FilterCriteria',
@@ -59,10 +72,7 @@ export function parseKinesisMapping(resolvedProps: Record<string, unknown>, ctx:
   if (arnParts[2] !== 'kinesis' || !resource.startsWith('stream/')) {
     throw new MappingConfigError(`${where}: EventSourceArn ${streamArn} is not a Kinesis stream ARN`);
   }
-  const streamPath = resource.slice('stream/'.length);
-  if (streamPath.includes('/consumer/')) {
-    throw new MappingConfigError(`${where}: EventSourceArn: enhanced fan-out consumers are not supported locally (${streamArn})`);
-  }
+  const [streamPath, consumerArn] = consumerOf(resource.slice('stream/'.length), streamArn, ctx, where);
   if (streamPath.length === 0 || streamPath.includes('/')) {
     throw new MappingConfigError(`${where}: EventSourceArn ${streamArn} has no valid stream name`);
   }
@@ -87,7 +97,8 @@ export function parseKinesisMapping(resolvedProps: Record<string, unknown>, ctx:
   return {
     uuid: ctx.uuid,
     streamName: streamPath,
-    streamArn,
+    streamArn: consumerArn === undefined ? streamArn : streamArn.slice(0, streamArn.indexOf('/consumer/')),
+    ...(consumerArn !== undefined ? { consumerArn } : {}),
     batchSize: p.integer('BatchSize', 100, 1, 10_000)!,
     maximumBatchingWindowInSeconds: p.integer('MaximumBatchingWindowInSeconds', 0, 0, 300)!,
     parallelizationFactor: p.integer('ParallelizationFactor', 1, 1, 10)!,
@@ -103,6 +114,22 @@ export function parseKinesisMapping(resolvedProps: Record<string, unknown>, ctx:
     region: ctx.region,
     accountId: ctx.accountId,
   };
+}
+
+/**
+ * `<stream>` or `<stream>/consumer/<name>:<epoch>` -> the stream name and the consumer ARN (which must be a consumer
+ * of the stack, as Lambda requires an existing consumer).
+ */
+function consumerOf(streamPath: string, arn: string, ctx: MappingParseContext, where: string): [string, string | undefined] {
+  const at = streamPath.indexOf('/consumer/');
+  if (at < 0) return [streamPath, undefined];
+  if (!/^[a-zA-Z0-9_.-]{1,128}:\d+$/.test(streamPath.slice(at + '/consumer/'.length))) {
+    throw new MappingConfigError(`${where}: EventSourceArn ${arn} is not a stream consumer ARN (stream/<name>/consumer/<consumer name>:<creation epoch>)`);
+  }
+  if (!ctx.consumerArns?.includes(arn)) {
+    throw new MappingConfigError(`${where}: EventSourceArn: stream consumer ${arn} not found (consumers of the stack: ${ctx.consumerArns?.join(', ') || 'none'})`);
+  }
+  return [streamPath.slice(0, at), arn];
 }
 
 export function parseSqsMapping(resolvedProps: Record<string, unknown>, ctx: MappingParseContext): SqsMappingConfig {

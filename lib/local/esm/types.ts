@@ -48,6 +48,8 @@ export interface KinesisMappingConfig {
   readonly uuid: string;
   readonly streamName: string;
   readonly streamArn: string;
+  /** The enhanced fan-out consumer the mapping reads through (its EventSourceArn), if any. */
+  readonly consumerArn?: string;
   /** 1-10,000 (default 100). */
   readonly batchSize: number;
   /** 0-300 (default 0). */
@@ -100,6 +102,8 @@ export interface MappingParseContext {
    * Throw if the queue is unknown.
    */
   readonly queueUrlForArn: (queueArn: string) => string;
+  /** ARNs of the stream consumers of the stack (a mapping on a consumer ARN must name one of them). */
+  readonly consumerArns?: readonly string[];
 }
 
 /** Minimal SNS publishing port (structurally satisfied by a wrapper around SNSClient's PublishCommand). */
@@ -170,4 +174,17 @@ export interface PollerOptions {
   readonly retryBackoffCapMs?: number;
   /** `invokeIdentityArn` of Kinesis records (the function's execution role; default `arn:aws:iam::<account>:role/<function>-role`). */
   readonly invokeIdentityArn?: string;
+  /**
+   * Lambda's checks of the execution role when the mapping is created (IAM enforcement on): each call is decided as
+   * the role's; undefined = no checks (IAM off).
+   */
+  readonly authorize?: (call: MappingAccessCall) => MappingAccessVerdict;
 }
+
+/** A call Lambda makes with the function's role to set up a mapping (the principal is added by `authorize`). */
+export interface MappingAccessCall {
+  readonly action: string;
+  readonly resource: string;
+}
+
+export type MappingAccessVerdict = { readonly allowed: true } | { readonly allowed: false; readonly message: string };

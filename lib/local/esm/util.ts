@@ -1,6 +1,6 @@
-import { GetRecordsCommand, type GetRecordsCommandInput } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, type GetRecordsCommandInput, type GetShardIteratorCommand } from '@aws-sdk/client-kinesis';
 import type { EsmStats, InvokeResult, PollerOptions } from './types';
-import { CONSUMER_HEADER } from '../gates/traffic';
+import { CONSUMER_HEADER, SUBSCRIPTION_HEADER } from '../gates/traffic';
 
 export function emptyStats(): EsmStats {
   return {
@@ -141,12 +141,25 @@ export function pollerDefaults(opts: PollerOptions): { now: () => number; log: (
 }
 
 /** A GetRecords command that names its consumer to the emulator host (the run report's traffic per consumer). */
-export function consumerGetRecords(input: GetRecordsCommandInput, consumer: string): GetRecordsCommand {
-  const command = new GetRecordsCommand(input);
-  command.middlewareStack.add((next) => async (args) => {
+export function consumerGetRecords(input: GetRecordsCommandInput, consumer: string, subscription?: string): GetRecordsCommand {
+  return withHeaders(new GetRecordsCommand(input), { [CONSUMER_HEADER]: consumer, ...(subscription ? { [SUBSCRIPTION_HEADER]: subscription } : {}) });
+}
+
+/**
+ * A Kinesis command sent as part of an enhanced fan-out subscription through `consumerArn`: the emulator host
+ * authorizes and limits it as `SubscribeToShard` on the consumer (lib/local/iam/requests.ts, lib/local/gates/limits.ts).
+ */
+export function subscribed<C extends KinesisReadCommand>(command: C, consumerArn: string, consumer: string): C {
+  return withHeaders(command, { [SUBSCRIPTION_HEADER]: consumerArn, [CONSUMER_HEADER]: consumer });
+}
+
+type KinesisReadCommand = GetRecordsCommand | GetShardIteratorCommand;
+
+function withHeaders<C extends KinesisReadCommand>(command: C, headers: Readonly<Record<string, string>>): C {
+  (command as GetRecordsCommand).middlewareStack.add((next) => async (args) => {
     const request = args.request as { headers?: Record<string, string> };
-    if (request.headers) request.headers[CONSUMER_HEADER] = consumer;
+    if (request.headers) Object.assign(request.headers, headers);
     return next(args);
-  }, { step: 'build', name: 'phoenixConsumerHeader' });
+  }, { step: 'build', name: 'phoenixConsumerHeaders' });
   return command;
 }

@@ -81,11 +81,14 @@ export class LimitsGate implements RequestGate {
     }
   }
 
-  /** Counts the bytes a read returned (GetRecords: the shard's shared 2 MiB/s; SubscribeToShard: the consumer's own). */
-  after(call: LimitsCall, responseBytes: number, nowMs: number): void {
+  /**
+   * Counts the data bytes a read returned (the records' data, not the base64 JSON answer): GetRecords against the
+   * shard's shared 2 MiB/s, SubscribeToShard against the consumer's own. The emulator host calls it with each answer.
+   */
+  read(call: LimitsCall, dataBytes: number, nowMs: number): void {
     if (call.service !== 'kinesis' || call.shardId === undefined) return;
-    if (call.operation === 'GetRecords') this.shard(call.resources[0], call.shardId).readDebt.add(responseBytes, nowMs);
-    if (call.operation === 'SubscribeToShard') this.efoDebt(call.resources[0], call.shardId).add(responseBytes, nowMs);
+    if (call.operation === 'GetRecords') this.shard(call.resources[0], call.shardId).readDebt.add(dataBytes, nowMs);
+    if (call.operation === 'SubscribeToShard') this.efoDebt(call.resources[0], call.shardId).add(dataBytes, nowMs);
   }
 
   private kinesis(call: LimitsCall, nowMs: number): LimitsVerdict {

@@ -8,6 +8,8 @@ import { iamOf } from '../gates';
 import { IamGate, type AccessDenial } from './gate';
 import { collectIam } from './policies';
 import { principalsOf, type PrincipalRegistry } from './principals';
+import { PhoenixError } from '../../core/errors';
+import type { MappingAccessCall, MappingAccessVerdict } from '../esm/types';
 import type { AwsCall, CallPrincipal, GateVerdict } from '../gates/types';
 import type { LocalStack } from '../template/stack';
 
@@ -32,6 +34,24 @@ export function inProcessAuthorizer(config: IamGateConfig, onDenied?: (denial: A
   const { model, registry } = iamOf(config);
   const gate = new IamGate(model, onDenied);
   return { registry, authorize: (call) => gate.authorize(call) };
+}
+
+/**
+ * The event source mapping's set-up checks of `functionName`'s execution role (PollerOptions.authorize); none when
+ * IAM is off. A denial is reported like any other.
+ */
+export function mappingAuthorizer(
+  authz: InProcessAuthorizer | undefined, functionName: string,
+): { authorize?: (c: MappingAccessCall) => MappingAccessVerdict } {
+  if (!authz) return {};
+  const principal = authz.registry.principalOf(authz.registry.keyOfFunction(functionName));
+  if (!principal) throw new PhoenixError('IAM_PRINCIPAL', `no principal for function ${functionName}`);
+  return {
+    authorize: ({ action, resource }) => {
+      const verdict = authz.authorize({ service: 'kinesis', operation: action.split(':')[1], action, resources: [resource], principal, requestBytes: 0 });
+      return verdict.kind === 'reject' ? { allowed: false, message: verdict.message } : { allowed: true };
+    },
+  };
 }
 
 /** Lambda invoking a function on behalf of `principal` (a service with its source, or a role). */

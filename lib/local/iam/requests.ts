@@ -7,6 +7,7 @@
  */
 import { queueArnOfUrl } from './policies';
 import { dynamodbItemSize } from '../gates/limits-item-size';
+import { SUBSCRIPTION_HEADER } from '../gates/traffic';
 import type { AwsCall, AwsService, KinesisRecordSize, PayloadSizes } from '../gates/types';
 
 /** How an emulator speaks: the error shape of a rejection follows it. */
@@ -105,9 +106,23 @@ function describeKinesis(req: HttpRequestInfo, operation: string, ctx: RequestCo
     if (!it) return [];
     [resource, shardId] = [streamArn(it.streamName), it.shardId];
   }
-  const main = call('kinesis', operation, [resource], req, { kinesisRecords: kinesisRecords(body, operation), shardId });
   const kms = operation === 'PutRecord' || operation === 'PutRecords' ? ['GenerateDataKey'] : operation === 'GetRecords' ? ['Decrypt'] : [];
+  const consumer = subscriptionOf(req, operation, resource);
+  // A read of an enhanced fan-out subscription is SubscribeToShard on the consumer (IAM, its own read budget).
+  const main = consumer
+    ? call('kinesis', 'SubscribeToShard', [consumer], req, { shardId })
+    : call('kinesis', operation, [resource], req, { kinesisRecords: kinesisRecords(body, operation), shardId });
   return [main, ...kmsCalls(ctx, 'kinesis', resource, kms)];
+}
+
+/**
+ * The consumer ARN of a subscription read (GetShardIterator: the subscription's starting position; GetRecords: its
+ * pushed events) when the header names a consumer of the stream read; undefined for any other call.
+ */
+function subscriptionOf(req: HttpRequestInfo, operation: string, streamArn: string): string | undefined {
+  const consumer = header(req, SUBSCRIPTION_HEADER);
+  if (consumer === undefined || (operation !== 'GetRecords' && operation !== 'GetShardIterator')) return undefined;
+  return consumer.startsWith(`${streamArn}/consumer/`) ? consumer : undefined;
 }
 
 function describeDynamo(req: HttpRequestInfo, operation: string, ctx: RequestContextInfo): UnsignedCall[] {

@@ -111,7 +111,7 @@ export function buildReport(ctx: RunContext, i: ReportInput): LocalRunReport {
     unemulatedCalls: { ...started.unemulated.calls },
     alarms: started.monitoring.alarmsReport(),
     canary: started.monitoring.canaryReport(),
-    limits: { scale: opts.limitsScale ?? 1, latency: opts.latency ?? 'none', ...i.traffic },
+    limits: { scale: opts.limitsScale ?? 1, latency: opts.latency ?? 'none', ...withThroughput(i.traffic, i.produced.firstPutAt, Date.now()) },
     iamEnforced: i.iamEnforced,
     accessDenied: i.accessDenied,
   };
@@ -139,6 +139,14 @@ function invariantProblems(a: Accounting, i: ReportInput, pollers: readonly RunP
   if (i.producerStats.failed > 0) problems.push(`${i.producerStats.failed} record(s) could not be put on the stream`);
   if (!i.drained) problems.push('the pipeline did not drain within the timeout');
   return problems;
+}
+
+/** Each consumer's records and bytes read per second, from the first put to `nowMs`. */
+function withThroughput(traffic: TrafficReport, firstPutAt: number | undefined, nowMs: number): TrafficReport {
+  const seconds = firstPutAt !== undefined && nowMs > firstPutAt ? (nowMs - firstPutAt) / 1000 : 0;
+  const rate = (n: number): number => (seconds > 0 ? Math.round((n / seconds) * 10) / 10 : 0);
+  const consumers = traffic.consumers.map((c) => ({ ...c, throughput: { recordsPerSecond: rate(c.records), bytesPerSecond: rate(c.bytes) } }));
+  return { ...traffic, consumers };
 }
 
 /** Records in per second, from the first put to the last completion (or put). */

@@ -5,13 +5,14 @@ import { createFunctions, functionByRef } from './functions';
 import { functionKeys, PrincipalClients, queueUrlLookup, type LocalServices } from './provision';
 import { AsyncInvoker } from '../async-invoke';
 import {
-  eventSourceKind, KinesisEventSourcePoller, parseKinesisMapping, parseSqsMapping, SqsEventSourcePoller,
+  eventSourceKind, KinesisEventSourcePoller, MappingAccessDeniedError, parseKinesisMapping, parseSqsMapping, SqsEventSourcePoller,
   type KinesisMappingConfig, type MappingParseContext,
 } from '../esm';
 import { startFaultProxy, type FaultProxy } from '../fault-proxy';
 import { startDeliveryStreams, type LocalDeliveryStreams } from '../firehose';
 import type { LocalFunction } from '../functions';
 import { invokeOverheadSampler } from '../gates/latency';
+import { mappingAuthorizer } from '../iam';
 import { LOCAL_MONITORING_DEFAULTS, LocalMonitoring, stalledSinkServices } from '../monitoring';
 import { startNotifications, type LocalNotifications } from '../notifications';
 import { childScript } from '../paths';
@@ -126,14 +127,16 @@ function createPollers(ctx: RunContext, i: StartInput, queueUrlForArn: (arn: str
     const fn = mappedFunction(ctx.functions, m.props.FunctionName, m.logicalId);
     const { kinesis, sqs, s3, sns } = principals.ofFunction(fn.functionName);
     const esmClients = { kinesis, sqs, s3, sns };
+    const consumerArns = provisioned.consumers.map((c) => c.arn);
     const ctxParse: MappingParseContext = {
-      uuid: m.uuid, region: stack.region, accountId: stack.accountId, logicalId: m.logicalId, queueUrlForArn,
+      uuid: m.uuid, region: stack.region, accountId: stack.accountId, logicalId: m.logicalId, queueUrlForArn, consumerArns,
     };
     try {
       if (eventSourceKind(m.props, ctxParse) === 'kinesis') {
         const config = quality.mapping(parseKinesisMapping(m.props, ctxParse), m.logicalId, fn);
         kinesisMappings.push({ config, fn, logicalId: m.logicalId });
-        const poller = new KinesisEventSourcePoller(config, recordingIteratorAge(fn, ctx.metrics), esmClients, { log: ctx.log });
+        const pollerOpts = { log: ctx.log, ...mappingAuthorizer(i.services.authz, fn.functionName) };
+        const poller = new KinesisEventSourcePoller(config, recordingIteratorAge(fn, ctx.metrics), esmClients, pollerOpts);
         quality.track(m.logicalId, poller);
         const windowSeconds = config.tumblingWindowInSeconds;
         ctx.pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName, windowSeconds });
@@ -143,7 +146,7 @@ function createPollers(ctx: RunContext, i: StartInput, queueUrlForArn: (arn: str
         ctx.pollers.push({ logicalId: m.logicalId, poller, source: config.queueUrl, fn: fn.functionName, windowSeconds: 0 });
       }
     } catch (e) {
-      if (e instanceof UnsupportedTemplateError) throw e;
+      if (e instanceof UnsupportedTemplateError || e instanceof MappingAccessDeniedError) throw e;
       const msg = (e as Error).message.replace(/^EventSourceMapping [^:]+: /, '');
       throw new UnsupportedTemplateError(m.logicalId, 'AWS::Lambda::EventSourceMapping', undefined, msg);
     }

@@ -48,6 +48,15 @@ export const RUN_TYPES: Readonly<Record<string, RunSpec>> = {
       Tags: TAGS,
     },
   },
+  'AWS::Kinesis::StreamConsumer': {
+    local: 'run',
+    behaviour: 'enhanced fan-out consumer of a stack stream: an event source mapping on its ARN reads through it (push delivery modelled as its own 2 MiB/s per shard, out of the shared GetRecords limits; lib/local/esm/kinesis.ts)',
+    properties: {
+      StreamARN: USED,
+      ConsumerName: USED,
+      Tags: TAGS,
+    },
+  },
   'AWS::SQS::Queue': {
     local: 'run',
     behaviour: 'fauxqs queue (redrive policy, visibility timeout, FIFO)',

@@ -3,6 +3,7 @@ import { AssemblyError, UnsupportedTemplateError } from './errors';
 import { evaluateCondition, referencedIds, resolveValue, type ResolveContext, type Where } from './intrinsics';
 import { isLocallyHandledCustomResource, typeSpec, type RunSpec } from './resource-types';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type CfnResource, type CfnTemplate } from './types';
+import { consumerPhysicalId } from '../cloudformation/physical-names';
 
 /** Endpoints the local names and URLs point at. */
 export interface LocalEndpoints {
@@ -278,6 +279,29 @@ export class LocalStack implements ResolveContext {
     return r === true || r === 'true';
   }
 
+  /**
+   * A stream consumer's ARN as Kinesis gives it: `<stream ARN>/consumer/<name>:<creation epoch seconds>`; the
+   * deployment's physical id is `<name>:<epoch>` (lib/local/cloudformation/physical-names.ts).
+   */
+  private consumerPhysical(logicalId: string, resource: CfnResource): Physical {
+    const where = (property: string): Where => ({ logicalId, type: resource.Type, property });
+    const streamArn = this.resolve(resource.Properties?.StreamARN, where('StreamARN'));
+    const name = this.resolve(resource.Properties?.ConsumerName, where('ConsumerName'));
+    if (typeof streamArn !== 'string' || !/^arn:aws:kinesis:[^:]+:\d{12}:stream\/[^/]+$/.test(streamArn)) {
+      throw new UnsupportedTemplateError(logicalId, resource.Type, 'StreamARN', `must be a Kinesis stream ARN (got ${JSON.stringify(streamArn)})`);
+    }
+    if (typeof name !== 'string' || !/^[a-zA-Z0-9_.-]{1,128}$/.test(name)) {
+      throw new UnsupportedTemplateError(logicalId, resource.Type, 'ConsumerName', `must be 1-128 characters of [a-zA-Z0-9_.-] (got ${JSON.stringify(name)})`);
+    }
+    const id = this.deployedId(logicalId, () => consumerPhysicalId(name, Date.now()));
+    const consumerArn = `${streamArn}/consumer/${id}`;
+    const epoch = Number(id.slice(id.lastIndexOf(':') + 1));
+    return {
+      ref: consumerArn,
+      attrs: { ConsumerARN: consumerArn, ConsumerName: name, StreamARN: streamArn, ConsumerStatus: 'ACTIVE', ConsumerCreationTimestamp: new Date(epoch * 1000).toISOString() },
+    };
+  }
+
   private computePhysical(logicalId: string, resource: CfnResource): Physical {
     const { region: R, accountId: A } = this;
     const arn = (service: string, resourcePart: string, opts: { noRegion?: boolean; noAccount?: boolean } = {}): string =>
@@ -289,6 +313,8 @@ export class LocalStack implements ResolveContext {
         const name = this.nameOf(logicalId, resource, 'Name', 128);
         return { ref: name, attrs: { Arn: arn('kinesis', `stream/${name}`) } };
       }
+      case 'AWS::Kinesis::StreamConsumer':
+        return this.consumerPhysical(logicalId, resource);
       case 'AWS::SQS::Queue': {
         const name = this.nameOf(logicalId, resource, 'QueueName', 80, { fifo: this.isTrue(resource, 'FifoQueue', logicalId) });
         if (!this.endpoints) throw new Error('LocalStack: queue URLs need bindEndpoints() first');

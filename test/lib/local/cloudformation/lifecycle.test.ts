@@ -33,6 +33,16 @@ function named(type: string, prop: string, name: string, more: Partial<CfnResour
 }
 
 describe('CloudFormation create', () => {
+  it('a stream consumer: id <name>:<creation epoch>, deleted with the stack', () => {
+    const m = model();
+    const consumer: CfnResource = { Type: 'AWS::Kinesis::StreamConsumer', Properties: { StreamARN: { 'Fn::GetAtt': ['Stream', 'Arn'] }, ConsumerName: 'stage' } };
+    const created = m.deploy({ stackName: 'Phoenix', region: 'us-east-1', template: pipeline({ Consumer: consumer }) }).created;
+    expect(created.find((r) => r.logicalId === 'Consumer')!.physicalId).toMatch(/^stage:\d{10}$/);
+    const destroyed = m.destroy('Phoenix', 'us-east-1');
+    expect(destroyed.deleted.map((r) => r.logicalId)).toContain('Consumer');
+    expect(destroyed.orphaned.map((r) => r.logicalId)).not.toContain('Consumer');
+  });
+
   it('creates every resource with a generated name, new on every creation of the stack', () => {
     const m = model();
     const first = m.deploy({ stackName: 'Phoenix', region: 'us-east-1', template: pipeline() });

@@ -2,7 +2,7 @@ import { CreateStreamCommand, GetShardIteratorCommand, KinesisClient, ListShards
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS } from '../../../../lib/local/clients';
 import { startEmulators, type RunningEmulators } from '../../../../lib/local/emulators';
-import { consumerGetRecords } from '../../../../lib/local/esm/util';
+import { consumerGetRecords, subscribed } from '../../../../lib/local/esm/util';
 import type { ShardShape } from '../../../../lib/local/gates/limits-shards';
 import { LOCAL_REGION } from '../../../../lib/local/template/types';
 import { removeDir, tempDir } from '../support';
@@ -53,6 +53,31 @@ describe('service limits in the emulator host', () => {
     const traffic = await emulators.traffic();
     expect(traffic.writers).toEqual([{ writer: 'phoenix-local', stream: STREAM, records: 1, throttled: 2 }]);
     expect(traffic.consumers.map((c) => [c.consumer, c.getRecordsCalls, c.throttles, c.records])).toEqual([['esm:first', 1, 0, 1], ['firehose:second', 1, 1, 0]]);
+  });
+
+  it('an enhanced fan-out subscription reads while standard consumers have used up the shard\'s shared read budget', async () => {
+    // A stream of its own: the other tests used this second's write budget of the first.
+    const name = 'limits-efo';
+    const streamArn = `arn:aws:kinesis:${LOCAL_REGION}:000000000000:stream/${name}`;
+    await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+    await waitUntilStreamExists({ client: kinesis, maxWaitTime: 20 }, { StreamName: name });
+    const shards = (await kinesis.send(new ListShardsCommand({ StreamName: name }))).Shards as ShardShape[];
+    await emulators.registerLimits({ streams: [{ arn: streamArn, shards }], queues: [] });
+    await kinesis.send(new PutRecordCommand({ StreamName: name, PartitionKey: 'e', Data: Buffer.from('efo') }));
+    const trim = { StreamName: name, ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' as const };
+    const iterator = (await kinesis.send(new GetShardIteratorCommand(trim))).ShardIterator;
+    // The shared budget (one GetRecords per 200 s at this scale) is used: standard consumers are refused.
+    const shared = await Promise.all(['esm:a', 'esm:b'].map((c) => kinesis.send(consumerGetRecords({ ShardIterator: iterator }, c)).catch((e: Error) => e)));
+    expect(shared.some((r) => r instanceof Error && r.name === 'ProvisionedThroughputExceededException')).toBe(true);
+    const consumerArn = `${streamArn}/consumer/efo-test:1796650000`;
+    const subIterator = (await kinesis.send(subscribed(new GetShardIteratorCommand(trim), consumerArn, 'efo:reader'))).ShardIterator;
+    const pushed = await kinesis.send(consumerGetRecords({ ShardIterator: subIterator }, 'efo:reader', consumerArn));
+    expect(pushed.Records?.map((r) => Buffer.from(r.Data!).toString())).toEqual(['efo']);
+    const traffic = await emulators.traffic();
+    expect(traffic.consumers.find((c) => c.consumer === 'efo:reader')).toMatchObject({ kind: 'efo', consumerArn, throttles: 0, records: 1, bytes: 3 });
+    // The subscription's bytes went to its own budget: the shared one is still refused, not paced by them.
+    const after = await kinesis.send(consumerGetRecords({ ShardIterator: iterator }, 'esm:c')).catch((e: Error) => e);
+    expect(after).toMatchObject({ name: 'ProvisionedThroughputExceededException' });
   });
 
   it('a record over 1 MiB is refused with ValidationException before any write', async () => {

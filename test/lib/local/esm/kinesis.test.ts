@@ -3,9 +3,14 @@ import { GetObjectCommand, CreateBucketCommand, ListObjectsV2Command } from '@aw
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT, concurrencyProbe, FakeFunction, REGION, fail, ok, putRecords, startFauxqs, startKinesalite, type Fauxqs, type Kinesalite } from './support';
+import { IngestStage } from '../../../../constructs';
 import { KinesisEventSourcePoller } from '../../../../lib/local/esm/kinesis';
-import { parseKinesisMapping } from '../../../../lib/local/esm/parse';
+import { MappingAccessDeniedError, parseKinesisMapping } from '../../../../lib/local/esm/parse';
 import type { KinesisMappingConfig, PollerOptions } from '../../../../lib/local/esm/types';
+import { iamGateConfig, inProcessAuthorizer, mappingAuthorizer } from '../../../../lib/local/iam';
+import { LocalStack } from '../../../../lib/local/template/stack';
+import type { CfnTemplate } from '../../../../lib/local/template/types';
+import { templateOf } from '../../../support/stacks';
 
 let kinesis: Kinesalite;
 let faux: Fauxqs;
@@ -462,5 +467,69 @@ describe('KinesisEventSourcePoller', () => {
       [1, false, false, {}], // same window, fresh state
       [0, true, true, 'big'],
     ]);
+  });
+});
+
+describe('a mapping through an enhanced fan-out consumer (IngestStage enhancedFanOut)', () => {
+  /** The stage's template as a local stack, with `mutate` applied to its JSON first. */
+  function efoStack(mutate: (template: Record<string, any>) => void = () => undefined): LocalStack {
+    const json = templateOf((s) => new IngestStage(s, 'Ingest', { pipelineName: 'orders', enhancedFanOut: true })).toJSON();
+    mutate(json);
+    const stack = new LocalStack('EfoTest', json as CfnTemplate);
+    stack.bindEndpoints({ sqs: 'http://127.0.0.1:0' });
+    return stack;
+  }
+
+  /** The poller of the stack's one mapping, created as the local run creates it (parsed, then the role's checks). */
+  function createPoller(stack: LocalStack): KinesisEventSourcePoller {
+    const m = [...stack.resources.values()].find((r) => r.type === 'AWS::Lambda::EventSourceMapping')!;
+    const consumer = [...stack.resources.values()].find((r) => r.type === 'AWS::Kinesis::StreamConsumer')!;
+    const consumerArn = String(stack.getAtt(consumer.logicalId, 'ConsumerARN', { logicalId: 'test', type: 'test' }));
+    const props = stack.resolvedProperties(m.logicalId);
+    const config = parseKinesisMapping(props, {
+      uuid: 'u', region: stack.region, accountId: stack.accountId, queueUrlForArn: () => 'http://127.0.0.1:0/q', consumerArns: [consumerArn],
+    });
+    const authz = inProcessAuthorizer(iamGateConfig(stack));
+    const fn = Object.assign(new FakeFunction(), { functionName: String(props.FunctionName) });
+    const clients = { kinesis: kinesis.client, sqs: faux.sqs, s3: faux.s3 };
+    return new KinesisEventSourcePoller(config, fn, clients, mappingAuthorizer(authz, fn.functionName));
+  }
+
+  it('reads the stream named by the consumer ARN and keeps the consumer ARN', () => {
+    const stack = efoStack();
+    const { config } = createPoller(stack);
+    expect(config.consumerArn).toMatch(new RegExp(`^${config.streamArn}/consumer/[A-Za-z0-9_.-]+-ingest:\\d+$`));
+    expect(config.streamArn).toMatch(/^arn:aws:kinesis:[^:]+:\d{12}:stream\/[^/]+$/);
+  });
+
+  it('without kinesis:SubscribeToShard on the consumer, the role\'s checks refuse the mapping as Lambda does', () => {
+    const stack = efoStack((t) => {
+      for (const r of Object.values(t.Resources as Record<string, any>)) {
+        if (r.Type !== 'AWS::IAM::Policy') continue;
+        for (const st of r.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>) {
+          const actions = [st.Action].flat().filter((a) => a !== 'kinesis:SubscribeToShard');
+          st.Action = actions.length === 1 ? actions[0] : actions;
+        }
+      }
+    });
+    const err = (() => {
+      try {
+        createPoller(stack);
+        return undefined;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(MappingAccessDeniedError);
+    expect(err).toMatchObject({ code: 'MAPPING_ACCESS_DENIED', errorType: 'InvalidParameterValueException' });
+    expect((err as Error).message).toMatch(/^InvalidParameterValueException: Cannot access stream consumer arn:aws:kinesis:.*\/consumer\/.*\(denied: kinesis:SubscribeToShard on arn:aws:kinesis:[^;]*\)$/);
+  });
+
+  it('a consumer ARN that is not a consumer of the stack is refused', () => {
+    const stack = efoStack();
+    const m = [...stack.resources.values()].find((r) => r.type === 'AWS::Lambda::EventSourceMapping')!;
+    const props = stack.resolvedProperties(m.logicalId);
+    expect(() => parseKinesisMapping(props, { uuid: 'u', region: REGION, accountId: ACCOUNT, queueUrlForArn: () => 'x', consumerArns: [] }))
+      .toThrow(/EventSourceArn: stream consumer arn:aws:kinesis:.*\/consumer\/.* not found \(consumers of the stack: none\)/);
   });
 });

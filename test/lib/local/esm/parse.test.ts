@@ -87,7 +87,8 @@ describe('parseKinesisMapping', () => {
     [{ StartingPosition: 'AT_TIMESTAMP' }, /StartingPositionTimestamp is required/],
     [{ StartingPosition: undefined }, /StartingPosition is required/],
     [{ FunctionResponseTypes: ['Other'] }, /FunctionResponseTypes/],
-    [{ EventSourceArn: `${STREAM}/consumer/c:1` }, /enhanced fan-out/],
+    [{ EventSourceArn: `${STREAM}/consumer/c:1` }, /stream consumer .*\/consumer\/c:1 not found \(consumers of the stack: none\)/],
+    [{ EventSourceArn: `${STREAM}/consumer/c` }, /is not a stream consumer ARN/],
     [{ DestinationConfig: { OnFailure: { Destination: 'arn:aws:sqs:eu-west-1:111111111111:elsewhere' } } }, /unknown queue/],
   ])('rejects %j', (props, message) => {
     expect(() => parseKinesisMapping({ EventSourceArn: STREAM, StartingPosition: 'TRIM_HORIZON', ...props }, ctx)).toThrow(message);

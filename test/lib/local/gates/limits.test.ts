@@ -106,7 +106,7 @@ describe('Kinesis reads', () => {
   it('2 MiB/s per shard from the response sizes: after a 10 MiB response, calls within 5 seconds are refused', () => {
     const g = gate();
     expect(g.before(get(), 0).kind).toBe('allow');
-    g.after(get(), 10 * 1024 * 1024, 0);
+    g.read(get(), 10 * 1024 * 1024, 0);
     expect(g.before(get(), 4_999).kind).toBe('reject');
     expect(g.before(get(), 5_000).kind).toBe('allow');
   });
@@ -114,7 +114,7 @@ describe('Kinesis reads', () => {
   it('an enhanced fan-out consumer has its own 2 MiB/s per shard: it is paced (delayed), not refused, and does not use the shared budget', () => {
     const g = gate();
     const sub = call('kinesis', 'SubscribeToShard', { resources: [`${STREAM}/consumer/efo:1`], shardId: 'shardId-000000000000' });
-    g.after(sub, 4 * 1024 * 1024, 0);
+    g.read(sub, 4 * 1024 * 1024, 0);
     expect(g.before(sub, 1_000)).toEqual({ kind: 'delay', ms: 1000 });
     expect(g.before(get(), 1_000).kind).toBe('allow');
   });

@@ -39,6 +39,22 @@ describe('template model', () => {
     expect(s.resolve({ A: { Ref: 'AWS::NoValue' }, B: 1 }, where)).toEqual({ B: 1 });
   });
 
+  it('a stream consumer: Ref and ConsumerARN as Kinesis gives them (stream ARN, consumer name, creation epoch)', () => {
+    const s = stack({
+      S: { Type: 'AWS::Kinesis::Stream', Properties: { ShardCount: 1 } },
+      C: { Type: 'AWS::Kinesis::StreamConsumer', Properties: { StreamARN: { 'Fn::GetAtt': ['S', 'Arn'] }, ConsumerName: 'stage' } },
+    });
+    const where = { logicalId: 'X', type: 'AWS::Lambda::EventSourceMapping', property: 'EventSourceArn' };
+    const streamArn = `arn:aws:kinesis:us-east-1:000000000000:stream/${generatedName('Demo', 'S', 128)}`;
+    const arn = s.resolve({ 'Fn::GetAtt': ['C', 'ConsumerARN'] }, where) as string;
+    expect(arn).toMatch(new RegExp(`^${streamArn}/consumer/stage:\\d{10}$`));
+    expect(s.resolve({ Ref: 'C' }, where)).toBe(arn);
+    expect(s.resolve({ 'Fn::GetAtt': ['C', 'ConsumerName'] }, where)).toBe('stage');
+    expect(s.creationOrder().map((r) => r.logicalId)).toEqual(['S', 'C']);
+    const bad = stack({ C: { Type: 'AWS::Kinesis::StreamConsumer', Properties: { StreamARN: 'arn:aws:sqs:us-east-1:000000000000:q', ConsumerName: 'stage' } } });
+    expect(() => bad.resolve({ Ref: 'C' }, where)).toThrow(/C \(AWS::Kinesis::StreamConsumer\).*StreamARN.*must be a Kinesis stream ARN/);
+  });
+
   it('generates names the way CloudFormation does, within the service limit', () => {
     const name = generatedName('PhoenixClickstream', 'ClickstreamIngestProcessorFE567F39', 64);
     expect(name.length).toBeLessThanOrEqual(64);
