@@ -54,12 +54,14 @@ export interface ReplayOptions {
   /** DLQ: how long to wait for messages in flight elsewhere (e.g. an interrupted replay) to reappear. Default 0. */
   readonly inFlightWaitMs?: number;
   /**
-   * Records gathered before they are put (and their dead letters deleted). Default 500 per lane; with a rate, one second
-   * of it. Archive replays put continuously: there it bounds a lane's PutRecords call to flushRecords / lanes entries.
+   * Records of one PutRecords call times the lanes (a lane's call holds flushRecords / lanes entries; dead letters are
+   * deleted as their call settles). Default 500 per lane; with a rate, one second of it.
    */
   readonly flushRecords?: number;
   /** PutRecords calls in flight. Default 4. */
   readonly lanes?: number;
+  /** DLQ: ReceiveMessage calls in flight. Default 4. */
+  readonly receivers?: number;
   readonly idRules?: IdRules;
   readonly clients: ReplayClients;
   readonly onProgress?: (p: ReplayProgress) => void;
@@ -136,12 +138,6 @@ const gunzipAsync = promisify(gunzip);
 const MAX_ERRORS = 20;
 const MAX_SAMPLE_IDS = 20;
 
-interface Pending {
-  readonly item: PutItem<number>;
-  readonly messageId?: string;
-  readonly id: string | null;
-}
-
 /** Reads an S3 object fully. */
 async function getObjectBytes(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Buffer> {
   const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
@@ -213,7 +209,7 @@ class ReplayRun {
   readonly at: Date;
   readonly dryRun: boolean;
   readonly putter: KinesisPutter;
-  /** Records gathered before they are put (DLQ), or the records of one lane's call times the lanes (archive). */
+  /** The records of one lane's PutRecords call times the lanes. */
   readonly flushAt: number;
   private readonly checked = new Map<string, Promise<void>>();
 
@@ -223,9 +219,11 @@ class ReplayRun {
     const sourceName = opts.source.kind === 'dlq' ? opts.source.queueUrl : `s3://${opts.source.bucket}/${opts.source.prefix}`;
     this.summary = newSummary(sourceName, opts.filter, this.dryRun);
     this.putter = new KinesisPutter(opts.clients.kinesis, { ratePerSecond: opts.ratePerSecond, lanes: opts.lanes });
-    // A full PutRecords call per lane; with a rate limit, about one second of records, so that dead letters are
+    // A full PutRecords call per lane (a DLQ, read 10 messages per receive, fills calls of 100 five times sooner, and
+    // its dead letters are deleted sooner); with a rate limit, about one second of records, so that dead letters are
     // deleted steadily as their records are accepted (a killed replay then has little to put again).
-    const defaultFlush = opts.ratePerSecond !== undefined ? Math.max(10, Math.ceil(opts.ratePerSecond)) : this.putter.lanes * 500;
+    const perLane = opts.source.kind === 'dlq' ? 100 : 500;
+    const defaultFlush = opts.ratePerSecond !== undefined ? Math.max(10, Math.ceil(opts.ratePerSecond)) : this.putter.lanes * perLane;
     this.flushAt = Math.max(1, Math.min(opts.flushRecords ?? defaultFlush, this.putter.lanes * 500, 10_000));
   }
 
@@ -277,77 +275,70 @@ class ReplayRun {
   }
 }
 
-/** Puts pending dead letters' records; returns the message ids of the accepted ones. */
-async function putPending(run: ReplayRun, pending: Pending[]): Promise<string[]> {
-  if (pending.length === 0) return [];
-  if (run.dryRun) {
-    for (const p of pending) run.replayed(p.item.stream);
-    return [];
-  }
-  for (const stream of new Set(pending.map((p) => p.item.stream))) await run.ensureTarget(stream);
-  const out = await run.putter.putAll(pending.map((p) => p.item));
-  const acceptedIds: string[] = [];
-  run.settled(out, (i) => {
-    const p = pending[i];
-    run.replayed(p.item.stream);
-    if (p.messageId) acceptedIds.push(p.messageId);
-  }, (i) => pending[i].id ?? pending[i].messageId ?? 'record');
-  return acceptedIds;
-}
+type DlqTag = { readonly stream: string; readonly messageId: string; readonly id: string | null };
 
-/** DLQ replay: reads the queue, puts the matching records, deletes each dead letter once its record is accepted. */
+/**
+ * DLQ replay: several receivers read the queue while the matching records are put (PutRecords lanes by partition key,
+ * so a key's records go in the order received); a dead letter is deleted once Kinesis accepted its record, and one
+ * whose record failed is left in the queue (made visible again at the end).
+ */
 async function replayDlq(run: ReplayRun, queueUrl: string): Promise<void> {
   const { opts, summary: s } = run;
   if (!opts.clients.sqs) throw new Error('runReplay: an SQS client is required for --from dlq');
   const reader = new DlqReader(opts.clients.sqs, queueUrl, {
     visibilityTimeoutSec: opts.visibilityTimeoutSec ?? 300,
     inFlightWaitMs: opts.inFlightWaitMs ?? 0,
+    concurrency: opts.receivers,
     signal: opts.signal,
   });
-  // One batch is put while the next is read (one at a time, so a key's records keep their order).
-  let inFlight: Promise<void> = Promise.resolve();
+  const deletes = new Set<Promise<void>>();
+  const deleteAccepted = (messageIds: string[]): void => {
+    if (messageIds.length === 0) return;
+    const p = reader.delete(messageIds).then((notDeleted) => {
+      s.deleted += messageIds.length - notDeleted.length;
+      for (const id of notDeleted) addError(s, `message ${id}: its record was replayed but the message could not be deleted (a rerun puts it again; the sink deduplicates)`);
+      run.progress();
+    }).finally(() => deletes.delete(p));
+    deletes.add(p);
+  };
+  const pipeline = run.dryRun ? undefined : run.putter.pipeline<DlqTag>((out) => {
+    const accepted: string[] = [];
+    run.settled(out, (t) => {
+      run.replayed(t.stream);
+      accepted.push(t.messageId);
+    }, (t) => t.id ?? t.messageId);
+    deleteAccepted(accepted);
+    run.progress();
+  }, { maxBatch: Math.ceil(run.flushAt / run.putter.lanes) });
   try {
     s.total = (await reader.counts()).visible;
     run.progress();
-    let pending: Pending[] = [];
-    const flushAndDelete = async (): Promise<void> => {
-      const batch = pending;
-      pending = [];
-      await inFlight;
-      inFlight = putAndDelete(batch);
-      inFlight.catch(() => undefined); // handled: awaited at the next flush or below
-    };
-    const putAndDelete = async (batch: Pending[]): Promise<void> => {
-      const accepted = await putPending(run, batch);
-      if (accepted.length > 0) {
-        const notDeleted = await reader.delete(accepted);
-        s.deleted += accepted.length - notDeleted.length;
-        for (const id of notDeleted) addError(s, `message ${id}: its record was replayed but the message could not be deleted (a rerun puts it again; the sink deduplicates)`);
-      }
-      run.progress();
-    };
     for await (const entries of reader.read()) {
       for (const e of entries) {
         if (run.limitReached()) break;
-        const p = await dlqEntryToPut(run, e, pending.length);
-        if (p) pending.push(p);
-        if (pending.length >= run.flushAt) await flushAndDelete();
+        const p = await dlqEntryToPut(run, e);
+        if (!p) continue;
+        if (!pipeline) {
+          run.replayed(p.stream);
+          continue;
+        }
+        await run.ensureTarget(p.stream);
+        await pipeline.add(p);
       }
       run.progress();
       if (run.limitReached() || opts.signal?.aborted) break;
     }
-    await flushAndDelete();
-    await inFlight;
+    await pipeline?.drain();
     s.inFlightElsewhere = reader.inFlightElsewhere;
   } finally {
-    await inFlight.catch(() => undefined);
-    // Everything not deleted (not matching, failed, invalid) becomes visible again now.
+    while (deletes.size > 0) await Promise.all(deletes);
+    // Everything not deleted (not matching, failed, invalid, put cut short) becomes visible again now.
     await reader.releaseAll();
   }
 }
 
 /** The put of one dead letter, or undefined when it is skipped (counted in the summary). */
-async function dlqEntryToPut(run: ReplayRun, e: DlqEntry, tag: number): Promise<Pending | undefined> {
+async function dlqEntryToPut(run: ReplayRun, e: DlqEntry): Promise<PutItem<DlqTag> | undefined> {
   const { opts, summary: s } = run;
   s.scanned++;
   if (!e.msg) {
@@ -383,11 +374,7 @@ async function dlqEntryToPut(run: ReplayRun, e: DlqEntry, tag: number): Promise<
     of: 'dlq', id: msg.id, correlationId: msg.correlationId, arrivedAt: msg.source.arrivedAt, restartCount: msg.reason.class === 'replay-exhausted',
   }, run.at);
   run.countKind(rd.kind);
-  return {
-    item: { stream, partitionKey: replayPartitionKey(msg.source.partitionKey, msg.id, bytes), data: rd.data, tag },
-    messageId: e.messageId,
-    id: msg.id,
-  };
+  return { stream, partitionKey: replayPartitionKey(msg.source.partitionKey, msg.id, bytes), data: rd.data, tag: { stream, messageId: e.messageId, id: msg.id } };
 }
 
 /** The archive objects under `prefix` in the filter's time range, in key (time) order. */
