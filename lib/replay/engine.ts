@@ -91,6 +91,15 @@ export interface ReplayProgress {
   failed: number;
   /** Expected total to scan when known (approximate queue depth), else undefined. */
   total?: number;
+  /** Archive: objects to read (listed, from the resume cursor on) and read so far, and their stored (compressed) bytes. */
+  objects?: ArchiveObjectsProgress;
+}
+
+export interface ArchiveObjectsProgress {
+  done: number;
+  total: number;
+  bytesDone: number;
+  bytesTotal: number;
 }
 
 export interface ReplaySummary extends ReplayProgress {
@@ -212,6 +221,8 @@ class ReplayRun {
   /** The records of one lane's PutRecords call times the lanes. */
   readonly flushAt: number;
   private readonly checked = new Map<string, Promise<void>>();
+  /** Archive replays: the objects' progress, reported with every progress call (not part of the summary). */
+  objects: ArchiveObjectsProgress | undefined;
 
   constructor(readonly opts: ReplayOptions) {
     this.at = opts.at ?? new Date();
@@ -229,7 +240,9 @@ class ReplayRun {
 
   progress(): void {
     const s = this.summary;
-    this.opts.onProgress?.({ scanned: s.scanned, matched: s.matched, replayed: s.replayed, deleted: s.deleted, failed: s.failed, total: s.total });
+    const objects = this.objects && { ...this.objects };
+    const { scanned, matched, replayed, deleted, failed, total } = s;
+    this.opts.onProgress?.({ scanned, matched, replayed, deleted, failed, total, objects });
   }
 
   limitReached(): boolean {
@@ -374,23 +387,26 @@ async function dlqEntryToPut(run: ReplayRun, e: DlqEntry): Promise<PutItem<DlqTa
     of: 'dlq', id: msg.id, correlationId: msg.correlationId, arrivedAt: msg.source.arrivedAt, restartCount: msg.reason.class === 'replay-exhausted',
   }, run.at);
   run.countKind(rd.kind);
-  return { stream, partitionKey: replayPartitionKey(msg.source.partitionKey, msg.id, bytes), data: rd.data, tag: { stream, messageId: e.messageId, id: msg.id } };
+  const partitionKey = replayPartitionKey(msg.source.partitionKey, msg.id, bytes);
+  return { stream, partitionKey, data: rd.data, tag: { stream, messageId: e.messageId, id: msg.id } };
 }
 
 /** The archive objects under `prefix` in the filter's time range, in key (time) order. */
-async function archiveKeys(s3: S3Client, bucket: string, prefix: string, filter: ReplayFilter, signal?: AbortSignal): Promise<string[]> {
-  const keys: string[] = [];
+async function archiveKeys(
+  s3: S3Client, bucket: string, prefix: string, filter: ReplayFilter, signal?: AbortSignal,
+): Promise<Array<{ key: string; size: number }>> {
+  const keys: Array<{ key: string; size: number }> = [];
   for (const p of archiveListPrefixes(prefix, filter.sinceMs, filter.untilMs)) {
     let token: string | undefined;
     do {
       const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, ContinuationToken: token }), { abortSignal: signal });
       for (const o of res.Contents ?? []) {
-        if (o.Key && archiveKeyInRange(o.Key, prefix, filter.sinceMs, filter.untilMs)) keys.push(o.Key);
+        if (o.Key && archiveKeyInRange(o.Key, prefix, filter.sinceMs, filter.untilMs)) keys.push({ key: o.Key, size: o.Size ?? 0 });
       }
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);
   }
-  return keys.sort();
+  return keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 type ArchiveTag = { readonly stream: string; readonly id: string | null };
@@ -403,7 +419,9 @@ async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Pr
   if (opts.filter.reasons) throw new InputError('--reason applies to dead letters only: archived records have no failure reason');
   if (opts.filter.ids && !opts.idRules) throw new InputError('--id with --from archive needs the pipeline\'s id rules: pass --pipeline and --key-fields (or use --correlation-id)');
   const resume = opts.resume;
-  const keys = (await archiveKeys(s3, bucket, prefix, opts.filter, opts.signal)).filter((k) => !resume || k >= resume.key);
+  const listed = (await archiveKeys(s3, bucket, prefix, opts.filter, opts.signal)).filter((k) => !resume || k.key >= resume.key);
+  const keys = listed.map((k) => k.key);
+  run.objects = { done: 0, total: listed.length, bytesDone: 0, bytesTotal: listed.reduce((n, k) => n + k.size, 0) };
   const seen = new RecentKeys();
   // Records are put while the next ones are read: each lane sends a call as soon as it holds a full one.
   const pipeline = run.dryRun ? undefined : run.putter.pipeline<ArchiveTag>((out) => {
@@ -428,6 +446,8 @@ async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Pr
     const from = resume && keys[k] === resume.key ? resume.line : 0;
     const { done, total } = await replayArchiveObject(run, `s3://${bucket}/${keys[k]}`, raw, seen, pipeline, from);
     seen.endObject();
+    run.objects.done++;
+    run.objects.bytesDone += listed[k].size;
     run.progress();
     if (done < total) {
       cursor = { key: keys[k], line: done };

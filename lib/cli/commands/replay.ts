@@ -9,7 +9,8 @@ import { archiveReplayTarget } from '../../replay/archive-target';
 import { runReplay, type ArchiveCursor, type ReplayOptions, type ReplaySummary } from '../../replay/engine';
 import { InputError, parseFilter, type RawFilter, type ReplayFilter } from '../../replay/filter';
 import { UsageError } from '../errors';
-import { addFilterOptions, addTargetOptions, interruptible, intFlag, progressBar, visibilityOption } from '../options';
+import { addFilterOptions, addTargetOptions, interruptible, intFlag, visibilityOption } from '../options';
+import { replayProgress } from '../progress';
 import { createClients, resolveTargets, type TargetFlags } from '../targets';
 
 interface ReplayFlags extends TargetFlags, RawFilter {
@@ -135,7 +136,7 @@ export function registerReplay(program: Command): void {
       }
       const clients = createClients(r.conn);
       const intr = interruptible();
-      const bar = progressBar('replay |{bar}| {value}/{total} scanned | {replayed} replayed | {deleted} deleted | {failed} failed', !f.json);
+      const bar = replayProgress({ json: f.json });
       let summary: ReplaySummary;
       try {
         summary = await runReplay({
@@ -149,7 +150,7 @@ export function registerReplay(program: Command): void {
           idRules,
           clients,
           signal: intr.signal,
-          onProgress: (p) => bar.update(p.scanned, p.total, { replayed: p.replayed, deleted: p.deleted, failed: p.failed }),
+          onProgress: (p) => bar.update(p),
         });
       } catch (e) {
         usage(e);

@@ -45,8 +45,7 @@ class FakeQueue {
       for (const e of cmd.input.Entries ?? []) {
         const [id, h] = e.ReceiptHandle!.split('#');
         const m = this.messages.find((x) => x.id === id)!;
-        if (Number(h) !== m.handle) failed.push({ Id: e.Id! });
-        else {
+        if (Number(h) !== m.handle) {failed.push({ Id: e.Id! });} else {
           m.deleted = true;
           this.deletedOrder.push(id);
         }
@@ -62,7 +61,8 @@ class FakeQueue {
     }
     if (cmd instanceof GetQueueAttributesCommand) {
       const live = this.messages.filter((m) => !m.deleted);
-      return { Attributes: { ApproximateNumberOfMessages: String(live.filter((m) => m.visible).length), ApproximateNumberOfMessagesNotVisible: String(live.filter((m) => !m.visible).length) } };
+      const visible = live.filter((m) => m.visible).length;
+      return { Attributes: { ApproximateNumberOfMessages: String(visible), ApproximateNumberOfMessagesNotVisible: String(live.length - visible) } };
     }
     throw new Error(`unexpected command ${(cmd as object).constructor.name}`);
   }
@@ -86,8 +86,16 @@ class FakeQueue {
 function deadLetter(j: number): string {
   const at = '2026-12-07T00:00:00.000Z';
   const msg: DlqMessage = {
-    v: 1, id: null, correlationId: null, stage: 'ingest', reason: { class: 'schema', message: 'test' }, attempts: 1,
-    firstFailedAt: at, lastFailedAt: at, payload: Buffer.from(JSON.stringify({ orderId: `o${j}` })).toString('base64'), payloadRef: null,
+    v: 1,
+    id: null,
+    correlationId: null,
+    stage: 'ingest',
+    reason: { class: 'schema', message: 'test' },
+    attempts: 1,
+    firstFailedAt: at,
+    lastFailedAt: at,
+    payload: Buffer.from(JSON.stringify({ orderId: `o${j}` })).toString('base64'),
+    payloadRef: null,
     source: { streamArn: STREAM, shardId: 'shardId-000000000000', sequenceNumber: String(j + 1), partitionKey: `k${j % 7}`, arrivedAt: at },
   };
   return encodeDlqMessage(msg, 262_144).body;
