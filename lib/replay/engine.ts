@@ -18,6 +18,9 @@ import { DlqReader, type DlqEntry } from './dlq-reader';
 import { describeFilter, inTimeRange, InputError, replayable, type ReplayFilter } from './filter';
 import { checkStreamExists, KinesisPutter, type PutItem, type PutOutcome, type PutPipeline } from './putter';
 import { decodeForReplay, replayData, replayPartitionKey } from './records';
+import { ArchiveWatermark, type ArchiveCursor } from './watermark';
+
+export type { ArchiveCursor } from './watermark';
 
 export type ReplaySource =
   | { readonly kind: 'dlq'; readonly queueUrl: string }
@@ -72,14 +75,6 @@ export interface ReplayOptions {
   readonly resume?: ArchiveCursor;
 }
 
-/**
- * Where an archive replay stopped: the object key and the number of its archive records (blank and invalid lines not
- * counted) already put. Every record before it was accepted by Kinesis.
- */
-export interface ArchiveCursor {
-  readonly key: string;
-  readonly line: number;
-}
 
 export interface ReplayProgress {
   /** Messages or archived records read. */
@@ -93,6 +88,11 @@ export interface ReplayProgress {
   total?: number;
   /** Archive: objects to read (listed, from the resume cursor on) and read so far, and their stored (compressed) bytes. */
   objects?: ArchiveObjectsProgress;
+  /**
+   * Archive (not a dry run): every record before this cursor was accepted; a run killed now resumes from it (records
+   * after it may be put twice, which the sinks absorb).
+   */
+  cursor?: ArchiveCursor;
 }
 
 export interface ArchiveObjectsProgress {
@@ -223,6 +223,8 @@ class ReplayRun {
   private readonly checked = new Map<string, Promise<void>>();
   /** Archive replays: the objects' progress, reported with every progress call (not part of the summary). */
   objects: ArchiveObjectsProgress | undefined;
+  /** Archive replays (not dry runs): the safe cursor, reported with every progress call. */
+  marks: ArchiveWatermark | undefined;
 
   constructor(readonly opts: ReplayOptions) {
     this.at = opts.at ?? new Date();
@@ -240,9 +242,10 @@ class ReplayRun {
 
   progress(): void {
     const s = this.summary;
+    if (!this.opts.onProgress) return;
     const objects = this.objects && { ...this.objects };
     const { scanned, matched, replayed, deleted, failed, total } = s;
-    this.opts.onProgress?.({ scanned, matched, replayed, deleted, failed, total, objects });
+    this.opts.onProgress({ scanned, matched, replayed, deleted, failed, total, objects, cursor: this.marks?.cursor() });
   }
 
   limitReached(): boolean {
@@ -409,7 +412,7 @@ async function archiveKeys(
   return keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-type ArchiveTag = { readonly stream: string; readonly id: string | null };
+type ArchiveTag = { readonly stream: string; readonly id: string | null; readonly pos: number };
 
 /** Archive replay: reads the archive objects in time order and puts the matching records while the next ones are read. */
 async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Promise<void> {
@@ -423,9 +426,13 @@ async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Pr
   const keys = listed.map((k) => k.key);
   run.objects = { done: 0, total: listed.length, bytesDone: 0, bytesTotal: listed.reduce((n, k) => n + k.size, 0) };
   const seen = new RecentKeys();
+  if (!run.dryRun) run.marks = new ArchiveWatermark();
   // Records are put while the next ones are read: each lane sends a call as soon as it holds a full one.
   const pipeline = run.dryRun ? undefined : run.putter.pipeline<ArchiveTag>((out) => {
-    run.settled(out, (t) => run.replayed(t.stream), (t) => t.id ?? 'record');
+    run.settled(out, (t) => {
+      run.replayed(t.stream);
+      run.marks?.accepted(t.pos);
+    }, (t) => t.id ?? 'record');
     run.progress();
   }, { maxBatch: Math.ceil(run.flushAt / run.putter.lanes) });
   // The next object is fetched and decompressed (off the main thread) while the current one is framed and put.
@@ -444,7 +451,7 @@ async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Pr
     const raw = await next!;
     next = k + 1 < keys.length ? load(keys[k + 1]) : undefined;
     const from = resume && keys[k] === resume.key ? resume.line : 0;
-    const { done, total } = await replayArchiveObject(run, `s3://${bucket}/${keys[k]}`, raw, seen, pipeline, from);
+    const { done, total } = await replayArchiveObject(run, { bucket, key: keys[k], raw, from }, seen, pipeline);
     seen.endObject();
     run.objects.done++;
     run.objects.bytesDone += listed[k].size;
@@ -484,17 +491,20 @@ function isGzip(raw: Buffer): boolean {
  * Firehose's redeliveries. Returns how many of its `total` records were handled (fewer when stopped).
  */
 async function replayArchiveObject(
-  run: ReplayRun, where: string, raw: Buffer, seen: RecentKeys, pipeline: PutPipeline<ArchiveTag> | undefined, from: number,
+  run: ReplayRun, obj: { bucket: string; key: string; raw: Buffer; from: number }, seen: RecentKeys, pipeline: PutPipeline<ArchiveTag> | undefined,
 ): Promise<{ done: number; total: number }> {
   const { opts, summary: s } = run;
-  const parsed = parseArchiveObject(raw.toString('utf8'));
+  const where = `s3://${obj.bucket}/${obj.key}`;
+  const parsed = parseArchiveObject(obj.raw.toString('utf8'));
   if (parsed.bad > 0) {
     s.skipped.invalid += parsed.bad;
     addError(s, `${where}: ${parsed.bad} line(s) are not archive records (lines ${parsed.badLines.slice(0, 5).join(', ')}${parsed.bad > 5 ? ', ...' : ''})`);
   }
   const total = parsed.records.length;
-  for (let i = from; i < total; i++) {
+  const base = run.marks?.beginObject(obj.key, total, obj.from) ?? 0;
+  for (let i = obj.from; i < total; i++) {
     if (run.limitReached() || opts.signal?.aborted) return { done: i, total };
+    run.marks?.read(base + i);
     const rec = parsed.records[i];
     s.scanned++;
     const dedupe = `${rec.shardId}/${rec.sequenceNumber}`;
@@ -524,7 +534,8 @@ async function replayArchiveObject(
       continue;
     }
     await run.ensureTarget(stream);
-    await pipeline.add({ stream, partitionKey: replayPartitionKey(rec.partitionKey, ids.id, bytes), data: rd.data, tag: { stream, id: ids.id } });
+    run.marks?.put(base + i);
+    await pipeline.add({ stream, partitionKey: replayPartitionKey(rec.partitionKey, ids.id, bytes), data: rd.data, tag: { stream, id: ids.id, pos: base + i } });
   }
   return { done: total, total };
 }
