@@ -535,7 +535,8 @@ async function replayArchiveObject(
     }
     await run.ensureTarget(stream);
     run.marks?.put(base + i);
-    await pipeline.add({ stream, partitionKey: replayPartitionKey(rec.partitionKey, ids.id, bytes), data: rd.data, tag: { stream, id: ids.id, pos: base + i } });
+    const partitionKey = replayPartitionKey(rec.partitionKey, ids.id, bytes);
+    await pipeline.add({ stream, partitionKey, data: rd.data, tag: { stream, id: ids.id, pos: base + i } });
   }
   return { done: total, total };
 }
