@@ -26,10 +26,13 @@ export class CursorCheckpoint {
     this.write(this.format(cursor));
   }
 
-  /** The end of the run: the cursor to continue from, or none (finished: the file is removed). */
-  finish(cursor: ArchiveCursor | undefined): void {
-    if (cursor) this.write(this.format(cursor));
-    else rmSync(this.file, { force: true });
+  /**
+   * The end of the run: its cursor to continue from, or none (finished: the file is removed). A run with a failed
+   * record and no cursor keeps the last cursor written, which is before that record: a resume puts it again.
+   */
+  finish(run: { readonly failed: number; readonly cursor?: ArchiveCursor }): void {
+    if (run.cursor) this.write(this.format(run.cursor));
+    else if (run.failed === 0) rmSync(this.file, { force: true });
   }
 
   private write(text: string): void {

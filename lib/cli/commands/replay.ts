@@ -154,10 +154,7 @@ export function registerReplay(program: Command): void {
           idRules,
           clients,
           signal: intr.signal,
-          onProgress: (p) => {
-            bar.update(p);
-            checkpoint?.update(p.cursor);
-          },
+          onProgress: (p) => { bar.update(p); checkpoint?.update(p.cursor); },
         });
       } catch (e) {
         usage(e);
@@ -166,8 +163,7 @@ export function registerReplay(program: Command): void {
         intr.dispose();
         clients.destroy();
       }
-      // A failed record leaves the last cursor written (before it): the rerun puts it again.
-      if (summary.failed === 0 || summary.cursor) checkpoint?.finish(summary.cursor);
+      checkpoint?.finish(summary);
       if (f.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else process.stdout.write(formatSummary(summary));
       if (summary.interrupted) process.exitCode = 130;
