@@ -8,6 +8,7 @@ import { runHandlerBench } from './handler';
 import { runLocalBench } from './local';
 import { runProfileBench } from './profile';
 import { runReplayBench } from './replay';
+import { runReplayResumeBench } from './replay-resume';
 import { runShardBench } from './shard';
 import { runShardReplayBench } from './shard-replay';
 import type { Benchmark, BenchResult, BenchTarget } from './types';
@@ -18,6 +19,16 @@ function int(flags: Readonly<Record<string, string>>, name: string): number | un
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer; got ${JSON.stringify(v)}`);
   return n;
+}
+
+/** `--sizes=100000,300000`: positive integers, ascending. */
+function sizes(v: string | undefined): number[] | undefined {
+  if (v === undefined) return undefined;
+  const xs = v.split(',').map(Number);
+  if (xs.length === 0 || xs.some((n) => !Number.isSafeInteger(n) || n < 1000) || xs.some((n, i) => i > 0 && n <= xs[i - 1])) {
+    throw new Error(`--sizes must be ascending integers of at least 1000 records, comma-separated; got ${JSON.stringify(v)}`);
+  }
+  return xs;
 }
 
 function target(name: string, value: number, op: '>=' | '<=', t: number): BenchTarget {
@@ -52,6 +63,8 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   }),
   // --records=3000 --shards=2 --limits-scale=10: archive and DLQ replay at the target stream's scaled write limit
   'shard-replay': (flags) => runShardReplayBench({ records: int(flags, 'records'), shards: int(flags, 'shards'), limitsScale: int(flags, 'limits-scale') }),
+  // --sizes=100000,1000000 --shards=4: archive replay killed with SIGKILL and resumed from its checkpoint; peak RSS per size
+  'replay-resume': (flags) => runReplayResumeBench({ sizes: sizes(flags.sizes), shards: int(flags, 'shards') }),
   // --records=100000 --batch-size=100 --rounds=5
   'handler': (flags) => runHandlerBench({ records: int(flags, 'records'), batchSize: int(flags, 'batch-size'), rounds: int(flags, 'rounds') }),
   'profile': (flags) => profileBench(flags.json === 'true'),

@@ -40,8 +40,8 @@ function payload(tag: string, j: number): Buffer {
   return Buffer.from(JSON.stringify({ orderId: `${tag}-${j}`, customer: `c-${j % KEYS}`, amount: (j % 1000) / 10, note: 'x'.repeat(64) }));
 }
 
-/** Archive objects (framed, GZIP) of `n` records, 1,000 per object. */
-async function writeArchive(s3: S3Client, bucket: string, streamArn: string, n: number, tag: string): Promise<void> {
+/** Archive objects (framed, GZIP) of `n` records, 1,000 per object; record j's orderId is `<tag>-<j>`. */
+export async function writeArchive(s3: S3Client, bucket: string, streamArn: string, n: number, tag: string): Promise<void> {
   const t = Date.now();
   for (let i = 0; i < n; i += 1000) {
     const framed = frameFirehoseRecords({

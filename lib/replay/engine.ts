@@ -18,6 +18,9 @@ import { DlqReader, type DlqEntry } from './dlq-reader';
 import { describeFilter, inTimeRange, InputError, replayable, type ReplayFilter } from './filter';
 import { checkStreamExists, KinesisPutter, type PutItem, type PutOutcome, type PutPipeline } from './putter';
 import { decodeForReplay, replayData, replayPartitionKey } from './records';
+import { ArchiveWatermark, type ArchiveCursor } from './watermark';
+
+export type { ArchiveCursor } from './watermark';
 
 export type ReplaySource =
   | { readonly kind: 'dlq'; readonly queueUrl: string }
@@ -54,12 +57,14 @@ export interface ReplayOptions {
   /** DLQ: how long to wait for messages in flight elsewhere (e.g. an interrupted replay) to reappear. Default 0. */
   readonly inFlightWaitMs?: number;
   /**
-   * Records gathered before they are put (and their dead letters deleted). Default 500 per lane; with a rate, one second
-   * of it. Archive replays put continuously: there it bounds a lane's PutRecords call to flushRecords / lanes entries.
+   * Records of one PutRecords call times the lanes (a lane's call holds flushRecords / lanes entries; dead letters are
+   * deleted as their call settles). Default 500 per lane; with a rate, one second of it.
    */
   readonly flushRecords?: number;
   /** PutRecords calls in flight. Default 4. */
   readonly lanes?: number;
+  /** DLQ: ReceiveMessage calls in flight. Default 4. */
+  readonly receivers?: number;
   readonly idRules?: IdRules;
   readonly clients: ReplayClients;
   readonly onProgress?: (p: ReplayProgress) => void;
@@ -70,14 +75,6 @@ export interface ReplayOptions {
   readonly resume?: ArchiveCursor;
 }
 
-/**
- * Where an archive replay stopped: the object key and the number of its archive records (blank and invalid lines not
- * counted) already put. Every record before it was accepted by Kinesis.
- */
-export interface ArchiveCursor {
-  readonly key: string;
-  readonly line: number;
-}
 
 export interface ReplayProgress {
   /** Messages or archived records read. */
@@ -89,6 +86,20 @@ export interface ReplayProgress {
   failed: number;
   /** Expected total to scan when known (approximate queue depth), else undefined. */
   total?: number;
+  /** Archive: objects to read (listed, from the resume cursor on) and read so far, and their stored (compressed) bytes. */
+  objects?: ArchiveObjectsProgress;
+  /**
+   * Archive (not a dry run): every record before this cursor was accepted; a run killed now resumes from it (records
+   * after it may be put twice, which the sinks absorb).
+   */
+  cursor?: ArchiveCursor;
+}
+
+export interface ArchiveObjectsProgress {
+  done: number;
+  total: number;
+  bytesDone: number;
+  bytesTotal: number;
 }
 
 export interface ReplaySummary extends ReplayProgress {
@@ -135,12 +146,6 @@ const gunzipAsync = promisify(gunzip);
 
 const MAX_ERRORS = 20;
 const MAX_SAMPLE_IDS = 20;
-
-interface Pending {
-  readonly item: PutItem<number>;
-  readonly messageId?: string;
-  readonly id: string | null;
-}
 
 /** Reads an S3 object fully. */
 async function getObjectBytes(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Buffer> {
@@ -213,9 +218,13 @@ class ReplayRun {
   readonly at: Date;
   readonly dryRun: boolean;
   readonly putter: KinesisPutter;
-  /** Records gathered before they are put (DLQ), or the records of one lane's call times the lanes (archive). */
+  /** The records of one lane's PutRecords call times the lanes. */
   readonly flushAt: number;
   private readonly checked = new Map<string, Promise<void>>();
+  /** Archive replays: the objects' progress, reported with every progress call (not part of the summary). */
+  objects: ArchiveObjectsProgress | undefined;
+  /** Archive replays (not dry runs): the safe cursor, reported with every progress call. */
+  marks: ArchiveWatermark | undefined;
 
   constructor(readonly opts: ReplayOptions) {
     this.at = opts.at ?? new Date();
@@ -223,15 +232,20 @@ class ReplayRun {
     const sourceName = opts.source.kind === 'dlq' ? opts.source.queueUrl : `s3://${opts.source.bucket}/${opts.source.prefix}`;
     this.summary = newSummary(sourceName, opts.filter, this.dryRun);
     this.putter = new KinesisPutter(opts.clients.kinesis, { ratePerSecond: opts.ratePerSecond, lanes: opts.lanes });
-    // A full PutRecords call per lane; with a rate limit, about one second of records, so that dead letters are
+    // A full PutRecords call per lane (a DLQ, read 10 messages per receive, fills calls of 100 five times sooner, and
+    // its dead letters are deleted sooner); with a rate limit, about one second of records, so that dead letters are
     // deleted steadily as their records are accepted (a killed replay then has little to put again).
-    const defaultFlush = opts.ratePerSecond !== undefined ? Math.max(10, Math.ceil(opts.ratePerSecond)) : this.putter.lanes * 500;
+    const perLane = opts.source.kind === 'dlq' ? 100 : 500;
+    const defaultFlush = opts.ratePerSecond !== undefined ? Math.max(10, Math.ceil(opts.ratePerSecond)) : this.putter.lanes * perLane;
     this.flushAt = Math.max(1, Math.min(opts.flushRecords ?? defaultFlush, this.putter.lanes * 500, 10_000));
   }
 
   progress(): void {
     const s = this.summary;
-    this.opts.onProgress?.({ scanned: s.scanned, matched: s.matched, replayed: s.replayed, deleted: s.deleted, failed: s.failed, total: s.total });
+    if (!this.opts.onProgress) return;
+    const objects = this.objects && { ...this.objects };
+    const { scanned, matched, replayed, deleted, failed, total } = s;
+    this.opts.onProgress({ scanned, matched, replayed, deleted, failed, total, objects, cursor: this.marks?.cursor() });
   }
 
   limitReached(): boolean {
@@ -277,77 +291,70 @@ class ReplayRun {
   }
 }
 
-/** Puts pending dead letters' records; returns the message ids of the accepted ones. */
-async function putPending(run: ReplayRun, pending: Pending[]): Promise<string[]> {
-  if (pending.length === 0) return [];
-  if (run.dryRun) {
-    for (const p of pending) run.replayed(p.item.stream);
-    return [];
-  }
-  for (const stream of new Set(pending.map((p) => p.item.stream))) await run.ensureTarget(stream);
-  const out = await run.putter.putAll(pending.map((p) => p.item));
-  const acceptedIds: string[] = [];
-  run.settled(out, (i) => {
-    const p = pending[i];
-    run.replayed(p.item.stream);
-    if (p.messageId) acceptedIds.push(p.messageId);
-  }, (i) => pending[i].id ?? pending[i].messageId ?? 'record');
-  return acceptedIds;
-}
+type DlqTag = { readonly stream: string; readonly messageId: string; readonly id: string | null };
 
-/** DLQ replay: reads the queue, puts the matching records, deletes each dead letter once its record is accepted. */
+/**
+ * DLQ replay: several receivers read the queue while the matching records are put (PutRecords lanes by partition key,
+ * so a key's records go in the order received); a dead letter is deleted once Kinesis accepted its record, and one
+ * whose record failed is left in the queue (made visible again at the end).
+ */
 async function replayDlq(run: ReplayRun, queueUrl: string): Promise<void> {
   const { opts, summary: s } = run;
   if (!opts.clients.sqs) throw new Error('runReplay: an SQS client is required for --from dlq');
   const reader = new DlqReader(opts.clients.sqs, queueUrl, {
     visibilityTimeoutSec: opts.visibilityTimeoutSec ?? 300,
     inFlightWaitMs: opts.inFlightWaitMs ?? 0,
+    concurrency: opts.receivers,
     signal: opts.signal,
   });
-  // One batch is put while the next is read (one at a time, so a key's records keep their order).
-  let inFlight: Promise<void> = Promise.resolve();
+  const deletes = new Set<Promise<void>>();
+  const deleteAccepted = (messageIds: string[]): void => {
+    if (messageIds.length === 0) return;
+    const p = reader.delete(messageIds).then((notDeleted) => {
+      s.deleted += messageIds.length - notDeleted.length;
+      for (const id of notDeleted) addError(s, `message ${id}: its record was replayed but the message could not be deleted (a rerun puts it again; the sink deduplicates)`);
+      run.progress();
+    }).finally(() => deletes.delete(p));
+    deletes.add(p);
+  };
+  const pipeline = run.dryRun ? undefined : run.putter.pipeline<DlqTag>((out) => {
+    const accepted: string[] = [];
+    run.settled(out, (t) => {
+      run.replayed(t.stream);
+      accepted.push(t.messageId);
+    }, (t) => t.id ?? t.messageId);
+    deleteAccepted(accepted);
+    run.progress();
+  }, { maxBatch: Math.ceil(run.flushAt / run.putter.lanes) });
   try {
     s.total = (await reader.counts()).visible;
     run.progress();
-    let pending: Pending[] = [];
-    const flushAndDelete = async (): Promise<void> => {
-      const batch = pending;
-      pending = [];
-      await inFlight;
-      inFlight = putAndDelete(batch);
-      inFlight.catch(() => undefined); // handled: awaited at the next flush or below
-    };
-    const putAndDelete = async (batch: Pending[]): Promise<void> => {
-      const accepted = await putPending(run, batch);
-      if (accepted.length > 0) {
-        const notDeleted = await reader.delete(accepted);
-        s.deleted += accepted.length - notDeleted.length;
-        for (const id of notDeleted) addError(s, `message ${id}: its record was replayed but the message could not be deleted (a rerun puts it again; the sink deduplicates)`);
-      }
-      run.progress();
-    };
     for await (const entries of reader.read()) {
       for (const e of entries) {
         if (run.limitReached()) break;
-        const p = await dlqEntryToPut(run, e, pending.length);
-        if (p) pending.push(p);
-        if (pending.length >= run.flushAt) await flushAndDelete();
+        const p = await dlqEntryToPut(run, e);
+        if (!p) continue;
+        if (!pipeline) {
+          run.replayed(p.stream);
+          continue;
+        }
+        await run.ensureTarget(p.stream);
+        await pipeline.add(p);
       }
       run.progress();
       if (run.limitReached() || opts.signal?.aborted) break;
     }
-    await flushAndDelete();
-    await inFlight;
+    await pipeline?.drain();
     s.inFlightElsewhere = reader.inFlightElsewhere;
   } finally {
-    await inFlight.catch(() => undefined);
-    // Everything not deleted (not matching, failed, invalid) becomes visible again now.
+    while (deletes.size > 0) await Promise.all(deletes);
+    // Everything not deleted (not matching, failed, invalid, put cut short) becomes visible again now.
     await reader.releaseAll();
   }
 }
 
 /** The put of one dead letter, or undefined when it is skipped (counted in the summary). */
-async function dlqEntryToPut(run: ReplayRun, e: DlqEntry, tag: number): Promise<Pending | undefined> {
+async function dlqEntryToPut(run: ReplayRun, e: DlqEntry): Promise<PutItem<DlqTag> | undefined> {
   const { opts, summary: s } = run;
   s.scanned++;
   if (!e.msg) {
@@ -383,30 +390,29 @@ async function dlqEntryToPut(run: ReplayRun, e: DlqEntry, tag: number): Promise<
     of: 'dlq', id: msg.id, correlationId: msg.correlationId, arrivedAt: msg.source.arrivedAt, restartCount: msg.reason.class === 'replay-exhausted',
   }, run.at);
   run.countKind(rd.kind);
-  return {
-    item: { stream, partitionKey: replayPartitionKey(msg.source.partitionKey, msg.id, bytes), data: rd.data, tag },
-    messageId: e.messageId,
-    id: msg.id,
-  };
+  const partitionKey = replayPartitionKey(msg.source.partitionKey, msg.id, bytes);
+  return { stream, partitionKey, data: rd.data, tag: { stream, messageId: e.messageId, id: msg.id } };
 }
 
 /** The archive objects under `prefix` in the filter's time range, in key (time) order. */
-async function archiveKeys(s3: S3Client, bucket: string, prefix: string, filter: ReplayFilter, signal?: AbortSignal): Promise<string[]> {
-  const keys: string[] = [];
+async function archiveKeys(
+  s3: S3Client, bucket: string, prefix: string, filter: ReplayFilter, signal?: AbortSignal,
+): Promise<Array<{ key: string; size: number }>> {
+  const keys: Array<{ key: string; size: number }> = [];
   for (const p of archiveListPrefixes(prefix, filter.sinceMs, filter.untilMs)) {
     let token: string | undefined;
     do {
       const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, ContinuationToken: token }), { abortSignal: signal });
       for (const o of res.Contents ?? []) {
-        if (o.Key && archiveKeyInRange(o.Key, prefix, filter.sinceMs, filter.untilMs)) keys.push(o.Key);
+        if (o.Key && archiveKeyInRange(o.Key, prefix, filter.sinceMs, filter.untilMs)) keys.push({ key: o.Key, size: o.Size ?? 0 });
       }
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);
   }
-  return keys.sort();
+  return keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-type ArchiveTag = { readonly stream: string; readonly id: string | null };
+type ArchiveTag = { readonly stream: string; readonly id: string | null; readonly pos: number };
 
 /** Archive replay: reads the archive objects in time order and puts the matching records while the next ones are read. */
 async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Promise<void> {
@@ -416,11 +422,17 @@ async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Pr
   if (opts.filter.reasons) throw new InputError('--reason applies to dead letters only: archived records have no failure reason');
   if (opts.filter.ids && !opts.idRules) throw new InputError('--id with --from archive needs the pipeline\'s id rules: pass --pipeline and --key-fields (or use --correlation-id)');
   const resume = opts.resume;
-  const keys = (await archiveKeys(s3, bucket, prefix, opts.filter, opts.signal)).filter((k) => !resume || k >= resume.key);
+  const listed = (await archiveKeys(s3, bucket, prefix, opts.filter, opts.signal)).filter((k) => !resume || k.key >= resume.key);
+  const keys = listed.map((k) => k.key);
+  run.objects = { done: 0, total: listed.length, bytesDone: 0, bytesTotal: listed.reduce((n, k) => n + k.size, 0) };
   const seen = new RecentKeys();
+  if (!run.dryRun) run.marks = new ArchiveWatermark();
   // Records are put while the next ones are read: each lane sends a call as soon as it holds a full one.
   const pipeline = run.dryRun ? undefined : run.putter.pipeline<ArchiveTag>((out) => {
-    run.settled(out, (t) => run.replayed(t.stream), (t) => t.id ?? 'record');
+    run.settled(out, (t) => {
+      run.replayed(t.stream);
+      run.marks?.accepted(t.pos);
+    }, (t) => t.id ?? 'record');
     run.progress();
   }, { maxBatch: Math.ceil(run.flushAt / run.putter.lanes) });
   // The next object is fetched and decompressed (off the main thread) while the current one is framed and put.
@@ -439,8 +451,10 @@ async function replayArchive(run: ReplayRun, bucket: string, prefix: string): Pr
     const raw = await next!;
     next = k + 1 < keys.length ? load(keys[k + 1]) : undefined;
     const from = resume && keys[k] === resume.key ? resume.line : 0;
-    const { done, total } = await replayArchiveObject(run, `s3://${bucket}/${keys[k]}`, raw, seen, pipeline, from);
+    const { done, total } = await replayArchiveObject(run, { bucket, key: keys[k], raw, from }, seen, pipeline);
     seen.endObject();
+    run.objects.done++;
+    run.objects.bytesDone += listed[k].size;
     run.progress();
     if (done < total) {
       cursor = { key: keys[k], line: done };
@@ -477,17 +491,20 @@ function isGzip(raw: Buffer): boolean {
  * Firehose's redeliveries. Returns how many of its `total` records were handled (fewer when stopped).
  */
 async function replayArchiveObject(
-  run: ReplayRun, where: string, raw: Buffer, seen: RecentKeys, pipeline: PutPipeline<ArchiveTag> | undefined, from: number,
+  run: ReplayRun, obj: { bucket: string; key: string; raw: Buffer; from: number }, seen: RecentKeys, pipeline: PutPipeline<ArchiveTag> | undefined,
 ): Promise<{ done: number; total: number }> {
   const { opts, summary: s } = run;
-  const parsed = parseArchiveObject(raw.toString('utf8'));
+  const where = `s3://${obj.bucket}/${obj.key}`;
+  const parsed = parseArchiveObject(obj.raw.toString('utf8'));
   if (parsed.bad > 0) {
     s.skipped.invalid += parsed.bad;
     addError(s, `${where}: ${parsed.bad} line(s) are not archive records (lines ${parsed.badLines.slice(0, 5).join(', ')}${parsed.bad > 5 ? ', ...' : ''})`);
   }
   const total = parsed.records.length;
-  for (let i = from; i < total; i++) {
+  const base = run.marks?.beginObject(obj.key, total, obj.from) ?? 0;
+  for (let i = obj.from; i < total; i++) {
     if (run.limitReached() || opts.signal?.aborted) return { done: i, total };
+    run.marks?.read(base + i);
     const rec = parsed.records[i];
     s.scanned++;
     const dedupe = `${rec.shardId}/${rec.sequenceNumber}`;
@@ -517,7 +534,9 @@ async function replayArchiveObject(
       continue;
     }
     await run.ensureTarget(stream);
-    await pipeline.add({ stream, partitionKey: replayPartitionKey(rec.partitionKey, ids.id, bytes), data: rd.data, tag: { stream, id: ids.id } });
+    run.marks?.put(base + i);
+    const partitionKey = replayPartitionKey(rec.partitionKey, ids.id, bytes);
+    await pipeline.add({ stream, partitionKey, data: rd.data, tag: { stream, id: ids.id, pos: base + i } });
   }
   return { done: total, total };
 }

@@ -9,7 +9,9 @@ import { archiveReplayTarget } from '../../replay/archive-target';
 import { runReplay, type ArchiveCursor, type ReplayOptions, type ReplaySummary } from '../../replay/engine';
 import { InputError, parseFilter, type RawFilter, type ReplayFilter } from '../../replay/filter';
 import { UsageError } from '../errors';
-import { addFilterOptions, addTargetOptions, interruptible, intFlag, progressBar, visibilityOption } from '../options';
+import { addFilterOptions, addTargetOptions, interruptible, intFlag, visibilityOption } from '../options';
+import { replayProgress } from '../progress';
+import { CursorCheckpoint } from '../progress-checkpoint';
 import { createClients, resolveTargets, type TargetFlags } from '../targets';
 
 interface ReplayFlags extends TargetFlags, RawFilter {
@@ -18,6 +20,7 @@ interface ReplayFlags extends TargetFlags, RawFilter {
   prefix?: string;
   dryRun?: boolean;
   resume?: string;
+  checkpoint?: string;
   rate?: string;
   targetStream?: string;
   keyFields?: string;
@@ -80,6 +83,7 @@ export function registerReplay(program: Command): void {
     .option('--rate <recordsPerSecond>', 'at most this many records per second')
     .option('--dry-run', 'read and filter only: put nothing, delete nothing')
     .option('--resume <cursor>', 'archive: continue where a stopped replay said (<object key>:<record number>)')
+    .option('--checkpoint <file>', 'archive: keep the cursor to --resume from in this file as the replay goes (removed when it finishes)')
     .option('--key-fields <fields>', 'archive --id matching: the pipeline\'s key fields (JSON array or comma list; with --pipeline)')
     .addOption(visibilityOption(300, 'must cover one put-and-delete round; undeleted messages reappear after it'))
     .option('--wait-in-flight <seconds>', 'wait this long for messages held elsewhere (e.g. an interrupted replay) to reappear', '0')
@@ -101,7 +105,7 @@ export function registerReplay(program: Command): void {
       const visibility = intFlag('--visibility-timeout', f.visibilityTimeout, 1, 43_200, (m) => new UsageError(m));
       const waitInFlight = intFlag('--wait-in-flight', f.waitInFlight, 0, 3_600, (m) => new UsageError(m));
       if (f.from === 'archive' && f.queueUrl) throw new UsageError('--queue-url applies to --from dlq; use --bucket with --from archive');
-      if (f.from === 'dlq' && (f.bucket || f.prefix || f.resume)) throw new UsageError('--bucket, --prefix and --resume apply to --from archive');
+      if (f.from === 'dlq' && (f.bucket || f.prefix || f.resume || f.checkpoint)) throw new UsageError('--bucket, --prefix, --resume and --checkpoint apply to --from archive');
       const resume = f.resume === undefined ? undefined : parseCursor(f.resume);
       if (f.from === 'archive' && filter.reasons) throw new UsageError('--reason applies to --from dlq: archived records have no failure reason');
       let idRules;
@@ -135,7 +139,8 @@ export function registerReplay(program: Command): void {
       }
       const clients = createClients(r.conn);
       const intr = interruptible();
-      const bar = progressBar('replay |{bar}| {value}/{total} scanned | {replayed} replayed | {deleted} deleted | {failed} failed', !f.json);
+      const bar = replayProgress({ json: f.json });
+      const checkpoint = f.checkpoint === undefined || f.dryRun ? undefined : new CursorCheckpoint(f.checkpoint, formatCursor);
       let summary: ReplaySummary;
       try {
         summary = await runReplay({
@@ -149,7 +154,7 @@ export function registerReplay(program: Command): void {
           idRules,
           clients,
           signal: intr.signal,
-          onProgress: (p) => bar.update(p.scanned, p.total, { replayed: p.replayed, deleted: p.deleted, failed: p.failed }),
+          onProgress: (p) => { bar.update(p); checkpoint?.update(p.cursor); },
         });
       } catch (e) {
         usage(e);
@@ -158,6 +163,7 @@ export function registerReplay(program: Command): void {
         intr.dispose();
         clients.destroy();
       }
+      checkpoint?.finish(summary);
       if (f.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else process.stdout.write(formatSummary(summary));
       if (summary.interrupted) process.exitCode = 130;
