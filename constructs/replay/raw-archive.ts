@@ -120,8 +120,9 @@ export interface RawArchiveProps {
    * loses records. Allowed: 10 minutes to the stream's retention minus 1 hour (the margin to act before records
    * are trimmed).
    *
-   * @default - half the stream's retention (12 hours with the 24-hour default; an imported stream counts as 24 hours,
-   * the shortest retention Kinesis allows)
+   * @default Duration.hours(1) - an archive an hour behind is stuck (normal freshness is the buffering interval plus
+   * framing), and a stream keeps its records at least 24 hours (an imported stream counts as 24 hours, the shortest
+   * retention Kinesis allows)
    */
   readonly dataFreshnessAlarmThreshold?: Duration;
 }
@@ -284,7 +285,7 @@ export class RawArchive extends Construct {
   /** Freshness and lag (against the stream's retention), delivery and processing success. */
   private createAlarms(props: RawArchiveProps, bufferingInterval: Duration): cloudwatch.Alarm[] {
     const retention = streamRetention(props.stream);
-    const threshold = props.dataFreshnessAlarmThreshold ?? Duration.minutes(retention.toMinutes() / 2);
+    const threshold = props.dataFreshnessAlarmThreshold ?? Duration.hours(1);
     const max = retention.minus(RETENTION_MARGIN);
     if (!threshold.isUnresolved() && (threshold.toSeconds() < 600 || threshold.toSeconds() > max.toSeconds())) {
       throw validationError(this, `dataFreshnessAlarmThreshold must be between 10 minutes and ${max.toHumanString()}, the stream's retention `

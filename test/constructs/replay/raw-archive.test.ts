@@ -131,17 +131,18 @@ describe('RawArchive alarms', () => {
     return Object.values(alarms)[0].Properties.Threshold;
   }
 
-  it('alarms when the oldest record waits for half the stream\'s retention (24 hours counted for an imported stream)', () => {
-    expect(freshnessThreshold((s) => new kinesis.Stream(s, 'S'))).toBe(12 * 3600);
-    expect(freshnessThreshold((s) => new kinesis.Stream(s, 'S', { retentionPeriod: Duration.hours(48) }))).toBe(24 * 3600);
-    expect(freshnessThreshold((s) => kinesis.Stream.fromStreamArn(s, 'S', 'arn:aws:kinesis:eu-west-1:123456789012:stream/x'))).toBe(12 * 3600);
+  it('alarms when the oldest record waits an hour; a threshold may go up to the retention minus an hour (24 hours counted for an imported stream)', () => {
+    expect(freshnessThreshold((s) => new kinesis.Stream(s, 'S'))).toBe(3600);
+    expect(freshnessThreshold((s) => new kinesis.Stream(s, 'S', { retentionPeriod: Duration.hours(48) }), { dataFreshnessAlarmThreshold: Duration.hours(47) })).toBe(47 * 3600);
+    const imported = (s: Stack) => kinesis.Stream.fromStreamArn(s, 'S', 'arn:aws:kinesis:eu-west-1:123456789012:stream/x');
+    expect(thrownBy(Error, () => freshnessThreshold(imported, { dataFreshnessAlarmThreshold: Duration.hours(24) })).message).toContain('and 23 hours, the stream\'s retention (1 day)');
   });
 
   it('refuses a threshold within the last hour of the retention, naming the given value and the maximum', () => {
     const err = thrownBy(Error, () => freshnessThreshold((s) => new kinesis.Stream(s, 'S'), { dataFreshnessAlarmThreshold: Duration.minutes(23 * 60 + 30) }));
     expect(err.message).toContain('dataFreshnessAlarmThreshold must be between 10 minutes and 23 hours');
     expect(err.message).toContain('given 23 hours 30 minutes');
-    expect(freshnessThreshold((s) => new kinesis.Stream(s, 'S'), { dataFreshnessAlarmThreshold: Duration.hours(1) })).toBe(3600);
+    expect(freshnessThreshold((s) => new kinesis.Stream(s, 'S'), { dataFreshnessAlarmThreshold: Duration.hours(23) })).toBe(23 * 3600);
   });
 
   it('alarms on delivery and framing success below 100% and on the read lag, notifying the given topic', () => {
@@ -152,7 +153,7 @@ describe('RawArchive alarms', () => {
     for (const metric of ['DeliveryToS3.Success', 'ExecuteProcessing.Success']) {
       t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: metric, Namespace: 'AWS/Firehose', Threshold: 1, ComparisonOperator: 'LessThanThreshold', AlarmActions: [{ Ref: stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic) }] });
     }
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'KinesisMillisBehindLatest', Threshold: 12 * 3600 * 1000 });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'KinesisMillisBehindLatest', Threshold: 3600 * 1000 });
     expect(archive.alarms).toHaveLength(4);
   });
 });
