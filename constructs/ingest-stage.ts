@@ -168,9 +168,11 @@ export interface IngestStageOptions extends PipelineFunctionOptions {
 
   /**
    * Decoded payloads larger than this go to the dead letters with reason `oversize`. Allowed: 1 to 10,485,760
-   * (the Kinesis record limit).
+   * (the Kinesis record limit); with a DynamoDB sink at most {@link IngestStage.MAX_DYNAMODB_RECORD_BYTES} (a 400 KB
+   * item holds the payload and its envelope): larger records need the S3 sink, the large-record path. A transform
+   * that enlarges the payload, or numbers written short (`1e9` is stored as `1000000000`), can still exceed the item.
    *
-   * @default 1048576 (1 MiB)
+   * @default - IngestStage.MAX_DYNAMODB_RECORD_BYTES (407,552) with a DynamoDB sink, else 1048576 (1 MiB)
    */
   readonly maxRecordSizeBytes?: number;
 

@@ -182,8 +182,13 @@ export class FailureNormalizer extends Construct {
 
   private createAlarms(props: FailureNormalizerProps): cloudwatch.Alarm[] {
     const where = `the failure normalizer of pipeline '${props.pipelineName}'`;
-    const redrive = `Fix the cause in its log, then \`phoenix dlq redrive-normalizer\`; the on-failure objects stay under ${ESM_ON_FAILURE_PREFIX} of the overflow bucket until it expires them.`;
-    const any = { threshold: 1, evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
+    const redrive = `Fix the cause in its log, then invoke the function again with each failed event (the S3 notification in the message body); the on-failure objects stay under ${ESM_ON_FAILURE_PREFIX} of the overflow bucket until it expires them.`;
+    const any = {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    };
     const minute = { statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) };
     const sum5 = { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) };
     const alarms = [
@@ -191,7 +196,8 @@ export class FailureNormalizer extends Construct {
         ...any, alarmDescription: `Failed batches were not turned into dead letters by ${where} (events on its failedEvents queue). ${redrive}`,
       }),
       this.failedEvents.metricApproximateAgeOfOldestMessage(minute).createAlarm(this, 'FailedEventsAgeAlarm', {
-        ...any, threshold: FAILED_EVENTS_AGE_ALARM.toSeconds(),
+        ...any,
+        threshold: FAILED_EVENTS_AGE_ALARM.toSeconds(),
         alarmDescription: `An event on the failedEvents queue of ${where} is older than ${FAILED_EVENTS_AGE_ALARM.toHumanString()} (kept ${FAILED_EVENTS_RETENTION.toHumanString()}). ${redrive}`,
       }),
       this.lambdaFunction.metricErrors(sum5).createAlarm(this, 'ErrorsAlarm', {

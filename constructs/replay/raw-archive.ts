@@ -295,24 +295,29 @@ export class RawArchive extends Construct {
     const loss = `Records older than the stream's retention (${retention.toHumanString()}) are trimmed before they reach the archive.`;
     const max5 = { statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(5) };
     const avg5 = { statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(5) };
-    const above = { evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
-    const belowAll = { threshold: 1, comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
+    const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
+    const above = { evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: notBreaching };
+    const belowAll = { threshold: 1, comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, treatMissingData: notBreaching };
     const ds = this.deliveryStream;
     return [
       ds.metric('DeliveryToS3.DataFreshness', max5).createAlarm(this, 'DataFreshnessAlarm', {
-        ...above, threshold: threshold.toSeconds(),
+        ...above,
+        threshold: threshold.toSeconds(),
         alarmDescription: `The oldest record in the delivery stream of ${where} is older than ${threshold.toHumanString()} (normally about ${bufferingInterval.toHumanString()} plus framing). ${loss} Check the delivery-error log group.`,
       }),
       ds.metric('KinesisMillisBehindLatest', max5).createAlarm(this, 'ReadLagAlarm', {
-        ...above, threshold: threshold.toMilliseconds(),
+        ...above,
+        threshold: threshold.toMilliseconds(),
         alarmDescription: `The delivery stream of ${where} reads its source stream more than ${threshold.toHumanString()} behind. ${loss}`,
       }),
       ds.metric('DeliveryToS3.Success', avg5).createAlarm(this, 'DeliverySuccessAlarm', {
-        ...belowAll, evaluationPeriods: 3,
+        ...belowAll,
+        evaluationPeriods: 3,
         alarmDescription: `Deliveries of ${where} to S3 failed for 15 minutes (Firehose retries them until the freshness limit). Check the bucket policy, the key and the delivery-error log group.`,
       }),
       ds.metric('ExecuteProcessing.Success', avg5).createAlarm(this, 'ProcessingSuccessAlarm', {
-        ...belowAll, evaluationPeriods: 1,
+        ...belowAll,
+        evaluationPeriods: 1,
         alarmDescription: `Invocations of the record framer of ${where} failed: records it could not frame after its retries are written under errors/processing-failed/ of the archive bucket, `
           + 'outside the archive prefix (replay them with `phoenix replay --from archive-errors`).',
       }),

@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { App, CfnParameter, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -9,7 +10,6 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DlqWithReplay, IngestSink, IngestStage, type IngestStageProps, LogLevel } from '../../constructs';
 import { ENV, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
@@ -552,7 +552,8 @@ describe('IngestStage record size against the sink', () => {
   it('refuses a maxRecordSizeBytes above a DynamoDB item, naming the value and the maximum', () => {
     expect(() => stage({ maxRecordSizeBytes: 1_048_576 })).toThrow(
       `maxRecordSizeBytes must be at most ${IngestStage.MAX_DYNAMODB_RECORD_BYTES} with a DynamoDB sink, a 400 KB item less 2048 bytes of envelope (given 1048576); records up to 10 MiB need the S3 sink (IngestSink.s3)`);
-    expect(handlerEnv(template({ maxRecordSizeBytes: IngestStage.MAX_DYNAMODB_RECORD_BYTES }))[ENV.maxRecordBytes]).toBe(String(IngestStage.MAX_DYNAMODB_RECORD_BYTES));
+    const max = IngestStage.MAX_DYNAMODB_RECORD_BYTES;
+    expect(handlerEnv(template({ maxRecordSizeBytes: max }))[ENV.maxRecordBytes]).toBe(String(max));
   });
 
   it('the S3 sink is the large-record path: 1 MiB by default, up to 10 MiB', () => {
