@@ -1,4 +1,5 @@
 import { CfnOutput, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { IDlqWithReplay } from './dlq-with-replay';
@@ -32,10 +33,12 @@ export interface DataPipelineProps {
   readonly ingest?: IngestStageOptions;
 
   /**
-   * SNS topic notified by the pipeline's alarms (dead-letter depth and age). Not allowed together with
-   * `ingest.deadLetterProps.alarmTopic` or `ingest.deadLetters`.
+   * SNS topic notified by the pipeline's alarms (dead-letter depth and age, and the {@link failureAlarms} of the
+   * failure normalizer and the archive). Not allowed together with `ingest.deadLetterProps.alarmTopic` or
+   * `ingest.deadLetters`.
    *
-   * @default - alarms without actions
+   * @default - alarms without actions: add the pipeline to a CorrelatedMonitor, whose pipeline-health composite
+   * alarm notifies (else a synth warning names each alarm that notifies nobody)
    */
   readonly alarmTopic?: sns.ITopic;
 
@@ -158,6 +161,8 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
   public readonly replay?: ReplayFunction;
   /** The data-quality profiler, when `quality` is given. */
   public readonly profiler?: QualityProfiler;
+  /** Alarms of the failure normalizer and the raw archive (a CorrelatedMonitor adds them to its pipeline health). */
+  public readonly failureAlarms: cloudwatch.IAlarm[];
 
   constructor(scope: Construct, id: string, props: DataPipelineProps) {
     super(scope, id);
@@ -198,11 +203,14 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
         pipelineName: props.pipelineName,
         stageName: this.ingest.stageName,
         keyFields: this.ingest.keyFields,
+        processor: this.ingest.processor,
+        alarmTopic: props.alarmTopic,
       });
     }
     if (props.archive ?? true) {
-      this.archive = new RawArchive(this, 'Archive', { stream: this.ingest.stream, pipelineName: props.pipelineName });
+      this.archive = new RawArchive(this, 'Archive', { stream: this.ingest.stream, pipelineName: props.pipelineName, alarmTopic: props.alarmTopic });
     }
+    this.failureAlarms = [...this.failureNormalizer?.alarms ?? [], ...this.archive?.alarms ?? []];
     if (props.replayFunction ?? true) {
       this.replay = new ReplayFunction(this, 'Replay', {
         streams: [this.ingest.stream],

@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy, Tokenization } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Token, Tokenization } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -37,6 +37,15 @@ interface StageSettings {
   readonly retryBudget: Duration;
   readonly schemaText: string;
 }
+
+/** DynamoDB's item size limit (400 KB), attribute names included. */
+const DYNAMODB_ITEM_BYTES = 409_600;
+/**
+ * What a DynamoDB sink item holds besides the payload's JSON: pk, eventTime, contentHash, correlationId and source
+ * attributes and the envelope members around the payload; measured at most 1,294 bytes (64-character stage name,
+ * 128-character source, 256-character correlation id, a replay mark), rounded up (test/constructs/ingest-stage.test.ts).
+ */
+const DYNAMODB_ENVELOPE_OVERHEAD_BYTES = 2_048;
 
 /** How far below the stream's retention maxRecordAge must stay: the mapping needs time to capture an expired record. */
 const MAX_RECORD_AGE_MARGIN = Duration.hours(1);
@@ -159,9 +168,11 @@ export interface IngestStageOptions extends PipelineFunctionOptions {
 
   /**
    * Decoded payloads larger than this go to the dead letters with reason `oversize`. Allowed: 1 to 10,485,760
-   * (the Kinesis record limit).
+   * (the Kinesis record limit); with a DynamoDB sink at most {@link IngestStage.MAX_DYNAMODB_RECORD_BYTES} (a 400 KB
+   * item holds the payload and its envelope): larger records need the S3 sink, the large-record path. A transform
+   * that enlarges the payload, or numbers written short (`1e9` is stored as `1000000000`), can still exceed the item.
    *
-   * @default 1048576 (1 MiB)
+   * @default - IngestStage.MAX_DYNAMODB_RECORD_BYTES (407,552) with a DynamoDB sink, else 1048576 (1 MiB)
    */
   readonly maxRecordSizeBytes?: number;
 
@@ -350,6 +361,12 @@ export interface IngestStageProps extends IngestStageOptions {
  * stage.grantWrite(producerRole);
  */
 export class IngestStage extends Construct implements IMonitorableStage {
+  /**
+   * Largest `maxRecordSizeBytes` with a DynamoDB sink (and its default there): a 400 KB item less the envelope's
+   * overhead. Larger records need the S3 sink (objects up to 5 TB).
+   */
+  public static readonly MAX_DYNAMODB_RECORD_BYTES = DYNAMODB_ITEM_BYTES - DYNAMODB_ENVELOPE_OVERHEAD_BYTES;
+
   /** The stream the stage consumes. */
   public readonly stream: kinesis.IStream;
   /** The processor function. */
@@ -411,7 +428,8 @@ export class IngestStage extends Construct implements IMonitorableStage {
     this.sink = props.sink ?? IngestSink.dynamoDb();
     this.sinkConfig = this.sink.bind(this, { grantee: fn });
     this.deadLetters.grantSend(fn);
-    this.addEnvironment(fn, props, settings, fnOptions.logLevel ?? LogLevel.INFO);
+    const maxRecordSizeBytes = this.recordSizeForSink(props.maxRecordSizeBytes, settings.maxRecordSizeBytes);
+    this.addEnvironment(fn, props, { ...settings, maxRecordSizeBytes }, fnOptions.logLevel ?? LogLevel.INFO);
 
     this.stream.grantRead(fn);
     if (props.enhancedFanOut ?? true) {
@@ -546,6 +564,21 @@ export class IngestStage extends Construct implements IMonitorableStage {
       checkFieldPath(this, 'eventTimeField', props.eventTimeField, props.schema);
     }
     return { ...settings, schemaText };
+  }
+
+  /**
+   * With a DynamoDB sink, records must fit a 400 KB item with their envelope: the default is lowered to
+   * MAX_DYNAMODB_RECORD_BYTES and a larger given value is refused (such records could never be written, nor replayed).
+   */
+  private recordSizeForSink(given: number | undefined, resolved: number): number {
+    if (this.sinkConfig.kind !== 'dynamodb') return resolved;
+    const max = IngestStage.MAX_DYNAMODB_RECORD_BYTES;
+    if (given === undefined) return max;
+    if (!Token.isUnresolved(given) && given > max) {
+      throw validationError(this, `maxRecordSizeBytes must be at most ${max} with a DynamoDB sink, a 400 KB item less ${DYNAMODB_ENVELOPE_OVERHEAD_BYTES} bytes of envelope `
+        + `(given ${given}); records up to 10 MiB need the S3 sink (IngestSink.s3)`);
+    }
+    return given;
   }
 
   /** maxFutureSkew, minEventTime and replayMaxCount (sent to the handler only when given: its defaults are the same). */

@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { IMonitorablePipeline, IMonitorableStage } from './pipeline';
+import { checkAlarmCoverage } from './private/alarm-coverage';
 import { stageMetric } from './private/metrics';
 import {
   attemptsDistributionQuery,
@@ -335,6 +336,9 @@ export class CorrelatedMonitor extends Construct {
       this.register(this.canary.missingAlarm);
       this.register(this.canary.latencyAlarm);
     }
+    // The failure paths outside the stages (normalizer, archive) join the composite as they are (their own actions kept).
+    (pipeline.failureAlarms ?? []).forEach((a) => this.addAlarm(a));
+    checkAlarmCoverage(this);
 
     const alarms = this.alarms;
     this.healthAlarm = new cloudwatch.CompositeAlarm(this, 'PipelineHealth', {

@@ -1,6 +1,5 @@
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,6 +9,7 @@ import { Construct } from 'constructs';
 import { deploymentDimension, DRIFT_METRIC, METRICS_NAMESPACE, METRIC_DIMENSIONS, MONITOR_ENV, STACK_NAME_DIMENSION } from '../contract';
 import type { PipelineFunctionOptions } from '../function-options';
 import { Phoenix } from '../phoenix';
+import { routeAlarms } from './private/alarm-coverage';
 import { driftReadStatements } from './private/drift-reads';
 import { ScheduledFunction } from './private/scheduled-function';
 import { validationError } from '../private/errors';
@@ -193,7 +193,6 @@ export class DriftDetector extends Construct {
       'A stack ARN ends in the stack id, a UUID assigned at creation: the grant names the stack and wildcards its id.',
       ...stackArns.map((arn) => wildcardResourceFinding(this, arn)));
 
-    const action = props.alarmTopic ? new cw_actions.SnsAction(props.alarmTopic) : undefined;
     this.driftAlarm = this.metricStacksDrifted({ period: this.interval }).createAlarm(this, 'DriftAlarm', {
       alarmDescription: `A CloudFormation stack of pipeline '${this.pipelineName}' drifted from its template (checked: ${Token.isUnresolved(this.stackNames) ? 'see the detector' : this.stackNames.join(', ')}). `
         + `The detector's log (${this.logGroup.node.path}) lists the drifted resources and property paths ('stack drifted').`,
@@ -211,15 +210,7 @@ export class DriftDetector extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
-    for (const alarm of [this.driftAlarm, this.detectionAlarm]) {
-      if (action) {
-        alarm.addAlarmAction(action);
-      } else {
-        acknowledge(alarm,
-          'No alarmTopic given: the alarm is meant to join a CorrelatedMonitor (addAlarm), whose pipeline-health composite alarm notifies.',
-          'NIST.800.53.R5-CloudWatchAlarmAction', 'HIPAA.Security-CloudWatchAlarmAction');
-      }
-    }
+    routeAlarms(this, [this.driftAlarm, this.detectionAlarm], props.alarmTopic);
   }
 
   /**

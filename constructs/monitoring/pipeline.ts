@@ -1,3 +1,4 @@
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -39,4 +40,11 @@ export interface IMonitorablePipeline {
   readonly pipelineName: string;
   /** Stages in flow order, at least one. */
   readonly stages: IMonitorableStage[];
+  /**
+   * Alarms on the pipeline's failure paths outside its stages (a {@link DataPipeline}: its FailureNormalizer's and
+   * RawArchive's). A {@link CorrelatedMonitor} adds them to its pipeline-health composite alarm.
+   *
+   * @default - none
+   */
+  readonly failureAlarms?: cloudwatch.IAlarm[];
 }

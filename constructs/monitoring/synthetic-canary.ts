@@ -4,10 +4,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { IMonitorablePipeline, IMonitorableStage } from './pipeline';
 import { CANARY_METRIC, ENV, METRIC, MONITOR_ENV } from '../contract';
 import type { PipelineFunctionOptions } from '../function-options';
+import { canaryAlarmOwners, routeAlarms } from './private/alarm-coverage';
 import { stageMetric } from './private/metrics';
 import { ScheduledFunction } from './private/scheduled-function';
 import { validationError } from '../private/errors';
@@ -55,6 +57,14 @@ export interface SyntheticCanaryOptions extends PipelineFunctionOptions {
 export interface SyntheticCanaryProps extends SyntheticCanaryOptions {
   /** The pipeline to probe: canaries enter its first stage's stream and are measured by its last stage. */
   readonly pipeline: IMonitorablePipeline;
+
+  /**
+   * Topic notified by the missing-canary and latency alarms.
+   *
+   * @default - no action: the alarms must join a composite alarm with one (a CorrelatedMonitor's pipeline health
+   * does so for the canary it creates); else a synth warning (`cdk-phoenix-pipelines:canaryWithoutAlarmTopic`) says so
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /**
@@ -153,6 +163,8 @@ export class SyntheticCanary extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    canaryAlarmOwners.add(this);
+    routeAlarms(this, [this.missingAlarm, this.latencyAlarm], props.alarmTopic);
   }
 
   /**

@@ -1,19 +1,26 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { ENV, ESM_ON_FAILURE_PREFIX } from '../contract';
 import type { IDlqWithReplay } from '../dlq-with-replay';
+import { routeAlarms } from '../monitoring/private/alarm-coverage';
 import { Phoenix, StatefulKind } from '../phoenix';
 import { handlerAssetCode, handlerAssetDir } from '../private/asset';
 import { pipelineFunction, REPLAY_TOOL_REASONS } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
 import { checkName } from '../private/validate';
+
+const FAILED_EVENTS_RETENTION = Duration.days(14);
+/** Half the retention: time left to redrive before the events expire. */
+const FAILED_EVENTS_AGE_ALARM = Duration.days(7);
 
 /**
  * Properties of a {@link FailureNormalizer}.
@@ -42,6 +49,22 @@ export interface FailureNormalizerProps {
    * @default - no ids: the messages have `id: null`, and the replay lets the stage compute them
    */
   readonly keyFields?: string[];
+
+  /**
+   * The function whose event source mapping writes the on-failure objects (the ingest processor): its
+   * `DestinationDeliveryFailures` are alarmed (a failed batch that reached neither S3 nor the dead letters).
+   *
+   * @default - no alarm on destination delivery
+   */
+  readonly processor?: lambda.IFunction;
+
+  /**
+   * Topic notified by the normalizer's alarms.
+   *
+   * @default - no action: the alarms join a CorrelatedMonitor's pipeline health (through `DataPipeline.failureAlarms`),
+   * else a synth warning names them
+   */
+  readonly alarmTopic?: sns.ITopic;
 
   /**
    * Removal policy of the `failedEvents` queue (S3 events the function could not process).
@@ -81,6 +104,11 @@ export class FailureNormalizer extends Construct {
   public readonly failedEvents: sqs.IQueue;
   /** The function's log group. */
   public readonly logGroup: logs.ILogGroup;
+  /**
+   * Alarms on the normalizer's failure paths: failed events waiting (and their age), function errors, events that
+   * could not be put on `failedEvents` (DeadLetterErrors), and with `processor` its DestinationDeliveryFailures.
+   */
+  public readonly alarms: cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: FailureNormalizerProps) {
     super(scope, id);
@@ -92,7 +120,7 @@ export class FailureNormalizer extends Construct {
     const failed = new sqs.Queue(this, 'FailedEvents', {
       encryption: sqs.QueueEncryption.KMS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: FAILED_EVENTS_RETENTION,
       removalPolicy: props.removalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.DEAD_LETTERS),
     });
     this.failedEvents = failed;
@@ -142,12 +170,49 @@ export class FailureNormalizer extends Construct {
       wildcardResourceFinding(this, dl.overflowBucket.arnForObjects(`${ESM_ON_FAILURE_PREFIX}*`)),
       wildcardResourceFinding(this, dl.overflowBucket.arnForObjects(`${dl.overflowPrefix}*`)));
     acknowledgeNotificationsHandler(this);
+    this.alarms = this.createAlarms(props);
+    routeAlarms(this, this.alarms, props.alarmTopic);
     const notifications = dl.overflowBucket.node.tryFindChild('Notifications');
     if (notifications) {
       acknowledge(notifications,
         'CDK (aws-cdk-lib) attaches s3:PutBucketNotification on this bucket to its BucketNotificationsHandler role as an inline policy.',
         'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
     }
+  }
+
+  private createAlarms(props: FailureNormalizerProps): cloudwatch.Alarm[] {
+    const where = `the failure normalizer of pipeline '${props.pipelineName}'`;
+    const redrive = `Fix the cause in its log, then invoke the function again with each failed event (the S3 notification in the message body); the on-failure objects stay under ${ESM_ON_FAILURE_PREFIX} of the overflow bucket until it expires them.`;
+    const any = {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    };
+    const minute = { statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) };
+    const sum5 = { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) };
+    const alarms = [
+      this.failedEvents.metricApproximateNumberOfMessagesVisible(minute).createAlarm(this, 'FailedEventsAlarm', {
+        ...any, alarmDescription: `Failed batches were not turned into dead letters by ${where} (events on its failedEvents queue). ${redrive}`,
+      }),
+      this.failedEvents.metricApproximateAgeOfOldestMessage(minute).createAlarm(this, 'FailedEventsAgeAlarm', {
+        ...any,
+        threshold: FAILED_EVENTS_AGE_ALARM.toSeconds(),
+        alarmDescription: `An event on the failedEvents queue of ${where} is older than ${FAILED_EVENTS_AGE_ALARM.toHumanString()} (kept ${FAILED_EVENTS_RETENTION.toHumanString()}). ${redrive}`,
+      }),
+      this.lambdaFunction.metricErrors(sum5).createAlarm(this, 'ErrorsAlarm', {
+        ...any, alarmDescription: `Invocations of ${where} failed (Lambda retries twice, then the event goes to failedEvents). Look for ERROR lines in its log group.`,
+      }),
+      this.lambdaFunction.metric('DeadLetterErrors', sum5).createAlarm(this, 'DeadLetterErrorsAlarm', {
+        ...any, alarmDescription: `Lambda could not put failed events of ${where} on its failedEvents queue: those batches are only in the overflow bucket under ${ESM_ON_FAILURE_PREFIX}. ${redrive}`,
+      }),
+    ];
+    if (props.processor) {
+      alarms.push(props.processor.metric('DestinationDeliveryFailures', sum5).createAlarm(this, 'DestinationDeliveryFailuresAlarm', {
+        ...any, alarmDescription: `The event source mapping of pipeline '${props.pipelineName}' could not write failed batches to its S3 on-failure destination: those records reached no dead letter. Check the processor role's s3:PutObject on ${ESM_ON_FAILURE_PREFIX} of the overflow bucket.`,
+      }));
+    }
+    return alarms;
   }
 }
 

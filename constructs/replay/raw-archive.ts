@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { CfnOutput, Duration, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENV } from '../contract';
+import { routeAlarms } from '../monitoring/private/alarm-coverage';
 import { Phoenix, StatefulKind } from '../phoenix';
 import { handlerAssetCode, handlerAssetDir } from '../private/asset';
 import { expiringAfter, loggedBucket, useBucketPolicyForAccessLogs } from '../private/buckets';
@@ -110,7 +113,30 @@ export interface RawArchiveProps {
    * @default - no exception: nobody may delete an object version of a retained archive
    */
   readonly breakGlassPrincipalArn?: string;
+
+  /**
+   * Topic notified by the archive's alarms (delivery freshness and read lag, delivery and processing success).
+   *
+   * @default - no action: the alarms join a CorrelatedMonitor's pipeline health (through `DataPipeline.failureAlarms`),
+   * else a synth warning names them
+   */
+  readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * Age of the oldest record not yet in the archive (`DeliveryToS3.DataFreshness`, and the source read lag
+   * `KinesisMillisBehindLatest`) above which the archive alarms: a delivery stream behind the stream's retention
+   * loses records. Allowed: 10 minutes to the stream's retention minus 1 hour (the margin to act before records
+   * are trimmed).
+   *
+   * @default Duration.hours(1) - an archive an hour behind is stuck (normal freshness is the buffering interval plus
+   * framing), and a stream keeps its records at least 24 hours (an imported stream counts as 24 hours, the shortest
+   * retention Kinesis allows)
+   */
+  readonly dataFreshnessAlarmThreshold?: Duration;
 }
+
+/** Time left between the freshness alarm and the stream trimming records, at the least. */
+const RETENTION_MARGIN = Duration.hours(1);
 
 /**
  * The raw archive: every record of a stream, as put by producers, kept in an encrypted, versioned, private S3 bucket
@@ -159,6 +185,11 @@ export class RawArchive extends Construct {
   public readonly serverAccessLogsBucket: s3.IBucket;
   /** The role Firehose writes the archive with: put and list, never read, delete or lock objects. */
   public readonly deliveryRole: iam.IRole;
+  /**
+   * Alarms on the archive's failure paths: data freshness and source read lag against the stream's retention,
+   * delivery to S3 and record framing (processing) success below 100%.
+   */
+  public readonly alarms: cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: RawArchiveProps) {
     super(scope, id);
@@ -251,9 +282,54 @@ export class RawArchive extends Construct {
       'A delivery stream whose source is a Kinesis stream cannot have Firehose server-side encryption (it applies to Direct PUT only): records are encrypted by the source stream and the archive bucket (SSE-KMS).',
       'AwsSolutions-KDF1');
 
+    this.alarms = this.createAlarms(props, interval);
+    routeAlarms(this, this.alarms, props.alarmTopic);
+
     const what = props.pipelineName ? ` (pipeline ${props.pipelineName})` : '';
     new CfnOutput(this, 'ArchiveBucket', { value: bucket.bucketName, description: `Raw archive bucket${what}` });
     new CfnOutput(this, 'ArchivePrefix', { value: prefix, description: `Raw archive key prefix${what}` });
+  }
+
+  /** Freshness and lag (against the stream's retention), delivery and processing success. */
+  private createAlarms(props: RawArchiveProps, bufferingInterval: Duration): cloudwatch.Alarm[] {
+    const retention = streamRetention(props.stream);
+    const threshold = props.dataFreshnessAlarmThreshold ?? Duration.hours(1);
+    const max = retention.minus(RETENTION_MARGIN);
+    if (!threshold.isUnresolved() && (threshold.toSeconds() < 600 || threshold.toSeconds() > max.toSeconds())) {
+      throw validationError(this, `dataFreshnessAlarmThreshold must be between 10 minutes and ${max.toHumanString()}, the stream's retention `
+        + `(${retention.toHumanString()}) minus a margin of ${RETENTION_MARGIN.toHumanString()} to act before records are trimmed (given ${threshold.toHumanString()})`);
+    }
+    const where = `the raw archive${props.pipelineName ? ` of pipeline '${props.pipelineName}'` : ''}`;
+    const loss = `Records older than the stream's retention (${retention.toHumanString()}) are trimmed before they reach the archive.`;
+    const max5 = { statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(5) };
+    const avg5 = { statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(5) };
+    const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
+    const above = { evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: notBreaching };
+    const belowAll = { threshold: 1, comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD, treatMissingData: notBreaching };
+    const ds = this.deliveryStream;
+    return [
+      ds.metric('DeliveryToS3.DataFreshness', max5).createAlarm(this, 'DataFreshnessAlarm', {
+        ...above,
+        threshold: threshold.toSeconds(),
+        alarmDescription: `The oldest record in the delivery stream of ${where} is older than ${threshold.toHumanString()} (normally about ${bufferingInterval.toHumanString()} plus framing). ${loss} Check the delivery-error log group.`,
+      }),
+      ds.metric('KinesisMillisBehindLatest', max5).createAlarm(this, 'ReadLagAlarm', {
+        ...above,
+        threshold: threshold.toMilliseconds(),
+        alarmDescription: `The delivery stream of ${where} reads its source stream more than ${threshold.toHumanString()} behind. ${loss}`,
+      }),
+      ds.metric('DeliveryToS3.Success', avg5).createAlarm(this, 'DeliverySuccessAlarm', {
+        ...belowAll,
+        evaluationPeriods: 3,
+        alarmDescription: `Deliveries of ${where} to S3 failed for 15 minutes (Firehose retries them until the freshness limit). Check the bucket policy, the key and the delivery-error log group.`,
+      }),
+      ds.metric('ExecuteProcessing.Success', avg5).createAlarm(this, 'ProcessingSuccessAlarm', {
+        ...belowAll,
+        evaluationPeriods: 1,
+        alarmDescription: `Invocations of the record framer of ${where} failed: records it could not frame after its retries are written under errors/processing-failed/ of the archive bucket, `
+          + 'outside the archive prefix (replay them with `phoenix replay --from archive-errors`).',
+      }),
+    ];
   }
 
   /** Firehose's destination role: list the bucket, put objects under the archive and error prefixes, invoke the framer, log errors. */
@@ -312,4 +388,10 @@ export class RawArchive extends Construct {
       (accessLogs.node.defaultChild as s3.CfnBucket).bucketName = names.accessLogs;
     }
   }
+}
+
+/** The stream's retention: its own setting when created here, else 24 hours (the shortest Kinesis allows). */
+function streamRetention(stream: kinesis.IStream): Duration {
+  const hours = stream instanceof kinesis.Stream ? (stream.node.defaultChild as kinesis.CfnStream).retentionPeriodHours : undefined;
+  return Duration.hours(hours === undefined || Token.isUnresolved(hours) ? 24 : hours);
 }

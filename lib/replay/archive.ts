@@ -13,7 +13,10 @@
  * Base64 keeps the bytes exact and the line free of newlines; the partition key is needed to re-put the record with
  * its key, and the arrival time is the envelope eventTime of payloads without their own, so a replayed record is the
  * same version as the original. Objects are GZIP-compressed and stored under
- * `<prefix>YYYY/MM/DD/HH/` (Firehose's arrival time, UTC); failed deliveries under the error prefix are not replayed.
+ * `<prefix>YYYY/MM/DD/HH/` (Firehose's arrival time, UTC). Records the framer failed on are written by Firehose under
+ * `errors/processing-failed/YYYY/MM/DD/HH/` as its own error lines (`rawData`, `arrivalTimestamp`); the parser reads
+ * those too, so `phoenix replay --from archive --prefix errors/processing-failed/` replays them (partition key unknown:
+ * the replay derives one).
  */
 
 /** One archived stream record. */
@@ -91,6 +94,16 @@ function isArchiveRecord(x: unknown): x is ArchiveRecord {
     && (o.pipeline === undefined || typeof o.pipeline === 'string');
 }
 
+/** A Firehose processing-failed error line (`{ rawData, arrivalTimestamp, errorCode, ... }`) as an archive record. */
+function fromProcessingFailed(x: unknown): ArchiveRecord | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const o = x as Record<string, unknown>;
+  if (typeof o.rawData !== 'string' || typeof o.arrivalTimestamp !== 'number' || !Number.isFinite(o.arrivalTimestamp)) return undefined;
+  const arrived = new Date(o.arrivalTimestamp);
+  if (Number.isNaN(arrived.getTime())) return undefined;
+  return { v: 1, data: o.rawData, partitionKey: '', arrivedAt: arrived.toISOString(), sequenceNumber: '', shardId: '' };
+}
+
 /**
  * Parses the (decompressed) text of an archive object: one archive record v1 per line.
  * Lines that are blank are skipped; lines that are not archive records are counted in `bad` with their line numbers.
@@ -113,7 +126,8 @@ export function parseArchiveObject(text: string): { records: ArchiveRecord[]; ba
     } catch {
       parsed = undefined;
     }
-    if (isArchiveRecord(parsed)) records.push(parsed);
+    const rec = isArchiveRecord(parsed) ? parsed : fromProcessingFailed(parsed);
+    if (rec) records.push(rec);
     else badLines.push(line);
   }
   return { records, bad: badLines.length, badLines };

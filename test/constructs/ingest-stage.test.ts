@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { App, CfnParameter, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -8,9 +9,12 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DlqWithReplay, IngestSink, IngestStage, type IngestStageProps, LogLevel } from '../../constructs';
 import { ENV, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
+import { idNamespaceFor, sealEnvelope, toEnvelope } from '../../lib/core';
+import { DynamoDbSink } from '../../lib/handlers/ports/dynamodb';
 import { actionsOf, handlerEnv, policyStatements, templateOf, testStack } from '../support/stacks';
 
 const SCHEMA = {
@@ -53,7 +57,10 @@ describe('IngestStage defaults', () => {
   });
   it('schema defaults to none (empty PHX_SCHEMA)', () => expect(env[ENV.schema]).toBe(''));
   it('keyFields default to [] (whole payload)', () => expect(env[ENV.keyFields]).toBe('[]'));
-  it('maxRecordSizeBytes defaults to 1 MiB', () => expect(env[ENV.maxRecordBytes]).toBe('1048576'));
+  it('maxRecordSizeBytes defaults to what fits a DynamoDB item with the default DynamoDB sink', () => {
+    expect(env[ENV.maxRecordBytes]).toBe(String(IngestStage.MAX_DYNAMODB_RECORD_BYTES));
+    expect(IngestStage.MAX_DYNAMODB_RECORD_BYTES).toBe(409_600 - 2_048);
+  });
   it('recordConcurrency defaults to 100', () => expect(env[ENV.recordConcurrency]).toBe('100'));
   it('retryBudget defaults to 10 s', () => expect(env[ENV.retryBudgetMs]).toBe('10000'));
   it('retryBaseDelay defaults to 50 ms', () => expect(env[ENV.retryBaseMs]).toBe('50'));
@@ -528,5 +535,42 @@ describe('IngestStage validation', () => {
   it('accepts a schema just under the environment limit', () => {
     const schema = { type: 'object', properties: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`f${i}`, { type: 'string' }])) };
     expect(() => stage({ schema })).not.toThrow();
+  });
+});
+
+describe('IngestStage record size against the sink', () => {
+  /** DynamoDB's size of an item: attribute names and string values in UTF-8. */
+  function itemBytes(item: Record<string, AttributeValue>): number {
+    return Object.entries(item).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v.S ?? ''), 0);
+  }
+
+  it('the envelope overhead of a DynamoDB item, measured through the sink with the longest names, is within the 2,048 bytes reserved', async () => {
+    const payload = { correlationId: 'c'.repeat(256), eventTime: '2026-01-01T00:00:00.123456789Z', k: 'v' };
+    const ctx = { namespace: idNamespaceFor('p'.repeat(64)), keyFields: ['k'], source: 's'.repeat(128), arrivedAtMs: Date.parse('2026-01-01T00:00:01Z') };
+    const replay = { of: 'archive' as const, at: '2026-01-01T00:00:00.123456789Z', count: 1_000_000 };
+    const env = sealEnvelope({ ...toEnvelope(payload, ctx), replay }, payload, 'x'.repeat(64), 9_999_999_999_999, 9_999_999_999_999, 10_000);
+    let item: Record<string, AttributeValue> = {};
+    const client = { send: async (c: { input: { Item: Record<string, AttributeValue> } }) => { item = c.input.Item; return {}; } };
+    await new DynamoDbSink(client as never, 'table').write(env, { partitionKey: 'k', sequenceNumber: '1', contentHash: 'h'.repeat(64) });
+    const overhead = itemBytes(item) - Buffer.byteLength(JSON.stringify(payload));
+    expect(overhead).toBeGreaterThan(1_000);
+    expect(overhead).toBeLessThanOrEqual(409_600 - IngestStage.MAX_DYNAMODB_RECORD_BYTES);
+  });
+
+  it('refuses a maxRecordSizeBytes above a DynamoDB item, naming the value and the maximum', () => {
+    expect(() => stage({ maxRecordSizeBytes: 1_048_576 })).toThrow(
+      `maxRecordSizeBytes must be at most ${IngestStage.MAX_DYNAMODB_RECORD_BYTES} with a DynamoDB sink, a 400 KB item less 2048 bytes of envelope (given 1048576); records up to 10 MiB need the S3 sink (IngestSink.s3)`);
+    const max = IngestStage.MAX_DYNAMODB_RECORD_BYTES;
+    expect(handlerEnv(template({ maxRecordSizeBytes: max }))[ENV.maxRecordBytes]).toBe(String(max));
+  });
+
+  it('the S3 sink is the large-record path: 1 MiB by default, up to 10 MiB', () => {
+    const limit = (props: Partial<IngestStageProps>) => {
+      const stack = testStack();
+      stage({ sink: IngestSink.s3(new s3.Bucket(stack, 'Lake')), ...props }, stack);
+      return handlerEnv(Template.fromStack(stack))[ENV.maxRecordBytes];
+    };
+    expect(limit({})).toBe('1048576');
+    expect(limit({ maxRecordSizeBytes: 10_485_760 })).toBe('10485760');
   });
 });

@@ -1,7 +1,8 @@
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { Phoenix, PhoenixMode } from '../../../constructs';
 import { RawArchive, type RawArchiveProps } from '../../../constructs/replay';
@@ -118,5 +119,41 @@ describe('RawArchive least privilege', () => {
   it('refuses a break-glass principal that is not an IAM or STS ARN, naming it', () => {
     const e = thrownBy(Error, () => archiveIn(testStack(), { breakGlassPrincipalArn: 'BreakGlass' }));
     expect(e.message).toBe("RawArchive at Test/Archive: breakGlassPrincipalArn must be an IAM or STS principal ARN such as 'arn:aws:iam::123456789012:role/BreakGlass' (given 'BreakGlass')");
+  });
+});
+
+describe('RawArchive alarms', () => {
+  /** Threshold of the archive's DataFreshness alarm (seconds) for a stream of `retention`. */
+  function freshnessThreshold(stream: (stack: Stack) => kinesis.IStream, props: Partial<RawArchiveProps> = {}): number {
+    const stack = testStack();
+    new RawArchive(stack, 'Archive', { stream: stream(stack), ...props });
+    const alarms = Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'DeliveryToS3.DataFreshness' } });
+    return Object.values(alarms)[0].Properties.Threshold;
+  }
+
+  it('alarms when the oldest record waits an hour; a threshold may go up to the retention minus an hour (24 hours counted for an imported stream)', () => {
+    expect(freshnessThreshold((s) => new kinesis.Stream(s, 'S'))).toBe(3600);
+    expect(freshnessThreshold((s) => new kinesis.Stream(s, 'S', { retentionPeriod: Duration.hours(48) }), { dataFreshnessAlarmThreshold: Duration.hours(47) })).toBe(47 * 3600);
+    const imported = (s: Stack) => kinesis.Stream.fromStreamArn(s, 'S', 'arn:aws:kinesis:eu-west-1:123456789012:stream/x');
+    expect(thrownBy(Error, () => freshnessThreshold(imported, { dataFreshnessAlarmThreshold: Duration.hours(24) })).message).toContain('and 23 hours, the stream\'s retention (1 day)');
+  });
+
+  it('refuses a threshold within the last hour of the retention, naming the given value and the maximum', () => {
+    const err = thrownBy(Error, () => freshnessThreshold((s) => new kinesis.Stream(s, 'S'), { dataFreshnessAlarmThreshold: Duration.minutes(23 * 60 + 30) }));
+    expect(err.message).toContain('dataFreshnessAlarmThreshold must be between 10 minutes and 23 hours');
+    expect(err.message).toContain('given 23 hours 30 minutes');
+    expect(freshnessThreshold((s) => new kinesis.Stream(s, 'S'), { dataFreshnessAlarmThreshold: Duration.hours(23) })).toBe(23 * 3600);
+  });
+
+  it('alarms on delivery and framing success below 100% and on the read lag, notifying the given topic', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Topic');
+    const archive = new RawArchive(stack, 'Archive', { stream: new kinesis.Stream(stack, 'S'), alarmTopic: topic });
+    const t = Template.fromStack(stack);
+    for (const metric of ['DeliveryToS3.Success', 'ExecuteProcessing.Success']) {
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: metric, Namespace: 'AWS/Firehose', Threshold: 1, ComparisonOperator: 'LessThanThreshold', AlarmActions: [{ Ref: stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic) }] });
+    }
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'KinesisMillisBehindLatest', Threshold: 3600 * 1000 });
+    expect(archive.alarms).toHaveLength(4);
   });
 });

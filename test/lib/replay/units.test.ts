@@ -114,6 +114,15 @@ describe('archive format', () => {
     expect(parseArchiveObject('garbage\n\n{"v":2}\n').badLines).toEqual([1, 3]);
   });
 
+  it('reads the framer\'s failures that Firehose writes under errors/processing-failed/ (replay --prefix errors/processing-failed/)', () => {
+    const raw = Buffer.from([0x7b, 0xff, 0x0a]);
+    const line = JSON.stringify({ attemptsMade: 4, arrivalTimestamp: 1764500000000, errorCode: 'Lambda.FunctionError', errorMessage: 'boom', attemptEndingTimestamp: 1764500060000, rawData: raw.toString('base64'), lambdaArn: 'arn:aws:lambda:us-east-1:1:function:f' });
+    const parsed = parseArchiveObject(`${line}\n{"rawData":"AA==","arrivalTimestamp":"soon"}\n`);
+    expect(parsed.badLines).toEqual([2]);
+    expect(parsed.records).toEqual([{ v: 1, data: raw.toString('base64'), partitionKey: '', arrivedAt: new Date(1764500000000).toISOString(), sequenceNumber: '', shardId: '' }]);
+    expect(archiveHourOfKey('errors/processing-failed/2025/11/30/07/x.gz', 'errors/processing-failed/')).toBe(Date.parse('2025-11-30T07:00:00Z'));
+  });
+
   it('lists day prefixes of a bounded range and keeps keys whose hour overlaps it', () => {
     expect(archiveListPrefixes('raw/', Date.parse('2025-11-30T22:00:00Z'), Date.parse('2025-12-01T01:00:00Z'))).toEqual(['raw/2025/11/30/', 'raw/2025/12/01/']);
     expect(archiveListPrefixes('raw/', undefined, NOW)).toEqual(['raw/']);
