@@ -64,7 +64,7 @@ describe('canary envelope (lib/core/canary)', () => {
       fc.constant((x: any) => { if (x.payload) { x.payload.pipeline = 42; } }),
       fc.constant((x: any) => { x.payload = null; }),
       fc.constant((x: any) => { x.correlationId = 'canary-orders-1'; }),
-      fc.constant((x: any) => { x.mac = x.mac.replace(/^./, (c: string) => (c === '0' ? '1' : '0')); }),
+      fc.constant((x: any) => { if (typeof x.mac === 'string') x.mac = x.mac.replace(/^./, (c: string) => (c === '0' ? '1' : '0')); }),
       fc.constant((x: any) => { delete x.mac; }),
       fc.constant((x: any) => { x.replay = { of: 'archive', at: '2025-11-24T16:00:00.000Z', count: 1 }; }),
       fc.constant((x: any) => { x.extra = 1; }),
