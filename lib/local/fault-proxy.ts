@@ -30,7 +30,9 @@ export interface FaultProxy {
 /** The tables a DynamoDB write request names (TableName, or the keys of RequestItems / TransactItems' tables). */
 function dynamoTables(body: string): string[] {
   try {
-    const req = JSON.parse(body) as { TableName?: string; RequestItems?: Record<string, unknown>; TransactItems?: Array<Record<string, { TableName?: string }>> };
+    const req = JSON.parse(body) as {
+      TableName?: string; RequestItems?: Record<string, unknown>; TransactItems?: Array<Record<string, { TableName?: string }>>;
+    };
     const fromTransact = (req.TransactItems ?? []).flatMap((t) => Object.values(t).map((op) => op.TableName ?? ''));
     return [...(req.TableName ? [req.TableName] : []), ...Object.keys(req.RequestItems ?? {}), ...fromTransact];
   } catch {
