@@ -1,5 +1,6 @@
 import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { validationError } from './private/errors';
 
 /**
  * What `cdk destroy` (or a replacement) does to a pipeline's stateful resources.
@@ -129,18 +130,18 @@ export class Phoenix {
    */
   public static configure(scope: IConstruct, options: PhoenixOptions): void {
     if (options.mode !== undefined && !MODES.includes(options.mode)) {
-      throw new Error(`${OWNER} mode must be one of ${MODES.join(', ')} (given '${options.mode}')`);
+      throw validationError(scope, `mode must be one of ${MODES.join(', ')} (given '${options.mode}')`, OWNER);
     }
     if (options.retainSinks !== undefined && typeof options.retainSinks !== 'boolean') {
-      throw new Error(`${OWNER} retainSinks must be a boolean (given ${typeof options.retainSinks})`);
+      throw validationError(scope, `retainSinks must be a boolean (given ${typeof options.retainSinks})`, OWNER);
     }
     if (options.deploymentId !== undefined && !Token.isUnresolved(options.deploymentId) && !DEPLOYMENT_ID.test(options.deploymentId)) {
-      throw new Error(`${OWNER} deploymentId must be 1-128 characters of [A-Za-z0-9_.-] (given '${options.deploymentId}' at ${scope.node.path || 'the app'})`);
+      throw validationError(scope, `deploymentId must be 1-128 characters of [A-Za-z0-9_.-] (given '${options.deploymentId}')`, OWNER);
     }
     const merged: Settings = { ...configured.get(scope), ...definedOnly(options) };
     const mode = merged.mode ?? Phoenix.modeOf(scope);
     if (mode === PhoenixMode.EPHEMERAL && merged.retainSinks === true) {
-      throw new Error(`${OWNER} retainSinks applies to PhoenixMode.PRODUCTION only: an ephemeral pipeline keeps nothing (given retainSinks true with mode EPHEMERAL at ${scope.node.path || 'the app'})`);
+      throw validationError(scope, 'retainSinks applies to PhoenixMode.PRODUCTION only: an ephemeral pipeline keeps nothing (given retainSinks true with mode EPHEMERAL)', OWNER);
     }
     configured.set(scope, merged);
   }
@@ -162,7 +163,7 @@ export class Phoenix {
     }
     const value = String(context).toUpperCase();
     if (!MODES.includes(value)) {
-      throw new Error(`${OWNER} context ${CONTEXT_KEY} must be one of ${MODES.join(', ')} (given '${String(context)}')`);
+      throw validationError(scope, `context ${CONTEXT_KEY} must be one of ${MODES.join(', ')} (given '${String(context)}')`, OWNER);
     }
     return value as PhoenixMode;
   }
@@ -212,7 +213,7 @@ export class Phoenix {
       case StatefulKind.PROFILE_HISTORY:
         return RemovalPolicy.DESTROY;
       default:
-        throw new Error(`${OWNER} kind must be one of ${Object.values(StatefulKind).join(', ')} (given '${String(kind)}')`);
+        throw validationError(scope, `kind must be one of ${Object.values(StatefulKind).join(', ')} (given '${String(kind)}')`, OWNER);
     }
   }
 

@@ -10,8 +10,9 @@ export class ConstructValidationError extends Error {
   /** Path of the construct the props belong to. */
   public readonly constructPath: string;
 
-  constructor(scope: IConstruct, message: string) {
-    super(`${constructLabel(scope)}: ${message}`);
+  /** @param owner what is validated when it is not the scope's own class (e.g. `Phoenix` settings of a stack) */
+  constructor(scope: IConstruct, message: string, owner?: string) {
+    super(`${owner ? `${owner} at ${scope.node.path || '<app>'}` : constructLabel(scope)}: ${message}`);
     this.name = 'ValidationError';
     this.constructPath = scope.node.path;
     Object.setPrototypeOf(this, ConstructValidationError.prototype);
@@ -19,8 +20,8 @@ export class ConstructValidationError extends Error {
 }
 
 /** The error to throw when a prop of `scope` is invalid: `throw validationError(this, 'x must be ... (given y)')`. */
-export function validationError(scope: IConstruct, message: string): ConstructValidationError {
-  return new ConstructValidationError(scope, message);
+export function validationError(scope: IConstruct, message: string, owner?: string): ConstructValidationError {
+  return new ConstructValidationError(scope, message, owner);
 }
 
 /** `<Class> at <path>`, e.g. `CorrelatedMonitor at Stack/Monitor`. */

@@ -27,17 +27,32 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-function isWrite(service: FaultService, req: http.IncomingMessage): string | undefined {
+/** The tables a DynamoDB write request names (TableName, or the keys of RequestItems / TransactItems' tables). */
+function dynamoTables(body: string): string[] {
+  try {
+    const req = JSON.parse(body) as {
+      TableName?: string; RequestItems?: Record<string, unknown>; TransactItems?: Array<Record<string, { TableName?: string }>>;
+    };
+    const fromTransact = (req.TransactItems ?? []).flatMap((t) => Object.values(t).map((op) => op.TableName ?? ''));
+    return [...(req.TableName ? [req.TableName] : []), ...Object.keys(req.RequestItems ?? {}), ...fromTransact];
+  } catch {
+    return [];
+  }
+}
+
+/** The sink write a request is (its operation), or undefined: reads and writes to other tables or buckets pass. */
+function sinkWrite(service: FaultService, req: http.IncomingMessage, body: string, targets: ReadonlySet<string>): string | undefined {
   if (service === 'dynamodb') {
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.slice(target.indexOf('.') + 1);
-    return DYNAMO_WRITES.has(op) ? op : undefined;
+    return DYNAMO_WRITES.has(op) && dynamoTables(body).some((t) => targets.has(t)) ? op : undefined;
   }
-  // S3 object writes: PUT object (incl. copies and parts), POST (multipart complete, delete-objects), DELETE.
+  // S3 object writes (path-style): PUT object (incl. copies and parts), POST (multipart complete, delete-objects), DELETE.
   const method = req.method ?? 'GET';
   const pathParts = (req.url ?? '/').split('?')[0].split('/').filter((p) => p.length > 0);
+  if (!targets.has(decodeURIComponent(pathParts[0] ?? ''))) return undefined;
   if ((method === 'PUT' || method === 'DELETE') && pathParts.length >= 2) return `${method} object`;
-  if (method === 'POST' && pathParts.length >= 1) return 'POST';
+  if (method === 'POST') return 'POST';
   return undefined;
 }
 
@@ -70,32 +85,28 @@ function faultResponse(service: FaultService, throttle: boolean, cause: string):
   };
 }
 
+export interface FaultProxyOptions {
+  /** Fraction of the sink's writes answered with an injected error. */
+  readonly rate: number;
+  readonly random: Random;
+  /** The option that asked for the faults, named in the error messages. */
+  readonly cause: string;
+  /** The sink tables (DynamoDB) or buckets (S3) whose writes may fail; every other request passes. */
+  readonly targets: ReadonlySet<string>;
+}
+
 /**
- * An HTTP proxy on 127.0.0.1 in front of an emulator that answers a fraction `rate` of the sink's WRITE requests with
- * a retryable error (DynamoDB: ThrottlingException 400 or InternalServerError 500; S3: SlowDown 503 or InternalError
- * 500) without forwarding them. Reads always pass. Counts what it did. `cause` names the option that asked for the
- * faults in the error messages (rate 1 with `--stall-sink`: every write fails for the whole run).
+ * An HTTP proxy on 127.0.0.1 in front of an emulator that answers a fraction `rate` of the WRITE requests to the sink
+ * tables or buckets with a retryable error (DynamoDB: ThrottlingException 400 or InternalServerError 500; S3: SlowDown
+ * 503 or InternalError 500) without forwarding them. Reads, and writes elsewhere (the stage's canary key and overflow
+ * payloads), always pass: a sink outage is not an S3 outage. Counts what it did.
  */
-export async function startFaultProxy(service: FaultService, target: string, rate: number, random: Random, cause = '--sink-failure-rate'): Promise<FaultProxy> {
+export async function startFaultProxy(service: FaultService, target: string, o: FaultProxyOptions): Promise<FaultProxy> {
   const targetUrl = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const stats: FaultProxyStats = { forwarded: 0, writes: 0, injected: 0, byKind: {} };
-  let current = rate;
-  const server = http.createServer((req, res) => {
-    const write = isWrite(service, req);
-    if (write) stats.writes++;
-    if (write && random.chance(current)) {
-      const f = faultResponse(service, random.chance(0.5), cause);
-      stats.injected++;
-      stats.byKind[f.kind] = (stats.byKind[f.kind] ?? 0) + 1;
-      // Read the request body before answering so the client's connection stays usable.
-      req.resume();
-      req.once('end', () => {
-        res.writeHead(f.status, { ...f.headers, 'content-length': Buffer.byteLength(f.body), 'x-amzn-requestid': 'LOCALFAULT' });
-        res.end(f.body);
-      });
-      return;
-    }
+  let current = o.rate;
+  const forward = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void => {
     stats.forwarded++;
     const upstream = http.request({
       host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: req.headers, agent,
@@ -107,7 +118,23 @@ export async function startFaultProxy(service: FaultService, target: string, rat
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end(`local fault proxy: upstream ${target} failed: ${err.message}`);
     });
-    req.pipe(upstream);
+    upstream.end(body);
+  };
+  // The whole body is read first: a DynamoDB write names its table in it.
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.once('end', () => {
+      const body = Buffer.concat(chunks);
+      const write = sinkWrite(service, req, service === 'dynamodb' ? body.toString('utf8') : '', o.targets);
+      if (write) stats.writes++;
+      if (!write || !o.random.chance(current)) return forward(req, body, res);
+      const f = faultResponse(service, o.random.chance(0.5), o.cause);
+      stats.injected++;
+      stats.byKind[f.kind] = (stats.byKind[f.kind] ?? 0) + 1;
+      res.writeHead(f.status, { ...f.headers, 'content-length': Buffer.byteLength(f.body), 'x-amzn-requestid': 'LOCALFAULT' });
+      res.end(f.body);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

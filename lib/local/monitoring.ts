@@ -165,3 +165,12 @@ export function stalledSinkServices(provisioned: ProvisionedStack): Array<'dynam
   }
   return (['dynamodb', 's3'] as const).filter((k) => kinds.has(k));
 }
+
+/** The sink tables or buckets (PHX_SINK_TARGET) of the stack's pipeline stages that write to `service`. */
+export function sinkTargets(provisioned: ProvisionedStack, service: 'dynamodb' | 's3'): Set<string> {
+  const targets = new Set<string>();
+  for (const f of provisioned.functions) {
+    if (isPipelineStage(f.environment) && f.environment[ENV.sinkKind] === service) targets.add(f.environment[ENV.sinkTarget]);
+  }
+  return targets;
+}

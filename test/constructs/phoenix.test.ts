@@ -169,7 +169,7 @@ describe('Phoenix mode: removal policy of every stateful resource', () => {
 
   it('fails when the context value phoenix:mode is not a mode', () => {
     expect(() => build({}, new App({ context: { 'phoenix:mode': 'staging' } })))
-      .toThrow(/Phoenix context phoenix:mode must be one of EPHEMERAL, PRODUCTION \(given 'staging'\)/);
+      .toThrow(/^Phoenix at Orders\/[^:]+: context phoenix:mode must be one of EPHEMERAL, PRODUCTION \(given 'staging'\)/);
   });
 
   it('fails when retainSinks is true with EPHEMERAL', () => {
@@ -181,15 +181,15 @@ describe('Phoenix mode: removal policy of every stateful resource', () => {
     const stack = new Stack(new App(), 'S');
     Phoenix.configure(stack, { mode: PhoenixMode.EPHEMERAL });
     expect(() => new DataPipeline(stack, 'P', { pipelineName: 'p', retainSinks: true })).toThrow(/phoenixMode EPHEMERAL inherited\)/);
-    expect(() => Phoenix.configure(stack, { retainSinks: true })).toThrow(/Phoenix retainSinks applies to PhoenixMode.PRODUCTION only: .*with mode EPHEMERAL at S\)/);
+    expect(() => Phoenix.configure(stack, { retainSinks: true })).toThrow(/^Phoenix at S: retainSinks applies to PhoenixMode.PRODUCTION only: .*with mode EPHEMERAL\)/);
   });
 
   it('fails when Phoenix.configure is given an unknown mode', () => {
-    expect(() => Phoenix.configure(new App(), { mode: 'DEV' as PhoenixMode })).toThrow(/Phoenix mode must be one of EPHEMERAL, PRODUCTION \(given 'DEV'\)/);
+    expect(() => Phoenix.configure(new App(), { mode: 'DEV' as PhoenixMode })).toThrow(/^Phoenix at <app>: mode must be one of EPHEMERAL, PRODUCTION \(given 'DEV'\)/);
   });
 
   it('fails when removalPolicyFor is given an unknown kind', () => {
-    expect(() => Phoenix.removalPolicyFor(new App(), 'TEMP' as StatefulKind)).toThrow(/Phoenix kind must be one of STREAM, .* \(given 'TEMP'\)/);
+    expect(() => Phoenix.removalPolicyFor(new App(), 'TEMP' as StatefulKind)).toThrow(/^Phoenix at <app>: kind must be one of STREAM, .* \(given 'TEMP'\)/);
   });
 
   it('maps every kind in every mode (the table of the Phoenix TSDoc)', () => {

@@ -13,7 +13,7 @@ import { startDeliveryStreams, type LocalDeliveryStreams } from '../firehose';
 import type { LocalFunction } from '../functions';
 import { invokeOverheadSampler } from '../gates/latency';
 import { mappingAuthorizer } from '../iam';
-import { LOCAL_MONITORING_DEFAULTS, LocalMonitoring, stalledSinkServices } from '../monitoring';
+import { LOCAL_MONITORING_DEFAULTS, LocalMonitoring, sinkTargets, stalledSinkServices } from '../monitoring';
 import { startNotifications, type LocalNotifications } from '../notifications';
 import { childScript } from '../paths';
 import type { ProvisionedStack } from '../provision';
@@ -107,8 +107,12 @@ async function startSinkFaults(ctx: RunContext, i: StartInput): Promise<{
   for (const service of ['dynamodb', 's3'] as const) {
     const stall = stalled.includes(service);
     if (!stall && opts.sinkFailureRate === 0) continue;
-    const proxy = await startFaultProxy(service, service === 'dynamodb' ? endpoints.dynamodb : endpoints.fauxqs,
-      stall ? 1 : opts.sinkFailureRate, ctx.random.fork(`sink-faults:${service}`), stall ? '--stall-sink' : '--sink-failure-rate');
+    const proxy = await startFaultProxy(service, service === 'dynamodb' ? endpoints.dynamodb : endpoints.fauxqs, {
+      rate: stall ? 1 : opts.sinkFailureRate,
+      random: ctx.random.fork(`sink-faults:${service}`),
+      cause: stall ? '--stall-sink' : '--sink-failure-rate',
+      targets: sinkTargets(i.provisioned, service),
+    });
     ctx.life.add(`fault proxy ${service}`, () => proxy.close());
     proxies.push(proxy);
     sinkEndpoints[service] = proxy.endpoint;
