@@ -162,7 +162,7 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
   /** The data-quality profiler, when `quality` is given. */
   public readonly profiler?: QualityProfiler;
   /** Alarms of the failure normalizer and the raw archive (a CorrelatedMonitor adds them to its pipeline health). */
-  public readonly failureAlarms: cloudwatch.IAlarm[];
+  public readonly failureAlarms?: cloudwatch.IAlarm[];
 
   constructor(scope: Construct, id: string, props: DataPipelineProps) {
     super(scope, id);

@@ -224,7 +224,7 @@ describe('DataPipeline', () => {
     const topic = new sns.Topic(stack, 'Topic');
     const p = new DataPipeline(stack, 'Orders', { pipelineName: 'orders', alarmTopic: topic, ingest: { deadLetterProps: { depthAlarmThreshold: 5 } } });
     const alarms = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(2 + p.failureAlarms.length);
+    expect(alarms).toHaveLength(2 + p.failureAlarms!.length);
     expect(p.failureAlarms).toHaveLength(5 + 4);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Topic/) }]);
     expect(alarms[0].Properties.Threshold).toBe(5);

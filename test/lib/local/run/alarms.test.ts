@@ -17,11 +17,12 @@ function byId(r: LocalRunReport, prefix: string): LocalRunReport['alarms']['alar
 }
 
 /**
- * Records of the stalled run: enough for several batches per shard, so the mapping keeps invoking (one IteratorAge
- * datapoint per invocation) for the whole bounded drain. With 200 (one batch per shard) the mapping could give up on
- * everything early under load, leave later periods without a datapoint, and the alarm's outcome to the machine.
+ * Records of the stalled run: several batches per shard (the stage reads up to 1,000 records per batch), so the
+ * mapping keeps invoking (one IteratorAge datapoint per invocation) for the whole bounded drain. With one batch per
+ * shard the mapping gives up on everything before the drain ends, the last canary arrives fast and the alarm returns
+ * to OK: the stall is then over, not caught.
  */
-const STALL_RECORDS = 1000;
+const STALL_RECORDS = 5000;
 
 describe('phoenix local run evaluates the monitor\'s alarms', () => {
   let assembly: string;

@@ -29,10 +29,10 @@ describe('phoenix local run on the example clickstream pipeline', () => {
     expect(r.recordsIn).toBe(800);
     expect(r.poisonRecords).toBeGreaterThan(40);
     expect(r.duplicatesPut).toBeGreaterThan(40);
-    // Every kind the generator could make (oversize is impossible at the example's 1 MiB limit) was dead-lettered
-    // with a reason class that fits it.
+    // Every kind the generator makes (oversize: above the DynamoDB sink's default 407,552-byte record limit) was
+    // dead-lettered with a reason class that fits it.
     const kinds = Object.keys(r.accounting.dlqReasonByPoisonKind).sort();
-    expect(kinds).toEqual(['deeply-nested', 'huge-number', 'invalid-utf8', 'json-array', 'missing-key', 'non-json', 'schema-violation']);
+    expect(kinds).toEqual(['deeply-nested', 'huge-number', 'invalid-utf8', 'json-array', 'missing-key', 'non-json', 'oversize', 'schema-violation']);
     for (const [kind, classes] of Object.entries(r.accounting.dlqReasonByPoisonKind)) {
       for (const cls of Object.keys(classes)) expect(EXPECTED_CLASSES[kind], `${kind} -> ${cls}`).toContain(cls);
     }
