@@ -3,6 +3,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
+import { ownHelperLogGroups } from './helper-log-groups';
 import { acknowledge } from './nag';
 import { Phoenix } from '../phoenix';
 
@@ -53,6 +54,7 @@ export function loggedBucket(
   scope: Construct, id: string, props: BucketProps, o: LoggedBucketOptions,
 ): { bucket: s3.Bucket; serverAccessLogsBucket: s3.IBucket } {
   const autoDeleteObjects = Phoenix.autoDeleteObjects(o.removalPolicy);
+  ownHelperLogGroups(scope);
   const noReplicationReason = `${o.residency}; cross-region replication is a disaster-recovery decision of the account, not of this construct.`;
   const acknowledgeReplication = (bucket: Construct) => acknowledge(bucket, noReplicationReason,
     'NIST.800.53.R5-S3BucketReplicationEnabled', 'HIPAA.Security-S3BucketReplicationEnabled', 'PCI.DSS.321-S3BucketReplicationEnabled');

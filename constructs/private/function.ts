@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { validationError } from './errors';
+import { ownHelperLogGroups } from './helper-log-groups';
 import { acknowledge } from './nag';
 import { checkRange, checkSeconds } from './validate';
 import { LogLevel, type PipelineFunctionOptions } from '../function-options';
@@ -105,6 +106,7 @@ function checkLogLevel(owner: IConstruct, logLevel: string | undefined): void {
  * findings inherent to such a function are acknowledged with the reasons given.
  */
 export function pipelineFunction(scope: Construct, id: string, p: PipelineFunctionProps): PipelineFunction {
+  ownHelperLogGroups(scope);
   const logGroup = new logs.LogGroup(scope, p.logGroupId ?? `${id}Logs`, {
     retention: p.logRetention,
     encryptionKey: p.logEncryptionKey,
