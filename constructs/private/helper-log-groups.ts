@@ -27,8 +27,11 @@ class HelperLogGroups implements IAspect {
   public visit(node: IConstruct): void {
     if (!(node instanceof CfnResource) || node.cfnResourceType !== 'AWS::Lambda::Function') return;
     if (node instanceof lambda.CfnFunction && hasLogGroup(node)) return;
-    if (node.node.scope === undefined) return;
-    const logGroup = new logs.LogGroup(node.node.scope, `${node.node.id}Logs`, {
+    const scope = node.node.scope;
+    const id = `${node.node.id}Logs`;
+    // Idempotent: an app synthesized more than once invokes the aspect again on the same function.
+    if (scope === undefined || scope.node.tryFindChild(id) !== undefined) return;
+    const logGroup = new logs.LogGroup(scope, id, {
       retention: HELPER_LOG_RETENTION,
       removalPolicy: Phoenix.removalPolicyFor(node, StatefulKind.LOGS),
     });
