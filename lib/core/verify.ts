@@ -3,6 +3,7 @@
  * The CLI gathers the observations from AWS (lib/cli/verify/aws.ts) or from a kept local environment
  * (lib/cli/verify/local.ts); both feed {@link judge}, which returns one result per check, in {@link VERIFY_CHECKS} order.
  */
+import { describeError } from './failure';
 import { METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../../constructs/contract';
 
 /** The checks, in the order they are reported. */
@@ -90,6 +91,15 @@ export function judge(o: VerifyObservations, limits: VerifyLimits): CheckResult[
     judgeMappings(o),
     judgeIteratorAge(o, limits),
   ];
+}
+
+/** Runs a gatherer's `read`; its failure becomes `{ error }` (that check FAILs). */
+export async function observe<T>(read: () => Promise<Observed<T>>): Promise<Observed<T>> {
+  try {
+    return await read();
+  } catch (e) {
+    return { error: describeError(e) };
+  }
 }
 
 /** True when no check failed (SKIP allowed). */
