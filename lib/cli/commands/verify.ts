@@ -43,7 +43,8 @@ const STACK_ARN = /^arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 function target(f: VerifyFlags): VerifyRequest['target'] {
-  if ((f.stack === undefined) === (f.local === undefined)) throw new UsageError('say what to verify: either --stack <name> or --local <dir> (one of them)');
+  if (f.stack !== undefined && f.local !== undefined) throw new UsageError('--stack and --local cannot be combined: verify one target');
+  if (f.stack === undefined && f.local === undefined) throw new UsageError('say what to verify: --stack <name> (a deployed stack) or --local <dir> (a kept local environment)');
   if (f.local !== undefined) {
     if (f.region !== undefined) throw new UsageError('--region applies to --stack only (a local environment has its own region)');
     return { kind: 'local', dir: f.local };
