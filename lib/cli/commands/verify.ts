@@ -60,7 +60,8 @@ function target(f: VerifyFlags): VerifyRequest['target'] {
 /** Validates the flags (no I/O); a UsageError names the flag, the value and what is allowed. */
 export function parseVerifyFlags(f: VerifyFlags): VerifyRequest {
   const usage = (m: string): UsageError => new UsageError(m);
-  const optional = (name: string, v: string | undefined, max: number): number | undefined => (v === undefined ? undefined : intFlag(name, v, 1, max, usage));
+  const optional = (name: string, v: string | undefined, max: number): number | undefined =>
+    (v === undefined ? undefined : intFlag(name, v, 1, max, usage));
   const t = target(f);
   return {
     target: t,

@@ -10,13 +10,13 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import { paginateListEventSourceMappings, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { deadLetters } from './dlq';
 import { cloudFormationClient, cloudWatchClient, lambdaClient, sqsClient } from '../../aws/clients';
 import {
   canaryLatencyAlarm, iteratorAgeAlarmThreshold, observe,
   type AlarmObservation, type Datapoint, type MappingObservation, type MetricId, type Observed, type VerifyObservations,
 } from '../../core/verify';
 import type { PipelineOutputs } from '../../local/pipeline-outputs';
-import { deadLetters } from './dlq';
 
 export interface AwsVerifyClients {
   readonly cfn: CloudFormationClient;
@@ -86,7 +86,11 @@ async function maxPerMinute(cw: CloudWatchClient, metric: MetricId, now: number,
     MetricDataQueries: [{
       Id: 'm',
       MetricStat: {
-        Metric: { Namespace: metric.namespace, MetricName: metric.name, Dimensions: Object.entries(metric.dimensions).map(([Name, Value]) => ({ Name, Value })) },
+        Metric: {
+          Namespace: metric.namespace,
+          MetricName: metric.name,
+          Dimensions: Object.entries(metric.dimensions).map(([Name, Value]) => ({ Name, Value })),
+        },
         Period: 60,
         Stat: 'Maximum',
       },
@@ -133,7 +137,8 @@ async function iteratorAge(cw: CloudWatchClient, alarms: Observed<readonly Alarm
   const stream = t.outputs.StreamName;
   if (!stream) return { error: 'the stack has no StreamName output for this pipeline' };
   const metric: MetricId = { namespace: 'AWS/Kinesis', name: 'GetRecords.IteratorAgeMilliseconds', dimensions: { StreamName: stream } };
-  const threshold = Array.isArray(alarms) ? iteratorAgeAlarmThreshold(alarms as AlarmObservation[], t.outputs.ProcessorName ? [t.outputs.ProcessorName] : []) : undefined;
+  const processors = t.outputs.ProcessorName ? [t.outputs.ProcessorName] : [];
+  const threshold = Array.isArray(alarms) ? iteratorAgeAlarmThreshold(alarms as AlarmObservation[], processors) : undefined;
   return { what: `GetRecords.IteratorAgeMilliseconds of ${stream}`, points: await maxPerMinute(cw, metric, now, t.windowMs), alarmThreshold: threshold };
 }
 

@@ -6,13 +6,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { deadLetters } from './dlq';
 import {
   canaryLatencyAlarm, iteratorAgeAlarmThreshold, observe,
   type Datapoint, type MetricId, type Observed, type VerifyObservations,
 } from '../../core/verify';
 import { KEPT_STATUS_FILE, type KeptMetricSeries, type KeptStatus, type LocalEnvFile } from '../../local/keep';
 import { InputError } from '../../replay/filter';
-import { deadLetters } from './dlq';
 
 /** Oldest `kept-status.json` taken as current: the environment refreshes it every 2 s. */
 const STALE_STATUS_MS = 30_000;
@@ -60,7 +60,9 @@ function iteratorAge(status: KeptStatus, processor: string | undefined): VerifyO
 }
 
 /** Every observation of the kept environment (`env`: its local-env.json; `pipeline`: --pipeline, else the kept one's). */
-export async function gatherLocal(dir: string, env: LocalEnvFile, sqs: SQSClient, pipeline?: string, now: number = Date.now()): Promise<VerifyObservations> {
+export async function gatherLocal(
+  dir: string, env: LocalEnvFile, sqs: SQSClient, pipeline?: string, now: number = Date.now(),
+): Promise<VerifyObservations> {
   const status = readKeptStatus(dir, now);
   const outputs = env.outputs;
   const dlq: Observed<{ queue: string; messages: number }> = await observe(() => deadLetters(sqs, outputs.DlqUrl));

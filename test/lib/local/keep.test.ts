@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { METRIC, METRICS_NAMESPACE } from '../../../constructs/contract';
-import { keepUntilAborted, KEPT_STATUS_FILE, keptMetricSeries, writeKeptStatus } from '../../../lib/local/keep';
+import { keepUntilAborted, KEPT_STATUS_FILE, keptMetricSeries, writeKeptStatus, type KeptActivity } from '../../../lib/local/keep';
 import { MetricsStore } from '../../../lib/local/metrics';
 
 const dirs: string[] = [];
@@ -37,7 +37,8 @@ describe('kept status', () => {
     const ac = new AbortController();
     let ticks = 0;
     setTimeout(() => ac.abort(), 4500);
-    await keepUntilAborted(ac.signal, new Promise<never>(() => undefined), () => ({ written: 0, deadLettered: 0, duplicatesSuppressed: 0 }), () => undefined, () => { ticks++; });
+    const activity = (): KeptActivity => ({ written: 0, deadLettered: 0, duplicatesSuppressed: 0 });
+    await keepUntilAborted(ac.signal, new Promise<never>(() => undefined), activity, () => undefined, () => { ticks++; });
     expect(ticks).toBe(2);
   }, 10_000);
 });

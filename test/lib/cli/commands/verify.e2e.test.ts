@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mutatedAssembly, REPO, synthExample, tempDir } from '../../local/support';
+import { REPO, synthExample, tempDir } from '../../local/support';
 
 const CLI = path.join(REPO, 'assets', 'bin', 'phoenix', 'index.js');
 const ENV = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
@@ -61,15 +61,7 @@ describe('phoenix verify --local on kept environments', () => {
   const common = (): string[] => ['--assembly', assembly, '--records', String(RECORDS), '--duplicate-rate', '0', '--on-demand-shards', '2', '--max-environments', '2', '--runs-dir', runsDir];
 
   beforeAll(() => {
-    // The ingest handler's retry budget at 1 s (as in keep.e2e): with the sink stalled, the mapping gives up sooner.
-    const example = synthExample().dir;
-    assembly = mutatedAssembly(example, (t) => {
-      for (const res of Object.values<any>(t.Resources)) {
-        const vars = res.Properties?.Environment?.Variables;
-        if (res.Type === 'AWS::Lambda::Function' && vars?.PHX_PIPELINE !== undefined && vars?.PHX_SINK_KIND !== undefined) vars.PHX_RETRY_BUDGET_MS = '1000';
-      }
-    });
-    rmSync(example, { recursive: true, force: true });
+    assembly = synthExample().dir;
     runsDir = tempDir('verify-runs');
   }, 120_000);
   afterAll(async () => {

@@ -12,7 +12,9 @@ beforeEach(() => {
   mocks = mockHealthyAws();
   mocks.cfn.on(DescribeStacksCommand).resolves({
     Stacks: [{
-      StackName: 'S', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE',
+      StackName: 'S',
+      CreationTime: new Date(),
+      StackStatus: 'CREATE_COMPLETE',
       Outputs: [
         { OutputKey: 'OrdersPipelineName0A1B2C3D', OutputValue: 'orders', Description: 'name (pipeline orders)' },
         { OutputKey: 'OrdersStreamName0A1B2C3D', OutputValue: 'S-Stream', Description: 'stream (pipeline orders)' },

@@ -7,11 +7,11 @@ import { DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-clo
 import { ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DIMS, mockHealthyAws, NOW, type AwsMocks } from './support';
 import { METRIC, METRICS_NAMESPACE } from '../../../../constructs/contract';
-import { judge } from '../../../../lib/core/verify';
 import { awsVerifyClients, gatherAws, type AwsVerifyTarget } from '../../../../lib/cli/verify/aws';
 import { queueDepth } from '../../../../lib/cli/verify/dlq';
-import { DIMS, mockHealthyAws, NOW, type AwsMocks } from './support';
+import { judge } from '../../../../lib/core/verify';
 
 const target: AwsVerifyTarget = {
   stack: 'S',

@@ -6,8 +6,8 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { METRIC, METRICS_NAMESPACE } from '../../../../constructs/contract';
-import { judge } from '../../../../lib/core/verify';
 import { gatherLocal, LOCAL_DRIFT_SKIP, readKeptStatus } from '../../../../lib/cli/verify/local';
+import { judge } from '../../../../lib/core/verify';
 import { KEPT_STATUS_FILE, type KeptStatus, type LocalEnvFile } from '../../../../lib/local/keep';
 
 const NOW = Date.parse('2026-12-07T12:00:00Z');
