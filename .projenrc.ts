@@ -62,6 +62,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-s3@^3',
     '@aws-sdk/client-firehose@^3',
     '@aws-sdk/client-cloudformation@^3',
+    '@aws-sdk/client-cloudwatch@^3',
+    '@aws-sdk/client-lambda@^3',
     '@smithy/node-http-handler@^4',
     'kinesalite@3.3.3',
     'dynalite@4.0.0',

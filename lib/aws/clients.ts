@@ -7,8 +7,10 @@
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- lazy loading of the SDK packages, see above */
 import type { CloudFormationClient, CloudFormationClientConfig } from '@aws-sdk/client-cloudformation';
+import type { CloudWatchClient, CloudWatchClientConfig } from '@aws-sdk/client-cloudwatch';
 import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient, KinesisClientConfig } from '@aws-sdk/client-kinesis';
+import type { LambdaClient, LambdaClientConfig } from '@aws-sdk/client-lambda';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 
@@ -49,6 +51,16 @@ export function dynamoDbClient(config: DynamoDBClientConfig = {}): DynamoDBClien
 export function cloudFormationClient(config: CloudFormationClientConfig = {}): CloudFormationClient {
   const sdk = require('@aws-sdk/client-cloudformation') as typeof import('@aws-sdk/client-cloudformation');
   return new sdk.CloudFormationClient(config);
+}
+
+export function cloudWatchClient(config: CloudWatchClientConfig = {}): CloudWatchClient {
+  const sdk = require('@aws-sdk/client-cloudwatch') as typeof import('@aws-sdk/client-cloudwatch');
+  return new sdk.CloudWatchClient(config);
+}
+
+export function lambdaClient(config: LambdaClientConfig = {}): LambdaClient {
+  const sdk = require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda');
+  return new sdk.LambdaClient(config);
 }
 
 /** The data-plane clients of the replay tooling and the local environment. */

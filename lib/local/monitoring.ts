@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { AlarmEvaluator, alarmsOf, type AlarmReport, type AlarmStateValue } from './alarms';
+import { AlarmEvaluator, alarmsOf, type AlarmDef, type AlarmReport, type AlarmStateValue } from './alarms';
 import { LocalSnsError, type LocalSns } from './clients';
 import type { EventSourcePoller } from './esm';
 import { isPipelineStage, type LocalFunction } from './functions';
@@ -8,6 +8,7 @@ import type { ProvisionedStack } from './provision';
 import { ServiceMetrics } from './service-metrics';
 import type { LocalStack } from './template/stack';
 import { CANARY_METRIC, ENV, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
+import type { AlarmObservation } from '../core/verify';
 
 /**
  * The local run's monitoring: service metrics sampled into the metrics store, the template's alarms evaluated every
@@ -72,7 +73,7 @@ export class LocalMonitoring {
   private readonly notifications = { published: 0, failed: 0, denied: 0, notEmulated: 0 };
   private evaluations = 0;
   private stopped = false;
-  private readonly alarmCount: number;
+  private readonly defs: readonly AlarmDef[];
 
   constructor(private readonly o: LocalMonitoringOptions) {
     this.service = new ServiceMetrics({
@@ -85,9 +86,8 @@ export class LocalMonitoring {
       unemulatedCalls: o.unemulatedCalls,
       log: o.log,
     });
-    const defs = alarmsOf(o.stack);
-    this.alarmCount = defs.length;
-    this.evaluator = new AlarmEvaluator(defs, o.metrics, {
+    this.defs = alarmsOf(o.stack);
+    this.evaluator = new AlarmEvaluator(this.defs, o.metrics, {
       startMs: this.startMs,
       timeScale: o.timeScale,
       unavailable: (ref, series) => this.service.unavailable(ref, series),
@@ -96,8 +96,8 @@ export class LocalMonitoring {
 
   start(): void {
     this.service.start();
-    if (this.alarmCount > 0) {
-      this.o.log(`${this.alarmCount} alarm(s) evaluated locally every ${this.o.evaluateEveryMs / 1000} s${this.o.timeScale !== 1 ? ` (time scale ${this.o.timeScale}: periods and duration thresholds / ${this.o.timeScale})` : ''}`);
+    if (this.defs.length > 0) {
+      this.o.log(`${this.defs.length} alarm(s) evaluated locally every ${this.o.evaluateEveryMs / 1000} s${this.o.timeScale !== 1 ? ` (time scale ${this.o.timeScale}: periods and duration thresholds / ${this.o.timeScale})` : ''}`);
     }
     this.timer = setInterval(() => this.evaluate(), this.o.evaluateEveryMs);
   }
@@ -129,6 +129,24 @@ export class LocalMonitoring {
     await this.service.stop();
     this.evaluate(true);
     await Promise.allSettled([...this.publishing]);
+  }
+
+  /** Samples and evaluates again after {@link stop} (a kept environment): the alarms go on from their states. */
+  resume(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.service.start();
+    this.timer = setInterval(() => this.evaluate(), this.o.evaluateEveryMs);
+  }
+
+  /** Every alarm's current state, with its single metric and threshold (none for composite and metric-math alarms). */
+  alarmObservations(): AlarmObservation[] {
+    const states = new Map(this.evaluator.report().map((a) => [a.name, a.state]));
+    return this.defs.map((d) => ({
+      name: d.name,
+      state: states.get(d.name) ?? 'INSUFFICIENT_DATA',
+      ...(d.kind === 'metric' && d.metric ? { metric: { namespace: d.metric.namespace, name: d.metric.name, dimensions: d.metric.dimensions }, threshold: d.threshold } : {}),
+    }));
   }
 
   alarmsReport(): LocalAlarmsReport {

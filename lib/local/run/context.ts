@@ -19,6 +19,8 @@ export interface RunPoller {
   readonly source: string;
   readonly fn: string;
   readonly windowSeconds: number;
+  /** The mapping's `Enabled` (a disabled mapping does not poll). */
+  readonly enabled: boolean;
 }
 
 /** `<ISO time without separators>-<suffix><pid>`: the name of a run directory. */

@@ -143,11 +143,11 @@ function createPollers(ctx: RunContext, i: StartInput, queueUrlForArn: (arn: str
         const poller = new KinesisEventSourcePoller(config, recordingIteratorAge(fn, ctx.metrics), esmClients, pollerOpts);
         quality.track(m.logicalId, poller);
         const windowSeconds = config.tumblingWindowInSeconds;
-        ctx.pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName, windowSeconds });
+        ctx.pollers.push({ logicalId: m.logicalId, poller, source: config.streamName, fn: fn.functionName, windowSeconds, enabled: config.enabled });
       } else {
         const config = parseSqsMapping(m.props, ctxParse);
         const poller = new SqsEventSourcePoller(config, fn, esmClients, { log: ctx.log });
-        ctx.pollers.push({ logicalId: m.logicalId, poller, source: config.queueUrl, fn: fn.functionName, windowSeconds: 0 });
+        ctx.pollers.push({ logicalId: m.logicalId, poller, source: config.queueUrl, fn: fn.functionName, windowSeconds: 0, enabled: config.enabled });
       }
     } catch (e) {
       if (e instanceof UnsupportedTemplateError || e instanceof MappingAccessDeniedError) throw e;
