@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { CorrelatedMonitor, DataPipelineStack, QualityRuleKind } from '../constructs';
-import { TEST_ENV } from '../test/support/stacks';
 import type { BenchResult } from './types';
+import { TEST_ENV } from '../test/support/stacks';
 
 const QUALITY = { rules: [{ name: 'volume', kind: QualityRuleKind.VOLUME }] };
 export const DEFAULT_PIPELINES = [1, 5, 10, 20];
@@ -54,7 +54,7 @@ export async function runSynthScaleBench(opts: SynthScaleOptions = {}): Promise<
   const base = rows[Math.min(1, rows.length - 1)];
   const ratio = last.perPipelineMs / base.perPipelineMs;
   const lines = [
-    `synth-scale: full pipelines (quality + monitor) in DataPipelineStacks of one parent`,
+    'synth-scale: full pipelines (quality + monitor) in DataPipelineStacks of one parent',
     ...rows.map((r) => `  ${String(r.pipelines).padStart(3)} pipelines: ${(r.totalMs / 1000).toFixed(1)} s total, ${r.perPipelineMs.toFixed(0)} ms/pipeline, ${r.perAddedPipelineMs.toFixed(0)} ms per added pipeline`),
     `  per-pipeline time at ${last.pipelines} / at ${base.pipelines}: ${ratio.toFixed(2)} (${ratio <= LINEAR_RATIO_TARGET ? 'linear' : 'worse than linear'})`,
   ];

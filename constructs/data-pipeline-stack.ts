@@ -37,7 +37,10 @@ export class DataPipelineStack extends NestedStack {
     const { description, parameters, timeout, notificationArns, removalPolicy, ...pipelineProps } = props;
     super(scope, id, {
       description: description ?? `Phoenix pipeline ${props.pipelineName} (cdk-phoenix-pipelines DataPipelineStack)`,
-      parameters, timeout, notificationArns, removalPolicy,
+      parameters,
+      timeout,
+      notificationArns,
+      removalPolicy,
     });
     this.pipeline = new DataPipeline(this, 'Pipeline', pipelineProps);
     // A sibling of the nested stack, in the parent stack.
