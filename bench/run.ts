@@ -11,6 +11,7 @@ import { runReplayBench } from './replay';
 import { runReplayResumeBench } from './replay-resume';
 import { runShardBench } from './shard';
 import { runShardReplayBench } from './shard-replay';
+import { runSynthScaleBench } from './synth-scale';
 import type { Benchmark, BenchResult, BenchTarget } from './types';
 
 function int(flags: Readonly<Record<string, string>>, name: string): number | undefined {
@@ -27,6 +28,16 @@ function sizes(v: string | undefined): number[] | undefined {
   const xs = v.split(',').map(Number);
   if (xs.length === 0 || xs.some((n) => !Number.isSafeInteger(n) || n < 1000) || xs.some((n, i) => i > 0 && n <= xs[i - 1])) {
     throw new Error(`--sizes must be ascending integers of at least 1000 records, comma-separated; got ${JSON.stringify(v)}`);
+  }
+  return xs;
+}
+
+/** `--pipelines=1,5,10,20`: at least two positive integers, ascending. */
+function pipelineCounts(v: string | undefined): number[] | undefined {
+  if (v === undefined) return undefined;
+  const xs = v.split(',').map(Number);
+  if (xs.length < 2 || xs.some((n) => !Number.isSafeInteger(n) || n < 1) || xs.some((n, i) => i > 0 && n <= xs[i - 1])) {
+    throw new Error(`--pipelines must be at least two ascending positive integers, comma-separated; got ${JSON.stringify(v)}`);
   }
   return xs;
 }
@@ -68,6 +79,8 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   // --records=100000 --batch-size=100 --rounds=5
   'handler': (flags) => runHandlerBench({ records: int(flags, 'records'), batchSize: int(flags, 'batch-size'), rounds: int(flags, 'rounds') }),
   'profile': (flags) => profileBench(flags.json === 'true'),
+  // --pipelines=1,5,10,20: synth time per added full pipeline (DataPipelineStack each)
+  'synth-scale': (flags) => runSynthScaleBench({ pipelines: pipelineCounts(flags.pipelines) }),
   // --pipeline-records=3000 --raw-records=20000
   'local': (flags) => runLocalBench({ records: int(flags, 'pipeline-records'), rawRecords: int(flags, 'raw-records') }),
   // --records=20000 --baseline-records=2000 --duplicate-records=2000 --shards=4

@@ -8,6 +8,7 @@ import { IngestStage, type IngestStageOptions } from './ingest-stage';
 import type { IMonitorablePipeline, IMonitorableStage } from './monitoring/pipeline';
 import { Phoenix, PhoenixMode } from './phoenix';
 import { validationError } from './private/errors';
+import { countAgainstResourceBudget } from './private/resource-budget';
 import { checkName } from './private/validate';
 import { QualityProfiler, type QualityProfilerOptions } from './quality-profiler';
 import { FailureNormalizer } from './replay/failure-normalizer';
@@ -166,6 +167,7 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
 
   constructor(scope: Construct, id: string, props: DataPipelineProps) {
     super(scope, id);
+    countAgainstResourceBudget(this);
     checkName(this, 'pipelineName', props.pipelineName);
     this.pipelineName = props.pipelineName;
     claimPipelineName(this, props.pipelineName);

@@ -12,6 +12,7 @@ import { Phoenix, StatefulKind } from './phoenix';
 import { expiringAfter, loggedBucket, useBucketPolicyForAccessLogs } from './private/buckets';
 import { validationError } from './private/errors';
 import { acknowledge } from './private/nag';
+import { countAgainstResourceBudget } from './private/resource-budget';
 import { checkRange, checkSeconds } from './private/validate';
 
 /**
@@ -203,6 +204,7 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
 
   constructor(scope: Construct, id: string, props: DlqWithReplayProps = {}) {
     super(scope, id);
+    countAgainstResourceBudget(this);
     useBucketPolicyForAccessLogs(this);
     const retentionPeriod = props.retentionPeriod ?? Duration.days(14);
     const overflowExpiration = props.overflowExpiration ?? Duration.days(30);

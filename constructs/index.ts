@@ -3,6 +3,7 @@ export * from './function-options';
 export * from './ingest-sink';
 export * from './ingest-stage';
 export * from './data-pipeline';
+export * from './data-pipeline-stack';
 export * from './quality-rules';
 export * from './monitoring';
 export * from './phoenix';

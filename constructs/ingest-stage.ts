@@ -18,6 +18,7 @@ import { handlerAssetCode, handlerAssetDir, ingestCodeWithSchema } from './priva
 import { validationError } from './private/errors';
 import { checkEnvironmentSize, pipelineFunction, resolveFunctionOptions } from './private/function';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
+import { countAgainstResourceBudget } from './private/resource-budget';
 import { checkFieldPath, checkKeyFields, checkSchema } from './private/schema';
 import { checkMillis, checkName, checkRange, checkSeconds } from './private/validate';
 
@@ -396,6 +397,7 @@ export class IngestStage extends Construct implements IMonitorableStage {
 
   constructor(scope: Construct, id: string, props: IngestStageProps) {
     super(scope, id);
+    countAgainstResourceBudget(this);
     this.pipelineName = props.pipelineName;
     this.stageName = props.stageName ?? 'ingest';
     this.deploymentId = Phoenix.deploymentIdOf(this);

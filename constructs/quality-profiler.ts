@@ -20,6 +20,7 @@ import { expiringAfter, loggedBucket, useBucketPolicyForAccessLogs } from './pri
 import { validationError } from './private/errors';
 import { checkEnvironmentSize, pipelineFunction, resolveFunctionOptions } from './private/function';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
+import { countAgainstResourceBudget } from './private/resource-budget';
 import { checkEmails, checkName, checkRange, checkSeconds } from './private/validate';
 import { QUALITY_DEFAULTS, QualityRule, QualityRuleKind, validateQualityRules } from './quality-rules';
 
@@ -220,6 +221,7 @@ export class QualityProfiler extends Construct {
 
   constructor(scope: Construct, id: string, props: QualityProfilerProps) {
     super(scope, id);
+    countAgainstResourceBudget(this);
     useBucketPolicyForAccessLogs(this);
     checkName(this, 'pipelineName', props.pipelineName);
     this.pipelineName = props.pipelineName;

@@ -23,6 +23,7 @@ import { Phoenix, StatefulKind } from '../phoenix';
 import { AlarmTopic } from './alarm-topic';
 import { constructLabel, validationError } from '../private/errors';
 import { acknowledge } from '../private/nag';
+import { countAgainstResourceBudget } from '../private/resource-budget';
 import { checkEmails, checkMillis, checkName, checkPipeline, checkPositive, checkRange, checkSeconds, checkWholeMinutes } from '../private/validate';
 
 /** CloudWatch evaluates at most one day of data for an alarm (period x evaluation periods). */
@@ -285,6 +286,7 @@ export class CorrelatedMonitor extends Construct {
 
   constructor(scope: Construct, id: string, props: CorrelatedMonitorProps) {
     super(scope, id);
+    countAgainstResourceBudget(this);
     checkPipeline(this, props.pipeline);
     const pipeline = props.pipeline;
     this.pipelineName = pipeline.pipelineName;

@@ -15,6 +15,7 @@ import { ScheduledFunction } from './private/scheduled-function';
 import { validationError } from '../private/errors';
 import { resolveFunctionOptions } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
+import { countAgainstResourceBudget } from '../private/resource-budget';
 import { checkName, checkWholeMinutes } from '../private/validate';
 
 const MAX_STACKS = 50;
@@ -140,6 +141,7 @@ export class DriftDetector extends Construct {
 
   constructor(scope: Construct, id: string, props: DriftDetectorProps) {
     super(scope, id);
+    countAgainstResourceBudget(this);
     checkName(this, 'pipelineName', props.pipelineName);
     this.pipelineName = props.pipelineName;
     this.deploymentId = Phoenix.deploymentIdOf(this);

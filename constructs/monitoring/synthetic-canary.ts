@@ -14,6 +14,7 @@ import { stageMetric } from './private/metrics';
 import { ScheduledFunction } from './private/scheduled-function';
 import { validationError } from '../private/errors';
 import { resolveFunctionOptions } from '../private/function';
+import { countAgainstResourceBudget } from '../private/resource-budget';
 import { checkMillis, checkPipeline, checkWholeMinutes } from '../private/validate';
 
 /** CloudWatch evaluates at most one day of data for an alarm (period x evaluation periods). */
@@ -105,6 +106,7 @@ export class SyntheticCanary extends Construct {
 
   constructor(scope: Construct, id: string, props: SyntheticCanaryProps) {
     super(scope, id);
+    countAgainstResourceBudget(this);
     checkPipeline(this, props.pipeline);
     this.entry = props.pipeline.stages[0];
     this.terminal = props.pipeline.stages[props.pipeline.stages.length - 1];

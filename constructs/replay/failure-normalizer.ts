@@ -16,6 +16,7 @@ import { Phoenix, StatefulKind } from '../phoenix';
 import { handlerAssetCode, handlerAssetDir } from '../private/asset';
 import { pipelineFunction, REPLAY_TOOL_REASONS } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
+import { countAgainstResourceBudget } from '../private/resource-budget';
 import { checkName } from '../private/validate';
 
 const FAILED_EVENTS_RETENTION = Duration.days(14);
@@ -112,6 +113,7 @@ export class FailureNormalizer extends Construct {
 
   constructor(scope: Construct, id: string, props: FailureNormalizerProps) {
     super(scope, id);
+    countAgainstResourceBudget(this);
     checkName(this, 'pipelineName', props.pipelineName);
     const stageName = props.stageName ?? 'ingest';
     checkName(this, 'stageName', stageName);

@@ -18,6 +18,8 @@ import { expiringAfter, loggedBucket, useBucketPolicyForAccessLogs } from '../pr
 import { validationError } from '../private/errors';
 import { pipelineFunction, REPLAY_TOOL_REASONS } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
+import { countAgainstResourceBudget } from '../private/resource-budget';
+import { topLevelStack } from '../private/stacks';
 import { checkSeconds } from '../private/validate';
 
 /** The fixed names of an adoptable archive's buckets (see {@link RawArchive.bucketNames}). */
@@ -162,10 +164,12 @@ export class RawArchive extends Construct {
    * the stack name and this construct's path; account and region when the stack's environment is concrete). A
    * template of an environment-agnostic stack has no account or region to put in a fixed name: its names hold the
    * stack name and hash only (the same stack name in two regions of one account would collide: give such copies an
-   * environment).
+   * environment). In a nested stack (DataPipelineStack) the stack name is the top-level stack's: the nested stack's own
+   * name is only known at deployment.
    */
   public static bucketNames(scope: Construct): ArchiveBucketNames {
-    const stack = Stack.of(scope);
+    // In a nested stack: the top-level stack's name (the construct path tells nested stacks apart).
+    const stack = topLevelStack(scope);
     const hash = createHash('sha256').update(`${stack.stackName}/${scope.node.path}`).digest('hex').slice(0, 8);
     const slug = stack.stackName.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 12).replace(/-$/, '');
     const env = Token.isUnresolved(stack.account) || Token.isUnresolved(stack.region) ? '' : `-${stack.account}-${stack.region}`;
@@ -193,6 +197,7 @@ export class RawArchive extends Construct {
 
   constructor(scope: Construct, id: string, props: RawArchiveProps) {
     super(scope, id);
+    countAgainstResourceBudget(this);
     useBucketPolicyForAccessLogs(this);
     const prefix = props.prefix ?? RawArchive.DEFAULT_PREFIX;
     if (!/^([A-Za-z0-9_.-]+\/)+$/.test(prefix)) {

@@ -12,6 +12,7 @@ import { handlerAssetCode, handlerAssetDir } from '../private/asset';
 import { validationError } from '../private/errors';
 import { logLevelEnvironment, pipelineFunction, REPLAY_TOOL_REASONS, resolveFunctionOptions } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
+import { countAgainstResourceBudget } from '../private/resource-budget';
 import { checkRange } from '../private/validate';
 
 /**
@@ -89,6 +90,7 @@ export class ReplayFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ReplayFunctionProps) {
     super(scope, id);
+    countAgainstResourceBudget(this);
     const fnOptions = resolveFunctionOptions(this, props, { memorySize: 1024, timeout: Duration.minutes(15), timeoutSeconds: [30, 900] });
     const rate = props.defaultRate ?? 500;
     checkRange(this, 'defaultRate', rate, 1, 100_000);

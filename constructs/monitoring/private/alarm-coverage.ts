@@ -38,7 +38,7 @@ export function checkAlarmCoverage(scope: IConstruct): void {
   const stack = Stack.of(scope);
   if (checkedStacks.has(stack)) return;
   checkedStacks.add(stack);
-  Aspects.of(stack).add(new AlarmCoverageCheck(), { priority: AspectPriority.READONLY });
+  Aspects.of(stack).add(new AlarmCoverageCheck(stack), { priority: AspectPriority.READONLY });
 }
 
 /**
@@ -49,9 +49,13 @@ export function checkAlarmCoverage(scope: IConstruct): void {
 export class AlarmCoverageCheck implements IAspect {
   private notifyingRules?: string;
 
+  /** @param stack the stack checked: an aspect also visits its nested stacks, which have checks (and logical ids) of their own */
+  constructor(private readonly stack: Stack) {}
+
   public visit(node: IConstruct): void {
     if (!(node instanceof cloudwatch.CfnAlarm)) return;
     const stack = Stack.of(node);
+    if (stack !== this.stack) return;
     if (hasActions(stack, node.alarmActions)) return;
     this.notifyingRules ??= notifyingCompositeRules(stack);
     if (this.notifyingRules.includes(`"${stack.getLogicalId(node)}"`)) return;
@@ -75,7 +79,7 @@ function hasActions(stack: Stack, actions: unknown): boolean {
 /** The resolved rules (JSON) of the stack's composite alarms that have an alarm action. */
 function notifyingCompositeRules(stack: Stack): string {
   return JSON.stringify(stack.node.findAll()
-    .filter((c): c is cloudwatch.CfnCompositeAlarm => c instanceof cloudwatch.CfnCompositeAlarm)
+    .filter((c): c is cloudwatch.CfnCompositeAlarm => c instanceof cloudwatch.CfnCompositeAlarm && Stack.of(c) === stack)
     .filter((c) => hasActions(stack, c.alarmActions))
     .map((c) => stack.resolve(c.alarmRule)));
 }

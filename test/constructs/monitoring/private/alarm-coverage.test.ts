@@ -4,7 +4,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { CorrelatedMonitor, DataPipeline, SyntheticCanary } from '../../../../constructs';
+import { CorrelatedMonitor, DataPipeline, DataPipelineStack, SyntheticCanary } from '../../../../constructs';
 import { ALARM_WITHOUT_ACTION, CANARY_WITHOUT_TOPIC } from '../../../../constructs/monitoring/private/alarm-coverage';
 import { testStack } from '../../../support/stacks';
 
@@ -66,5 +66,16 @@ describe('alarm coverage check', () => {
     new DataPipeline(stack, 'Orders', { pipelineName: 'orders', alarmTopic: new sns.Topic(stack, 'Topic') });
     new cloudwatch.CompositeAlarm(stack, 'Silent', { alarmRule: cloudwatch.AlarmRule.anyOf(alarm) });
     expect(warnings(stack, ALARM_WITHOUT_ACTION)).toEqual([expect.stringContaining('alarm Test/Age/Resource notifies nobody')]);
+  });
+
+  it('checks each stack\'s alarms against its own composites: a parent does not judge its nested stacks\' alarms', () => {
+    const parent = testStack();
+    new DataPipeline(parent, 'Legacy', { pipelineName: 'legacy' });
+    // Dead-letter alarms notify a topic; the normalizer's and archive's are covered by the nested monitor's composite only.
+    const nested = new DataPipelineStack(parent, 'Orders', { pipelineName: 'orders', ingest: { deadLetterProps: { alarmTopic: new sns.Topic(parent, 'T') } } });
+    new CorrelatedMonitor(nested, 'Monitor', { pipeline: nested.pipeline });
+    const named = warnings(parent, ALARM_WITHOUT_ACTION);
+    expect(named.length).toBeGreaterThan(0);
+    for (const w of named) expect(w).toMatch(/^alarm Test\/Legacy\//);
   });
 });
