@@ -390,7 +390,9 @@ export class WindowProfiler {
 
   private newProfile(): Profile {
     const rules = this.config.rules;
-    return createProfile({ conditions: conditionsForRules(rules), priorityColumns: priorityColumnsForRules(rules), eventTimeField: this.config.eventTimeField });
+    return createProfile({
+      conditions: conditionsForRules(rules), priorityColumns: priorityColumnsForRules(rules), eventTimeField: this.config.eventTimeField,
+    });
   }
 
   /**

@@ -19,7 +19,10 @@ const b64 = (s: string | Uint8Array): string => Buffer.from(s as string).toStrin
 /** Record data: valid JSON objects, envelope look-alikes, raw bytes, text that is not base64, and non-strings. */
 const data = fc.oneof(
   fc.object().map((o) => b64(JSON.stringify({ orderId: 'o-1', ...o }))),
-  fc.record({ v: fc.constantFrom(1, '1', 2), payload: fc.oneof(fc.object(), fc.anything()), id: fc.option(fc.string()), eventTime: fc.anything(), hops: fc.anything(), replay: fc.anything() }, { requiredKeys: [] })
+  fc.record({
+    v: fc.constantFrom(1, '1', 2), payload: fc.oneof(fc.object(), fc.anything()), id: fc.option(fc.string()),
+    eventTime: fc.anything(), hops: fc.anything(), replay: fc.anything(),
+  }, { requiredKeys: [] })
     .map((o) => b64(JSON.stringify(o) ?? 'null')),
   fc.record({ orderId: fc.string(), eventTime: fc.oneof(fc.string(), fc.integer(), fc.double(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())) })
     .map((o) => b64(JSON.stringify(o))),
