@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -129,6 +129,7 @@ export class FailureNormalizer extends Construct {
     checkName(this, 'stageName', stageName);
     const dl = props.deadLetters;
     const prefix = props.eventSourceMappingId === undefined ? ESM_ON_FAILURE_PREFIX : onFailurePrefixOf(props.eventSourceMappingId);
+    checkSameStack(this, dl);
     claimCapturePrefix(this, dl, prefix);
 
     const failed = new sqs.Queue(this, 'FailedEvents', {
@@ -229,6 +230,19 @@ export class FailureNormalizer extends Construct {
     }
     return alarms;
   }
+}
+
+/**
+ * The overflow bucket's notification references the normalizer function, and the normalizer references the dead
+ * letters: across two stacks that is a cyclic dependency, refused here with what to change.
+ */
+function checkSameStack(normalizer: FailureNormalizer, dl: IDlqWithReplay): void {
+  const own = Stack.of(normalizer);
+  const bucketStack = Stack.of(dl.overflowBucket);
+  if (bucketStack === own) return;
+  throw validationError(normalizer, `its dead letters' overflow bucket (${dl.overflowBucket.node.path}) is in stack ${bucketStack.node.path}, `
+    + `another stack than ${own.node.path}: the bucket's S3 notification to this normalizer would make each stack depend on the other `
+    + '(given dead letters of another stack; allowed: dead letters of the same stack, or one DlqWithReplay per stack)');
 }
 
 /** Capture prefixes notified per overflow bucket (construct path by prefix): S3 refuses overlapping prefixes. */

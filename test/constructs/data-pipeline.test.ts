@@ -1,3 +1,4 @@
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -173,6 +174,15 @@ describe('DataPipeline', () => {
     expect(reads.map((st) => JSON.stringify(st.Resource))).toEqual([
       expect.stringContaining(JSON.stringify(ownerMapping)), expect.stringContaining(JSON.stringify(sharedMapping)),
     ]);
+  });
+
+  it('dead letters of another stack fail at synth (the bucket notification would make the stacks depend on each other)', () => {
+    const app = new App();
+    const [s1, s2] = ['S1', 'S2'].map((id) => new Stack(app, id, { env: { account: '123456789012', region: 'us-east-2' } }));
+    const owner = new DataPipeline(s1, 'Owner', { pipelineName: 'owner' });
+    expect(() => new DataPipeline(s2, 'Shared', { pipelineName: 'shared', ingest: { deadLetters: owner.deadLetters } })).toThrow(
+      'FailureNormalizer at S2/Shared/FailureNormalizer: its dead letters\' overflow bucket (S1/Owner/Ingest/DeadLetters/Overflow) is in stack S1, another stack than S2: '
+      + 'the bucket\'s S3 notification to this normalizer would make each stack depend on the other (given dead letters of another stack; allowed: dead letters of the same stack, or one DlqWithReplay per stack)');
   });
 
   it('a second normalizer on overlapping capture prefixes of one bucket fails at synth, naming both', () => {
