@@ -119,7 +119,7 @@ const pipelinesOfStack = new WeakMap<Stack, Map<string, string>>();
  * a {@link FailureNormalizer} (failed batches become dead letters like failed records), by default a
  * {@link RawArchive} of the stream and an in-cloud {@link ReplayFunction}, and with `quality` a
  * {@link QualityProfiler}; plus stack outputs for tooling (the `phoenix` CLI reads them): `StreamName`, `StreamArn`,
- * `ProcessorName`, `DlqUrl`, `DlqOverflowBucket`, `SinkKind`, `SinkTarget`, `ArchiveBucket`, `ArchivePrefix`,
+ * `ProcessorName`, `DlqUrl`, `DlqOverflowBucket`, `FailedEventsUrl`, `FailureNormalizerConfig`, `SinkKind`, `SinkTarget`, `ArchiveBucket`, `ArchivePrefix`,
  * `ReplayFunctionName`, `ProfileHistoryBucket` (each when the resource exists).
  *
  * The pipeline is an {@link IMonitorablePipeline}: pass it to a {@link CorrelatedMonitor} or a {@link SyntheticCanary}.
@@ -243,6 +243,8 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
     this.output('ProcessorName', this.ingest.processor.functionName, 'Ingest processor function');
     this.output('DlqUrl', this.deadLetters.queue.queueUrl, 'Dead-letter queue URL (DLQ message v1)');
     this.output('DlqOverflowBucket', this.deadLetters.overflowBucket.bucketName, 'Bucket of oversize dead-letter payloads and on-failure batches');
+    this.output('FailedEventsUrl', this.failureNormalizer.failedEvents.queueUrl, 'Queue of S3 events the failure normalizer could not process (phoenix dlq redrive-failures)');
+    this.output('FailureNormalizerConfig', Stack.of(this).toJsonString(this.failureNormalizer.settings), 'Configuration of the failure normalizer (PHX_* variables)');
     this.output('SinkKind', this.ingest.sinkConfig.kind, 'Sink kind: dynamodb, s3, kinesis or none');
     if (this.ingest.sinkConfig.target !== '') {
       this.output('SinkTarget', this.ingest.sinkConfig.target, 'Sink table name, bucket[/prefix] or stream ARN');

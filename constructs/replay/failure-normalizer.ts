@@ -117,6 +117,11 @@ export class FailureNormalizer extends Construct {
   /** The function's log group. */
   public readonly logGroup: logs.ILogGroup;
   /**
+   * The function's Phoenix configuration (`PHX_*` variables: pipeline, stage, key fields, DLQ, capture prefix): what
+   * `phoenix dlq redrive-failures` normalizes the failed events with (DataPipeline outputs it as `FailureNormalizerConfig`).
+   */
+  public readonly settings: { [key: string]: string };
+  /**
    * Alarms on the normalizer's failure paths: failed events waiting (and their age), function errors, events that
    * could not be put on `failedEvents` (DeadLetterErrors), and with `processor` its DestinationDeliveryFailures.
    */
@@ -153,6 +158,7 @@ export class FailureNormalizer extends Construct {
       POWERTOOLS_SERVICE_NAME: props.pipelineName,
     };
     if (props.keyFields !== undefined) environment[ENV.keyFields] = JSON.stringify(props.keyFields);
+    this.settings = Object.fromEntries(Object.entries(environment).filter(([k]) => k.startsWith('PHX_')));
 
     const description = `Phoenix failure normalizer of pipeline '${props.pipelineName}': on-failure batches to DLQ messages v1`;
     const { fn, role, logGroup } = pipelineFunction(this, 'Function', {
@@ -198,7 +204,7 @@ export class FailureNormalizer extends Construct {
 
   private createAlarms(props: FailureNormalizerProps): cloudwatch.Alarm[] {
     const where = `the failure normalizer of pipeline '${props.pipelineName}'`;
-    const redrive = `Fix the cause in its log, then invoke the function again with each failed event (the S3 notification in the message body); the on-failure objects stay under ${ESM_ON_FAILURE_PREFIX} of the overflow bucket until it expires them.`;
+    const redrive = `Fix the cause in its log, then run \`phoenix dlq redrive-failures --stack <stack>\` (normalizes each failed event again, deleting it once done); the on-failure objects stay under ${ESM_ON_FAILURE_PREFIX} of the overflow bucket until it expires them.`;
     const any = {
       threshold: 1,
       evaluationPeriods: 1,
