@@ -92,6 +92,15 @@ async function redriveCommand(f: RedriveFlags): Promise<void> {
   }
 }
 
+function registerRedrive(dlq: Command): void {
+  addTargetOptions(dlq.command('redrive-failures')
+    .description('normalize again the S3 events the failure normalizer could not process (its FailedEvents queue); each message is deleted after success'), { queueUrl: false })
+    .addOption(visibilityOption(300, 'a message not redriven is made visible again when done'))
+    .option('--dry-run', 'list the failed events and their objects; normalize and delete nothing')
+    .option('--json', 'one JSON object on stdout: counts and one item per event')
+    .action(redriveCommand);
+}
+
 export function registerDlq(program: Command): void {
   const dlq = program.command('dlq').description('inspect dead letters (non-destructive); redrive the failure normalizer\'s failed events');
 
@@ -149,12 +158,7 @@ export function registerDlq(program: Command): void {
       }
     });
 
-  addTargetOptions(dlq.command('redrive-failures')
-    .description('normalize again the S3 events the failure normalizer could not process (its FailedEvents queue); each message is deleted after success'), { queueUrl: false })
-    .addOption(visibilityOption(300, 'a message not redriven is made visible again when done'))
-    .option('--dry-run', 'list the failed events and their objects; normalize and delete nothing')
-    .option('--json', 'one JSON object on stdout: counts and one item per event')
-    .action(redriveCommand);
+  registerRedrive(dlq);
 
   addTargetOptions(dlq.command('show').description('one dead letter with its payload decoded').argument('<messageOrRecordId>', 'SQS message id or record id'))
     .addOption(visibilityOption(30, 'made visible again when done'))
