@@ -70,6 +70,8 @@ export const ENV = {
   minEventTimeMs: 'PHX_MIN_EVENT_TIME_MS',
   replayMaxCount: 'PHX_REPLAY_MAX_COUNT',
   canaryKeyUri: 'PHX_CANARY_KEY_URI',
+  /** Key prefix of the on-failure captures a failure normalizer takes (`aws/lambda/<ESM UUID>/`); others are left alone. */
+  onFailurePrefix: 'PHX_ON_FAILURE_PREFIX',
 } as const;
 
 /** Sink kinds understood by the ingest handler (value of PHX_SINK_KIND). */
@@ -128,6 +130,11 @@ export const DLQ_OVERFLOW_PREFIX = 'dlq-payloads/';
 
 /** Key prefix, in the DLQ overflow bucket, where the event source mapping's S3 on-failure destination writes (AWS's layout). */
 export const ESM_ON_FAILURE_PREFIX = 'aws/lambda/';
+
+/** Key prefix under which one event source mapping's S3 on-failure destination writes: `aws/lambda/<ESM UUID>/`. */
+export function onFailurePrefixOf(eventSourceMappingId: string): string {
+  return `${ESM_ON_FAILURE_PREFIX}${eventSourceMappingId}/`;
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // QualityProfiler <-> profiler handler (lib/handlers/profiler*.ts)

@@ -120,7 +120,7 @@ const pipelinesOfStack = new WeakMap<Stack, Map<string, string>>();
  * a {@link FailureNormalizer} (failed batches become dead letters like failed records), by default a
  * {@link RawArchive} of the stream and an in-cloud {@link ReplayFunction}, and with `quality` a
  * {@link QualityProfiler}; plus stack outputs for tooling (the `phoenix` CLI reads them): `StreamName`, `StreamArn`,
- * `ProcessorName`, `DlqUrl`, `DlqOverflowBucket`, `SinkKind`, `SinkTarget`, `ArchiveBucket`, `ArchivePrefix`,
+ * `ProcessorName`, `DlqUrl`, `DlqOverflowBucket`, `FailedEventsUrl`, `FailureNormalizerConfig`, `SinkKind`, `SinkTarget`, `ArchiveBucket`, `ArchivePrefix`,
  * `ReplayFunctionName`, `ProfileHistoryBucket` (each when the resource exists).
  *
  * The pipeline is an {@link IMonitorablePipeline}: pass it to a {@link CorrelatedMonitor} or a {@link SyntheticCanary}.
@@ -151,11 +151,11 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
   /** The stages in flow order (for CorrelatedMonitor and SyntheticCanary). */
   public readonly stages: IMonitorableStage[];
   /**
-   * Turns the event source mapping's on-failure captures into DLQ messages (one format for every failure). Created
-   * when the pipeline creates its dead letters; undefined with `ingest.deadLetters` (the owner of shared dead letters
-   * adds the normalizer: S3 allows one notification per prefix of the overflow bucket).
+   * Turns the event source mapping's on-failure captures into DLQ messages (one format for every failure). It takes
+   * only the captures of this pipeline's mapping (`aws/lambda/<ESM UUID>/` of the overflow bucket), with this
+   * pipeline's `pipelineName` and `keyFields`, also when the dead letters are shared (`ingest.deadLetters`).
    */
-  public readonly failureNormalizer?: FailureNormalizer;
+  public readonly failureNormalizer: FailureNormalizer;
   /** The raw archive, unless `archive: false`. */
   public readonly archive?: RawArchive;
   /** The in-cloud replay function, unless `replayFunction: false`. */
@@ -196,23 +196,22 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
     this.stages = [this.ingest];
 
     // One DLQ format for every failure: the event source mapping's S3 on-failure objects become DLQ v1 messages.
-    // Only for dead letters of its own: S3 rejects two notifications on one prefix, so dead letters shared by several
-    // pipelines get their normalizer from their owner.
-    if (!ingest.deadLetters) {
-      this.failureNormalizer = new FailureNormalizer(this, 'FailureNormalizer', {
-        deadLetters: this.deadLetters,
-        stream: this.ingest.stream,
-        pipelineName: props.pipelineName,
-        stageName: this.ingest.stageName,
-        keyFields: this.ingest.keyFields,
-        processor: this.ingest.processor,
-        alarmTopic: props.alarmTopic,
-      });
-    }
+    // Each pipeline's normalizer takes only its own mapping's captures (aws/lambda/<ESM UUID>/), so that dead letters
+    // shared by several pipelines get each pipeline's ids (namespace and key fields).
+    this.failureNormalizer = new FailureNormalizer(this, 'FailureNormalizer', {
+      deadLetters: this.deadLetters,
+      stream: this.ingest.stream,
+      pipelineName: props.pipelineName,
+      stageName: this.ingest.stageName,
+      keyFields: this.ingest.keyFields,
+      eventSourceMappingId: this.ingest.eventSourceMappingId,
+      processor: this.ingest.processor,
+      alarmTopic: props.alarmTopic,
+    });
     if (props.archive ?? true) {
       this.archive = new RawArchive(this, 'Archive', { stream: this.ingest.stream, pipelineName: props.pipelineName, alarmTopic: props.alarmTopic });
     }
-    this.failureAlarms = [...this.failureNormalizer?.alarms ?? [], ...this.archive?.alarms ?? []];
+    this.failureAlarms = [...this.failureNormalizer.alarms, ...this.archive?.alarms ?? []];
     if (props.replayFunction ?? true) {
       this.replay = new ReplayFunction(this, 'Replay', {
         streams: [this.ingest.stream],
@@ -246,6 +245,8 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
     this.output('ProcessorName', this.ingest.processor.functionName, 'Ingest processor function');
     this.output('DlqUrl', this.deadLetters.queue.queueUrl, 'Dead-letter queue URL (DLQ message v1)');
     this.output('DlqOverflowBucket', this.deadLetters.overflowBucket.bucketName, 'Bucket of oversize dead-letter payloads and on-failure batches');
+    this.output('FailedEventsUrl', this.failureNormalizer.failedEvents.queueUrl, 'Queue of S3 events the failure normalizer could not process (phoenix dlq redrive-failures)');
+    this.output('FailureNormalizerConfig', Stack.of(this).toJsonString(this.failureNormalizer.settings), 'Configuration of the failure normalizer (PHX_* variables)');
     this.output('SinkKind', this.ingest.sinkConfig.kind, 'Sink kind: dynamodb, s3, kinesis or none');
     if (this.ingest.sinkConfig.target !== '') {
       this.output('SinkTarget', this.ingest.sinkConfig.target, 'Sink table name, bucket[/prefix] or stream ARN');

@@ -107,7 +107,9 @@ export abstract class IngestSink {
   }
 
   /**
-   * Writes envelopes to a Kinesis stream, typically the next stage's (partition key = the original one).
+   * Writes envelopes to a Kinesis stream, typically the next stage's (partition key = the original one). The next
+   * stage recomputes each id and dead-letters envelopes whose id differs: when it is in the app, it must have the same
+   * `pipelineName` and `keyFields` (and `keyFields: []` is refused with a team's own `code`), checked at synth.
    * Grants `kinesis:PutRecord`, `kinesis:PutRecords`, `kinesis:ListShards` and the stream's KMS key.
    *
    * @param stream the stream

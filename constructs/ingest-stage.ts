@@ -18,6 +18,7 @@ import { handlerAssetCode, handlerAssetDir, ingestCodeWithSchema } from './priva
 import { validationError } from './private/errors';
 import { checkEnvironmentSize, pipelineFunction, resolveFunctionOptions } from './private/function';
 import { acknowledge, wildcardResourceFinding } from './private/nag';
+import { registerStageChain } from './private/next-stage';
 import { countAgainstResourceBudget } from './private/resource-budget';
 import { checkFieldPath, checkKeyFields, checkSchema } from './private/schema';
 import { checkMillis, checkName, checkRange, checkSeconds } from './private/validate';
@@ -429,6 +430,9 @@ export class IngestStage extends Construct implements IMonitorableStage {
 
     this.sink = props.sink ?? IngestSink.dynamoDb();
     this.sinkConfig = this.sink.bind(this, { grantee: fn });
+    // Chained stages (a Kinesis sink feeding another stage of the app) must derive ids alike: checked at synth.
+    registerStageChain(this, { pipelineName: this.pipelineName, keyFields: this.keyFields, customCode: props.code !== undefined },
+      this.stream, this.sinkConfig.kind === 'kinesis' ? this.sinkConfig.stream : undefined);
     this.deadLetters.grantSend(fn);
     const maxRecordSizeBytes = this.recordSizeForSink(props.maxRecordSizeBytes, settings.maxRecordSizeBytes);
     this.addEnvironment(fn, props, { ...settings, maxRecordSizeBytes }, fnOptions.logLevel ?? LogLevel.INFO);

@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -9,11 +9,12 @@ import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
-import { ENV, ESM_ON_FAILURE_PREFIX } from '../contract';
+import { ENV, ESM_ON_FAILURE_PREFIX, onFailurePrefixOf } from '../contract';
 import type { IDlqWithReplay } from '../dlq-with-replay';
 import { routeAlarms } from '../monitoring/private/alarm-coverage';
 import { Phoenix, StatefulKind } from '../phoenix';
 import { handlerAssetCode, handlerAssetDir } from '../private/asset';
+import { validationError } from '../private/errors';
 import { pipelineFunction, REPLAY_TOOL_REASONS } from '../private/function';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
 import { countAgainstResourceBudget } from '../private/resource-budget';
@@ -52,6 +53,16 @@ export interface FailureNormalizerProps {
   readonly keyFields?: string[];
 
   /**
+   * Id (UUID) of the event source mapping whose on-failure captures this normalizer takes
+   * (`IngestStage.eventSourceMappingId`). The normalizer is then notified only for `aws/lambda/<id>/`, where Lambda's
+   * S3 on-failure destination writes that mapping's captures, and leaves any other capture alone: pipelines that share
+   * dead letters each normalize their own captures with their own `pipelineName` and `keyFields`.
+   *
+   * @default - every capture under `aws/lambda/` of the overflow bucket (one normalizer for the whole bucket)
+   */
+  readonly eventSourceMappingId?: string;
+
+  /**
    * The function whose event source mapping writes the on-failure objects (the ingest processor): its
    * `DestinationDeliveryFailures` are alarmed (a failed batch that reached neither S3 nor the dead letters).
    *
@@ -84,7 +95,8 @@ export interface FailureNormalizerProps {
 
 /**
  * One dead-letter format for every failure: a function triggered by the on-failure objects the event source mapping
- * writes under `aws/lambda/` of the dead letters' overflow bucket, turning each failed batch into one DLQ message v1
+ * writes under `aws/lambda/<ESM UUID>/` of the dead letters' overflow bucket (with `eventSourceMappingId`; else every
+ * capture under `aws/lambda/`), turning each failed batch into one DLQ message v1
  * per record (reason class `esm-exhausted`, with the original data), so that `phoenix dlq` and `phoenix replay` see
  * batch failures like record failures. Records not carried by the on-failure record are read back from the stream
  * while it retains them; otherwise an `expired: ...` message (payload null) records the loss.
@@ -95,7 +107,7 @@ export interface FailureNormalizerProps {
  * @example
  * new FailureNormalizer(this, 'Normalizer', {
  *   deadLetters: pipeline.deadLetters, stream: pipeline.ingest.stream, pipelineName: 'clickstream',
- *   keyFields: ['userId', 'sessionId', 'seq'],
+ *   keyFields: ['userId', 'sessionId', 'seq'], eventSourceMappingId: pipeline.ingest.eventSourceMappingId,
  * });
  */
 export class FailureNormalizer extends Construct {
@@ -105,6 +117,11 @@ export class FailureNormalizer extends Construct {
   public readonly failedEvents: sqs.IQueue;
   /** The function's log group. */
   public readonly logGroup: logs.ILogGroup;
+  /**
+   * The function's Phoenix configuration (`PHX_*` variables: pipeline, stage, key fields, DLQ, capture prefix): what
+   * `phoenix dlq redrive-failures` normalizes the failed events with (DataPipeline outputs it as `FailureNormalizerConfig`).
+   */
+  public readonly settings: { [key: string]: string };
   /**
    * Alarms on the normalizer's failure paths: failed events waiting (and their age), function errors, events that
    * could not be put on `failedEvents` (DeadLetterErrors), and with `processor` its DestinationDeliveryFailures.
@@ -118,6 +135,9 @@ export class FailureNormalizer extends Construct {
     const stageName = props.stageName ?? 'ingest';
     checkName(this, 'stageName', stageName);
     const dl = props.deadLetters;
+    const prefix = props.eventSourceMappingId === undefined ? ESM_ON_FAILURE_PREFIX : onFailurePrefixOf(props.eventSourceMappingId);
+    checkSameStack(this, dl);
+    claimCapturePrefix(this, dl, prefix);
 
     const failed = new sqs.Queue(this, 'FailedEvents', {
       encryption: sqs.QueueEncryption.KMS_MANAGED,
@@ -136,9 +156,11 @@ export class FailureNormalizer extends Construct {
       [ENV.dlqUrl]: dl.queue.queueUrl,
       [ENV.dlqOverflowBucket]: dl.overflowBucket.bucketName,
       [ENV.dlqMaxMessageBytes]: String(dl.maxMessageBytes),
+      [ENV.onFailurePrefix]: prefix,
       POWERTOOLS_SERVICE_NAME: props.pipelineName,
     };
     if (props.keyFields !== undefined) environment[ENV.keyFields] = JSON.stringify(props.keyFields);
+    this.settings = Object.fromEntries(Object.entries(environment).filter(([k]) => k.startsWith('PHX_')));
 
     const description = `Phoenix failure normalizer of pipeline '${props.pipelineName}': on-failure batches to DLQ messages v1`;
     const { fn, role, logGroup } = pipelineFunction(this, 'Function', {
@@ -161,15 +183,15 @@ export class FailureNormalizer extends Construct {
 
     // Writes DLQ messages (and oversize payloads under dlq/); reads on-failure objects; reads the stream back.
     dl.grantSend(fn);
-    iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [dl.overflowBucket.arnForObjects(`${ESM_ON_FAILURE_PREFIX}*`)] });
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:GetObject'], resourceArns: [dl.overflowBucket.arnForObjects(`${prefix}*`)] });
     dl.overflowBucket.encryptionKey?.grantDecrypt(fn);
     props.stream.grantRead(fn);
 
-    dl.overflowBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fn), { prefix: ESM_ON_FAILURE_PREFIX });
+    dl.overflowBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fn), { prefix });
 
     acknowledge(role,
-      `The function reads the on-failure objects Lambda writes under ${ESM_ON_FAILURE_PREFIX} and writes oversize payloads under ${dl.overflowPrefix}: object keys are generated, so the grants are scoped to those prefixes.`,
-      wildcardResourceFinding(this, dl.overflowBucket.arnForObjects(`${ESM_ON_FAILURE_PREFIX}*`)),
+      `The function reads the on-failure objects Lambda writes under ${props.eventSourceMappingId === undefined ? ESM_ON_FAILURE_PREFIX : `${ESM_ON_FAILURE_PREFIX}<mapping UUID>/`} and writes oversize payloads under ${dl.overflowPrefix}: object keys are generated, so the grants are scoped to those prefixes.`,
+      wildcardResourceFinding(this, dl.overflowBucket.arnForObjects(`${prefix}*`)),
       wildcardResourceFinding(this, dl.overflowBucket.arnForObjects(`${dl.overflowPrefix}*`)));
     acknowledgeNotificationsHandler(this);
     this.alarms = this.createAlarms(props);
@@ -184,7 +206,7 @@ export class FailureNormalizer extends Construct {
 
   private createAlarms(props: FailureNormalizerProps): cloudwatch.Alarm[] {
     const where = `the failure normalizer of pipeline '${props.pipelineName}'`;
-    const redrive = `Fix the cause in its log, then invoke the function again with each failed event (the S3 notification in the message body); the on-failure objects stay under ${ESM_ON_FAILURE_PREFIX} of the overflow bucket until it expires them.`;
+    const redrive = `Fix the cause in its log, then run \`phoenix dlq redrive-failures --stack <stack>\` (normalizes each failed event again, deleting it once done); the on-failure objects stay under ${ESM_ON_FAILURE_PREFIX} of the overflow bucket until it expires them.`;
     const any = {
       threshold: 1,
       evaluationPeriods: 1,
@@ -216,6 +238,42 @@ export class FailureNormalizer extends Construct {
     }
     return alarms;
   }
+}
+
+/**
+ * The overflow bucket's notification references the normalizer function, and the normalizer references the dead
+ * letters: across two stacks that is a cyclic dependency, refused here with what to change.
+ */
+function checkSameStack(normalizer: FailureNormalizer, dl: IDlqWithReplay): void {
+  const own = Stack.of(normalizer);
+  const bucketStack = Stack.of(dl.overflowBucket);
+  if (bucketStack === own) return;
+  throw validationError(normalizer, `its dead letters' overflow bucket (${dl.overflowBucket.node.path}) is in stack ${bucketStack.node.path}, `
+    + `another stack than ${own.node.path}: the bucket's S3 notification to this normalizer would make each stack depend on the other `
+    + '(given dead letters of another stack; allowed: dead letters of the same stack, or one DlqWithReplay per stack)');
+}
+
+/** Capture prefixes notified per overflow bucket (construct path by prefix): S3 refuses overlapping prefixes. */
+const capturePrefixes = new WeakMap<IConstruct, Map<string, string>>();
+
+/**
+ * Registers `prefix` of the dead letters' overflow bucket for `normalizer`; a prefix that overlaps one of another
+ * normalizer (S3 rejects overlapping prefixes for one event type at deploy time) is a synth-time error naming both.
+ */
+function claimCapturePrefix(normalizer: FailureNormalizer, dl: IDlqWithReplay, prefix: string): void {
+  const claimed = capturePrefixes.get(dl.overflowBucket) ?? new Map<string, string>();
+  capturePrefixes.set(dl.overflowBucket, claimed);
+  for (const [other, path] of claimed) {
+    if (!other.startsWith(prefix) && !prefix.startsWith(other)) continue;
+    throw validationError(normalizer, `the on-failure captures of its dead letters are already normalized by ${path}: `
+      + `S3 allows one notification per key prefix, and prefixes may not overlap (given ${describePrefix(prefix)}, overlapping ${describePrefix(other)}; `
+      + 'allowed: eventSourceMappingId set on every normalizer of the bucket, one per event source mapping)');
+  }
+  claimed.set(prefix, normalizer.node.path);
+}
+
+function describePrefix(prefix: string): string {
+  return prefix === ESM_ON_FAILURE_PREFIX ? `'${ESM_ON_FAILURE_PREFIX}' (no eventSourceMappingId)` : `'${ESM_ON_FAILURE_PREFIX}<eventSourceMappingId>/'`;
 }
 
 /**

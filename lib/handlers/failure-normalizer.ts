@@ -10,7 +10,7 @@
  * payload null, so the loss is visible in `phoenix dlq stats`.
  *
  * Configuration (set by the FailureNormalizer construct): PHX_DLQ_URL, PHX_DLQ_OVERFLOW_BUCKET,
- * PHX_DLQ_MAX_MESSAGE_BYTES, PHX_STAGE, and, to give the messages record ids, PHX_PIPELINE / PHX_ID_NAMESPACE and
+ * PHX_DLQ_MAX_MESSAGE_BYTES, PHX_STAGE, PHX_ON_FAILURE_PREFIX (the one mapping's `aws/lambda/<ESM UUID>/`), and, to give the messages record ids, PHX_PIPELINE / PHX_ID_NAMESPACE and
  * PHX_KEY_FIELDS (ids are left null when PHX_KEY_FIELDS is not set).
  *
  * At-least-once: a retried invocation may send a message twice; replaying both is harmless (idempotent sinks).
@@ -36,6 +36,8 @@ export interface NormalizerConfig {
   readonly stage: string;
   readonly maxMessageBytes: number;
   readonly rules?: IdRules;
+  /** Only objects under this key prefix are normalized (its own event source mapping's captures); others are left alone. */
+  readonly onFailurePrefix?: string;
 }
 
 export interface NormalizerDeps {
@@ -73,7 +75,7 @@ export function normalizerConfig(env: Readonly<Record<string, string | undefined
     const maxRecordBytes = Number.isInteger(maxRecord) && maxRecord > 0 ? maxRecord : 1_048_576;
     rules = { namespace, keyFields: parseKeyFields(env[ENV.keyFields]), maxRecordBytes };
   }
-  return { stage: env[ENV.stage] || 'ingest', maxMessageBytes: max, rules };
+  return { stage: env[ENV.stage] || 'ingest', maxMessageBytes: max, rules, onFailurePrefix: env[ENV.onFailurePrefix] || undefined };
 }
 
 export function createFailureNormalizer(deps: NormalizerDeps): {
@@ -136,6 +138,12 @@ export function createFailureNormalizer(deps: NormalizerDeps): {
       const bucket = r.s3.bucket.name;
       // S3 event keys are URL-encoded, spaces as '+'.
       const key = decodeURIComponent(r.s3.object.key.replace(/\+/g, ' '));
+      if (config.onFailurePrefix !== undefined && !key.startsWith(config.onFailurePrefix)) {
+        // Another pipeline's capture (shared dead letters): its own normalizer gives it its ids.
+        logger.warn('on-failure object of another event source mapping; left alone', { where: `s3://${bucket}/${key}`, prefix: config.onFailurePrefix });
+        total.ignored++;
+        continue;
+      }
       const res = await deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       const text = await res.Body!.transformToString('utf8');
       const one = await normalize(text, `s3://${bucket}/${key}`, deadlineMs);

@@ -8,6 +8,7 @@ import { InputError } from '../replay/filter';
 /** Output names a pipeline's stack may carry. */
 export const OUTPUT_NAMES = [
   'PipelineName', 'StreamName', 'StreamArn', 'ProcessorName', 'DlqUrl', 'DlqOverflowBucket', 'SinkKind', 'SinkTarget', 'ArchiveBucket', 'ArchivePrefix',
+  'FailedEventsUrl', 'FailureNormalizerConfig',
 ] as const;
 export type OutputName = typeof OUTPUT_NAMES[number];
 export type PipelineOutputs = Partial<Record<OutputName, string>>;

@@ -1,3 +1,4 @@
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -8,7 +9,7 @@ import {
   type DataPipelineProps,
 } from '../../constructs';
 import { ENV } from '../../constructs/contract';
-import { handlerEnv, testStack, type FunctionEnv } from '../support/stacks';
+import { actionsOf, handlerEnv, policyStatements, testStack, type FunctionEnv } from '../support/stacks';
 
 const SCHEMA = {
   type: 'object',
@@ -27,6 +28,16 @@ const REPLAY = (env: FunctionEnv) => env.PHX_REPLAY_RATE !== undefined;
 const NORMALIZER = (env: FunctionEnv) => env[ENV.stage] !== undefined && env[ENV.sinkKind] === undefined;
 /** Outputs of a template by output id prefix (`Orders<name>`, `OrdersArchive<name>`). */
 const outputOf = (t: Template, prefix: string) => Object.entries(t.findOutputs('*')).filter(([id]) => id.startsWith(prefix)).map(([, o]) => o);
+
+/** The `Ref` of the one event source mapping whose logical id starts with `prefix`. */
+function mappingRef(t: Template, prefix: string): { Ref: string } {
+  const ids = Object.keys(t.findResources('AWS::Lambda::EventSourceMapping')).filter((id) => id.startsWith(prefix));
+  expect(ids).toHaveLength(1);
+  return { Ref: ids[0] };
+}
+
+/** `aws/lambda/<ESM UUID>/` as synthesized. */
+const capturePrefix = (mapping: { Ref: string }) => ({ 'Fn::Join': ['', ['aws/lambda/', mapping, '/']] });
 
 function pipeline(props: Partial<DataPipelineProps> = {}) {
   const stack = testStack();
@@ -130,23 +141,57 @@ describe('DataPipeline', () => {
       .toEqual([expect.stringMatching(/^OrdersFailureNormalizerFunction/), expect.stringMatching(/^OrdersIngestProcessor/)]);
   });
 
-  it('a failure normalizer turns the on-failure batches of its own dead letters into DLQ messages with the stage ids', () => {
+  it('a failure normalizer turns the on-failure batches of its own mapping into DLQ messages with the stage ids', () => {
     const { t, p } = pipeline({ ingest: { keyFields: ['orderId'], stageName: 'raw' } });
     expect(p.failureNormalizer).toBeInstanceOf(FailureNormalizer);
-    expect(handlerEnv(t, NORMALIZER)).toMatchObject({ [ENV.pipeline]: 'orders', [ENV.stage]: 'raw', [ENV.keyFields]: '["orderId"]' });
+    const mapping = mappingRef(t, 'OrdersIngest');
+    expect(handlerEnv(t, NORMALIZER)).toMatchObject({
+      [ENV.pipeline]: 'orders', [ENV.stage]: 'raw', [ENV.keyFields]: '["orderId"]', [ENV.onFailurePrefix]: capturePrefix(mapping),
+    });
     t.hasResourceProperties('Custom::S3BucketNotifications', {
-      NotificationConfiguration: { LambdaFunctionConfigurations: [Match.objectLike({ Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'aws/lambda/' }] } } })] },
+      NotificationConfiguration: { LambdaFunctionConfigurations: [Match.objectLike({ Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: capturePrefix(mapping) }] } } })] },
     });
   });
 
-  it('no failure normalizer with given dead letters: their owner has it (one S3 notification per prefix)', () => {
+  it('shared dead letters: each pipeline normalizes its own mapping\'s captures with its own name and key fields', () => {
+    const stack = testStack();
+    const owner = new DataPipeline(stack, 'Owner', { pipelineName: 'owner', ingest: { keyFields: ['orderId'] } });
+    const shared = new DataPipeline(stack, 'Shared', { pipelineName: 'shared', ingest: { deadLetters: owner.deadLetters, keyFields: ['userId', 'seq'] } });
+    expect(shared.failureNormalizer).not.toBe(owner.failureNormalizer);
+    expect(shared.failureAlarms).toEqual(expect.arrayContaining(shared.failureNormalizer.alarms));
+    const t = Template.fromStack(stack);
+    const [ownerMapping, sharedMapping] = [mappingRef(t, 'OwnerIngest'), mappingRef(t, 'SharedIngest')];
+    const envOf = (pipelineName: string) => handlerEnv(t, (env) => NORMALIZER(env) && env[ENV.pipeline] === pipelineName);
+    expect(envOf('owner')).toMatchObject({ [ENV.keyFields]: '["orderId"]', [ENV.onFailurePrefix]: capturePrefix(ownerMapping) });
+    expect(envOf('shared')).toMatchObject({ [ENV.keyFields]: '["userId","seq"]', [ENV.onFailurePrefix]: capturePrefix(sharedMapping) });
+    // One notification resource for the bucket, one configuration per mapping, non-overlapping prefixes.
+    const [notifications] = Object.values(t.findResources('Custom::S3BucketNotifications'));
+    const prefixes = notifications.Properties.NotificationConfiguration.LambdaFunctionConfigurations
+      .map((c: any) => c.Filter.Key.FilterRules[0].Value);
+    expect(prefixes).toEqual([capturePrefix(ownerMapping), capturePrefix(sharedMapping)]);
+    // Each normalizer reads only its own mapping's captures.
+    const reads = policyStatements(t).filter((st) => actionsOf(st).includes('s3:GetObject') && JSON.stringify(st.Resource).includes('aws/lambda/'));
+    expect(reads.map((st) => JSON.stringify(st.Resource))).toEqual([
+      expect.stringContaining(JSON.stringify(ownerMapping)), expect.stringContaining(JSON.stringify(sharedMapping)),
+    ]);
+  });
+
+  it('dead letters of another stack fail at synth (the bucket notification would make the stacks depend on each other)', () => {
+    const app = new App();
+    const [s1, s2] = ['S1', 'S2'].map((id) => new Stack(app, id, { env: { account: '123456789012', region: 'us-east-2' } }));
+    const owner = new DataPipeline(s1, 'Owner', { pipelineName: 'owner' });
+    expect(() => new DataPipeline(s2, 'Shared', { pipelineName: 'shared', ingest: { deadLetters: owner.deadLetters } })).toThrow(
+      'FailureNormalizer at S2/Shared/FailureNormalizer: its dead letters\' overflow bucket (S1/Owner/Ingest/DeadLetters/Overflow) is in stack S1, another stack than S2: '
+      + 'the bucket\'s S3 notification to this normalizer would make each stack depend on the other (given dead letters of another stack; allowed: dead letters of the same stack, or one DlqWithReplay per stack)');
+  });
+
+  it('a second normalizer on overlapping capture prefixes of one bucket fails at synth, naming both', () => {
     const stack = testStack();
     const owner = new DataPipeline(stack, 'Owner', { pipelineName: 'owner' });
-    const shared = new DataPipeline(stack, 'Shared', { pipelineName: 'shared', ingest: { deadLetters: owner.deadLetters } });
-    expect(owner.failureNormalizer).toBeDefined();
-    expect(shared.failureNormalizer).toBeUndefined();
-    const [notifications] = Object.values(Template.fromStack(stack).findResources('Custom::S3BucketNotifications'));
-    expect(notifications.Properties.NotificationConfiguration.LambdaFunctionConfigurations).toHaveLength(1);
+    const props = { deadLetters: owner.deadLetters, stream: owner.ingest.stream, pipelineName: 'other' };
+    expect(() => new FailureNormalizer(stack, 'Whole', props)).toThrow(
+      /^FailureNormalizer at Test\/Whole: the on-failure captures of its dead letters are already normalized by Test\/Owner\/FailureNormalizer: .*given 'aws\/lambda\/' \(no eventSourceMappingId\), overlapping 'aws\/lambda\/<eventSourceMappingId>\/'/);
+    expect(() => new FailureNormalizer(stack, 'Same', { ...props, eventSourceMappingId: owner.ingest.eventSourceMappingId })).toThrow(/already normalized by Test\/Owner\/FailureNormalizer/);
   });
 
   it('quality: a profiler of the ingest stream with the ingest schema and the pipeline\'s alarm topic', () => {

@@ -1,5 +1,6 @@
 /**
- * `phoenix dlq stats | list | show`: inspect dead letters without consuming them.
+ * `phoenix dlq stats | list | show`: inspect dead letters without consuming them; `phoenix dlq redrive-failures`:
+ * normalize again the events the failure normalizer could not process (lib/cli/redrive-failures.ts).
  *
  * Reading is non-destructive: messages are received with a short visibility timeout (`--visibility-timeout`,
  * default 30 s, long enough to go through the queue once) and made visible again with ChangeMessageVisibility 0 as
@@ -13,6 +14,7 @@ import { InputError, matchesDlq, parseFilter, type RawFilter } from '../../repla
 import { UsageError } from '../errors';
 import { dlqStats, formatListLine, formatStats, LIST_HEADER, renderPayload } from '../inspect';
 import { addFilterOptions, addTargetOptions, interruptible, intFlag, visibilityOption } from '../options';
+import { formatRedrive, redriveConfig, redriveFailures } from '../redrive-failures';
 import { createClients, resolveTargets, type Clients, type TargetFlags } from '../targets';
 
 interface CommonFlags extends TargetFlags, RawFilter {
@@ -62,8 +64,45 @@ async function readAll(
   return { entries, interrupted: intr.signal.aborted };
 }
 
+interface RedriveFlags extends TargetFlags {
+  json?: boolean;
+  dryRun?: boolean;
+  visibilityTimeout: string;
+}
+
+/** `phoenix dlq redrive-failures`: flags checked before any AWS call, then the queue read once. */
+async function redriveCommand(f: RedriveFlags): Promise<void> {
+  const visibility = intFlag('--visibility-timeout', f.visibilityTimeout, 1, 43_200, (m) => new UsageError(m));
+  if (f.stack === undefined && f.local === undefined) throw new UsageError('say which pipeline: --stack <name> or --local <dir>');
+  const r = await resolveTargets(f).catch(usage);
+  const queueUrl = r.outputs.FailedEventsUrl;
+  if (!queueUrl) throw new UsageError(`${r.from} has no FailedEventsUrl output: deploy the pipeline with this version (DataPipeline adds it)`);
+  const config = redriveConfig(r.outputs.FailureNormalizerConfig, r.from);
+  const clients = createClients(r.conn);
+  const intr = interruptible();
+  try {
+    const dryRun = f.dryRun ?? false;
+    const report = await redriveFailures({ clients, queueUrl, config, visibilityTimeoutSec: visibility, dryRun, signal: intr.signal });
+    process.stdout.write(f.json ? `${JSON.stringify(report)}\n` : formatRedrive(report));
+    if (report.interrupted) process.exitCode = 130;
+    else if (report.failed > 0) process.exitCode = 1;
+  } finally {
+    intr.dispose();
+    clients.destroy();
+  }
+}
+
+function registerRedrive(dlq: Command): void {
+  addTargetOptions(dlq.command('redrive-failures')
+    .description('normalize again the S3 events the failure normalizer could not process (its FailedEvents queue); each message is deleted after success'), { queueUrl: false })
+    .addOption(visibilityOption(300, 'a message not redriven is made visible again when done'))
+    .option('--dry-run', 'list the failed events and their objects; normalize and delete nothing')
+    .option('--json', 'one JSON object on stdout: counts and one item per event')
+    .action(redriveCommand);
+}
+
 export function registerDlq(program: Command): void {
-  const dlq = program.command('dlq').description('inspect dead letters (non-destructive)');
+  const dlq = program.command('dlq').description('inspect dead letters (non-destructive); redrive the failure normalizer\'s failed events');
 
   addTargetOptions(dlq.command('stats').description('counts by reason, stage and hour'))
     .addOption(visibilityOption(30, 'made visible again when done'))
@@ -118,6 +157,8 @@ export function registerDlq(program: Command): void {
         clients.destroy();
       }
     });
+
+  registerRedrive(dlq);
 
   addTargetOptions(dlq.command('show').description('one dead letter with its payload decoded').argument('<messageOrRecordId>', 'SQS message id or record id'))
     .addOption(visibilityOption(30, 'made visible again when done'))

@@ -76,6 +76,8 @@ type Outcome =
   | { kind: 'throttled' };
 
 class Lane {
+  /** This lane's own abort signal, following the mapping's (each concurrent loop listens on a signal of its own). */
+  signal: AbortSignal = new AbortController().signal;
   readonly queue: StreamRecord[] = [];
   queuedBytes = 0;
   /** When the oldest queued record was handed to this lane (batching window start). */
@@ -107,6 +109,8 @@ class Lane {
 
 class ShardWorker {
   readonly lanes: Lane[];
+  /** The read loop's own abort signal, following the mapping's. */
+  signal: AbortSignal = new AbortController().signal;
   /** Incremented at the start of every GetRecords call. */
   readEpoch = 0;
   /** Epoch of the latest GetRecords that found the shard caught up (no records, nothing behind). */
@@ -335,6 +339,10 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       const parents = [w.shard.ParentShardId, w.shard.AdjacentParentShardId].filter((p): p is string => !!p);
       if (parents.some((p) => this.workers.has(p) && !this.workers.get(p)!.done)) continue;
       w.started = true;
+      // One signal per concurrent loop, each following the mapping's: the SDK and the waits add an abort listener per
+      // pending call, and all loops on the mapping's one signal would pass Node's 10-listener warning.
+      w.signal = AbortSignal.any([this.abort.signal]);
+      for (const lane of w.lanes) lane.signal = AbortSignal.any([this.abort.signal]);
       for (let i = 0; i < w.lanes.length; i++) w.lanes[i].loop = this.laneLoop(w, w.lanes[i]);
       w.loop = this.readLoop(w);
     }
@@ -361,7 +369,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     const command = new GetShardIteratorCommand(input);
     const consumer = this.config.consumerArn;
     const send = consumer ? subscribed(command, consumer, this.consumerLabel()) : command;
-    const res = await this.clients.kinesis.send(send, { abortSignal: this.abort.signal });
+    const res = await this.clients.kinesis.send(send, { abortSignal: w.signal });
     return res.ShardIterator;
   }
 
@@ -377,7 +385,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         }
         const buffered = w.buffered();
         if (buffered.records >= maxBufferedRecords || buffered.bytes >= MAX_BUFFERED_BYTES) {
-          await w.space.wait(this.pollIntervalMs, this.abort.signal);
+          await w.space.wait(this.pollIntervalMs, w.signal);
           continue;
         }
         const epoch = ++w.readEpoch;
@@ -388,7 +396,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
             this.consumerLabel(),
             this.config.consumerArn,
           ),
-          { abortSignal: this.abort.signal },
+          { abortSignal: w.signal },
         );
         failures = 0;
         const records = res.Records ?? [];
@@ -419,14 +427,14 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         }
         iterator = res.NextShardIterator;
         if (!iterator) break;
-        if (records.length === 0) await abortableSleep(this.pollIntervalMs, this.abort.signal);
+        if (records.length === 0) await abortableSleep(this.pollIntervalMs, w.signal);
       } catch (err) {
         if (!this.running) break;
         const name = errorName(err);
         if (name === 'ExpiredIteratorException' || name === 'InvalidArgumentException') iterator = undefined;
         // Read throttling (the shard's shared GetRecords limits) is counted by the emulator host per consumer, not logged.
         if (name !== 'ProvisionedThroughputExceededException') this.log(`kinesis ${this.config.streamName} ${w.shardId}: ${name || 'error'} reading: ${errorMessage(err)}`);
-        await abortableSleep(backoffMs(failures++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+        await abortableSleep(backoffMs(failures++, this.retryBaseMs, this.retryCapMs), w.signal);
       }
     }
     if (!this.running) return;
@@ -455,7 +463,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
           continue;
         }
         if (w.closed && !lane.window) return;
-        await lane.wake.wait(this.pollIntervalMs, this.abort.signal);
+        await lane.wake.wait(this.pollIntervalMs, lane.signal);
         continue;
       }
       // Batching window: wait for a full batch, a full payload, the window's end, or the end of the shard.
@@ -468,7 +476,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
           w.closed ||
           (this.config.tumblingWindowInSeconds > 0 && this.spansWindows(lane))
         ) break;
-        await lane.wake.wait(windowMs - waited, this.abort.signal);
+        await lane.wake.wait(windowMs - waited, lane.signal);
       }
       if (!this.running) return;
       const records = this.nextBatch(lane);
@@ -530,7 +538,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       if (!this.running && outcome.kind !== 'success') return;
 
       if (outcome.kind === 'throttled') {
-        await abortableSleep(backoffMs(throttles++, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+        await abortableSleep(backoffMs(throttles++, this.retryBaseMs, this.retryCapMs), lane.signal);
         continue;
       }
       throttles = 0;
@@ -560,7 +568,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
       }
       item.retriesUsed++;
       this.stats.retries++;
-      await abortableSleep(backoffMs(item.retriesUsed - 1, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+      await abortableSleep(backoffMs(item.retriesUsed - 1, this.retryBaseMs, this.retryCapMs), lane.signal);
     }
   }
 
@@ -626,14 +634,14 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
     for (let attempt = 0; this.running; attempt++) {
       try {
         const now = this.now();
-        const where = await sendOnFailure(destination, this.clients, this.config.uuid, this.invoker.functionArn, failed, now, this.abort.signal);
+        const where = await sendOnFailure(destination, this.clients, this.config.uuid, this.invoker.functionArn, failed, now, lane.signal);
         this.stats.discardedToOnFailure += records.length;
         this.log(`kinesis ${w.shardId}: ${condition}: ${records.length} record(s) sent to ${where}`);
         return;
       } catch (err) {
         if (!this.running) return;
         this.log(`kinesis ${w.shardId}: on-failure destination rejected the batch (${errorMessage(err)}); retrying`);
-        await abortableSleep(backoffMs(attempt, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+        await abortableSleep(backoffMs(attempt, this.retryBaseMs, this.retryCapMs), lane.signal);
       }
     }
   }
@@ -724,7 +732,7 @@ export class KinesisEventSourcePoller implements EventSourcePoller {
         }
         if (result.errorType !== 'throttled') this.stats.functionErrors++;
         this.log(`kinesis ${w.shardId}: final window invocation failed (${result.errorType}: ${result.message}); retrying`);
-        await abortableSleep(backoffMs(attempt, this.retryBaseMs, this.retryCapMs), this.abort.signal);
+        await abortableSleep(backoffMs(attempt, this.retryBaseMs, this.retryCapMs), lane.signal);
       }
       return false;
     } finally {
