@@ -16,7 +16,9 @@ export interface DataPipelineStackProps extends DataPipelineProps, NestedStackPr
  * The nested stack is also the scope for what belongs to the pipeline: create its monitor, drift detector or
  * producers in it (`new CorrelatedMonitor(pipelineStack, 'Monitor', { pipeline: pipelineStack.pipeline })`) so that
  * their resources count in the nested stack. References between the nested stack and its parent (a shared alarm
- * topic or dead letters created in the parent) become stack parameters and outputs, as CDK does for any nested stack.
+ * topic created in the parent) become stack parameters and outputs, as CDK does for any nested stack. Dead letters
+ * are the pipeline's own: shared from the parent, their bucket's notification to the pipeline's normalizer would be a
+ * dependency cycle (synth error).
  *
  * The pipeline's outputs (`StreamName`, `DlqUrl`, ...) are outputs of the nested stack: pass the nested stack's name
  * to the `phoenix` CLI (`--stack`). The parent stack gets one output, `<id>StackName` (a sibling of the nested stack), holding that name. Names that
