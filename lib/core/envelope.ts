@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from './errors';
-import { PermanentError, PhoenixError, describeValue } from './failure';
 import { DEFAULT_EVENT_TIME_BOUNDS, eventTimeOutOfBounds, isoFromMs, MAX_TIME_MS, MIN_TIME_MS, normalizeEventTime, type EventTimeBounds } from './event-time';
+import { PermanentError, PhoenixError, describeValue } from './failure';
 import { getPath, recordIdOf, type CanonicalSlot } from './ids';
 
 export {

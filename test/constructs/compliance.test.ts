@@ -8,8 +8,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp, checkedApp, CLICKSTREAM_STACK_NAME } from '../../bin/app';
 import { CorrelatedMonitor, DataPipeline, DriftDetector, IngestSink, IngestStage } from '../../constructs';
-import { ClickstreamStack } from '../../examples/clickstream/stack';
 import { encryptedTopic, monitorStack, onePipeline, twoStagePipeline } from './monitoring/support/stacks';
+import { ClickstreamStack } from '../../examples/clickstream/stack';
 import { nagFindings } from '../support/examples';
 
 /*

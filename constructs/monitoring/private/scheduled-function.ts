@@ -7,10 +7,10 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct, type IConstruct } from 'constructs';
 import { ENV, type HANDLER_ASSET_DIR } from '../../contract';
 import type { LogLevel } from '../../function-options';
+import { Phoenix } from '../../phoenix';
 import { handlerAssetCode, handlerAssetDir } from '../../private/asset';
 import { logLevelEnvironment, type PipelineFunction, pipelineFunction } from '../../private/function';
 import { acknowledge, wildcardResourceFinding } from '../../private/nag';
-import { Phoenix } from '../../phoenix';
 
 /** Options shared by the scheduled monitoring functions (canary, drift detector). */
 export interface ScheduledFunctionProps {

@@ -10,8 +10,8 @@
 import { KinesisClient, PutRecordCommand, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import type { SinkPort, SinkWriteMeta, WriteResult } from './types';
 import type { Envelope } from '../../core/envelope';
-import { PermanentError } from '../../core/failure';
 import { PhoenixError } from '../../core/errors';
+import { PermanentError } from '../../core/failure';
 
 const encoder = new TextEncoder();
 

@@ -1,9 +1,9 @@
 /** Envelope step: the envelope with its deterministic id (or the canary's), the payload text when known, the schema. */
 import { decodeStep } from './decode-step';
 import type { RecordState, StepContext } from './types';
+import { CANARY_SOURCE } from '../../../constructs/contract';
 import { classifyError, describeError, replayCountOf, toEnvelope, type Envelope } from '../../core';
 import { canaryEnvelope, isCanary } from '../../core/canary';
-import { CANARY_SOURCE } from '../../../constructs/contract';
 import { arrivalMsOf } from '../../core/kinesis-record';
 
 /** Decode, envelope, schema: deterministic, so run once per record whatever the number of attempts. */

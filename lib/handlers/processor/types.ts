@@ -176,7 +176,12 @@ export function stepContext(deps: ProcessorDeps): StepContext {
     transform: deps.transform,
     decodeLimits: { maxBytes: cfg.maxRecordBytes },
     envCtx: {
-      namespace: deps.namespace, keyFields: cfg.keyFields, source: '', arrivedAtMs: 0, nowMs: 0, eventTimeField: cfg.eventTimeField,
+      namespace: deps.namespace,
+      keyFields: cfg.keyFields,
+      source: '',
+      arrivedAtMs: 0,
+      nowMs: 0,
+      eventTimeField: cfg.eventTimeField,
       eventTimeBounds: cfg.eventTimeBounds,
     },
     canaryKey: { key: undefined, load: deps.canaryKey, loadedAtMs: 0, stale: false },

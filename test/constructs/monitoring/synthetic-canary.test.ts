@@ -2,9 +2,9 @@ import { Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { monitorStack, onePipeline, PIPELINE, twoStagePipeline } from './support/stacks';
 import { SyntheticCanary, type SyntheticCanaryOptions } from '../../../constructs/monitoring';
 import { actionsOf, policyStatements } from '../../support/stacks';
-import { monitorStack, onePipeline, PIPELINE, twoStagePipeline } from './support/stacks';
 
 function build(opts: SyntheticCanaryOptions = {}, twoStages = false): { t: Template; canary: SyntheticCanary } {
   const { stack } = monitorStack();

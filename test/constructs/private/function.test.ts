@@ -5,8 +5,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { describe, expect, it } from 'vitest';
 import { DriftDetector, DlqWithReplay, LogLevel, QualityProfiler, QualityRuleKind, ReplayFunction, SyntheticCanary } from '../../../constructs';
 import { ConstructValidationError } from '../../../constructs/private/errors';
-import { onePipeline, monitorStack } from '../monitoring/support/stacks';
 import { testStack } from '../../support/stacks';
+import { onePipeline, monitorStack } from '../monitoring/support/stacks';
 
 /** The one function of `build`'s template whose description starts with `prefix`. */
 function fnOf(t: Template, prefix: string): Record<string, any> {

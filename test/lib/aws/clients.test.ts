@@ -9,10 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KINESIS_CLIENT_OPTIONS } from '../../../lib/aws/clients';
+import { createClients } from '../../../lib/cli/targets';
 import type { Envelope } from '../../../lib/core';
 import { createConfiguredSink } from '../../../lib/handlers/ports/factory';
 import { createLocalClients } from '../../../lib/local/clients';
-import { createClients } from '../../../lib/cli/targets';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 let server: http2.Http2Server;

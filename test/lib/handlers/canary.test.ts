@@ -3,7 +3,7 @@ import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { emittedMetrics } from '../../constructs/monitoring/support/metrics';
+import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from './support/kinesis';
 import { CANARY_SOURCE, METRIC } from '../../../constructs/contract';
 import { idNamespaceFor, recordId, toEnvelope } from '../../../lib/core';
 import { buildCanaryEnvelope, canaryCorrelationId, canaryLatencyMs, isCanary, canaryEnvelope } from '../../../lib/core/canary';
@@ -11,7 +11,7 @@ import { ConfigError } from '../../../lib/core/errors';
 import { canaryMetrics, createCanary, handler as canaryHandler, kinesisCanaryStream, loadCanaryConfig } from '../../../lib/handlers/canary';
 import { MemoryDlq, MemorySink } from '../../../lib/handlers/ports/memory';
 import { createIngestHandler } from '../../../lib/runtime';
-import { captureStdout, FakeClock, kinesisEvent, lambdaContext } from './support/kinesis';
+import { emittedMetrics } from '../../constructs/monitoring/support/metrics';
 
 const T0 = 1_764_000_000_000;
 const KEY = Buffer.alloc(32, 7);

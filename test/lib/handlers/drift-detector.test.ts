@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { emittedMetrics } from '../../constructs/monitoring/support/metrics';
+import { captureStdout, FakeClock, lambdaContext } from './support/kinesis';
 import { ConfigError } from '../../../lib/core/errors';
 import {
   createDriftDetector,
@@ -16,7 +16,7 @@ import {
   MAX_POLL_MS,
   type DriftRunResult,
 } from '../../../lib/handlers/drift-detector';
-import { captureStdout, FakeClock, lambdaContext } from './support/kinesis';
+import { emittedMetrics } from '../../constructs/monitoring/support/metrics';
 
 let cf: ReturnType<typeof mockClient>;
 let out: ReturnType<typeof captureStdout> | undefined;

@@ -20,11 +20,18 @@ const b64 = (s: string | Uint8Array): string => Buffer.from(s as string).toStrin
 const data = fc.oneof(
   fc.object().map((o) => b64(JSON.stringify({ orderId: 'o-1', ...o }))),
   fc.record({
-    v: fc.constantFrom(1, '1', 2), payload: fc.oneof(fc.object(), fc.anything()), id: fc.option(fc.string()),
-    eventTime: fc.anything(), hops: fc.anything(), replay: fc.anything(),
+    v: fc.constantFrom(1, '1', 2),
+    payload: fc.oneof(fc.object(), fc.anything()),
+    id: fc.option(fc.string()),
+    eventTime: fc.anything(),
+    hops: fc.anything(),
+    replay: fc.anything(),
   }, { requiredKeys: [] })
     .map((o) => b64(JSON.stringify(o) ?? 'null')),
-  fc.record({ orderId: fc.string(), eventTime: fc.oneof(fc.string(), fc.integer(), fc.double(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())) })
+  fc.record({
+    orderId: fc.string(),
+    eventTime: fc.oneof(fc.string(), fc.integer(), fc.double(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())),
+  })
     .map((o) => b64(JSON.stringify(o))),
   fc.uint8Array({ maxLength: 64 }).map((u) => b64(u)),
   fc.string(),

@@ -4,13 +4,13 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fakeDynamoDb, fakeS3, putFakeObject } from '../support/fake-aws';
 import { contentHash, PermanentError, type Envelope } from '../../../../lib/core';
 import { DynamoDbSink } from '../../../../lib/handlers/ports/dynamodb';
 import { KinesisSink } from '../../../../lib/handlers/ports/kinesis';
 import { MemorySink } from '../../../../lib/handlers/ports/memory';
 import { parseS3Target, S3Sink } from '../../../../lib/handlers/ports/s3';
 import { SqsDlq } from '../../../../lib/handlers/ports/sqs-dlq';
+import { fakeDynamoDb, fakeS3, putFakeObject } from '../support/fake-aws';
 
 const restorers: Array<() => void> = [];
 afterEach(() => {

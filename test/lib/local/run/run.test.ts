@@ -55,7 +55,13 @@ describe('phoenix local run on the example clickstream pipeline', () => {
       for (const r of Object.values<any>(t.Resources)) if (r.Type === 'AWS::Lambda::EventSourceMapping') r.Properties.BatchSize = 10;
     });
     const r = await runLocal(runOptions(smallBatches, {
-      records: 500, poisonRate: 0.03, duplicateRate: 0.05, seed: 12, sinkFailureRate: 0.2, throttleRate: 0.15, crashRate: 0.15,
+      records: 500,
+      poisonRate: 0.03,
+      duplicateRate: 0.05,
+      seed: 12,
+      sinkFailureRate: 0.2,
+      throttleRate: 0.15,
+      crashRate: 0.15,
       // 60+ invocations, 15% of them crashing (a cold start each) or throttled (backoff): on a loaded 2-core machine
       // the drain took over 60 s (CI, load 12); the drain ends as soon as everything is accounted for.
       drainTimeoutMs: 150_000,
