@@ -1,6 +1,6 @@
 /**
- * Progress of `phoenix replay` on stderr: a live cli-progress bar when stderr is a TTY (not with --json), otherwise a
- * plain line every few seconds (and one at the end) that a log keeps: objects and records done, records/s and an ETA.
+ * Progress of `phoenix replay` on stderr: a live cli-progress bar when stderr is a TTY (not with --json), otherwise
+ * (also with --json) a plain line every few seconds (and one at the end) that a log keeps: objects and records done, records/s and an ETA.
  * The ETA of an archive replay comes from the listed objects' stored sizes; of a DLQ replay, from the queue depth.
  */
 import { SingleBar } from 'cli-progress';
@@ -16,7 +16,7 @@ export interface ReplayProgressOptions {
   readonly stream?: ProgressSink;
   /** Seconds between two plain lines. Default 5. */
   readonly intervalMs?: number;
-  /** --json: no live bar (plain lines still go to stderr when it is not a TTY). */
+  /** --json: no live bar; plain lines go to stderr instead. */
   readonly json?: boolean;
   readonly now?: () => number;
 }
@@ -59,7 +59,7 @@ export function replayProgress(opts: ReplayProgressOptions = {}): ReplayProgress
   const stream = opts.stream ?? process.stderr;
   const now = opts.now ?? Date.now;
   const started = now();
-  if (stream.isTTY) return opts.json ? { update: () => undefined, stop: () => undefined } : liveBar(stream, now, started);
+  if (stream.isTTY && !opts.json) return liveBar(stream, now, started);
   const interval = opts.intervalMs ?? 5_000;
   let last = started;
   let latest: ReplayProgress | undefined;

@@ -75,6 +75,10 @@ export interface Accounting {
   dlqRecords: number;
   /** Dead-letter entries read (a record dead-lettered twice counts twice). */
   dlqMessages: number;
+  /** Of `dlqMessages`: the messages of the dead-letter queues (what `phoenix dlq stats` counts). */
+  dlqQueueMessages: number;
+  /** Of `dlqMessages`: the mappings' on-failure captures (S3 objects; the failure normalizer also queues them). */
+  dlqOnFailureCaptures: number;
   dlqByReason: Record<string, number>;
   /** Poison kind -> reason class -> count. */
   dlqReasonByPoisonKind: Record<string, Record<string, number>>;
@@ -224,6 +228,8 @@ export function account(produced: ProducedLog, sink: readonly SinkEnvelope[], le
     canaryDeadLetters,
     dlqRecords: dlqHashes.size,
     dlqMessages: letters.length,
+    dlqQueueMessages: letters.filter((l) => !l.location.startsWith('s3://')).length,
+    dlqOnFailureCaptures: letters.filter((l) => l.location.startsWith('s3://')).length,
     dlqByReason,
     dlqReasonByPoisonKind: byKind,
     dlqUnmatched: unmatched,

@@ -139,8 +139,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--trace <correlationId...>', 'print the hops of these records (correlation id or record id)')
     .option('--no-iam', 'do not authorize calls against the template\'s IAM and resource policies (default: every call is authorized as in AWS)')
     .option('--keep', 'after the run, keep the environment running until Ctrl-C with the injected faults ended, for `phoenix dlq ... --local` and `phoenix replay --local`')
-    .option('--json', 'print one JSON object (no progress line)')
-    .addOption(new Option('--no-progress', 'no live progress line'));
+    .option('--json', 'print one JSON object on stdout (progress: plain lines on stderr)')
+    .addOption(new Option('--no-progress', 'no progress on stderr (a live line on a terminal, otherwise a plain line every 5 s)'));
 }
 
 function progressLine(p: RunProgress): string {
@@ -148,6 +148,21 @@ function progressLine(p: RunProgress): string {
   if (p.phase === 'synth') return `phoenix local: synthesizing the app... ${secs}s`;
   if (p.phase === 'start') return `phoenix local: starting emulators and resources... ${secs}s`;
   return `phoenix local: ${p.phase} ${p.produced}/${p.total} put | ${p.written} written | ${p.deadLettered} dead-lettered | ${p.duplicatesSuppressed} dup suppressed | ${p.retries} retries | ${p.invocations} invocations (${p.functionErrors} failed) | ${secs}s`;
+}
+
+/**
+ * Progress where no live line can be drawn (stderr not a terminal, or --json): a plain line on stderr at each phase
+ * change and every `intervalMs` within a phase, so a CI log shows the run is alive and how far it got.
+ */
+export function plainRunProgress(stream: { write(text: string): unknown }, intervalMs = 5_000): (p: RunProgress) => void {
+  let phase: RunProgress['phase'] | undefined;
+  let lastMs = 0;
+  return (p) => {
+    if (p.phase === phase && p.elapsedMs - lastMs < intervalMs) return;
+    phase = p.phase;
+    lastMs = p.elapsedMs;
+    stream.write(`${progressLine(p)}\n`);
+  };
 }
 
 const fmt = (n: number | undefined): string => (n === undefined ? '-' : String(Math.round(n)));
@@ -163,13 +178,20 @@ export function formatLimits(l: LocalRunReport['limits']): string[] {
   return lines;
 }
 
+/** Where the dead letters were read: queue messages (as `phoenix dlq stats` counts them) and on-failure captures. */
+export function deadLetterSources(r: LocalRunReport): string {
+  if (r.dlqMessages === r.dlqRecords && r.dlqOnFailureCaptures === 0) return '';
+  const captures = r.dlqOnFailureCaptures > 0 ? ` + ${r.dlqOnFailureCaptures} on-failure captures in S3` : '';
+  return `  (${r.dlqQueueMessages} DLQ messages, as \`phoenix dlq stats\` counts them${captures})`;
+}
+
 export function formatSummary(r: LocalRunReport): string {
   const a = r.accounting;
   const lines: string[] = [];
   lines.push(`stack ${r.stack}  (run directory ${r.runDir})`);
   lines.push(`records in        ${r.recordsIn}  (${r.validRecords} valid, ${r.duplicatesPut} duplicate puts, ${r.poisonRecords} bad)${r.producerFailed ? `, ${r.producerFailed} not put` : ''}`);
   lines.push(`in the sink       ${r.sinkRecords}  (${a.sinkExpectedFound}/${r.validRecords} expected found)`);
-  lines.push(`dead-lettered     ${r.dlqRecords}  ${Object.entries(r.dlqByReason).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}${r.dlqMessages !== r.dlqRecords ? `  (${r.dlqMessages} messages)` : ''}`);
+  lines.push(`dead-lettered     ${r.dlqRecords}  ${Object.entries(r.dlqByReason).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}${deadLetterSources(r)}`);
   const rewritten = r.duplicatesRewritten > 0 ? `, ${r.duplicatesRewritten} applied again (not recognized as duplicates)` : '';
   lines.push(`duplicates        ${r.duplicatesPut} put; ${r.duplicatesSuppressed} suppressed by the sink${rewritten}; ${r.duplicatesInSink} in the sink`);
   const misrouted = [a.validInDlq ? `${a.validInDlq} valid records dead-lettered instead of written` : '',
@@ -293,6 +315,7 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
   // clients only talk to local emulators, so keep it out of every run's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const live = o.progress !== false && !o.json && process.stderr.isTTY === true;
+  const plain = o.progress !== false && !live ? plainRunProgress(process.stderr) : undefined;
   const abort = new AbortController();
   let signals = 0;
   let firstSignalAt = 0;
@@ -366,7 +389,7 @@ export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promi
       const width = process.stderr.columns ?? 120;
       lastLine = progressLine(p).slice(0, Math.max(20, width - 1));
       process.stderr.write(`\r\x1b[2K${lastLine}`);
-    } : undefined,
+    } : plain,
   };
   try {
     const report = await runLocal(options);

@@ -33,7 +33,9 @@ export type { LocalRunOptions, LocalRunReport, RunProgress, TraceResult } from '
 export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
   const ctx = new RunContext(opts);
   try {
+    // The timer runs from the start, so progress (and its clock) shows during a synth of 30 s or more.
     ctx.emitProgress();
+    ctx.startProgressTimer();
     ctx.lap();
     const { assembly, stack } = await synthStack(opts, ctx.runDir, ctx.life, (p) => ctx.guard(p));
     const quality = new LocalQuality(opts.windowSeconds);
@@ -41,7 +43,6 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
 
     ctx.lap();
     ctx.enter('start');
-    ctx.startProgressTimer();
     deployStack(ctx.model, stack, (m, cause) => new LocalRunError(m, { cause }));
     const services = await startServices(stack, ctx.runDir, ctx.life, {
       portBase: opts.portBase,

@@ -74,6 +74,8 @@ export function buildReport(ctx: RunContext, i: ReportInput): LocalRunReport {
     sinkRecords: a.sinkRecords,
     dlqRecords: a.dlqRecords,
     dlqMessages: a.dlqMessages,
+    dlqQueueMessages: a.dlqQueueMessages,
+    dlqOnFailureCaptures: a.dlqOnFailureCaptures,
     duplicatesInSink: a.duplicatesInSink,
     lost: a.lost,
     dlqByReason: a.dlqByReason,

@@ -115,7 +115,12 @@ export interface LocalRunReport {
   duplicatesPut: number;
   sinkRecords: number;
   dlqRecords: number;
+  /** Dead-letter entries read: the queue messages plus the on-failure captures (a record can be in both). */
   dlqMessages: number;
+  /** Messages of the dead-letter queues: what `phoenix dlq stats` counts. */
+  dlqQueueMessages: number;
+  /** On-failure captures of the mappings (S3 objects, each also queued by the failure normalizer). */
+  dlqOnFailureCaptures: number;
   duplicatesInSink: number;
   lost: number;
   dlqByReason: Record<string, number>;

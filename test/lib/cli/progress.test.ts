@@ -42,6 +42,16 @@ describe('replay progress on a stderr that is not a TTY', () => {
     expect(lines).toEqual([]);
   });
 
+  it('with --json on a terminal: plain lines on stderr, no live bar', () => {
+    const lines: string[] = [];
+    let t = 0;
+    const r = replayProgress({ stream: { write: (s: string) => lines.push(s), isTTY: true }, json: true, intervalMs: 5_000, now: () => t });
+    t = 5_000;
+    r.update(archive(2, 250, 2_500));
+    r.stop();
+    expect(lines).toEqual(['replay: 2/10 objects, 2500 scanned, 2500 replayed, 500 records/s, ETA 15s\n', 'replay: 2/10 objects, 2500 scanned, 2500 replayed, 500 records/s, ETA 15s\n']);
+  });
+
   it('formats durations', () => {
     expect([formatDuration(12_400), formatDuration(187_000), formatDuration(3_725_000)]).toEqual(['12s', '3m 07s', '1h 02m']);
   });
