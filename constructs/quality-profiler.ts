@@ -1,9 +1,9 @@
 import { gzipSync } from 'zlib';
-import { Duration, type RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, Names, type RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cw_actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -148,6 +148,19 @@ export interface QualityProfilerOptions extends PipelineFunctionOptions {
    * @default Duration.hours(24)
    */
   readonly maxRecordAge?: Duration;
+
+  /**
+   * Read the stream through an enhanced fan-out consumer of its own (`AWS::Kinesis::StreamConsumer`): 2 MiB/s per
+   * shard, pushed, instead of a share of the 5 GetRecords/s and 2 MiB/s per shard of the stream's standard consumers
+   * (the raw archive's Firehose is one). At a shard's full write rate of 1 MiB/s, the profiler and Firehose as
+   * standard consumers need the whole shared 2 MiB/s: measured on the local environment, the profiler fell behind
+   * there and kept up on its own consumer (docs/scaling.md, "Reading a shard at its full write rate"). The cost:
+   * enhanced fan-out is billed per consumer-shard hour and per GB delivered (Kinesis pricing). Set `false` to read as
+   * a standard consumer (no enhanced fan-out charges; enough while writes stay well below a shard's 1 MiB/s).
+   *
+   * @default true
+   */
+  readonly enhancedFanOut?: boolean;
 }
 
 /**
@@ -200,6 +213,8 @@ export class QualityProfiler extends Construct {
   public readonly serverAccessLogsBucket: s3.IBucket;
   /** The tumbling-window event source mapping from the stream to the profiler. */
   public readonly eventSourceMapping: lambda.IEventSourceMapping;
+  /** The enhanced fan-out consumer the profiler reads through (`enhancedFanOut`, named after the profiler's path), if any. */
+  public readonly streamConsumer?: kinesis.IStreamConsumer;
   /** The topic the alarms notify. */
   public readonly alarmTopic: sns.ITopic;
   /** Fires when at least one rule warned in a window (`QualityWarnings` >= 1). */
@@ -265,6 +280,9 @@ export class QualityProfiler extends Construct {
     const { fn, role, logGroup } = this.createFunction(props, fnOptions, bucket);
     this.profilerFunction = fn;
     this.logGroup = logGroup;
+    this.streamConsumer = props.enhancedFanOut ?? true
+      ? new kinesis.StreamConsumer(this, 'StreamConsumer', { stream: props.stream, streamConsumerName: Names.uniqueResourceName(this, { maxLength: 128, separator: '-' }) })
+      : undefined;
     this.eventSourceMapping = this.createMapping(props, fn, { batchSize, retryAttempts, maxRecordAge });
     this.alarmTopic = props.alarmTopic ?? this.createTopic();
     this.subscribe(alertEmails);
@@ -478,9 +496,10 @@ export class QualityProfiler extends Construct {
   private createMapping(props: QualityProfilerProps, fn: lambda.IFunction,
     o: { batchSize: number; retryAttempts: number; maxRecordAge: Duration }): lambda.IEventSourceMapping {
     props.stream.grantRead(fn);
+    this.streamConsumer?.grantRead(fn);
     const mapping = new lambda.EventSourceMapping(this, 'StreamMapping', {
       target: fn,
-      eventSourceArn: props.stream.streamArn,
+      eventSourceArn: this.streamConsumer?.streamConsumerArn ?? props.stream.streamArn,
       startingPosition: props.startingPosition ?? lambda.StartingPosition.LATEST,
       batchSize: o.batchSize,
       tumblingWindow: Duration.seconds(this.windowSeconds),

@@ -203,9 +203,13 @@ describe('DataPipeline', () => {
     expect(p.profiler!.alarmTopic).toBe(topic);
     expect(p.profiler!.pipelineName).toBe('orders');
     expect(p.profiler!.rules).toEqual(QUALITY.rules);
-    // the profiler is one more consumer of the ingest stream
+    // the profiler is one more consumer of the ingest stream, through an enhanced fan-out consumer of its own
+    t.hasResourceProperties('AWS::Kinesis::StreamConsumer', {
+      StreamARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OrdersIngestStream'), 'Arn'] },
+      ConsumerName: Match.stringLikeRegexp('^Test-Orders-Profiler-[0-9A-F]{8}$'),
+    });
     t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OrdersIngestStream'), 'Arn'] },
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OrdersProfilerStreamConsumer'), 'ConsumerARN'] },
       FunctionName: { Ref: Match.stringLikeRegexp('^OrdersProfiler') },
       TumblingWindowInSeconds: 300,
     });

@@ -138,6 +138,28 @@ describe('QualityProfiler defaults', () => {
   });
 });
 
+describe('QualityProfiler enhancedFanOut', () => {
+  it('defaults to on: the mapping reads through a stream consumer of its own, which the function may subscribe to', () => {
+    const { profiler, t } = build();
+    const template = t();
+    template.resourceCountIs('AWS::Kinesis::StreamConsumer', 1);
+    template.hasResourceProperties('AWS::Kinesis::StreamConsumer', { ConsumerName: Match.stringLikeRegexp('^Test-Quality-[0-9A-F]{8}$'), StreamARN: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Stream'), 'Arn'] } });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^QualityStreamConsumer'), 'ConsumerARN'] } });
+    expect(profiler.streamConsumer).toBeDefined();
+    const actions = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((pol) => (pol.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>).flatMap((st) => st.Action));
+    expect(actions).toContain('kinesis:SubscribeToShard');
+  });
+
+  it('false: the mapping reads the stream as a standard consumer', () => {
+    const { profiler, t } = build({ enhancedFanOut: false });
+    const template = t();
+    template.resourceCountIs('AWS::Kinesis::StreamConsumer', 0);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Stream'), 'Arn'] } });
+    expect(profiler.streamConsumer).toBeUndefined();
+  });
+});
+
 describe('QualityProfiler options', () => {
   it('an existing topic, e-mail subscriptions, a customer key, a shared access-log bucket, RETAIN, windows under a minute', () => {
     const app = new App();

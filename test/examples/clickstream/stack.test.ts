@@ -18,10 +18,11 @@ function clickstream(stackName: string, region: string): Template {
 }
 
 /**
- * Name properties that are not account-level physical names: a metric's name, an SNS display name, and the name of
- * an inline IAM policy (unique only within its role, whose own name is generated).
+ * Name properties that are not account-level physical names: a metric's name, an SNS display name, the name of an
+ * inline IAM policy (unique only within its role, whose own name is generated) and of a stream consumer (unique only
+ * within its stream, whose own name is generated).
  */
-const NOT_PHYSICAL = new Set(['MetricName', 'DisplayName', 'AWS::IAM::Policy PolicyName']);
+const NOT_PHYSICAL = new Set(['MetricName', 'DisplayName', 'AWS::IAM::Policy PolicyName', 'AWS::Kinesis::StreamConsumer ConsumerName']);
 
 /** A name value is explicit when it holds no reference to a resource (literals and pseudo parameters only). */
 function explicit(value: unknown): boolean {
