@@ -9,8 +9,8 @@ export interface DataPipelineStackProps extends DataPipelineProps, NestedStackPr
 
 /**
  * A {@link DataPipeline} in a CloudFormation nested stack of its own (`aws-cdk-lib` `NestedStack`), so that an app
- * holds more pipelines than one stack's 500-resource limit allows: a DataPipeline is about 55 resources bare, 72 with
- * `quality` and 100 with quality and a {@link CorrelatedMonitor} (see docs/scaling.md), so about five full pipelines
+ * holds more pipelines than one stack's 500-resource limit allows: a DataPipeline is about 57 resources bare, 74 with
+ * `quality` and 102 with quality and a {@link CorrelatedMonitor} (see docs/scaling.md), so about five full pipelines
  * fit in one stack, 20 or more as nested stacks of one parent.
  *
  * The nested stack is also the scope for what belongs to the pipeline: create its monitor, drift detector or

@@ -211,7 +211,6 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
     if (props.archive ?? true) {
       this.archive = new RawArchive(this, 'Archive', { stream: this.ingest.stream, pipelineName: props.pipelineName, alarmTopic: props.alarmTopic });
     }
-    this.failureAlarms = [...this.failureNormalizer.alarms, ...this.archive?.alarms ?? []];
     if (props.replayFunction ?? true) {
       this.replay = new ReplayFunction(this, 'Replay', {
         streams: [this.ingest.stream],
@@ -221,9 +220,11 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
         // Archived records go onto the ingest stream as it exists now, whatever stream they were recorded from.
         archiveTargetStream: this.archive ? this.ingest.stream : undefined,
         pipelineName: props.pipelineName,
+        alarmTopic: props.alarmTopic,
       });
       this.output('ReplayFunctionName', this.replay.lambdaFunction.functionName, 'In-cloud replay function (event: the phoenix replay filter)');
     }
+    this.failureAlarms = [...this.failureNormalizer.alarms, ...this.archive?.alarms ?? [], ...this.replay?.alarms ?? []];
     if (props.quality) {
       this.profiler = new QualityProfiler(this, 'Profiler', {
         ...props.quality,

@@ -1,13 +1,16 @@
 import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENV } from '../contract';
 import type { IDlqWithReplay } from '../dlq-with-replay';
 import type { PipelineFunctionOptions } from '../function-options';
+import { routeAlarms } from '../monitoring/private/alarm-coverage';
 import { handlerAssetCode, handlerAssetDir } from '../private/asset';
 import { validationError } from '../private/errors';
 import { logLevelEnvironment, pipelineFunction, REPLAY_TOOL_REASONS, resolveFunctionOptions } from '../private/function';
@@ -70,6 +73,15 @@ export interface ReplayFunctionProps extends PipelineFunctionOptions {
    * @default 500
    */
   readonly defaultRate?: number;
+
+  /**
+   * Topic notified by the function's alarm (`ErrorsAlarm`: an invocation failed, for example a link of a chained
+   * archive replay after Lambda's two retries).
+   *
+   * @default - no action: the alarm joins a CorrelatedMonitor's pipeline health (through `DataPipeline.failureAlarms`),
+   * else a synth warning names it
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /**
@@ -79,6 +91,11 @@ export interface ReplayFunctionProps extends PipelineFunctionOptions {
  * overflow payloads (`dlq/*`), read the archive prefix, put on the given streams. One replay at a time (reserved
  * concurrency 1), so two operators cannot interleave on one queue.
  *
+ * An archive replay longer than one invocation either resumes at the `cursor` each invocation returns (the next
+ * event's `resume`), or, with `"continueUntilDone": true`, continues by itself: an invocation that stops before its
+ * timeout invokes the function again, asynchronously, at its cursor (at most `maxChainLinks` invocations, default
+ * 1,000), each logging its cursor.
+ *
  * @example
  * const replay = new ReplayFunction(this, 'Replay', { streams: [pipeline.ingest.stream], deadLetters: pipeline.deadLetters });
  */
@@ -87,6 +104,8 @@ export class ReplayFunction extends Construct {
   public readonly lambdaFunction: lambda.IFunction;
   /** The function's log group (each replay's summary is logged there). */
   public readonly logGroup: logs.ILogGroup;
+  /** `ErrorsAlarm`: failed invocations. */
+  public readonly alarms: cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: ReplayFunctionProps) {
     super(scope, id);
@@ -117,7 +136,7 @@ export class ReplayFunction extends Construct {
       environment,
       reservedConcurrentExecutions: 1,
       noVpcReason: REPLAY_TOOL_REASONS.noVpc,
-      noDlqReason: 'The function is invoked synchronously by an operator, who gets the result or the error; it keeps no state between invocations, so an asynchronous-invocation DLQ would never receive anything.',
+      noDlqReason: 'An operator invokes the function synchronously and gets the result or the error; the links of a chained archive replay invoke it asynchronously, carrying their cursor in the event and the log, and a failed link raises ErrorsAlarm: a DLQ would hold nothing the log does not.',
       bundle: '',
     });
     this.lambdaFunction = fn;
@@ -138,6 +157,23 @@ export class ReplayFunction extends Construct {
       b.encryptionKey?.grantDecrypt(fn);
       wildcards.push(wildcardResourceFinding(this, b.arnForObjects(`${prefix}*`)));
     }
+    // A chained archive replay invokes the function itself. A policy of its own: in the role's default policy, which
+    // the function depends on, the function's ARN would be a dependency cycle.
+    const invokeSelf = new iam.Policy(this, 'InvokeSelf', {
+      roles: [role],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] })],
+    });
+    acknowledge(invokeSelf,
+      'The policy belongs to this function\'s own role and grants it only to invoke itself (a chained archive replay); as a managed policy it could be attached elsewhere.',
+      'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
+    this.alarms = [fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) }).createAlarm(this, 'ErrorsAlarm', {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `A replay invocation of ${this.node.path} failed (a chained archive replay stops there). Its log has the error and the last cursor: invoke the function with that cursor as "resume" to go on.`,
+    })];
+    routeAlarms(this, this.alarms, props.alarmTopic);
     for (const s of props.streams) {
       s.grant(fn, 'kinesis:PutRecords', 'kinesis:DescribeStreamSummary');
       s.encryptionKey?.grantEncrypt(fn);

@@ -7,6 +7,7 @@
  *     "limit": 100, "dryRun": true, "rate": 200, "targetStream": "...", "prefix": "raw/" }
  * replays at most `rate` records/s (default PHX_REPLAY_RATE), stops starting new work 10 s before the function's
  * timeout (the result says `interrupted`: invoke again to continue; nothing is lost), logs the summary and returns it.
+ * An archive replay with `"continueUntilDone": true` invokes the function again at its cursor itself (a chain).
  * Invalid input throws one line (the invocation fails with it; nothing is read or deleted).
  *
  * Configuration (set by the ReplayFunction construct): PHX_REPLAY_QUEUE_URL, PHX_REPLAY_ARCHIVE_BUCKET,
@@ -15,11 +16,12 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { ENV } from '../../constructs/contract';
-import { kinesisClient, s3Client, sqsClient } from '../aws/clients';
+import { kinesisClient, lambdaClient, s3Client, sqsClient } from '../aws/clients';
 import { ARCHIVE_PREFIX, frameFirehoseRecords, type FirehoseKinesisEvent, type FirehoseTransformationResult } from '../replay/archive';
 import { runReplay, type ArchiveCursor, type ReplaySource, type ReplaySummary } from '../replay/engine';
 import { InputError, parseFilter, type RawFilter } from '../replay/filter';
@@ -41,18 +43,39 @@ export interface ReplayEvent extends RawFilter {
   readonly prefix?: string;
   /** Archive: continue at the `cursor` a previous invocation returned (it stops before the function's timeout). */
   readonly resume?: ArchiveCursor;
+  /**
+   * Archive: when this invocation stops before its timeout, invoke the function again (asynchronously) with this event
+   * at its cursor, until the archive is done or `maxChainLinks` invocations ran.
+   */
+  readonly continueUntilDone?: boolean;
+  /** Invocations of a chained replay so far, this one included (set by the chain: 1 = the operator's). */
+  readonly chainLink?: number;
+  /** Most invocations of a chained replay. Default 1,000 (about 250 hours at 15 minutes each). */
+  readonly maxChainLinks?: number;
+}
+
+/** What a chained archive replay did after this invocation. */
+export interface ReplayChain {
+  readonly link: number;
+  /** `continued`: the next link was invoked at `cursor`; `done`: nothing left; `stopped`: maxChainLinks reached. */
+  readonly status: 'continued' | 'done' | 'stopped';
+  readonly cursor?: ArchiveCursor;
 }
 
 export interface ReplayDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly clients: { sqs: SQSClient; s3: S3Client; kinesis: KinesisClient };
   readonly logger: Logger;
+  /** Invokes the function again, asynchronously, with `event` (a chained archive replay's next link). */
+  readonly invokeNext?: (event: ReplayEvent, context?: Context) => Promise<void>;
 }
+
+const DEFAULT_MAX_CHAIN_LINKS = 1_000;
 
 /** Time kept free before the function's timeout. */
 const SAFETY_MS = 10_000;
 
-export function createReplayHandler(deps: ReplayDeps): (event: ReplayEvent, context?: Context) => Promise<ReplaySummary> {
+export function createReplayHandler(deps: ReplayDeps): (event: ReplayEvent, context?: Context) => Promise<ReplaySummary & { chain?: ReplayChain }> {
   return async (event, context) => {
     const e = event ?? {};
     const from = e.from ?? 'dlq';
@@ -88,11 +111,28 @@ export function createReplayHandler(deps: ReplayDeps): (event: ReplayEvent, cont
         signal: ac.signal,
       });
       deps.logger.info('replay finished', { summary });
-      return summary;
+      const chain = e.continueUntilDone && from === 'archive' ? await continueChain(deps, e, summary, context) : undefined;
+      return chain ? { ...summary, chain } : summary;
     } finally {
       clearTimeout(timer);
     }
   };
+}
+
+/** A chained archive replay: invokes the next link at the cursor when this one stopped for time, else says why not. */
+async function continueChain(deps: ReplayDeps, e: ReplayEvent, summary: ReplaySummary, context?: Context): Promise<ReplayChain> {
+  const link = e.chainLink ?? 1;
+  const max = e.maxChainLinks ?? DEFAULT_MAX_CHAIN_LINKS;
+  if (!Number.isInteger(max) || max < 1) throw new InputError(`maxChainLinks must be a positive integer; got ${JSON.stringify(e.maxChainLinks)}`);
+  if (!summary.interrupted || !summary.cursor) return { link, status: 'done' };
+  if (link >= max) {
+    deps.logger.error('replay chain stopped: maxChainLinks reached', { link, cursor: summary.cursor });
+    return { link, status: 'stopped', cursor: summary.cursor };
+  }
+  if (!deps.invokeNext) throw new InputError('continueUntilDone needs the function to invoke itself, which this handler cannot');
+  await deps.invokeNext({ ...e, resume: summary.cursor, chainLink: link + 1 }, context);
+  deps.logger.info('replay continues', { link: link + 1, cursor: summary.cursor });
+  return { link, status: 'continued', cursor: summary.cursor };
 }
 
 /**
@@ -109,10 +149,10 @@ function archiveTarget(
   return { targetStream: stream };
 }
 
-let replayInstance: ((event: ReplayEvent, context?: Context) => Promise<ReplaySummary>) | undefined;
+let replayInstance: ReturnType<typeof createReplayHandler> | undefined;
 
 /** Lambda entry point of the replay function. */
-export async function handler(event: ReplayEvent, context: Context): Promise<ReplaySummary> {
+export async function handler(event: ReplayEvent, context: Context): Promise<ReplaySummary & { chain?: ReplayChain }> {
   replayInstance ??= createReplayHandler({
     env: process.env,
     clients: {
@@ -121,6 +161,10 @@ export async function handler(event: ReplayEvent, context: Context): Promise<Rep
       kinesis: kinesisClient(),
     },
     logger: new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'phoenix-replay' }),
+    invokeNext: async (next, ctx) => {
+      if (!ctx) throw new InputError('continueUntilDone needs the Lambda context (the function\'s own ARN)');
+      await lambdaClient().send(new InvokeCommand({ FunctionName: ctx.invokedFunctionArn, InvocationType: 'Event', Payload: JSON.stringify(next) }));
+    },
   });
   return replayInstance(event, context);
 }

@@ -268,13 +268,13 @@ describe('DataPipeline', () => {
     const { t } = pipeline({ sink: IngestSink.none() });
     expect(Object.keys(t.findOutputs('*')).some((id) => id.startsWith('OrdersSinkTarget'))).toBe(false);
   });
-  it('alarmTopic reaches the dead-letter alarms and the failure alarms of the normalizer and the archive', () => {
+  it('alarmTopic reaches the dead-letter alarms and the failure alarms of the normalizer, the archive and the replay function', () => {
     const stack = testStack();
     const topic = new sns.Topic(stack, 'Topic');
     const p = new DataPipeline(stack, 'Orders', { pipelineName: 'orders', alarmTopic: topic, ingest: { deadLetterProps: { depthAlarmThreshold: 5 } } });
     const alarms = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm'));
     expect(alarms).toHaveLength(2 + p.failureAlarms!.length);
-    expect(p.failureAlarms).toHaveLength(5 + 4);
+    expect(p.failureAlarms).toHaveLength(5 + 4 + 1);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^Topic/) }]);
     expect(alarms[0].Properties.Threshold).toBe(5);
     expect(p.alarmTopic).toBe(topic);

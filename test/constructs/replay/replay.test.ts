@@ -109,7 +109,8 @@ describe('replay constructs', () => {
     const { stack, pipeline } = build(app);
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', ReservedConcurrentExecutions: 1, Timeout: 900 });
-    const policy = Object.values(t.findResources('AWS::IAM::Policy')).find((p) => JSON.stringify(p.Properties.Roles).includes('ReplayFunctionRole'))!;
+    const policies = Object.entries(t.findResources('AWS::IAM::Policy')).filter(([, p]) => JSON.stringify(p.Properties.Roles).includes('ReplayFunctionRole'));
+    const policy = policies.find(([id]) => id.includes('DefaultPolicy'))![1];
     const statements = policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }>;
     const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort();
     expect(actions).toEqual(expect.arrayContaining(['kinesis:PutRecords', 'kinesis:DescribeStreamSummary', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 's3:GetObject', 's3:ListBucket']));
@@ -118,6 +119,11 @@ describe('replay constructs', () => {
     expect(gets.some((r) => r.includes(`/${pipeline.deadLetters.overflowPrefix}*`))).toBe(true);
     expect(gets.some((r) => r.includes('/raw/*'))).toBe(true);
     expect(statements.find((s) => s.Action === 's3:ListBucket')!.Condition).toEqual({ StringLike: { 's3:prefix': ['raw/*'] } });
+    // A chained archive replay invokes the function itself: a policy of its own (no dependency cycle), on its ARN only.
+    const [, invokeSelf] = policies.find(([id]) => id.includes('InvokeSelf'))!;
+    const fnId = Object.keys(t.findResources('AWS::Lambda::Function')).find((id) => id.startsWith('ReplayFunction'))!;
+    expect(invokeSelf.Properties.PolicyDocument.Statement).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: { 'Fn::GetAtt': [fnId, 'Arn'] } }]);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }], Threshold: 1 });
     expect(() => new ReplayFunction(stack, 'None', { streams: [pipeline.ingest.stream] })).toThrow(/needs deadLetters or archiveBucket/);
     expect(() => new ReplayFunction(stack, 'NoStream', { streams: [], deadLetters: pipeline.deadLetters })).toThrow(/at least one stream/);
   });

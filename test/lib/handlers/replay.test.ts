@@ -3,13 +3,13 @@
  */
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { S3Event, SQSEvent } from 'aws-lambda';
+import type { Context, S3Event, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idNamespaceFor, recordId, type DlqMessage } from '../../../lib/core';
 import { createFailureNormalizer, normalizerConfig } from '../../../lib/handlers/failure-normalizer';
 import { s3OverflowStore } from '../../../lib/handlers/ports/s3-overflow';
 import { SqsDlq } from '../../../lib/handlers/ports/sqs-dlq';
-import { createReplayHandler } from '../../../lib/handlers/replay';
+import { createReplayHandler, type ReplayEvent } from '../../../lib/handlers/replay';
 import { onFailureRecord, s3OnFailureKey } from '../../../lib/local/esm/on-failure';
 import { frameFirehoseRecords } from '../../../lib/replay/archive';
 import { DlqReader } from '../../../lib/replay/dlq-reader';
@@ -181,5 +181,41 @@ describe('replay function: archive cursor', () => {
     expect(rest).toMatchObject({ replayed: 2, scanned: 2, failed: 0, targets: { [streamArn]: 2 } });
     expect(rest.cursor).toBeUndefined();
   });
+  it('continueUntilDone: an invocation stopped for time invokes the next at its cursor, which finishes; maxChainLinks bounds the chain', async () => {
+    const framed = frameFirehoseRecords({
+      sourceKinesisStreamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/gone',
+      records: Array.from({ length: 60 }, (_, k) => ({
+        recordId: String(k),
+        data: Buffer.from(JSON.stringify({ orderId: `h${k}`, amount: k })).toString('base64'),
+        kinesisRecordMetadata: { shardId: 'shardId-000000000000', partitionKey: `h${k}`, sequenceNumber: String(k + 1), approximateArrivalTimestamp: 1_764_000_000_000 },
+      })),
+    }, 'orders');
+    const key = 'chain/2025/11/24/16/chain.gz';
+    await env.fauxqs.s3.send(new PutObjectCommand({ Bucket: 'overflow', Key: key, Body: gzipSync(Buffer.concat(framed.records.map((r) => Buffer.from(r.data, 'base64')))) }));
+    const next: ReplayEvent[] = [];
+    const replay = createReplayHandler({
+      env: { PHX_REPLAY_ARCHIVE_BUCKET: 'overflow', PHX_REPLAY_ARCHIVE_PREFIX: 'chain/', PHX_REPLAY_TARGET_STREAM: streamArn, PHX_PIPELINE: 'orders' },
+      clients: { sqs: env.fauxqs.sqs, s3: env.fauxqs.s3, kinesis: env.kinesis.client },
+      logger: silentLogger(),
+      invokeNext: async (e) => { next.push(e); },
+    });
+    // 11 s left: the invocation stops starting work after 1 s; at 2 records/s it has put one flush of 10 at most.
+    const short = { getRemainingTimeInMillis: () => 11_000 } as Context;
+    const first = await replay({ from: 'archive', rate: 2, continueUntilDone: true }, short);
+    expect(first.interrupted).toBe(true);
+    expect(first.replayed).toBeGreaterThan(0);
+    expect(first.replayed).toBeLessThan(60);
+    expect(first.chain).toEqual({ link: 1, status: 'continued', cursor: first.cursor });
+    expect(next).toEqual([{ from: 'archive', rate: 2, continueUntilDone: true, resume: first.cursor, chainLink: 2 }]);
+    // The same event as the last link of a chain of 2: stops for time and does not invoke again.
+    const last = await replay({ ...next[0], maxChainLinks: 2 }, short);
+    expect(last.chain).toEqual({ link: 2, status: 'stopped', cursor: last.cursor });
+    expect(next).toHaveLength(1);
+    // Given time, the next link finishes the archive: nothing left to chain.
+    const done = await replay({ ...next[0], rate: 1000 });
+    expect(done.chain).toEqual({ link: 2, status: 'done' });
+    expect(first.replayed + done.replayed).toBe(60);
+    expect(next).toHaveLength(1);
+  }, 60_000);
 });
 

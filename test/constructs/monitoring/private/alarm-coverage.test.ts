@@ -33,7 +33,7 @@ describe('alarm coverage check', () => {
     expect(warnings(stack, CANARY_WITHOUT_TOPIC)).toEqual([]);
     const rule = JSON.stringify(Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::CompositeAlarm'))[0].Properties.AlarmRule);
     for (const alarm of pipeline.failureAlarms!) expect(rule).toContain(stack.getLogicalId(alarm.node.defaultChild as never));
-    expect(pipeline.failureAlarms!.length).toBe(9);
+    expect(pipeline.failureAlarms!.length).toBe(10);
   });
 
   it('a monitor without pipeline topic still covers the failure alarms (composite child)', () => {
