@@ -150,6 +150,16 @@ bench.exec('node --expose-gc --import tsx bench/run.ts', { receiveArgs: true });
 
 project.addTask('synth', { description: 'Synthesize the example app', exec: 'cdk synth --quiet' });
 
+// The two tarballs a team installs (README "Use it in your own CDK app"): the library without install scripts, and
+// the local toolkit (projenrc/tarballs.ts says why it is a package of its own).
+const tarballs = project.addTask('tarballs', { description: 'Build tarballs/cdk-phoenix-pipelines-*.tgz and tarballs/cdk-phoenix-pipelines-local-*.tgz' });
+tarballs.spawn(project.tasks.tryFind('bundle')!);
+tarballs.exec('jsii --silence-warnings=reserved-word');
+tarballs.exec('tsc -p tsconfig.runtime.json');
+tarballs.exec('tsx projenrc/tarballs.ts');
+project.gitignore.exclude('/tarballs/');
+project.npmignore?.exclude('/tarballs/');
+
 // ESLint: lint lib/, bin/, examples/ and bench/ with the dev tsconfig (the root tsconfig.json is jsii's and
 // covers constructs/ only). Bundled runtime code (lib/, bin/) may import devDependencies: esbuild inlines them.
 const eslintrc = project.tryFindObjectFile('.eslintrc.json')!;

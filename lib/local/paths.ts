@@ -45,13 +45,14 @@ export const LOCAL_ENVIRONMENT_PACKAGES: ReadonlyArray<{ readonly name: string; 
   { name: '@aws-sdk/client-cloudformation', spec: '@aws-sdk/client-cloudformation@3' },
   { name: '@aws-sdk/client-dynamodb', spec: '@aws-sdk/client-dynamodb@3' },
   { name: '@aws-sdk/client-kinesis', spec: '@aws-sdk/client-kinesis@3' },
+  { name: '@aws-sdk/client-lambda', spec: '@aws-sdk/client-lambda@3' },
   { name: '@aws-sdk/client-s3', spec: '@aws-sdk/client-s3@3' },
   { name: '@aws-sdk/client-sqs', spec: '@aws-sdk/client-sqs@3' },
 ];
 
 /** The one-line install command for the local environment's packages. */
 export function localEnvironmentInstallCommand(): string {
-  return `npm install --save-dev ${LOCAL_ENVIRONMENT_PACKAGES.map((p) => p.spec).join(' ')}`;
+  return `npm install --save-dev --ignore-scripts ${LOCAL_ENVIRONMENT_PACKAGES.map((p) => p.spec).join(' ')}`;
 }
 
 /** The local environment's packages missing from `nodeModules` (all of them when it is undefined). */
@@ -68,7 +69,8 @@ export function sdkNodeModules(): string {
   const found = findSdkNodeModules();
   const missing = missingLocalEnvironmentPackages(found);
   if (missing.length > 0) {
-    throw new Error(`the local environment needs packages your project does not have (missing: ${missing.join(', ')}); install them with: ${localEnvironmentInstallCommand()}`);
+    throw new Error(`the local environment needs packages your project does not have (missing: ${missing.join(', ')}); install the local toolkit `
+      + `(npm install --save-dev --ignore-scripts <tarballs>/cdk-phoenix-pipelines-local-<version>.tgz, see the README) or them: ${localEnvironmentInstallCommand()}`);
   }
   return found!;
 }

@@ -1,8 +1,9 @@
 /**
- * The package teams install: build it, `npm pack` it, install the tarball into a fresh directory with
- * aws-cdk-lib and constructs only, and use it from there as a consumer would (plain JavaScript, no esbuild,
- * no TypeScript, none of the handlers' dependencies). Also generates the Python bindings from the installed
- * package's `.jsii`.
+ * The packages teams install, as the README's "Use it in your own CDK app" says: build the two tarballs
+ * (projenrc/tarballs.ts), run the README's install lines in a fresh directory (no npm warning), use the library from
+ * there as a consumer would (plain JavaScript, no esbuild, no TypeScript, none of the handlers' dependencies), then
+ * the README's app with `npx cdk synth` and `npx phoenix local run --records 500` (no warning, nothing lost). Also
+ * generates the Python bindings from the installed package's `.jsii` and checks examples/python/app.py against them.
  *
  * Runs by default (CI). Locally:
  *   PHX_SKIP_PACKAGE_TEST=1   skip this suite (it takes 1-3 minutes)
@@ -16,6 +17,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTarballs, type Packed } from '../../projenrc/tarballs';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const ROOT = path.resolve(process.env.PHX_PACKAGE_ROOT ?? REPO);
@@ -23,13 +25,41 @@ const SKIP = process.env.PHX_SKIP_PACKAGE_TEST === '1' || process.env.PHX_SKIP_P
 const PREBUILT = process.env.PHX_PACKAGE_PREBUILT === '1' || process.env.PHX_PACKAGE_PREBUILT === 'true';
 const BIN = path.join(REPO, 'node_modules', '.bin');
 
-interface PackedFile { readonly path: string; readonly size: number }
-interface Packed { readonly filename: string; readonly size: number; readonly unpackedSize: number; readonly files: PackedFile[] }
+const README = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
 
 const measured: Record<string, number | string> = {};
 let work: string;
 let consumer: string;
 let packed: Packed;
+let toolkit: Packed;
+
+/** The README's install lines for a team's app (`$PHX` = the tarballs' directory), comments dropped. */
+function readmeInstallLines(): string[] {
+  const section = README.slice(README.indexOf('## Use it in your own CDK app'));
+  const block = /then, in your app's directory[^\n]*\n```bash\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!block) throw new Error('README: no install block under "then, in your app\'s directory"');
+  return block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l.startsWith('npm install'));
+}
+
+/** The README's app: the ```ts block after "`app.ts` (with `cdk.json` = ...)", and that cdk.json. */
+function readmeApp(): { appTs: string; cdkJson: string } {
+  const m = /`app\.ts` \(with `cdk\.json` = `(\{[^`]*\})`\):\n```ts\n([\s\S]*?)```/.exec(README);
+  if (!m) throw new Error('README: no app.ts block with its cdk.json');
+  return { cdkJson: m[1], appTs: m[2] };
+}
+
+/** Runs a shell command line as the README gives it; returns stdout and stderr. Throws on a non-zero exit. */
+function sh(line: string, cwd: string, env: Record<string, string> = {}, timeoutMs = 300_000): { stdout: string; stderr: string } {
+  const r = spawnSync('bash', ['-c', line], {
+    cwd, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, NO_UPDATE_NOTIFIER: '1', npm_config_update_notifier: 'false', ...env },
+  });
+  if (r.status !== 0) throw new Error(`${line} failed in ${cwd} (exit ${r.status}${r.error ? `, ${r.error.message}` : ''}):\n${r.stdout}\n${r.stderr}`);
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Lines of output that warn (npm's `npm warn`, Node's warnings, CDK's and the SDK's notices). */
+const warnings = (text: string): string[] => text.split('\n').filter((l) => /\bwarn(ing)?\b|deprecat|end-of-life|EBADENGINE/i.test(l));
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs = 180_000, env: Record<string, string> = {}): string {
   try {
@@ -103,19 +133,29 @@ describe.skipIf(SKIP)('npm package: pack, install into a fresh project, use', ()
         run('tsc', ['-p', 'tsconfig.runtime.json'], ROOT, 240_000);
       });
     }
-    // --ignore-scripts: `prepare` would bundle again (done above).
-    const out = timed('packMs', () => run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT));
-    packed = JSON.parse(out.slice(out.indexOf('[')))[0] as Packed;
+    ({ library: packed, local: toolkit } = timed('packMs', () => buildTarballs(ROOT)));
 
     consumer = path.join(work, 'consumer');
     fs.mkdirSync(consumer);
-    fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'phoenix-consumer', version: '1.0.0', private: true }, null, 2));
-    const repoPkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
-    const cdk = repoPkg.devDependencies['aws-cdk-lib'];
-    const constructs = repoPkg.devDependencies.constructs;
-    timed('installMs', () => run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts',
-      path.join(work, packed.filename), `aws-cdk-lib@${cdk}`, `constructs@${constructs}`], consumer, 240_000));
+    sh('npm init -y', consumer);
+    // The README's first install line (synth and deploy); the local toolkit's comes later, after the missing-packages check.
+    const [libraryLine] = readmeInstallLines();
+    const installed = timed('installMs', () => sh(`${libraryLine} --prefer-offline --no-audit --no-fund`, consumer, { PHX: path.dirname(packed.file) }, 300_000));
+    measured.installWarnings = warnings(installed.stderr + installed.stdout).join(' | ');
   }, 600_000);
+
+  it('the README\'s install line for synth and deploy installs the library with no npm warning', () => {
+    expect(readmeInstallLines()).toHaveLength(2);
+    expect(measured.installWarnings).toBe('');
+  });
+
+  it('the packed library has no scripts (none runs on install) and no devDependencies', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(consumer, 'node_modules', 'cdk-phoenix-pipelines', 'package.json'), 'utf8'));
+    expect(pkg.scripts).toBeUndefined();
+    expect(pkg.devDependencies).toBeUndefined();
+    expect(pkg.name).toBe('cdk-phoenix-pipelines');
+    expect(toolkit.files.map((f) => f.path).sort()).toEqual(['LICENSE', 'README.md', 'package.json']);
+  });
 
   afterAll(() => {
     if (packed) {
@@ -173,9 +213,10 @@ describe.skipIf(SKIP)('npm package: pack, install into a fresh project, use', ()
     // the processor's asset is the pre-bundled handler, copied into the consumer's cdk.out
     expect(synth.assetIndexJs, `${synth.handlerAsset}/index.js`).toBe(true);
     expect(fs.readFileSync(path.join(synth.handlerAsset, 'index.js'), 'utf8').length).toBeGreaterThan(10_000);
-    // nothing but the tarball and its peers was installed (no esbuild, no handler dependencies)
+    // the library brings nothing of its own: no esbuild, no handler dependencies (the consumer's tsx brings esbuild)
+    const pkg = JSON.parse(fs.readFileSync(path.join(consumer, 'node_modules', 'cdk-phoenix-pipelines', 'package.json'), 'utf8'));
+    expect(Object.keys(pkg.dependencies ?? {})).toEqual([]);
     const installed = fs.readdirSync(path.join(consumer, 'node_modules')).filter((d) => !d.startsWith('.'));
-    expect(installed).not.toContain('esbuild');
     expect(installed).not.toContain('@aws-lambda-powertools');
   });
 
@@ -243,32 +284,33 @@ describe.skipIf(SKIP)('npm package: pack, install into a fresh project, use', ()
     expect(help).toMatch(/dlq/);
   });
 
-  it('phoenix local run from the installed package: names the packages it needs, then runs the consumer\'s pipeline', () => {
+  it('phoenix local run without the local toolkit names the packages it needs in one line', () => {
     const phoenix = path.join(consumer, 'node_modules', '.bin', 'phoenix');
     const assembly = path.join(consumer, 'cdk.out');
     expect(fs.existsSync(path.join(assembly, 'manifest.json')), 'the consumer app was synthesized by the test above').toBe(true);
-    const input = path.join(consumer, 'orders.jsonl');
-    fs.writeFileSync(input, Array.from({ length: 150 }, (_, i) => JSON.stringify({ orderId: `o-${i}`, total: i * 1.5 })).join('\n') + '\n');
-    const args = ['local', 'run', '--assembly', assembly, '--input', input, '--on-demand-shards', '2', '--max-environments', '2', '--json'];
-    // Without the emulators and SDK clients in the project: one line naming them and the command that installs them.
-    const quiet = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-    const bare = spawnSync(phoenix, args, { cwd: consumer, encoding: 'utf8', timeout: 120_000, env: quiet });
+    const bare = spawnSync(phoenix, ['local', 'run', '--assembly', assembly, '--records', '10'], { cwd: consumer, encoding: 'utf8', timeout: 120_000 });
     expect(bare.status).not.toBe(0);
     const lines = bare.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/missing: kinesalite, dynalite, fauxqs, @aws-sdk\/client-cloudformation/);
-    const command = /install them with: (npm install --save-dev .*)$/.exec(lines[0])?.[1];
-    expect(command).toBeDefined();
-    // The command it gives, then the run: every record in the sink, nothing lost.
-    const [npm, ...npmArgs] = command!.split(' ');
-    const installArgs = [...npmArgs.slice(0, 1), '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', ...npmArgs.slice(1)];
-    timed('localPackagesInstallMs', () => run(npm, installArgs, consumer, 240_000));
-    const out = timed('localRunMs', () => run(phoenix, args, consumer, 240_000, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }));
-    interface Report { recordsIn: number; sinkRecords: number; lost: number; duplicatesInSink: number; invariant: { holds: boolean } }
-    const report = JSON.parse(out) as Report;
-    expect(report).toMatchObject({ recordsIn: 150, sinkRecords: 150, lost: 0, duplicatesInSink: 0 });
-    expect(report.invariant.holds).toBe(true);
-  }, 600_000); // its install and run steps are bounded at 240 s each, not by the default 60 s test timeout
+    expect(lines[0]).toMatch(/cdk-phoenix-pipelines-local/);
+  });
+
+  it('the README: the local toolkit\'s install line, its app, `npx cdk synth` and `npx phoenix local run --records 500`, with no warning', () => {
+    const [, toolkitLine] = readmeInstallLines();
+    const installed = timed('localToolkitInstallMs', () => sh(`${toolkitLine} --prefer-offline --no-audit --no-fund`, consumer, { PHX: path.dirname(toolkit.file) }));
+    expect(warnings(installed.stderr + installed.stdout)).toEqual([]);
+    const { appTs, cdkJson } = readmeApp();
+    fs.writeFileSync(path.join(consumer, 'app.ts'), appTs);
+    fs.writeFileSync(path.join(consumer, 'cdk.json'), cdkJson);
+    const synth = timed('readmeSynthMs', () => sh('npx cdk synth --quiet', consumer));
+    expect(warnings(synth.stderr + synth.stdout)).toEqual([]);
+    const local = timed('readmeLocalRunMs', () => sh('npx phoenix local run --records 500', consumer, {}, 400_000));
+    expect(warnings(local.stderr + local.stdout)).toEqual([]);
+    expect(local.stdout).toMatch(/^lost {14}0$/m);
+    // stderr is not a terminal here: plain progress lines, one per phase and every 5 s
+    expect(local.stderr).toMatch(/^phoenix local: produce \d+\/500 put/m);
+  }, 900_000); // install, synth and a local run, each bounded on its own
 
   it('jsii-pacmak generates the Python bindings from the installed package', () => {
     const pkgDir = path.join(consumer, 'node_modules', 'cdk-phoenix-pipelines');
@@ -285,5 +327,10 @@ describe.skipIf(SKIP)('npm package: pack, install into a fresh project, use', ()
     const text = fs.readFileSync(init, 'utf8');
     expect(text).toMatch(/class DataPipeline\(/);
     expect(text).toMatch(/class PhoenixMode\(/);
+    // The Python example against these bindings: names, keywords and enum members (no jsii runtime from PyPI here).
+    const example = path.join(REPO, 'examples', 'python', 'app.py');
+    const checked = spawnSync('python3', [path.join(REPO, 'examples', 'python', 'check_bindings.py'), init, example], { encoding: 'utf8', timeout: 60_000 });
+    expect(checked.status, checked.stdout + checked.stderr).toBe(0);
+    expect(checked.stdout).toMatch(/checked .*app\.py against \d+ classes of the bindings: \d+ calls, 0 findings/);
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import type { LatencyMode } from '../../local/gates/latency';
+import { sdkNodeModules } from '../../local/paths';
 import { parsePhases, type Phase } from '../../local/phased-workload';
 import { formatQuality } from '../../local/quality';
 import { chooseStack, LocalRunUsageError, runLocal, traceRecords, type LocalRunOptions, type LocalRunReport, type RunProgress, type TraceResult } from '../../local/run';
@@ -311,6 +312,8 @@ export function checkRunOptions(o: LocalRunCliOptions, cwd: string): void {
 /** Runs the local environment with CLI options; prints progress, the summary (or JSON); returns the exit code. */
 export async function runLocalCommand(o: LocalRunCliOptions, cwd: string): Promise<number> {
   checkRunOptions(o, cwd);
+  // The emulators and SDK clients must be installed: say so in one line before anything slow starts.
+  sdkNodeModules();
   // The SDK's notice that releases after January 2027 need Node 22 is printed once per process; the CLI's own
   // clients only talk to local emulators, so keep it out of every run's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -31,7 +31,7 @@ describe('local environment packages', () => {
     const empty = tempDir('nomodules');
     expect(missingLocalEnvironmentPackages(empty)).toEqual(LOCAL_ENVIRONMENT_PACKAGES.map((p) => p.name));
     expect(missingLocalEnvironmentPackages(undefined)).toHaveLength(LOCAL_ENVIRONMENT_PACKAGES.length);
-    expect(localEnvironmentInstallCommand()).toBe(`npm install --save-dev kinesalite@3.3.3 dynalite@4.0.0 fauxqs@1.9.2 ${
-      ['cloudformation', 'dynamodb', 'kinesis', 's3', 'sqs'].map((c) => `@aws-sdk/client-${c}@3`).join(' ')}`);
+    expect(localEnvironmentInstallCommand()).toBe(`npm install --save-dev --ignore-scripts kinesalite@3.3.3 dynalite@4.0.0 fauxqs@1.9.2 ${
+      ['cloudformation', 'dynamodb', 'kinesis', 'lambda', 's3', 'sqs'].map((c) => `@aws-sdk/client-${c}@3`).join(' ')}`);
   });
 });
