@@ -63,18 +63,20 @@ export interface PipelineMonitoring {
 
 /**
  * The examples' monitoring of a pipeline with a quality profiler: dashboard, per-stage alarms, saved queries and a
- * synthetic canary every 5 minutes, the profiler's alarms in the pipeline-health composite (one notification per
- * incident on `topic`), and hourly CloudFormation drift detection of the stack (construct id `driftId`).
+ * synthetic canary every 5 minutes, the profiler's alarms in the pipeline-health composite, and hourly CloudFormation
+ * drift detection of the stack (construct id `driftId`). Every alarm notifies `topic` itself, besides the composite
+ * (AWS Control Tower's CT.CLOUDWATCH.PR.1 wants an action on every alarm): one incident may notify more than once.
  */
 export function monitorPipeline(scope: Construct, pipeline: DataPipeline, topic: sns.ITopic, driftId: string): PipelineMonitoring {
   const monitor = new CorrelatedMonitor(scope, 'Monitor', {
     pipeline,
     alarmTopic: topic,
+    notifyEveryAlarm: true,
     endToEndLatencySlo: Duration.minutes(1),
     canary: { interval: Duration.minutes(5) },
   });
   pipeline.profiler!.addToMonitor(monitor);
-  const drift = new DriftDetector(scope, driftId, { pipelineName: pipeline.pipelineName });
+  const drift = new DriftDetector(scope, driftId, { pipelineName: pipeline.pipelineName, alarmTopic: topic });
   monitor.addAlarm(drift.driftAlarm);
   monitor.addAlarm(drift.detectionAlarm);
   return { monitor, drift };
