@@ -82,7 +82,8 @@ export function resolveFunctionOptions(owner: IConstruct, props: PipelineFunctio
   checkRange(owner, 'memorySize', memorySize, 128, 10_240, 'MiB');
   checkSeconds(owner, 'timeout', timeout, minSeconds, maxSeconds);
   checkLogLevel(owner, props.logLevel);
-  const logSettings = logGroupSettings(owner, { retention: props.logRetention, encryptionKey: props.logEncryptionKey }, defaults.logRetention ?? logs.RetentionDays.THREE_MONTHS);
+  const ownLogSettings = { retention: props.logRetention, encryptionKey: props.logEncryptionKey };
+  const logSettings = logGroupSettings(owner, ownLogSettings, defaults.logRetention ?? logs.RetentionDays.THREE_MONTHS);
   return {
     memorySize,
     timeout,

@@ -139,9 +139,14 @@ describe('AWS Control Tower proactive controls', () => {
     const stack = new Stack(new App(), 'Keys');
     const key = new kms.Key(stack, 'Key');
     ControlTower.restrictGrantsToAwsServices(key);
-    const statements = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(key.node.defaultChild as kms.CfnKey)].Properties.KeyPolicy.Statement;
+    const keyId = stack.getLogicalId(key.node.defaultChild as kms.CfnKey);
+    const statements = Template.fromStack(stack).toJSON().Resources[keyId].Properties.KeyPolicy.Statement;
     expect(statements).toContainEqual({
-      Sid: 'CreateGrantForAwsServicesOnly', Effect: 'Deny', Principal: { AWS: '*' }, Action: 'kms:CreateGrant', Resource: '*',
+      Sid: 'CreateGrantForAwsServicesOnly',
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'kms:CreateGrant',
+      Resource: '*',
       Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
     });
     const imported = kms.Key.fromKeyArn(stack, 'Imported', 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab');

@@ -74,11 +74,12 @@ describe('PipelineFunctionOptions on every construct that creates a function', (
   });
 });
 
-/** Functions of the template: the library's (with a `PHX_` variable or a Phoenix description) and CDK's helpers. */
+/** Functions of the stack's template: the library's and CDK's helpers (bucket auto-delete, bucket notifications). */
 function functionsOf(stack: Stack): { library: Record<string, any>[]; helpers: Record<string, any>[] } {
   const fns = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function'));
   const isHelper = (id: string) => /AutoDeleteObjects|BucketNotificationsHandler/.test(id);
-  return { library: fns.filter(([id]) => !isHelper(id)).map(([, r]) => r.Properties), helpers: fns.filter(([id]) => isHelper(id)).map(([, r]) => r.Properties) };
+  const props = (helper: boolean) => fns.filter(([id]) => isHelper(id) === helper).map(([, r]) => r.Properties);
+  return { library: props(false), helpers: props(true) };
 }
 
 const VOLUME = { rules: [{ name: 'rows', kind: QualityRuleKind.VOLUME, lastWindows: 3, fail: { min: 0.1 } }] };
