@@ -92,7 +92,7 @@ function findingsOfListedRules(app: App, templates: string[]): Map<string, Set<s
   for (const v of report.violations) {
     const control = /\[(CT\.[A-Z0-9.]+)\]/.exec(v.description)?.[1] ?? v.ruleName;
     const resources = found.get(control) ?? new Set<string>();
-    v.violatingResources.forEach((r) => resources.add(r.resourceLogicalId));
+    v.violatingResources.forEach((r: { resourceLogicalId: string }) => resources.add(r.resourceLogicalId));
     found.set(control, resources);
   }
   return found;
