@@ -48,6 +48,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'esbuild@0.28.2',
     'aws-cdk@2.1148.0',
     'cdk-nag@3.0.2',
+    '@cdklabs/cdk-validator-cfnguard@0.0.62',
     'commander@^14',
     'cli-progress@^3',
     'ajv@^8',

@@ -1,12 +1,14 @@
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { IDlqWithReplay } from './dlq-with-replay';
 import { IngestSink } from './ingest-sink';
 import { IngestStage, type IngestStageOptions } from './ingest-stage';
 import type { IMonitorablePipeline, IMonitorableStage } from './monitoring/pipeline';
-import { Phoenix, PhoenixMode } from './phoenix';
+import { type FunctionNetwork, Phoenix, PhoenixMode } from './phoenix';
 import { validationError } from './private/errors';
 import { countAgainstResourceBudget } from './private/resource-budget';
 import { checkName } from './private/validate';
@@ -17,9 +19,11 @@ import { ReplayFunction } from './replay/replay-function';
 
 
 /**
- * Properties of a {@link DataPipeline}.
+ * Properties of a {@link DataPipeline}. The network (`vpc`, `vpcSubnets`, `securityGroups`) is that of every Lambda
+ * function of the pipeline (ingest processor, failure normalizer, archive framer, replay function, profiler); a
+ * stage's own function options (`ingest.vpc`, `quality.vpc`) win.
  */
-export interface DataPipelineProps {
+export interface DataPipelineProps extends FunctionNetwork {
   /**
    * Pipeline name: seeds the record id namespace and is the `Pipeline` metric dimension.
    * 1-64 characters of `[A-Za-z0-9_-]`. Renaming a pipeline changes every record id.
@@ -110,6 +114,24 @@ export interface DataPipelineProps {
    * @default - `Phoenix.deploymentIdOf(this)`: the value configured on an enclosing scope, else `<stackName>-<region>`
    */
   readonly deploymentId?: string;
+
+  /**
+   * Retention of every log group of the pipeline (its functions' and the archive's delivery errors). A stage's own
+   * `logRetention` (`ingest.logRetention`, `quality.logRetention`) wins. AWS Control Tower's CT.CLOUDWATCH.PR.2 asks
+   * for at least one year.
+   *
+   * @default - `Phoenix.logRetentionOf(this)`: the value configured on an enclosing scope, else three months
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Customer managed KMS key encrypting every log group of the pipeline. Its key policy must allow the CloudWatch Logs
+   * service principal (`logs.<region>.amazonaws.com`) to use it. AWS Control Tower's CT.CLOUDWATCH.PR.3 asks for one.
+   *
+   * @default - `Phoenix.logEncryptionKeyOf(this)`: the key configured on an enclosing scope, else CloudWatch Logs'
+   * service-managed encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /** Pipelines of each stack by pipeline name (construct paths): two pipelines of one name would share ids and metrics. */
@@ -175,7 +197,16 @@ export class DataPipeline extends Construct implements IMonitorablePipeline {
       throw validationError(this, `retainSinks applies to PhoenixMode.PRODUCTION only: an ephemeral pipeline keeps nothing (given retainSinks true with phoenixMode EPHEMERAL${props.phoenixMode ? '' : ' inherited'})`);
     }
     // Before any child: every stateful child asks Phoenix.removalPolicyFor(itself, kind).
-    Phoenix.configure(this, { mode: props.phoenixMode, retainSinks: props.retainSinks, deploymentId: props.deploymentId });
+    Phoenix.configure(this, {
+      mode: props.phoenixMode,
+      retainSinks: props.retainSinks,
+      deploymentId: props.deploymentId,
+      logRetention: props.logRetention,
+      logEncryptionKey: props.logEncryptionKey,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+    });
     this.phoenixMode = Phoenix.modeOf(this);
     this.deploymentId = Phoenix.deploymentIdOf(this);
     this.sink = props.sink ?? IngestSink.dynamoDb();

@@ -1,6 +1,7 @@
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { FunctionNetwork } from './phoenix';
 
 /** Log levels of the library's handlers (Powertools `POWERTOOLS_LOG_LEVEL`). */
 export enum LogLevel {
@@ -16,9 +17,10 @@ export enum LogLevel {
 /**
  * Settings of the Lambda function a construct creates (each function has its own role and log group, and X-Ray
  * tracing). The props of {@link IngestStage}, {@link QualityProfiler}, {@link SyntheticCanary},
- * {@link DriftDetector} and {@link ReplayFunction} extend it; defaults and allowed values are per construct.
+ * {@link DriftDetector} and {@link ReplayFunction} extend it; defaults and allowed values are per construct. The
+ * log and network settings fall back to those configured on an enclosing scope with `Phoenix.configure`.
  */
-export interface PipelineFunctionOptions {
+export interface PipelineFunctionOptions extends FunctionNetwork {
   /**
    * Memory of the function, in MiB. Allowed: 128-10,240.
    *
@@ -46,7 +48,8 @@ export interface PipelineFunctionOptions {
   /**
    * Retention of the function's log group.
    *
-   * @default - logs.RetentionDays.THREE_MONTHS; logs.RetentionDays.ONE_MONTH for the SyntheticCanary
+   * @default - `Phoenix.logRetentionOf(this)`, else logs.RetentionDays.THREE_MONTHS; logs.RetentionDays.ONE_MONTH for
+   * the SyntheticCanary
    */
   readonly logRetention?: logs.RetentionDays;
 
@@ -54,7 +57,7 @@ export interface PipelineFunctionOptions {
    * Customer managed KMS key encrypting the function's log group. Its key policy must allow the CloudWatch Logs
    * service principal (`logs.<region>.amazonaws.com`) to use it.
    *
-   * @default - CloudWatch Logs' service-managed encryption
+   * @default - `Phoenix.logEncryptionKeyOf(this)`, else CloudWatch Logs' service-managed encryption
    */
   readonly logEncryptionKey?: kms.IKey;
 

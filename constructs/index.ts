@@ -1,3 +1,4 @@
+export * from './control-tower';
 export * from './dlq-with-replay';
 export * from './function-options';
 export * from './ingest-sink';

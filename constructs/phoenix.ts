@@ -1,4 +1,7 @@
 import { RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
 import { validationError } from './private/errors';
 
@@ -50,9 +53,10 @@ export enum StatefulKind {
 }
 
 /**
- * Phoenix settings of a scope.
+ * Phoenix settings of a scope. The network (`vpc`, `vpcSubnets`, `securityGroups`) applies to every Lambda function
+ * the library creates in the scope (not CDK's own helper functions); a construct's own function options win.
  */
-export interface PhoenixOptions {
+export interface PhoenixOptions extends FunctionNetwork {
   /**
    * What `cdk destroy` leaves behind.
    *
@@ -78,6 +82,60 @@ export interface PhoenixOptions {
    * @default - the nearest configured enclosing scope's, else `<stackName>-<region>` of the scope's stack
    */
   readonly deploymentId?: string;
+
+  /**
+   * Retention of every log group the library creates in the scope (functions, the archive's delivery errors, the
+   * log groups of CDK's helper functions, which follow the setting of their stack or app). A construct's own
+   * `logRetention` prop wins. AWS Control Tower's CT.CLOUDWATCH.PR.2 asks for at least one year.
+   *
+   * @default - the nearest configured enclosing scope's, else each log group's own default (three months; one month
+   * for the synthetic canary)
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Customer managed KMS key encrypting every log group the library creates in the scope (as `logRetention`). Its key
+   * policy must allow the CloudWatch Logs service principal (`logs.<region>.amazonaws.com`) to use it. A construct's
+   * own `logEncryptionKey` prop wins. AWS Control Tower's CT.CLOUDWATCH.PR.3 asks for one.
+   *
+   * @default - the nearest configured enclosing scope's, else CloudWatch Logs' service-managed encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
+
+  /**
+   * S3 Object Lock on every bucket the library creates in the scope, without a default retention: objects stay
+   * deletable (the buckets stay destroyable, PhoenixMode.EPHEMERAL empties them) until you set a retention on them.
+   * AWS Control Tower's CT.S3.PR.9 asks for it. Object Lock cannot be turned off once a bucket has it.
+   *
+   * @default - the nearest configured enclosing scope's, else false
+   */
+  readonly objectLock?: boolean;
+}
+
+/**
+ * Where a Lambda function of the library runs (the function options of each construct, {@link Phoenix.functionNetworkOf}).
+ * The functions reach Kinesis, SQS, S3, DynamoDB, CloudWatch and X-Ray: the subnets need a route to them (NAT or VPC
+ * endpoints). With a VPC, the function's role may create, describe and delete its network interfaces.
+ */
+export interface FunctionNetwork {
+  /**
+   * VPC of the function.
+   *
+   * @default - `Phoenix.functionNetworkOf(scope)`: the nearest scope configured with a `vpc`, else no VPC
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Subnets of the function; only with `vpc`.
+   *
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Security groups of the function; only with `vpc`.
+   *
+   * @default - one security group per function, all outbound traffic allowed
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /** CDK context key read when no scope configures a mode (`cdk synth -c phoenix:mode=EPHEMERAL`). */
@@ -85,11 +143,7 @@ const CONTEXT_KEY = 'phoenix:mode';
 const OWNER = 'Phoenix';
 const MODES = Object.values(PhoenixMode) as string[];
 
-interface Settings {
-  readonly mode?: PhoenixMode;
-  readonly retainSinks?: boolean;
-  readonly deploymentId?: string;
-}
+type Settings = PhoenixOptions;
 
 const DEPLOYMENT_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 
@@ -132,6 +186,9 @@ export class Phoenix {
     if (options.mode !== undefined && !MODES.includes(options.mode)) {
       throw validationError(scope, `mode must be one of ${MODES.join(', ')} (given '${options.mode}')`, OWNER);
     }
+    if (options.objectLock !== undefined && typeof options.objectLock !== 'boolean') {
+      throw validationError(scope, `objectLock must be a boolean (given ${typeof options.objectLock})`, OWNER);
+    }
     if (options.retainSinks !== undefined && typeof options.retainSinks !== 'boolean') {
       throw validationError(scope, `retainSinks must be a boolean (given ${typeof options.retainSinks})`, OWNER);
     }
@@ -142,6 +199,9 @@ export class Phoenix {
     const mode = merged.mode ?? Phoenix.modeOf(scope);
     if (mode === PhoenixMode.EPHEMERAL && merged.retainSinks === true) {
       throw validationError(scope, 'retainSinks applies to PhoenixMode.PRODUCTION only: an ephemeral pipeline keeps nothing (given retainSinks true with mode EPHEMERAL)', OWNER);
+    }
+    if ((merged.vpcSubnets !== undefined || merged.securityGroups !== undefined) && merged.vpc === undefined) {
+      throw validationError(scope, `${merged.vpcSubnets !== undefined ? 'vpcSubnets' : 'securityGroups'} needs a vpc in the same configuration (given no vpc)`, OWNER);
     }
     configured.set(scope, merged);
   }
@@ -178,6 +238,47 @@ export class Phoenix {
   public static deploymentIdOf(scope: IConstruct): string {
     const stack = Stack.of(scope);
     return nearest(scope, (s) => s.deploymentId) ?? `${stack.stackName}-${stack.region}`;
+  }
+
+  /**
+   * Retention of the log groups the library creates at `scope`: the nearest configured `logRetention`, else undefined
+   * (each log group's own default).
+   *
+   * @param scope the scope
+   */
+  public static logRetentionOf(scope: IConstruct): logs.RetentionDays | undefined {
+    return nearest(scope, (s) => s.logRetention);
+  }
+
+  /**
+   * Key encrypting the log groups the library creates at `scope`: the nearest configured `logEncryptionKey`, else
+   * undefined (service-managed encryption).
+   *
+   * @param scope the scope
+   */
+  public static logEncryptionKeyOf(scope: IConstruct): kms.IKey | undefined {
+    return nearest(scope, (s) => s.logEncryptionKey);
+  }
+
+  /**
+   * Whether the buckets the library creates at `scope` have S3 Object Lock (without a default retention): the nearest
+   * configured `objectLock`, else false.
+   *
+   * @param scope the scope
+   */
+  public static objectLockOf(scope: IConstruct): boolean {
+    return nearest(scope, (s) => s.objectLock) ?? false;
+  }
+
+  /**
+   * Network of the functions the library creates at `scope`: the nearest configured `vpc` with the `vpcSubnets` and
+   * `securityGroups` of the same scope, else an empty placement (no VPC).
+   *
+   * @param scope the scope
+   */
+  public static functionNetworkOf(scope: IConstruct): FunctionNetwork {
+    const settings = nearestSettings(scope, (s) => s.vpc);
+    return settings === undefined ? {} : { vpc: settings.vpc, vpcSubnets: settings.vpcSubnets, securityGroups: settings.securityGroups };
   }
 
   /**
@@ -238,22 +339,23 @@ export function removalPolicyFor(scope: IConstruct, kind: StatefulKind): Removal
   return Phoenix.removalPolicyFor(scope, kind);
 }
 
-function nearest<T>(scope: IConstruct, pick: (s: Settings) => T | undefined): T | undefined {
+/** The settings of the nearest configured scope where `pick` is defined. */
+function nearestSettings<T>(scope: IConstruct, pick: (s: Settings) => T | undefined): Settings | undefined {
   const scopes = scope.node.scopes; // root first
   for (let i = scopes.length - 1; i >= 0; i--) {
     const s = configured.get(scopes[i]);
-    const v = s === undefined ? undefined : pick(s);
-    if (v !== undefined) {
-      return v;
+    if (s !== undefined && pick(s) !== undefined) {
+      return s;
     }
   }
   return undefined;
 }
 
+function nearest<T>(scope: IConstruct, pick: (s: Settings) => T | undefined): T | undefined {
+  const settings = nearestSettings(scope, pick);
+  return settings === undefined ? undefined : pick(settings);
+}
+
 function definedOnly(o: PhoenixOptions): Settings {
-  const out: { mode?: PhoenixMode; retainSinks?: boolean; deploymentId?: string } = {};
-  if (o.mode !== undefined) out.mode = o.mode;
-  if (o.retainSinks !== undefined) out.retainSinks = o.retainSinks;
-  if (o.deploymentId !== undefined) out.deploymentId = o.deploymentId;
-  return out;
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Settings;
 }

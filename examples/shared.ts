@@ -1,7 +1,10 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { AlarmTopic, CorrelatedMonitor, type DataPipeline, DriftDetector, Phoenix, PhoenixMode, StatefulKind } from '../constructs';
+import { AlarmTopic, ControlTower, CorrelatedMonitor, type DataPipeline, DriftDetector, Phoenix, PhoenixMode, StatefulKind } from '../constructs';
 
 /**
  * The on-call topic of an example pipeline (`name`, e.g. 'orders'): encrypted with a customer managed key, CloudWatch
@@ -16,11 +19,39 @@ export function alarmTopic(scope: Construct, name: string): sns.Topic {
 }
 
 /**
- * Puts a whole example stack in `mode` (its pipeline inherits it; so do the alarm topic and its key) and returns the
- * stack's on-call topic (see {@link alarmTopic}).
+ * The key of an example stack's log groups (`name`, e.g. 'orders'): CloudWatch Logs of this account and region may use
+ * it for the stack's log groups; grants only for AWS services (Control Tower's CT.KMS.PR.3).
+ */
+export function logKey(scope: Construct, name: string): kms.Key {
+  const stack = Stack.of(scope);
+  const key = new kms.Key(scope, 'LogKey', {
+    description: `Encrypts the ${name} pipeline's log groups`,
+    enableKeyRotation: true,
+    removalPolicy: Phoenix.removalPolicyFor(scope, StatefulKind.KEY),
+  });
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+    actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+    resources: ['*'],
+    conditions: {
+      ArnLike: {
+        'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+      },
+    },
+  }));
+  ControlTower.restrictGrantsToAwsServices(key);
+  return key;
+}
+
+/**
+ * Puts a whole example stack in `mode` (its pipeline inherits it; so do the alarm topic and its key), keeps every log
+ * group of the library a year, encrypted with the stack's {@link logKey} (Control Tower's CT.CLOUDWATCH.PR.2 and .3),
+ * gives every bucket Object Lock without a default retention (CT.S3.PR.9), and returns the stack's on-call topic
+ * (see {@link alarmTopic}).
  */
 export function phoenixStack(stack: Construct, mode: PhoenixMode | undefined, name: string): sns.Topic {
   Phoenix.configure(stack, { mode: mode ?? PhoenixMode.PRODUCTION });
+  Phoenix.configure(stack, { logRetention: logs.RetentionDays.ONE_YEAR, logEncryptionKey: logKey(stack, name), objectLock: true });
   return alarmTopic(stack, name);
 }
 
@@ -32,18 +63,20 @@ export interface PipelineMonitoring {
 
 /**
  * The examples' monitoring of a pipeline with a quality profiler: dashboard, per-stage alarms, saved queries and a
- * synthetic canary every 5 minutes, the profiler's alarms in the pipeline-health composite (one notification per
- * incident on `topic`), and hourly CloudFormation drift detection of the stack (construct id `driftId`).
+ * synthetic canary every 5 minutes, the profiler's alarms in the pipeline-health composite, and hourly CloudFormation
+ * drift detection of the stack (construct id `driftId`). Every alarm notifies `topic` itself, besides the composite
+ * (AWS Control Tower's CT.CLOUDWATCH.PR.1 wants an action on every alarm): one incident may notify more than once.
  */
 export function monitorPipeline(scope: Construct, pipeline: DataPipeline, topic: sns.ITopic, driftId: string): PipelineMonitoring {
   const monitor = new CorrelatedMonitor(scope, 'Monitor', {
     pipeline,
     alarmTopic: topic,
+    notifyEveryAlarm: true,
     endToEndLatencySlo: Duration.minutes(1),
     canary: { interval: Duration.minutes(5) },
   });
   pipeline.profiler!.addToMonitor(monitor);
-  const drift = new DriftDetector(scope, driftId, { pipelineName: pipeline.pipelineName });
+  const drift = new DriftDetector(scope, driftId, { pipelineName: pipeline.pipelineName, alarmTopic: topic });
   monitor.addAlarm(drift.driftAlarm);
   monitor.addAlarm(drift.detectionAlarm);
   return { monitor, drift };

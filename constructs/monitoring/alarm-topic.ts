@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { ControlTower } from '../control-tower';
 
 /** Options of {@link AlarmTopic.create}. */
 export interface AlarmTopicProps {
@@ -28,6 +29,7 @@ export class AlarmTopic {
     };
     const cloudwatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
     const key = new kms.Key(scope, 'AlarmTopicKey', { description: props.keyDescription, enableKeyRotation: true, removalPolicy: props.removalPolicy });
+    ControlTower.restrictGrantsToAwsServices(key);
     key.addToResourcePolicy(new iam.PolicyStatement({
       principals: [cloudwatch], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: fromOwnAlarms,
     }));

@@ -6,11 +6,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { validationError } from './errors';
-import { ownHelperLogGroups } from './helper-log-groups';
+import { acknowledgeServiceEncryption, logGroupSettings, ownHelperLogGroups } from './helper-log-groups';
 import { acknowledge } from './nag';
 import { checkRange, checkSeconds } from './validate';
 import { LogLevel, type PipelineFunctionOptions } from '../function-options';
-import { Phoenix, StatefulKind } from '../phoenix';
+import { type FunctionNetwork, Phoenix, StatefulKind } from '../phoenix';
 
 /** Lambda's limit on the total size of a function's environment variables (keys and values). */
 const LAMBDA_ENV_LIMIT_BYTES = 4096;
@@ -44,9 +44,13 @@ export interface PipelineFunctionProps {
   readonly roleDescription: string;
   readonly memorySize: number;
   readonly timeout: Duration;
-  readonly logRetention: logs.RetentionDays;
+  /** @default - `Phoenix.logRetentionOf(owner)`, else logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default - `Phoenix.logEncryptionKeyOf(owner)`, else service-managed encryption */
   readonly logEncryptionKey?: kms.IKey;
   readonly logRemovalPolicy: RemovalPolicy;
+  /** @default - `Phoenix.functionNetworkOf(owner)` */
+  readonly network?: FunctionNetwork;
   readonly environment?: Record<string, string>;
   /** Ids of the log group and role. @default `<id>Logs`, `<id>Role` */
   readonly logGroupId?: string;
@@ -78,14 +82,26 @@ export function resolveFunctionOptions(owner: IConstruct, props: PipelineFunctio
   checkRange(owner, 'memorySize', memorySize, 128, 10_240, 'MiB');
   checkSeconds(owner, 'timeout', timeout, minSeconds, maxSeconds);
   checkLogLevel(owner, props.logLevel);
+  const ownLogSettings = { retention: props.logRetention, encryptionKey: props.logEncryptionKey };
+  const logSettings = logGroupSettings(owner, ownLogSettings, defaults.logRetention ?? logs.RetentionDays.THREE_MONTHS);
   return {
     memorySize,
     timeout,
-    logRetention: props.logRetention ?? defaults.logRetention ?? logs.RetentionDays.THREE_MONTHS,
-    logEncryptionKey: props.logEncryptionKey,
+    logRetention: logSettings.retention,
+    logEncryptionKey: logSettings.encryptionKey,
     logRemovalPolicy: props.logRemovalPolicy ?? Phoenix.removalPolicyFor(owner, StatefulKind.LOGS),
     logLevel: props.logLevel,
+    network: functionNetwork(owner, props),
   };
+}
+
+/** The construct's own network when it sets a `vpc`, else the one configured on an enclosing scope. */
+function functionNetwork(owner: IConstruct, props: FunctionNetwork): FunctionNetwork {
+  if (props.vpc !== undefined) return { vpc: props.vpc, vpcSubnets: props.vpcSubnets, securityGroups: props.securityGroups };
+  if (props.vpcSubnets !== undefined || props.securityGroups !== undefined) {
+    throw validationError(owner, `${props.vpcSubnets !== undefined ? 'vpcSubnets' : 'securityGroups'} needs vpc (given no vpc)`);
+  }
+  return Phoenix.functionNetworkOf(owner);
 }
 
 /** `POWERTOOLS_LOG_LEVEL` when a level is set, else nothing. */
@@ -107,17 +123,18 @@ function checkLogLevel(owner: IConstruct, logLevel: string | undefined): void {
  */
 export function pipelineFunction(scope: Construct, id: string, p: PipelineFunctionProps): PipelineFunction {
   ownHelperLogGroups(scope);
-  const logGroup = new logs.LogGroup(scope, p.logGroupId ?? `${id}Logs`, {
-    retention: p.logRetention,
-    encryptionKey: p.logEncryptionKey,
-    removalPolicy: p.logRemovalPolicy,
-  });
+  const logSettings = logGroupSettings(p.owner, { retention: p.logRetention, encryptionKey: p.logEncryptionKey }, logs.RetentionDays.THREE_MONTHS);
+  const logGroup = new logs.LogGroup(scope, p.logGroupId ?? `${id}Logs`, { ...logSettings, removalPolicy: p.logRemovalPolicy });
   const role = new iam.Role(scope, p.roleId ?? `${id}Role`, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: p.roleDescription,
   });
   logGroup.grantWrite(role);
+  const network = p.network ?? Phoenix.functionNetworkOf(p.owner);
+  // Lambda creates the function's network interfaces with its role; none of these actions has resource-level scoping.
+  if (network.vpc) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: VPC_ACCESS_ACTIONS, resources: ['*'] }));
   const fn = new lambda.Function(scope, id, {
+    ...network,
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,
     code: p.code,
@@ -134,23 +151,25 @@ export function pipelineFunction(scope: Construct, id: string, p: PipelineFuncti
     retryAttempts: p.retryAttempts,
     maxEventAge: p.maxEventAge,
   });
-  acknowledgeFunctionFindings({ fn, role, logGroup }, p);
+  acknowledgeServiceEncryption(logGroup, logSettings, 'The function\'s log group');
+  acknowledgeFunctionFindings({ fn, role, logGroup }, p, network);
   return { fn, role, logGroup };
 }
 
-function acknowledgeFunctionFindings({ fn, role, logGroup }: PipelineFunction, p: PipelineFunctionProps): void {
-  if (!p.logEncryptionKey) {
-    acknowledge(logGroup,
-      'CloudWatch Logs encrypts log data at rest with service-managed keys by default; pass logEncryptionKey to use a customer managed key.',
-      'NIST.800.53.R5-CloudWatchLogGroupEncrypted', 'HIPAA.Security-CloudWatchLogGroupEncrypted', 'PCI.DSS.321-CloudWatchLogGroupEncrypted');
-  }
+/** What Lambda needs to attach a function to a VPC (the actions of the AWSLambdaVPCAccessExecutionRole managed policy but its logs ones). */
+const VPC_ACCESS_ACTIONS = [
+  'ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses',
+];
+
+function acknowledgeFunctionFindings({ fn, role }: PipelineFunction, p: PipelineFunctionProps, network: FunctionNetwork): void {
   acknowledge(role,
     'The role is created for this function only; CDK attaches its per-resource least-privilege grants as an AWS::IAM::Policy of this role, which no other principal could reuse as a managed policy.',
     'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
   acknowledge(role,
-    'AWS X-Ray (tracing ACTIVE) has no resource-level permissions: xray:PutTraceSegments and xray:PutTelemetryRecords require Resource "*".',
+    `AWS X-Ray (tracing ACTIVE) has no resource-level permissions: xray:PutTraceSegments and xray:PutTelemetryRecords require Resource "*"${network.vpc ? '; nor have the EC2 network-interface actions Lambda needs to attach the function to its VPC' : ''}.`,
     'AwsSolutions-IAM5[Resource::*]');
-  acknowledge(fn, p.noVpcReason, 'NIST.800.53.R5-LambdaInsideVPC', 'HIPAA.Security-LambdaInsideVPC', 'PCI.DSS.321-LambdaInsideVPC');
+  if (!network.vpc) acknowledge(fn, p.noVpcReason, 'NIST.800.53.R5-LambdaInsideVPC', 'HIPAA.Security-LambdaInsideVPC', 'PCI.DSS.321-LambdaInsideVPC');
   if (p.noReservedConcurrencyReason) {
     acknowledge(fn, p.noReservedConcurrencyReason, 'NIST.800.53.R5-LambdaConcurrency', 'HIPAA.Security-LambdaConcurrency');
   }

@@ -1,4 +1,5 @@
 import { Aspects, CfnResource, Stack, type IAspect } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
@@ -9,6 +10,33 @@ import { Phoenix, StatefulKind } from '../phoenix';
 export const HELPER_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
 
 const registered = new WeakSet<Stack>();
+
+/** Retention and key of a log group the library creates. */
+export interface LogGroupSettings {
+  readonly retention: logs.RetentionDays;
+  readonly encryptionKey?: kms.IKey;
+}
+
+/**
+ * The settings of a log group the library creates at `scope`: its own (a construct's props), else the ones configured
+ * on an enclosing scope (`Phoenix.configure`), else `defaultRetention` and CloudWatch Logs' service-managed encryption.
+ */
+export function logGroupSettings(scope: IConstruct, own: Partial<LogGroupSettings>, defaultRetention: logs.RetentionDays): LogGroupSettings {
+  return {
+    retention: own.retention ?? Phoenix.logRetentionOf(scope) ?? defaultRetention,
+    encryptionKey: own.encryptionKey ?? Phoenix.logEncryptionKeyOf(scope),
+  };
+}
+
+/**
+ * Acknowledges the cdk-nag findings of a log group encrypted with CloudWatch Logs' service-managed keys (`what` says
+ * what it logs); nothing when it has a key of its own.
+ */
+export function acknowledgeServiceEncryption(logGroup: logs.LogGroup, settings: LogGroupSettings, what: string): void {
+  if (settings.encryptionKey) return;
+  acknowledge(logGroup, `${what}: encrypted with the CloudWatch Logs service key (set logEncryptionKey, or configure one with Phoenix.configure, for a customer managed key).`,
+    'NIST.800.53.R5-CloudWatchLogGroupEncrypted', 'HIPAA.Security-CloudWatchLogGroupEncrypted', 'PCI.DSS.321-CloudWatchLogGroupEncrypted');
+}
 
 /**
  * Gives every Lambda function of the stack without a log group of its own (CDK's helper functions: bucket
@@ -31,13 +59,10 @@ class HelperLogGroups implements IAspect {
     const id = `${node.node.id}Logs`;
     // Idempotent: an app synthesized more than once invokes the aspect again on the same function.
     if (scope === undefined || scope.node.tryFindChild(id) !== undefined) return;
-    const logGroup = new logs.LogGroup(scope, id, {
-      retention: HELPER_LOG_RETENTION,
-      removalPolicy: Phoenix.removalPolicyFor(node, StatefulKind.LOGS),
-    });
+    const settings = logGroupSettings(node, {}, HELPER_LOG_RETENTION);
+    const logGroup = new logs.LogGroup(scope, id, { ...settings, removalPolicy: Phoenix.removalPolicyFor(node, StatefulKind.LOGS) });
     node.addPropertyOverride('LoggingConfig.LogGroup', logGroup.logGroupName);
-    acknowledge(logGroup, 'A CDK helper function\'s log group (deployment events only, no pipeline data): encrypted with the CloudWatch Logs service key.',
-      'NIST.800.53.R5-CloudWatchLogGroupEncrypted', 'HIPAA.Security-CloudWatchLogGroupEncrypted', 'PCI.DSS.321-CloudWatchLogGroupEncrypted');
+    acknowledgeServiceEncryption(logGroup, settings, 'A CDK helper function\'s log group (deployment events only, no pipeline data)');
   }
 }
 

@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -172,7 +172,6 @@ export class FailureNormalizer extends Construct {
       memorySize: 512,
       environment,
       deadLetterQueue: failed,
-      logRetention: logs.RetentionDays.THREE_MONTHS,
       logRemovalPolicy: props.logRemovalPolicy ?? Phoenix.removalPolicyFor(this, StatefulKind.LOGS),
       noVpcReason: REPLAY_TOOL_REASONS.noVpc,
       noReservedConcurrencyReason: REPLAY_TOOL_REASONS.noReservedConcurrency,

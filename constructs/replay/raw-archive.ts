@@ -17,6 +17,7 @@ import { handlerAssetCode, handlerAssetDir } from '../private/asset';
 import { expiringAfter, loggedBucket, useBucketPolicyForAccessLogs } from '../private/buckets';
 import { validationError } from '../private/errors';
 import { pipelineFunction, REPLAY_TOOL_REASONS } from '../private/function';
+import { acknowledgeServiceEncryption, logGroupSettings } from '../private/helper-log-groups';
 import { acknowledge, wildcardResourceFinding } from '../private/nag';
 import { countAgainstResourceBudget } from '../private/resource-budget';
 import { topLevelStack } from '../private/stacks';
@@ -235,7 +236,6 @@ export class RawArchive extends Construct {
       memorySize: 256,
       // Each archived line names its pipeline: a replay into another pipeline skips it.
       environment: props.pipelineName ? { [ENV.pipeline]: props.pipelineName } : {},
-      logRetention: logs.RetentionDays.THREE_MONTHS,
       logRemovalPolicy,
       noVpcReason: REPLAY_TOOL_REASONS.noVpc,
       noReservedConcurrencyReason: REPLAY_TOOL_REASONS.noReservedConcurrency,
@@ -245,10 +245,9 @@ export class RawArchive extends Construct {
     this.framer = fn;
 
     // Delivery errors are logged to a log group of the archive's own (the L2's default one would be retained).
-    const errorLogs = new logs.LogGroup(this, 'DeliveryErrors', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: logRemovalPolicy });
-    acknowledge(errorLogs,
-      'Firehose\'s delivery-error log group is encrypted by CloudWatch Logs with service-managed keys.',
-      'NIST.800.53.R5-CloudWatchLogGroupEncrypted', 'HIPAA.Security-CloudWatchLogGroupEncrypted', 'PCI.DSS.321-CloudWatchLogGroupEncrypted');
+    const errorLogSettings = logGroupSettings(this, {}, logs.RetentionDays.THREE_MONTHS);
+    const errorLogs = new logs.LogGroup(this, 'DeliveryErrors', { ...errorLogSettings, removalPolicy: logRemovalPolicy });
+    acknowledgeServiceEncryption(errorLogs, errorLogSettings, 'Firehose\'s delivery-error log group');
     const deliveryRole = this.createDeliveryRole(bucket, prefix, fn, errorLogs);
     this.deliveryRole = deliveryRole;
 

@@ -1,5 +1,6 @@
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
@@ -186,6 +187,34 @@ describe('Phoenix mode: removal policy of every stateful resource', () => {
 
   it('fails when Phoenix.configure is given an unknown mode', () => {
     expect(() => Phoenix.configure(new App(), { mode: 'DEV' as PhoenixMode })).toThrow(/^Phoenix at <app>: mode must be one of EPHEMERAL, PRODUCTION \(given 'DEV'\)/);
+  });
+
+  it('fails when Phoenix.configure is given a non-boolean objectLock', () => {
+    expect(() => Phoenix.configure(new App(), { objectLock: 'yes' as unknown as boolean })).toThrow(/^Phoenix at <app>: objectLock must be a boolean \(given string\)$/);
+  });
+
+  it('objectLock: every bucket of the scope gets Object Lock (no default retention); none without the setting', () => {
+    const lockOf = (objectLock: boolean | undefined) => {
+      const stack = new Stack(new App(), 'S', { env: TEST_ENV });
+      if (objectLock !== undefined) Phoenix.configure(stack, { objectLock });
+      new DataPipeline(stack, 'P', { pipelineName: 'orders', quality: { rules: [{ name: 'rows', kind: QualityRuleKind.VOLUME, lastWindows: 3, fail: { min: 0.1 } }] } });
+      return Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket')).map((b) => [b.Properties.ObjectLockEnabled, b.Properties.ObjectLockConfiguration]);
+    };
+    const locked = lockOf(true);
+    expect(locked.length).toBeGreaterThanOrEqual(4); // overflow, archive, profile history and their access-log buckets
+    expect(locked.every(([enabled, config]) => enabled === true && config === undefined)).toBe(true);
+    expect(lockOf(undefined).every(([enabled]) => enabled === undefined)).toBe(true);
+    expect(lockOf(false).every(([enabled]) => enabled === undefined)).toBe(true);
+  });
+
+  it('log settings: the nearest configured scope\'s, else undefined', () => {
+    const app = new App();
+    const stack = new Stack(app, 'S');
+    const inner = new Stack(app, 'T');
+    Phoenix.configure(app, { logRetention: RetentionDays.ONE_YEAR });
+    Phoenix.configure(stack, { logRetention: RetentionDays.TWO_YEARS });
+    expect([Phoenix.logRetentionOf(stack), Phoenix.logRetentionOf(inner), Phoenix.logRetentionOf(new App())]).toEqual([731, 365, undefined]);
+    expect(Phoenix.logEncryptionKeyOf(stack)).toBeUndefined();
   });
 
   it('fails when removalPolicyFor is given an unknown kind', () => {

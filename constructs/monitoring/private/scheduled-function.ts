@@ -7,7 +7,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct, type IConstruct } from 'constructs';
 import { ENV, type HANDLER_ASSET_DIR } from '../../contract';
 import type { LogLevel } from '../../function-options';
-import { Phoenix } from '../../phoenix';
+import { type FunctionNetwork, Phoenix } from '../../phoenix';
 import { handlerAssetCode, handlerAssetDir } from '../../private/asset';
 import { logLevelEnvironment, type PipelineFunction, pipelineFunction } from '../../private/function';
 import { acknowledge, wildcardResourceFinding } from '../../private/nag';
@@ -38,6 +38,7 @@ export interface ScheduledFunctionProps {
   readonly logRetention: logs.RetentionDays;
   readonly logEncryptionKey?: kms.IKey;
   readonly logRemovalPolicy: RemovalPolicy;
+  readonly network: FunctionNetwork;
   /** What a failed run means, for the acknowledgement of the asynchronous-DLQ finding. */
   readonly failureSignal: string;
 }
@@ -71,6 +72,7 @@ export class ScheduledFunction extends Construct {
       logRetention: props.logRetention,
       logEncryptionKey: props.logEncryptionKey,
       logRemovalPolicy: props.logRemovalPolicy,
+      network: props.network,
       logGroupId: 'Logs',
       roleId: 'Role',
       // A late run is worthless: the next scheduled run replaces a failed one.

@@ -113,6 +113,7 @@ export const RUN_TYPES: Readonly<Record<string, RunSpec>> = {
       OwnershipControls: IAM,
       AccessControl: IAM,
       VersioningConfiguration: 'objects are not versioned locally; the pipeline\'s S3 writes are conditional on the current object',
+      ObjectLockEnabled: 'no retention is set on objects: Object Lock without one has no local effect',
       LifecycleConfiguration: 'lifecycle rules act on days; a local run is minutes long',
       LoggingConfiguration: 'server access logs are not written locally',
       CorsConfiguration: 'no browsers call the local bucket',
