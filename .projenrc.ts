@@ -68,6 +68,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'kinesalite@3.3.3',
     'dynalite@4.0.0',
     'fauxqs@1.9.2',
+    // integration tests (test/integ): assertions deployed with the test stacks; the template diff of their snapshot check
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
+    '@aws-cdk/cloudformation-diff@2.187.5',
   ],
   eslintOptions: {
     dirs: ['constructs', 'lib', 'bin', 'examples'],
@@ -149,6 +152,19 @@ bench.spawn(project.tasks.tryFind('bundle')!);
 bench.exec('node --expose-gc --import tsx bench/run.ts', { receiveArgs: true });
 
 project.addTask('synth', { description: 'Synthesize the example app', exec: 'cdk synth --quiet' });
+
+// Integration tests (test/integ, README "Integration tests in your account"). CI checks their snapshots in vitest
+// (test/integ/snapshots.test.ts); these tasks write the snapshots, or deploy the tests to the current account.
+project.addTask('integ:snapshot', {
+  description: 'Write the integration tests\' snapshots (synth only: no deployment, no credentials)',
+  exec: 'tsx test/integ/cli.ts snapshot',
+  receiveArgs: true,
+});
+project.addTask('integ:deploy', {
+  description: 'Deploy integration tests to the current AWS account (their assertions run during the deploy), then destroy them',
+  exec: 'tsx test/integ/cli.ts deploy',
+  receiveArgs: true,
+});
 
 // ESLint: lint lib/, bin/, examples/ and bench/ with the dev tsconfig (the root tsconfig.json is jsii's and
 // covers constructs/ only). Bundled runtime code (lib/, bin/) may import devDependencies: esbuild inlines them.
