@@ -31,7 +31,7 @@ function cdk(args: readonly string[]): number {
 }
 
 /** The assertions' results a deployment wrote (`AssertionResults...` outputs of the assertion stack) that failed. */
-function failedAssertions(outputsFile: string): string[] {
+export function failedAssertions(outputsFile: string): string[] {
   const outputs = JSON.parse(readFileSync(outputsFile, 'utf8')) as Record<string, Record<string, string>>;
   return Object.values(outputs).flatMap((stack) => Object.entries(stack))
     .filter(([key, value]) => key.startsWith('AssertionResults') && statusOf(value) !== 'success')
@@ -77,4 +77,4 @@ function main(argv: readonly string[]): number {
   return files.map(deployOne).every(Boolean) ? 0 : 1;
 }
 
-process.exitCode = main(process.argv.slice(2));
+if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -143,7 +143,9 @@ function deadLetter(a: IDeployAssert, example: ExampleUnderTest, id: string, rea
     VisibilityTimeout: 0,
     WaitTimeSeconds: 5,
   }).expect(ExpectedResult.objectLike({
-    Messages: Match.arrayWith([Match.objectLike({ Body: Match.serializedJson(Match.objectLike({ v: 1, id, reason: Match.objectLike({ class: reason }) })) })]),
+    Messages: Match.arrayWith([
+      Match.objectLike({ Body: Match.serializedJson(Match.objectLike({ v: 1, id, reason: Match.objectLike({ class: reason }) })) }),
+    ]),
   })).waitForAssertions(WAIT);
 }
 

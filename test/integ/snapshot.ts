@@ -69,7 +69,8 @@ function stacksOf(dir: string): Map<string, StackSnapshot> {
     if (artifact.type !== 'aws:cloudformation:stack' || templateFile === undefined) continue;
     const assetsFile = path.join(dir, `${id}.assets.json`);
     const assets = existsSync(assetsFile) ? readJson(assetsFile) as { files?: object; dockerImages?: object } : {};
-    stacks.set(id, { template: readJson(path.join(dir, templateFile)), assets: [...Object.keys(assets.files ?? {}), ...Object.keys(assets.dockerImages ?? {})] });
+    const hashes = [...Object.keys(assets.files ?? {}), ...Object.keys(assets.dockerImages ?? {})];
+    stacks.set(id, { template: readJson(path.join(dir, templateFile)), assets: hashes });
   }
   return stacks;
 }

@@ -12,8 +12,10 @@ import { canonicalTemplate, compareAssemblies, exampleOf, integFiles, ROOT, snap
 
 const examples = readdirSync(path.join(ROOT, 'examples')).filter((d) => statSync(path.join(ROOT, 'examples', d)).isDirectory()).sort();
 
+type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+
 /** A copy of the orders snapshot with `edit` applied to the orders stack's template. */
-function editedOrdersSnapshot(edit: (template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> }) => void): string {
+function editedOrdersSnapshot(edit: (template: Template) => void): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'phx-integ-edited-'));
   cpSync(snapshotDirOf('integ.orders.ts'), dir, { recursive: true });
   const file = path.join(dir, 'Orders.template.json');
