@@ -69,6 +69,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'kinesalite@3.3.3',
     'dynalite@4.0.0',
     'fauxqs@1.9.2',
+    // integration tests (test/integ): assertions deployed with the test stacks; the template diff of their snapshot check
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
+    '@aws-cdk/cloudformation-diff@2.187.5',
   ],
   eslintOptions: {
     dirs: ['constructs', 'lib', 'bin', 'examples'],
@@ -160,6 +163,19 @@ tarballs.exec('tsc -p tsconfig.runtime.json');
 tarballs.exec('tsx projenrc/tarballs.ts');
 project.gitignore.exclude('/tarballs/');
 project.npmignore?.exclude('/tarballs/');
+
+// Integration tests (test/integ, README "Integration tests in your account"). CI checks their snapshots in vitest
+// (test/integ/snapshots.test.ts); these tasks write the snapshots, or deploy the tests to the current account.
+project.addTask('integ:snapshot', {
+  description: 'Write the integration tests\' snapshots (synth only: no deployment, no credentials)',
+  exec: 'tsx test/integ/cli.ts snapshot',
+  receiveArgs: true,
+});
+project.addTask('integ:deploy', {
+  description: 'Deploy integration tests to the current AWS account (their assertions run during the deploy), then destroy them',
+  exec: 'tsx test/integ/cli.ts deploy',
+  receiveArgs: true,
+});
 
 // ESLint: lint lib/, bin/, examples/ and bench/ with the dev tsconfig (the root tsconfig.json is jsii's and
 // covers constructs/ only). Bundled runtime code (lib/, bin/) may import devDependencies: esbuild inlines them.
