@@ -4,13 +4,15 @@
  * out, as integ-runner's snapshot mode does: ./snapshot.ts); a difference or a missing snapshot fails. Nothing is
  * deployed. After an intended change: `npx projen integ:snapshot`, look at the diff, commit it.
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalTemplate, compareAssemblies, exampleOf, integFiles, ROOT, snapshotDirOf, synthIntegApp } from './snapshot';
 
-const examples = readdirSync(path.join(ROOT, 'examples')).filter((d) => statSync(path.join(ROOT, 'examples', d)).isDirectory()).sort();
+// The TypeScript example pipelines (a stack.ts each); examples/python is an app over the Python bindings.
+const examples = readdirSync(path.join(ROOT, 'examples'))
+  .filter((d) => statSync(path.join(ROOT, 'examples', d)).isDirectory() && existsSync(path.join(ROOT, 'examples', d, 'stack.ts'))).sort();
 
 type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
 
