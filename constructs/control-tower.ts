@@ -1,5 +1,8 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type { Construct } from 'constructs';
+import { Phoenix, StatefulKind } from './phoenix';
 import { validationError } from './private/errors';
 
 /** A Control Tower proactive control that the library's templates cannot pass by design. */
@@ -74,6 +77,36 @@ export class ControlTower {
     if (!statementAdded) {
       throw validationError(key, 'key must be created in this app: an imported key\'s policy cannot be changed (given an imported key)', 'ControlTower');
     }
+  }
+
+  /**
+   * A customer managed key for the log groups of `scope`'s stack (`Phoenix.configure({ logEncryptionKey })`), as
+   * CT.CLOUDWATCH.PR.3 asks: rotated yearly, usable by CloudWatch Logs of the stack's account and region for its log
+   * groups only (the `aws:logs:arn` encryption context), grants restricted to AWS services
+   * ({@link restrictGrantsToAwsServices}); removed as the Phoenix mode says for keys.
+   *
+   * @param scope where the key is created
+   * @param id construct id of the key
+   */
+  public static logKey(scope: Construct, id: string): kms.Key {
+    const stack = Stack.of(scope);
+    const key = new kms.Key(scope, id, {
+      description: `Encrypts the log groups of ${stack.stackName}`,
+      enableKeyRotation: true,
+      removalPolicy: Phoenix.removalPolicyFor(scope, StatefulKind.KEY),
+    });
+    key.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: {
+        ArnLike: {
+          'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        },
+      },
+    }));
+    ControlTower.restrictGrantsToAwsServices(key);
+    return key;
   }
 
   private constructor() {}

@@ -1,6 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -19,39 +17,14 @@ export function alarmTopic(scope: Construct, name: string): sns.Topic {
 }
 
 /**
- * The key of an example stack's log groups (`name`, e.g. 'orders'): CloudWatch Logs of this account and region may use
- * it for the stack's log groups; grants only for AWS services (Control Tower's CT.KMS.PR.3).
- */
-export function logKey(scope: Construct, name: string): kms.Key {
-  const stack = Stack.of(scope);
-  const key = new kms.Key(scope, 'LogKey', {
-    description: `Encrypts the ${name} pipeline's log groups`,
-    enableKeyRotation: true,
-    removalPolicy: Phoenix.removalPolicyFor(scope, StatefulKind.KEY),
-  });
-  key.addToResourcePolicy(new iam.PolicyStatement({
-    principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-    actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-    resources: ['*'],
-    conditions: {
-      ArnLike: {
-        'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-      },
-    },
-  }));
-  ControlTower.restrictGrantsToAwsServices(key);
-  return key;
-}
-
-/**
  * Puts a whole example stack in `mode` (its pipeline inherits it; so do the alarm topic and its key), keeps every log
- * group of the library a year, encrypted with the stack's {@link logKey} (Control Tower's CT.CLOUDWATCH.PR.2 and .3),
+ * group of the library a year, encrypted with the stack's `ControlTower.logKey` (Control Tower's CT.CLOUDWATCH.PR.2 and .3),
  * gives every bucket Object Lock without a default retention (CT.S3.PR.9), and returns the stack's on-call topic
  * (see {@link alarmTopic}).
  */
 export function phoenixStack(stack: Construct, mode: PhoenixMode | undefined, name: string): sns.Topic {
   Phoenix.configure(stack, { mode: mode ?? PhoenixMode.PRODUCTION });
-  Phoenix.configure(stack, { logRetention: logs.RetentionDays.ONE_YEAR, logEncryptionKey: logKey(stack, name), objectLock: true });
+  Phoenix.configure(stack, { logRetention: logs.RetentionDays.ONE_YEAR, logEncryptionKey: ControlTower.logKey(stack, 'LogKey'), objectLock: true });
   return alarmTopic(stack, name);
 }
 

@@ -38,7 +38,8 @@ function readmeInstallLines(): string[] {
   const section = README.slice(README.indexOf('## Use it in your own CDK app'));
   const block = /then, in your app's directory[^\n]*\n```bash\n([\s\S]*?)```/.exec(section)?.[1];
   if (!block) throw new Error('README: no install block under "then, in your app\'s directory"');
-  return block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l.startsWith('npm install'));
+  return block.replace(/\s+#[^\n]*\\\n/g, ' \\\n').replace(/\\\n\s*/g, ' ').split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l.startsWith('npm install'));
 }
 
 /** The README's app: the ```ts block after "`app.ts` (with `cdk.json` = ...)", and that cdk.json. */
