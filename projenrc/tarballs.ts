@@ -35,7 +35,8 @@ export function publishedManifest(pkg: PackageJson): PackageJson {
 
 /** The local toolkit's package.json: the local environment's packages as dependencies, the library as a peer. */
 export function localToolkitManifest(lib: PackageJson): PackageJson {
-  const dependencies = { ...Object.fromEntries(LOCAL_ENVIRONMENT_PACKAGES.map((p) => [p.name, p.spec.slice(p.name.length + 1)])), ...LOCAL_TOOLKIT_PINS };
+  const local = Object.fromEntries(LOCAL_ENVIRONMENT_PACKAGES.map((p) => [p.name, p.spec.slice(p.name.length + 1)]));
+  const dependencies = { ...local, ...LOCAL_TOOLKIT_PINS };
   return {
     name: LOCAL_PACKAGE_NAME,
     version: lib.version,

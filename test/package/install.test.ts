@@ -52,7 +52,10 @@ function readmeApp(): { appTs: string; cdkJson: string } {
 /** Runs a shell command line as the README gives it; returns stdout and stderr. Throws on a non-zero exit. */
 function sh(line: string, cwd: string, env: Record<string, string> = {}, timeoutMs = 300_000): { stdout: string; stderr: string } {
   const r = spawnSync('bash', ['-c', line], {
-    cwd, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024,
+    cwd,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, NO_UPDATE_NOTIFIER: '1', npm_config_update_notifier: 'false', ...env },
   });
   if (r.status !== 0) throw new Error(`${line} failed in ${cwd} (exit ${r.status}${r.error ? `, ${r.error.message}` : ''}):\n${r.stdout}\n${r.stderr}`);
