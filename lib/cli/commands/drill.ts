@@ -60,6 +60,9 @@ export function registerDrill(program: Command): void {
       const seed = intFlag('--seed', f.seed, 0, 2 ** 31 - 1, (m) => new UsageError(m));
       const drain = f.drainTimeout === undefined ? defaultDrainTimeoutSeconds(records) : intFlag('--drain-timeout', f.drainTimeout, 1, 3_600, (m) => new UsageError(m));
       if (f.replayVia !== 'cli' && f.replayVia !== 'function') throw new UsageError(`--replay-via must be cli or function; got ${JSON.stringify(f.replayVia)}`);
+      // As in `local run`: the SDK's Node 22 notice concerns releases after January 2027, and these clients only talk
+      // to local emulators.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       const intr = interruptible();
       let report: DrillReport;
       try {
