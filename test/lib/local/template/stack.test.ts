@@ -136,8 +136,11 @@ describe('local run: failures before anything runs', () => {
       cwd: REPO, encoding: 'utf8', timeout: 60_000,
     });
     expect(res.status).toBe(1);
+    // stderr is not a terminal: besides the error, only plain progress lines (`phoenix local: <phase> ...`)
     const lines = res.stderr.split('\n').filter((l) => l.trim() !== '');
-    expect(lines).toEqual(['phoenix: the app failed to synthesize (exit code 3): Error: ValidationError: bucket name is invalid']);
+    expect(lines.filter((l) => !/^phoenix local: synthesizing the app\.\.\. \d+\.\ds$/.test(l)))
+      .toEqual(['phoenix: the app failed to synthesize (exit code 3): Error: ValidationError: bucket name is invalid']);
+    expect(lines.at(-1)).toMatch(/^phoenix: the app failed to synthesize/);
     expect(res.stdout).toBe('');
   });
 
