@@ -157,15 +157,19 @@ export class ReplayFunction extends Construct {
       b.encryptionKey?.grantDecrypt(fn);
       wildcards.push(wildcardResourceFinding(this, b.arnForObjects(`${prefix}*`)));
     }
-    // A chained archive replay invokes the function itself. A policy of its own: in the role's default policy, which
-    // the function depends on, the function's ARN would be a dependency cycle.
+    // A chained archive replay invokes the function itself, by the ARN it was invoked with (qualified when through an
+    // alias or version). A policy of its own: in the role's default policy, which the function depends on, the
+    // function's ARN would be a dependency cycle.
     const invokeSelf = new iam.Policy(this, 'InvokeSelf', {
       roles: [role],
-      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] })],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn, `${fn.functionArn}:*`] })],
     });
     acknowledge(invokeSelf,
       'The policy belongs to this function\'s own role and grants it only to invoke itself (a chained archive replay); as a managed policy it could be attached elsewhere.',
       'NIST.800.53.R5-IAMNoInlinePolicy', 'HIPAA.Security-IAMNoInlinePolicy', 'PCI.DSS.321-IAMNoInlinePolicy');
+    acknowledge(invokeSelf,
+      'The wildcard is the qualifier (version or alias) of this one function, by which it may have been invoked.',
+      wildcardResourceFinding(this, `${fn.functionArn}:*`));
     this.alarms = [fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) }).createAlarm(this, 'ErrorsAlarm', {
       threshold: 1,
       evaluationPeriods: 1,

@@ -57,7 +57,10 @@ export interface ReplayEvent extends RawFilter {
 /** What a chained archive replay did after this invocation. */
 export interface ReplayChain {
   readonly link: number;
-  /** `continued`: the next link was invoked at `cursor`; `done`: nothing left; `stopped`: maxChainLinks reached. */
+  /**
+   * `continued`: the next link was invoked at `cursor`; `done`: the replay asked for is complete (the archive, or its
+   * `limit`); `stopped`: maxChainLinks reached, or a record failed (no safe cursor).
+   */
   readonly status: 'continued' | 'done' | 'stopped';
   readonly cursor?: ArchiveCursor;
 }
@@ -81,6 +84,7 @@ export function createReplayHandler(deps: ReplayDeps): (event: ReplayEvent, cont
     const from = e.from ?? 'dlq';
     if (from !== 'dlq' && from !== 'archive') throw new InputError(`from must be "dlq" or "archive"; got ${JSON.stringify(from)}`);
     const filter = parseFilter(e);
+    checkChain(e, from, deps);
     const rate = e.rate ?? (deps.env[REPLAY_ENV.rate] ? Number(deps.env[REPLAY_ENV.rate]) : undefined);
     if (rate !== undefined && !(typeof rate === 'number' && rate > 0 && rate <= 1_000_000)) throw new InputError(`rate must be a positive number of records per second; got ${JSON.stringify(rate)}`);
     let source: ReplaySource;
@@ -119,18 +123,31 @@ export function createReplayHandler(deps: ReplayDeps): (event: ReplayEvent, cont
   };
 }
 
-/** A chained archive replay: invokes the next link at the cursor when this one stopped for time, else says why not. */
+/** The chain settings of an event, checked before any work: one line naming what was wrong. */
+function checkChain(e: ReplayEvent, from: 'dlq' | 'archive', deps: ReplayDeps): void {
+  if (!e.continueUntilDone) return;
+  if (from !== 'archive') throw new InputError('continueUntilDone applies to archive replays only (a DLQ replay continues when invoked again)');
+  if (!deps.invokeNext) throw new InputError('continueUntilDone needs the function to invoke itself, which this handler cannot');
+  for (const [name, v] of [['maxChainLinks', e.maxChainLinks], ['chainLink', e.chainLink]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new InputError(`${name} must be a positive integer; got ${JSON.stringify(v)}`);
+  }
+}
+
+/**
+ * A chained archive replay: invokes the next link at the cursor when this one stopped for time, with what is left of
+ * `limit` (which counts matched records); else says why the chain ends.
+ */
 async function continueChain(deps: ReplayDeps, e: ReplayEvent, summary: ReplaySummary, context?: Context): Promise<ReplayChain> {
   const link = e.chainLink ?? 1;
   const max = e.maxChainLinks ?? DEFAULT_MAX_CHAIN_LINKS;
-  if (!Number.isInteger(max) || max < 1) throw new InputError(`maxChainLinks must be a positive integer; got ${JSON.stringify(e.maxChainLinks)}`);
-  if (!summary.interrupted || !summary.cursor) return { link, status: 'done' };
-  if (link >= max) {
-    deps.logger.error('replay chain stopped: maxChainLinks reached', { link, cursor: summary.cursor });
+  if (!summary.interrupted) return { link, status: 'done' };
+  if (!summary.cursor || link >= max) {
+    const why = summary.cursor ? 'maxChainLinks reached' : 'a record failed (no safe cursor): invoke again with the last logged cursor';
+    deps.logger.error(`replay chain stopped: ${why}`, { link, cursor: summary.cursor });
     return { link, status: 'stopped', cursor: summary.cursor };
   }
-  if (!deps.invokeNext) throw new InputError('continueUntilDone needs the function to invoke itself, which this handler cannot');
-  await deps.invokeNext({ ...e, resume: summary.cursor, chainLink: link + 1 }, context);
+  const limit = e.limit === undefined ? {} : { limit: Number(e.limit) - summary.matched };
+  await deps.invokeNext!({ ...e, ...limit, resume: summary.cursor, chainLink: link + 1 }, context);
   deps.logger.info('replay continues', { link: link + 1, cursor: summary.cursor });
   return { link, status: 'continued', cursor: summary.cursor };
 }

@@ -210,6 +210,7 @@ export function account(produced: ProducedLog, sink: readonly SinkEnvelope[], le
       if (samples.lostPoisonHashes.length < SAMPLE) samples.lostPoisonHashes.push(hash);
     }
   }
+  const onFailureCaptures = letters.filter((l) => l.location.startsWith('s3://')).length;
   const stageSummaries: Record<string, LatencySummary> = {};
   for (const [stage, values] of stages) stageSummaries[stage] = summarize(values);
   return {
@@ -228,8 +229,8 @@ export function account(produced: ProducedLog, sink: readonly SinkEnvelope[], le
     canaryDeadLetters,
     dlqRecords: dlqHashes.size,
     dlqMessages: letters.length,
-    dlqQueueMessages: letters.filter((l) => !l.location.startsWith('s3://')).length,
-    dlqOnFailureCaptures: letters.filter((l) => l.location.startsWith('s3://')).length,
+    dlqQueueMessages: letters.length - onFailureCaptures,
+    dlqOnFailureCaptures: onFailureCaptures,
     dlqByReason,
     dlqReasonByPoisonKind: byKind,
     dlqUnmatched: unmatched,

@@ -122,7 +122,10 @@ describe('replay constructs', () => {
     // A chained archive replay invokes the function itself: a policy of its own (no dependency cycle), on its ARN only.
     const [, invokeSelf] = policies.find(([id]) => id.includes('InvokeSelf'))!;
     const fnId = Object.keys(t.findResources('AWS::Lambda::Function')).find((id) => id.startsWith('ReplayFunction'))!;
-    expect(invokeSelf.Properties.PolicyDocument.Statement).toEqual([{ Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: { 'Fn::GetAtt': [fnId, 'Arn'] } }]);
+    const arn = { 'Fn::GetAtt': [fnId, 'Arn'] };
+    expect(invokeSelf.Properties.PolicyDocument.Statement).toEqual([{
+      Action: 'lambda:InvokeFunction', Effect: 'Allow', Resource: [arn, { 'Fn::Join': ['', [arn, ':*']] }],
+    }]);
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }], Threshold: 1 });
     expect(() => new ReplayFunction(stack, 'None', { streams: [pipeline.ingest.stream] })).toThrow(/needs deadLetters or archiveBucket/);
     expect(() => new ReplayFunction(stack, 'NoStream', { streams: [], deadLetters: pipeline.deadLetters })).toThrow(/at least one stream/);

@@ -157,19 +157,24 @@ describe('in-cloud replay function', () => {
   });
 });
 
+/** Puts an archive object of `count` orders records (`<prefix><k>`) framed as Firehose delivers them; returns its key. */
+async function archiveObject(key: string, prefix: string, count: number): Promise<string> {
+  const framed = frameFirehoseRecords({
+    sourceKinesisStreamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/gone',
+    records: Array.from({ length: count }, (_, k) => ({
+      recordId: String(k),
+      data: Buffer.from(JSON.stringify({ orderId: `${prefix}${k}`, amount: k })).toString('base64'),
+      kinesisRecordMetadata: { shardId: 'shardId-000000000000', partitionKey: `${prefix}${k}`, sequenceNumber: String(k + 1), approximateArrivalTimestamp: 1_764_000_000_000 },
+    })),
+  }, 'orders');
+  const body = gzipSync(Buffer.concat(framed.records.map((r) => Buffer.from(r.data, 'base64'))));
+  await env.fauxqs.s3.send(new PutObjectCommand({ Bucket: 'overflow', Key: key, Body: body }));
+  return key;
+}
+
 describe('replay function: archive cursor', () => {
   it('an invocation that stops early returns its cursor; the next one, given it, puts the rest onto the current stream', async () => {
-    const framed = frameFirehoseRecords({
-      sourceKinesisStreamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/gone',
-      records: Array.from({ length: 6 }, (_, k) => ({
-        recordId: String(k),
-        data: Buffer.from(JSON.stringify({ orderId: `c${k}`, amount: k })).toString('base64'),
-        kinesisRecordMetadata: { shardId: 'shardId-000000000000', partitionKey: `c${k}`, sequenceNumber: String(k + 1), approximateArrivalTimestamp: 1_764_000_000_000 },
-      })),
-    }, 'orders');
-    const key = 'raw/2025/11/24/16/cursor.gz';
-    const body = gzipSync(Buffer.concat(framed.records.map((r) => Buffer.from(r.data, 'base64'))));
-    await env.fauxqs.s3.send(new PutObjectCommand({ Bucket: 'overflow', Key: key, Body: body }));
+    const key = await archiveObject('raw/2025/11/24/16/cursor.gz', 'c', 6);
     const replay = createReplayHandler({
       env: { PHX_REPLAY_ARCHIVE_BUCKET: 'overflow', PHX_REPLAY_ARCHIVE_PREFIX: 'raw/', PHX_REPLAY_TARGET_STREAM: streamArn, PHX_PIPELINE: 'orders' },
       clients: { sqs: env.fauxqs.sqs, s3: env.fauxqs.s3, kinesis: env.kinesis.client },
@@ -182,16 +187,7 @@ describe('replay function: archive cursor', () => {
     expect(rest.cursor).toBeUndefined();
   });
   it('continueUntilDone: an invocation stopped for time invokes the next at its cursor, which finishes; maxChainLinks bounds the chain', async () => {
-    const framed = frameFirehoseRecords({
-      sourceKinesisStreamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/gone',
-      records: Array.from({ length: 60 }, (_, k) => ({
-        recordId: String(k),
-        data: Buffer.from(JSON.stringify({ orderId: `h${k}`, amount: k })).toString('base64'),
-        kinesisRecordMetadata: { shardId: 'shardId-000000000000', partitionKey: `h${k}`, sequenceNumber: String(k + 1), approximateArrivalTimestamp: 1_764_000_000_000 },
-      })),
-    }, 'orders');
-    const key = 'chain/2025/11/24/16/chain.gz';
-    await env.fauxqs.s3.send(new PutObjectCommand({ Bucket: 'overflow', Key: key, Body: gzipSync(Buffer.concat(framed.records.map((r) => Buffer.from(r.data, 'base64')))) }));
+    await archiveObject('chain/2025/11/24/16/chain.gz', 'h', 60);
     const next: ReplayEvent[] = [];
     const replay = createReplayHandler({
       env: { PHX_REPLAY_ARCHIVE_BUCKET: 'overflow', PHX_REPLAY_ARCHIVE_PREFIX: 'chain/', PHX_REPLAY_TARGET_STREAM: streamArn, PHX_PIPELINE: 'orders' },
@@ -216,6 +212,23 @@ describe('replay function: archive cursor', () => {
     expect(done.chain).toEqual({ link: 2, status: 'done' });
     expect(first.replayed + done.replayed).toBe(60);
     expect(next).toHaveLength(1);
+  }, 60_000);
+
+  it('continueUntilDone: bad chain settings are refused before anything is read; a chained limit carries what is left', async () => {
+    const next: ReplayEvent[] = [];
+    const replay = createReplayHandler({
+      env: { PHX_REPLAY_ARCHIVE_BUCKET: 'overflow', PHX_REPLAY_ARCHIVE_PREFIX: 'chain/', PHX_REPLAY_QUEUE_URL: queueUrl, PHX_REPLAY_TARGET_STREAM: streamArn, PHX_PIPELINE: 'orders' },
+      clients: { sqs: env.fauxqs.sqs, s3: env.fauxqs.s3, kinesis: env.kinesis.client },
+      logger: silentLogger(),
+      invokeNext: async (e) => { next.push(e); },
+    });
+    await expect(replay({ from: 'dlq', continueUntilDone: true })).rejects.toThrow(/^continueUntilDone applies to archive replays only/);
+    await expect(replay({ from: 'archive', continueUntilDone: true, maxChainLinks: 0 })).rejects.toThrow(/^maxChainLinks must be a positive integer; got 0$/);
+    expect(next).toEqual([]);
+    const short = { getRemainingTimeInMillis: () => 11_000 } as Context;
+    const first = await replay({ from: 'archive', rate: 2, limit: 50, continueUntilDone: true }, short);
+    expect(first.chain?.status).toBe('continued');
+    expect(next).toEqual([expect.objectContaining({ limit: 50 - first.matched, chainLink: 2, resume: first.cursor })]);
   }, 60_000);
 });
 
