@@ -11,13 +11,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { writeArchive } from './shard-replay';
 import type { BenchResult } from './types';
 import { startEmulators } from '../lib/local/emulators';
 import { writeLocalEnv } from '../lib/local/keep';
 import { createActiveStream } from '../test/lib/local/esm/support';
+import { countOrderIds, missingAndExtra } from '../test/support/replay';
 
 export interface ReplayResumeBenchOptions {
   /** Archive sizes (records), each replayed, killed and resumed. Default 100,000 and 1,000,000. */
@@ -71,24 +72,6 @@ async function runChild(args: string[], killWhen: () => boolean, timeoutMs: numb
   return { ...done, peakRssMb: Math.round(peak), seconds: Math.round((performance.now() - t0) / 100) / 10, stdout, stderr };
 }
 
-/** orderId -> copies on the stream. */
-async function countOnStream(kinesis: KinesisClient, stream: string): Promise<Map<string, number>> {
-  const seen = new Map<string, number>();
-  for (const s of (await kinesis.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? []) {
-    let it = (await kinesis.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: s.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
-    for (let i = 0; i < 100_000 && it; i++) {
-      const r = await kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
-      for (const rec of r.Records ?? []) {
-        const id = /"orderId":"([^"]+)"/.exec(Buffer.from(rec.Data!).toString('utf8'))?.[1] ?? '?';
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-      }
-      if ((r.Records ?? []).length === 0 && (r.MillisBehindLatest ?? 0) === 0) break;
-      it = r.NextShardIterator;
-    }
-  }
-  return seen;
-}
-
 interface SizeFigures {
   readonly records: number;
   readonly objects: number;
@@ -122,14 +105,8 @@ async function measureSize(kinesis: KinesisClient, s3: S3Client, runDir: string,
   const killedAt = readFileSync(checkpoint, 'utf8').trim();
   const second = await runChild([...args, '--resume', killedAt], () => false, 30 * 60_000);
   if (second.code !== 0) throw new Error(`the resumed replay of ${n} records exited ${second.code ?? second.signal}: ${second.stderr.slice(-500)}`);
-  const seen = await countOnStream(kinesis, stream);
-  let missing = 0;
-  let putTwice = 0;
-  for (let j = 0; j < n; j++) {
-    const c = seen.get(`${tag}-${j}`) ?? 0;
-    if (c === 0) missing++;
-    if (c > 1) putTwice += c - 1;
-  }
+  const seen = await countOrderIds(kinesis, stream);
+  const { missing, extra: putTwice } = missingAndExtra(seen, tag, n);
   return {
     records: n,
     objects,

@@ -8,19 +8,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
-import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { BenchResult } from './types';
-import { dlqMessageAttributes, encodeDlqMessage, type DlqMessage } from '../lib/core';
+import { dlqMessageAttributes, encodeDlqMessage } from '../lib/core';
 import { startEmulators } from '../lib/local/emulators';
 import { KINESIS } from '../lib/local/gates/limits';
 import { frameFirehoseRecords } from '../lib/replay/archive';
 import { runReplay, type ReplaySource } from '../lib/replay/engine';
 import { parseFilter } from '../lib/replay/filter';
 import { createActiveStream } from '../test/lib/local/esm/support';
+import { payloadDeadLetter } from '../test/support/dlq';
+import { countOrderIds, missingAndExtra } from '../test/support/replay';
 
 export interface ShardReplayBenchOptions {
   /** Records per source. Default 3,000. */
@@ -63,19 +64,7 @@ async function fillDlq(sqs: SQSClient, queueUrl: string, streamArn: string, n: n
   for (let i = 0; i < n; i += 10) {
     const entries = Array.from({ length: Math.min(10, n - i) }, (_, k) => {
       const j = i + k;
-      const msg: DlqMessage = {
-        v: 1,
-        id: null,
-        correlationId: null,
-        stage: 'ingest',
-        reason: { class: 'schema', message: 'bench' },
-        attempts: 1,
-        firstFailedAt: at,
-        lastFailedAt: at,
-        payload: payload(tag, j).toString('base64'),
-        payloadRef: null,
-        source: { streamArn, shardId: 'shardId-000000000000', sequenceNumber: String(j + 1), partitionKey: `c-${j % KEYS}`, arrivedAt: at },
-      };
+      const msg = payloadDeadLetter(payload(tag, j), { streamArn, seq: j + 1, partitionKey: `c-${j % KEYS}`, at });
       const attrs = Object.entries(dlqMessageAttributes(msg)).filter(([, v]) => v !== '');
       return {
         Id: String(k),
@@ -101,32 +90,6 @@ interface SourceFigures {
   readonly duplicated: number;
 }
 
-/** orderId -> copies on the stream, read under the gate's read limit (a throttled GetRecords is tried again). */
-async function countOnStream(kinesis: KinesisClient, stream: string): Promise<Map<string, number>> {
-  const seen = new Map<string, number>();
-  for (const s of (await kinesis.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? []) {
-    let it = (await kinesis.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: s.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
-    for (let i = 0; i < 500 && it; i++) {
-      const r = await kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 })).catch((e: Error) => {
-        if (e.name === 'ProvisionedThroughputExceededException') return undefined;
-        throw e;
-      });
-      if (r === undefined) {
-        await delay(1000);
-        continue;
-      }
-      for (const rec of r.Records ?? []) {
-        const env = JSON.parse(Buffer.from(rec.Data!).toString('utf8')) as { payload?: { orderId?: string } };
-        const id = env.payload?.orderId ?? '?';
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-      }
-      if ((r.Records ?? []).length === 0 && (r.MillisBehindLatest ?? 0) === 0) break;
-      it = r.NextShardIterator;
-    }
-  }
-  return seen;
-}
-
 /** Replays `source` into a fresh `stream` and reads it back: every record of the tag once. */
 async function measure(
   kinesis: KinesisClient, clients: { s3: S3Client; sqs: SQSClient },
@@ -135,14 +98,8 @@ async function measure(
   const t0 = performance.now();
   const summary = await runReplay({ source, filter: parseFilter({}), targetStream: stream, clients: { kinesis, ...clients } });
   const seconds = (performance.now() - t0) / 1000;
-  const seen = await countOnStream(kinesis, stream);
-  let missing = 0;
-  let duplicated = 0;
-  for (let j = 0; j < records; j++) {
-    const n = seen.get(`${tag}-${j}`) ?? 0;
-    if (n === 0) missing++;
-    if (n > 1) duplicated += n - 1;
-  }
+  const seen = await countOrderIds(kinesis, stream);
+  const { missing, extra: duplicated } = missingAndExtra(seen, tag, records);
   const rate = summary.replayed / seconds;
   return {
     recordsPerSecond: Math.round(rate),

@@ -23,3 +23,16 @@ export function deadLetter(patch: Partial<DlqMessage> = {}): DlqMessage {
     ...patch,
   };
 }
+
+/** A schema dead letter without id or correlation id of `payload`, the record `seq` (1-based) on shard 0 of `streamArn`. */
+export function payloadDeadLetter(payload: Buffer, where: { streamArn: string; seq: number; partitionKey: string; at: string }): DlqMessage {
+  return deadLetter({
+    id: null,
+    correlationId: null,
+    reason: { class: 'schema', message: 'replay fixture' },
+    firstFailedAt: where.at,
+    lastFailedAt: where.at,
+    payload: payload.toString('base64'),
+    source: { streamArn: where.streamArn, shardId: 'shardId-000000000000', sequenceNumber: String(where.seq), partitionKey: where.partitionKey, arrivedAt: where.at },
+  });
+}

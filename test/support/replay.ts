@@ -3,7 +3,8 @@
  * into Lambda Kinesis events, and running the real ingest handler over them.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { setTimeout as delay } from 'node:timers/promises';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordsCommand, type KinesisClient, type _Record as KinesisRecord } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
@@ -92,37 +93,73 @@ export async function putAll(client: KinesisClient, stream: string, records: Arr
   }
 }
 
-/** Every record of the stream (all shards, from TRIM_HORIZON), as Lambda Kinesis records, per shard in order. */
-export async function readStream(client: KinesisClient, stream: string, streamArn: string): Promise<KinesisStreamRecord[]> {
-  const shards = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
-  const out: KinesisStreamRecord[] = [];
-  for (const s of shards) {
+/**
+ * Calls `each` with every record of the stream (all shards, from TRIM_HORIZON), per shard in order. A throttled
+ * GetRecords (the local gates' read limit) is tried again after a second; at most 1,000 calls per shard.
+ */
+export async function forEachStreamRecord(
+  client: KinesisClient, stream: string, each: (rec: KinesisRecord, shardId: string) => void,
+): Promise<void> {
+  for (const s of (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? []) {
     let it = (await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: s.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
     for (let i = 0; i < 1000 && it; i++) {
-      const r = await client.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
-      for (const rec of r.Records ?? []) {
-        out.push({
-          kinesis: {
-            kinesisSchemaVersion: '1.0',
-            partitionKey: rec.PartitionKey!,
-            sequenceNumber: rec.SequenceNumber!,
-            data: Buffer.from(rec.Data!).toString('base64'),
-            approximateArrivalTimestamp: rec.ApproximateArrivalTimestamp!.getTime() / 1000,
-          },
-          eventSource: 'aws:kinesis',
-          eventVersion: '1.0',
-          eventID: `${s.ShardId}:${rec.SequenceNumber}`,
-          eventName: 'aws:kinesis:record',
-          invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
-          awsRegion: REGION,
-          eventSourceARN: streamArn,
-        });
+      const r = await client.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 })).catch((e: Error) => {
+        if (e.name === 'ProvisionedThroughputExceededException') return undefined;
+        throw e;
+      });
+      if (r === undefined) {
+        await delay(1000);
+        continue;
       }
+      for (const rec of r.Records ?? []) each(rec, s.ShardId!);
       if ((r.Records ?? []).length === 0 && (r.MillisBehindLatest ?? 0) === 0) break;
       it = r.NextShardIterator;
     }
   }
+}
+
+/** Every record of the stream (all shards, from TRIM_HORIZON), as Lambda Kinesis records, per shard in order. */
+export async function readStream(client: KinesisClient, stream: string, streamArn: string): Promise<KinesisStreamRecord[]> {
+  const out: KinesisStreamRecord[] = [];
+  await forEachStreamRecord(client, stream, (rec, shardId) => out.push({
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: rec.PartitionKey!,
+      sequenceNumber: rec.SequenceNumber!,
+      data: Buffer.from(rec.Data!).toString('base64'),
+      approximateArrivalTimestamp: rec.ApproximateArrivalTimestamp!.getTime() / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `${shardId}:${rec.SequenceNumber}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
+    awsRegion: REGION,
+    eventSourceARN: streamArn,
+  }));
   return out;
+}
+
+/** orderId -> copies on the stream, whether a record is a raw payload or an envelope carrying it. */
+export async function countOrderIds(client: KinesisClient, stream: string): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  await forEachStreamRecord(client, stream, (rec) => {
+    const id = /"orderId":"([^"]+)"/.exec(Buffer.from(rec.Data!).toString('utf8'))?.[1] ?? '?';
+    seen.set(id, (seen.get(id) ?? 0) + 1);
+  });
+  return seen;
+}
+
+/** Of the orderIds `<tag>-0` to `<tag>-<n - 1>`: how many `seen` lacks, and how many copies it has beyond one each. */
+export function missingAndExtra(seen: ReadonlyMap<string, number>, tag: string, n: number): { missing: number; extra: number } {
+  let missing = 0;
+  let extra = 0;
+  for (let j = 0; j < n; j++) {
+    const c = seen.get(`${tag}-${j}`) ?? 0;
+    if (c === 0) missing++;
+    if (c > 1) extra += c - 1;
+  }
+  return { missing, extra };
 }
 
 

@@ -9,10 +9,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { encodeDlqMessage, type DlqMessage } from '../../../lib/core';
+import { encodeDlqMessage } from '../../../lib/core';
 import { DlqReader } from '../../../lib/replay/dlq-reader';
 import { runReplay } from '../../../lib/replay/engine';
 import { parseFilter } from '../../../lib/replay/filter';
+import { payloadDeadLetter } from '../../support/dlq';
 
 const STREAM = 'arn:aws:kinesis:us-east-1:000000000000:stream/target';
 
@@ -83,21 +84,9 @@ class FakeQueue {
   }
 }
 
-function deadLetter(j: number): string {
+function schemaDeadLetter(j: number): string {
   const at = '2026-12-07T00:00:00.000Z';
-  const msg: DlqMessage = {
-    v: 1,
-    id: null,
-    correlationId: null,
-    stage: 'ingest',
-    reason: { class: 'schema', message: 'test' },
-    attempts: 1,
-    firstFailedAt: at,
-    lastFailedAt: at,
-    payload: Buffer.from(JSON.stringify({ orderId: `o${j}` })).toString('base64'),
-    payloadRef: null,
-    source: { streamArn: STREAM, shardId: 'shardId-000000000000', sequenceNumber: String(j + 1), partitionKey: `k${j % 7}`, arrivedAt: at },
-  };
+  const msg = payloadDeadLetter(Buffer.from(JSON.stringify({ orderId: `o${j}` })), { streamArn: STREAM, seq: j + 1, partitionKey: `k${j % 7}`, at });
   return encodeDlqMessage(msg, 262_144).body;
 }
 
@@ -108,7 +97,7 @@ afterEach(() => {
 
 describe('DlqReader', () => {
   it('keeps `concurrency` receives in flight and yields every message once', async () => {
-    const q = new FakeQueue(Array.from({ length: 200 }, (_, j) => deadLetter(j)));
+    const q = new FakeQueue(Array.from({ length: 200 }, (_, j) => schemaDeadLetter(j)));
     const reader = new DlqReader(q.client(), 'q', { visibilityTimeoutSec: 60, waitTimeSec: 0, concurrency: 4 });
     const ids: string[] = [];
     for await (const batch of reader.read()) ids.push(...batch.map((e) => e.messageId));
@@ -119,7 +108,7 @@ describe('DlqReader', () => {
   });
 
   it('a message received again yields once and is deleted with its newest receipt handle', async () => {
-    const q = new FakeQueue(Array.from({ length: 30 }, (_, j) => deadLetter(j)));
+    const q = new FakeQueue(Array.from({ length: 30 }, (_, j) => schemaDeadLetter(j)));
     const reader = new DlqReader(q.client(), 'q', { visibilityTimeoutSec: 60, waitTimeSec: 0, concurrency: 1 });
     const ids: string[] = [];
     for await (const batch of reader.read()) {
@@ -157,7 +146,7 @@ describe('runReplay from a DLQ', () => {
 
   it('deletes a dead letter only after its record was accepted; a failed put leaves it in the queue, visible again', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0); // no backoff wait between the failing entry's attempts
-    const q = new FakeQueue(Array.from({ length: 120 }, (_, j) => deadLetter(j)));
+    const q = new FakeQueue(Array.from({ length: 120 }, (_, j) => schemaDeadLetter(j)));
     const m = kinesisAccepting(q, new Set(['o17']));
     const summary = await runReplay({
       source: { kind: 'dlq', queueUrl: 'q' }, filter: parseFilter({}), receivers: 3, clients: { sqs: q.client(), kinesis: m.kinesis },

@@ -1,35 +1,26 @@
-import { gzipSync } from 'node:zlib';
 import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { frameFirehoseRecords } from '../../../lib/replay/archive';
 import { runReplay } from '../../../lib/replay/engine';
 import { InputError, parseFilter } from '../../../lib/replay/filter';
+import { archiveObject, mockArchiveBucket } from '../../support/archive';
 
 const OLD_ARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/Stack-IngestStream-OLD';
 const NEW_ARN = 'arn:aws:kinesis:us-east-1:000000000000:stream/Stack-IngestStream-NEW';
 
 /** One archive object of `n` records framed by the framer of `pipeline` (undefined: an archive written before the field). */
-function archiveObject(pipeline: string | undefined, n: number, first: number): Buffer {
-  const framed = frameFirehoseRecords({
-    sourceKinesisStreamArn: OLD_ARN,
-    records: Array.from({ length: n }, (_, k) => ({
-      recordId: String(k),
-      data: Buffer.from(JSON.stringify({ orderId: `o${first + k}` })).toString('base64'),
-      kinesisRecordMetadata: { shardId: 'shardId-000000000000', partitionKey: `k${k}`, sequenceNumber: String(first + k + 1), approximateArrivalTimestamp: 1_764_000_000_000 },
-    })),
-  }, pipeline);
-  return gzipSync(Buffer.concat(framed.records.map((r) => Buffer.from(r.data, 'base64'))));
+function ordersObject(pipeline: string | undefined, n: number, first: number): Buffer {
+  return archiveObject(OLD_ARN, Array.from({ length: n }, (_, k) => ({
+    payload: { orderId: `o${first + k}` },
+    partitionKey: `k${k}`,
+    seq: first + k + 1,
+    arrivedAtMs: 1_764_000_000_000,
+  })), pipeline);
 }
 
 function mockArchive(objects: Buffer[]): { s3: S3Client; kinesis: KinesisClient; streams: string[]; orderIds: string[] } {
-  const s3 = mockClient(S3Client);
-  s3.on(ListObjectsV2Command).resolves({ Contents: objects.map((_, o) => ({ Key: `raw/2025/11/30/12/o-${o}.gz` })), IsTruncated: false });
-  s3.on(GetObjectCommand).callsFake((input: { Key: string }) => {
-    const bytes = objects[Number(/o-(\d+)\.gz$/.exec(input.Key)![1])];
-    return { Body: { transformToByteArray: async () => new Uint8Array(bytes) } };
-  });
+  mockArchiveBucket(objects);
   const kinesis = mockClient(KinesisClient);
   kinesis.on(DescribeStreamSummaryCommand).resolves({ StreamDescriptionSummary: { StreamStatus: 'ACTIVE' } as never });
   const streams: string[] = [];
@@ -49,7 +40,7 @@ afterEach(() => {
 
 describe('runReplay into a pipeline (the archive replay of a rebuild)', () => {
   it('puts every record of the pipeline on its current stream, never the recorded one; skips and counts another pipeline\'s records', async () => {
-    const m = mockArchive([archiveObject('orders', 30, 0), archiveObject('refunds', 7, 100), archiveObject(undefined, 5, 200)]);
+    const m = mockArchive([ordersObject('orders', 30, 0), ordersObject('refunds', 7, 100), ordersObject(undefined, 5, 200)]);
     const summary = await runReplay({
       source: { kind: 'archive', bucket: 'archive', prefix: 'raw/' },
       filter: parseFilter({}),
@@ -64,7 +55,7 @@ describe('runReplay into a pipeline (the archive replay of a rebuild)', () => {
   });
 
   it('without a pipeline, records go back to their recorded stream (the gone stream of a rebuilt stack)', async () => {
-    const m = mockArchive([archiveObject('orders', 3, 0)]);
+    const m = mockArchive([ordersObject('orders', 3, 0)]);
     const summary = await runReplay({
       source: { kind: 'archive', bucket: 'archive', prefix: 'raw/' }, filter: parseFilter({}), clients: { s3: m.s3, kinesis: m.kinesis },
     });
@@ -88,7 +79,7 @@ describe('runReplay of the archive: cursor and resume', () => {
   const all = Array.from({ length: 60 }, (_, k) => `o${k}`);
 
   it('a replay stopped mid-object returns its cursor (object key, records done); resumed from it, every record is put once', async () => {
-    const m = mockArchive([archiveObject('orders', 25, 0), archiveObject('orders', 25, 25), archiveObject('orders', 10, 50)]);
+    const m = mockArchive([ordersObject('orders', 25, 0), ordersObject('orders', 25, 25), ordersObject('orders', 10, 50)]);
     const clients = { s3: m.s3, kinesis: m.kinesis };
     const pipeline = { name: 'orders', stream: NEW_ARN };
     const first = await runReplay({ source: SOURCE, filter: parseFilter({ limit: 40 }), pipeline, clients });
@@ -101,7 +92,7 @@ describe('runReplay of the archive: cursor and resume', () => {
   });
 
   it('a resume at the end of an object starts at the next one; a finished replay has no cursor', async () => {
-    const m = mockArchive([archiveObject('orders', 25, 0), archiveObject('orders', 25, 25), archiveObject('orders', 10, 50)]);
+    const m = mockArchive([ordersObject('orders', 25, 0), ordersObject('orders', 25, 25), ordersObject('orders', 10, 50)]);
     const r = await runReplay({
       source: SOURCE,
       filter: parseFilter({}),
@@ -115,9 +106,9 @@ describe('runReplay of the archive: cursor and resume', () => {
   });
 
   it('Firehose redeliveries are dropped within the last objects (memory bounded by objects, not by the archive)', async () => {
-    const again = archiveObject('orders', 5, 0);
+    const again = ordersObject('orders', 5, 0);
     // (at most 10 objects: the mock's keys o-0 .. o-9 sort in this order)
-    const filler = Array.from({ length: 7 }, (_, k) => archiveObject('orders', 1, 100 + k));
+    const filler = Array.from({ length: 7 }, (_, k) => ordersObject('orders', 1, 100 + k));
     const m = mockArchive([again, again, ...filler, again]);
     const r = await runReplay({
       source: SOURCE, filter: parseFilter({}), pipeline: { name: 'orders', stream: NEW_ARN }, clients: { s3: m.s3, kinesis: m.kinesis },

@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { dlqStats, renderPayload } from '../../../lib/cli/inspect';
@@ -12,6 +12,7 @@ import { InputError, matchesDlq, parseFilter } from '../../../lib/replay/filter'
 import { compareSequenceNumbers, dlqMessagesFor, expiredMessage, OnFailureFormatError, parseOnFailure } from '../../../lib/replay/on-failure';
 import { KinesisPutter, PutPipeline, type PutItem, type PutOutcome } from '../../../lib/replay/putter';
 import { replayData } from '../../../lib/replay/records';
+import { archiveObject, mockArchiveBucket } from '../../support/archive';
 import { deadLetter } from '../../support/dlq';
 import { cli } from '../../support/replay';
 
@@ -354,23 +355,11 @@ describe('runReplay from the archive', () => {
   it('puts every record once, in archive order per partition key, retrying throttled entries, with progress', async () => {
     const arn = 'arn:aws:kinesis:us-east-1:000000000000:stream/orders';
     // 5 objects of 700 records over 13 keys (each object gzip'd, as Firehose writes them).
-    const objects = Array.from({ length: 5 }, (_o, o) => gzipSync(Buffer.concat(frameFirehoseRecords({
-      sourceKinesisStreamArn: arn,
-      records: Array.from({ length: 700 }, (_, k) => {
-        const j = o * 700 + k;
-        return {
-          recordId: String(k),
-          data: Buffer.from(JSON.stringify({ orderId: `o${j}`, seq: j })).toString('base64'),
-          kinesisRecordMetadata: { shardId: 'shardId-000000000000', partitionKey: `k${j % 13}`, sequenceNumber: String(j + 1), approximateArrivalTimestamp: NOW + j },
-        };
-      }),
-    }).records.map((r) => Buffer.from(r.data, 'base64')))));
-    const s3 = mockClient(S3Client);
-    s3.on(ListObjectsV2Command).resolves({ Contents: objects.map((_, o) => ({ Key: `raw/2025/11/30/12/o-${o}.gz` })), IsTruncated: false });
-    s3.on(GetObjectCommand).callsFake((input: { Key: string }) => {
-      const bytes = objects[Number(/o-(\d+)\.gz$/.exec(input.Key)![1])];
-      return { Body: { transformToByteArray: async () => new Uint8Array(bytes) } };
-    });
+    const objects = Array.from({ length: 5 }, (_o, o) => archiveObject(arn, Array.from({ length: 700 }, (_, k) => {
+      const j = o * 700 + k;
+      return { payload: { orderId: `o${j}`, seq: j }, partitionKey: `k${j % 13}`, seq: j + 1, arrivedAtMs: NOW + j };
+    })));
+    const s3 = mockArchiveBucket(objects);
     const kinesis = mockClient(KinesisClient);
     kinesis.on(DescribeStreamSummaryCommand).resolves({ StreamDescriptionSummary: { StreamStatus: 'ACTIVE' } as never });
     const accepted: Array<{ key: string; seq: number }> = [];
