@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dashboardBodies } from './support/metrics';
-import { monitorStack, onePipeline, PIPELINE, twoStagePipeline } from './support/stacks';
+import { monitorStack, onePipeline, PIPELINE, pipelineDimensions, pipelineMetric, twoStagePipeline } from './support/stacks';
 import { CorrelatedMonitor, StageAlarmKind, type CorrelatedMonitorProps } from '../../../constructs/monitoring';
 
 function build(props: Partial<CorrelatedMonitorProps> = {}, twoStages = false): { template: Template; monitor: CorrelatedMonitor } {
@@ -86,15 +86,8 @@ describe('CorrelatedMonitor defaults', () => {
 
   it('endToEndLatencySlo defaults to 5 minutes: p99 EndToEndAgeMs of the terminal stage over 3 x 5 minutes', () => {
     expect(alarm(t, 'MonitorEndToEndLatencyAlarm')).toMatchObject({
-      Namespace: 'PhoenixPipelines',
-      MetricName: 'EndToEndAgeMs',
-      ExtendedStatistic: 'p99',
-      Period: 300,
-      EvaluationPeriods: 3,
-      Threshold: 300_000,
-      ComparisonOperator: 'GreaterThanThreshold',
-      TreatMissingData: 'notBreaching',
-      Dimensions: [{ Name: 'Deployment', Value: 'Monitoring-eu-west-1' }, { Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'ingest' }],
+      ...pipelineMetric('EndToEndAgeMs', 'ingest'), ExtendedStatistic: 'p99', Period: 300, EvaluationPeriods: 3,
+      Threshold: 300_000, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching',
     });
   });
 
@@ -209,7 +202,7 @@ describe('CorrelatedMonitor options', () => {
   it('two stages: stage alarms for each, end-to-end latency on the last (terminal) stage only', () => {
     const { template, monitor } = build({}, true);
     expect(Object.keys(monitorAlarms(template))).toHaveLength(13);
-    expect(alarm(template, 'MonitorEndToEndLatencyAlarm').Dimensions).toEqual([{ Name: 'Deployment', Value: 'Monitoring-eu-west-1' }, { Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'enrich' }]);
+    expect(alarm(template, 'MonitorEndToEndLatencyAlarm').Dimensions).toEqual(pipelineDimensions('enrich'));
     expect(monitor.stageAlarm('enrich', StageAlarmKind.DLQ_DEPTH)).toBeDefined();
     expect(() => monitor.stageAlarm('nope', StageAlarmKind.DLQ_DEPTH)).toThrow(/has no stage 'nope' \(stages: ingest, enrich\)/);
   });

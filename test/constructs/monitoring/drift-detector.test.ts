@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { monitorStack, PIPELINE } from './support/stacks';
+import { monitorStack, PIPELINE, pipelineMetric } from './support/stacks';
 import { DriftDetector, type DriftDetectorProps } from '../../../constructs/monitoring';
 import { generatedNamePattern } from '../../../constructs/monitoring/private/drift-reads';
 import { actionsOf } from '../../support/stacks';
@@ -80,14 +80,8 @@ describe('DriftDetector defaults', () => {
 
   it('drift alarm: StacksDrifted Maximum >= 1 over one interval', () => {
     expect(alarmProps(t, 'DriftDriftAlarm')).toMatchObject({
-      Namespace: 'PhoenixPipelines',
-      MetricName: 'StacksDrifted',
-      Statistic: 'Maximum',
-      Period: 3600,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'notBreaching',
-      Dimensions: [{ Name: 'Deployment', Value: 'Monitoring-eu-west-1' }, { Name: 'Pipeline', Value: PIPELINE }],
+      ...pipelineMetric('StacksDrifted'), Statistic: 'Maximum', Period: 3600, Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
     });
   });
 

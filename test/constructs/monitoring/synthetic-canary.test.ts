@@ -2,7 +2,7 @@ import { Duration, Lazy, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { monitorStack, onePipeline, PIPELINE, twoStagePipeline } from './support/stacks';
+import { monitorStack, onePipeline, PIPELINE, pipelineDimensions, pipelineMetric, twoStagePipeline } from './support/stacks';
 import { SyntheticCanary, type SyntheticCanaryOptions } from '../../../constructs/monitoring';
 import { actionsOf, policyStatements } from '../../support/stacks';
 
@@ -36,15 +36,8 @@ describe('SyntheticCanary defaults', () => {
 
   it('missingAlarmWindow defaults to three intervals: CanariesReceived Sum < 1 over 15 minutes, missing data breaching', () => {
     expect(canaryAlarm(t, 'CanaryMissingAlarm')).toMatchObject({
-      Namespace: 'PhoenixPipelines',
-      MetricName: 'CanariesReceived',
-      Statistic: 'Sum',
-      Period: 900,
-      EvaluationPeriods: 1,
-      Threshold: 1,
-      ComparisonOperator: 'LessThanThreshold',
-      TreatMissingData: 'breaching',
-      Dimensions: [{ Name: 'Deployment', Value: 'Monitoring-eu-west-1' }, { Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'ingest' }],
+      ...pipelineMetric('CanariesReceived', 'ingest'), Statistic: 'Sum', Period: 900, EvaluationPeriods: 1, Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching',
     });
   });
 
@@ -119,7 +112,7 @@ describe('SyntheticCanary options', () => {
       PHX_CANARY_ENTRY_STAGE: 'ingest',
       PHX_CANARY_STREAM_ARN: { 'Fn::GetAtt': [expect.stringMatching(/^IngestStream/), 'Arn'] },
     });
-    expect(canaryAlarm(t, 'CanaryMissingAlarm').Dimensions).toEqual([{ Name: 'Deployment', Value: 'Monitoring-eu-west-1' }, { Name: 'Pipeline', Value: PIPELINE }, { Name: 'Stage', Value: 'enrich' }]);
+    expect(canaryAlarm(t, 'CanaryMissingAlarm').Dimensions).toEqual(pipelineDimensions('enrich'));
   });
 
   it('interval, window, threshold and log options are applied', () => {

@@ -51,3 +51,14 @@ export function encryptedTopic(scope: Construct): sns.Topic {
   key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
   return new sns.Topic(scope, 'Topic', { masterKey: key, enforceSSL: true });
 }
+
+/** The dimensions of the test pipeline's custom metrics in the Monitoring stack: deployment, pipeline and `stage` if given. */
+export function pipelineDimensions(stage?: string): Array<{ Name: string; Value: string }> {
+  const dimensions = [{ Name: 'Deployment', Value: 'Monitoring-eu-west-1' }, { Name: 'Pipeline', Value: PIPELINE }];
+  return stage ? [...dimensions, { Name: 'Stage', Value: stage }] : dimensions;
+}
+
+/** Namespace, name and dimensions of one of the test pipeline's custom metrics, as an alarm on it carries them. */
+export function pipelineMetric(metricName: string, stage?: string): Record<string, unknown> {
+  return { Namespace: 'PhoenixPipelines', MetricName: metricName, Dimensions: pipelineDimensions(stage) };
+}
