@@ -227,15 +227,12 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
       'This queue is itself the dead-letter queue: the ingest handler writes DLQ messages to it, so it has no dead-letter queue of its own.',
       'AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy');
 
-    const { bucket, serverAccessLogsBucket } = loggedBucket(this, 'Overflow', props, {
-      of: 'the overflow bucket',
-      lifecycleRules: expiringAfter(overflowExpiration),
-      serverAccessLogsPrefix: 'overflow/',
-      removalPolicy,
+    const overflow = loggedBucket(this, 'Overflow', props, {
+      of: 'the overflow bucket', lifecycleRules: expiringAfter(overflowExpiration), serverAccessLogsPrefix: 'overflow/', removalPolicy,
       residency: 'Dead letters are short-lived working data (lifecycle expiry) kept in the pipeline\'s region',
     });
-    this.overflowBucket = bucket;
-    this.serverAccessLogsBucket = serverAccessLogsBucket;
+    this.overflowBucket = overflow.bucket;
+    this.serverAccessLogsBucket = overflow.serverAccessLogsBucket;
 
     this.depthAlarm = this.metricDepth().createAlarm(this, 'DepthAlarm', {
       alarmDescription: `Dead letters waiting in ${queue.node.path}: inspect and replay them (threshold ${depthThreshold} visible messages).`,

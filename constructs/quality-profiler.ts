@@ -267,17 +267,14 @@ export class QualityProfiler extends Construct {
     this.checkRules(props);
     this.metricPeriod = Duration.seconds(Math.max(60, Math.ceil(this.windowSeconds / 60) * 60));
 
-    const { bucket, serverAccessLogsBucket } = loggedBucket(this, 'History', props, {
-      of: 'the profile history bucket',
-      lifecycleRules: expiringAfter(historyRetention),
-      serverAccessLogsPrefix: 'profile-history/',
-      removalPolicy,
+    const history = loggedBucket(this, 'History', props, {
+      of: 'the profile history bucket', lifecycleRules: expiringAfter(historyRetention), serverAccessLogsPrefix: 'profile-history/', removalPolicy,
       residency: 'Profiles are derived data (recomputed by replaying the records) kept in the pipeline\'s region with lifecycle expiry',
     });
-    this.historyBucket = bucket;
-    this.serverAccessLogsBucket = serverAccessLogsBucket;
+    this.historyBucket = history.bucket;
+    this.serverAccessLogsBucket = history.serverAccessLogsBucket;
 
-    const { fn, role, logGroup } = this.createFunction(props, fnOptions, bucket);
+    const { fn, role, logGroup } = this.createFunction(props, fnOptions, history.bucket);
     this.profilerFunction = fn;
     this.logGroup = logGroup;
     this.streamConsumer = props.enhancedFanOut ?? true
@@ -293,7 +290,7 @@ export class QualityProfiler extends Construct {
     this.warnAlarm.addAlarmAction(action);
     acknowledge(role,
       `The profiler writes and reads objects keyed by window start and shard under ${PROFILES_PREFIX} of its history bucket: the keys are generated, so the grant is scoped to that prefix.`,
-      wildcardResourceFinding(this, bucket.arnForObjects(`${PROFILES_PREFIX}*`)));
+      wildcardResourceFinding(this, history.bucket.arnForObjects(`${PROFILES_PREFIX}*`)));
   }
 
   /**
