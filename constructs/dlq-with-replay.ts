@@ -146,6 +146,13 @@ export interface DlqWithReplayAttributes {
 
 const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
 
+/** What the overflow bucket is, for its access logs and acknowledgements. */
+const OVERFLOW_BUCKET = {
+  of: 'the overflow bucket',
+  serverAccessLogsPrefix: 'overflow/',
+  residency: 'Dead letters are short-lived working data (lifecycle expiry) kept in the pipeline\'s region',
+};
+
 /**
  * A dead-letter queue with replay support: an encrypted SQS queue (TLS enforced) for DLQ messages,
  * an encrypted, private, versioned overflow bucket for large payloads and event source mapping
@@ -227,10 +234,7 @@ export class DlqWithReplay extends Construct implements IDlqWithReplay {
       'This queue is itself the dead-letter queue: the ingest handler writes DLQ messages to it, so it has no dead-letter queue of its own.',
       'AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy');
 
-    const overflow = loggedBucket(this, 'Overflow', props, {
-      of: 'the overflow bucket', lifecycleRules: expiringAfter(overflowExpiration), serverAccessLogsPrefix: 'overflow/', removalPolicy,
-      residency: 'Dead letters are short-lived working data (lifecycle expiry) kept in the pipeline\'s region',
-    });
+    const overflow = loggedBucket(this, 'Overflow', props, { ...OVERFLOW_BUCKET, lifecycleRules: expiringAfter(overflowExpiration), removalPolicy });
     this.overflowBucket = overflow.bucket;
     this.serverAccessLogsBucket = overflow.serverAccessLogsBucket;
 

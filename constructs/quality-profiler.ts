@@ -30,6 +30,13 @@ const MAX_WIDGET_METRICS = 100;
 
 const RULES_COMPRESS_ABOVE_BYTES = 1024;
 
+/** What the profile history bucket is, for its access logs and acknowledgements. */
+const HISTORY_BUCKET = {
+  of: 'the profile history bucket',
+  serverAccessLogsPrefix: 'profile-history/',
+  residency: 'Profiles are derived data (recomputed by replaying the records) kept in the pipeline\'s region with lifecycle expiry',
+};
+
 /**
  * Options of a {@link QualityProfiler}: everything but the stream and the pipeline name (what a pipeline passes through).
  * Function settings: {@link PipelineFunctionOptions} (memory 512 MiB, timeout 1 minute by default; rule warnings and
@@ -267,10 +274,7 @@ export class QualityProfiler extends Construct {
     this.checkRules(props);
     this.metricPeriod = Duration.seconds(Math.max(60, Math.ceil(this.windowSeconds / 60) * 60));
 
-    const history = loggedBucket(this, 'History', props, {
-      of: 'the profile history bucket', lifecycleRules: expiringAfter(historyRetention), serverAccessLogsPrefix: 'profile-history/', removalPolicy,
-      residency: 'Profiles are derived data (recomputed by replaying the records) kept in the pipeline\'s region with lifecycle expiry',
-    });
+    const history = loggedBucket(this, 'History', props, { ...HISTORY_BUCKET, lifecycleRules: expiringAfter(historyRetention), removalPolicy });
     this.historyBucket = history.bucket;
     this.serverAccessLogsBucket = history.serverAccessLogsBucket;
 

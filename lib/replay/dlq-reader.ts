@@ -9,7 +9,6 @@
  * (DlqWithReplay), so that count has no effect. If the process is killed, held messages reappear by themselves when
  * their visibility timeout ends.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
@@ -19,6 +18,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { decodeDlqMessage, describeError, type DlqMessage } from '../core';
+import { clockOf, type ReplayClock } from './clock';
 
 export interface DlqEntry {
   readonly messageId: string;
@@ -30,7 +30,7 @@ export interface DlqEntry {
   readonly sentAt?: string;
 }
 
-export interface DlqReaderOptions {
+export interface DlqReaderOptions extends ReplayClock {
   /** Visibility timeout of each receive, seconds (1-43200). */
   readonly visibilityTimeoutSec: number;
   /** Long-poll wait of each receive, seconds (0-20). Default 1. */
@@ -47,8 +47,6 @@ export interface DlqReaderOptions {
   /** ReceiveMessage calls in flight. Default 4. */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly now?: () => number;
 }
 
 function chunks<T>(xs: readonly T[], n: number): T[][] {
@@ -111,8 +109,7 @@ export class DlqReader {
    * is not yielded twice: its newest receipt handle replaces the old one.
    */
   async *read(): AsyncGenerator<DlqEntry[]> {
-    const sleep = this.opts.sleep ?? delay;
-    const now = this.opts.now ?? Date.now;
+    const { sleep, now } = clockOf(this.opts);
     const emptyPolls = this.opts.emptyPolls ?? 2;
     const maxReceives = this.opts.maxReceives ?? 1_000_000;
     const slots = new Map<number, Promise<{ slot: number; messages: Message[] }>>();
@@ -195,7 +192,7 @@ export class DlqReader {
   /** Holds the received messages (newest receipt handle) and returns those not seen before. */
   private accept(messages: readonly Message[]): DlqEntry[] {
     const fresh: DlqEntry[] = [];
-    const t = (this.opts.now ?? Date.now)();
+    const t = clockOf(this.opts).now();
     for (const m of messages) {
       if (!m.MessageId || !m.ReceiptHandle) continue;
       this.held.set(m.MessageId, { handle: m.ReceiptHandle, at: t });
@@ -248,7 +245,7 @@ export class DlqReader {
         } catch {
           // a transient SQS error: retried; the ids still in `todo` are reported
           if (attempt === 3) break;
-          await (this.opts.sleep ?? delay)(200 * attempt);
+          await clockOf(this.opts).sleep(200 * attempt);
         }
       }
       failed.push(...todo);

@@ -4,9 +4,9 @@
  * rate limit, and a few batches in flight in "lanes" chosen by partition key, so that the records of one key keep
  * their order.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { DescribeStreamSummaryCommand, PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { classifyError, describeError, fullJitterDelayMs } from '../core';
+import { clockOf, type ReplayClock } from './clock';
 import { InputError } from './filter';
 import { streamRef } from './records';
 
@@ -34,7 +34,7 @@ export interface PutOutcome<T> {
   calls: number;
 }
 
-export interface PutterOptions {
+export interface PutterOptions extends ReplayClock {
   /** Records per second, all streams together; undefined = unlimited. */
   readonly ratePerSecond?: number;
   /** Attempts per entry, the first included, for failures other than throttling. Default 8. */
@@ -45,8 +45,6 @@ export interface PutterOptions {
   readonly capMs?: number;
   /** PutRecords calls in flight (each lane keeps per-partition-key order). Default 4. */
   readonly lanes?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly now?: () => number;
   readonly random?: () => number;
 }
 
@@ -174,13 +172,12 @@ export class KinesisPutter {
   readonly lanes: number;
 
   constructor(private readonly kinesis: KinesisClient, opts: PutterOptions = {}) {
-    this.sleep = opts.sleep ?? delay;
+    ({ sleep: this.sleep, now: this.now } = clockOf(opts));
     this.random = opts.random ?? Math.random;
     this.maxAttempts = opts.maxAttempts ?? 8;
     this.baseMs = opts.baseMs ?? 100;
     this.capMs = opts.capMs ?? 5_000;
     this.lanes = Math.max(1, Math.min(16, opts.lanes ?? 4));
-    this.now = opts.now ?? Date.now;
     this.throttleStallMs = opts.throttleStallMs ?? 120_000;
     if (!(this.throttleStallMs > 0 && Number.isFinite(this.throttleStallMs))) {
       throw new InputError(`throttleStallMs must be a positive finite number of milliseconds; got ${String(opts.throttleStallMs)}`);

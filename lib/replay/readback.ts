@@ -5,9 +5,9 @@
  * Bounded in calls and time. Records already trimmed (past the stream's retention) cannot be read: they are reported
  * as missing.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { classifyError, describeError, fullJitterDelayMs } from '../core';
+import { clockOf, type ReplayClock } from './clock';
 import type { BatchInfo, FailedRecord } from './on-failure';
 import { streamRef } from './records';
 
@@ -20,18 +20,15 @@ export interface ReadBackResult {
   readonly missing?: { readonly reason: string; readonly count?: number };
 }
 
-export interface ReadBackOptions {
+export interface ReadBackOptions extends ReplayClock {
   /** GetRecords calls at most. Default 200. */
   readonly maxCalls?: number;
   /** Give up at this epoch ms. */
   readonly deadlineMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly now?: () => number;
 }
 
 export async function readBatchBack(kinesis: KinesisClient, info: BatchInfo, opts: ReadBackOptions = {}): Promise<ReadBackResult> {
-  const now = opts.now ?? Date.now;
-  const sleep = opts.sleep ?? delay;
+  const { now, sleep } = clockOf(opts);
   const maxCalls = opts.maxCalls ?? 200;
   const start = BigInt(info.startSequenceNumber);
   const end = BigInt(info.endSequenceNumber);

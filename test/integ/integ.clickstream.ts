@@ -17,15 +17,9 @@ function click(seq: number): Record<string, unknown> {
   return { userId: 'u-integ', sessionId: 's-integ', seq, eventType: 'page_view', url: 'https://example.com/integ', ts: INTEG_EVENT_TIME };
 }
 
+const monitoring = { monitor: stack.monitor, drift: stack.drift };
 pipelineIntegTest(
-  {
-    stack,
-    pipeline: stack.pipeline,
-    schema: clickEventSchema,
-    keyFields: clickEventKeyFields,
-    partitionKeyField: 'sessionId',
-    monitoring: { monitor: stack.monitor, drift: stack.drift },
-  },
+  { stack, pipeline: stack.pipeline, schema: clickEventSchema, keyFields: clickEventKeyFields, partitionKeyField: 'sessionId', monitoring },
   { valid: click(1), poison: click(2) },
 );
 app.synth();

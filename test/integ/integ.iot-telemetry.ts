@@ -17,15 +17,9 @@ function reading(seq: number): Record<string, unknown> {
   return { deviceId: 'dev-00a1b2', seq, ts: INTEG_EVENT_TIME, site: 'ams-01', firmware: '3.3.0', temperature: 21.5, humidity: 40, battery: 87, rssi: -70 };
 }
 
+const monitoring = { monitor: stack.monitor, drift: stack.stackDrift };
 pipelineIntegTest(
-  {
-    stack,
-    pipeline: stack.pipeline,
-    schema: telemetrySchema,
-    keyFields: telemetryKeyFields,
-    partitionKeyField: 'deviceId',
-    monitoring: { monitor: stack.monitor, drift: stack.stackDrift },
-  },
+  { stack, pipeline: stack.pipeline, schema: telemetrySchema, keyFields: telemetryKeyFields, partitionKeyField: 'deviceId', monitoring },
   { valid: reading(1), poison: reading(2) },
 );
 app.synth();

@@ -2,8 +2,8 @@
  * Test support for the replay suites: kinesalite + fauxqs on 127.0.0.1 (stopped by `stop()`), reading a stream back
  * into Lambda Kinesis events, and running the real ingest handler over them.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordsCommand, type KinesisClient, type _Record as KinesisRecord } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
