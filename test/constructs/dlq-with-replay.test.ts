@@ -1,6 +1,5 @@
 import { App, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -8,7 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DlqWithReplay, IngestStage, type DlqWithReplayProps } from '../../constructs';
 import { ENV } from '../../constructs/contract';
-import { actionsOf, handlerEnv, policyStatements, TEST_ENV, testStack } from '../support/stacks';
+import { actionsOf, grantee, handlerEnv, policyStatements, TEST_ENV, testStack } from '../support/stacks';
 
 function dlq(props: DlqWithReplayProps = {}, stack: Stack = testStack()): DlqWithReplay {
   return new DlqWithReplay(stack, 'Dlq', props);
@@ -180,8 +179,8 @@ describe('DlqWithReplay options', () => {
 describe('DlqWithReplay grants and metrics', () => {
   it('grantSend grants SendMessage on the queue and PutObject on dlq-payloads/* only', () => {
     const stack = testStack();
+    const writer = grantee(stack, 'Writer');
     const d = dlq({}, stack);
-    const writer = new iam.Role(stack, 'Writer', { assumedBy: new iam.AccountRootPrincipal() });
     expect(d.grantSend(writer).success).toBe(true);
     const statements = policyStatements(Template.fromStack(stack));
     expect(statements.map((s) => [actionsOf(s), s.Resource])).toEqual([
@@ -192,13 +191,13 @@ describe('DlqWithReplay grants and metrics', () => {
   it('grantSend grants the customer key', () => {
     const stack = testStack();
     const d = dlq({ encryptionKey: new kms.Key(stack, 'Key') }, stack);
-    d.grantSend(new iam.Role(stack, 'Writer', { assumedBy: new iam.AccountRootPrincipal() }));
+    d.grantSend(grantee(stack, 'Writer'));
     expect(policyStatements(Template.fromStack(stack)).flatMap(actionsOf)).toEqual(expect.arrayContaining(['kms:Encrypt', 'kms:GenerateDataKey*']));
   });
   it('grantConsume grants receive/delete on the queue and read on the overflow bucket', () => {
     const stack = testStack();
     const d = dlq({}, stack);
-    d.grantConsume(new iam.Role(stack, 'Replayer', { assumedBy: new iam.AccountRootPrincipal() }));
+    d.grantConsume(grantee(stack, 'Replayer'));
     const actions = policyStatements(Template.fromStack(stack)).flatMap(actionsOf);
     expect(actions).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 's3:GetObject*', 's3:List*']));
     expect(actions.filter((a) => a.startsWith('s3:Put') || a.startsWith('s3:Delete') || a === 'sqs:SendMessage')).toEqual([]);
@@ -246,7 +245,7 @@ describe('DlqWithReplay.fromDlqAttributes', () => {
   });
   it('grantConsume grants receive on the imported queue', () => {
     const stack = testStack();
-    imported(stack).grantConsume(new iam.Role(stack, 'Replayer', { assumedBy: new iam.AccountRootPrincipal() }));
+    imported(stack).grantConsume(grantee(stack, 'Replayer'));
     expect(policyStatements(Template.fromStack(stack)).find((s) => actionsOf(s).includes('sqs:ReceiveMessage'))?.Resource).toBe(queueArn);
   });
   it('fails when maxMessageBytes is above 1 MiB', () => {

@@ -4,7 +4,6 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { App, CfnParameter, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -15,7 +14,7 @@ import { DlqWithReplay, IngestSink, IngestStage, type IngestStageProps, LogLevel
 import { ENV, METRIC, METRICS_NAMESPACE } from '../../constructs/contract';
 import { idNamespaceFor, sealEnvelope, toEnvelope } from '../../lib/core';
 import { DynamoDbSink } from '../../lib/handlers/ports/dynamodb';
-import { actionsOf, handlerEnv, policyStatements, templateOf, testStack } from '../support/stacks';
+import { actionsOf, grantee, handlerEnv, policyStatements, templateOf, testStack } from '../support/stacks';
 
 const SCHEMA = {
   type: 'object',
@@ -381,8 +380,8 @@ describe('IngestStage with tokens', () => {
 describe('IngestStage grants and metrics', () => {
   it('grantWrite grants PutRecord(s) on the stream', () => {
     const stack = testStack();
+    const producer = grantee(stack, 'Producer');
     const s = stage({}, stack);
-    const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() });
     expect(s.grantWrite(producer).success).toBe(true);
     Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^Producer') }],
@@ -392,7 +391,7 @@ describe('IngestStage grants and metrics', () => {
   it('grantWrite grants the customer key too', () => {
     const stack = testStack();
     const s = stage({ encryptionKey: new kms.Key(stack, 'Key') }, stack);
-    const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() });
+    const producer = grantee(stack, 'Producer');
     s.grantWrite(producer);
     const producerPolicy = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
       .find((p) => JSON.stringify(p.Properties.Roles).includes('Producer'))!;
@@ -400,8 +399,8 @@ describe('IngestStage grants and metrics', () => {
   });
   it('grantRead grants GetRecords on the stream', () => {
     const stack = testStack();
+    const reader = grantee(stack, 'Reader');
     const s = stage({}, stack);
-    const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
     s.grantRead(reader);
     const policy = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
       .find((p) => JSON.stringify(p.Properties.Roles).includes('Reader'))!;

@@ -1,5 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV } from '../../constructs/contract';
 
 /** Fixed environment: snapshots and ARNs do not depend on the machine. */
@@ -9,6 +10,11 @@ export const TEST_ENV = { account: '123456789012', region: 'eu-west-1' };
 export function testStack(id = 'Test'): Stack {
   const app = new App();
   return new Stack(app, id, { env: TEST_ENV });
+}
+
+/** A role of the account in `stack`, to grant to (`id`: its construct id, e.g. 'Producer'). */
+export function grantee(stack: Stack, id: string): iam.Role {
+  return new iam.Role(stack, id, { assumedBy: new iam.AccountRootPrincipal() });
 }
 
 /** Template of a stack after `build` added constructs to it. */
