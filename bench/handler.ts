@@ -78,7 +78,8 @@ export function makeBatches(n: number, batchSize: number): KinesisStreamEvent[] 
   let records: KinesisStreamRecord[] = [];
   const base = 49590338271490256608559692538361571095921575989136588898n;
   for (let i = 0; i < n; i++) {
-    const opts = { partitionKey: `pk-${i % 64}`, sequenceNumber: String(base + BigInt(i)), arrivalSeconds: 1_767_225_600 + i / 1000 };
+    // Arrival one second apart, as the event times: an event time more than 5 minutes past arrival is dead-lettered.
+    const opts = { partitionKey: `pk-${i % 64}`, sequenceNumber: String(base + BigInt(i)), arrivalSeconds: 1_767_225_600 + i };
     records.push(kinesisRecord(payload(i), i, opts));
     if (records.length === batchSize) {
       batches.push({ Records: records });
