@@ -13,6 +13,13 @@ import { SqsDlq } from '../../../../lib/handlers/ports/sqs-dlq';
 import { fakeDynamoDb, fakeS3, putFakeObject } from '../support/fake-aws';
 
 const restorers: Array<() => void> = [];
+
+/** An S3Sink writing to `target` (bucket and optional prefix) on a fake S3, restored after the test. */
+function s3SinkOn(target: string): { s3: ReturnType<typeof fakeS3>; sink: S3Sink } {
+  const s3 = fakeS3();
+  restorers.push(() => s3.mock.restore());
+  return { s3, sink: new S3Sink(new S3Client({ region: 'us-east-2' }), target) };
+}
 afterEach(() => {
   while (restorers.length) restorers.pop()!();
 });
@@ -32,9 +39,7 @@ describe('S3 sink', () => {
   });
 
   it('creates a new object with If-None-Match, version metadata and the envelope as body', async () => {
-    const s3 = fakeS3();
-    restorers.push(() => s3.mock.restore());
-    const sink = new S3Sink(new S3Client({ region: 'us-east-2' }), 'bkt/out/');
+    const { s3, sink } = s3SinkOn('bkt/out/');
     const e = env('2026-01-01T00:00:00.000Z');
     expect(await sink.write(e, meta(e))).toBe('written');
     expect(s3.puts[0]).toMatchObject({
@@ -48,9 +53,7 @@ describe('S3 sink', () => {
   });
 
   it('replaces an older version with If-Match, and does not write an equal or older one', async () => {
-    const s3 = fakeS3();
-    restorers.push(() => s3.mock.restore());
-    const sink = new S3Sink(new S3Client({ region: 'us-east-2' }), 'bkt');
+    const { s3, sink } = s3SinkOn('bkt');
     const v1 = env('2026-01-01T00:00:00.000Z', { a: 1 });
     const v2 = env('2026-01-02T00:00:00.000Z', { a: 2 });
     expect(await sink.write(v1, meta(v1))).toBe('written');
@@ -63,9 +66,7 @@ describe('S3 sink', () => {
   });
 
   it('re-reads and decides again when a concurrent writer wins the conditional PUT (412)', async () => {
-    const s3 = fakeS3();
-    restorers.push(() => s3.mock.restore());
-    const sink = new S3Sink(new S3Client({ region: 'us-east-2' }), 'bkt');
+    const { s3, sink } = s3SinkOn('bkt');
     const mine = env('2026-01-01T00:00:00.000Z', { a: 1 });
     const theirs = env('2026-01-03T00:00:00.000Z', { a: 3 });
     s3.beforePut = () => {
