@@ -1,7 +1,8 @@
 /**
  * Benchmark dispatcher (`npm run bench`, `npx tsx bench/run.ts [names...] [--json] [--flag=value...]`).
  * Runs the named benchmarks (all when none is named), prints their figures and a PASS/MISS line per target;
- * `--json` prints one JSON object instead. Exit code 0 whatever the targets: a MISS is a measurement, not a crash.
+ * `--json` prints one JSON object instead. Exit code 0 whatever the targets (a MISS is a measurement); 1 when a benchmark
+ * threw (printed as FAILED, in JSON under `failed`), after the others ran.
  * Add a benchmark by registering it in BENCHMARKS.
  */
 import { runHandlerBench } from './handler';
@@ -112,19 +113,30 @@ async function main(argv: readonly string[]): Promise<void> {
     if (!BENCHMARKS[n]) throw new Error(`unknown benchmark ${JSON.stringify(n)}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
   }
   const results: BenchResult[] = [];
-  for (const n of selected) results.push(await BENCHMARKS[n](flags));
+  const failed: Record<string, string> = {};
+  for (const n of selected) {
+    // One benchmark that throws is reported and the others still run: a crash, unlike a MISS, exits 1 at the end.
+    try {
+      const r = await BENCHMARKS[n](flags);
+      results.push(r);
+      if (!json) printResult(r);
+    } catch (e) {
+      failed[n] = e instanceof Error ? e.message : String(e);
+      if (!json) console.log(`  FAILED ${n}: ${failed[n]}`);
+    }
+  }
   if (json) {
     process.stdout.write(JSON.stringify({
       benchmarks: Object.fromEntries(results.map((r) => [r.name, { ...r.figures, targets: r.targets }])),
+      ...(Object.keys(failed).length > 0 ? { failed } : {}),
     }) + '\n');
-    return;
   }
-  for (const r of results) {
-    for (const l of r.lines) console.log(l);
-    for (const t of r.targets) {
-      console.log(`  ${t.pass ? 'PASS' : 'MISS'} ${t.name} = ${t.value} (target ${t.op} ${t.target})`);
-    }
-  }
+  if (Object.keys(failed).length > 0) process.exitCode = 1;
+}
+
+function printResult(r: BenchResult): void {
+  for (const l of r.lines) console.log(l);
+  for (const t of r.targets) console.log(`  ${t.pass ? 'PASS' : 'MISS'} ${t.name} = ${t.value} (target ${t.op} ${t.target})`);
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
