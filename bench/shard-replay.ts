@@ -8,7 +8,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -16,10 +15,10 @@ import type { BenchResult } from './types';
 import { dlqMessageAttributes, encodeDlqMessage } from '../lib/core';
 import { startEmulators } from '../lib/local/emulators';
 import { KINESIS } from '../lib/local/gates/limits';
-import { frameFirehoseRecords } from '../lib/replay/archive';
 import { runReplay, type ReplaySource } from '../lib/replay/engine';
 import { parseFilter } from '../lib/replay/filter';
 import { createActiveStream } from '../test/lib/local/esm/support';
+import { archiveObject } from '../test/support/archive';
 import { payloadDeadLetter } from '../test/support/dlq';
 import { countOrderIds, missingAndExtra } from '../test/support/replay';
 
@@ -37,23 +36,17 @@ const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 /** Partition keys of the replayed records (spread over every shard). */
 const KEYS = 256;
 
-function payload(tag: string, j: number): Buffer {
-  return Buffer.from(JSON.stringify({ orderId: `${tag}-${j}`, customer: `c-${j % KEYS}`, amount: (j % 1000) / 10, note: 'x'.repeat(64) }));
+function order(tag: string, j: number): Record<string, unknown> {
+  return { orderId: `${tag}-${j}`, customer: `c-${j % KEYS}`, amount: (j % 1000) / 10, note: 'x'.repeat(64) };
 }
 
 /** Archive objects (framed, GZIP) of `n` records, 1,000 per object; record j's orderId is `<tag>-<j>`. */
 export async function writeArchive(s3: S3Client, bucket: string, streamArn: string, n: number, tag: string): Promise<void> {
   const t = Date.now();
   for (let i = 0; i < n; i += 1000) {
-    const framed = frameFirehoseRecords({
-      sourceKinesisStreamArn: streamArn,
-      records: Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({
-        recordId: String(k),
-        data: payload(tag, i + k).toString('base64'),
-        kinesisRecordMetadata: { shardId: 'shardId-000000000000', partitionKey: `c-${(i + k) % KEYS}`, sequenceNumber: String(i + k + 1), approximateArrivalTimestamp: t + i + k },
-      })),
-    });
-    const body = gzipSync(Buffer.concat(framed.records.map((r) => Buffer.from(r.data, 'base64'))));
+    const body = archiveObject(streamArn, Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({
+      payload: order(tag, i + k), partitionKey: `c-${(i + k) % KEYS}`, seq: i + k + 1, arrivedAtMs: t + i + k,
+    })));
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `raw/${tag}-${String(i).padStart(8, '0')}.gz`, Body: body }));
   }
 }
@@ -64,7 +57,7 @@ async function fillDlq(sqs: SQSClient, queueUrl: string, streamArn: string, n: n
   for (let i = 0; i < n; i += 10) {
     const entries = Array.from({ length: Math.min(10, n - i) }, (_, k) => {
       const j = i + k;
-      const msg = payloadDeadLetter(payload(tag, j), { streamArn, seq: j + 1, partitionKey: `c-${j % KEYS}`, at });
+      const msg = payloadDeadLetter(Buffer.from(JSON.stringify(order(tag, j))), { streamArn, seq: j + 1, partitionKey: `c-${j % KEYS}`, at });
       const attrs = Object.entries(dlqMessageAttributes(msg)).filter(([, v]) => v !== '');
       return {
         Id: String(k),

@@ -84,7 +84,10 @@ export class DlqReader {
   inFlightElsewhere = 0;
   receives = 0;
 
+  private readonly clock: Required<ReplayClock>;
+
   constructor(private readonly sqs: SQSClient, readonly queueUrl: string, private readonly opts: DlqReaderOptions) {
+    this.clock = clockOf(opts);
     const v = opts.visibilityTimeoutSec;
     if (!Number.isInteger(v) || v < 1 || v > 43_200) throw new RangeError(`visibility timeout must be an integer of seconds in 1..43200; got ${v}`);
     const c = opts.concurrency;
@@ -109,7 +112,7 @@ export class DlqReader {
    * is not yielded twice: its newest receipt handle replaces the old one.
    */
   async *read(): AsyncGenerator<DlqEntry[]> {
-    const { sleep, now } = clockOf(this.opts);
+    const { sleep, now } = this.clock;
     const emptyPolls = this.opts.emptyPolls ?? 2;
     const maxReceives = this.opts.maxReceives ?? 1_000_000;
     const slots = new Map<number, Promise<{ slot: number; messages: Message[] }>>();
@@ -192,7 +195,7 @@ export class DlqReader {
   /** Holds the received messages (newest receipt handle) and returns those not seen before. */
   private accept(messages: readonly Message[]): DlqEntry[] {
     const fresh: DlqEntry[] = [];
-    const t = clockOf(this.opts).now();
+    const t = this.clock.now();
     for (const m of messages) {
       if (!m.MessageId || !m.ReceiptHandle) continue;
       this.held.set(m.MessageId, { handle: m.ReceiptHandle, at: t });
@@ -245,7 +248,7 @@ export class DlqReader {
         } catch {
           // a transient SQS error: retried; the ids still in `todo` are reported
           if (attempt === 3) break;
-          await clockOf(this.opts).sleep(200 * attempt);
+          await this.clock.sleep(200 * attempt);
         }
       }
       failed.push(...todo);

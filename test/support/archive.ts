@@ -4,7 +4,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { frameFirehoseRecords } from '../../lib/replay/archive';
 
-/** One stream record of an archive object: its JSON payload, partition key and 1-based sequence number. */
+/** One stream record of an archive object: its JSON payload, partition key, 1-based sequence number and arrival. */
 export interface ArchivedRecord {
   readonly payload: object;
   readonly partitionKey: string;
