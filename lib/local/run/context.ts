@@ -89,10 +89,10 @@ export class RunContext {
     return Promise.race([p, this.fatal]);
   }
 
-  /** Enters a progress phase; `emit` reports it at once. */
-  enter(phase: RunProgress['phase'], emit = true): void {
+  /** Enters a progress phase and reports it at once (a phase shorter than the progress timer still gets its report). */
+  enter(phase: RunProgress['phase']): void {
     this.progress.phase = phase;
-    if (emit) this.emitProgress();
+    this.emitProgress();
   }
 
   /** Starts timing a phase. */

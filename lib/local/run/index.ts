@@ -62,7 +62,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunReport> {
     ctx.lapEnd('start');
 
     ctx.lap();
-    ctx.enter('produce', false);
+    ctx.enter('produce');
     const { produced, producerStats } = await produceWorkload(ctx, services.clients, pipeline, workload);
     ctx.lapEnd('produce');
 

@@ -24,7 +24,11 @@ describe('phoenix local run on the example clickstream pipeline', () => {
   const exampleDir = synthesizedExample();
 
   it('poison records and duplicates: every valid record in the sink exactly once, every bad record dead-lettered with payload and reason', async () => {
-    const r = await runLocal(runOptions(exampleDir(), { records: 800, poisonRate: 0.1, duplicateRate: 0.1, seed: 11 }));
+    const phases: string[] = [];
+    const onProgress = (p: { phase: string }): void => { if (phases.at(-1) !== p.phase) phases.push(p.phase); };
+    const r = await runLocal(runOptions(exampleDir(), { records: 800, poisonRate: 0.1, duplicateRate: 0.1, seed: 11, onProgress }));
+    // every phase is reported as it starts, however short (a CI log's plain progress has a line for each)
+    expect(phases).toEqual(['synth', 'start', 'produce', 'drain', 'verify']);
     expectInvariant(r);
     expect(r.recordsIn).toBe(800);
     expect(r.poisonRecords).toBeGreaterThan(40);
